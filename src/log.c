@@ -214,6 +214,10 @@ static void log_callback(void *avcl, int level, const char *fmt, va_list vl)
     char prefix[160];
     int n;
 
+    /* libav's own info lines (segment opened, encoder statistics) are
+     * detail for a supervisor that runs for days: shown from -v verbose */
+    if (level == AV_LOG_INFO && avcl && strcmp((*(AVClass **)avcl)->class_name, "hotspare"))
+        level = AV_LOG_VERBOSE;
     if (level > av_log_get_level())
         return;
     n = vsnprintf(msg, sizeof(msg), fmt, vl);

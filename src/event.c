@@ -1,0 +1,159 @@
+/*
+ * event.c: component events to the log and to a JSON-lines file; see
+ * event.h.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <libavutil/bprint.h>
+#include <libavutil/error.h>
+#include <libavutil/log.h>
+#include <libavutil/mem.h>
+#include <libavutil/time.h>
+
+#include "event.h"
+#include "log.h"
+
+#define NB_KINDS (EV_WARNING + 1)
+
+struct EventLog {
+    LogCtx log;
+    pthread_mutex_t lock;
+    FILE *file;                  /* protected by lock */
+    int counts[NB_KINDS];        /* protected by lock */
+};
+
+static const char *const kind_names[NB_KINDS] = {
+    [EV_START]         = "start",
+    [EV_FAILURE]       = "failure",
+    [EV_END]           = "end",
+    [EV_STREAM_FAILED] = "stream_failed",
+    [EV_WARNING]       = "warning",
+};
+
+const char *evlog_kind_name(EventKind kind)
+{
+    return (unsigned)kind < NB_KINDS ? kind_names[kind] : "unknown";
+}
+
+int evlog_alloc(EventLog **pel, const char *path)
+{
+    EventLog *el = av_mallocz(sizeof(*el));
+
+    *pel = NULL;
+    if (!el)
+        return AVERROR(ENOMEM);
+    logctx_init(&el->log, "events");
+    pthread_mutex_init(&el->lock, NULL);
+    if (path) {
+        el->file = fopen(path, "a");
+        if (!el->file) {
+            int ret = AVERROR(errno);
+            evlog_free(&el);
+            return ret;
+        }
+        setvbuf(el->file, NULL, _IOLBF, 0);
+    }
+    *pel = el;
+    return 0;
+}
+
+void evlog_free(EventLog **pel)
+{
+    EventLog *el = *pel;
+
+    if (!el)
+        return;
+    if (el->file)
+        fclose(el->file);
+    pthread_mutex_destroy(&el->lock);
+    av_freep(pel);
+}
+
+static void json_string(AVBPrint *bp, const char *s)
+{
+    av_bprint_chars(bp, '"', 1);
+    for (; *s; s++) {
+        unsigned char c = *s;
+        if (c == '"' || c == '\\')
+            av_bprintf(bp, "\\%c", c);
+        else if (c == '\n')
+            av_bprintf(bp, "\\n");
+        else if (c < 0x20)
+            av_bprintf(bp, "\\u%04x", c);
+        else
+            av_bprint_chars(bp, c, 1);
+    }
+    av_bprint_chars(bp, '"', 1);
+}
+
+void evlog_emit(EventLog *el, const char *stream, const char *component,
+                EventKind kind, int err, const char *fmt, ...)
+{
+    char raw[1024], msg[1024];
+    va_list ap;
+    int level;
+
+    va_start(ap, fmt);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
+    va_end(ap);
+    log_mask(raw, msg, sizeof(msg));
+
+    level = kind == EV_FAILURE || kind == EV_STREAM_FAILED ? AV_LOG_ERROR :
+            kind == EV_WARNING ? AV_LOG_WARNING : AV_LOG_INFO;
+    {
+        LogCtx lc;
+        logctx_init(&lc, "%s/%s", stream, component);
+        av_log(&lc, level, "%s: %s%s%s\n", evlog_kind_name(kind), msg,
+               err ? ": " : "", err ? av_err2str(err) : "");
+    }
+
+    if (!el)
+        return;
+    pthread_mutex_lock(&el->lock);
+    if ((unsigned)kind < NB_KINDS)
+        el->counts[kind]++;
+    if (el->file) {
+        AVBPrint bp;
+        struct timespec ts;
+        struct tm tm;
+        char when[40];
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+        av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
+        av_bprintf(&bp, "{\"time\":\"%s.%03ldZ\",\"mono_us\":%lld,\"stream\":", when,
+                   ts.tv_nsec / 1000000, (long long)av_gettime_relative());
+        json_string(&bp, stream);
+        av_bprintf(&bp, ",\"component\":");
+        json_string(&bp, component);
+        av_bprintf(&bp, ",\"kind\":\"%s\",\"cause\":", evlog_kind_name(kind));
+        json_string(&bp, msg);
+        if (err) {
+            av_bprintf(&bp, ",\"error\":%d,\"error_text\":", err);
+            json_string(&bp, av_err2str(err));
+        }
+        av_bprintf(&bp, "}\n");
+        if (av_bprint_is_complete(&bp))
+            fputs(bp.str, el->file);
+        av_bprint_finalize(&bp, NULL);
+    }
+    pthread_mutex_unlock(&el->lock);
+}
+
+int evlog_count(EventLog *el, EventKind kind)
+{
+    int n;
+
+    if (!el || (unsigned)kind >= NB_KINDS)
+        return 0;
+    pthread_mutex_lock(&el->lock);
+    n = el->counts[kind];
+    pthread_mutex_unlock(&el->lock);
+    return n;
+}

@@ -1,0 +1,40 @@
+/*
+ * event.h: what happened to a component, for people and for programs.
+ *
+ * A failure never ends the process: it is an event naming the stream, the
+ * component, the cause and the time. Every event is logged and, when the run
+ * asks for it (--events FILE), appended to a JSON-lines file; later stages
+ * (the data store, the orchestrator) read them as labels and triggers.
+ * Messages are masked like log lines: no URL credentials or stream keys.
+ */
+#ifndef HS_EVENT_H
+#define HS_EVENT_H
+
+#include <libavutil/attributes.h>
+
+typedef enum EventKind {
+    EV_START,        /* a component is up (opened, connected) */
+    EV_FAILURE,      /* a component failed; cause says why */
+    EV_END,          /* a component or stream ended normally */
+    EV_STREAM_FAILED,/* no output of a stream can go on: the stream ended */
+    EV_WARNING,      /* something odd that did not fail anything */
+} EventKind;
+
+typedef struct EventLog EventLog;
+
+/* path: JSON-lines file to append to, or NULL for the log alone. Returns 0
+ * or a negative AVERROR (the file cannot be opened). */
+int evlog_alloc(EventLog **pel, const char *path);
+void evlog_free(EventLog **pel);
+
+/* Records an event. err: the libav error behind a failure (0 when none).
+ * Thread-safe; el may be NULL (the event is then only logged). */
+void evlog_emit(EventLog *el, const char *stream, const char *component,
+                EventKind kind, int err, const char *fmt, ...) av_printf_format(6, 7);
+
+/* Events of this kind emitted so far. */
+int evlog_count(EventLog *el, EventKind kind);
+
+const char *evlog_kind_name(EventKind kind);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * stage.h: what every stage thread of the data plane has in common.
+ *
+ * A stage is one component instance of a stream (ingest, decoder, ladder,
+ * encoder, output) running on its own thread and talking to its neighbours
+ * only through queues (tq.h). Each stage struct begins with a Stage, which
+ * begins with a LogCtx, so av_log(stage, ...) names "stream/component".
+ *
+ * Lifecycle: the module's x_alloc() fills the Stage with stage_init(),
+ * stage_start() runs the module's thread function, stage_join() waits and
+ * returns what it returned (0: ended normally, < 0: failed), the module's
+ * x_free() frees it (after a join).
+ */
+#ifndef HS_STAGE_H
+#define HS_STAGE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "event.h"
+#include "log.h"
+
+typedef enum StageState {
+    STAGE_IDLE,          /* allocated, thread not started */
+    STAGE_RUNNING,
+    STAGE_DONE,          /* ended normally */
+    STAGE_FAILED,        /* ended on a failure (an event says why) */
+} StageState;
+
+typedef struct Stage {
+    LogCtx log;                  /* "news/enc:720p"; first member */
+    char stream[40];             /* "news" */
+    char component[48];          /* "enc:720p" */
+    EventLog *events;            /* not owned */
+    int (*run)(void *stage);     /* the thread function */
+    pthread_t thread;
+    int started;                 /* owner thread only */
+    int result;                  /* written by the thread, read after join */
+    _Atomic int state;           /* StageState */
+} Stage;
+
+void stage_init(Stage *s, const char *stream, const char *component,
+                EventLog *events, int (*run)(void *stage));
+
+int stage_start(Stage *s);
+
+/* Joins the thread (if started) and returns its result. */
+int stage_join(Stage *s);
+
+StageState stage_state(const Stage *s);
+
+/* Records a failure event for this stage; returns err for chaining. */
+int stage_fail(Stage *s, int err, const char *fmt, ...) av_printf_format(3, 4);
+
+/* Records an informational event (start, end) for this stage. */
+void stage_event(Stage *s, EventKind kind, const char *fmt, ...) av_printf_format(3, 4);
+
+#endif
