@@ -49,8 +49,8 @@ typedef struct JobInput {
 
 typedef struct JobAudio {
     int enabled;                  /* 0: "audio: false", no audio out */
-    char *encoder;                /* default "aac" */
-    int64_t bitrate;              /* bit/s, default 128k */
+    char *encoder;                /* default "aac"; NULL when disabled */
+    int64_t bitrate;              /* bit/s, default 128k; 0 when disabled */
     int sample_rate;              /* 0 = the input's when the encoder takes it */
     int channels;                 /* 0 = the input's layout */
     AVDictionary *options;        /* encoder options */
@@ -113,9 +113,13 @@ typedef struct JobDiag {
  * Reads and validates path. On success returns 0 and *job (owned by the
  * caller, free with job_free). On failure returns a negative AVERROR
  * (AVERROR_INVALIDDATA for a bad job, AVERROR(errno) when the file cannot be
- * read), leaves *job NULL and puts every problem in diag (which the caller
- * owns and frees with job_diag_free, also on success where it may hold
- * warnings: none today).
+ * read, AVERROR(ENOMEM)), leaves *job NULL and appends every problem to diag
+ * in file order (a file that cannot be read gets one "file: cannot read
+ * ..." line, without a place). The caller owns diag and frees it with
+ * job_diag_free, also on success where it may hold warnings: none today.
+ * diag may be NULL. Also registers the URLs' secrets with log_add_secret().
+ * Prints nothing itself; libav may log its own view of a bad filter graph
+ * or option value through the log callback.
  */
 int job_load(const char *path, Job **job, JobDiag *diag);
 

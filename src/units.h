@@ -7,8 +7,12 @@
  *              number of units (bits/s or bytes); k = 1000, M = 10^6,
  *              G = 10^9; "Ki", "Mi", "Gi" are powers of 1024
  *
+ * Values are rounded to the nearest integer ("1.5us" -> 2). Negative values,
+ * garbage, unknown units and values past INT64_MAX are errors.
+ *
  * Pure functions: they return 0 or a negative AVERROR(EINVAL) and, on error,
- * a short reason in err (e.g. "unknown unit 'x'").
+ * a short reason in err, phrased to follow the value's name: "'gop' " + err
+ * reads "'gop' has an unknown unit 'x' (expected us, ms, s, m, h or d)".
  */
 #ifndef HS_UNITS_H
 #define HS_UNITS_H

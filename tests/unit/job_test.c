@@ -1,0 +1,1083 @@
+/*
+ * job_test.c: the job file loader (src/job.c). Every class of problem gets a
+ * small job and the exact "file:line:col: message" lines it must produce,
+ * all of them in one run; valid jobs must load with the values and the
+ * defaults the schema documents. job.c is included to reach its helpers.
+ */
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+
+#include "../../src/job.c"
+
+static char tmpdir[64];           /* jobs written by the tests, presets */
+static char datadir[PATH_MAX];    /* tests/data/jobs */
+static char path[PATH_MAX + 64];  /* the job the last load() read */
+static int nb_written;
+
+/* Writes yaml to a new file under tmpdir and loads it. */
+static int load(const char *yaml, Job **job, JobDiag *diag)
+{
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/job%d.yaml", tmpdir, ++nb_written);
+    f = fopen(path, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs(yaml, f);
+    fclose(f);
+    return job_load(path, job, diag);
+}
+
+static int load_fixture(const char *name, Job **job, JobDiag *diag)
+{
+    snprintf(path, sizeof(path), "%s/%s", datadir, name);
+    return job_load(path, job, diag);
+}
+
+static void dump(const JobDiag *d)
+{
+    for (int i = 0; i < d->nb_msgs; i++)
+        fprintf(stderr, "    got: %s\n", d->msgs[i]);
+}
+
+/*
+ * Asserts that d holds exactly the n messages given, in order, each
+ * "LINE:COL: message" after "path:".
+ */
+static void expect(const JobDiag *d, int n, ...)
+{
+    va_list ap;
+    size_t plen = strlen(path);
+    int ok = d->nb_msgs == n;
+
+    CU_ASSERT_EQUAL(d->nb_msgs, n);
+    va_start(ap, n);
+    for (int i = 0; i < n && i < d->nb_msgs; i++) {
+        const char *want = va_arg(ap, const char *);
+        const char *got = d->msgs[i];
+        int same = !strncmp(got, path, plen) && got[plen] == ':' &&
+                   !strcmp(got + plen + 1, want);
+        CU_ASSERT(same);
+        if (!same) {
+            fprintf(stderr, "\n    want: %s:%s\n    got:  %s\n", path, want, got);
+            ok = 0;
+        }
+    }
+    va_end(ap);
+    if (!ok)
+        dump(d);
+}
+
+/* Loads yaml, which must fail as invalid with exactly the n messages. */
+#define EXPECT_BAD(yaml, n, ...) do {                              \
+        Job *job_ = NULL;                                          \
+        JobDiag d_ = { 0 };                                        \
+        CU_ASSERT_EQUAL(load(yaml, &job_, &d_), AVERROR_INVALIDDATA); \
+        CU_ASSERT_PTR_NULL(job_);                                  \
+        expect(&d_, n, __VA_ARGS__);                               \
+        job_diag_free(&d_);                                        \
+    } while (0)
+
+/* Loads yaml, which must be valid; returns the job. */
+static Job *load_ok(const char *yaml)
+{
+    Job *job = NULL;
+    JobDiag d = { 0 };
+    int ret = load(yaml, &job, &d);
+
+    CU_ASSERT_EQUAL(ret, 0);
+    CU_ASSERT_EQUAL(d.nb_msgs, 0);
+    if (ret < 0 || d.nb_msgs)
+        dump(&d);
+    job_diag_free(&d);
+    CU_ASSERT_FATAL(job != NULL);
+    return job;
+}
+
+/* A stream head that is valid: lines 1-5. Tests add renditions and
+ * outputs from line 6 on. */
+#define HEAD \
+    "version: 1\n" \
+    "streams:\n" \
+    "  - name: a\n" \
+    "    input: { url: in.ts }\n" \
+    "    audio: false\n"
+
+/* ---- YAML itself ------------------------------------------------------ */
+
+static void test_syntax_error(void)
+{
+    Job *job = (Job *)&job;                 /* must come back NULL */
+    JobDiag d = { 0 };
+
+    CU_ASSERT_EQUAL(load("version: 1\n"
+                         "streams:\n"
+                         "  - name: a\n"
+                         "    input: { url: x\n"
+                         "  - name: b\n", &job, &d), AVERROR_INVALIDDATA);
+    CU_ASSERT_PTR_NULL(job);
+    /* one message, the problem and its context, nothing after it */
+    expect(&d, 1, "5:9: YAML syntax error: did not find expected ',' or '}' "
+                  "while parsing a flow mapping");
+    job_diag_free(&d);
+
+    EXPECT_BAD("version: 1\n"
+               "streams:\n"
+               "  - name: a\n"
+               "   oops: 1\n", 1,
+               "4:4: YAML syntax error: did not find expected '-' indicator "
+               "while parsing a block collection");
+    EXPECT_BAD("version: 1\nstreams: *nowhere\n", 1,
+               "2:10: YAML syntax error: found undefined alias");
+    /* a reader error has only an offset: it becomes a line and column */
+    EXPECT_BAD("version: 1\nname: ab\xff\n", 1,
+               "2:9: YAML syntax error: invalid leading UTF-8 octet");
+}
+
+static void test_empty_and_shape(void)
+{
+    EXPECT_BAD("", 1, "1:1: the job file is empty");
+    EXPECT_BAD("# nothing but a comment\n", 1, "1:1: the job file is empty");
+    EXPECT_BAD("- version: 1\n", 1,
+               "1:1: the job must be a mapping (version:, streams:), not a list");
+    EXPECT_BAD("version: 1\n"
+               "streams:\n"
+               "  - name: a\n"
+               "    input: { url: in.ts }\n"
+               "    renditions: [ { name: r } ]\n"
+               "    outputs: [ { name: o, url: o.ts } ]\n"
+               "---\n"
+               "version: 1\n", 1,
+               "8:1: a job file holds one YAML document; this is a second one");
+}
+
+static void test_missing_file(void)
+{
+    Job *job = NULL;
+    JobDiag d = { 0 };
+    char want[sizeof(path) + 64];
+
+    snprintf(path, sizeof(path), "%s/no-such-job.yaml", tmpdir);
+    CU_ASSERT_EQUAL(job_load(path, &job, &d), AVERROR(ENOENT));
+    CU_ASSERT_PTR_NULL(job);
+    snprintf(want, sizeof(want), "%s: cannot read the job file: No such file or directory", path);
+    CU_ASSERT_EQUAL_FATAL(d.nb_msgs, 1);
+    CU_ASSERT_STRING_EQUAL(d.msgs[0], want);
+    job_diag_free(&d);
+    /* and without a diag */
+    CU_ASSERT_EQUAL(job_load(path, &job, NULL), AVERROR(ENOENT));
+}
+
+/* ---- the classes of problems ----------------------------------------- */
+
+static void test_unknown_keys(void)
+{
+    EXPECT_BAD("version: 1\n"
+               "streems: []\n"
+               "streams:\n"
+               "  - name: a\n"
+               "    input: { url: in.ts, fromat: mpegts }\n"
+               "    renditions:\n"
+               "      - name: r\n"
+               "        widht: 1280\n"
+               "    outputs: [ { name: o, url: o.ts, rendition: r } ]\n"
+               "    audio: { codec: aac }\n"
+               "    durattion: 5s\n", 6,
+               "2:1: unknown key 'streems' in job (expected one of: version, rw_timeout, streams)",
+               "5:26: unknown key 'fromat' in input (expected one of: url, format, options, "
+               "realtime, filter, rw_timeout)",
+               "8:9: unknown key 'widht' in rendition (expected one of: name, width, height, "
+               "fps, encoder, bitrate, gop, options, device)",
+               "9:38: unknown key 'rendition' in output (expected one of: name, format, url, "
+               "renditions, options, rw_timeout)",
+               "10:14: unknown key 'codec' in audio (expected one of: encoder, bitrate, "
+               "sample_rate, channels, options)",
+               "11:5: unknown key 'durattion' in stream (expected one of: name, input, audio, "
+               "renditions, outputs, duration)");
+}
+
+static void test_wrong_types(void)
+{
+    EXPECT_BAD(HEAD
+               "    renditions:\n"
+               "      - name: 720\n"
+               "        width: \"1280\"\n"
+               "        height: 7.5\n"
+               "        fps: true\n"
+               "        options: [preset, fast]\n"
+               "        encoder: 264\n"
+               "      - name: b\n"
+               "        options: { preset: [fast], tune: ~ }\n"
+               "        bitrate: yes\n"
+               "    outputs: { name: o }\n"
+               "    duration: ~\n", 11,
+               "7:15: 'name' must be a string, not an integer",
+               "8:16: 'width' must be an integer, not a string",
+               "9:17: 'height' must be an integer, not a decimal number",
+               "10:14: 'fps' must be a frame rate such as 30 or 30000/1001, not a boolean",
+               "11:18: 'options' must be a mapping of scalar values",
+               "12:18: 'encoder' must be a string, not an integer",
+               "14:28: 'options' must be a mapping of scalar values",
+               "14:42: option 'tune' needs a value",
+               "15:18: 'bitrate' must be a size such as 3M, not a boolean",
+               "16:14: 'outputs' must be a list, not a mapping",
+               "17:15: 'duration' must be a duration such as 5s, not null");
+    EXPECT_BAD("version: \"1\"\n"
+               "streams:\n"
+               "  - just a string\n"
+               "  - name: b\n"
+               "    input: rtmp://host/app/key\n"
+               "    audio: aac\n"
+               "    realtime: true\n"
+               "    renditions: [ [720p] ]\n"
+               "    outputs: [ { name: o, url: 5 } ]\n", 7,
+               "1:10: 'version' must be an integer, not a string",
+               "3:5: a stream must be a mapping, not a string",
+               "5:12: 'input' must be a mapping, not a string",
+               "6:12: 'audio' must be a mapping or false, not a string",
+               "7:5: unknown key 'realtime' in stream (expected one of: name, input, audio, "
+               "renditions, outputs, duration)",
+               "8:19: a rendition must be a mapping, not a list",
+               "9:32: 'url' must be a string, not an integer");
+}
+
+static void test_missing_keys(void)
+{
+    EXPECT_BAD("version: 1\n"
+               "streams:\n"
+               "  - name: a\n"
+               "    renditions:\n"
+               "      - width: 640\n"
+               "    outputs:\n"
+               "      - name: o\n"
+               "  - input: {}\n"
+               "    audio: { bitrate: 64k }\n", 7,
+               "3:5: stream is missing 'input'",
+               "5:9: rendition is missing 'name'",
+               "7:9: output is missing 'url'",
+               "8:5: stream is missing 'name'",
+               "8:5: stream is missing 'renditions'",
+               "8:5: stream is missing 'outputs'",
+               "8:12: input is missing 'url'");
+    EXPECT_BAD("streams: []\n", 2,
+               "1:1: job is missing 'version'",
+               "1:10: 'streams' must not be empty");
+    EXPECT_BAD("version: 1\n", 1, "1:1: job is missing 'streams'");
+}
+
+static int mentions(const JobDiag *d, const char *s)
+{
+    for (int i = 0; i < d->nb_msgs; i++)
+        if (strstr(d->msgs[i], s))
+            return 1;
+    return 0;
+}
+
+static void test_duplicates(void)
+{
+    Job *job = NULL;
+    JobDiag d = { 0 };
+
+    CU_ASSERT_EQUAL(load("version: 1\n"
+                         "streams:\n"
+                         "  - name: news\n"
+                         "    input: { url: in.ts, url: other.ts }\n"
+                         "    audio: false\n"
+                         "    renditions:\n"
+                         "      - name: hd\n"
+                         "      - name: sd\n"
+                         "      - name: hd\n"
+                         "    outputs:\n"
+                         "      - name: o\n"
+                         "        url: out/a.m3u8\n"
+                         "        renditions: [hd, sd, hd]\n"
+                         "      - name: o\n"
+                         "        url: rtmp://live.example.com/app/SECRET-STREAM-KEY\n"
+                         "        renditions: [sd]\n"
+                         "  - name: news\n"
+                         "    input: { url: in2.ts }\n"
+                         "    audio: false\n"
+                         "    renditions: [ { name: hd } ]\n"
+                         "    outputs:\n"
+                         "      - name: p\n"
+                         "        url: rtmp://live.example.com/app/SECRET-STREAM-KEY\n"
+                         "      - name: q\n"
+                         "        url: out/a.m3u8\n", &job, &d), AVERROR_INVALIDDATA);
+    expect(&d, 7,
+           "4:26: duplicate key 'url' (first at line 4)",
+           "9:15: duplicate rendition name 'hd' (first at line 7)",
+           "13:30: rendition 'hd' is listed twice (first at line 13)",
+           "14:15: duplicate output name 'o' (first at line 11)",
+           "17:11: duplicate stream name 'news' (first at line 3)",
+           "23:14: duplicate output url 'rtmp://live.example.com/app/***' (first at line 15)",
+           "25:14: duplicate output url 'out/a.m3u8' (first at line 12)");
+    CU_ASSERT_FALSE(mentions(&d, "SECRET-STREAM-KEY"));
+    job_diag_free(&d);
+}
+
+static void test_references(void)
+{
+    /* the second stream lists outputs before renditions: the messages still
+     * come in file order */
+    EXPECT_BAD(HEAD
+               "    renditions:\n"
+               "      - name: 720p\n"
+               "      - name: 360p\n"
+               "    outputs:\n"
+               "      - name: main\n"
+               "        url: out/x.m3u8\n"
+               "        renditions: [1080p, 360p, { name: x }]\n"
+               "  - name: b\n"
+               "    input: { url: in.ts }\n"
+               "    audio: false\n"
+               "    outputs:\n"
+               "      - name: o\n"
+               "        url: out/y.m3u8\n"
+               "        renditions: [hd]\n"
+               "    renditions:\n"
+               "      - name: sd\n"
+               "        width: 7\n", 4,
+               "12:22: output 'main' names unknown rendition '1080p' (renditions: 720p, 360p)",
+               "12:35: a rendition name must be a string, not a mapping",
+               "19:22: output 'o' names unknown rendition 'hd' (renditions: sd)",
+               "22:16: 'width' must be between 16 and 16384, got 7");
+    EXPECT_BAD(HEAD
+               "    renditions: [ { name: r } ]\n"
+               "    outputs: [ { name: o, url: o.ts, renditions: [] } ]\n", 1,
+               "7:50: 'renditions' must not be empty (leave it out for all)");
+}
+
+static void test_ranges(void)
+{
+    EXPECT_BAD(HEAD
+               "    renditions:\n"
+               "      - name: a\n"
+               "        width: 8\n"
+               "        height: 721\n"
+               "        fps: 2000\n"
+               "        bitrate: 500\n"
+               "        gop: 0\n"
+               "      - name: b\n"
+               "        width: 1279\n"
+               "        height: 16386\n"
+               "        fps: 0\n"
+               "        bitrate: 3G\n"
+               "        gop: 61s\n"
+               "      - name: c\n"
+               "        gop: 100001\n"
+               "        fps: 30000/1001\n"
+               "        width: -2\n"
+               "    outputs: [ { name: o, url: o.m3u8 } ]\n"
+               "    duration: 0s\n", 13,
+               "8:16: 'width' must be between 16 and 16384, got 8",
+               "9:17: 'height' must be even (4:2:0 video), got 721",
+               "10:14: 'fps' must be a frame rate above 0 and at most 1000 "
+               "(30, 29.97 or 30000/1001), got '2000'",
+               "11:18: 'bitrate' must be between 1000 and 2000000000, got 500",
+               "12:14: 'gop' must be between 1 and 100000, got 0",
+               "14:16: 'width' must be even (4:2:0 video), got 1279",
+               "15:17: 'height' must be between 16 and 16384, got 16386",
+               "16:14: 'fps' must be a frame rate above 0 and at most 1000 "
+               "(30, 29.97 or 30000/1001), got '0'",
+               "17:18: 'bitrate' must be between 1000 and 2000000000, got 3000000000",
+               "18:14: 'gop' must be more than 0 and at most 1m, got 61s",
+               "20:14: 'gop' must be between 1 and 100000, got 100001",
+               "22:16: 'width' must be between 16 and 16384, got -2",
+               "24:15: 'duration' must be more than 0");
+    /* another version: its keys would only be noise, so nothing else */
+    EXPECT_BAD("version: 2\nstreams: nope\nfoo: 1\n", 1,
+               "1:10: unsupported version 2 (this hotspare reads version 1)");
+}
+
+static void test_units(void)
+{
+    EXPECT_BAD("version: 1\n"
+               "rw_timeout: 5\n"
+               "streams:\n"
+               "  - name: a\n"
+               "    input: { url: in.ts, rw_timeout: 0s }\n"
+               "    audio: false\n"
+               "    renditions: [ { name: r, gop: 2x } ]\n"
+               "    outputs: [ { name: o, url: o.ts, rw_timeout: -1s } ]\n"
+               "    duration: 20\n", 5,
+               "2:13: 'rw_timeout' needs a unit, e.g. 20s",
+               "5:38: 'rw_timeout' must be more than 0",
+               "7:35: 'gop' has an unknown unit 'x' (expected us, ms, s, m, h or d)",
+               "8:50: 'rw_timeout' must not be negative, got '-1s'",
+               "9:15: 'duration' needs a unit, e.g. 20s");
+}
+
+static void test_names(void)
+{
+    EXPECT_BAD("version: 1\n"
+               "streams:\n"
+               "  - name: News\n"
+               "    input: { url: in.ts }\n"
+               "    audio: false\n"
+               "    renditions: [ { name: \"720p HD\" }, { name: ok.v-1_A } ]\n"
+               "    outputs: [ { name: \"\", url: o.mkv } ]\n"
+               "  - { name: abcdefghijabcdefghijabcdefghijabc, input: { url: in.ts }, "
+               "renditions: [ { name: r } ], outputs: [ { name: o, url: p.ts } ] }\n", 4,
+               "3:11: stream name must be 1 to 32 characters of a-z, 0-9, '_' and '-', "
+               "got 'News'",
+               "6:27: rendition name must be 1 to 32 characters of A-Z, a-z, 0-9, '_', '.' "
+               "and '-', got '720p HD'",
+               "7:24: output name must be 1 to 32 characters of A-Z, a-z, 0-9, '_', '.' "
+               "and '-', got ''",
+               "8:13: stream name must be 1 to 32 characters of a-z, 0-9, '_' and '-', "
+               "got 'abcdefghijabcdefghijabcdefghijabc'");
+}
+
+static void test_audio(void)
+{
+    EXPECT_BAD("version: 1\n"
+               "streams:\n"
+               "  - name: a\n"
+               "    input: { url: in.ts }\n"
+               "    renditions: [ { name: r } ]\n"
+               "    outputs: [ { name: o, url: o.m3u8 } ]\n"
+               "    audio: { encoder: libx264, bitrate: 128x, sample_rate: 4000, channels: 9 }\n"
+               "  - name: b\n"
+               "    input: { url: in.ts }\n"
+               "    renditions: [ { name: r } ]\n"
+               "    outputs: [ { name: o, url: p.m3u8 } ]\n"
+               "    audio: { encoder: libopus, sample_rate: 44100, options: { vbr: maybe, crf: 3 } }\n"
+               "  - name: c\n"
+               "    input: { url: in.ts }\n"
+               "    renditions: [ { name: r } ]\n"
+               "    outputs: [ { name: o, url: q.m3u8 } ]\n"
+               "    audio: { encoder: libmp3lame, channels: 6, bitrate: 999 }\n", 9,
+               "7:23: 'libx264' is a video encoder, audio needs an audio encoder",
+               "7:41: 'bitrate' has an unknown unit 'x' (expected k, M, G, Ki, Mi or Gi)",
+               "7:60: 'sample_rate' must be between 8000 and 192000, got 4000",
+               "7:76: 'channels' must be between 1 and 8, got 9",
+               "12:45: encoder 'libopus' cannot encode at 44100 Hz "
+               "(it takes: 48000, 24000, 16000, 12000, 8000)",
+               "12:68: invalid value 'maybe' for option 'vbr' of encoder 'libopus': "
+               "Invalid argument",
+               "12:75: encoder 'libopus' has no option 'crf'",
+               "17:45: encoder 'libmp3lame' cannot encode 6 channels (it takes: 1, 2)",
+               "17:57: 'bitrate' must be between 1000 and 2000000000, got 999");
+}
+
+static void test_encoders_and_formats(void)
+{
+    EXPECT_BAD("version: 1\n"
+               "streams:\n"
+               "  - name: a\n"
+               "    input: { url: in.ts, format: mpegtsx }\n"
+               "    audio: false\n"
+               "    renditions:\n"
+               "      - name: r\n"
+               "        encoder: libx999\n"
+               "      - name: s\n"
+               "        encoder: aac\n"
+               "      - name: t\n"
+               "        encoder: h264_nvenc\n"
+               "      - name: u\n"
+               "        encoder: h264_vaapi\n"
+               "        device: /dev/dri/renderD128\n"
+               "    outputs:\n"
+               "      - name: o\n"
+               "        url: out/x.m3u8\n"
+               "        format: hlsx\n"
+               "      - name: p\n"
+               "        url: out/noext\n"
+               "      - name: q\n"
+               "        url: foo://host/app?key=SECRETQUERY\n"
+               "        format: mpegts\n", 7,
+               "4:34: unknown input format 'mpegtsx' (see ffmpeg -demuxers)",
+               "8:18: unknown encoder 'libx999' (see ffmpeg -encoders)",
+               "10:18: 'aac' is an audio encoder, a rendition needs a video encoder",
+               "19:17: unknown output format 'hlsx' (see ffmpeg -muxers)",
+               "21:14: cannot guess the format of 'out/noext'; set format:",
+               "22:9: mpegts output 'q' carries one video rendition, 4 selected; "
+               "list one under renditions:",
+               "23:14: unknown protocol 'foo' in 'foo://host/app?key=***' (see ffmpeg -protocols)");
+}
+
+static void test_options(void)
+{
+    EXPECT_BAD(HEAD
+               "    renditions:\n"
+               "      - name: r\n"
+               "        options: { presett: fast, preset: veryfast, crf: abc, skip_frame: nokey }\n"
+               "    outputs:\n"
+               "      - name: o\n"
+               "        url: out/x.m3u8\n"
+               "        options: { hls_time: 2, hls_tme: 2, hls_playlist_type: evnt, method: PUT, probesize: 5 }\n"
+               "      - name: y\n"
+               "        url: rtmp://live.example.com/app/KEYKEYKEY\n"
+               "        renditions: [r]\n"
+               "        options: { rtmp_live: live, rtmp_lve: 1, flvflags: no_duration_filesize, rw_timeout: 1000 }\n"
+               "  - name: b\n"
+               "    input: { url: in.ts, options: { probesize: 5M, nosuchopt: 1, analyzeduration: abc, protocol_whitelist: file } }\n"
+               "    audio: false\n"
+               "    renditions: [ { name: r } ]\n"
+               "    outputs: [ { name: o, url: o.ts } ]\n"
+               "  - name: c\n"
+               "    input: { url: \"testsrc=size=320x240\", format: lavfi, options: { graph: x, truncate: 1 } }\n"
+               "    audio: false\n"
+               "    renditions: [ { name: r } ]\n"
+               "    outputs: [ { name: o, url: o2.ts } ]\n"
+               "  - name: d\n"
+               "    input: { url: \"rtmp://live.example.com/app/in\", format: flv, options: { rtmp_buffer: 100, listen: 1, nosuch: 1 } }\n"
+               "    audio: false\n"
+               "    renditions: [ { name: r } ]\n"
+               "    outputs: [ { name: o, url: o3.ts } ]\n", 11,
+               "8:20: encoder 'libx264' has no option 'presett'",
+               "8:58: invalid value 'abc' for option 'crf' of encoder 'libx264': Invalid argument",
+               "8:63: encoder 'libx264' has no option 'skip_frame'",
+               "12:33: muxer 'hls' and protocol 'file' have no option 'hls_tme'",
+               "12:64: invalid value 'evnt' for option 'hls_playlist_type' of muxer 'hls': "
+               "Invalid argument",
+               "12:83: muxer 'hls' and protocol 'file' have no option 'probesize'",
+               "16:37: muxer 'flv' and protocol 'rtmp' have no option 'rtmp_lve'",
+               "18:52: unknown input option 'nosuchopt' (no demuxer or protocol 'file' has it)",
+               "18:83: invalid value 'abc' for option 'analyzeduration' of the input: "
+               "Invalid argument",
+               "23:79: demuxer 'lavfi' has no option 'truncate'",
+               "28:106: demuxer 'flv' and protocol 'rtmp' have no option 'nosuch'");
+}
+
+static void test_max_video(void)
+{
+    EXPECT_BAD(HEAD
+               "    renditions: [ { name: hd }, { name: sd } ]\n"
+               "    outputs:\n"
+               "      - name: yt\n"
+               "        url: rtmp://a.rtmp.youtube.com/live2/YTKEY-1234\n"
+               "      - name: ts\n"
+               "        url: srt://host:9000\n"
+               "        renditions: [hd, sd]\n"
+               "      - name: ok\n"
+               "        url: udp://239.0.0.1:1234\n"
+               "        renditions: [sd]\n"
+               "      - name: hls\n"
+               "        url: out/x.m3u8\n", 2,
+               "8:9: flv output 'yt' carries one video rendition, 2 selected; "
+               "list one under renditions:",
+               "12:21: mpegts output 'ts' carries one video rendition, 2 selected; "
+               "list one under renditions:");
+    CU_ASSERT_EQUAL(job_format_max_video("flv"), 1);
+    CU_ASSERT_EQUAL(job_format_max_video("mpegts"), 1);
+    CU_ASSERT_EQUAL(job_format_max_video("hls"), INT_MAX);
+    CU_ASSERT_EQUAL(job_format_max_video("mp4"), INT_MAX);
+    CU_ASSERT_EQUAL(job_format_max_video("dash"), INT_MAX);
+}
+
+/* ---- filters ----------------------------------------------------------- */
+
+static char filters_dir[96];
+
+/* Called from main(), before CUnit runs: no asserts here. */
+static int write_preset(const char *name, const char *text)
+{
+    char p[160];
+    FILE *f;
+
+    snprintf(p, sizeof(p), "%s/%s.graph", filters_dir, name);
+    f = fopen(p, "w");
+    if (!f) {
+        perror(p);
+        return -1;
+    }
+    fputs(text, f);
+    return fclose(f);
+}
+
+/* One stream on one line, with the input filter written as given (its
+ * value starts at column 45). */
+#define FSTREAM(n, filter) \
+    "  - { name: " n ", input: { url: in.ts, filter: " filter " }, audio: false, " \
+    "renditions: [ { name: r } ], outputs: [ { name: o, url: " n ".ts } ] }\n"
+
+static void test_filter_errors(void)
+{
+    EXPECT_BAD("version: 1\n"
+               "streams:\n"
+               FSTREAM("a", "nosuchpreset")
+               FSTREAM("b", "empty")
+               FSTREAM("c", "two")
+               FSTREAM("d", "\"scalex=1280:720\"")
+               FSTREAM("e", "\"hflip, [x]vflipx=1[y]\"")
+               FSTREAM("f", "\"scale=w=abc\"")
+               FSTREAM("g", "testsrc")
+               FSTREAM("h", "\"volume=2\"")
+               FSTREAM("i", "audio"), 9,
+               "3:45: unknown filter preset 'nosuchpreset' (no nosuchpreset.graph in the "
+               "preset directories, and no libavfilter filter of that name)",
+               "4:45: filter preset 'empty' is empty",
+               "5:45: filter preset 'two' must have exactly one unconnected input and one "
+               "unconnected output, it has 1 and 2",
+               "6:45: filter graph 'scalex=1280:720' names an unknown filter 'scalex' "
+               "(see ffmpeg -filters)",
+               "7:45: filter graph 'hflip, [x]vflipx=1[y]' names an unknown filter 'vflipx' "
+               "(see ffmpeg -filters)",
+               "8:45: filter graph 'scale=w=abc' does not parse: Invalid argument",
+               "9:45: filter graph 'testsrc' must have exactly one unconnected input and one "
+               "unconnected output, it has 0 and 1",
+               "10:45: filter graph 'volume=2' must take and give video",
+               "11:45: filter preset 'audio' must take and give video");
+}
+
+static void test_filters_ok(void)
+{
+    Job *job = load_ok("version: 1\n"
+                       "streams:\n"
+                       FSTREAM("a", "deint")
+                       FSTREAM("b", "hflip")
+                       FSTREAM("c", "\"scale=640:-2,format=yuv420p\"")
+                       FSTREAM("d", "\"[in]scale@main=640:-2[mid];[mid]hflip[out]\"")
+                       FSTREAM("e", "\"drawtext=text='a,b;c':x=1, null\""));
+    JobInput *in = &job->streams[0].input;
+
+    CU_ASSERT_STRING_EQUAL(in->filter_name, "deint");
+    CU_ASSERT_STRING_EQUAL(in->filter, "yadif=mode=send_frame");
+    /* a filter's name is a graph of one filter, not a preset */
+    CU_ASSERT_PTR_NULL(job->streams[1].input.filter_name);
+    CU_ASSERT_STRING_EQUAL(job->streams[1].input.filter, "hflip");
+    CU_ASSERT_PTR_NULL(job->streams[2].input.filter_name);
+    CU_ASSERT_STRING_EQUAL(job->streams[2].input.filter, "scale=640:-2,format=yuv420p");
+    CU_ASSERT_STRING_EQUAL(job->streams[3].input.filter,
+                           "[in]scale@main=640:-2[mid];[mid]hflip[out]");
+    job_free(&job);
+}
+
+static void test_unknown_filter_scan(void)
+{
+    static const struct { const char *graph, *unknown; } cases[] = {
+        { "scale=1:2,nosuch", "nosuch" },
+        { "[a]scale@x=1:2[b];[b]nope@y[c]", "nope" },
+        { "drawtext=text='x,nosuch':x=1,hflip", NULL },
+        { "drawtext=text=a\\,nosuch,hflip", NULL },
+        { "sws_flags=bicubic;scale=1:2", NULL },
+        { " hflip , vflip ", NULL },
+        { "", NULL },
+        { "[unclosed", NULL },
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *got = unknown_filter_in(cases[i].graph);
+        if (cases[i].unknown) {
+            CU_ASSERT_PTR_NOT_NULL(got);
+            if (got)
+                CU_ASSERT_STRING_EQUAL(got, cases[i].unknown);
+        } else {
+            CU_ASSERT_PTR_NULL(got);
+        }
+        av_free(got);
+    }
+}
+
+/* ---- secrets ----------------------------------------------------------- */
+
+static void test_redaction(void)
+{
+    static const char *const secrets[] = {
+        "SECRETKEY-111", "PASSWORD-222", "PASSWORD-333", "INKEY-444",
+    };
+    Job *job = NULL;
+    JobDiag d = { 0 };
+    char masked[256];
+
+    CU_ASSERT_EQUAL(load("version: 1\n"
+                         "streams:\n"
+                         "  - name: a\n"
+                         "    input: { url: \"rtmp://in.example.com/live/INKEY-444\", realtime: 3 }\n"
+                         "    audio: false\n"
+                         "    renditions: [ { name: r } ]\n"
+                         "    outputs:\n"
+                         "      - name: x\n"
+                         "        url: rtmp://live.example.com/app/SECRETKEY-111\n"
+                         "      - name: y\n"
+                         "        url: rtmp://live.example.com/app/SECRETKEY-111\n"
+                         "      - name: z\n"
+                         "        url: \"srt://host:9000?passphrase=PASSWORD-222&latency=200\"\n"
+                         "        format: nosuch\n"
+                         "      - name: w\n"
+                         "        url: \"http://user:PASSWORD-333@origin.example.com/live\"\n",
+                         &job, &d), AVERROR_INVALIDDATA);
+    expect(&d, 4,
+           "4:69: 'realtime' must be true or false, not an integer",
+           "11:14: duplicate output url 'rtmp://live.example.com/app/***' (first at line 9)",
+           "14:17: unknown output format 'nosuch' (see ffmpeg -muxers)",
+           "16:14: cannot guess the format of 'http://***@origin.example.com/live'; set format:");
+    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+        CU_ASSERT_FALSE(mentions(&d, secrets[i]));
+    job_diag_free(&d);
+
+    /* job_load registered them: the log masks them wherever they show up */
+    log_mask("key SECRETKEY-111 pass PASSWORD-222 PASSWORD-333 in INKEY-444",
+             masked, sizeof(masked));
+    CU_ASSERT_STRING_EQUAL(masked, "key **** pass **** **** in ****");
+}
+
+/* ---- valid jobs -------------------------------------------------------- */
+
+static const char *dict(const AVDictionary *d, const char *key)
+{
+    const AVDictionaryEntry *e = av_dict_get(d, key, NULL, 0);
+    return e ? e->value : "(absent)";
+}
+
+static void test_full_job(void)
+{
+    Job *job = NULL;
+    JobDiag d = { 0 };
+    JobStream *st;
+    JobRendition *r;
+    JobOutput *o;
+
+    CU_ASSERT_EQUAL_FATAL(load_fixture("full.yaml", &job, &d), 0);
+    CU_ASSERT_EQUAL(d.nb_msgs, 0);
+    CU_ASSERT_STRING_EQUAL(job->path, path);
+    CU_ASSERT_EQUAL(job->version, 1);
+    CU_ASSERT_EQUAL_FATAL(job->nb_streams, 2);
+
+    st = &job->streams[0];
+    CU_ASSERT_STRING_EQUAL(st->name, "news");
+    CU_ASSERT_EQUAL(st->loc.line, 6);
+    CU_ASSERT_EQUAL(st->loc.col, 5);
+    CU_ASSERT_STRING_EQUAL(st->input.url, "testsrc2=size=1280x720:rate=30");
+    CU_ASSERT_STRING_EQUAL(st->input.format, "lavfi");
+    CU_ASSERT_EQUAL(st->input.realtime, 1);
+    CU_ASSERT_STRING_EQUAL(st->input.filter, "scale=1280:720,format=yuv420p");
+    CU_ASSERT_PTR_NULL(st->input.filter_name);
+    CU_ASSERT_EQUAL(st->input.rw_timeout_us, 3000000);      /* the job's */
+    CU_ASSERT_PTR_NULL(st->input.options);
+    CU_ASSERT_EQUAL(st->input.loc.line, 8);
+    CU_ASSERT_EQUAL(st->audio.enabled, 1);
+    CU_ASSERT_STRING_EQUAL(st->audio.encoder, "aac");
+    CU_ASSERT_EQUAL(st->audio.bitrate, 96000);
+    CU_ASSERT_EQUAL(st->audio.sample_rate, 48000);
+    CU_ASSERT_EQUAL(st->audio.channels, 2);
+    CU_ASSERT_EQUAL(st->duration_us, 20000000);
+
+    CU_ASSERT_EQUAL_FATAL(st->nb_renditions, 2);
+    r = &st->renditions[0];
+    CU_ASSERT_STRING_EQUAL(r->name, "720p");
+    CU_ASSERT_EQUAL(r->width, 1280);
+    CU_ASSERT_EQUAL(r->height, 720);
+    CU_ASSERT_EQUAL(r->fps.num, 30000);
+    CU_ASSERT_EQUAL(r->fps.den, 1001);
+    CU_ASSERT_STRING_EQUAL(r->encoder, "libx264");
+    CU_ASSERT_EQUAL(r->bitrate, 3000000);
+    CU_ASSERT_EQUAL(r->gop_us, 2000000);
+    CU_ASSERT_EQUAL(r->gop_frames, 0);
+    CU_ASSERT_STRING_EQUAL(dict(r->options, "preset"), "veryfast");
+    CU_ASSERT_STRING_EQUAL(dict(r->options, "tune"), "zerolatency");
+    CU_ASSERT_STRING_EQUAL(dict(r->options, "g"), "60");
+    CU_ASSERT_EQUAL(av_dict_count(r->options), 3);
+    CU_ASSERT_PTR_NULL(r->device);
+    CU_ASSERT_EQUAL(r->loc.line, 13);
+    CU_ASSERT_EQUAL(r->loc.col, 9);
+    r = &st->renditions[1];
+    CU_ASSERT_STRING_EQUAL(r->name, "360p");
+    CU_ASSERT_EQUAL(r->width, 0);
+    CU_ASSERT_EQUAL(r->height, 360);
+    CU_ASSERT_EQUAL(r->fps.num, 15);
+    CU_ASSERT_EQUAL(r->fps.den, 1);
+    CU_ASSERT_STRING_EQUAL(r->encoder, "libx264");
+    CU_ASSERT_EQUAL(r->bitrate, 800000);
+    CU_ASSERT_EQUAL(r->gop_frames, 48);
+    CU_ASSERT_EQUAL(r->gop_us, 0);
+
+    CU_ASSERT_EQUAL_FATAL(st->nb_outputs, 2);
+    o = &st->outputs[0];
+    CU_ASSERT_STRING_EQUAL(o->name, "hls");
+    CU_ASSERT_STRING_EQUAL(o->format, "hls");                /* guessed */
+    CU_ASSERT_STRING_EQUAL(o->url, "out/news/index.m3u8");
+    CU_ASSERT_EQUAL_FATAL(o->nb_renditions, 2);              /* all */
+    CU_ASSERT_EQUAL(o->renditions[0], 0);
+    CU_ASSERT_EQUAL(o->renditions[1], 1);
+    CU_ASSERT_STRING_EQUAL(dict(o->options, "hls_time"), "2");
+    CU_ASSERT_STRING_EQUAL(dict(o->options, "hls_flags"), "delete_segments");
+    CU_ASSERT_EQUAL(o->rw_timeout_us, 3000000);
+    o = &st->outputs[1];
+    CU_ASSERT_STRING_EQUAL(o->name, "yt");
+    CU_ASSERT_STRING_EQUAL(o->format, "flv");                /* rtmp:// */
+    CU_ASSERT_EQUAL_FATAL(o->nb_renditions, 1);
+    CU_ASSERT_EQUAL(o->renditions[0], 0);
+    CU_ASSERT_EQUAL(o->rw_timeout_us, 10000000);
+
+    st = &job->streams[1];
+    CU_ASSERT_STRING_EQUAL(st->name, "sport");
+    CU_ASSERT_EQUAL(st->input.realtime, 0);                  /* srt:// */
+    CU_ASSERT_PTR_NULL(st->input.format);
+    CU_ASSERT_EQUAL(st->input.rw_timeout_us, 2000000);
+    CU_ASSERT_EQUAL(st->audio.enabled, 0);
+    CU_ASSERT_PTR_NULL(st->audio.encoder);
+    CU_ASSERT_EQUAL(st->duration_us, 0);
+    CU_ASSERT_EQUAL_FATAL(st->nb_renditions, 1);
+    r = &st->renditions[0];
+    CU_ASSERT_STRING_EQUAL(r->encoder, "h264_nvenc");
+    CU_ASSERT_STRING_EQUAL(r->device, "0");
+    CU_ASSERT_EQUAL(r->gop_us, JOB_DEFAULT_GOP_US);
+    CU_ASSERT_EQUAL(r->fps.num, 0);
+    CU_ASSERT_EQUAL(r->bitrate, 0);
+    CU_ASSERT_EQUAL_FATAL(st->nb_outputs, 2);
+    CU_ASSERT_STRING_EQUAL(st->outputs[0].format, "mpegts");
+    CU_ASSERT_EQUAL(st->outputs[0].nb_renditions, 1);
+    CU_ASSERT_STRING_EQUAL(st->outputs[1].format, "mp4");    /* .mp4 */
+    CU_ASSERT_STRING_EQUAL(dict(st->outputs[1].options, "movflags"), "+faststart");
+    CU_ASSERT_EQUAL(st->outputs[1].rw_timeout_us, 3000000);
+
+    job_free(&job);
+    CU_ASSERT_PTR_NULL(job);
+    job_diag_free(&d);
+}
+
+static void test_defaults(void)
+{
+    char masked[64];
+    Job *job = load_ok("version: 1\n"
+                       "streams:\n"
+                       "  - name: a\n"
+                       "    input: { url: rtmp://in.example.com/live/INKEY-555 }\n"
+                       "    renditions: [ { name: r } ]\n"
+                       "    outputs: [ { name: o, url: out/a.m3u8 } ]\n");
+    JobStream *st = &job->streams[0];
+
+    CU_ASSERT_EQUAL(st->input.rw_timeout_us, JOB_DEFAULT_RW_TIMEOUT_US);
+    CU_ASSERT_EQUAL(st->input.realtime, 0);
+    CU_ASSERT_PTR_NULL(st->input.filter);
+    CU_ASSERT_EQUAL(st->audio.enabled, 1);
+    CU_ASSERT_STRING_EQUAL(st->audio.encoder, JOB_DEFAULT_AUDIO_ENCODER);
+    CU_ASSERT_EQUAL(st->audio.bitrate, JOB_DEFAULT_AUDIO_BITRATE);
+    CU_ASSERT_EQUAL(st->audio.sample_rate, 0);
+    CU_ASSERT_EQUAL(st->audio.channels, 0);
+    CU_ASSERT_STRING_EQUAL(st->renditions[0].encoder, JOB_DEFAULT_VIDEO_ENCODER);
+    CU_ASSERT_EQUAL(st->renditions[0].gop_us, JOB_DEFAULT_GOP_US);
+    CU_ASSERT_EQUAL(st->renditions[0].gop_frames, 0);
+    CU_ASSERT_EQUAL(st->renditions[0].width, 0);
+    CU_ASSERT_EQUAL(st->outputs[0].rw_timeout_us, JOB_DEFAULT_RW_TIMEOUT_US);
+    CU_ASSERT_STRING_EQUAL(st->outputs[0].format, "hls");
+    CU_ASSERT_EQUAL(st->outputs[0].nb_renditions, 1);
+    CU_ASSERT_EQUAL(st->duration_us, 0);
+    log_mask("INKEY-555", masked, sizeof(masked));
+    CU_ASSERT_STRING_EQUAL(masked, "****");
+    job_free(&job);
+}
+
+static void test_realtime_and_audio(void)
+{
+    static const struct { const char *input; int realtime; } cases[] = {
+        { "{ url: in.ts }", 1 },
+        { "{ url: \"testsrc=size=320x240\", format: lavfi }", 1 },
+        { "{ url: \"udp://239.0.0.1:1234\" }", 0 },
+        { "{ url: \"http://origin.example.com/live.m3u8\" }", 0 },
+        { "{ url: \"rtmps://in.example.com/live/k\" }", 0 },
+        { "{ url: \"srt://in.example.com:9000\", realtime: yes }", 1 },
+        { "{ url: in.ts, realtime: Off }", 0 },
+    };
+    char yaml[512];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        Job *job;
+        snprintf(yaml, sizeof(yaml),
+                 "version: 1\n"
+                 "streams:\n"
+                 "  - name: a\n"
+                 "    input: %s\n"
+                 "    audio: %s\n"
+                 "    renditions: [ { name: r } ]\n"
+                 "    outputs: [ { name: o, url: o.mkv } ]\n",
+                 cases[i].input, i & 1 ? "true" : "{ bitrate: 64k }");
+        job = load_ok(yaml);
+        CU_ASSERT_EQUAL(job->streams[0].input.realtime, cases[i].realtime);
+        CU_ASSERT_EQUAL(job->streams[0].audio.enabled, 1);
+        CU_ASSERT_STRING_EQUAL(job->streams[0].audio.encoder, "aac");
+        CU_ASSERT_EQUAL(job->streams[0].audio.bitrate, i & 1 ? 128000 : 64000);
+        job_free(&job);
+    }
+}
+
+static void test_yaml_features(void)
+{
+    /* anchors and aliases, booleans and nulls as option values, quoted
+     * names that look like numbers, a block-literal URL */
+    Job *job = load_ok("version: 1\n"
+                       "streams:\n"
+                       "  - name: \"2024\"\n"
+                       "    input:\n"
+                       "      url: in.ts\n"
+                       "      options: { fflags: +genpts }\n"
+                       "    audio: { encoder: aac, options: &aopts { aac_coder: fast } }\n"
+                       "    renditions:\n"
+                       "      - name: \"720\"\n"
+                       "        options: &x264 { preset: veryfast, forced-idr: true, "
+                       "intra-refresh: no }\n"
+                       "      - name: sd\n"
+                       "        options: *x264\n"
+                       "        gop: \"1.5s\"\n"
+                       "    outputs:\n"
+                       "      - name: o\n"
+                       "        url: |-\n"
+                       "          out/a.mkv\n");
+    JobStream *st = &job->streams[0];
+
+    CU_ASSERT_STRING_EQUAL(st->name, "2024");
+    CU_ASSERT_STRING_EQUAL(dict(st->input.options, "fflags"), "+genpts");
+    CU_ASSERT_STRING_EQUAL(dict(st->audio.options, "aac_coder"), "fast");
+    CU_ASSERT_STRING_EQUAL(st->renditions[0].name, "720");
+    CU_ASSERT_STRING_EQUAL(dict(st->renditions[0].options, "forced-idr"), "1");
+    CU_ASSERT_STRING_EQUAL(dict(st->renditions[0].options, "intra-refresh"), "0");
+    CU_ASSERT_STRING_EQUAL(dict(st->renditions[1].options, "preset"), "veryfast");
+    CU_ASSERT_EQUAL(st->renditions[1].gop_us, 1500000);
+    CU_ASSERT_STRING_EQUAL(st->outputs[0].url, "out/a.mkv");
+    CU_ASSERT_STRING_EQUAL(st->outputs[0].format, "matroska");
+    job_free(&job);
+}
+
+/* ---- one job, many problems ------------------------------------------- */
+
+static void test_many_problems(void)
+{
+    Job *job = NULL;
+    JobDiag d = { 0 };
+
+    CU_ASSERT_EQUAL(load_fixture("many-problems.yaml", &job, &d), AVERROR_INVALIDDATA);
+    CU_ASSERT_PTR_NULL(job);
+    expect(&d, 12,
+           "5:1: unknown key 'rw_timout' in job (expected one of: version, rw_timeout, streams)",
+           "10:15: unknown input format 'lavfx' (see ffmpeg -demuxers)",
+           "13:9: unknown key 'widht' in rendition (expected one of: name, width, height, fps, "
+           "encoder, bitrate, gop, options, device)",
+           "14:16: 'width' must be even (4:2:0 video), got 1279",
+           "15:20: encoder 'libx264' has no option 'presett'",
+           "18:16: 'width' must be between 16 and 16384, got 8",
+           "19:14: 'gop' needs a unit, e.g. 20s",
+           "21:9: output is missing 'url'",
+           "25:22: output 'main' names unknown rendition '1080p' (renditions: 720p, 360p)",
+           "26:9: flv output 'push' carries one video rendition, 2 selected; "
+           "list one under renditions:",
+           "28:15: 'duration' needs a unit, e.g. 20s",
+           "29:11: duplicate stream name 'news' (first at line 7)");
+    CU_ASSERT_FALSE(mentions(&d, "abcd-efgh-ijkl"));
+    job_diag_free(&d);
+}
+
+/* ---- lifetimes ---------------------------------------------------------- */
+
+static void test_free_and_append(void)
+{
+    Job *job = NULL;
+    JobDiag d = { 0 };
+
+    job_free(&job);                       /* NULL is fine */
+    CU_ASSERT_PTR_NULL(job);
+    job_diag_free(&d);                    /* so is an empty diag */
+    job_diag_free(NULL);
+
+    /* diag collects the problems of several loads, in load order */
+    CU_ASSERT_EQUAL(load("version: 1\n", &job, &d), AVERROR_INVALIDDATA);
+    CU_ASSERT_EQUAL(load("version: 2\n", &job, &d), AVERROR_INVALIDDATA);
+    CU_ASSERT_EQUAL_FATAL(d.nb_msgs, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msgs[0], ": job is missing 'streams'"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msgs[1], ": unsupported version 2"));
+    job_diag_free(&d);
+    CU_ASSERT_EQUAL(d.nb_msgs, 0);
+    CU_ASSERT_PTR_NULL(d.msgs);
+
+    /* a bad load with no diag still fails */
+    CU_ASSERT_EQUAL(load("version: 2\n", &job, NULL), AVERROR_INVALIDDATA);
+    CU_ASSERT_PTR_NULL(job);
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static void cleanup(void)
+{
+    static const char *const presets[] = { "deint", "empty", "two", "audio" };
+    char p[160];
+
+    for (int i = 1; i <= nb_written; i++) {
+        snprintf(p, sizeof(p), "%s/job%d.yaml", tmpdir, i);
+        unlink(p);
+    }
+    for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++) {
+        snprintf(p, sizeof(p), "%s/%s.graph", filters_dir, presets[i]);
+        unlink(p);
+    }
+    rmdir(filters_dir);
+    rmdir(tmpdir);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+        { "syntax error", test_syntax_error },
+        { "empty file, wrong shape, two documents", test_empty_and_shape },
+        { "missing file", test_missing_file },
+        { "unknown keys", test_unknown_keys },
+        { "wrong types", test_wrong_types },
+        { "missing keys", test_missing_keys },
+        { "duplicates", test_duplicates },
+        { "references", test_references },
+        { "ranges", test_ranges },
+        { "units", test_units },
+        { "names", test_names },
+        { "audio", test_audio },
+        { "encoders and formats", test_encoders_and_formats },
+        { "options", test_options },
+        { "one video rendition for flv/mpegts", test_max_video },
+        { "filter errors", test_filter_errors },
+        { "filters ok", test_filters_ok },
+        { "unknown filter scan", test_unknown_filter_scan },
+        { "redaction", test_redaction },
+        { "full job", test_full_job },
+        { "defaults", test_defaults },
+        { "realtime and audio defaults", test_realtime_and_audio },
+        { "yaml features", test_yaml_features },
+        { "many problems", test_many_problems },
+        { "free and append", test_free_and_append },
+    };
+    char exe[PATH_MAX];
+    CU_pSuite s;
+    int failures;
+
+    /* the fixtures live next to this program: tests/unit/../data/jobs */
+    snprintf(exe, sizeof(exe), "%s", argv[0]);
+    snprintf(datadir, sizeof(datadir), "%s/../data/jobs", dirname(exe));
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/hs-job-test-XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    snprintf(filters_dir, sizeof(filters_dir), "%s/filters", tmpdir);
+    if (mkdir(filters_dir, 0700) < 0) {
+        perror("mkdir");
+        return 1;
+    }
+    setenv("HOTSPARE_FILTERS", filters_dir, 1);
+    if (write_preset("deint", "# deinterlace, for the test\nyadif=mode=send_frame\n") < 0 ||
+        write_preset("empty", "# nothing but comments\n\n") < 0 ||
+        write_preset("two", "split[a][b]\n") < 0 ||
+        write_preset("audio", "volume=2\n") < 0)
+        return 1;
+    /* libav's own complaints about the bad graphs and values would only
+     * clutter the test log: the messages under test are job_load's */
+    av_log_set_level(argc > 1 && !strcmp(argv[1], "-v") ? AV_LOG_INFO : AV_LOG_QUIET);
+
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    s = CU_add_suite("job", NULL, NULL);
+    if (!s)
+        return 1;
+    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+        if (!CU_add_test(s, tests[i].name, tests[i].fn))
+            return 1;
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    failures = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    cleanup();
+    return failures;
+}
