@@ -121,11 +121,16 @@ static int pass_frame(Decoder *dec, AVFrame *f)
         dec->next_pts = pts + av_rescale_q(1, av_inv_q(dec->frame_rate), dec->out_tb);
     }
 
-    if (dec->duration_us > 0 &&
-        av_rescale_q(pts, dec->out_tb, AV_TIME_BASE_Q) >= dec->duration_us) {
-        av_frame_free(&f);
-        dec->done = 1;
-        return AVERROR_EOF;
+    if (dec->duration_us > 0) {
+        int64_t end = av_rescale_q(dec->duration_us, AV_TIME_BASE_Q, dec->out_tb);
+        if (pts >= end) {
+            av_frame_free(&f);
+            dec->done = 1;
+            return AVERROR_EOF;
+        }
+        /* audio ends on the sample, not on the frame that crosses the end */
+        if (dec->type == AVMEDIA_TYPE_AUDIO && pts + f->nb_samples > end)
+            f->nb_samples = (int)(end - pts);
     }
 
     ret = tq_send(dec->out, TQ_FRAME, 0, f);

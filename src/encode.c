@@ -350,15 +350,19 @@ static int open_encoder(Encoder *enc, const StreamParams *sp)
             goto out;
         }
     }
-    if (enc->jr)
-        stage_event(&enc->st, EV_START, "encoder %s opened: %dx%d %s, %d/%d fps, gop %d, %lld bit/s",
+    if (enc->jr) {
+        char rate[48] = "the encoder's default rate control";
+        if (enc->ctx->bit_rate)
+            snprintf(rate, sizeof(rate), "%lld bit/s", (long long)enc->ctx->bit_rate);
+        stage_event(&enc->st, EV_START, "encoder %s opened: %dx%d %s, %d/%d fps, gop %d, %s",
                     codec->name, enc->ctx->width, enc->ctx->height,
                     av_get_pix_fmt_name(enc->ctx->pix_fmt), enc->ctx->framerate.num,
-                    enc->ctx->framerate.den, enc->ctx->gop_size, (long long)enc->ctx->bit_rate);
-    else
+                    enc->ctx->framerate.den, enc->ctx->gop_size, rate);
+    } else {
         stage_event(&enc->st, EV_START, "encoder %s opened: %d Hz, %d channels, %lld bit/s",
                     codec->name, enc->ctx->sample_rate, enc->ctx->ch_layout.nb_channels,
                     (long long)enc->ctx->bit_rate);
+    }
     ret = send_params(enc);
 out:
     av_dict_free(&opts);

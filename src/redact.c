@@ -219,7 +219,10 @@ char *redact_text(const char *text, char *buf, size_t size)
             s = end;
             continue;
         }
-        while (!ends_url((unsigned char)*end))
+        while (!ends_url((unsigned char)*end) &&
+               /* "url: reason" and "url." end the URL at the punctuation */
+               !((*end == ':' || *end == '.' || *end == ';') &&
+                 (isspace((unsigned char)end[1]) || !end[1])))
             end++;
         out_put(&o, s, start - s);
         redact_span(start, end - start, &o);

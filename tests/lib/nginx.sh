@@ -1,0 +1,45 @@
+# tests/lib/nginx.sh: a private nginx (RTMP module + WebDAV) for a test.
+#
+#   nginx_start NAME RTMP_PORT HTTP_PORT   starts $T/NAME/ from
+#                                          tests/peers/nginx.conf.in, waits
+#                                          until both ports answer; sets
+#                                          NGINX_DIR and NGINX_PID
+#   nginx_stop NAME                        graceful stop (QUIT)
+#   nginx_kill NAME                        kill -9: a peer that dies
+#
+# Recordings of RTMP streams land in $T/NAME/rec/STREAM.flv, HTTP PUTs under
+# $T/NAME/www/upload/.
+
+need nginx
+[ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] ||
+    skip "nginx RTMP module missing (libnginx-mod-rtmp; ./configure --install-deps)"
+
+nginx_start() {
+    _d=$T/$1
+    mkdir -p "$_d/rec" "$_d/www/upload" "$_d/tmp"
+    # workers run as nobody when nginx starts as root
+    chmod 777 "$_d/rec" "$_d/www" "$_d/www/upload" "$_d/tmp"
+    sed -e "s|@DIR@|$_d|g" -e "s|@RTMP_PORT@|$2|g" -e "s|@HTTP_PORT@|$3|g" \
+        "$TOP/tests/peers/nginx.conf.in" > "$_d/nginx.conf"
+    nginx -t -e "$_d/error.log" -p "$_d" -c "$_d/nginx.conf" > "$_d/nginx-t.log" 2>&1 ||
+        fail "nginx -t: $(cat "$_d/nginx-t.log")"
+    bg nginx -e "$_d/error.log" -p "$_d" -c "$_d/nginx.conf"
+    NGINX_PID=$BG_PID
+    NGINX_DIR=$_d
+    eval "NGINX_PID_$1=$BG_PID"
+    "$TOP/tests/tools/waitport" "$2" 10 || fail "nginx $1 did not listen on $2: $(tail -5 "$_d/error.log")"
+    "$TOP/tests/tools/waitport" "$3" 10 || fail "nginx $1 did not listen on $3"
+}
+
+nginx_stop() {
+    eval "_p=\$NGINX_PID_$1"
+    kill -QUIT "$_p" 2>/dev/null
+    wait_for 10 sh -c "! kill -0 $_p" || kill -9 "$_p" 2>/dev/null
+}
+
+nginx_kill() {
+    eval "_p=\$NGINX_PID_$1"
+    # SIGKILL on the master alone would leave its worker serving
+    pkill -9 -P "$_p" 2>/dev/null
+    kill -9 "$_p" 2>/dev/null
+}
