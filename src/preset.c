@@ -99,11 +99,16 @@ int preset_load(const char *name, char **graph)
         exe[n] = 0;
         slash = strrchr(exe, '/');
         if (slash) {
-            char dir[PATH_MAX];
-            snprintf(dir, sizeof(dir), "%.*s/filters", (int)(slash - exe), exe);
-            ret = try_dir(dir, strlen(dir), name, graph);
-            if (ret != AVERROR(ENOENT))
-                return ret;
+            /* a build tree (./hotspare, ./filters), then an install moved
+             * as a whole (PREFIX/bin/hotspare, PREFIX/share/hotspare) */
+            static const char *const rel[] = { "filters", "../share/hotspare/filters" };
+            for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+                char dir[PATH_MAX];
+                snprintf(dir, sizeof(dir), "%.*s/%s", (int)(slash - exe), exe, rel[i]);
+                ret = try_dir(dir, strlen(dir), name, graph);
+                if (ret != AVERROR(ENOENT))
+                    return ret;
+            }
         }
     }
 

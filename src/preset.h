@@ -5,7 +5,9 @@
  * (comment lines start with '#', lines are joined). Searched in order:
  *   1. each directory of $HOTSPARE_FILTERS (colon-separated),
  *   2. filters/ next to the running binary (a build tree),
- *   3. HS_DATADIR/filters (the installed copy).
+ *   3. ../share/hotspare/filters from the binary (an install, wherever
+ *      PREFIX was),
+ *   4. HS_DATADIR/filters (the configured install).
  */
 #ifndef HS_PRESET_H
 #define HS_PRESET_H
