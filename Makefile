@@ -117,4 +117,4 @@ distclean: clean
 
 .PHONY: all check check-unit check-integration testprogs run bench install uninstall clean distclean
 
--include $(SRCS:.c=.d) $(UNIT_SRCS:.c=.d) $(TOOL_SRCS:.c=.d)
+-include $(SRCS:.c=.d) $(UNIT_SRCS:.c=.d) $(TOOL_SRCS:.c=.d) $(STUB_SRCS:.c=.d) $(BENCH_SRCS:.c=.d)
