@@ -1,0 +1,170 @@
+/*
+ * sample.c: the metric catalogue and the snapshot container; see sample.h.
+ */
+#include <string.h>
+
+#include <libavutil/avstring.h>
+#include <libavutil/mem.h>
+
+#include "sample.h"
+
+#define G METRIC_GAUGE
+#define C METRIC_COUNTER
+
+static const MetricDef host_metrics[HM_NB] = {
+    [HM_CPU_SECONDS]     = { "hotspare_process_cpu_seconds_total", C, "CPU time of the hotspare process" },
+    [HM_CPU_RATIO]       = { "hotspare_process_cpu_ratio", G, "CPU used over the last tick, in cores" },
+    [HM_RSS_BYTES]       = { "hotspare_process_resident_memory_bytes", G, "resident set size of the process" },
+    [HM_PSI_CPU_SOME]    = { "hotspare_host_pressure_cpu_some_ratio", G, "share of time some task waited for CPU (PSI avg10)" },
+    [HM_PSI_MEMORY_SOME] = { "hotspare_host_pressure_memory_some_ratio", G, "share of time some task stalled on memory (PSI avg10)" },
+    [HM_PSI_MEMORY_FULL] = { "hotspare_host_pressure_memory_full_ratio", G, "share of time all tasks stalled on memory (PSI avg10)" },
+    [HM_PSI_IO_SOME]     = { "hotspare_host_pressure_io_some_ratio", G, "share of time some task stalled on I/O (PSI avg10)" },
+    [HM_PSI_IO_FULL]     = { "hotspare_host_pressure_io_full_ratio", G, "share of time all tasks stalled on I/O (PSI avg10)" },
+    [HM_DISK_READ_BYTES] = { "hotspare_host_disk_read_bytes_total", C, "bytes read from the disk that holds the outputs" },
+    [HM_DISK_WRITE_BYTES]= { "hotspare_host_disk_written_bytes_total", C, "bytes written to the disk that holds the outputs" },
+    [HM_DISK_BUSY_RATIO] = { "hotspare_host_disk_busy_ratio", G, "share of the last tick the disk was busy" },
+    [HM_NET_RX_BYTES]    = { "hotspare_host_network_receive_bytes_total", C, "bytes received on all interfaces" },
+    [HM_NET_TX_BYTES]    = { "hotspare_host_network_transmit_bytes_total", C, "bytes sent on all interfaces" },
+};
+
+static const MetricDef gpu_metrics[GM_NB] = {
+    [GM_UP]                  = { "hotspare_gpu_up", G, "1 while the GPU answers, 0 once it is lost" },
+    [GM_ENCODER_UTIL]        = { "hotspare_gpu_encoder_utilization_ratio", G, "video encoder utilisation" },
+    [GM_DECODER_UTIL]        = { "hotspare_gpu_decoder_utilization_ratio", G, "video decoder utilisation" },
+    [GM_ENCODER_CAPACITY]    = { "hotspare_gpu_encoder_capacity_ratio", G, "share of the encoder's capacity left (H.264)" },
+    [GM_ENCODER_SESSIONS]    = { "hotspare_gpu_encoder_sessions", G, "encoder sessions on the whole GPU" },
+    [GM_OWN_SESSIONS]        = { "hotspare_gpu_own_encoder_sessions", G, "encoder sessions of this process" },
+    [GM_OWN_SESSION_FPS]     = { "hotspare_gpu_own_encoder_fps", G, "mean frame rate of this process's encoder sessions" },
+    [GM_OWN_SESSION_LATENCY] = { "hotspare_gpu_own_encoder_latency_seconds", G, "mean latency of this process's encoder sessions" },
+    [GM_GPU_UTIL]            = { "hotspare_gpu_utilization_ratio", G, "GPU utilisation" },
+    [GM_MEMORY_USED_BYTES]   = { "hotspare_gpu_memory_used_bytes", G, "GPU memory in use" },
+    [GM_MEMORY_TOTAL_BYTES]  = { "hotspare_gpu_memory_total_bytes", G, "GPU memory in all" },
+    [GM_TEMPERATURE]         = { "hotspare_gpu_temperature_celsius", G, "GPU core temperature" },
+    [GM_POWER_WATTS]         = { "hotspare_gpu_power_watts", G, "GPU power draw" },
+    [GM_CLOCK_REASONS]       = { "hotspare_gpu_clock_event_reasons", G, "bitmask of why the clocks are held down (NVML)" },
+    [GM_XID_ERRORS]          = { "hotspare_gpu_xid_errors_total", C, "critical XID errors reported by the driver" },
+    [GM_VIDEO_ENGINE_BUSY]   = { "hotspare_gpu_video_engine_busy_ratio", G, "video engine busy share of this process (DRM fdinfo)" },
+};
+
+static const MetricDef ingest_metrics[IM_NB] = {
+    [IM_UP]               = { "hotspare_ingest_up", G, "1 while the input is being read" },
+    [IM_PACKETS]          = { "hotspare_ingest_packets_total", C, "packets read from the input" },
+    [IM_BYTES]            = { "hotspare_ingest_bytes_total", C, "bytes read from the input" },
+    [IM_THROUGHPUT]       = { "hotspare_ingest_throughput_bytes_per_second", G, "input rate over the last tick" },
+    [IM_READ_LATENCY]     = { "hotspare_ingest_read_latency_seconds", G, "mean time a read waited for a packet over the last tick" },
+    [IM_JITTER]           = { "hotspare_ingest_jitter_seconds", G, "standard deviation of the gaps between packets over the last tick" },
+    [IM_LAST_PACKET_AGE]  = { "hotspare_ingest_last_packet_age_seconds", G, "time since the last packet" },
+    [IM_DISCONTINUITIES]  = { "hotspare_ingest_discontinuities_total", C, "timestamp jumps absorbed" },
+    [IM_ERRORS]           = { "hotspare_ingest_errors_total", C, "demuxing and decoding errors" },
+    [IM_CPU_SECONDS]      = { "hotspare_ingest_cpu_seconds_total", C, "CPU time of the ingest and decoder threads" },
+};
+
+static const MetricDef encoder_metrics[EM_NB] = {
+    [EM_UP]           = { "hotspare_encoder_up", G, "1 while the encoder is open and encoding" },
+    [EM_FRAMES_IN]    = { "hotspare_encoder_frames_in_total", C, "frames sent to the encoder" },
+    [EM_FRAMES_OUT]   = { "hotspare_encoder_frames_out_total", C, "packets the encoder produced" },
+    [EM_BYTES_OUT]    = { "hotspare_encoder_bytes_total", C, "bytes the encoder produced" },
+    [EM_FPS]          = { "hotspare_encoder_fps", G, "frames encoded per second over the last tick" },
+    [EM_TARGET_FPS]   = { "hotspare_encoder_target_fps", G, "the rendition's frame rate" },
+    [EM_LATENCY_P50]  = { "hotspare_encoder_latency_p50_seconds", G, "median time from frame sent to packet out over the last tick" },
+    [EM_LATENCY_P99]  = { "hotspare_encoder_latency_p99_seconds", G, "99th percentile of the time from frame sent to packet out" },
+    [EM_QUEUE_DEPTH]  = { "hotspare_encoder_queue_frames", G, "frames waiting for the encoder" },
+    [EM_ERRORS]       = { "hotspare_encoder_errors_total", C, "encoding errors" },
+    [EM_DROPPED]      = { "hotspare_encoder_dropped_frames_total", C, "frames dropped before the encoder" },
+    [EM_QP]           = { "hotspare_encoder_qp", G, "mean quantiser of the last tick's packets" },
+    [EM_CPU_SECONDS]  = { "hotspare_encoder_cpu_seconds_total", C, "CPU time of the encoder thread" },
+};
+
+static const MetricDef output_metrics[OM_NB] = {
+    [OM_UP]                = { "hotspare_output_up", G, "1 once the output is open, 0 when it failed" },
+    [OM_PACKETS]           = { "hotspare_output_packets_total", C, "packets written" },
+    [OM_BYTES]             = { "hotspare_output_bytes_total", C, "bytes written (payload)" },
+    [OM_THROUGHPUT]        = { "hotspare_output_throughput_bytes_per_second", G, "output rate over the last tick" },
+    [OM_WRITE_LATENCY]     = { "hotspare_output_write_latency_seconds", G, "mean time of a write over the last tick" },
+    [OM_WRITE_LATENCY_MAX] = { "hotspare_output_write_latency_max_seconds", G, "longest write of the last tick" },
+    [OM_QUEUE_DEPTH]       = { "hotspare_output_queue_packets", G, "packets waiting for the muxer" },
+    [OM_ERRORS]            = { "hotspare_output_errors_total", C, "write errors" },
+    [OM_RECONNECTS]        = { "hotspare_output_reconnects_total", C, "times the output was opened again" },
+    [OM_CPU_SECONDS]       = { "hotspare_output_cpu_seconds_total", C, "CPU time of the muxer thread" },
+};
+
+static const MetricDef edge_metrics[XM_NB] = {
+    [XM_UP]              = { "hotspare_edge_up", G, "1 while the peer takes what is sent" },
+    [XM_REQUEST_LATENCY] = { "hotspare_edge_request_latency_seconds", G, "mean time of a request (HTTP) or write (RTMP) over the last tick" },
+    [XM_REQUESTS]        = { "hotspare_edge_requests_total", C, "requests made to the peer" },
+    [XM_STATUS_2XX]      = { "hotspare_edge_responses_2xx_total", C, "HTTP responses 2xx" },
+    [XM_STATUS_3XX]      = { "hotspare_edge_responses_3xx_total", C, "HTTP responses 3xx" },
+    [XM_STATUS_4XX]      = { "hotspare_edge_responses_4xx_total", C, "HTTP responses 4xx" },
+    [XM_STATUS_5XX]      = { "hotspare_edge_responses_5xx_total", C, "HTTP responses 5xx" },
+    [XM_THROUGHPUT]      = { "hotspare_edge_throughput_bytes_per_second", G, "rate delivered to the peer over the last tick" },
+};
+
+#undef G
+#undef C
+
+const CompKindDef sample_kinds[COMP_NB_KINDS] = {
+    [COMP_HOST]    = { "host",    HM_NB, host_metrics },
+    [COMP_GPU]     = { "gpu",     GM_NB, gpu_metrics },
+    [COMP_INGEST]  = { "ingest",  IM_NB, ingest_metrics },
+    [COMP_ENCODER] = { "encoder", EM_NB, encoder_metrics },
+    [COMP_OUTPUT]  = { "output",  OM_NB, output_metrics },
+    [COMP_EDGE]    = { "edge",    XM_NB, edge_metrics },
+};
+
+/* Every kind fits in SampleComp.v and .present. */
+typedef char check_host[HM_NB <= SAMPLE_MAX_METRICS ? 1 : -1];
+typedef char check_gpu[GM_NB <= SAMPLE_MAX_METRICS ? 1 : -1];
+typedef char check_ingest[IM_NB <= SAMPLE_MAX_METRICS ? 1 : -1];
+typedef char check_encoder[EM_NB <= SAMPLE_MAX_METRICS ? 1 : -1];
+typedef char check_output[OM_NB <= SAMPLE_MAX_METRICS ? 1 : -1];
+typedef char check_edge[XM_NB <= SAMPLE_MAX_METRICS ? 1 : -1];
+
+void sample_reset(Sample *s, int64_t time_us, int64_t tick)
+{
+    s->time_us = time_us;
+    s->tick = tick;
+    s->nb_comps = 0;
+}
+
+SampleComp *sample_add_comp(Sample *s, CompKind kind, const char *stream,
+                            const char *name, int backup)
+{
+    SampleComp *c;
+
+    if (s->nb_comps == s->nb_alloc) {
+        int n = s->nb_alloc ? s->nb_alloc * 2 : 64;
+        SampleComp *nc = av_realloc_array(s->comps, n, sizeof(*nc));
+        if (!nc)
+            return NULL;
+        s->comps = nc;
+        s->nb_alloc = n;
+    }
+    c = &s->comps[s->nb_comps++];
+    c->kind = kind;
+    av_strlcpy(c->stream, stream ? stream : "", sizeof(c->stream));
+    av_strlcpy(c->name, name, sizeof(c->name));
+    c->backup = backup;
+    c->present = 0;
+    return c;
+}
+
+void sample_free(Sample *s)
+{
+    av_freep(&s->comps);
+    s->nb_comps = s->nb_alloc = 0;
+}
+
+const MetricDef *sample_metric(CompKind kind, int metric)
+{
+    if ((unsigned)kind >= COMP_NB_KINDS || metric < 0 || metric >= sample_kinds[kind].nb_metrics)
+        return NULL;
+    return &sample_kinds[kind].metrics[metric];
+}
+
+int sample_kind_by_name(const char *name)
+{
+    for (int k = 0; k < COMP_NB_KINDS; k++)
+        if (!strcmp(sample_kinds[k].name, name))
+            return k;
+    return -1;
+}

@@ -1,0 +1,202 @@
+/*
+ * sample.h: one tick's snapshot of every component's metrics, and the
+ * catalogue of metrics it draws from.
+ *
+ * Every tick (job: supervisor.tick, default 1 s) the sampler takes one
+ * consistent snapshot: for each component (an ingest, an encoder, an
+ * output, the host, a GPU) its identity (stream, kind, name, primary or
+ * backup) and the values of the metrics its kind has. The snapshot goes to
+ * the historical data store (hds.h), to the Prometheus endpoint (metrics.h)
+ * and to the predictor, which all read it and never the data plane itself.
+ *
+ * The catalogue is the contract with everything stored and trained: a
+ * metric's name is how the HDS, the exports and the model files refer to
+ * it, so names are never reused for another meaning; new metrics are
+ * appended. Names follow Prometheus' conventions (base units, _total for
+ * counters) and are exported as they are.
+ *
+ * A metric a component does not have this tick (a probe that is not
+ * available, a rate before its second sample) is absent: its bit in
+ * SampleComp.present is clear. Absent is never 0.
+ */
+#ifndef HS_SAMPLE_H
+#define HS_SAMPLE_H
+
+#include <stdint.h>
+
+/* Component kinds. Stable numbers: stored in the HDS. */
+typedef enum CompKind {
+    COMP_HOST    = 0,     /* the machine and this process; stream "" */
+    COMP_GPU     = 1,     /* a GPU (NVML) or DRM device; stream "" */
+    COMP_INGEST  = 2,     /* an input: demuxing and decoding */
+    COMP_ENCODER = 3,     /* a rendition's encoder, or the audio encoder */
+    COMP_OUTPUT  = 4,     /* a packager/muxer */
+    COMP_EDGE    = 5,     /* the peer an output delivers to (origin, RTMP ingest) */
+    COMP_NB_KINDS
+} CompKind;
+
+typedef enum MetricType {
+    METRIC_GAUGE,
+    METRIC_COUNTER,       /* monotonic within a run; name ends in _total */
+} MetricType;
+
+typedef struct MetricDef {
+    const char *name;     /* hotspare_encoder_frames_out_total */
+    MetricType type;
+    const char *help;     /* one line, for # HELP and the model card */
+} MetricDef;
+
+/* A kind's metrics, in a fixed order: SampleComp.v[i] is metrics[i]. */
+#define SAMPLE_MAX_METRICS 32
+
+typedef struct CompKindDef {
+    const char *name;                      /* "encoder" */
+    int nb_metrics;
+    const MetricDef *metrics;
+} CompKindDef;
+
+extern const CompKindDef sample_kinds[COMP_NB_KINDS];
+
+/* Indices into each kind's metrics (and SampleComp.v). Appending is fine;
+ * reordering changes stored data and must bump HDS_SCHEMA_VERSION. */
+enum HostMetric {
+    HM_CPU_SECONDS,          /* process CPU, counter */
+    HM_CPU_RATIO,            /* process CPU over the tick, cores (1.0 = one core) */
+    HM_RSS_BYTES,
+    HM_PSI_CPU_SOME,         /* ratio of time stalled, avg10 */
+    HM_PSI_MEMORY_SOME,
+    HM_PSI_MEMORY_FULL,
+    HM_PSI_IO_SOME,
+    HM_PSI_IO_FULL,
+    HM_DISK_READ_BYTES,      /* device of the outputs, counters */
+    HM_DISK_WRITE_BYTES,
+    HM_DISK_BUSY_RATIO,
+    HM_NET_RX_BYTES,         /* all interfaces, counters */
+    HM_NET_TX_BYTES,
+    HM_NB
+};
+
+enum GpuMetric {
+    GM_UP,                   /* 1, 0 once lost */
+    GM_ENCODER_UTIL,         /* ratio 0..1 */
+    GM_DECODER_UTIL,
+    GM_ENCODER_CAPACITY,     /* ratio of capacity left */
+    GM_ENCODER_SESSIONS,     /* on the whole GPU */
+    GM_OWN_SESSIONS,         /* of this process */
+    GM_OWN_SESSION_FPS,      /* mean over this process's sessions */
+    GM_OWN_SESSION_LATENCY,  /* seconds */
+    GM_GPU_UTIL,
+    GM_MEMORY_USED_BYTES,
+    GM_MEMORY_TOTAL_BYTES,
+    GM_TEMPERATURE,          /* celsius */
+    GM_POWER_WATTS,
+    GM_CLOCK_REASONS,        /* bitmask (nvml clock event reasons) */
+    GM_XID_ERRORS,           /* counter */
+    GM_VIDEO_ENGINE_BUSY,    /* DRM fdinfo: ratio of the video engine(s) */
+    GM_NB
+};
+
+enum IngestMetric {
+    IM_UP,                   /* 1 while reading */
+    IM_PACKETS,              /* counter */
+    IM_BYTES,                /* counter */
+    IM_THROUGHPUT,           /* bytes/s over the tick */
+    IM_READ_LATENCY,         /* seconds, mean of av_read_frame over the tick */
+    IM_JITTER,               /* seconds, std dev of gaps between packets */
+    IM_LAST_PACKET_AGE,      /* seconds since the last packet */
+    IM_DISCONTINUITIES,      /* counter */
+    IM_ERRORS,               /* demux and decode errors, counter */
+    IM_CPU_SECONDS,          /* ingest + decoder threads, counter */
+    IM_NB
+};
+
+enum EncoderMetric {
+    EM_UP,                   /* 1 while open and encoding */
+    EM_FRAMES_IN,            /* counter */
+    EM_FRAMES_OUT,           /* packets, counter */
+    EM_BYTES_OUT,            /* counter */
+    EM_FPS,                  /* frames out per second over the tick */
+    EM_TARGET_FPS,           /* the rendition's frame rate */
+    EM_LATENCY_P50,          /* seconds from send to packet, over the tick */
+    EM_LATENCY_P99,
+    EM_QUEUE_DEPTH,          /* frames waiting for this encoder */
+    EM_ERRORS,               /* counter */
+    EM_DROPPED,              /* frames dropped, counter */
+    EM_QP,                   /* mean QP of the tick's packets */
+    EM_CPU_SECONDS,          /* the encoder thread, counter */
+    EM_NB
+};
+
+enum OutputMetric {
+    OM_UP,                   /* 1 once the header is written, 0 when failed */
+    OM_PACKETS,              /* counter */
+    OM_BYTES,                /* counter */
+    OM_THROUGHPUT,           /* bytes/s over the tick */
+    OM_WRITE_LATENCY,        /* seconds, mean over the tick */
+    OM_WRITE_LATENCY_MAX,    /* seconds, over the tick */
+    OM_QUEUE_DEPTH,          /* packets waiting for this muxer */
+    OM_ERRORS,               /* counter */
+    OM_RECONNECTS,           /* counter */
+    OM_CPU_SECONDS,          /* the muxer thread, counter */
+    OM_NB
+};
+
+enum EdgeMetric {
+    XM_UP,
+    XM_REQUEST_LATENCY,      /* seconds, mean per request (HTTP) or write (RTMP) */
+    XM_REQUESTS,             /* counter */
+    XM_STATUS_2XX,           /* counters by HTTP status class */
+    XM_STATUS_3XX,
+    XM_STATUS_4XX,
+    XM_STATUS_5XX,
+    XM_THROUGHPUT,           /* bytes/s */
+    XM_NB
+};
+
+/* One component in one tick. */
+typedef struct SampleComp {
+    CompKind kind;
+    char stream[40];             /* "" for host and GPUs */
+    char name[48];               /* "input", "720p", "main", "host", "gpu0" */
+    int backup;                  /* 0: primary, 1..: a backup instance */
+    uint32_t present;            /* bit i: v[i] holds metrics[i] */
+    double v[SAMPLE_MAX_METRICS];
+} SampleComp;
+
+typedef struct Sample {
+    int64_t time_us;             /* wall clock, UTC microseconds */
+    int64_t tick;                /* 0, 1, 2, ... within the run */
+    int nb_comps;
+    int nb_alloc;
+    SampleComp *comps;
+} Sample;
+
+/* Empties s (keeps its memory) for a new tick. */
+void sample_reset(Sample *s, int64_t time_us, int64_t tick);
+
+/* Appends a component (all metrics absent) and returns it, or NULL on
+ * ENOMEM. Pointers stay valid until the next sample_add_comp/reset. */
+SampleComp *sample_add_comp(Sample *s, CompKind kind, const char *stream,
+                            const char *name, int backup);
+
+static inline void sample_set(SampleComp *c, int metric, double value)
+{
+    c->v[metric] = value;
+    c->present |= 1u << metric;
+}
+
+static inline int sample_has(const SampleComp *c, int metric)
+{
+    return (c->present >> metric) & 1;
+}
+
+/* Frees what sample_add_comp allocated. */
+void sample_free(Sample *s);
+
+/* The catalogue entry for a kind's metric; NULL when out of range. */
+const MetricDef *sample_metric(CompKind kind, int metric);
+
+/* Looks a kind up by name ("encoder"); -1 when unknown. */
+int sample_kind_by_name(const char *name);
+
+#endif
