@@ -1,0 +1,72 @@
+/*
+ * anomaly.h: the unsupervised detector, "works on the first day": one per
+ * series, online (a row's score depends on that row and earlier ones only),
+ * deterministic, no labels.
+ *
+ * Per row:
+ *   1. the value is normalised online (running mean and deviation) and
+ *      expanded into the LSTM's F inputs (the value, its changes, short and
+ *      long averages, time of day and of week);
+ *   2. the LSTM (lstm.h) forecasts the next normalised value; the forecast
+ *      error of this row is |x - forecast made at the previous row|;
+ *   3. the LSTM keeps learning: every train_every rows, train_steps Adam
+ *      steps on the last bptt rows, continuing from the stored state;
+ *   4. the error becomes a tail probability against its own history, in the
+ *      manner of Numenta's anomaly likelihood: the mean of the last
+ *      err_short errors against the mean and deviation of the errors over
+ *      the last err_long rows, Gaussian tail, mapped to [0,1] on a log scale
+ *      so that 0.5 means p = 1e-5 and 1.0 means p = 1e-10;
+ *   5. a value beyond everything seen so far by more than spatial_tol of the
+ *      range raises the score (a spike the forecaster could not know about),
+ *      and after a score above alarm the next suppress rows are damped below
+ *      it: an alarm is one event, not a run of rows.
+ *
+ * Memory is allocated by anomaly_alloc only.
+ */
+#ifndef HS_ANOMALY_H
+#define HS_ANOMALY_H
+
+#include <stdint.h>
+
+typedef struct AnomalyConfig {
+    uint64_t seed;           /* LSTM initialisation */
+    int bptt;                /* rows per training window (<= LSTM_T_MAX) */
+    int train_every;         /* rows between trainings */
+    int train_steps;         /* Adam steps per training */
+    float lr;                /* Adam step size */
+    int warmup;              /* rows scored 0 while everything settles */
+    int err_long;            /* rows of error history for mean/deviation */
+    int err_short;           /* rows averaged into the current error */
+    float spatial_tol;       /* fraction of the range a new extreme must pass */
+    float spatial_score;     /* score given to such an extreme */
+    float alarm;             /* score that counts as an alarm for suppression */
+    int suppress;            /* rows damped after an alarm */
+} AnomalyConfig;
+
+void anomaly_config_default(AnomalyConfig *c);
+
+/* Sets one field by name ("bptt", "lr", ...) from text; for experiments on
+ * the command line. Returns 0 or AVERROR(EINVAL). */
+int anomaly_config_set(AnomalyConfig *c, const char *key, const char *value);
+
+/* Writes "key=value key=value ..." of every field into buf. */
+void anomaly_config_print(const AnomalyConfig *c, char *buf, int size);
+
+typedef struct AnomalyDet AnomalyDet;
+
+int anomaly_alloc(AnomalyDet **pd, const AnomalyConfig *cfg);
+void anomaly_free(AnomalyDet **pd);
+
+/* What a row's score was made of (for plots and debugging). */
+typedef struct AnomalyInfo {
+    double x;                /* the normalised value */
+    double forecast;         /* the forecast of x made at the previous row */
+    double error;            /* |x - forecast| */
+    double likelihood;       /* tail probability complement, in [0,1] */
+    double score;            /* the returned score */
+} AnomalyInfo;
+
+/* Scores one row: value at ts (seconds, UTC). Returns a score in [0,1]. */
+double anomaly_update(AnomalyDet *d, double value, int64_t ts, AnomalyInfo *info);
+
+#endif
