@@ -28,8 +28,11 @@
 
 #include <stdint.h>
 
+#define ANOMALY_MAX_MODELS 8
+
 typedef struct AnomalyConfig {
-    uint64_t seed;           /* LSTM initialisation */
+    uint64_t seed;           /* LSTM initialisation (model k: seed + k) */
+    int models;              /* LSTMs whose forecasts are averaged */
     int bptt;                /* rows per training window (<= LSTM_T_MAX) */
     int train_every;         /* rows between trainings */
     int train_steps;         /* Adam steps per training */
@@ -41,6 +44,18 @@ typedef struct AnomalyConfig {
     float spatial_score;     /* score given to such an extreme */
     float alarm;             /* score that counts as an alarm for suppression */
     int suppress;            /* rows damped after an alarm */
+    float damp;              /* factor on min(score, alarm) while damped */
+    float logp_max;          /* -log10 p that maps to score 1 */
+    int seasonal;            /* daily and weekly profiles as inputs */
+    int err_sq;              /* squared error instead of absolute */
+    int err_rel;             /* error relative to its running mean */
+    float raw_mix;           /* weight of the single error's tail, 0 = off */
+    float record_hl;         /* half-life (rows) of the peak score, 0 = off */
+    float record_ratio;      /* fraction of the peak a score must reach */
+    float value_z;           /* |z| of the value needed for a full score, 0 = off */
+    float hist_clip;         /* winsorise the error history at mu + k sigma, 0 = off */
+    int fc_delta;            /* forecast the change (input 1), not the level */
+    int naive;               /* EXPERIMENT: 1 last value, 2 ewma as forecast */
 } AnomalyConfig;
 
 void anomaly_config_default(AnomalyConfig *c);
