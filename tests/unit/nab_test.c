@@ -313,6 +313,83 @@ static void test_windowed_gaussian(void)
     free_scores(s);
 }
 
+/*
+ * The shipped command on the corpus with NAB's baseline: its table, and its
+ * result CSVs read back and re-scored give the same numbers (what is written
+ * is what was scored). Skipped when ./hotspare is not built.
+ */
+static void test_command(void)
+{
+    char dir[] = "/tmp/nab_cmd_XXXXXX", cmd[512], line[1024];
+    double **s = NULL;
+    NabResult r;
+    FILE *p;
+    int found = 0, ok = 1;
+
+    if (access("./hotspare", X_OK)) {
+        printf("\n  ./hotspare not built: skipped");
+        return;
+    }
+    CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+    snprintf(cmd, sizeof(cmd), "./hotspare -v error nab " NAB_ROOT " --detector windowedGaussian "
+             "--out %s 2>&1", dir);
+    p = popen(cmd, "r");
+    CU_ASSERT_FATAL(p != NULL);
+    while (fgets(line, sizeof(line), p)) {
+        double v;
+        if (sscanf(line, "standard %lf", &v) == 1) {
+            found = 1;
+            CU_ASSERT(fabs(v - 39.65) < 0.005);
+        }
+    }
+    CU_ASSERT(pclose(p) == 0);
+    CU_ASSERT(found);
+
+    s = alloc_scores();
+    CU_ASSERT_FATAL(s != NULL);
+    for (int f = 0; f < corpus->nb_files && ok; f++) {
+        const NabFile *nf = &corpus->files[f];
+        const char *slash = strrchr(nf->name, '/');
+        char path[1024];
+        int n = 0, labels = 0, want_labels = 0;
+        FILE *in;
+
+        snprintf(path, sizeof(path), "%s/windowedGaussian/%.*s/windowedGaussian_%s", dir,
+                 (int)(slash - nf->name), nf->name, slash + 1);
+        in = fopen(path, "r");
+        CU_ASSERT(in != NULL);
+        if (!in) {
+            ok = 0;
+            break;
+        }
+        CU_ASSERT(fgets(line, sizeof(line), in) && !strcmp(line, "timestamp,value,anomaly_score,"
+                  "label,S(t)_reward_low_FP_rate,S(t)_reward_low_FN_rate,S(t)_standard\n"));
+        while (fgets(line, sizeof(line), in) && n < nf->nb_rows) {
+            char *c1 = strchr(line, ','), *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+            if (!c2) {
+                ok = 0;
+                break;
+            }
+            s[f][n] = strtod(c2 + 1, NULL);
+            labels += c2[1] && strchr(c2 + 1, ',') && strchr(c2 + 1, ',')[1] == '1';
+            n++;
+        }
+        fclose(in);
+        for (int w = 0; w < nf->nb_windows; w++)
+            want_labels += nf->windows[w].end - nf->windows[w].start + 1;
+        CU_ASSERT_EQUAL(n, nf->nb_rows);
+        CU_ASSERT_EQUAL(labels, want_labels);
+    }
+    CU_ASSERT(ok);
+    for (int p2 = 0; ok && p2 < NAB_NB_PROFILES; p2++) {
+        CU_ASSERT_FATAL(nab_score(corpus, (const double *const *)s, &nab_profiles[p2], &r) == 0);
+        CU_ASSERT(fabs(r.score - (p2 == 0 ? 39.65 : p2 == 1 ? 20.87 : 47.41)) < 0.005);
+    }
+    free_scores(s);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    CU_ASSERT(system(cmd) == 0);
+}
+
 static int suite_init(void)
 {
     return nab_corpus_load(NAB_ROOT, &corpus, NULL) < 0;
@@ -340,6 +417,7 @@ int main(void)
     CU_add_test(s, "58 files, 116 windows", test_corpus);
     CU_add_test(s, "perfect 100, null 0", test_perfect_and_null);
     CU_add_test(s, "windowed gaussian vs published", test_windowed_gaussian);
+    CU_add_test(s, "hotspare nab: table and result CSVs", test_command);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     {
