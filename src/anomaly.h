@@ -3,23 +3,33 @@
  * series, online (a row's score depends on that row and earlier ones only),
  * deterministic, no labels.
  *
- * Per row:
+ * Per row (the shipped defaults, anomaly_config_default()):
  *   1. the value is normalised online (running mean and deviation) and
- *      expanded into the LSTM's F inputs (the value, its changes, short and
- *      long averages, time of day and of week);
- *   2. the LSTM (lstm.h) forecasts the next normalised value; the forecast
- *      error of this row is |x - forecast made at the previous row|;
+ *      expanded into the LSTM's F inputs: the value, its change, three lags,
+ *      fast and slow averages, the distance to the slow one, the mean
+ *      absolute change, and the time of day and of week;
+ *   2. the LSTM (lstm.h) forecasts the next change of the value, so that
+ *      the forecast is the last value plus the LSTM's correction (fc_delta;
+ *      an untrained or unlucky model then falls back to "no change" instead
+ *      of wandering); the error of this row is |x - forecast made before|;
  *   3. the LSTM keeps learning: every train_every rows, train_steps Adam
  *      steps on the last bptt rows, continuing from the stored state;
  *   4. the error becomes a tail probability against its own history, in the
  *      manner of Numenta's anomaly likelihood: the mean of the last
- *      err_short errors against the mean and deviation of the errors over
+ *      err_short errors against the mean and deviation of those means over
  *      the last err_long rows, Gaussian tail, mapped to [0,1] on a log scale
- *      so that 0.5 means p = 1e-5 and 1.0 means p = 1e-10;
+ *      (score = -log10 p / logp_max: 0.5 is p = 1e-5, 1 is p <= 1e-10);
  *   5. a value beyond everything seen so far by more than spatial_tol of the
- *      range raises the score (a spike the forecaster could not know about),
- *      and after a score above alarm the next suppress rows are damped below
- *      it: an alarm is one event, not a run of rows.
+ *      range scores spatial_score (a spike no forecaster could know about;
+ *      Numenta's NAB detector does the same);
+ *   6. after a score of alarm or more, the next suppress rows are damped to
+ *      min(score, alarm) x damp: an alarm is one event, not a run of rows;
+ *   7. the first warmup rows score 0.
+ *
+ * The fields after fc_delta in AnomalyConfig are experiments that did not
+ * raise the NAB score and are off by default; tests/data/nab/EXPERIMENTS.md
+ * has what each one scored. They stay reachable through
+ * 'hotspare nab --param KEY=VALUE' so that every row there can be rerun.
  *
  * Memory is allocated by anomaly_alloc only.
  */
@@ -46,6 +56,8 @@ typedef struct AnomalyConfig {
     int suppress;            /* rows damped after an alarm */
     float damp;              /* factor on min(score, alarm) while damped */
     float logp_max;          /* -log10 p that maps to score 1 */
+    int fc_delta;            /* forecast the change (input 1), not the level */
+    /* experiments, off by default */
     int seasonal;            /* daily and weekly profiles as inputs */
     int err_sq;              /* squared error instead of absolute */
     int err_rel;             /* error relative to its running mean */
@@ -54,8 +66,7 @@ typedef struct AnomalyConfig {
     float record_ratio;      /* fraction of the peak a score must reach */
     float value_z;           /* |z| of the value needed for a full score, 0 = off */
     float hist_clip;         /* winsorise the error history at mu + k sigma, 0 = off */
-    int fc_delta;            /* forecast the change (input 1), not the level */
-    int naive;               /* EXPERIMENT: 1 last value, 2 ewma as forecast */
+    int naive;               /* baseline: 1 last value, 2 fast average as forecast */
 } AnomalyConfig;
 
 void anomaly_config_default(AnomalyConfig *c);
