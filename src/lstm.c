@@ -13,6 +13,10 @@
 
 #include "lstm.h"
 
+/* the step's loops take inputs four at a time and gates in whole vectors */
+_Static_assert(LSTM_F % 4 == 0 && LSTM_H % 4 == 0, "F and H must be multiples of 4");
+_Static_assert(LSTM_LAYERS == 1, "the code implements one layer");
+
 const LstmTensorInfo lstm_tensors[LSTM_NB_TENSORS] = {
     { "wx", LSTM_F, LSTM_G },
     { "wh", LSTM_H, LSTM_G },
