@@ -143,6 +143,8 @@ int lstm_eval(Lstm *m, const LstmHyper *hp, const float *x, const float *label,
  * every parameter (grad: LSTM_NUM_PARAMS doubles, overwritten). The float
  * code and this one are one source (lstm_tmpl.h) compiled twice; only the
  * activation functions differ (libm here, vectorisable ones in float).
+ * A test helper: it allocates its activations on every call and returns NAN
+ * when that fails or T is out of range.
  */
 double lstm_loss_grad_double(const double *params, const LstmHyper *hp, const double *x,
                              const double *label, int T, double *grad);
