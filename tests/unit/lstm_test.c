@@ -1,0 +1,441 @@
+/*
+ * lstm_test.c: the LSTM (src/lstm.c, included so that statics are reachable).
+ *
+ *   - the vectorisable exp against libm;
+ *   - gradient check: the double twin's analytic gradient against central
+ *     finite differences for every parameter, reported per group (each
+ *     gate's input and recurrent weights and biases, both heads);
+ *   - the float training path's gradient against the double one;
+ *   - reference vectors: tests/data/lstm/ref_step.txt, written once from a
+ *     seeded model (HS_WRITE_REF=1 tests/unit/lstm_test rewrites it);
+ *   - training on tests/data/lstm/trace.csv learns, bit for bit the same twice.
+ */
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "lstm.c"
+
+#define REF_PATH   "tests/data/lstm/ref_step.txt"
+#define TRACE_PATH "tests/data/lstm/trace.csv"
+#define REF_STEPS  24
+#define REF_SEED   42
+
+static void test_exp(void)
+{
+    double worst = 0;
+
+    for (float x = -87.0f; x <= 87.0f; x += 0.0137f) {
+        double e = exp((double)x), rel = fabs(exp_approx(x) - e) / e;
+        if (rel > worst)
+            worst = rel;
+    }
+    printf("\n  exp_approx: worst relative error %.3g on [-87, 87]", worst);
+    CU_ASSERT(worst < 5e-7);
+    /* saturation instead of inf or NaN */
+    CU_ASSERT(isfinite(exp_approx(1e30f)) && exp_approx(1e30f) > 1e37f);
+    CU_ASSERT(exp_approx(-1e30f) >= 0 && exp_approx(-1e30f) < 1e-37f);
+    {
+        float v[4] = { -1e30f, 0.0f, 1e30f, 3.0f };
+        sigmoid_n_f(v, 4);
+        CU_ASSERT(v[0] >= 0 && v[0] < 1e-30f);
+        CU_ASSERT(v[1] == 0.5f);
+        CU_ASSERT(v[2] == 1.0f);
+        CU_ASSERT(fabsf(v[3] - (float)(1 / (1 + exp(-3.0)))) < 1e-7f);
+    }
+}
+
+/* deterministic test inputs */
+static double test_value(int t, int k)
+{
+    return 0.8 * sin(0.7 * t + 1.3 * k) + 0.3 * cos(0.11 * t * k);
+}
+
+static void set_hyper(LstmHyper *hp)
+{
+    lstm_hyper_default(hp);
+    hp->pos_weight = 3.0f;
+    hp->w_fail = 0.7f;
+    hp->w_fc = 1.3f;
+    for (int k = 0; k < LSTM_F; k++)
+        hp->fc_mask[k] = k % 5 == 4 ? 0.0f : 1.0f + 0.1f * k;
+}
+
+/* parameter groups for the report: each gate's slice of wx, wh, b; heads */
+static const char *group_of(int i, char *buf, int size)
+{
+    static const char gates[] = "ifgo";
+    const int nx = LSTM_F * LSTM_G, nh = LSTM_H * LSTM_G;
+
+    if (i < nx) {
+        snprintf(buf, size, "wx_%c", gates[(i % LSTM_G) / LSTM_H]);
+    } else if ((i -= nx) < nh) {
+        snprintf(buf, size, "wh_%c", gates[(i % LSTM_G) / LSTM_H]);
+    } else if ((i -= nh) < LSTM_G) {
+        snprintf(buf, size, "b_%c", gates[i / LSTM_H]);
+    } else if ((i -= LSTM_G) < LSTM_H) {
+        snprintf(buf, size, "wp");
+    } else if ((i -= LSTM_H) < 1) {
+        snprintf(buf, size, "bp");
+    } else if ((i -= 1) < LSTM_H * LSTM_F) {
+        snprintf(buf, size, "wf");
+    } else {
+        snprintf(buf, size, "bf");
+    }
+    return buf;
+}
+
+#define GC_T 7
+#define NB_GROUPS 16
+
+static void test_gradient_check(void)
+{
+    static double params[LSTM_NUM_PARAMS], grad[LSTM_NUM_PARAMS], scratch[LSTM_NUM_PARAMS];
+    static const char *names[NB_GROUPS] = {
+        "wx_i", "wx_f", "wx_g", "wx_o", "wh_i", "wh_f", "wh_g", "wh_o",
+        "b_i", "b_f", "b_g", "b_o", "wp", "bp", "wf", "bf",
+    };
+    double x[(GC_T + 1) * LSTM_F], label[GC_T] = { 0, 1, -1, 1, 0, 0, 1 };
+    double worst[NB_GROUPS] = { 0 }, wa[NB_GROUPS] = { 0 }, wn[NB_GROUPS] = { 0 };
+    int wi[NB_GROUPS], seen[NB_GROUPS] = { 0 };
+    LstmHyper hp;
+    Lstm *m = NULL;
+    const double eps = 1e-5;
+
+    CU_ASSERT_FATAL(lstm_alloc(&m, 7) == 0);
+    /* larger weights than the initialisation, so that the gates are not all
+     * near their linear range and every term of backward matters */
+    for (int i = 0; i < LSTM_NUM_PARAMS; i++)
+        params[i] = 2.5 * lstm_params(m)[i] + 0.05 * sin(i);
+    lstm_free(&m);
+    for (int t = 0; t <= GC_T; t++)
+        for (int k = 0; k < LSTM_F; k++)
+            x[t * LSTM_F + k] = 1.5 * test_value(t, k);
+    set_hyper(&hp);
+
+    lstm_loss_grad_double(params, &hp, x, label, GC_T, grad);
+    for (int i = 0; i < LSTM_NUM_PARAMS; i++) {
+        double save = params[i], lp, lm, num, rel;
+        char g[16];
+        int k;
+
+        params[i] = save + eps;
+        lp = lstm_loss_grad_double(params, &hp, x, label, GC_T, scratch);
+        params[i] = save - eps;
+        lm = lstm_loss_grad_double(params, &hp, x, label, GC_T, scratch);
+        params[i] = save;
+        num = (lp - lm) / (2 * eps);
+        /* relative error, its denominator floored at 1e-6: a gradient that
+         * small is compared with an absolute error of 1e-10 instead */
+        rel = fabs(grad[i] - num) / fmax(fmax(fabs(grad[i]), fabs(num)), 1e-6);
+        group_of(i, g, sizeof(g));
+        for (k = 0; k < NB_GROUPS; k++)
+            if (!strcmp(g, names[k]))
+                break;
+        CU_ASSERT_FATAL(k < NB_GROUPS);
+        seen[k]++;
+        if (rel >= worst[k]) {
+            worst[k] = rel;
+            wi[k] = i;
+            wa[k] = grad[i];
+            wn[k] = num;
+        }
+    }
+    for (int k = 0; k < NB_GROUPS; k++) {
+        printf("\n  %-5s %4d params, worst relative error %.2e (param %d: analytic %.9g, numeric %.9g)%s",
+               names[k], seen[k], worst[k], wi[k], wa[k], wn[k],
+               worst[k] < 1e-4 ? "" : "   <-- FAILS");
+        CU_ASSERT(seen[k] > 0);
+        CU_ASSERT(worst[k] < 1e-4);
+    }
+}
+
+/* The float path (the one that trains) against the double one. */
+static void test_float_grad(void)
+{
+    static double pd[LSTM_NUM_PARAMS], gd[LSTM_NUM_PARAMS];
+    float x[(GC_T + 1) * LSTM_F], label[GC_T] = { 0, 1, -1, 1, 0, 0, 1 };
+    double xd[(GC_T + 1) * LSTM_F], ld[GC_T], num = 0, den = 0, lossd;
+    LstmHyper hp;
+    LstmLoss loss;
+    Lstm *m = NULL;
+
+    CU_ASSERT_FATAL(lstm_alloc(&m, 11) == 0);
+    set_hyper(&hp);
+    for (int i = 0; i < (GC_T + 1) * LSTM_F; i++)
+        xd[i] = x[i] = (float)test_value(i / LSTM_F, i % LSTM_F);
+    for (int t = 0; t < GC_T; t++)
+        ld[t] = label[t];
+    for (int i = 0; i < LSTM_NUM_PARAMS; i++)
+        pd[i] = lstm_params(m)[i];
+    lossd = lstm_loss_grad_double(pd, &hp, xd, ld, GC_T, gd);
+    CU_ASSERT_FATAL(run_batch(m, &hp, x, label, NULL, 1, GC_T, 1, &loss) == 0);
+    for (int i = 0; i < LSTM_NUM_PARAMS; i++) {
+        num += (m->g.wx[i] - gd[i]) * (m->g.wx[i] - gd[i]);
+        den += gd[i] * gd[i];
+    }
+    printf("\n  float vs double: loss %.9g vs %.9g, gradient relative L2 error %.2e",
+           loss.total, lossd, sqrt(num / den));
+    CU_ASSERT(fabs(loss.total - lossd) < 1e-5 * fabs(lossd));
+    CU_ASSERT(sqrt(num / den) < 1e-5);
+    lstm_free(&m);
+    CU_ASSERT_PTR_NULL(m);
+    lstm_free(&m);
+}
+
+/* Runs the seeded model's step over the test inputs. */
+static void ref_outputs(float out[REF_STEPS][1 + LSTM_F])
+{
+    Lstm *m = NULL;
+    LstmState s;
+
+    CU_ASSERT_FATAL(lstm_alloc(&m, REF_SEED) == 0);
+    lstm_state_reset(&s);
+    for (int t = 0; t < REF_STEPS; t++) {
+        float x[LSTM_F];
+        for (int k = 0; k < LSTM_F; k++)
+            x[k] = (float)(2.0 * test_value(t, k));
+        lstm_step(m, &s, x, &out[t][0], &out[t][1]);
+    }
+    lstm_free(&m);
+}
+
+static void test_reference(void)
+{
+    float out[REF_STEPS][1 + LSTM_F];
+    double worst = 0;
+    FILE *f;
+    int n = 0;
+
+    ref_outputs(out);
+    if (getenv("HS_WRITE_REF")) {
+        f = fopen(REF_PATH, "w");
+        CU_ASSERT_FATAL(f != NULL);
+        fprintf(f, "# lstm_step outputs of the model seeded %d (F=%d H=%d) on the inputs\n"
+                "# 2*(0.8 sin(0.7t+1.3k) + 0.3 cos(0.11tk)); per step: p_fail forecast[F]\n",
+                REF_SEED, LSTM_F, LSTM_H);
+        for (int t = 0; t < REF_STEPS; t++)
+            for (int k = 0; k <= LSTM_F; k++)
+                fprintf(f, "%.9g%c", out[t][k], k == LSTM_F ? '\n' : ' ');
+        fclose(f);
+    }
+    f = fopen(REF_PATH, "r");
+    CU_ASSERT_FATAL(f != NULL);
+    {
+        char line[4096];
+        int t = 0;
+        while (fgets(line, sizeof(line), f)) {
+            char *p = line, *end;
+            if (line[0] == '#')
+                continue;
+            CU_ASSERT_FATAL(t < REF_STEPS);
+            for (int k = 0; k <= LSTM_F; k++) {
+                double v = strtod(p, &end);
+                CU_ASSERT_FATAL(end != p);
+                p = end;
+                worst = fmax(worst, fabs(v - out[t][k]));
+                n++;
+            }
+            t++;
+        }
+        CU_ASSERT(t == REF_STEPS);
+    }
+    fclose(f);
+    printf("\n  %d reference values, worst difference %.2e", n, worst);
+    /* the stored values have 9 digits; a different compiler may contract
+     * a * b + c into one FMA, which moves the last bits: 1e-5 covers it */
+    CU_ASSERT(worst < 1e-5);
+}
+
+/* The step agrees with the training forward (the same cell). */
+static void test_step_vs_forward(void)
+{
+    float x[(REF_STEPS + 1) * LSTM_F], out[REF_STEPS][1 + LSTM_F];
+    double worst = 0;
+    Lstm *m = NULL;
+
+    ref_outputs(out);
+    CU_ASSERT_FATAL(lstm_alloc(&m, REF_SEED) == 0);
+    for (int i = 0; i < (REF_STEPS + 1) * LSTM_F; i++)
+        x[i] = (float)(2.0 * test_value(i / LSTM_F, i % LSTM_F));
+    {
+        LstmHyper hp;
+        double lf, lc;
+        lstm_hyper_default(&hp);
+        seq_forward_f(&m->p, &hp, x, NULL, NULL, NULL, REF_STEPS, m->acts, &lf, &lc);
+    }
+    for (int t = 0; t < REF_STEPS; t++) {
+        worst = fmax(worst, fabs(1 / (1 + exp(-m->acts->logit[t])) - out[t][0]));
+        for (int k = 0; k < LSTM_F; k++)
+            worst = fmax(worst, fabs(m->acts->yhat[t][k] - out[t][1 + k]));
+    }
+    CU_ASSERT(worst < 1e-6);
+    lstm_free(&m);
+}
+
+/* ---- training on the committed trace ------------------------------------------ */
+
+#define TRACE_MAX 1000
+#define TR_T 32
+#define TR_B 8
+#define TR_STEPS 250
+
+static float trace_x[TRACE_MAX][LSTM_F], trace_y[TRACE_MAX];
+static int trace_n;
+
+static int load_trace(void)
+{
+    FILE *f = fopen(TRACE_PATH, "r");
+    char line[4096];
+
+    if (!f)
+        return -1;
+    trace_n = 0;
+    if (!fgets(line, sizeof(line), f)) {   /* header */
+        fclose(f);
+        return -1;
+    }
+    while (trace_n < TRACE_MAX && fgets(line, sizeof(line), f)) {
+        char *p = line, *end;
+        trace_y[trace_n] = strtof(p, &end);
+        for (int k = 0; k < LSTM_F; k++) {
+            p = end + 1;
+            trace_x[trace_n][k] = strtof(p, &end);
+            if (end == p) {
+                fclose(f);
+                return -1;
+            }
+        }
+        trace_n++;
+    }
+    fclose(f);
+    return trace_n > TR_T + 1 ? 0 : -1;
+}
+
+/* Trains a fresh model; windows start at positions drawn from the model's
+ * own PRNG scheme (splitmix64, seeded), so two runs see the same batches. */
+static void train_trace(uint64_t seed, Lstm **pm, double *first, double *last)
+{
+    static float x[TR_B][TR_T + 1][LSTM_F], y[TR_B][TR_T];
+    LstmHyper hp;
+    LstmLoss loss;
+    uint64_t s = seed;
+    double avg = 0;
+
+    CU_ASSERT_FATAL(lstm_alloc(pm, seed) == 0);
+    lstm_hyper_default(&hp);
+    hp.lr = 1e-2f;
+    hp.pos_weight = 4.0f;     /* 72 positive ticks of 800 */
+    for (int step = 0; step < TR_STEPS; step++) {
+        for (int b = 0; b < TR_B; b++) {
+            int start = (int)(prng_next(&s) % (uint64_t)(trace_n - TR_T - 1));
+            memcpy(x[b], trace_x[start], sizeof(x[b]));
+            memcpy(y[b], trace_y + start, sizeof(y[b]));
+        }
+        CU_ASSERT_FATAL(lstm_train(*pm, &hp, &x[0][0][0], &y[0][0], NULL, TR_B, TR_T, &loss) == 0);
+        if (step == 0)
+            *first = loss.total;
+        /* the mean of the last 20 steps: one batch is noisy */
+        if (step >= TR_STEPS - 20)
+            avg += loss.total / 20;
+    }
+    *last = avg;
+}
+
+static void test_training(void)
+{
+    Lstm *a = NULL, *b = NULL;
+    double first, last, first2, last2;
+
+    CU_ASSERT_FATAL(load_trace() == 0);
+    train_trace(1234, &a, &first, &last);
+    printf("\n  trace: loss %.4f -> %.4f after %d Adam steps (bound 0.25)", first, last, TR_STEPS);
+    /* it starts near 1.4 (weighted BCE plus the forecast error) */
+    CU_ASSERT(first > 1.0);
+    CU_ASSERT(last < 0.25);
+
+    /* bit for bit the same with the same seed */
+    train_trace(1234, &b, &first2, &last2);
+    CU_ASSERT(memcmp(lstm_params(a), lstm_params(b), LSTM_NUM_PARAMS * sizeof(float)) == 0);
+    CU_ASSERT(first == first2 && last == last2);
+    lstm_free(&b);
+
+    /* the failure head separates the ticks before a failure from the rest */
+    {
+        LstmState st;
+        double pos = 0, neg = 0;
+        int npos = 0, nneg = 0;
+        lstm_state_reset(&st);
+        for (int t = 0; t < trace_n; t++) {
+            float p;
+            lstm_step(a, &st, trace_x[t], &p, NULL);
+            if (trace_y[t] > 0) {
+                pos += p;
+                npos++;
+            } else {
+                neg += p;
+                nneg++;
+            }
+        }
+        printf("\n  mean p_fail: %.3f before failures, %.3f elsewhere", pos / npos, neg / nneg);
+        CU_ASSERT(pos / npos > 0.5 && neg / nneg < 0.2);
+    }
+    lstm_free(&a);
+
+    /* bad sizes are refused */
+    CU_ASSERT_FATAL(lstm_alloc(&a, 1) == 0);
+    {
+        LstmHyper hp;
+        float x[2 * LSTM_F] = { 0 };
+        lstm_hyper_default(&hp);
+        CU_ASSERT(lstm_train(a, &hp, x, NULL, NULL, 1, 0, NULL) == AVERROR(EINVAL));
+        CU_ASSERT(lstm_train(a, &hp, x, NULL, NULL, 0, 1, NULL) == AVERROR(EINVAL));
+        CU_ASSERT(lstm_train(a, &hp, x, NULL, NULL, 1, LSTM_T_MAX + 1, NULL) == AVERROR(EINVAL));
+        CU_ASSERT(lstm_train(a, &hp, x, NULL, NULL, 1, 1, NULL) == 0);
+    }
+    lstm_free(&a);
+}
+
+/* Different seeds give different models; the same seed the same one. */
+static void test_init(void)
+{
+    Lstm *a = NULL, *b = NULL;
+
+    CU_ASSERT_FATAL(lstm_alloc(&a, 5) == 0 && lstm_alloc(&b, 5) == 0);
+    CU_ASSERT(memcmp(lstm_params(a), lstm_params(b), LSTM_NUM_PARAMS * sizeof(float)) == 0);
+    lstm_init(b, 6);
+    CU_ASSERT(memcmp(lstm_params(a), lstm_params(b), LSTM_NUM_PARAMS * sizeof(float)) != 0);
+    /* forget gate biases start at 1, the rest at 0 */
+    CU_ASSERT(a->p.b[LSTM_H] == 1.0f && a->p.b[0] == 0.0f && a->p.b[3 * LSTM_H] == 0.0f);
+    {
+        int n = 0;
+        for (int i = 0; i < LSTM_F * LSTM_G; i++)
+            n += fabsf(a->p.wx[i]) <= 1.0f / sqrtf(LSTM_H);
+        CU_ASSERT(n == LSTM_F * LSTM_G);
+    }
+    lstm_free(&a);
+    lstm_free(&b);
+}
+
+int main(void)
+{
+    CU_pSuite s;
+
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    s = CU_add_suite("lstm", NULL, NULL);
+    CU_add_test(s, "vectorisable exp", test_exp);
+    CU_add_test(s, "seeded initialisation", test_init);
+    CU_add_test(s, "gradient check (double, every parameter)", test_gradient_check);
+    CU_add_test(s, "float gradient vs double", test_float_grad);
+    CU_add_test(s, "reference vectors", test_reference);
+    CU_add_test(s, "step vs training forward", test_step_vs_forward);
+    CU_add_test(s, "training on a trace learns, reproducibly", test_training);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    {
+        int failures = CU_get_number_of_failures();
+        CU_cleanup_registry();
+        return failures;
+    }
+}
