@@ -1,30 +1,32 @@
 /*
- * encode.c: the encoder stage; see encode.h.
+ * encode.c: the encoder stage: primary and standby, loss-free switching;
+ * see encode.h.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
-#include <libavfilter/avfilter.h>
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
-#include <libavutil/avstring.h>
-#include <libavutil/channel_layout.h>
-#include <libavutil/hwcontext.h>
 #include <libavutil/intreadwrite.h>
 #include <libavutil/mem.h>
-#include <libavutil/opt.h>
-#include <libavutil/pixdesc.h>
+#include <libavutil/time.h>
 
+#include "codec.h"
 #include "encode.h"
+#include "fault.h"
 #include "params.h"
-#include "stage.h"
 
 #define ENC_MAX_OUTPUTS 32
-/* Surfaces in a hardware frames pool: the encoder's reference and
- * lookahead frames plus a few in flight. */
-#define ENC_HW_POOL_SIZE 24
-#define ENC_DEFAULT_VAAPI_DEVICE "/dev/dri/renderD128"
+/* Frames an encoder may hold before its first packet (lookahead, B-frames,
+ * frame threads): x264 placebo with 250 lookahead stays below this. */
+#define ENC_PENDING_MAX 512
+#define ENC_RETRY_MIN_US 1000000
+#define ENC_RETRY_MAX_US (30 * 1000000LL)
+/* Latency histogram: log2 buckets of 100 us .. ~ 100 s. */
+#define ENC_LAT_BUCKETS 24
+#define ENC_LAT_UNIT_US 100
 
 typedef struct EncOutput {
     ThreadQueue *q;              /* not owned */
@@ -32,344 +34,116 @@ typedef struct EncOutput {
     int open;
 } EncOutput;
 
+typedef struct Pending {
+    AVFrame *f;                  /* a reference, pts in the encoder time base */
+    int64_t sent_us;             /* when it was given to the encoder */
+    int emitted;                 /* its packet came out */
+    int released;                /* ... and was passed on */
+} Pending;
+
+typedef struct EncInst {
+    char component[64];          /* "enc:720p", "enc:720p.backup" */
+    CodecVideoConfig vcfg;
+    CodecInst ci;                /* ci.ctx NULL: closed */
+    FaultPoint faults;
+    int fails;
+    int64_t retry_at;            /* reopen after this (0: not scheduled) */
+    int64_t open_since;
+    int caught_up;               /* once on time: the latency budget applies */
+} EncInst;
+
 struct Encoder {
     Stage st;
+    const JobStream *js;
     const JobRendition *jr;      /* video, or NULL */
     const JobAudio *ja;          /* audio, or NULL */
     ThreadQueue *in;             /* not owned */
+    const StreamClock *clock;
     EncOutput outputs[ENC_MAX_OUTPUTS];
     int nb_outputs;
     int global_header;
+    FaultPoint drills;           /* actions on "enc:NAME" */
+    _Atomic int requests;        /* EncoderRequest bits */
 
     /* Encoder thread only. */
-    AVCodecContext *ctx;
-    AVRational in_tb;
-    int64_t last_pts;            /* ctx->time_base; AV_NOPTS_VALUE at first */
-    int hw_upload;               /* frames go through ctx->hw_frames_ctx */
-    AVFilterGraph *agraph;       /* audio adaptation */
-    AVFilterContext *asrc, *asink;
+    EncInst inst[2];             /* primary, standby */
+    int nb_inst;
+    int active;                  /* -1: none */
+    StreamParams *in_params;     /* what the ladder said, for (re)opening */
+    AVCodecParameters *out_par;  /* what the outputs were told */
+    int64_t last_pts;            /* encoder time base */
+    int64_t last_out_dts;        /* ENC_OUT_TB */
+    int gop;                     /* frames; 0: boundaries by time */
+    int64_t gop_us;
+    int64_t last_gop_index;
+    int planned;                 /* instance to switch to at the next GOP, -1 */
+    Pending pending[ENC_PENDING_MAX];
+    int pend_head, nb_pend;
+    AVPacket *held[ENC_PENDING_MAX];
+    int held_head, nb_held;
 
-    _Atomic int64_t frames_in, packets_out, bytes_out, dropped, last_pts_us;
-    _Atomic int quality;
+    _Atomic int64_t frames_in, packets_out, bytes_out, dropped, errors, switches, last_pts_us;
+    _Atomic int quality, active_idx;
+    _Atomic int64_t lat_hist[ENC_LAT_BUCKETS];
+    int64_t lat_seen[ENC_LAT_BUCKETS];   /* enc_take_latency's caller only */
 };
 
-/* --- options -------------------------------------------------------------- */
+/* --- requests, events ------------------------------------------------------ */
 
-/*
- * Defaults that make an encoder behave as a live ladder needs, applied
- * unless the job sets the same option:
- *   - fixed GOPs, aligned across renditions: no scene-cut keyframes;
- *   - NVENC: a forced keyframe (a switch, later) is an IDR, not an intra
- *     frame that HLS cannot cut on (see notes: forced-idr defaults to 0).
- */
-static const struct { const char *encoder, *key, *value; } enc_defaults[] = {
-    { "libx264",    "sc_threshold", "0" },
-    { "libx265",    "x265-params",  "scenecut=0" },
-    { "h264_nvenc", "forced-idr",   "1" },
-    { "hevc_nvenc", "forced-idr",   "1" },
-    { "h264_nvenc", "no-scenecut",  "1" },
-    { "hevc_nvenc", "no-scenecut",  "1" },
-};
-
-static void apply_defaults(const char *encoder, AVDictionary **opts)
+void enc_request(Encoder *enc, EncoderRequest req)
 {
-    for (size_t i = 0; i < sizeof(enc_defaults) / sizeof(enc_defaults[0]); i++)
-        if (!strcmp(enc_defaults[i].encoder, encoder) && !av_dict_get(*opts, enc_defaults[i].key, NULL, 0))
-            av_dict_set(opts, enc_defaults[i].key, enc_defaults[i].value, 0);
+    atomic_fetch_or(&enc->requests, req);
 }
 
-static void warn_unused(Encoder *enc, AVDictionary *opts)
+static void inst_event(Encoder *enc, EncInst *in, EventKind kind, int err, const char *fmt, ...)
+    av_printf_format(5, 6);
+
+static void inst_event(Encoder *enc, EncInst *in, EventKind kind, int err, const char *fmt, ...)
 {
-    const AVDictionaryEntry *e = NULL;
-    while ((e = av_dict_get(opts, "", e, AV_DICT_IGNORE_SUFFIX)))
-        av_log(enc, AV_LOG_WARNING, "encoder option '%s' was not used\n", e->key);
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    evlog_emit(enc->st.events, enc->st.stream, in->component, kind, err, "%s", msg);
 }
 
-/* --- hardware ------------------------------------------------------------- */
+/* --- pending frames and held packets ---------------------------------------- */
 
-static int has_sw_format(const AVCodec *c)
+static Pending *pend_at(Encoder *enc, int i)
 {
-    if (!c->pix_fmts)
-        return 1;
-    for (const enum AVPixelFormat *p = c->pix_fmts; *p != AV_PIX_FMT_NONE; p++) {
-        const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(*p);
-        if (d && !(d->flags & AV_PIX_FMT_FLAG_HWACCEL))
-            return 1;
-    }
-    return 0;
+    return &enc->pending[(enc->pend_head + i) % ENC_PENDING_MAX];
 }
 
-/* For an encoder that only takes hardware frames (VAAPI): creates the device
- * named by the job and a frames pool of the ladder's format and size. */
-static int setup_hw_frames(Encoder *enc, const AVCodec *codec, const AVCodecParameters *par)
+static void pend_pop(Encoder *enc)
 {
-    const AVCodecHWConfig *cfg = NULL;
-    AVBufferRef *dev = NULL, *frames = NULL;
-    AVHWFramesContext *fc;
-    const char *device = enc->jr->device;
-    int ret;
-
-    for (int i = 0; (cfg = avcodec_get_hw_config(codec, i)); i++)
-        if (cfg->methods & AV_CODEC_HW_CONFIG_METHOD_HW_FRAMES_CTX)
-            break;
-    if (!cfg)
-        return stage_fail(&enc->st, AVERROR(ENOSYS), "encoder %s takes no software frames "
-                          "and names no hardware frames type", codec->name);
-    if (!device && cfg->device_type == AV_HWDEVICE_TYPE_VAAPI)
-        device = ENC_DEFAULT_VAAPI_DEVICE;
-
-    ret = av_hwdevice_ctx_create(&dev, cfg->device_type, device, NULL, 0);
-    if (ret < 0)
-        return stage_fail(&enc->st, ret, "cannot open the %s device %s for encoder %s",
-                          av_hwdevice_get_type_name(cfg->device_type),
-                          device ? device : "(default)", codec->name);
-    frames = av_hwframe_ctx_alloc(dev);
-    av_buffer_unref(&dev);
-    if (!frames)
-        return AVERROR(ENOMEM);
-    fc = (AVHWFramesContext *)frames->data;
-    fc->format = cfg->pix_fmt;
-    fc->sw_format = par->format;
-    fc->width = par->width;
-    fc->height = par->height;
-    fc->initial_pool_size = ENC_HW_POOL_SIZE;
-    ret = av_hwframe_ctx_init(frames);
-    if (ret < 0) {
-        av_buffer_unref(&frames);
-        return stage_fail(&enc->st, ret, "cannot create %s frames of %dx%d %s for encoder %s",
-                          av_hwdevice_get_type_name(cfg->device_type), par->width, par->height,
-                          av_get_pix_fmt_name(par->format), codec->name);
-    }
-    enc->ctx->hw_frames_ctx = frames;
-    enc->ctx->pix_fmt = cfg->pix_fmt;
-    enc->hw_upload = 1;
-    return 0;
+    av_frame_free(&pend_at(enc, 0)->f);
+    enc->pend_head = (enc->pend_head + 1) % ENC_PENDING_MAX;
+    enc->nb_pend--;
 }
 
-/* --- audio adaptation ----------------------------------------------------- */
-
-static int pick_sample_rate(const AVCodec *c, int want)
+static void pend_clear(Encoder *enc)
 {
-    int best = 0;
-
-    if (!c->supported_samplerates)
-        return want;
-    for (const int *p = c->supported_samplerates; *p; p++) {
-        if (*p == want)
-            return want;
-        if (!best || abs(*p - want) < abs(best - want))
-            best = *p;
-    }
-    return best;
+    while (enc->nb_pend)
+        pend_pop(enc);
 }
 
-static int layout_supported(const AVCodec *c, const AVChannelLayout *l)
+static AVPacket **held_at(Encoder *enc, int i)
 {
-    if (!c->ch_layouts)
-        return 1;
-    for (const AVChannelLayout *p = c->ch_layouts; p->nb_channels; p++)
-        if (!av_channel_layout_compare(p, l))
-            return 1;
-    return 0;
+    return &enc->held[(enc->held_head + i) % ENC_PENDING_MAX];
 }
 
-static int build_audio_graph(Encoder *enc, const AVCodecParameters *in)
+static void held_drop_all(Encoder *enc)
 {
-    AVCodecContext *ctx = enc->ctx;
-    AVFilterInOut *outputs = NULL, *inputs = NULL;
-    char args[512], in_layout[128], out_layout[128], desc[512];
-    int ret;
-
-    enc->agraph = avfilter_graph_alloc();
-    if (!enc->agraph)
-        return AVERROR(ENOMEM);
-    av_channel_layout_describe(&in->ch_layout, in_layout, sizeof(in_layout));
-    av_channel_layout_describe(&ctx->ch_layout, out_layout, sizeof(out_layout));
-    snprintf(args, sizeof(args), "time_base=%d/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s",
-             enc->in_tb.num, enc->in_tb.den, in->sample_rate,
-             av_get_sample_fmt_name(in->format), in_layout);
-    ret = avfilter_graph_create_filter(&enc->asrc, avfilter_get_by_name("abuffer"), "in",
-                                       args, NULL, enc->agraph);
-    if (ret < 0)
-        return ret;
-    ret = avfilter_graph_create_filter(&enc->asink, avfilter_get_by_name("abuffersink"), "out",
-                                       NULL, NULL, enc->agraph);
-    if (ret < 0)
-        return ret;
-    snprintf(desc, sizeof(desc), "aresample=%d,aformat=sample_fmts=%s:sample_rates=%d:channel_layouts=%s",
-             ctx->sample_rate, av_get_sample_fmt_name(ctx->sample_fmt), ctx->sample_rate, out_layout);
-
-    outputs = avfilter_inout_alloc();
-    inputs = avfilter_inout_alloc();
-    if (!outputs || !inputs) {
-        ret = AVERROR(ENOMEM);
-        goto out;
+    while (enc->nb_held) {
+        av_packet_free(held_at(enc, 0));
+        enc->held_head = (enc->held_head + 1) % ENC_PENDING_MAX;
+        enc->nb_held--;
     }
-    outputs->name = av_strdup("in");
-    outputs->filter_ctx = enc->asrc;
-    inputs->name = av_strdup("out");
-    inputs->filter_ctx = enc->asink;
-    ret = avfilter_graph_parse_ptr(enc->agraph, desc, &inputs, &outputs, NULL);
-    if (ret < 0)
-        goto out;
-    ret = avfilter_graph_config(enc->agraph, NULL);
-    if (ret < 0)
-        goto out;
-    if (ctx->frame_size && !(ctx->codec->capabilities & AV_CODEC_CAP_VARIABLE_FRAME_SIZE))
-        av_buffersink_set_frame_size(enc->asink, ctx->frame_size);
-out:
-    avfilter_inout_free(&inputs);
-    avfilter_inout_free(&outputs);
-    return ret;
 }
 
-/* --- opening -------------------------------------------------------------- */
-
-static int open_video(Encoder *enc, const StreamParams *sp, const AVCodec *codec, AVDictionary **opts)
-{
-    const JobRendition *jr = enc->jr;
-    AVCodecContext *ctx = enc->ctx;
-    AVRational fr = sp->frame_rate;
-    int ret;
-
-    ctx->width = sp->par->width;
-    ctx->height = sp->par->height;
-    ctx->pix_fmt = sp->par->format;
-    ctx->sample_aspect_ratio = sp->par->sample_aspect_ratio;
-    if (fr.num > 0 && fr.den > 0) {
-        ctx->framerate = fr;
-        ctx->time_base = av_inv_q(fr);
-    } else {
-        ctx->time_base = sp->time_base;
-    }
-    if (jr->gop_frames > 0) {
-        ctx->gop_size = jr->gop_frames;
-    } else if (fr.num > 0) {
-        ctx->gop_size = (int)FFMAX(1, av_rescale(jr->gop_us, fr.num, (int64_t)fr.den * 1000000));
-    } else {
-        ctx->gop_size = 250;
-        av_log(enc, AV_LOG_WARNING, "variable frame rate: the GOP is %d frames\n", ctx->gop_size);
-    }
-    ctx->keyint_min = ctx->gop_size;
-    if (jr->bitrate > 0)
-        ctx->bit_rate = jr->bitrate;
-    apply_defaults(codec->name, opts);
-    if (jr->device && codec->priv_class &&
-        av_opt_find((void *)&codec->priv_class, "gpu", NULL, 0, AV_OPT_SEARCH_FAKE_OBJ) &&
-        !av_dict_get(*opts, "gpu", NULL, 0))
-        av_dict_set(opts, "gpu", jr->device, 0);
-    if (!has_sw_format(codec)) {
-        ret = setup_hw_frames(enc, codec, sp->par);
-        if (ret < 0)
-            return ret;
-    }
-    return 0;
-}
-
-static int open_audio(Encoder *enc, const StreamParams *sp, const AVCodec *codec)
-{
-    const JobAudio *ja = enc->ja;
-    AVCodecContext *ctx = enc->ctx;
-    const AVCodecParameters *in = sp->par;
-    int ret = 0;
-
-    ctx->sample_fmt = codec->sample_fmts ? codec->sample_fmts[0] : in->format;
-    if (codec->sample_fmts)
-        for (const enum AVSampleFormat *p = codec->sample_fmts; *p != AV_SAMPLE_FMT_NONE; p++)
-            if (*p == in->format)
-                ctx->sample_fmt = *p;
-    ctx->sample_rate = pick_sample_rate(codec, ja->sample_rate ? ja->sample_rate : in->sample_rate);
-    if (ja->channels)
-        av_channel_layout_default(&ctx->ch_layout, ja->channels);
-    else if (layout_supported(codec, &in->ch_layout) && in->ch_layout.nb_channels)
-        ret = av_channel_layout_copy(&ctx->ch_layout, &in->ch_layout);
-    else
-        ctx->ch_layout = (AVChannelLayout)AV_CHANNEL_LAYOUT_STEREO;
-    ctx->time_base = (AVRational){ 1, ctx->sample_rate };
-    ctx->bit_rate = ja->bitrate;
-    return ret;
-}
-
-static int send_params(Encoder *enc)
-{
-    AVCodecParameters *par = avcodec_parameters_alloc();
-    int ret;
-
-    if (!par)
-        return AVERROR(ENOMEM);
-    ret = avcodec_parameters_from_context(par, enc->ctx);
-    if (ret < 0)
-        goto out;
-    for (int i = 0; i < enc->nb_outputs; i++) {
-        EncOutput *o = &enc->outputs[i];
-        StreamParams *sp = params_alloc(par, enc->ctx->time_base, enc->ctx->framerate);
-        if (!sp) {
-            ret = AVERROR(ENOMEM);
-            goto out;
-        }
-        if (tq_send(o->q, TQ_PARAMS, o->index, sp) < 0) {
-            params_free(&sp);
-            o->open = 0;
-        }
-    }
-out:
-    avcodec_parameters_free(&par);
-    return ret;
-}
-
-static int open_encoder(Encoder *enc, const StreamParams *sp)
-{
-    const char *name = enc->jr ? enc->jr->encoder : enc->ja->encoder;
-    const AVCodec *codec = avcodec_find_encoder_by_name(name);
-    AVDictionary *opts = NULL;
-    int ret;
-
-    if (!codec)
-        return stage_fail(&enc->st, AVERROR_ENCODER_NOT_FOUND, "no encoder named %s", name);
-    enc->ctx = avcodec_alloc_context3(codec);
-    if (!enc->ctx)
-        return AVERROR(ENOMEM);
-    enc->in_tb = sp->time_base;
-    av_dict_copy(&opts, enc->jr ? enc->jr->options : enc->ja->options, 0);
-    ret = enc->jr ? open_video(enc, sp, codec, &opts) : open_audio(enc, sp, codec);
-    if (ret < 0)
-        goto out;
-    if (enc->global_header)
-        enc->ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-
-    ret = avcodec_open2(enc->ctx, codec, &opts);
-    if (ret < 0) {
-        stage_fail(&enc->st, ret, "encoder %s failed to open", codec->name);
-        goto out;
-    }
-    warn_unused(enc, opts);
-    if (enc->ja) {
-        ret = build_audio_graph(enc, sp->par);
-        if (ret < 0) {
-            stage_fail(&enc->st, ret, "cannot convert the audio for encoder %s", codec->name);
-            goto out;
-        }
-    }
-    if (enc->jr) {
-        char rate[48] = "the encoder's default rate control";
-        if (enc->ctx->bit_rate)
-            snprintf(rate, sizeof(rate), "%lld bit/s", (long long)enc->ctx->bit_rate);
-        stage_event(&enc->st, EV_START, "encoder %s opened: %dx%d %s, %d/%d fps, gop %d, %s",
-                    codec->name, enc->ctx->width, enc->ctx->height,
-                    av_get_pix_fmt_name(enc->ctx->pix_fmt), enc->ctx->framerate.num,
-                    enc->ctx->framerate.den, enc->ctx->gop_size, rate);
-    } else {
-        stage_event(&enc->st, EV_START, "encoder %s opened: %d Hz, %d channels, %lld bit/s",
-                    codec->name, enc->ctx->sample_rate, enc->ctx->ch_layout.nb_channels,
-                    (long long)enc->ctx->bit_rate);
-    }
-    ret = send_params(enc);
-out:
-    av_dict_free(&opts);
-    return ret;
-}
-
-/* --- the flow ------------------------------------------------------------- */
+/* --- outputs ---------------------------------------------------------------- */
 
 static int any_output_open(Encoder *enc)
 {
@@ -406,47 +180,177 @@ static void fan_out(Encoder *enc, AVPacket *pkt)
     av_packet_free(&pkt);
 }
 
-static int receive_packets(Encoder *enc)
+/* Tells the outputs about the codec parameters of the encoder in use when
+ * they are not what the outputs have. */
+static int announce_params(Encoder *enc)
 {
+    AVCodecContext *ctx = enc->inst[enc->active].ci.ctx;
+    AVCodecParameters *par = avcodec_parameters_alloc();
+    int ret;
+
+    if (!par)
+        return AVERROR(ENOMEM);
+    ret = avcodec_parameters_from_context(par, ctx);
+    if (ret < 0)
+        goto out;
+    if (enc->out_par && enc->out_par->codec_id == par->codec_id &&
+        enc->out_par->width == par->width && enc->out_par->height == par->height &&
+        enc->out_par->extradata_size == par->extradata_size &&
+        (!par->extradata_size || !memcmp(enc->out_par->extradata, par->extradata, par->extradata_size)))
+        goto out;                /* the same: nothing to tell */
+    for (int i = 0; i < enc->nb_outputs; i++) {
+        EncOutput *o = &enc->outputs[i];
+        StreamParams *sp;
+        if (!o->open)
+            continue;
+        sp = params_alloc(par, enc->jr ? ENC_OUT_TB : ctx->time_base, ctx->framerate);
+        if (!sp) {
+            ret = AVERROR(ENOMEM);
+            goto out;
+        }
+        if (tq_send(o->q, TQ_PARAMS, o->index, sp) < 0) {
+            params_free(&sp);
+            o->open = 0;
+        }
+    }
+    if (enc->out_par)
+        av_log(enc, AV_LOG_INFO, "the outputs get new codec parameters\n");
+    avcodec_parameters_free(&enc->out_par);
+    enc->out_par = par;
+    par = NULL;
+out:
+    avcodec_parameters_free(&par);
+    return ret;
+}
+
+/* Passes a packet of the encoder in use on (consumed): in ENC_OUT_TB for
+ * video, DTS strictly increasing across splices. */
+static void pass_on(Encoder *enc, AVPacket *pkt)
+{
+    AVRational tb = enc->inst[enc->active].ci.ctx->time_base;
+
+    if (enc->jr) {
+        av_packet_rescale_ts(pkt, tb, ENC_OUT_TB);
+        pkt->time_base = ENC_OUT_TB;
+        if (pkt->dts != AV_NOPTS_VALUE && enc->last_out_dts != AV_NOPTS_VALUE &&
+            pkt->dts <= enc->last_out_dts)
+            pkt->dts = enc->last_out_dts + 1;
+        if (pkt->pts != AV_NOPTS_VALUE && pkt->dts != AV_NOPTS_VALUE && pkt->pts < pkt->dts)
+            pkt->pts = pkt->dts;
+        if (pkt->dts != AV_NOPTS_VALUE)
+            enc->last_out_dts = pkt->dts;
+    } else {
+        pkt->time_base = tb;
+    }
+    atomic_fetch_add(&enc->packets_out, 1);
+    atomic_fetch_add(&enc->bytes_out, pkt->size);
+    if (pkt->pts != AV_NOPTS_VALUE)
+        atomic_store(&enc->last_pts_us, av_rescale_q(pkt->pts, pkt->time_base, AV_TIME_BASE_Q));
+    fan_out(enc, pkt);
+}
+
+static void record_latency(Encoder *enc, int64_t us)
+{
+    int b = 0;
+    int64_t v = us / ENC_LAT_UNIT_US;
+
+    while (v > 1 && b < ENC_LAT_BUCKETS - 1) {
+        v >>= 1;
+        b++;
+    }
+    atomic_fetch_add(&enc->lat_hist[b], 1);
+}
+
+/*
+ * A packet of the encoder in use (consumed). Video packets are held until
+ * every frame before them in presentation order is out, then passed on: a
+ * failure can then cut between what was passed on and what was not, and
+ * the frames not passed on are exactly those still pending.
+ */
+static void took_packet(Encoder *enc, AVPacket *pkt)
+{
+    int64_t m = INT64_MAX, now = av_gettime_relative();
+    size_t sdsize;
+    const uint8_t *sd = av_packet_get_side_data(pkt, AV_PKT_DATA_QUALITY_STATS, &sdsize);
+
+    /* x264 reports -1 * FF_QP2LAMBDA for some flushed frames: keep the last
+     * meaningful value */
+    if (sd && sdsize >= 4 && (int)AV_RL32(sd) >= 0)
+        atomic_store(&enc->quality, (int)AV_RL32(sd));
+
+    if (!enc->jr) {
+        pass_on(enc, pkt);
+        return;
+    }
+    for (int i = 0; i < enc->nb_pend; i++) {
+        Pending *p = pend_at(enc, i);
+        if (!p->emitted && p->f->pts == pkt->pts) {
+            p->emitted = 1;
+            record_latency(enc, now - p->sent_us);
+            break;
+        }
+    }
+    if (enc->nb_held == ENC_PENDING_MAX) {
+        /* cannot happen with a sane encoder: pass on rather than lose */
+        pass_on(enc, pkt);
+        return;
+    }
+    *held_at(enc, enc->nb_held++) = pkt;
+
+    for (int i = 0; i < enc->nb_pend; i++)
+        if (!pend_at(enc, i)->emitted) {
+            m = pend_at(enc, i)->f->pts;
+            break;
+        }
+    while (enc->nb_held && (*held_at(enc, 0))->pts < m) {
+        AVPacket *p = *held_at(enc, 0);
+        for (int i = 0; i < enc->nb_pend; i++)
+            if (pend_at(enc, i)->f->pts == p->pts) {
+                pend_at(enc, i)->released = 1;
+                break;
+            }
+        enc->held_head = (enc->held_head + 1) % ENC_PENDING_MAX;
+        enc->nb_held--;
+        pass_on(enc, p);
+    }
+    while (enc->nb_pend && pend_at(enc, 0)->released)
+        pend_pop(enc);
+}
+
+/* --- the encoder in use ------------------------------------------------------ */
+
+static int receive(Encoder *enc)
+{
+    AVCodecContext *ctx = enc->inst[enc->active].ci.ctx;
+
     for (;;) {
         AVPacket *pkt = av_packet_alloc();
-        size_t sdsize;
-        const uint8_t *sd;
         int ret;
 
         if (!pkt)
             return AVERROR(ENOMEM);
-        ret = avcodec_receive_packet(enc->ctx, pkt);
+        ret = avcodec_receive_packet(ctx, pkt);
         if (ret < 0) {
             av_packet_free(&pkt);
-            return ret == AVERROR(EAGAIN) ? 0 : ret;
+            return ret == AVERROR(EAGAIN) || ret == AVERROR_EOF ? 0 : ret;
         }
-        pkt->time_base = enc->ctx->time_base;
-        sd = av_packet_get_side_data(pkt, AV_PKT_DATA_QUALITY_STATS, &sdsize);
-        /* x264 reports -1 * FF_QP2LAMBDA for some flushed frames: keep the
-         * last meaningful value */
-        if (sd && sdsize >= 4 && (int)AV_RL32(sd) >= 0)
-            atomic_store(&enc->quality, (int)AV_RL32(sd));
-        atomic_fetch_add(&enc->packets_out, 1);
-        atomic_fetch_add(&enc->bytes_out, pkt->size);
-        if (pkt->pts != AV_NOPTS_VALUE)
-            atomic_store(&enc->last_pts_us, av_rescale_q(pkt->pts, pkt->time_base, AV_TIME_BASE_Q));
-        fan_out(enc, pkt);
+        took_packet(enc, pkt);
     }
 }
 
-/* Encodes one frame (consumed); NULL flushes. */
-static int encode_frame(Encoder *enc, AVFrame *f)
+/* Sends a frame (consumed; NULL flushes) to the encoder in use. */
+static int send(Encoder *enc, AVFrame *f)
 {
+    CodecInst *ci = &enc->inst[enc->active].ci;
     int ret;
 
-    if (f && enc->hw_upload) {
+    if (f && ci->hw_upload) {
         AVFrame *hw = av_frame_alloc();
         if (!hw) {
             av_frame_free(&f);
             return AVERROR(ENOMEM);
         }
-        ret = av_hwframe_get_buffer(enc->ctx->hw_frames_ctx, hw, 0);
+        ret = av_hwframe_get_buffer(ci->ctx->hw_frames_ctx, hw, 0);
         if (ret >= 0)
             ret = av_hwframe_transfer_data(hw, f, 0);
         if (ret >= 0)
@@ -458,75 +362,350 @@ static int encode_frame(Encoder *enc, AVFrame *f)
         }
         f = hw;
     }
-    ret = avcodec_send_frame(enc->ctx, f);
+    ret = avcodec_send_frame(ci->ctx, f);
     av_frame_free(&f);
     if (ret < 0 && ret != AVERROR_EOF)
         return ret;
-    ret = receive_packets(enc);
-    return ret == AVERROR_EOF ? 0 : ret;
+    return receive(enc);
 }
 
-/* A frame from the ladder (video) or the adaptation graph (audio): on the
- * encoder's time base, strictly increasing. */
-static int submit(Encoder *enc, AVFrame *f, AVRational tb)
+static int inst_open(Encoder *enc, int i)
 {
-    f->pts = av_rescale_q(f->pts, tb, enc->ctx->time_base);
+    EncInst *in = &enc->inst[i];
+    char desc[256];
+    int ret;
+
+    if (in->ci.ctx)
+        return 0;
+    ret = enc->jr ? codec_open_video(&in->ci, &enc->st, &in->vcfg, enc->in_params, enc->global_header)
+                  : codec_open_audio(&in->ci, &enc->st, enc->ja, enc->in_params, enc->global_header);
+    if (ret < 0) {
+        int64_t backoff = ENC_RETRY_MIN_US << FFMIN(in->fails, 5);
+        in->fails++;
+        in->retry_at = av_gettime_relative() + FFMIN(backoff, ENC_RETRY_MAX_US);
+        return ret;
+    }
+    in->open_since = av_gettime_relative();
+    in->retry_at = 0;
+    in->caught_up = 0;
+    codec_describe(&in->ci, desc, sizeof(desc));
+    inst_event(enc, in, EV_START, 0, "%s", desc);
+    return 0;
+}
+
+/* Makes instance i the one in use (it must be open) and tells the outputs
+ * if its parameters differ. */
+static int make_active(Encoder *enc, int i)
+{
+    enc->active = i;
+    atomic_store(&enc->active_idx, i);
+    return announce_params(enc);
+}
+
+/*
+ * The encoder in use failed: the standby takes the frames it had not passed
+ * on, the first as an IDR (a fresh encoder starts with one). Returns < 0
+ * when no encoder can go on.
+ */
+static int failover(Encoder *enc, int err, const char *why)
+{
+    int failed = enc->active, next = -1, ret;
+    EncInst *fi = &enc->inst[failed];
+
+    atomic_fetch_add(&enc->errors, 1);
+    inst_event(enc, fi, EV_FAILURE, err, "%s", why);
+    held_drop_all(enc);
+    codec_close(&fi->ci);
+    fi->fails++;
+    fi->retry_at = av_gettime_relative() +
+                   FFMIN(ENC_RETRY_MIN_US << FFMIN(fi->fails - 1, 5), ENC_RETRY_MAX_US);
+    enc->active = -1;
+    atomic_store(&enc->active_idx, -1);
+
+    for (int k = 1; k <= enc->nb_inst && next < 0; k++) {
+        int i = (failed + k) % enc->nb_inst;
+        if (inst_open(enc, i) >= 0)
+            next = i;
+        else if (i != failed)
+            inst_event(enc, &enc->inst[i], EV_FAILURE, 0, "cannot take over");
+    }
+    if (next < 0)
+        return AVERROR_EXTERNAL;
+    ret = make_active(enc, next);
+    if (ret < 0)
+        return ret;
+    atomic_fetch_add(&enc->switches, 1);
+    evlog_emit(enc->st.events, enc->st.stream, enc->st.component, EV_SWITCH, 0,
+               "%s takes over from %s with %d frame%s not yet passed on",
+               enc->inst[next].component, fi->component, enc->nb_pend, enc->nb_pend == 1 ? "" : "s");
+
+    /* the frames not passed on, in order, to the new encoder; taken first,
+     * since what the encoder gives back meanwhile pops them off the list */
+    {
+        int n = enc->nb_pend;
+        AVFrame **resend = av_calloc(FFMAX(n, 1), sizeof(*resend));
+        if (!resend)
+            return AVERROR(ENOMEM);
+        for (int i = 0; i < n; i++) {
+            Pending *p = pend_at(enc, i);
+            p->emitted = p->released = 0;
+            p->sent_us = av_gettime_relative();
+            resend[i] = av_frame_clone(p->f);
+        }
+        ret = 0;
+        for (int i = 0; i < n; i++) {
+            if (!resend[i] && ret >= 0)
+                ret = AVERROR(ENOMEM);
+            if (ret < 0) {
+                av_frame_free(&resend[i]);
+                continue;
+            }
+            resend[i]->pict_type = i ? AV_PICTURE_TYPE_NONE : AV_PICTURE_TYPE_I;
+            ret = send(enc, resend[i]);
+        }
+        av_free(resend);
+        if (ret < 0)
+            return failover(enc, ret, "encoding failed while taking over");
+    }
+    return 0;
+}
+
+/* A planned switch at a GOP boundary: the encoder in use is flushed (all its
+ * packets out), the other starts with the next frame. */
+static int planned_switch(Encoder *enc, int target)
+{
+    int from = enc->active, ret;
+
+    ret = inst_open(enc, target);
+    if (ret < 0) {
+        inst_event(enc, &enc->inst[target], EV_WARNING, ret, "cannot open for a planned switch");
+        return 0;                 /* stay as we are */
+    }
+    ret = send(enc, NULL);
+    if (ret < 0)
+        return failover(enc, ret, "flushing for a planned switch failed");
+    codec_close(&enc->inst[from].ci);
+    pend_clear(enc);
+    held_drop_all(enc);
+    ret = make_active(enc, target);
+    atomic_fetch_add(&enc->switches, 1);
+    evlog_emit(enc->st.events, enc->st.stream, enc->st.component, EV_SWITCH, 0,
+               "%s took over from %s at a GOP boundary", enc->inst[target].component,
+               enc->inst[from].component);
+    return ret;
+}
+
+/* Is the frame at pts (encoder time base) the first of a GOP? */
+static int gop_boundary(Encoder *enc, int64_t pts, int64_t t_us)
+{
+    int64_t idx;
+
+    if (enc->gop > 0)
+        return pts % enc->gop == 0;
+    idx = t_us / FFMAX(enc->gop_us, 1);
+    if (idx == enc->last_gop_index)
+        return 0;
+    enc->last_gop_index = idx;
+    return 1;
+}
+
+static void handle_requests(Encoder *enc, int64_t t_us)
+{
+    int req = atomic_exchange(&enc->requests, 0);
+    JobFaultKind acts[8];
+    int n = fault_actions(&enc->drills, t_us, acts, 8);
+    int other = enc->active == 0 ? 1 : 0;
+
+    for (int i = 0; i < n; i++)
+        req |= acts[i] == JOB_ACTION_PROVISION ? ENC_REQ_PROVISION :
+               acts[i] == JOB_ACTION_RELEASE ? ENC_REQ_RELEASE :
+               acts[i] == JOB_ACTION_SWITCH ? ENC_REQ_SWITCH : ENC_REQ_SWITCH_BACK;
+    if (enc->nb_inst < 2)
+        return;
+    if ((req & ENC_REQ_PROVISION) && !enc->inst[other].ci.ctx)
+        inst_open(enc, other);
+    if ((req & ENC_REQ_RELEASE) && other && enc->inst[other].ci.ctx) {
+        codec_close(&enc->inst[other].ci);
+        inst_event(enc, &enc->inst[other], EV_INFO, 0, "released");
+    }
+    if (req & ENC_REQ_SWITCH)
+        enc->planned = other;
+    if ((req & ENC_REQ_SWITCH_BACK) && enc->active != 0)
+        enc->planned = 0;
+}
+
+/* Keeps the standby ready and brings the primary back: reopened after its
+ * back-off, switched back to after switch_back. */
+static void maintain(Encoder *enc)
+{
+    int64_t now = av_gettime_relative();
+
+    if (enc->nb_inst < 2 || enc->active < 0)
+        return;
+    if (enc->active != 0) {
+        EncInst *p = &enc->inst[0];
+        if (!p->ci.ctx && p->retry_at && now >= p->retry_at && inst_open(enc, 0) >= 0)
+            inst_event(enc, p, EV_INFO, 0, "open again; in use again after %.0f s",
+                       enc->js->switch_back_us / 1e6);
+        if (p->ci.ctx && enc->js->switch_back_us && enc->planned < 0 &&
+            now - p->open_since >= enc->js->switch_back_us)
+            enc->planned = 0;
+    } else if (enc->js->standby == JOB_STANDBY_ALWAYS && !enc->inst[1].ci.ctx &&
+               (!enc->inst[1].retry_at || now >= enc->inst[1].retry_at)) {
+        inst_open(enc, 1);
+    }
+}
+
+/* One frame from the ladder (consumed). */
+static int encode_video(Encoder *enc, AVFrame *f)
+{
+    EncInst *in;
+    int64_t t_us, lag;
+    Pending *p;
+    int ret;
+
+    f->pts = av_rescale_q(f->pts, f->time_base.num ? f->time_base : enc->in_params->time_base,
+                          enc->inst[enc->active].ci.ctx->time_base);
     if (enc->last_pts != AV_NOPTS_VALUE && f->pts <= enc->last_pts) {
         atomic_fetch_add(&enc->dropped, 1);
-        av_log(enc, AV_LOG_DEBUG, "frame with pts %lld not after %lld: dropped\n",
-               (long long)f->pts, (long long)enc->last_pts);
         av_frame_free(&f);
         return 0;
     }
     enc->last_pts = f->pts;
-    f->time_base = enc->ctx->time_base;
-    f->pict_type = AV_PICTURE_TYPE_NONE;
+    f->time_base = enc->inst[enc->active].ci.ctx->time_base;
+    t_us = av_rescale_q(f->pts, f->time_base, AV_TIME_BASE_Q);
     atomic_fetch_add(&enc->frames_in, 1);
-    return encode_frame(enc, f);
+
+    handle_requests(enc, t_us);
+    maintain(enc);
+    f->pict_type = gop_boundary(enc, f->pts, t_us) ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+    if (f->pict_type == AV_PICTURE_TYPE_I && enc->planned >= 0) {
+        int target = enc->planned;
+        enc->planned = -1;
+        if (target != enc->active && (ret = planned_switch(enc, target)) < 0) {
+            av_frame_free(&f);
+            return ret;
+        }
+    }
+
+    in = &enc->inst[enc->active];
+    if (fault_any(&in->faults)) {
+        FaultEffect fx = fault_poll(&in->faults, t_us);
+        if (fx.stall_us) {
+            av_log(enc, AV_LOG_WARNING, "fault: %s stalls for %.3f s\n", in->component, fx.stall_us / 1e6);
+            av_usleep(fx.stall_us);
+        }
+        if (fx.delay_us)
+            av_usleep(fx.delay_us);
+        if (fx.error) {
+            /* the frame is kept: it goes to the standby with the others */
+            ret = failover(enc, AVERROR(EIO), "fault: encoding error");
+            if (ret < 0) {
+                av_frame_free(&f);
+                return ret;
+            }
+            in = &enc->inst[enc->active];
+        }
+    }
+
+    if (enc->nb_pend == ENC_PENDING_MAX) {
+        av_frame_free(&f);
+        return failover(enc, AVERROR(ENOSPC), "the encoder holds too many frames");
+    }
+    p = pend_at(enc, enc->nb_pend++);
+    p->f = av_frame_clone(f);
+    p->sent_us = av_gettime_relative();
+    p->emitted = p->released = 0;
+    if (!p->f) {
+        enc->nb_pend--;
+        av_frame_free(&f);
+        return AVERROR(ENOMEM);
+    }
+    ret = send(enc, f);
+    if (ret < 0)
+        return failover(enc, ret, "encoding failed");
+
+    /* a live encoder behind real time has failed */
+    lag = clock_lag(enc->clock, t_us);
+    if (enc->clock->latency_budget_us) {
+        if (lag < enc->clock->latency_budget_us / 2)
+            in->caught_up = 1;
+        else if (in->caught_up && lag > enc->clock->latency_budget_us) {
+            char why[128];
+            snprintf(why, sizeof(why), "%.1f s behind real time (latency budget %.1f s)",
+                     lag / 1e6, enc->clock->latency_budget_us / 1e6);
+            return failover(enc, AVERROR(ETIMEDOUT), why);
+        }
+    }
+    return 0;
 }
 
+/* Audio: through the conversion graph, then the encoder. */
 static int audio_pull(Encoder *enc)
 {
+    CodecInst *ci = &enc->inst[0].ci;
+
     for (;;) {
         AVFrame *f = av_frame_alloc();
         int ret;
         if (!f)
             return AVERROR(ENOMEM);
-        ret = av_buffersink_get_frame(enc->asink, f);
+        ret = av_buffersink_get_frame(ci->asink, f);
         if (ret < 0) {
             av_frame_free(&f);
             return ret == AVERROR(EAGAIN) || ret == AVERROR_EOF ? 0 : ret;
         }
-        ret = submit(enc, f, av_buffersink_get_time_base(enc->asink));
+        f->pts = av_rescale_q(f->pts, av_buffersink_get_time_base(ci->asink), ci->ctx->time_base);
+        if (enc->last_pts != AV_NOPTS_VALUE && f->pts <= enc->last_pts) {
+            atomic_fetch_add(&enc->dropped, 1);
+            av_frame_free(&f);
+            continue;
+        }
+        enc->last_pts = f->pts;
+        atomic_fetch_add(&enc->frames_in, 1);
+        ret = send(enc, f);
         if (ret < 0)
             return ret;
     }
 }
 
-static int process(Encoder *enc, AVFrame *f)
+static int encode_audio(Encoder *enc, AVFrame *f)
 {
+    CodecInst *ci = &enc->inst[0].ci;
     int ret;
 
-    if (enc->ja) {
-        ret = av_buffersrc_add_frame_flags(enc->asrc, f, 0);
-        av_frame_free(&f);
-        return ret < 0 ? ret : audio_pull(enc);
+    if (fault_any(&enc->inst[0].faults)) {
+        FaultEffect fx = fault_poll(&enc->inst[0].faults,
+                                    av_rescale_q(f->pts, f->time_base, AV_TIME_BASE_Q));
+        if (fx.stall_us || fx.delay_us)
+            av_usleep(fx.stall_us + fx.delay_us);
+        if (fx.error) {
+            av_frame_free(&f);
+            return AVERROR(EIO);
+        }
     }
-    return submit(enc, f, f->time_base.num ? f->time_base : enc->in_tb);
+    ret = av_buffersrc_add_frame_flags(ci->asrc, f, 0);
+    av_frame_free(&f);
+    return ret < 0 ? ret : audio_pull(enc);
 }
 
 static int flush(Encoder *enc)
 {
     int ret;
 
+    if (enc->active < 0)
+        return 0;
     if (enc->ja) {
-        ret = av_buffersrc_add_frame(enc->asrc, NULL);
+        ret = av_buffersrc_add_frame(enc->inst[0].ci.asrc, NULL);
         if (ret >= 0)
             ret = audio_pull(enc);
         if (ret < 0)
             return ret;
     }
-    return encode_frame(enc, NULL);
+    ret = send(enc, NULL);
+    if (ret < 0 && enc->jr)
+        return failover(enc, ret, "flushing failed") < 0 ? ret : flush(enc);
+    return ret;
 }
 
 static int enc_run(void *arg)
@@ -536,6 +715,10 @@ static int enc_run(void *arg)
     void *ptr;
 
     enc->last_pts = AV_NOPTS_VALUE;
+    enc->last_out_dts = AV_NOPTS_VALUE;
+    enc->active = -1;
+    enc->planned = -1;
+    enc->last_gop_index = -1;
     if (!enc->nb_outputs) {
         av_log(enc, AV_LOG_VERBOSE, "no output carries this rendition: not encoded\n");
         goto end;
@@ -550,10 +733,26 @@ static int enc_run(void *arg)
         ret = stage_fail(&enc->st, AVERROR_BUG, "frames came without parameters");
         goto end;
     }
-    ret = open_encoder(enc, ptr);
-    tq_item_free(kind, ptr);
+    enc->in_params = ptr;
+    if (enc->jr) {
+        enc->gop = enc->in_params->frame_rate.num > 0 ? codec_gop_frames(enc->jr, enc->in_params->frame_rate) : 0;
+        enc->gop_us = enc->jr->gop_us ? enc->jr->gop_us : 2000000;
+    }
+
+    /* the primary; the standby too when it is to be ready from the start;
+     * a primary that cannot open hands over to the standby at once */
+    ret = inst_open(enc, 0);
+    if (ret >= 0) {
+        ret = make_active(enc, 0);
+    } else if (enc->nb_inst > 1 && inst_open(enc, 1) >= 0) {
+        evlog_emit(enc->st.events, enc->st.stream, enc->st.component, EV_SWITCH, 0,
+                   "%s starts in place of %s", enc->inst[1].component, enc->inst[0].component);
+        ret = make_active(enc, 1);
+    }
     if (ret < 0)
         goto end;
+    if (enc->nb_inst > 1 && enc->active == 0 && enc->js->standby == JOB_STANDBY_ALWAYS)
+        inst_open(enc, 1);
 
     while (any_output_open(enc)) {
         ret = tq_recv(enc->in, &kind, &index, &ptr, -1);
@@ -567,9 +766,9 @@ static int enc_run(void *arg)
             tq_item_free(kind, ptr);
             continue;
         }
-        ret = process(enc, ptr);
+        ret = enc->jr ? encode_video(enc, ptr) : encode_audio(enc, ptr);
         if (ret < 0) {
-            stage_fail(&enc->st, ret, "encoding failed");
+            stage_fail(&enc->st, ret, "encoding failed and no encoder can take over");
             break;
         }
     }
@@ -584,13 +783,19 @@ end:
             tq_send(o->q, TQ_END, o->index, NULL);
         tq_send_done(o->q);
     }
-    avfilter_graph_free(&enc->agraph);
-    avcodec_free_context(&enc->ctx);
+    pend_clear(enc);
+    held_drop_all(enc);
+    for (int i = 0; i < enc->nb_inst; i++)
+        codec_close(&enc->inst[i].ci);
+    params_free(&enc->in_params);
+    avcodec_parameters_free(&enc->out_par);
+    atomic_store(&enc->active_idx, -1);
     return ret;
 }
 
-int enc_alloc(Encoder **penc, const char *stream, const JobRendition *jr,
-              const JobAudio *ja, ThreadQueue *in, EventLog *events)
+int enc_alloc(Encoder **penc, const JobStream *js, const JobRendition *jr,
+              const JobAudio *ja, ThreadQueue *in, const StreamClock *clock,
+              EventLog *events)
 {
     Encoder *enc = av_mallocz(sizeof(*enc));
     char comp[48];
@@ -599,11 +804,29 @@ int enc_alloc(Encoder **penc, const char *stream, const JobRendition *jr,
     if (!enc)
         return AVERROR(ENOMEM);
     snprintf(comp, sizeof(comp), "enc:%s", jr ? jr->name : "audio");
-    stage_init(&enc->st, stream, comp, events, enc_run);
+    stage_init(&enc->st, js->name, comp, events, enc_run);
+    enc->js = js;
     enc->jr = jr;
     enc->ja = ja;
     enc->in = in;
+    enc->clock = clock;
     atomic_init(&enc->quality, -1);
+    atomic_init(&enc->active_idx, -1);
+    fault_point_init(&enc->drills, js, comp);
+
+    enc->nb_inst = jr && jr->backup ? 2 : 1;
+    snprintf(enc->inst[0].component, sizeof(enc->inst[0].component), "%s", comp);
+    fault_point_init(&enc->inst[0].faults, js, comp);
+    if (jr) {
+        enc->inst[0].vcfg = (CodecVideoConfig){ jr, jr->encoder, jr->options, jr->device, jr->bitrate };
+        if (jr->backup) {
+            const JobEncoderBackup *b = jr->backup;
+            snprintf(enc->inst[1].component, sizeof(enc->inst[1].component), "%s.backup", comp);
+            fault_point_init(&enc->inst[1].faults, js, enc->inst[1].component);
+            enc->inst[1].vcfg = (CodecVideoConfig){ jr, b->encoder, b->options, b->device,
+                                                    b->bitrate ? b->bitrate : jr->bitrate };
+        }
+    }
     *penc = enc;
     return 0;
 }
@@ -632,12 +855,46 @@ int enc_join(Encoder *enc)
     return stage_join(&enc->st);
 }
 
+/* The percentile q of the histogram counts (bucket upper bounds). */
+static int64_t hist_percentile(const int64_t *n, int64_t total, double q)
+{
+    int64_t want = (int64_t)ceil(total * q), acc = 0;
+
+    for (int b = 0; b < ENC_LAT_BUCKETS; b++) {
+        acc += n[b];
+        if (acc >= want)
+            return (int64_t)ENC_LAT_UNIT_US << (b + 1);
+    }
+    return (int64_t)ENC_LAT_UNIT_US << ENC_LAT_BUCKETS;
+}
+
 void enc_stats(Encoder *enc, EncoderStats *s)
 {
+    memset(s, 0, sizeof(*s));
     s->frames_in = atomic_load(&enc->frames_in);
     s->packets_out = atomic_load(&enc->packets_out);
     s->bytes_out = atomic_load(&enc->bytes_out);
     s->dropped = atomic_load(&enc->dropped);
+    s->errors = atomic_load(&enc->errors);
+    s->switches = atomic_load(&enc->switches);
     s->last_pts_us = atomic_load(&enc->last_pts_us);
     s->quality = atomic_load(&enc->quality);
+    s->active = atomic_load(&enc->active_idx);
+    s->queue_depth = tq_depth(enc->in);
+    if (enc->jr && enc->jr->fps.num)
+        s->target_fps = av_q2d(enc->jr->fps);
+}
+
+void enc_take_latency(Encoder *enc, int64_t *p50_us, int64_t *p99_us)
+{
+    int64_t delta[ENC_LAT_BUCKETS], total = 0;
+
+    for (int b = 0; b < ENC_LAT_BUCKETS; b++) {
+        int64_t v = atomic_load(&enc->lat_hist[b]);
+        delta[b] = v - enc->lat_seen[b];
+        enc->lat_seen[b] = v;
+        total += delta[b];
+    }
+    *p50_us = total ? hist_percentile(delta, total, 0.50) : 0;
+    *p99_us = total ? hist_percentile(delta, total, 0.99) : 0;
 }

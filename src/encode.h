@@ -1,21 +1,31 @@
 /*
- * encode.h: the encoder stage: one per video rendition, one for the
- * stream's audio.
+ * encode.h: the encoder stage: one per video rendition (a primary encoder
+ * and, when the job gives one, a standby), one for the stream's audio.
  *
- * Opens its encoder on the first TQ_PARAMS (so it knows the exact size,
- * format and rate the ladder produces), sends its own TQ_PARAMS (codec
- * parameters, encoder time base) to every output it feeds, then the packets.
- * An encoder that cannot open (no GPU for NVENC, no render node for VAAPI,
- * a bad option) is a failure event: it sends TQ_END to its outputs, which go
- * on without it, and the rest of the stream keeps running.
+ * An encoder opens on the first TQ_PARAMS (the exact size, format and rate
+ * the ladder produces; codec.h) and sends its own TQ_PARAMS (codec
+ * parameters) to every output it feeds, then packets. Video packets leave in
+ * ENC_OUT_TB with strictly increasing DTS, keyframes forced on GOP
+ * boundaries of the stream timeline so renditions stay aligned whatever
+ * encoder produced them.
  *
- * Hardware encoders get software frames and upload them here (VAAPI through
- * an hw frames context on the job's device, NVENC by itself), so that the
- * ladder is the same for every encoder.
+ * Zero loss on an encoder failure (an error from libav, a fault, or a live
+ * encoder falling behind real time past the latency budget): the stage
+ * keeps a reference to every frame sent to the encoder in use until that
+ * frame's packet has been passed on, and passes packets on only at points
+ * where every earlier frame (in presentation order) is out. When the
+ * encoder fails, its packets held back are dropped and the frames not yet
+ * passed on go to the standby, the first as an IDR: the outputs see one
+ * continuous stream, at worst with new codec parameters, which they mark
+ * (HLS discontinuity, FLV sequence header). The standby is opened ahead
+ * (standby: always, or a provision request) or on the spot.
  *
- * Audio: the encoder stage also adapts the decoded audio to what the encoder
- * takes (sample format, rate, layout, frame size) with a small libavfilter
- * graph (aresample, aformat, buffersink frame size).
+ * Planned switches (drills, switching back to a primary that has been open
+ * again for switch_back) happen at a GOP boundary: the encoder in use is
+ * flushed, the other starts there with an IDR.
+ *
+ * An encoder that cannot open and has no standby is a failure event: it
+ * sends TQ_END to its outputs, which go on without it.
  */
 #ifndef HS_ENCODE_H
 #define HS_ENCODE_H
@@ -24,7 +34,13 @@
 
 #include "event.h"
 #include "job.h"
+#include "stage.h"
 #include "tq.h"
+
+/* Video packets leave the encoder stage in this time base: fine enough to
+ * keep DTS increasing across a splice between encoders of different
+ * delays without moving any frame by a visible amount. */
+#define ENC_OUT_TB ((AVRational){ 1, 90000 })
 
 typedef struct Encoder Encoder;
 
@@ -33,14 +49,20 @@ typedef struct EncoderStats {
     int64_t packets_out;
     int64_t bytes_out;
     int64_t dropped;             /* frames refused for non-increasing pts */
+    int64_t errors;              /* encoder failures (any instance) */
+    int64_t switches;
     int64_t last_pts_us;         /* of the last packet, stream timeline */
     int quality;                 /* last packet's QP * FF_QP2LAMBDA, -1 unknown */
+    int active;                  /* 0 primary, 1 standby, -1 none */
+    int queue_depth;             /* frames waiting for this stage */
+    double target_fps;           /* 0 when unknown */
 } EncoderStats;
 
 /* A video encoder for jr, or the audio encoder for ja (exactly one non-NULL;
- * both not owned). in: not owned. */
-int enc_alloc(Encoder **penc, const char *stream, const JobRendition *jr,
-              const JobAudio *ja, ThreadQueue *in, EventLog *events);
+ * both not owned, as js, in and clock). */
+int enc_alloc(Encoder **penc, const JobStream *js, const JobRendition *jr,
+              const JobAudio *ja, ThreadQueue *in, const StreamClock *clock,
+              EventLog *events);
 void enc_free(Encoder **penc);
 
 /* Adds an output queue (not owned) fed with this encoder's packets as input
@@ -50,6 +72,22 @@ int enc_add_output(Encoder *enc, ThreadQueue *q, int index, int global_header);
 
 int enc_start(Encoder *enc);
 int enc_join(Encoder *enc);
+
 void enc_stats(Encoder *enc, EncoderStats *st);
+
+/* Median and 99th percentile of the time from a frame sent to its packet,
+ * over the frames encoded since the previous call (0 when none); for the
+ * one sampler that reads them every tick. */
+void enc_take_latency(Encoder *enc, int64_t *p50_us, int64_t *p99_us);
+
+/* Requests, carried out by the encoder's thread at its next frame. */
+typedef enum EncoderRequest {
+    ENC_REQ_PROVISION   = 1 << 0,   /* open the standby ahead */
+    ENC_REQ_RELEASE     = 1 << 1,   /* close the standby if not in use */
+    ENC_REQ_SWITCH      = 1 << 2,   /* planned switch to the other encoder */
+    ENC_REQ_SWITCH_BACK = 1 << 3,   /* planned switch back to the primary */
+} EncoderRequest;
+
+void enc_request(Encoder *enc, EncoderRequest req);
 
 #endif

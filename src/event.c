@@ -18,7 +18,7 @@
 #include "event.h"
 #include "log.h"
 
-#define NB_KINDS (EV_WARNING + 1)
+#define NB_KINDS (EV_INFO + 1)
 
 struct EventLog {
     LogCtx log;
@@ -33,6 +33,8 @@ static const char *const kind_names[NB_KINDS] = {
     [EV_END]           = "end",
     [EV_STREAM_FAILED] = "stream_failed",
     [EV_WARNING]       = "warning",
+    [EV_SWITCH]        = "switch",
+    [EV_INFO]          = "info",
 };
 
 const char *evlog_kind_name(EventKind kind)

@@ -18,6 +18,8 @@ typedef enum EventKind {
     EV_END,          /* a component or stream ended normally */
     EV_STREAM_FAILED,/* no output of a stream can go on: the stream ended */
     EV_WARNING,      /* something odd that did not fail anything */
+    EV_SWITCH,       /* another instance (backup, primary) took over */
+    EV_INFO,         /* provisioned, released, recovered, ... */
 } EventKind;
 
 typedef struct EventLog EventLog;

@@ -31,6 +31,7 @@ struct Ingest {
     const JobStream *js;
     ThreadQueue *q[NB_BRANCHES];     /* not owned; NULL: branch unused */
     const _Atomic int *stop;
+    StreamClock *clock;          /* not owned: started by the first packet */
     Deadline dl;
 
     /* Thread-local to the ingest thread. */
@@ -309,6 +310,12 @@ static int ingest_run(void *arg)
                 continue;                  /* the stop is handled above */
             }
         }
+        if (!atomic_load(&in->clock->origin_us)) {
+            /* media time of this packet is now */
+            int64_t t = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+            atomic_store(&in->clock->origin_us, av_gettime_relative() -
+                         (t != AV_NOPTS_VALUE ? av_rescale_q(t, st->time_base, AV_TIME_BASE_Q) : 0));
+        }
         if (tq_send(in->q[b], TQ_PACKET, 0, pkt) < 0) {
             av_packet_free(&pkt);
             close_branch(in, b);           /* its decoder wants no more */
@@ -324,7 +331,8 @@ end:
 }
 
 int ingest_alloc(Ingest **pin, const JobStream *js, ThreadQueue *video_q,
-                 ThreadQueue *audio_q, EventLog *events, const _Atomic int *stop)
+                 ThreadQueue *audio_q, StreamClock *clock, EventLog *events,
+                 const _Atomic int *stop)
 {
     Ingest *in = av_mallocz(sizeof(*in));
 
@@ -336,6 +344,7 @@ int ingest_alloc(Ingest **pin, const JobStream *js, ThreadQueue *video_q,
     in->q[BR_VIDEO] = video_q;
     in->q[BR_AUDIO] = audio_q;
     in->stop = stop;
+    in->clock = clock;
     dl_init(&in->dl, stop);
     *pin = in;
     return 0;

@@ -11,7 +11,8 @@
  * input stream's codec parameters, then TQ_PACKETs; a queue whose kind the
  * input lacks is ended without PARAMS. When a downstream queue closes (its
  * decoder reached the job's duration or died), ingest stops feeding it; when
- * both are closed, ingest ends.
+ * both are closed, ingest ends. The first packet it passes on starts the
+ * stream's clock (stage.h).
  */
 #ifndef HS_INGEST_H
 #define HS_INGEST_H
@@ -21,6 +22,7 @@
 
 #include "event.h"
 #include "job.h"
+#include "stage.h"
 #include "tq.h"
 
 typedef struct Ingest Ingest;
@@ -39,7 +41,8 @@ typedef struct IngestStats {
  * which ends the stream cleanly downstream.
  */
 int ingest_alloc(Ingest **pin, const JobStream *js, ThreadQueue *video_q,
-                 ThreadQueue *audio_q, EventLog *events, const _Atomic int *stop);
+                 ThreadQueue *audio_q, StreamClock *clock, EventLog *events,
+                 const _Atomic int *stop);
 void ingest_free(Ingest **pin);
 
 int ingest_start(Ingest *in);

@@ -58,6 +58,10 @@
 #define SAMPLE_RATE_MIN     8000
 #define SAMPLE_RATE_MAX     192000
 #define CHANNELS_MAX        8
+#define PROBE_MAX_US        (3600 * 1000000LL)
+#define LOSS_TIMEOUT_MAX_US (60 * 1000000LL)
+#define SWITCH_BACK_MAX_US  (24 * 3600 * 1000000LL)
+#define FAULT_COUNT_MAX     100000
 
 #define URL_SHOW_MAX        512   /* a redacted URL in a message */
 
@@ -981,20 +985,34 @@ fail:
 
 static const char *const job_keys[] = { "version", "rw_timeout", "streams", NULL };
 static const char *const stream_keys[] = {
-    "name", "input", "audio", "renditions", "outputs", "duration", NULL,
+    "name", "input", "audio", "renditions", "outputs", "duration", "standby",
+    "switch_back", "latency_budget", "faults", NULL,
 };
 static const char *const input_keys[] = {
-    "url", "format", "options", "realtime", "filter", "rw_timeout", NULL,
+    "url", "format", "options", "realtime", "filter", "rw_timeout", "backup",
+    "loss_timeout", "probes", NULL,
+};
+static const char *const input_backup_keys[] = {
+    "url", "format", "options", "realtime", "rw_timeout", NULL,
+};
+static const char *const probe_keys[] = { "black", "freeze", "silence", NULL };
+static const char *const encoder_backup_keys[] = {
+    "encoder", "bitrate", "options", "device", NULL,
+};
+static const char *const output_backup_keys[] = { "url", "options", "rw_timeout", NULL };
+static const char *const fault_keys[] = {
+    "at", "component", "fault", "action", "duration", "ramp", "ratio", "every",
+    "count", NULL,
 };
 static const char *const audio_keys[] = {
     "encoder", "bitrate", "sample_rate", "channels", "options", NULL,
 };
 static const char *const rendition_keys[] = {
     "name", "width", "height", "fps", "encoder", "bitrate", "gop", "options",
-    "device", NULL,
+    "device", "backup", NULL,
 };
 static const char *const output_keys[] = {
-    "name", "format", "url", "renditions", "options", "rw_timeout", NULL,
+    "name", "format", "url", "renditions", "options", "rw_timeout", "backup", NULL,
 };
 
 static JobLoc loc_of(const yaml_node_t *n)
@@ -1041,7 +1059,16 @@ static void check_input_options(Loader *ld, const yaml_node_t *opts,
     avformat_free_context(ctx);
 }
 
-static void load_input(Loader *ld, const yaml_node_t *map, JobInput *in)
+/* Where an input reads from: the fields a stream input and its backups
+ * share. */
+typedef struct Source {
+    char **url, **format;
+    AVDictionary **options;
+    int *realtime;
+    int64_t *rw_timeout_us;
+} Source;
+
+static void load_source(Loader *ld, const yaml_node_t *map, const char *what, Source src)
 {
     const AVInputFormat *ifmt = NULL;
     const AVClass *proto = NULL;
@@ -1050,35 +1077,112 @@ static void load_input(Loader *ld, const yaml_node_t *map, JobInput *in)
     int checkable = 1;            /* options can be checked against libav */
     char scheme[32];
 
-    in->loc = loc_of(map);
-    in->rw_timeout_us = ld->rw_timeout_us;
-    check_keys(ld, map, "input", input_keys);
-
-    if (get_string(ld, map, "format", &in->format) > 0) {
-        ifmt = av_find_input_format(in->format);
+    *src.rw_timeout_us = ld->rw_timeout_us;
+    if (get_string(ld, map, "format", src.format) > 0) {
+        ifmt = av_find_input_format(*src.format);
         if (!ifmt) {
-            report(ld, fmt_node, "unknown input format '%s' (see ffmpeg -demuxers)", in->format);
+            report(ld, fmt_node, "unknown input format '%s' (see ffmpeg -demuxers)", *src.format);
             checkable = 0;
         }
     } else if (fmt_node) {
         checkable = 0;
     }
-    if (map_require(ld, map, "input", "url") && get_string(ld, map, "url", &in->url) > 0 &&
-        in->url) {
-        register_secrets(ld, in->url);
+    if (map_require(ld, map, what, "url") && get_string(ld, map, "url", src.url) > 0 &&
+        *src.url) {
+        register_secrets(ld, *src.url);
         /* a format that opens no file (lavfi) reads its URL as it likes */
         if ((!ifmt || !(ifmt->flags & AVFMT_NOFILE)) &&
-            url_protocol(ld, map_get(ld, map, "url"), in->url, &proto_name, &proto) < 0)
+            url_protocol(ld, map_get(ld, map, "url"), *src.url, &proto_name, &proto) < 0)
             checkable = 0;
-        url_scheme(in->url, scheme, sizeof(scheme));
-        in->realtime = !is_network_scheme(scheme);
+        url_scheme(*src.url, scheme, sizeof(scheme));
+        *src.realtime = !is_network_scheme(scheme);
     }
-    get_options(ld, map, &in->options, &opts);
+    get_options(ld, map, src.options, &opts);
     if (checkable)
         check_input_options(ld, opts, ifmt, proto, proto_name);
-    get_bool(ld, map, "realtime", &in->realtime);
+    get_bool(ld, map, "realtime", src.realtime);
+    get_duration(ld, map, "rw_timeout", 0, src.rw_timeout_us);
+}
+
+/* "backup": one mapping, or a list of them, each like key's parent but
+ * with its own keys; returns the number (the array allocated zeroed). */
+static int get_backups(Loader *ld, const yaml_node_t *map, void **array, size_t elem_size,
+                       yaml_node_t ***items)
+{
+    yaml_node_t *n = map_get(ld, map, "backup");
+    int nb;
+
+    *items = NULL;
+    if (!n)
+        return 0;
+    if (n->type == YAML_MAPPING_NODE) {
+        nb = 1;
+    } else if (n->type == YAML_SEQUENCE_NODE) {
+        nb = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
+        if (!nb) {
+            report(ld, n, "'backup' must not be empty (leave it out for none)");
+            return 0;
+        }
+    } else {
+        wrong_type(ld, n, "backup", "a mapping or a list of mappings");
+        return 0;
+    }
+    *array = av_calloc(nb, elem_size);
+    *items = av_calloc(nb, sizeof(**items));
+    if (!*array || !*items) {
+        av_freep(array);
+        av_freep(items);
+        ld->enomem = 1;
+        return 0;
+    }
+    for (int i = 0; i < nb; i++) {
+        yaml_node_t *it = n->type == YAML_MAPPING_NODE ? n :
+                          node_at(ld, n->data.sequence.items.start[i]);
+        if (it->type != YAML_MAPPING_NODE) {
+            report(ld, it, "a backup must be a mapping, not %s", type_name(node_type(it)));
+            it = NULL;
+        }
+        (*items)[i] = it;
+    }
+    return nb;
+}
+
+static void load_probes(Loader *ld, const yaml_node_t *map, JobInput *in)
+{
+    yaml_node_t *p;
+
+    if (get_node(ld, map, "probes", YAML_MAPPING_NODE, &p) <= 0)
+        return;
+    check_keys(ld, p, "probes", probe_keys);
+    get_duration(ld, p, "black", PROBE_MAX_US, &in->black_us);
+    get_duration(ld, p, "freeze", PROBE_MAX_US, &in->freeze_us);
+    get_duration(ld, p, "silence", PROBE_MAX_US, &in->silence_us);
+}
+
+static void load_input(Loader *ld, const yaml_node_t *map, JobInput *in)
+{
+    yaml_node_t **items;
+
+    in->loc = loc_of(map);
+    in->loss_timeout_us = JOB_DEFAULT_LOSS_TIMEOUT_US;
+    check_keys(ld, map, "input", input_keys);
+    load_source(ld, map, "input", (Source){ &in->url, &in->format, &in->options,
+                                            &in->realtime, &in->rw_timeout_us });
     load_filter(ld, map, in);
-    get_duration(ld, map, "rw_timeout", 0, &in->rw_timeout_us);
+    get_duration(ld, map, "loss_timeout", LOSS_TIMEOUT_MAX_US, &in->loss_timeout_us);
+    load_probes(ld, map, in);
+
+    in->nb_backups = get_backups(ld, map, (void **)&in->backups, sizeof(*in->backups), &items);
+    for (int i = 0; i < in->nb_backups; i++) {
+        JobInputBackup *b = &in->backups[i];
+        if (!items[i])
+            continue;
+        b->loc = loc_of(items[i]);
+        check_keys(ld, items[i], "input backup", input_backup_keys);
+        load_source(ld, items[i], "input backup",
+                    (Source){ &b->url, &b->format, &b->options, &b->realtime, &b->rw_timeout_us });
+    }
+    av_free(items);
 }
 
 /* Sample rates and channel counts the encoder declares (when it does). */
@@ -1210,6 +1314,34 @@ static void get_gop(Loader *ld, const yaml_node_t *map, JobRendition *r)
         r->gop_us = v;
 }
 
+/* "backup" of a rendition: the standby encoder. */
+static void load_encoder_backup(Loader *ld, const yaml_node_t *map, JobRendition *r)
+{
+    yaml_node_t *b, *opts, *enc_node;
+    const AVCodec *codec = NULL;
+    JobEncoderBackup *eb;
+
+    if (get_node(ld, map, "backup", YAML_MAPPING_NODE, &b) <= 0)
+        return;
+    eb = r->backup = av_mallocz(sizeof(*r->backup));
+    if (!eb) {
+        ld->enomem = 1;
+        return;
+    }
+    eb->loc = loc_of(b);
+    check_keys(ld, b, "encoder backup", encoder_backup_keys);
+    enc_node = map_get(ld, b, "encoder");
+    if (get_string(ld, b, "encoder", &eb->encoder) > 0)
+        codec = find_encoder(ld, enc_node, eb->encoder, AVMEDIA_TYPE_VIDEO, "a rendition's backup");
+    else if (!enc_node && (eb->encoder = ld_strdup(ld, JOB_DEFAULT_VIDEO_ENCODER)))
+        codec = avcodec_find_encoder_by_name(eb->encoder);
+    get_size(ld, b, "bitrate", BITRATE_MIN, BITRATE_MAX, &eb->bitrate);
+    get_options(ld, b, &eb->options, &opts);
+    if (codec)
+        check_encoder_options(ld, opts, codec);
+    get_string(ld, b, "device", &eb->device);
+}
+
 static void load_rendition(Loader *ld, const yaml_node_t *map, JobRendition *r,
                            yaml_node_t **name_node)
 {
@@ -1233,6 +1365,7 @@ static void load_rendition(Loader *ld, const yaml_node_t *map, JobRendition *r,
     if (codec)
         check_encoder_options(ld, opts, codec);
     get_string(ld, map, "device", &r->device);
+    load_encoder_backup(ld, map, r);
 }
 
 /* The muxer: named, or guessed from the URL the way users expect ffmpeg
@@ -1379,6 +1512,55 @@ static void output_renditions(Loader *ld, const yaml_node_t *map, JobStream *st,
     seen_free(&seen);
 }
 
+/* A URL an output writes to: unique in the job, its secrets registered,
+ * its protocol known. Returns 0 when options can be checked against it. */
+static int output_url(Loader *ld, const yaml_node_t *url_node, const char *url,
+                      const char **proto_name, const AVClass **proto)
+{
+    const yaml_node_t *first = seen_add(ld, &ld->urls, url, url_node);
+    char shown[URL_SHOW_MAX];
+
+    register_secrets(ld, url);
+    if (first)
+        report(ld, url_node, "duplicate output url '%s' (first at line %d)",
+               redact_url(url, shown, sizeof(shown)), (int)first->start_mark.line + 1);
+    return url_protocol(ld, url_node, url, proto_name, proto);
+}
+
+/* "backup" of an output: more destinations for the same muxer. */
+static void load_output_backups(Loader *ld, const yaml_node_t *map, JobOutput *o,
+                                const AVOutputFormat *ofmt)
+{
+    yaml_node_t **items;
+
+    o->nb_backups = get_backups(ld, map, (void **)&o->backups, sizeof(*o->backups), &items);
+    for (int i = 0; i < o->nb_backups; i++) {
+        JobOutputBackup *b = &o->backups[i];
+        const AVClass *proto = NULL;
+        const char *proto_name = NULL;
+        yaml_node_t *opts, *url_node;
+        int checkable = 1;
+
+        b->rw_timeout_us = o->rw_timeout_us;
+        if (!items[i])
+            continue;
+        b->loc = loc_of(items[i]);
+        check_keys(ld, items[i], "output backup", output_backup_keys);
+        url_node = map_require(ld, items[i], "output backup", "url");
+        if (url_node && get_string(ld, items[i], "url", &b->url) > 0 && b->url &&
+            output_url(ld, url_node, b->url, &proto_name, &proto) < 0)
+            checkable = 0;
+        /* the output's options, then the backup's own on top */
+        if (av_dict_copy(&b->options, o->options, 0) < 0)
+            ld->enomem = 1;
+        get_options(ld, items[i], &b->options, &opts);
+        if (ofmt && checkable)
+            check_output_options(ld, opts, ofmt, proto, proto_name);
+        get_duration(ld, items[i], "rw_timeout", 0, &b->rw_timeout_us);
+    }
+    av_free(items);
+}
+
 static void load_output(Loader *ld, const yaml_node_t *map, JobStream *st, JobOutput *o,
                         int names_ok, yaml_node_t **name_node)
 {
@@ -1393,24 +1575,16 @@ static void load_output(Loader *ld, const yaml_node_t *map, JobStream *st, JobOu
     check_keys(ld, map, "output", output_keys);
     get_name(ld, map, "output", 1, &o->name, name_node);
     url_node = map_require(ld, map, "output", "url");
-    if (url_node && get_string(ld, map, "url", &o->url) > 0 && o->url) {
-        const yaml_node_t *first = seen_add(ld, &ld->urls, o->url, url_node);
-        char shown[URL_SHOW_MAX];
-
-        register_secrets(ld, o->url);
-        if (first)
-            report(ld, url_node, "duplicate output url '%s' (first at line %d)",
-                   redact_url(o->url, shown, sizeof(shown)),
-                   (int)first->start_mark.line + 1);
-        if (url_protocol(ld, url_node, o->url, &proto_name, &proto) < 0)
-            checkable = 0;
-    }
+    if (url_node && get_string(ld, map, "url", &o->url) > 0 && o->url &&
+        output_url(ld, url_node, o->url, &proto_name, &proto) < 0)
+        checkable = 0;
     ofmt = output_format(ld, map, o);
     output_renditions(ld, map, st, o, names_ok);
     get_options(ld, map, &o->options, &opts);
     if (ofmt && checkable)
         check_output_options(ld, opts, ofmt, proto, proto_name);
     get_duration(ld, map, "rw_timeout", 0, &o->rw_timeout_us);
+    load_output_backups(ld, map, o, ofmt);
 
     max = ofmt ? job_format_max_video(ofmt->name) : INT_MAX;
     if (o->nb_renditions > max) {
@@ -1461,6 +1635,229 @@ static yaml_node_t *list_map_item(Loader *ld, const yaml_node_t *list, int i, co
     return n;
 }
 
+/* A duration that can be switched off with false (or a word in offs). */
+static void get_duration_or_off(Loader *ld, const yaml_node_t *map, const char *key,
+                                const char *off, int64_t max, int64_t *out)
+{
+    yaml_node_t *n = map_get(ld, map, key);
+
+    if (!n)
+        return;
+    if ((node_type(n) == T_BOOL && !in_words(TEXT(n), true_words)) ||
+        (node_type(n) == T_STRING && !strcmp(TEXT(n), off))) {
+        *out = 0;
+        return;
+    }
+    parse_duration_node(ld, n, key, max, out);
+}
+
+static const char *const standby_words[] = { "on_risk", "always", "never", NULL };
+
+static void load_switching(Loader *ld, const yaml_node_t *map, JobStream *st)
+{
+    yaml_node_t *n = map_get(ld, map, "standby");
+
+    st->standby = JOB_STANDBY_ON_RISK;
+    st->switch_back_us = JOB_DEFAULT_SWITCH_BACK_US;
+    st->latency_budget_us = JOB_DEFAULT_LATENCY_BUDGET_US;
+    if (n) {
+        int found = -1;
+        if (node_type(n) == T_STRING)
+            for (int i = 0; standby_words[i]; i++)
+                if (!strcmp(TEXT(n), standby_words[i]))
+                    found = i;
+        if (found < 0)
+            report(ld, n, "'standby' must be on_risk, always or never");
+        else
+            st->standby = (JobStandby)found;
+    }
+    get_duration_or_off(ld, map, "switch_back", "never", SWITCH_BACK_MAX_US, &st->switch_back_us);
+    get_duration_or_off(ld, map, "latency_budget", "none", 0, &st->latency_budget_us);
+}
+
+static const char *const fault_words[] = { "error", "stall", "slow", "drop", "close", NULL };
+static const char *const action_words[] = {
+    "provision", "release", "switch", "switch_back", NULL,
+};
+
+/* What a fault's component names: 'i'nput, 'e'ncoder, 'o'utput, with the
+ * instance (0: the primary, k: backup k). Reports and returns -1 when the
+ * stream has no such component. */
+static int fault_target(Loader *ld, const yaml_node_t *n, const JobStream *st,
+                        int *what, int *instance, int *has_backup, int *audio)
+{
+    const char *c = TEXT(n), *dot = strrchr(c, '.');
+    char base[80];
+    size_t blen = dot && !strncmp(dot, ".backup", 7) ? (size_t)(dot - c) : strlen(c);
+    int nb_backups = 0;
+
+    *instance = 0;
+    *audio = 0;
+    if (blen != strlen(c)) {
+        const char *num = dot + 7;
+        *instance = 1;
+        if (*num) {
+            char *end;
+            long k = strtol(num, &end, 10);
+            if (*end || k < 2)
+                goto unknown;
+            *instance = (int)k;
+        }
+    }
+    if (blen >= sizeof(base))
+        goto unknown;
+    memcpy(base, c, blen);
+    base[blen] = 0;
+
+    if (!strcmp(base, "input")) {
+        *what = 'i';
+        nb_backups = st->input.nb_backups;
+    } else if (!strncmp(base, "enc:", 4)) {
+        *what = 'e';
+        if (!strcmp(base + 4, "audio")) {
+            if (!st->audio.enabled)
+                goto unknown;
+            *audio = 1;
+        } else {
+            int found = 0;
+            for (int r = 0; r < st->nb_renditions; r++)
+                if (st->renditions[r].name && !strcmp(st->renditions[r].name, base + 4)) {
+                    found = 1;
+                    nb_backups = !!st->renditions[r].backup;
+                }
+            if (!found)
+                goto unknown;
+        }
+    } else if (!strncmp(base, "out:", 4)) {
+        int found = 0;
+        *what = 'o';
+        for (int o = 0; o < st->nb_outputs; o++)
+            if (st->outputs[o].name && !strcmp(st->outputs[o].name, base + 4)) {
+                found = 1;
+                nb_backups = st->outputs[o].nb_backups;
+            }
+        if (!found)
+            goto unknown;
+    } else {
+        goto unknown;
+    }
+    if (*instance > nb_backups) {
+        report(ld, n, "'%s': the %s has %d backup%s", c,
+               *what == 'i' ? "input" : *what == 'e' ? "rendition" : "output",
+               nb_backups, nb_backups == 1 ? "" : "s");
+        return -1;
+    }
+    *has_backup = nb_backups > 0;
+    return 0;
+unknown:
+    report(ld, n, "unknown component '%s' (input, input.backup, enc:RENDITION, "
+           "enc:RENDITION.backup, enc:audio, out:OUTPUT, out:OUTPUT.backup, ...)", c);
+    return -1;
+}
+
+static void load_fault(Loader *ld, const yaml_node_t *map, const JobStream *st, JobFault *f)
+{
+    yaml_node_t *fn = map_get(ld, map, "fault"), *an = map_get(ld, map, "action");
+    yaml_node_t *cn = map_require(ld, map, "fault", "component");
+    int what = 0, instance = 0, has_backup = 0, audio = 0, target_ok = 0;
+    int64_t v;
+
+    f->loc = loc_of(map);
+    f->count = 1;
+    f->ratio = 1.0;
+    check_keys(ld, map, "fault", fault_keys);
+    /* at: 0s is the start of the stream: a duration that may be 0 */
+    if (map_require(ld, map, "fault", "at")) {
+        yaml_node_t *at = map_get(ld, map, "at");
+        char err[160];
+        if (unit_scalar(ld, at, "at", "a media time such as 5s") &&
+            units_parse_duration(TEXT(at), &f->at_us, err, sizeof(err)) < 0)
+            report(ld, at, "'at' %s", err);
+    }
+    if (cn && get_string(ld, map, "component", &f->component) > 0 && f->component)
+        target_ok = fault_target(ld, cn, st, &what, &instance, &has_backup, &audio) == 0;
+
+    if (!!fn == !!an) {
+        report(ld, map, "a fault needs exactly one of 'fault' (%s) and 'action' (%s)",
+               "error, stall, slow, drop, close", "provision, release, switch, switch_back");
+        return;
+    }
+    if (fn) {
+        int k = -1;
+        if (node_type(fn) == T_STRING)
+            for (int i = 0; fault_words[i]; i++)
+                if (!strcmp(TEXT(fn), fault_words[i]))
+                    k = i;
+        if (k < 0) {
+            report(ld, fn, "'fault' must be error, stall, slow, drop or close");
+            return;
+        }
+        f->kind = (JobFaultKind)(JOB_FAULT_ERROR + k);
+        if (target_ok && ((f->kind == JOB_FAULT_DROP || f->kind == JOB_FAULT_CLOSE) && what == 'e'))
+            report(ld, fn, "an encoder cannot have a '%s' fault (error, stall or slow)", TEXT(fn));
+    } else {
+        int k = -1;
+        if (node_type(an) == T_STRING)
+            for (int i = 0; action_words[i]; i++)
+                if (!strcmp(TEXT(an), action_words[i]))
+                    k = i;
+        if (k < 0) {
+            report(ld, an, "'action' must be provision, release, switch or switch_back");
+            return;
+        }
+        f->kind = (JobFaultKind)(JOB_ACTION_PROVISION + k);
+        if (target_ok && (instance || !has_backup))
+            report(ld, cn, "'%s' names %s: an action applies to a component with a backup, "
+                   "named without .backup", f->component,
+                   instance ? "a backup" : "a component without a backup");
+    }
+
+    if (f->kind == JOB_FAULT_STALL || f->kind == JOB_FAULT_SLOW || f->kind == JOB_FAULT_DROP) {
+        if (map_require(ld, map, "fault", "duration"))
+            get_duration(ld, map, "duration", 0, &f->duration_us);
+    } else if (map_get(ld, map, "duration")) {
+        report(ld, map_get(ld, map, "duration"), "'duration' applies to stall, slow and drop");
+    }
+    if (f->kind == JOB_FAULT_SLOW) {
+        if (map_require(ld, map, "fault", "ramp"))
+            get_duration(ld, map, "ramp", 0, &f->ramp_us);
+    } else if (map_get(ld, map, "ramp")) {
+        report(ld, map_get(ld, map, "ramp"), "'ramp' applies to slow");
+    }
+    if (map_get(ld, map, "ratio")) {
+        yaml_node_t *rn = map_get(ld, map, "ratio");
+        double r = node_type(rn) == T_INT || node_type(rn) == T_DECIMAL ? atof(TEXT(rn)) : -1;
+        if (f->kind != JOB_FAULT_DROP)
+            report(ld, rn, "'ratio' applies to drop");
+        else if (r <= 0 || r > 1)
+            report(ld, rn, "'ratio' must be a number above 0 and at most 1, got %s", TEXT(rn));
+        else
+            f->ratio = r;
+    }
+    get_duration(ld, map, "every", 0, &f->every_us);
+    if (get_int(ld, map, "count", 1, FAULT_COUNT_MAX, &v) > 0) {
+        f->count = (int)v;
+        if (v > 1 && !f->every_us)
+            report(ld, map_get(ld, map, "count"), "'count' above 1 needs 'every'");
+    }
+}
+
+static void load_faults(Loader *ld, const yaml_node_t *map, JobStream *st)
+{
+    yaml_node_t *list;
+    int nb;
+
+    if (!map_get(ld, map, "faults"))
+        return;
+    nb = get_list(ld, map, "stream", "faults", (void **)&st->faults, sizeof(*st->faults), &list);
+    st->nb_faults = nb;
+    for (int i = 0; i < nb; i++) {
+        yaml_node_t *n = list_map_item(ld, list, i, "a fault");
+        if (n)
+            load_fault(ld, n, st, &st->faults[i]);
+    }
+}
+
 static void load_stream(Loader *ld, const yaml_node_t *map, JobStream *st)
 {
     yaml_node_t *input, *list, *name_node;
@@ -1503,6 +1900,8 @@ static void load_stream(Loader *ld, const yaml_node_t *map, JobStream *st)
     seen_free(&names);
 
     get_duration(ld, map, "duration", 0, &st->duration_us);
+    load_switching(ld, map, st);
+    load_faults(ld, map, st);
 }
 
 static void load_job(Loader *ld, const yaml_node_t *root, Job *job)
@@ -1699,6 +2098,12 @@ static void free_stream(JobStream *st)
     av_dict_free(&st->input.options);
     av_freep(&st->input.filter);
     av_freep(&st->input.filter_name);
+    for (int i = 0; i < st->input.nb_backups; i++) {
+        av_freep(&st->input.backups[i].url);
+        av_freep(&st->input.backups[i].format);
+        av_dict_free(&st->input.backups[i].options);
+    }
+    av_freep(&st->input.backups);
     av_freep(&st->audio.encoder);
     av_dict_free(&st->audio.options);
     for (int i = 0; i < st->nb_renditions; i++) {
@@ -1707,6 +2112,12 @@ static void free_stream(JobStream *st)
         av_freep(&r->encoder);
         av_dict_free(&r->options);
         av_freep(&r->device);
+        if (r->backup) {
+            av_freep(&r->backup->encoder);
+            av_dict_free(&r->backup->options);
+            av_freep(&r->backup->device);
+            av_freep(&r->backup);
+        }
     }
     av_freep(&st->renditions);
     for (int i = 0; i < st->nb_outputs; i++) {
@@ -1716,8 +2127,16 @@ static void free_stream(JobStream *st)
         av_freep(&o->url);
         av_freep(&o->renditions);
         av_dict_free(&o->options);
+        for (int b = 0; b < o->nb_backups; b++) {
+            av_freep(&o->backups[b].url);
+            av_dict_free(&o->backups[b].options);
+        }
+        av_freep(&o->backups);
     }
     av_freep(&st->outputs);
+    for (int i = 0; i < st->nb_faults; i++)
+        av_freep(&st->faults[i].component);
+    av_freep(&st->faults);
 }
 
 void job_free(Job **pjob)
@@ -1741,6 +2160,16 @@ void job_diag_free(JobDiag *diag)
         av_freep(&diag->msgs[i]);
     av_freep(&diag->msgs);
     diag->nb_msgs = 0;
+}
+
+int job_input_is_live(const JobInput *in)
+{
+    char scheme[32];
+
+    if (in->realtime)
+        return 1;
+    url_scheme(in->url, scheme, sizeof(scheme));
+    return is_network_scheme(scheme);
 }
 
 int job_format_max_video(const char *format)

@@ -28,11 +28,26 @@
 #define JOB_DEFAULT_AUDIO_ENCODER   "aac"
 #define JOB_DEFAULT_AUDIO_BITRATE   128000
 #define JOB_DEFAULT_GOP_US          2000000   /* 2 s */
+#define JOB_DEFAULT_LOSS_TIMEOUT_US  100000   /* input lost after 100 ms without a packet */
+#define JOB_DEFAULT_SWITCH_BACK_US 10000000   /* primary healthy this long: switch back */
+#define JOB_DEFAULT_LATENCY_BUDGET_US 3000000 /* a live encoder or output this far
+                                                 behind real time has failed */
 
 /* Where a value came from in the YAML file, for messages at run time. */
 typedef struct JobLoc {
     int line, col;                /* 1-based; 0 when not from the file */
 } JobLoc;
+
+/* A backup input: read ahead and buffered, switched to when the input in
+ * use is lost. Filter and loss_timeout are the stream input's. */
+typedef struct JobInputBackup {
+    char *url;                    /* may hold secrets */
+    char *format;
+    AVDictionary *options;
+    int realtime;
+    int64_t rw_timeout_us;
+    JobLoc loc;
+} JobInputBackup;
 
 typedef struct JobInput {
     char *url;                    /* as written: may hold secrets; show it
@@ -44,6 +59,13 @@ typedef struct JobInput {
                                      ladder (preset resolved), NULL = none */
     char *filter_name;            /* the preset's name, NULL when inline */
     int64_t rw_timeout_us;        /* deadline of each blocking call */
+    JobInputBackup *backups;      /* in order of preference */
+    int nb_backups;
+    int64_t loss_timeout_us;      /* no packet for this long: input lost */
+    /* content failures (filters/probe-*.graph): how long black video, a
+     * frozen picture or silent audio must last to count as a failure of
+     * the input; 0 = not probed */
+    int64_t black_us, freeze_us, silence_us;
     JobLoc loc;
 } JobInput;
 
@@ -57,6 +79,17 @@ typedef struct JobAudio {
     JobLoc loc;
 } JobAudio;
 
+/* The standby encoder of a rendition: the rendition's size, rate and GOP,
+ * its own encoder, options, device and bit rate. */
+typedef struct JobEncoderBackup {
+    char *encoder;
+    int64_t bitrate;              /* 0 = the rendition's */
+    AVDictionary *options;        /* NULL: none (not the primary's: they are
+                                     the primary encoder's options) */
+    char *device;
+    JobLoc loc;
+} JobEncoderBackup;
+
 typedef struct JobRendition {
     char *name;                   /* unique in the stream */
     int width, height;            /* 0 = the input's; one of them 0 with the
@@ -69,8 +102,19 @@ typedef struct JobRendition {
     AVDictionary *options;        /* encoder options */
     char *device;                 /* hardware device (VAAPI render node,
                                      CUDA index), NULL = default */
+    JobEncoderBackup *backup;     /* the standby encoder, NULL = none */
     JobLoc loc;
 } JobRendition;
+
+/* A backup destination of an output: same muxer and renditions, its own
+ * URL; options and rw_timeout default to the output's. */
+typedef struct JobOutputBackup {
+    char *url;                    /* may hold secrets */
+    AVDictionary *options;        /* the output's options, with the backup's
+                                     own on top */
+    int64_t rw_timeout_us;
+    JobLoc loc;
+} JobOutputBackup;
 
 typedef struct JobOutput {
     char *name;                   /* unique in the stream */
@@ -81,8 +125,44 @@ typedef struct JobOutput {
     int nb_renditions;            /* >= 1 */
     AVDictionary *options;        /* muxer and protocol options */
     int64_t rw_timeout_us;
+    JobOutputBackup *backups;     /* in order of preference */
+    int nb_backups;
     JobLoc loc;
 } JobOutput;
+
+/* When backups are opened ahead of a failure. */
+typedef enum JobStandby {
+    JOB_STANDBY_ON_RISK,          /* when the predictor (or a drill) asks */
+    JOB_STANDBY_ALWAYS,           /* from the start, always ready */
+    JOB_STANDBY_NEVER,            /* only when a failure needs them */
+} JobStandby;
+
+/* What a fault does (faults:), or which operation a drill asks for. */
+typedef enum JobFaultKind {
+    JOB_FAULT_ERROR,              /* the component's next libav call fails */
+    JOB_FAULT_STALL,              /* it stops for duration */
+    JOB_FAULT_SLOW,               /* each item takes longer, ramping up to
+                                     `ramp` extra over duration */
+    JOB_FAULT_DROP,               /* a share (ratio) of its packets vanish,
+                                     for duration */
+    JOB_FAULT_CLOSE,              /* its connection is closed */
+    JOB_ACTION_PROVISION,         /* open the backup ahead */
+    JOB_ACTION_RELEASE,           /* close a provisioned backup */
+    JOB_ACTION_SWITCH,            /* planned switch to the backup */
+    JOB_ACTION_SWITCH_BACK,       /* planned switch back to the primary */
+} JobFaultKind;
+
+typedef struct JobFault {
+    int64_t at_us;                /* media time of the stream */
+    int64_t every_us;             /* repeat period, 0 = once */
+    int count;                    /* occurrences (>= 1) */
+    char *component;              /* "out:main", "enc:720p.backup", "input" */
+    JobFaultKind kind;
+    int64_t duration_us;          /* stall, slow, drop */
+    int64_t ramp_us;              /* slow: extra time per item at the end */
+    double ratio;                 /* drop: share of packets, 0..1 */
+    JobLoc loc;
+} JobFault;
 
 typedef struct JobStream {
     char *name;                   /* unique in the job, [a-z0-9_-]+ */
@@ -93,6 +173,12 @@ typedef struct JobStream {
     JobOutput *outputs;
     int nb_outputs;               /* >= 1 */
     int64_t duration_us;          /* media time; 0 = until the input ends */
+    JobStandby standby;
+    int64_t switch_back_us;       /* clear time before switching back to a
+                                     primary that recovered; 0 = never */
+    int64_t latency_budget_us;    /* live only; 0 = no budget */
+    JobFault *faults;             /* fault injection and drills */
+    int nb_faults;
     JobLoc loc;
 } JobStream;
 
@@ -125,6 +211,11 @@ int job_load(const char *path, Job **job, JobDiag *diag);
 
 void job_free(Job **job);
 void job_diag_free(JobDiag *diag);
+
+/* Is this input live: paced at its native rate (realtime), or a network
+ * source that paces itself? Live streams run on the wall clock: lags,
+ * latency budgets and gap filling apply to them. */
+int job_input_is_live(const JobInput *in);
 
 /* Video renditions an output format can carry: 1 for flv and mpegts, INT_MAX
  * for containers with several video tracks (hls, dash, mp4, matroska). */

@@ -1,28 +1,33 @@
 /*
- * output.c: the output stage (muxer); see output.h.
+ * output.c: the output stage: cache, destinations, switching; see output.h.
  */
-#include <errno.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <libavformat/avformat.h>
 #include <libavutil/avstring.h>
-#include <libavutil/bprint.h>
 #include <libavutil/mem.h>
 #include <libavutil/time.h>
 
-#include "deadline.h"
+#include "fault.h"
+#include "mux.h"
 #include "output.h"
 #include "params.h"
 #include "redact.h"
-#include "stage.h"
 
-/* Packets held while waiting for every input's parameters; an input that
- * takes longer than this to start is given up. */
-#define OUT_PREMUX_MAX 2048
-/* How far apart the streams may drift in the interleaving queue before
- * lavf writes anyway: bounds the delay an input that died leaves behind. */
-#define OUT_MAX_INTERLEAVE_US (2 * 1000000)
+#define OUT_MAX_INSTANCES 8      /* the primary and up to 7 backups */
+#define OUT_MAX_INPUTS    33     /* 32 renditions and audio */
+/* The thread wakes this often to watch its destinations: it bounds the
+ * time from a destination's failure to its backup's first packet. */
+#define OUT_POLL_US       5000
+#define OUT_RETRY_MIN_US  1000000
+#define OUT_RETRY_MAX_US  (30 * 1000000LL)
+/* The cache covers rw_timeout plus this (what a dead peer may have lost
+ * before it was noticed, and a GOP to start from). */
+#define OUT_CACHE_EXTRA_US (2 * 1000000LL)
+#define OUT_CACHE_MAX_US  (60 * 1000000LL)
+/* Entries at most, whatever the window: bounds memory when nothing
+ * drains the cache (every destination down). */
+#define OUT_CACHE_MAX     65536
 
 enum InState { IN_WAITING, IN_PRESENT, IN_ABSENT, IN_ENDED };
 
@@ -30,30 +35,79 @@ typedef struct OutInput {
     int is_audio;
     const char *name;            /* rendition name, or "audio" */
     enum InState state;
-    StreamParams *sp;
-    int streams[32];             /* AVStream indices fed by this input */
-    int nb_streams;
+    StreamParams *sp;            /* as of the cache's first entry */
 } OutInput;
+
+typedef struct CacheEntry {
+    int kind;                    /* TQ_PACKET or TQ_PARAMS */
+    int index;                   /* input */
+    void *ptr;                   /* AVPacket * or StreamParams *, owned */
+    int64_t pts_us;
+    int key;                     /* a video keyframe */
+} CacheEntry;
+
+typedef struct Cache {
+    CacheEntry *e;               /* ring of OUT_CACHE_MAX */
+    int64_t first;               /* sequence number of the oldest entry */
+    int64_t end;                 /* one past the newest */
+    int64_t newest_pts_us;
+} Cache;
+
+enum InstState {
+    INST_IDLE,                   /* no muxer */
+    INST_OPENING,                /* muxer opening, not to be fed yet */
+    INST_READY,                  /* open, not fed (standby, recovered primary) */
+    INST_STARTING,               /* to be fed from cursor as soon as it is open */
+    INST_WAIT_KEY,               /* to take over at the next keyframe (planned) */
+    INST_ACTIVE,                 /* fed */
+    INST_DRAINING,               /* fed until the new one has every keyframe */
+    INST_CLOSING,                /* told to end, thread finishing */
+};
+
+typedef struct Inst {
+    char component[64];          /* "out:main", "out:main.backup2" */
+    const char *url;
+    AVDictionary *options;       /* not owned: the job's */
+    int64_t rw_timeout_us;
+    Mux *mux;
+    enum InstState state;
+    int64_t cursor;              /* next cache entry to feed it */
+    int64_t params_seq;          /* cache end when its muxer was created */
+    int need_key[OUT_MAX_INPUTS];/* video inputs waiting for a keyframe */
+    int64_t start_pts_us;        /* audio before this is not fed */
+    int fails;
+    int64_t retry_at;            /* 0: no retry scheduled */
+    int64_t ready_since;
+    int64_t switch_started;      /* when it was chosen, for the latency */
+} Inst;
 
 struct Output {
     Stage st;
     const JobStream *js;
     const JobOutput *jo;
+    const StreamClock *clock;
     ThreadQueue *in;             /* not owned */
-    Deadline dl;
     OutInput *inputs;
     int nb_inputs;
+    FaultPoint drills;           /* actions named "out:NAME" */
+    _Atomic int requests;        /* OutputRequest bits */
 
     /* Output thread only. */
-    AVFormatContext *oc;
-    int header_written;
-    int multivariant;            /* HLS with several renditions */
-    AVPacket **premux;
-    int nb_premux;
-    char shown[512];             /* redacted url */
+    Inst inst[OUT_MAX_INSTANCES];
+    int nb_inst;
+    int active;                  /* the instance fed, -1 none */
+    Cache cache;
+    int key_input;               /* the video input whose keyframes cut */
+    int64_t window_us;
+    int64_t ts_shift_us;         /* keeps every timestamp >= 0, all instances */
+    char shown[512];
 
-    _Atomic int64_t packets, bytes, last_pts_us, write_us_last, write_us_max;
-    _Atomic int opened;
+    _Atomic int64_t switches, reconnects, errors;
+    _Atomic int opened, active_idx;
+    /* stats of instances that ended, added to the live ones' */
+    _Atomic int64_t done_packets, done_bytes;
+    _Atomic int64_t last_pts_us, write_us_last, write_us_max;
+    _Atomic int64_t pub_packets, pub_bytes;   /* published by publish_stats */
 };
 
 int output_nb_inputs(const JobOutput *jo, int has_audio)
@@ -63,286 +117,544 @@ int output_nb_inputs(const JobOutput *jo, int has_audio)
 
 int output_wants_global_header(const JobOutput *jo)
 {
-    const AVOutputFormat *f = av_guess_format(jo->format, NULL, NULL);
-    return f && (f->flags & AVFMT_GLOBALHEADER);
+    return mux_wants_global_header(jo->format);
 }
 
-static int is_local(const char *url)
+void output_request(Output *out, OutputRequest req)
 {
-    const char *proto = avio_find_protocol_name(url);
-    return !proto || !strcmp(proto, "file");
+    atomic_fetch_or(&out->requests, req);
 }
 
-/* mkdir -p of the directory part of a local path. */
-static int make_parent_dirs(const char *url)
-{
-    char path[4096];
-    char *p;
+/* --- cache ---------------------------------------------------------------- */
 
-    if (!strncmp(url, "file:", 5))
-        url += 5;
-    if (av_strlcpy(path, url, sizeof(path)) >= sizeof(path))
-        return AVERROR(ENAMETOOLONG);
-    p = strrchr(path, '/');
-    if (!p || p == path)
-        return 0;
-    *p = 0;
-    for (p = path + 1; *p; p++) {
-        if (*p != '/')
+static CacheEntry *cache_at(Cache *c, int64_t seq)
+{
+    return &c->e[seq % OUT_CACHE_MAX];
+}
+
+static void cache_drop_first(Output *out)
+{
+    Cache *c = &out->cache;
+    CacheEntry *e = cache_at(c, c->first);
+
+    if (e->kind == TQ_PARAMS) {
+        /* the parameters now hold from the cache's start */
+        params_free(&out->inputs[e->index].sp);
+        out->inputs[e->index].sp = e->ptr;
+    } else {
+        tq_item_free(e->kind, e->ptr);
+    }
+    e->ptr = NULL;
+    c->first++;
+}
+
+/* The oldest cursor an instance still needs, or the cache end. */
+static int64_t needed_from(Output *out)
+{
+    int64_t min = out->cache.end;
+
+    for (int i = 0; i < out->nb_inst; i++) {
+        enum InstState s = out->inst[i].state;
+        if ((s == INST_STARTING || s == INST_ACTIVE || s == INST_DRAINING) &&
+            out->inst[i].cursor < min)
+            min = out->inst[i].cursor;
+    }
+    return min;
+}
+
+/* Keeps the cache starting at a keyframe of the cutting input and covering
+ * the window; never drops what a destination still has to get. */
+static void cache_trim(Output *out)
+{
+    Cache *c = &out->cache;
+    int64_t need = needed_from(out);
+
+    for (;;) {
+        int64_t next_key = -1;
+        CacheEntry *e;
+
+        if (c->end - c->first >= OUT_CACHE_MAX) {
+            /* full: nothing drains it (every destination down) */
+            cache_drop_first(out);
             continue;
-        *p = 0;
-        if (mkdir(path, 0777) < 0 && errno != EEXIST)
-            return AVERROR(errno);
-        *p = '/';
+        }
+        /* the second keyframe: everything before it may go if the window
+         * is covered from there */
+        for (int64_t s = c->first + 1; s < c->end && s < need; s++) {
+            e = cache_at(c, s);
+            if (e->kind == TQ_PACKET && e->index == out->key_input && e->key) {
+                next_key = s;
+                break;
+            }
+        }
+        if (next_key < 0 || cache_at(c, next_key)->pts_us > c->newest_pts_us - out->window_us)
+            return;
+        while (c->first < next_key)
+            cache_drop_first(out);
     }
-    if (mkdir(path, 0777) < 0 && errno != EEXIST)
-        return AVERROR(errno);
-    return 0;
 }
 
-/* "dir/" of a url or path, "" when none. */
-static void dir_of(const char *url, char *buf, size_t size)
+static void cache_push(Output *out, int kind, int index, void *ptr)
 {
-    const char *slash = strrchr(url, '/');
-    size_t n = slash ? (size_t)(slash - url + 1) : 0;
-    if (n >= size)
-        n = size - 1;
-    memcpy(buf, url, n);
-    buf[n] = 0;
-}
+    Cache *c = &out->cache;
+    CacheEntry *e;
 
-static int premux_push(Output *out, AVPacket *pkt)
-{
-    if (out->nb_premux >= OUT_PREMUX_MAX)
-        return AVERROR(ENOSPC);
-    if (!out->premux) {
-        out->premux = av_calloc(OUT_PREMUX_MAX, sizeof(*out->premux));
-        if (!out->premux)
-            return AVERROR(ENOMEM);
+    if (c->end - c->first >= OUT_CACHE_MAX)
+        cache_drop_first(out);
+    e = cache_at(c, c->end++);
+    e->kind = kind;
+    e->index = index;
+    e->ptr = ptr;
+    e->key = 0;
+    e->pts_us = c->newest_pts_us;
+    if (kind == TQ_PACKET) {
+        AVPacket *pkt = ptr;
+        if (pkt->pts != AV_NOPTS_VALUE)
+            e->pts_us = av_rescale_q(pkt->pts, pkt->time_base, AV_TIME_BASE_Q);
+        e->key = !out->inputs[index].is_audio && (pkt->flags & AV_PKT_FLAG_KEY);
+        if (e->pts_us > c->newest_pts_us)
+            c->newest_pts_us = e->pts_us;
     }
-    out->premux[out->nb_premux++] = pkt;
-    return 0;
 }
 
-static void premux_clear(Output *out)
+static void cache_clear(Output *out)
 {
-    for (int i = 0; i < out->nb_premux; i++)
-        av_packet_free(&out->premux[i]);
-    out->nb_premux = 0;
-    av_freep(&out->premux);
+    while (out->cache.first < out->cache.end)
+        cache_drop_first(out);
 }
 
-static int add_stream(Output *out, OutInput *in)
+/* --- destinations --------------------------------------------------------- */
+
+static void emit(Output *out, EventKind kind, const char *fmt, ...) av_printf_format(3, 4);
+
+static void emit(Output *out, EventKind kind, const char *fmt, ...)
 {
-    AVStream *st = avformat_new_stream(out->oc, NULL);
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    evlog_emit(out->st.events, out->st.stream, out->st.component, kind, 0, "%s", msg);
+}
+
+/* Starts a muxer for inst with the parameters that hold at the cache's
+ * start (a replay) or now (opened ahead). */
+static int inst_open(Output *out, Inst *in, int at_cache_start)
+{
+    MuxInput mi[OUT_MAX_INPUTS];
+    const StreamParams *sp[OUT_MAX_INPUTS];
+    MuxConfig cfg = {
+        .js = out->js, .jo = out->jo, .component = in->component, .url = in->url,
+        .options = in->options, .rw_timeout_us = in->rw_timeout_us,
+        .hls_start_number = -1, .ts_shift_us = out->ts_shift_us, .clock = out->clock,
+        .events = out->st.events,
+    };
+    int64_t upto = at_cache_start ? out->cache.first : out->cache.end;
     int ret;
 
-    if (!st)
-        return AVERROR(ENOMEM);
-    ret = avcodec_parameters_copy(st->codecpar, in->sp->par);
-    if (ret < 0)
-        return ret;
-    st->codecpar->codec_tag = 0;
-    st->time_base = in->sp->time_base;
-    if (!in->is_audio && in->sp->frame_rate.num > 0) {
-        st->avg_frame_rate = in->sp->frame_rate;
-        st->r_frame_rate = in->sp->frame_rate;
-    }
-    in->streams[in->nb_streams++] = st->index;
-    return 0;
-}
-
-/* Creates the streams: for a multivariant HLS output, each variant gets a
- * video stream and its own copy of the audio; else one stream per input.
- * An output exists to carry video: with none of its renditions started it
- * fails rather than go on with audio alone. */
-static int create_streams(Output *out, AVBPrint *vsm)
-{
-    OutInput *audio = NULL;
-    int nv = 0, ret;
-
     for (int i = 0; i < out->nb_inputs; i++)
-        if (out->inputs[i].is_audio && out->inputs[i].state == IN_PRESENT)
-            audio = &out->inputs[i];
-
-    for (int i = 0; i < out->nb_inputs; i++) {
-        OutInput *in = &out->inputs[i];
-        if (in->is_audio || in->state != IN_PRESENT)
-            continue;
-        if ((ret = add_stream(out, in)) < 0)
-            return ret;
-        if (out->multivariant) {
-            av_bprintf(vsm, "%sv:%d", nv ? " " : "", nv);
-            if (audio) {
-                if ((ret = add_stream(out, audio)) < 0)
-                    return ret;
-                av_bprintf(vsm, ",a:%d", audio->nb_streams - 1);
-            }
-            av_bprintf(vsm, ",name:%s", in->name);
-        }
-        nv++;
+        sp[i] = out->inputs[i].state == IN_ABSENT ? NULL : out->inputs[i].sp;
+    for (int64_t s = out->cache.first; s < upto; s++) {
+        CacheEntry *e = cache_at(&out->cache, s);
+        if (e->kind == TQ_PARAMS)
+            sp[e->index] = e->ptr;
     }
-    if (!nv)
-        return AVERROR_STREAM_NOT_FOUND;
-    if (audio && !out->multivariant)
-        return add_stream(out, audio);
+    for (int i = 0; i < out->nb_inputs; i++)
+        mi[i] = (MuxInput){ out->inputs[i].is_audio, out->inputs[i].name, sp[i] };
+
+    /* HLS on another destination: number segments as the primary does
+     * (hls_time apart, from media time 0), so the playlists agree */
+    if (!strcmp(out->jo->format, "hls") && in != &out->inst[0]) {
+        const AVDictionaryEntry *t = av_dict_get(in->options, "hls_time", NULL, 0);
+        double hls_time = t ? atof(t->value) : 2.0;
+        int64_t from = at_cache_start ? cache_at(&out->cache, out->cache.first)->pts_us
+                                      : out->cache.newest_pts_us;
+        if (hls_time > 0 && out->cache.end > out->cache.first)
+            cfg.hls_start_number = (int64_t)(from / 1e6 / hls_time);
+    }
+
+    ret = mux_alloc(&in->mux, &cfg, mi, out->nb_inputs);
+    if (ret >= 0)
+        ret = mux_start(in->mux);
+    if (ret < 0) {
+        mux_free(&in->mux);
+        return ret;
+    }
+    in->params_seq = upto;
     return 0;
 }
 
-static int open_output(Output *out)
+/* Joins inst's muxer thread (it has ended or been told to) and keeps its
+ * figures. */
+static void inst_reap(Output *out, Inst *in)
 {
-    const JobOutput *jo = out->jo;
-    const AVOutputFormat *fmt = av_guess_format(jo->format, NULL, NULL);
-    AVDictionary *opts = NULL;
-    const AVDictionaryEntry *e = NULL;
-    AVBPrint vsm;
-    char filename[4096];
-    int ret, nv = 0, na = 0;
+    MuxStats ms;
 
-    av_bprint_init(&vsm, 0, AV_BPRINT_SIZE_UNLIMITED);
-    if (!fmt) {
-        ret = stage_fail(&out->st, AVERROR_MUXER_NOT_FOUND, "unknown output format '%s'", jo->format);
-        goto end;
-    }
-    out->multivariant = !strcmp(fmt->name, "hls") && jo->nb_renditions > 1;
-    av_strlcpy(filename, jo->url, sizeof(filename));
-    av_dict_copy(&opts, jo->options, 0);
-    if (out->multivariant) {
-        char dir[4096];
-        const char *base = strrchr(jo->url, '/');
-        dir_of(jo->url, dir, sizeof(dir));
-        snprintf(filename, sizeof(filename), "%s%%v.m3u8", dir);
-        if (!av_dict_get(opts, "master_pl_name", NULL, 0))
-            av_dict_set(&opts, "master_pl_name", base ? base + 1 : jo->url, 0);
-        if (!av_dict_get(opts, "hls_segment_filename", NULL, 0)) {
-            char seg[4096];
-            const AVDictionaryEntry *t = av_dict_get(opts, "hls_segment_type", NULL, 0);
-            snprintf(seg, sizeof(seg), "%s%%v_%%05d.%s", dir, t && !strcmp(t->value, "fmp4") ? "m4s" : "ts");
-            av_dict_set(&opts, "hls_segment_filename", seg, 0);
-        }
-    }
-
-    ret = avformat_alloc_output_context2(&out->oc, fmt, NULL, filename);
-    if (ret < 0) {
-        stage_fail(&out->st, ret, "cannot create the %s muxer", fmt->name);
-        goto end;
-    }
-    out->oc->interrupt_callback = dl_callback(&out->dl);
-    out->oc->max_interleave_delta = OUT_MAX_INTERLEAVE_US;
-
-    ret = create_streams(out, &vsm);
-    if (ret < 0) {
-        stage_fail(&out->st, ret, "nothing to write: none of the output's video renditions started");
-        goto end;
-    }
-    for (unsigned i = 0; i < out->oc->nb_streams; i++) {
-        if (out->oc->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO)
-            nv++;
-        else
-            na++;
-    }
-    if (out->multivariant && !av_dict_get(opts, "var_stream_map", NULL, 0))
-        av_dict_set(&opts, "var_stream_map", vsm.str, 0);
-    if (!strcmp(fmt->name, "flv") && !av_dict_get(opts, "flvflags", NULL, 0))
-        av_dict_set(&opts, "flvflags", "no_duration_filesize", 0);
-    if (!is_local(jo->url) && !av_dict_get(opts, "rw_timeout", NULL, 0))
-        av_dict_set_int(&opts, "rw_timeout", jo->rw_timeout_us, 0);
-
-    if (is_local(jo->url) && (ret = make_parent_dirs(filename)) < 0) {
-        stage_fail(&out->st, ret, "cannot create the directory of %s", out->shown);
-        goto end;
-    }
-    if (!(fmt->flags & AVFMT_NOFILE)) {
-        dl_arm(&out->dl, jo->rw_timeout_us);
-        ret = avio_open2(&out->oc->pb, filename, AVIO_FLAG_WRITE, &out->oc->interrupt_callback, &opts);
-        dl_disarm(&out->dl);
-        if (ret < 0) {
-            stage_fail(&out->st, ret, "cannot open %s%s", out->shown,
-                       dl_expired(&out->dl) ? " (no answer within rw_timeout)" : "");
-            goto end;
-        }
-    }
-    dl_arm(&out->dl, jo->rw_timeout_us);
-    ret = avformat_write_header(out->oc, &opts);
-    dl_disarm(&out->dl);
-    if (ret < 0) {
-        stage_fail(&out->st, ret, "cannot start %s %s%s", fmt->name, out->shown,
-                   dl_expired(&out->dl) ? " (no answer within rw_timeout)" : "");
-        goto end;
-    }
-    out->header_written = 1;
-    atomic_store(&out->opened, 1);
-    while ((e = av_dict_get(opts, "", e, AV_DICT_IGNORE_SUFFIX)))
-        av_log(out, AV_LOG_WARNING, "output option '%s' was not used\n", e->key);
-    stage_event(&out->st, EV_START, "%s output %s opened (%d video, %d audio stream%s)",
-                fmt->name, out->shown, nv, na, na == 1 ? "" : "s");
-    ret = 0;
-end:
-    av_bprint_finalize(&vsm, NULL);
-    av_dict_free(&opts);
-    return ret;
-}
-
-/* Writes pkt (consumed) to every stream its input feeds. */
-static int write_packet(Output *out, AVPacket *pkt)
-{
-    OutInput *in = &out->inputs[pkt->stream_index];
-    int ret = 0;
-
-    if (in->state != IN_PRESENT || !in->nb_streams) {
-        av_packet_free(&pkt);
-        return 0;
-    }
-    if (pkt->pts != AV_NOPTS_VALUE)
-        atomic_store(&out->last_pts_us, av_rescale_q(pkt->pts, pkt->time_base, AV_TIME_BASE_Q));
-    for (int i = 0; i < in->nb_streams && ret >= 0; i++) {
-        AVStream *st = out->oc->streams[in->streams[i]];
-        AVPacket *p = i == in->nb_streams - 1 ? pkt : av_packet_clone(pkt);
-        int64_t t0, dt;
-
-        if (!p) {
-            ret = AVERROR(ENOMEM);
-            break;
-        }
-        if (p == pkt)
-            pkt = NULL;
-        av_packet_rescale_ts(p, p->time_base, st->time_base);
-        p->time_base = st->time_base;
-        p->stream_index = st->index;
-        atomic_fetch_add(&out->packets, 1);
-        atomic_fetch_add(&out->bytes, p->size);
-
-        t0 = av_gettime_relative();
-        dl_arm(&out->dl, out->jo->rw_timeout_us);
-        ret = av_interleaved_write_frame(out->oc, p);   /* takes p's reference */
-        dl_disarm(&out->dl);
-        dt = av_gettime_relative() - t0;
-        av_packet_free(&p);
-        atomic_store(&out->write_us_last, dt);
-        if (dt > atomic_load(&out->write_us_max))
-            atomic_store(&out->write_us_max, dt);
-    }
-    av_packet_free(&pkt);
-    return ret;
-}
-
-static void close_output(Output *out)
-{
-    if (!out->oc)
+    if (!in->mux)
         return;
-    if (out->header_written) {
-        int ret;
-        dl_arm(&out->dl, out->jo->rw_timeout_us);
-        ret = av_write_trailer(out->oc);
-        dl_disarm(&out->dl);
-        if (ret < 0)
-            av_log(out, AV_LOG_ERROR, "writing the trailer failed: %s\n", av_err2str(ret));
-    }
-    if (!(out->oc->oformat->flags & AVFMT_NOFILE))
-        avio_closep(&out->oc->pb);
-    avformat_free_context(out->oc);
-    out->oc = NULL;
+    mux_join(in->mux);
+    mux_stats(in->mux, &ms);
+    atomic_fetch_add(&out->done_packets, ms.packets);
+    atomic_fetch_add(&out->done_bytes, ms.bytes);
+    mux_free(&in->mux);
+    in->state = INST_IDLE;
 }
+
+/* Tells inst's muxer to end, trailer or not. It finishes on its own thread
+ * (a trailer to a slow peer must not hold the other destinations up);
+ * supervise() reaps it. */
+static void inst_close(Output *out, Inst *in, int trailer)
+{
+    if (!in->mux)
+        return;
+    tq_send(mux_queue(in->mux), TQ_END, trailer ? 0 : 1, NULL);
+    in->state = INST_CLOSING;
+}
+
+static int has_backups(Output *out)
+{
+    return out->nb_inst > 1;
+}
+
+/* A destination failed: join it and schedule it again (with back-off) when
+ * the output has backups. */
+static void inst_failed(Output *out, Inst *in, int64_t now)
+{
+    int64_t backoff;
+
+    atomic_fetch_add(&out->errors, 1);
+    inst_reap(out, in);
+    in->fails++;
+    in->ready_since = 0;
+    if (!has_backups(out)) {
+        in->retry_at = 0;
+        return;
+    }
+    backoff = OUT_RETRY_MIN_US << FFMIN(in->fails - 1, 5);
+    in->retry_at = now + FFMIN(backoff, OUT_RETRY_MAX_US);
+}
+
+/* Makes inst the destination fed from cursor, waiting for a keyframe on
+ * every video input (and skipping audio before start_pts). */
+static void inst_take_over(Output *out, Inst *in, int64_t cursor, int64_t start_pts)
+{
+    in->cursor = cursor;
+    in->start_pts_us = start_pts;
+    for (int i = 0; i < out->nb_inputs; i++)
+        in->need_key[i] = !out->inputs[i].is_audio;
+    in->state = in->mux && mux_state(in->mux) == MUX_READY ? INST_ACTIVE : INST_STARTING;
+    out->active = (int)(in - out->inst);
+    atomic_store(&out->active_idx, out->active);
+}
+
+/* Feeds inst what it has not had yet. Never blocks: a full queue is
+ * tried again at the next wake-up (the cache keeps the packets). */
+static void feed(Output *out, Inst *in)
+{
+    ThreadQueue *q = mux_queue(in->mux);
+
+    /* parameters that changed after its muxer was created and before its
+     * cursor (it was opened ahead, then took over at a keyframe) */
+    for (; in->params_seq < in->cursor; in->params_seq++) {
+        CacheEntry *e = cache_at(&out->cache, in->params_seq);
+        StreamParams *sp;
+        if (in->params_seq < out->cache.first || e->kind != TQ_PARAMS)
+            continue;
+        sp = params_clone(e->ptr);
+        if (!sp || tq_send_timeout(q, TQ_PARAMS, e->index, sp, 0) < 0) {
+            params_free(&sp);
+            return;
+        }
+    }
+    while (in->cursor < out->cache.end) {
+        CacheEntry *e = cache_at(&out->cache, in->cursor);
+        void *copy;
+        int ret;
+
+        if (e->kind == TQ_PACKET) {
+            if (in->need_key[e->index]) {
+                if (!e->key) {
+                    in->cursor++;
+                    continue;
+                }
+                in->need_key[e->index] = 0;
+            } else if (out->inputs[e->index].is_audio && e->pts_us < in->start_pts_us) {
+                in->cursor++;
+                continue;
+            }
+            copy = av_packet_clone(e->ptr);
+        } else {
+            copy = params_clone(e->ptr);
+        }
+        if (!copy)
+            return;
+        ret = tq_send_timeout(q, e->kind, e->index, copy, 0);
+        if (ret < 0) {
+            tq_item_free(e->kind, copy);
+            return;              /* full: later; closed: its failure is seen */
+        }
+        in->cursor++;
+        in->params_seq = FFMAX(in->params_seq, in->cursor);
+    }
+}
+
+static int all_keys_seen(Output *out, const Inst *in)
+{
+    for (int i = 0; i < out->nb_inputs; i++)
+        if (in->need_key[i] && out->inputs[i].state == IN_PRESENT)
+            return 0;
+    return 1;
+}
+
+/* The next destination to take over from failed (or any, with failed -1):
+ * one that is open beats one that is opening beats one that can be opened;
+ * in the order of the job (primary, backups). */
+static Inst *pick_next(Output *out, int failed, int64_t now)
+{
+    static const enum InstState pref[] = { INST_READY, INST_OPENING, INST_IDLE };
+
+    for (size_t p = 0; p < sizeof(pref) / sizeof(pref[0]); p++)
+        for (int i = 0; i < out->nb_inst; i++) {
+            Inst *in = &out->inst[i];
+            if (i == failed || in->state != pref[p])
+                continue;
+            if (pref[p] == INST_IDLE && in->retry_at && now < in->retry_at)
+                continue;
+            return in;
+        }
+    return NULL;
+}
+
+/* The active destination failed: the next takes over at the cache's start. */
+static void failover(Output *out, int64_t now)
+{
+    Inst *failed = &out->inst[out->active];
+    int fidx = out->active;
+    Inst *next;
+    CacheEntry *first;
+
+    inst_failed(out, failed, now);
+    out->active = -1;
+    atomic_store(&out->active_idx, -1);
+    next = pick_next(out, fidx, now);
+    if (!next) {
+        if (has_backups(out))
+            emit(out, EV_WARNING, "no destination can take over now: keeping the last %.0f s "
+                 "and trying again", out->window_us / 1e6);
+        return;
+    }
+    if (next->state == INST_IDLE && inst_open(out, next, 1) < 0) {
+        emit(out, EV_WARNING, "cannot start %s", next->component);
+        return;
+    }
+    first = out->cache.first < out->cache.end ? cache_at(&out->cache, out->cache.first) : NULL;
+    next->switch_started = now;
+    inst_take_over(out, next, out->cache.first, first ? first->pts_us : 0);
+    atomic_fetch_add(&out->switches, 1);
+    emit(out, EV_SWITCH, "%s takes over from %s (%s), replaying from %.3f s",
+         next->component, failed->component,
+         next->state == INST_ACTIVE ? "opened ahead" : "opening now",
+         first ? first->pts_us / 1e6 : 0.0);
+}
+
+/* A planned switch to target at the next keyframe. */
+static void plan_switch(Output *out, Inst *target, const char *why)
+{
+    if (!target || target == &out->inst[out->active] || target->state == INST_WAIT_KEY)
+        return;
+    if (target->state == INST_IDLE && inst_open(out, target, 0) < 0)
+        return;
+    target->state = INST_WAIT_KEY;
+    emit(out, EV_INFO, "%s takes over at the next keyframe (%s)", target->component, why);
+}
+
+/* A packet at seq is a keyframe of the cutting input: a planned switch
+ * waiting for it happens now. */
+static void cut_at(Output *out, int64_t seq, int64_t now)
+{
+    for (int i = 0; i < out->nb_inst; i++) {
+        Inst *in = &out->inst[i];
+        Inst *old;
+        if (in->state != INST_WAIT_KEY || !in->mux || mux_state(in->mux) != MUX_READY)
+            continue;
+        old = out->active >= 0 ? &out->inst[out->active] : NULL;
+        in->switch_started = now;
+        inst_take_over(out, in, seq, cache_at(&out->cache, seq)->pts_us);
+        if (old)
+            old->state = INST_DRAINING;
+        atomic_fetch_add(&out->switches, 1);
+        emit(out, EV_SWITCH, "%s took over at %.3f s%s%s", in->component,
+             cache_at(&out->cache, seq)->pts_us / 1e6, old ? " from " : "",
+             old ? old->component : "");
+        return;
+    }
+}
+
+static void handle_requests(Output *out, int64_t now)
+{
+    int req = atomic_exchange(&out->requests, 0);
+    JobFaultKind acts[8];
+    int64_t t = out->cache.newest_pts_us;
+    int n = fault_actions(&out->drills, t, acts, 8);
+
+    for (int i = 0; i < n; i++)
+        req |= acts[i] == JOB_ACTION_PROVISION ? OUT_REQ_PROVISION :
+               acts[i] == JOB_ACTION_RELEASE ? OUT_REQ_RELEASE :
+               acts[i] == JOB_ACTION_SWITCH ? OUT_REQ_SWITCH : OUT_REQ_SWITCH_BACK;
+    if (!req)
+        return;
+    if (req & OUT_REQ_PROVISION) {
+        for (int i = 1; i < out->nb_inst; i++)
+            if (out->inst[i].state == INST_IDLE) {
+                if (inst_open(out, &out->inst[i], 0) >= 0) {
+                    out->inst[i].state = INST_OPENING;
+                    emit(out, EV_INFO, "provisioning %s", out->inst[i].component);
+                }
+                break;
+            }
+    }
+    if (req & OUT_REQ_RELEASE) {
+        for (int i = 1; i < out->nb_inst; i++)
+            if ((out->inst[i].state == INST_READY || out->inst[i].state == INST_OPENING) &&
+                i != out->active) {
+                inst_close(out, &out->inst[i], 0);
+                emit(out, EV_INFO, "released %s", out->inst[i].component);
+            }
+    }
+    if (req & OUT_REQ_SWITCH) {
+        /* the next destination after the one in use, wrapping */
+        for (int k = 1; k < out->nb_inst; k++) {
+            Inst *in = &out->inst[(out->active + k) % out->nb_inst];
+            if (in->state == INST_IDLE || in->state == INST_OPENING || in->state == INST_READY) {
+                plan_switch(out, in, "requested");
+                break;
+            }
+        }
+    }
+    if ((req & OUT_REQ_SWITCH_BACK) && out->active != 0)
+        plan_switch(out, &out->inst[0], "switch back requested");
+}
+
+/* Figures for other threads: the instances belong to this one. */
+static void publish_stats(Output *out)
+{
+    int64_t packets = atomic_load(&out->done_packets), bytes = atomic_load(&out->done_bytes);
+
+    for (int i = 0; i < out->nb_inst; i++) {
+        MuxStats ms;
+        if (!out->inst[i].mux)
+            continue;
+        mux_stats(out->inst[i].mux, &ms);
+        packets += ms.packets;
+        bytes += ms.bytes;
+        if (ms.last_pts_us > atomic_load(&out->last_pts_us))
+            atomic_store(&out->last_pts_us, ms.last_pts_us);
+        if (i == out->active) {
+            atomic_store(&out->write_us_last, ms.write_us_last);
+            if (ms.write_us_max > atomic_load(&out->write_us_max))
+                atomic_store(&out->write_us_max, ms.write_us_max);
+        }
+    }
+    atomic_store(&out->pub_packets, packets);
+    atomic_store(&out->pub_bytes, bytes);
+}
+
+/* Watches every destination: open ones become ready, failures fail over,
+ * retries, switching back, draining ones end. */
+static void supervise(Output *out)
+{
+    int64_t now = av_gettime_relative();
+
+    for (int i = 0; i < out->nb_inst; i++) {
+        Inst *in = &out->inst[i];
+        MuxState ms = in->mux ? mux_state(in->mux) : MUX_DONE;
+
+        if (in->state == INST_CLOSING) {
+            if (ms == MUX_DONE || ms == MUX_FAILED) {
+                inst_reap(out, in);
+                if (out->js->standby == JOB_STANDBY_ALWAYS && i > 0 && i != out->active &&
+                    inst_open(out, in, 0) >= 0)
+                    in->state = INST_OPENING;
+            }
+            continue;
+        }
+        if (in->mux && ms == MUX_FAILED) {
+            if (i == out->active) {
+                failover(out, now);
+            } else {
+                if (in->state == INST_DRAINING)
+                    emit(out, EV_WARNING, "%s failed while handing over", in->component);
+                inst_failed(out, in, now);
+            }
+            continue;
+        }
+        if (in->mux && ms == MUX_READY) {
+            atomic_store(&out->opened, 1);
+            if (in->state == INST_OPENING) {
+                in->state = INST_READY;
+                in->ready_since = now;
+                if (in->fails) {
+                    atomic_fetch_add(&out->reconnects, 1);
+                    emit(out, EV_INFO, "%s is up again", in->component);
+                }
+            } else if (in->state == INST_STARTING) {
+                in->state = INST_ACTIVE;
+            }
+        }
+        if (in->state == INST_IDLE && in->retry_at && now >= in->retry_at && i == 0) {
+            /* the primary comes back first, ahead, then takes over after
+             * switch_back; a failed backup waits until it is needed */
+            in->retry_at = 0;
+            if (inst_open(out, in, 0) >= 0)
+                in->state = INST_OPENING;
+        }
+        if (i == 0 && out->active > 0 && in->state == INST_READY && out->js->switch_back_us &&
+            now - in->ready_since >= out->js->switch_back_us)
+            plan_switch(out, in, "the primary has been up for the switch-back time");
+    }
+
+    /* no destination at all: try the first that may be tried */
+    if (out->active < 0 && has_backups(out)) {
+        Inst *next = pick_next(out, -1, now);
+        if (next && (next->state != INST_IDLE || inst_open(out, next, 1) >= 0)) {
+            CacheEntry *first = out->cache.first < out->cache.end ?
+                                cache_at(&out->cache, out->cache.first) : NULL;
+            inst_take_over(out, next, out->cache.first, first ? first->pts_us : 0);
+            emit(out, EV_SWITCH, "%s takes over, replaying from %.3f s", next->component,
+                 first ? first->pts_us / 1e6 : 0.0);
+        }
+    }
+
+    handle_requests(out, now);
+
+    for (int i = 0; i < out->nb_inst; i++) {
+        Inst *in = &out->inst[i];
+        if (in->state == INST_ACTIVE || in->state == INST_DRAINING)
+            feed(out, in);
+        if (in->state == INST_ACTIVE && in->switch_started) {
+            MuxStats ms;
+            mux_stats(in->mux, &ms);
+            if (ms.first_write_us) {
+                emit(out, EV_INFO, "%s wrote its first packet %.1f ms after the switch",
+                     in->component, (ms.first_write_us - in->switch_started) / 1000.0);
+                in->switch_started = 0;
+            }
+        }
+    }
+    /* the old destination of a planned switch ends once the new one has a
+     * keyframe on every rendition */
+    if (out->active >= 0 && all_keys_seen(out, &out->inst[out->active]))
+        for (int i = 0; i < out->nb_inst; i++)
+            if (out->inst[i].state == INST_DRAINING) {
+                inst_close(out, &out->inst[i], 1);
+                emit(out, EV_INFO, "%s handed over and closes", out->inst[i].component);
+            }
+    cache_trim(out);
+    publish_stats(out);
+}
+
+/* --- the thread ------------------------------------------------------------ */
 
 static int all_resolved(Output *out)
 {
@@ -352,15 +664,45 @@ static int all_resolved(Output *out)
     return 1;
 }
 
+/* Takes an item from the encoders. Returns 1 for a packet of the cutting
+ * input that is a keyframe (a planned switch may happen there). */
+static int take(Output *out, int kind, int index, void *ptr)
+{
+    OutInput *in;
+
+    if (index < 0 || index >= out->nb_inputs) {
+        tq_item_free(kind, ptr);
+        return 0;
+    }
+    in = &out->inputs[index];
+    if (kind == TQ_PARAMS) {
+        if (in->state == IN_WAITING) {
+            in->sp = ptr;
+            in->state = IN_PRESENT;
+        } else {
+            cache_push(out, TQ_PARAMS, index, ptr);
+        }
+    } else if (kind == TQ_END) {
+        in->state = in->state == IN_WAITING ? IN_ABSENT : IN_ENDED;
+    } else if (kind == TQ_PACKET) {
+        cache_push(out, TQ_PACKET, index, ptr);
+        return index == out->key_input && cache_at(&out->cache, out->cache.end - 1)->key;
+    } else {
+        tq_item_free(kind, ptr);
+    }
+    return 0;
+}
+
 static int output_run(void *arg)
 {
     Output *out = arg;
-    int ret = 0, kind, index;
+    int ret = 0, kind, index, complete = 0;
+    int64_t finish_by = 0;
     void *ptr;
 
-    /* 1. wait until every input said what it is, or that it is absent */
+    /* 1. every input says what it is, or that it is absent; early packets
+     * wait in the cache */
     while (!all_resolved(out)) {
-        OutInput *in;
         ret = tq_recv(out->in, &kind, &index, &ptr, -1);
         if (ret == AVERROR_EOF) {
             for (int i = 0; i < out->nb_inputs; i++)
@@ -368,76 +710,110 @@ static int output_run(void *arg)
                     out->inputs[i].state = IN_ABSENT;
             break;
         }
-        if (index < 0 || index >= out->nb_inputs) {
-            tq_item_free(kind, ptr);
-            continue;
-        }
-        in = &out->inputs[index];
-        if (kind == TQ_PARAMS && in->state == IN_WAITING) {
-            in->sp = ptr;
-            in->state = IN_PRESENT;
-        } else if (kind == TQ_END) {
-            in->state = in->state == IN_WAITING ? IN_ABSENT : IN_ENDED;
-        } else if (kind == TQ_PACKET) {
-            AVPacket *pkt = ptr;
-            pkt->stream_index = index;
-            if ((ret = premux_push(out, pkt)) < 0) {
-                av_packet_free(&pkt);
-                stage_fail(&out->st, ret, "an input did not start in time");
-                goto end;
-            }
-        } else {
-            tq_item_free(kind, ptr);
-        }
+        take(out, kind, index, ptr);
     }
-
-    ret = open_output(out);
-    if (ret < 0)
+    out->key_input = -1;
+    for (int i = 0; i < out->nb_inputs && out->key_input < 0; i++)
+        if (!out->inputs[i].is_audio && out->inputs[i].state != IN_ABSENT)
+            out->key_input = i;
+    if (out->key_input < 0) {
+        ret = stage_fail(&out->st, AVERROR_STREAM_NOT_FOUND,
+                         "nothing to write: none of the output's video renditions started");
         goto end;
-    for (int i = 0; i < out->nb_premux && ret >= 0; i++) {
-        ret = write_packet(out, out->premux[i]);
-        out->premux[i] = NULL;
     }
-    premux_clear(out);
 
-    /* 2. the packets, until every input has ended */
-    while (ret >= 0) {
+    /* 2. the first packet of every input: encoders start their timestamps
+     * below 0 (B-frames, audio priming), and formats that cannot carry that
+     * get one shift for all their instances */
+    for (;;) {
+        int missing = 0;
+        for (int i = 0; i < out->nb_inputs; i++) {
+            int seen = out->inputs[i].state != IN_PRESENT;
+            for (int64_t q = out->cache.first; q < out->cache.end && !seen; q++)
+                seen = cache_at(&out->cache, q)->index == i &&
+                       cache_at(&out->cache, q)->kind == TQ_PACKET;
+            missing += !seen;
+        }
+        if (!missing || out->cache.end - out->cache.first >= OUT_CACHE_MAX / 2)
+            break;
         ret = tq_recv(out->in, &kind, &index, &ptr, -1);
-        if (ret == AVERROR_EOF) {
-            ret = 0;
+        if (ret == AVERROR_EOF)
+            break;
+        take(out, kind, index, ptr);
+    }
+    {
+        const AVOutputFormat *f = av_guess_format(out->jo->format, NULL, NULL);
+        if (f && !(f->flags & AVFMT_TS_NEGATIVE))
+            for (int64_t q = out->cache.first; q < out->cache.end; q++) {
+                CacheEntry *e = cache_at(&out->cache, q);
+                AVPacket *pkt = e->ptr;
+                if (e->kind == TQ_PACKET && pkt->dts != AV_NOPTS_VALUE)
+                    out->ts_shift_us = FFMAX(out->ts_shift_us,
+                                             -av_rescale_q(pkt->dts, pkt->time_base, AV_TIME_BASE_Q));
+            }
+    }
+
+    /* 3. the primary starts from the first packet; a standby that is
+     * always ready opens beside it */
+    if ((ret = inst_open(out, &out->inst[0], 1)) < 0) {
+        stage_fail(&out->st, ret, "cannot start the output");
+        goto end;
+    }
+    inst_take_over(out, &out->inst[0], out->cache.first, 0);
+    if (out->js->standby == JOB_STANDBY_ALWAYS && out->nb_inst > 1 &&
+        inst_open(out, &out->inst[1], 0) >= 0)
+        out->inst[1].state = INST_OPENING;
+
+    /* 4. packets until every input has ended, then the rest is written;
+     * with every destination down at the end, retries get one cache
+     * window, not forever */
+    for (;;) {
+        Inst *a;
+
+        if (!finish_by) {
+            ret = tq_recv(out->in, &kind, &index, &ptr, OUT_POLL_US);
+            if (ret == AVERROR_EOF)
+                finish_by = av_gettime_relative() + out->window_us;
+            else if (ret >= 0 && take(out, kind, index, ptr))
+                cut_at(out, out->cache.end - 1, av_gettime_relative());
+        } else {
+            av_usleep(OUT_POLL_US);
+        }
+        ret = 0;
+        supervise(out);
+        a = out->active >= 0 ? &out->inst[out->active] : NULL;
+        if (!a && !has_backups(out))
+            break;               /* a single destination that failed: done */
+        if (finish_by && a && a->state == INST_ACTIVE && a->cursor == out->cache.end) {
+            complete = 1;
             break;
         }
-        if (index < 0 || index >= out->nb_inputs) {
-            tq_item_free(kind, ptr);
-            continue;
-        }
-        if (kind == TQ_PACKET) {
-            AVPacket *pkt = ptr;
-            pkt->stream_index = index;
-            ret = write_packet(out, pkt);
-        } else if (kind == TQ_END) {
-            out->inputs[index].state = IN_ENDED;
-        } else {
-            tq_item_free(kind, ptr);     /* new parameters: the switch issue */
-        }
+        if (finish_by && av_gettime_relative() > finish_by)
+            break;
     }
-    if (ret < 0)
-        stage_fail(&out->st, ret, "writing to %s failed%s", out->shown,
-                   dl_expired(&out->dl) ? " (no answer within rw_timeout)" : "");
 
 end:
     /* nothing more is wanted: the encoders stop feeding this output */
     tq_recv_done(out->in);
-    premux_clear(out);
-    close_output(out);
-    if (ret >= 0)
-        stage_event(&out->st, EV_END, "output %s closed: %lld packets, %lld bytes", out->shown,
-                    (long long)atomic_load(&out->packets), (long long)atomic_load(&out->bytes));
+    for (int i = 0; i < out->nb_inst; i++) {
+        Inst *in = &out->inst[i];
+        int used = in->state == INST_ACTIVE || in->state == INST_DRAINING;
+        if (in->state != INST_CLOSING)
+            inst_close(out, in, used);
+        inst_reap(out, in);
+    }
+    publish_stats(out);
+    cache_clear(out);
+    if (!complete && ret >= 0 && out->key_input >= 0) {
+        ret = AVERROR_EXTERNAL;
+        if (has_backups(out))
+            stage_fail(&out->st, ret, "no destination of %s could be written", out->shown);
+    }
     return ret;
 }
 
 int output_alloc(Output **pout, const JobStream *js, const JobOutput *jo, int has_audio,
-                 ThreadQueue *in, EventLog *events)
+                 ThreadQueue *in, const StreamClock *clock, EventLog *events)
 {
     Output *out = av_mallocz(sizeof(*out));
     char comp[48];
@@ -450,11 +826,16 @@ int output_alloc(Output **pout, const JobStream *js, const JobOutput *jo, int ha
     out->js = js;
     out->jo = jo;
     out->in = in;
-    dl_init(&out->dl, NULL);
+    out->clock = clock;
+    out->active = -1;
+    atomic_init(&out->active_idx, -1);
     redact_url(jo->url, out->shown, sizeof(out->shown));
+    fault_point_init(&out->drills, js, comp);
+    out->window_us = FFMIN(jo->rw_timeout_us + OUT_CACHE_EXTRA_US, OUT_CACHE_MAX_US);
     out->nb_inputs = output_nb_inputs(jo, has_audio);
     out->inputs = av_calloc(out->nb_inputs, sizeof(*out->inputs));
-    if (!out->inputs) {
+    out->cache.e = av_calloc(OUT_CACHE_MAX, sizeof(*out->cache.e));
+    if (!out->inputs || !out->cache.e || out->nb_inputs > OUT_MAX_INPUTS) {
         output_free(&out);
         return AVERROR(ENOMEM);
     }
@@ -463,6 +844,25 @@ int output_alloc(Output **pout, const JobStream *js, const JobOutput *jo, int ha
     if (has_audio) {
         out->inputs[jo->nb_renditions].is_audio = 1;
         out->inputs[jo->nb_renditions].name = "audio";
+    }
+
+    /* destinations: the primary, then the backups in order */
+    out->nb_inst = FFMIN(1 + jo->nb_backups, OUT_MAX_INSTANCES);
+    for (int i = 0; i < out->nb_inst; i++) {
+        Inst *d = &out->inst[i];
+        if (!i) {
+            snprintf(d->component, sizeof(d->component), "%s", comp);
+            d->url = jo->url;
+            d->options = jo->options;
+            d->rw_timeout_us = jo->rw_timeout_us;
+        } else {
+            const JobOutputBackup *b = &jo->backups[i - 1];
+            snprintf(d->component, sizeof(d->component), i == 1 ? "%s.backup" : "%s.backup%d",
+                     comp, i);
+            d->url = b->url;
+            d->options = b->options;
+            d->rw_timeout_us = b->rw_timeout_us;
+        }
     }
     *pout = out;
     return 0;
@@ -474,6 +874,11 @@ void output_free(Output **pout)
 
     if (!out)
         return;
+    for (int i = 0; i < out->nb_inst; i++)
+        mux_free(&out->inst[i].mux);
+    if (out->cache.e)
+        cache_clear(out);
+    av_freep(&out->cache.e);
     for (int i = 0; i < out->nb_inputs; i++)
         params_free(&out->inputs[i].sp);
     av_freep(&out->inputs);
@@ -492,10 +897,16 @@ int output_join(Output *out)
 
 void output_stats(Output *out, OutputStats *s)
 {
-    s->packets = atomic_load(&out->packets);
-    s->bytes = atomic_load(&out->bytes);
+    memset(s, 0, sizeof(*s));
+    s->packets = atomic_load(&out->pub_packets);
+    s->bytes = atomic_load(&out->pub_bytes);
+    s->errors = atomic_load(&out->errors);
+    s->switches = atomic_load(&out->switches);
+    s->reconnects = atomic_load(&out->reconnects);
+    s->opened = atomic_load(&out->opened);
+    s->active = atomic_load(&out->active_idx);
+    s->queue_depth = tq_depth(out->in);
     s->last_pts_us = atomic_load(&out->last_pts_us);
     s->write_us_last = atomic_load(&out->write_us_last);
     s->write_us_max = atomic_load(&out->write_us_max);
-    s->opened = atomic_load(&out->opened);
 }

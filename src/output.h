@@ -1,21 +1,32 @@
 /*
- * output.h: the output stage: one muxer (packager) per job output.
+ * output.h: the output stage: one job output (packager and destination),
+ * with its backups, switched without losing a packet.
  *
  * Its queue is fed by every encoder the output carries: the video
  * renditions it names (inputs 0..n-1, in the job's order) and the stream's
  * audio (input n, when the stream has audio). It waits for each input's
- * TQ_PARAMS (or TQ_END: that input is absent, e.g. its encoder failed to
- * open) before it writes the header, holding early packets meanwhile.
+ * TQ_PARAMS (or TQ_END: absent, e.g. its encoder failed to open), then
+ * writes through a muxer instance (mux.h) per destination: the primary URL
+ * and each backup's.
  *
- * Every blocking call (open, header, write, trailer) runs under the
- * output's rw_timeout deadline. A failure (peer refused, peer gone, disk
- * full) is an event; the output then closes its queue, so the encoders stop
- * feeding it and the rest of the stream goes on. The trailer is written
- * whenever a header was: HLS playlists get ENDLIST, MP4 its moov.
+ * Zero loss: every packet goes into a cache first, which always starts at
+ * a keyframe and covers at least the output's rw_timeout plus 2 s. The
+ * instance in use is fed from the cache. When it fails (refused, reset,
+ * stalled past its deadline, behind real time past the latency budget, or
+ * a fault), the next destination gets the cache replayed from its first
+ * keyframe and then the live packets: nothing the failed one may not have
+ * delivered is lost, timestamps go on as they were, and a receiver sees at
+ * worst a repeated part of a GOP. A backup opened ahead (provisioned) gets
+ * its first packet within milliseconds; one that is not is opened on the
+ * spot (cold) while the cache holds what comes meanwhile.
  *
- * HLS with several renditions writes a multivariant playlist at the job's
- * url and one media playlist per rendition beside it (NAME.m3u8, segments
- * NAME_00001.ts), each variant with its own copy of the audio.
+ * Planned switches (a drill, or back to a recovered primary after the
+ * stream's switch_back time) happen at the next keyframe: the new
+ * destination starts there, the old one ends with its trailer once the new
+ * one has a keyframe on every rendition. A failed destination of an output
+ * with backups is opened again with back-off (1 s doubling to 30 s): the
+ * primary, once it has been up for switch_back, takes over again. An output
+ * without backups fails for good, as a single ffmpeg output would.
  */
 #ifndef HS_OUTPUT_H
 #define HS_OUTPUT_H
@@ -24,33 +35,56 @@
 
 #include "event.h"
 #include "job.h"
+#include "stage.h"
 #include "tq.h"
 
 typedef struct Output Output;
 
 typedef struct OutputStats {
-    int64_t packets;
-    int64_t bytes;               /* packet payload written */
+    int64_t packets;             /* written, all destinations */
+    int64_t bytes;
     int64_t last_pts_us;         /* media time of the newest packet written */
-    int64_t write_us_last;       /* duration of the last write call */
+    int64_t write_us_last;       /* the destination in use */
     int64_t write_us_max;
-    int opened;                  /* header written */
+    int64_t errors;              /* failures of any destination */
+    int64_t switches;            /* times another destination took over */
+    int64_t reconnects;          /* destinations opened again */
+    int opened;                  /* some destination has written a header */
+    int active;                  /* destination in use: 0 primary, k backup k */
+    int queue_depth;             /* packets waiting for this stage */
 } OutputStats;
 
 /* Inputs of an output: its renditions' encoders, then audio if has_audio. */
 int output_nb_inputs(const JobOutput *jo, int has_audio);
 
-/* jo, js, in: not owned. A graceful stop does not abort an output: it ends
- * when its inputs end, after its trailer. */
-int output_alloc(Output **pout, const JobStream *js, const JobOutput *jo, int has_audio,
-                 ThreadQueue *in, EventLog *events);
-void output_free(Output **pout);
-
 /* Does this output's format take codec headers out of band? */
 int output_wants_global_header(const JobOutput *jo);
+
+/* jo, js, in, clock: not owned. A graceful stop does not abort an output:
+ * it ends when its inputs end, after its trailer. */
+int output_alloc(Output **pout, const JobStream *js, const JobOutput *jo, int has_audio,
+                 ThreadQueue *in, const StreamClock *clock, EventLog *events);
+void output_free(Output **pout);
 
 int output_start(Output *out);
 int output_join(Output *out);
 void output_stats(Output *out, OutputStats *st);
+
+/*
+ * Requests, carried out by the output's thread at its next wake-up (within
+ * 10 ms); for the orchestrator and drills. Thread-safe.
+ *   provision: open the first backup that is not open (standby ready)
+ *   release: close backups that are open and not in use
+ *   switch: planned switch to the next destination, at a keyframe
+ *   switch_back: planned switch to the primary, once it is ready
+ */
+typedef enum OutputRequest {
+    OUT_REQ_PROVISION = 1 << 0,
+    OUT_REQ_RELEASE   = 1 << 1,
+    OUT_REQ_SWITCH    = 1 << 2,
+    OUT_REQ_SWITCH_BACK = 1 << 3,
+} OutputRequest;
+
+void output_request(Output *out, OutputRequest req);
 
 #endif

@@ -33,6 +33,7 @@ struct Pipeline {
     const JobStream *js;
     EventLog *events;
     int has_audio;
+    StreamClock clock;
 
     ThreadQueue *q_vpkt, *q_apkt, *q_vframe, *q_aframe;
     ThreadQueue **q_enc;         /* per rendition */
@@ -60,6 +61,9 @@ int pipeline_alloc(Pipeline **pp, const JobStream *js, EventLog *events,
     p->js = js;
     p->events = events;
     p->has_audio = js->audio.enabled;
+    atomic_init(&p->clock.origin_us, 0);
+    p->clock.live = job_input_is_live(&js->input);
+    p->clock.latency_budget_us = js->latency_budget_us;
 
     p->q_enc = av_calloc(js->nb_renditions, sizeof(*p->q_enc));
     p->venc = av_calloc(js->nb_renditions, sizeof(*p->venc));
@@ -85,7 +89,7 @@ int pipeline_alloc(Pipeline **pp, const JobStream *js, EventLog *events,
             goto fail;
 
     /* stages, each given the queues around it */
-    if ((ret = ingest_alloc(&p->ingest, js, p->q_vpkt, p->q_apkt, events, stop)) < 0 ||
+    if ((ret = ingest_alloc(&p->ingest, js, p->q_vpkt, p->q_apkt, &p->clock, events, stop)) < 0 ||
         (ret = dec_alloc(&p->vdec, js->name, AVMEDIA_TYPE_VIDEO, p->q_vpkt, p->q_vframe,
                          js->duration_us, events)) < 0 ||
         (ret = ladder_alloc(&p->ladder, js, p->q_vframe, p->q_enc, events)) < 0)
@@ -93,15 +97,15 @@ int pipeline_alloc(Pipeline **pp, const JobStream *js, EventLog *events,
     if (p->has_audio &&
         ((ret = dec_alloc(&p->adec, js->name, AVMEDIA_TYPE_AUDIO, p->q_apkt, p->q_aframe,
                           js->duration_us, events)) < 0 ||
-         (ret = enc_alloc(&p->aenc, js->name, NULL, &js->audio, p->q_aframe, events)) < 0))
+         (ret = enc_alloc(&p->aenc, js, NULL, &js->audio, p->q_aframe, &p->clock, events)) < 0))
         goto fail;
     for (int r = 0; r < js->nb_renditions; r++)
-        if ((ret = enc_alloc(&p->venc[r], js->name, &js->renditions[r], NULL, p->q_enc[r], events)) < 0)
+        if ((ret = enc_alloc(&p->venc[r], js, &js->renditions[r], NULL, p->q_enc[r], &p->clock, events)) < 0)
             goto fail;
     for (int o = 0; o < js->nb_outputs; o++) {
         const JobOutput *jo = &js->outputs[o];
         int gh = output_wants_global_header(jo);
-        if ((ret = output_alloc(&p->out[o], js, jo, p->has_audio, p->q_out[o], events)) < 0)
+        if ((ret = output_alloc(&p->out[o], js, jo, p->has_audio, p->q_out[o], &p->clock, events)) < 0)
             goto fail;
         for (int i = 0; i < jo->nb_renditions; i++)
             if ((ret = enc_add_output(p->venc[jo->renditions[i]], p->q_out[o], i, gh)) < 0)

@@ -7,6 +7,7 @@
 
 #include <libavutil/avstring.h>
 #include <libavutil/error.h>
+#include <libavutil/time.h>
 
 #include "stage.h"
 
@@ -80,4 +81,13 @@ void stage_event(Stage *s, EventKind kind, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     evlog_emit(s->events, s->stream, s->component, kind, 0, "%s", msg);
+}
+
+int64_t clock_lag(const StreamClock *c, int64_t t_us)
+{
+    int64_t origin = atomic_load(&c->origin_us);
+
+    if (!c->live || !origin)
+        return 0;
+    return av_gettime_relative() - origin - t_us;
 }

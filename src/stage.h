@@ -27,6 +27,22 @@ typedef enum StageState {
     STAGE_FAILED,        /* ended on a failure (an event says why) */
 } StageState;
 
+/*
+ * The stream's clock: media time 0 of the stream timeline happened at
+ * origin_us (av_gettime_relative), set by the first packet ingest passes on.
+ * For a live stream, media time runs with the wall clock from there on, so
+ * a component's lag behind real time is (now - origin) - media time.
+ */
+typedef struct StreamClock {
+    _Atomic int64_t origin_us;   /* 0 until the first packet */
+    int live;                    /* realtime or network input */
+    int64_t latency_budget_us;   /* 0: none */
+} StreamClock;
+
+/* Lag behind real time of an item at media time t_us; 0 when the stream
+ * is not live or has not started. */
+int64_t clock_lag(const StreamClock *c, int64_t t_us);
+
 typedef struct Stage {
     LogCtx log;                  /* "news/enc:720p"; first member */
     char stream[40];             /* "news" */

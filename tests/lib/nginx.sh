@@ -39,7 +39,10 @@ nginx_stop() {
 
 nginx_kill() {
     eval "_p=\$NGINX_PID_$1"
-    # SIGKILL on the master alone would leave its worker serving
+    # SIGKILL on the master alone would leave its worker serving, and killing
+    # the worker first lets the master start another: stop the master, kill
+    # its worker, then the master
+    kill -STOP "$_p" 2>/dev/null
     pkill -9 -P "$_p" 2>/dev/null
     kill -9 "$_p" 2>/dev/null
 }

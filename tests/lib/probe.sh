@@ -6,6 +6,10 @@
 #   probe_frames FILE SEL        frames decoded (-count_frames: decodes all,
 #                                so a broken frame shows in probe_errors)
 #   probe_errors FILE            lines ffprobe complains with while decoding
+#   probe_decoder_errors FILE    the same, without the demuxer's parser's lines
+#                                ("[NULL @"): after a new FLV sequence header
+#                                the parser keeps the old SPS and complains,
+#                                while the decoder takes the new one
 #   probe_max_gap FILE SEL       largest step between consecutive pts, in
 #                                seconds (packets in presentation order)
 #   probe_nonmonotonic FILE SEL  count of dts that do not increase
@@ -22,6 +26,11 @@ probe_frames() {
 
 probe_errors() {
     ffprobe -v error -show_entries frame=pts -of csv=p=0 "$1" 2>&1 >/dev/null | wc -l
+}
+
+probe_decoder_errors() {
+    ffprobe -v error -show_entries frame=pts -of csv=p=0 "$1" 2>&1 >/dev/null |
+        grep -v '^\[NULL @' | grep -v 'Last message repeated' | wc -l
 }
 
 _probe_pkts() {   # FILE SEL -> "pts_time dts_time duration_time flags" per packet
@@ -59,4 +68,18 @@ probe_streams() {
     # programs repeat their streams: one line per stream index
     ffprobe -v error -show_entries stream=index,codec_type -of csv=p=0 "$1" 2>/dev/null |
         grep -v '^$' | sort -t, -k1,1n -u | cut -d, -f2 | paste -sd, -
+}
+
+# probe_frame_numbers FILE SEL FPS: the frame numbers (round(pts * FPS)) of
+# every video packet, one per line, sorted and unique: union two of these to
+# see which frames reached anyone.
+probe_frame_numbers() {
+    _probe_pkts "$1" "$2" | awk -F, -v fps="$3" '$1 != "N/A" { printf "%d\n", $1 * fps + 0.5 }' |
+        sort -n -u
+}
+
+# frames_missing LIST FIRST LAST: how many of the frame numbers FIRST..LAST
+# are not in the file LIST (one number per line).
+frames_missing() {
+    awk -v a="$2" -v b="$3" '{ seen[$1] = 1 } END { n = 0; for (i = a; i <= b; i++) if (!(i in seen)) n++; print n }' "$1"
 }

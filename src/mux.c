@@ -1,0 +1,606 @@
+/*
+ * mux.c: one muxer instance on its own thread; see mux.h.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libavformat/avformat.h>
+#include <libavutil/avstring.h>
+#include <libavutil/bprint.h>
+#include <libavutil/mem.h>
+#include <libavutil/opt.h>
+#include <libavutil/time.h>
+
+#include "deadline.h"
+#include "mux.h"
+#include "redact.h"
+
+/* How far apart the streams may drift in the interleaving queue before
+ * lavf writes anyway: bounds the delay an input that died leaves behind. */
+#define MUX_MAX_INTERLEAVE_US (2 * 1000000)
+/* Packets waiting for an instance: the owner never blocks on a full queue
+ * (it keeps them in its cache), so this only bounds memory. */
+#define MUX_QUEUE 1024
+/* Stall faults sleep in slices this long. */
+#define MUX_SLICE_US 20000
+
+typedef struct MuxIn {
+    int is_audio;
+    char name[48];
+    StreamParams *sp;            /* owned; NULL: absent */
+    int streams[32];             /* AVStream indices fed by this input */
+    int nb_streams;
+    uint8_t *new_extradata;      /* FLV: side data for the next packet */
+    int new_extradata_size;
+} MuxIn;
+
+struct Mux {
+    Stage st;
+    MuxConfig cfg;
+    AVDictionary *options;       /* owned copy */
+    char url[4096];
+    char shown[512];             /* redacted url */
+    ThreadQueue *q;
+    Deadline dl;
+    FaultPoint faults;
+    MuxIn *in;
+    int nb_in;
+
+    /* Mux thread only. */
+    AVFormatContext *oc;
+    int header_written;
+    int multivariant;            /* HLS with several renditions */
+    int restarts;                /* HLS restarts for a discontinuity */
+    int caught_up;               /* once on time: the latency budget applies */
+    int64_t behind_us;           /* the lag that failed it, 0: none */
+
+    _Atomic int state;           /* MuxState */
+    _Atomic int64_t packets, bytes, last_pts_us, write_us_last, write_us_max,
+                    first_write_us, errors;
+};
+
+int mux_wants_global_header(const char *format)
+{
+    const AVOutputFormat *f = av_guess_format(format, NULL, NULL);
+    return f && (f->flags & AVFMT_GLOBALHEADER);
+}
+
+static int is_local(const char *url)
+{
+    const char *proto = avio_find_protocol_name(url);
+    return !proto || !strcmp(proto, "file");
+}
+
+/* mkdir -p of the directory part of a local path. */
+static int make_parent_dirs(const char *url)
+{
+    char path[4096];
+    char *p;
+
+    if (!strncmp(url, "file:", 5))
+        url += 5;
+    if (av_strlcpy(path, url, sizeof(path)) >= sizeof(path))
+        return AVERROR(ENAMETOOLONG);
+    p = strrchr(path, '/');
+    if (!p || p == path)
+        return 0;
+    *p = 0;
+    for (p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(path, 0777) < 0 && errno != EEXIST)
+            return AVERROR(errno);
+        *p = '/';
+    }
+    if (mkdir(path, 0777) < 0 && errno != EEXIST)
+        return AVERROR(errno);
+    return 0;
+}
+
+/* "dir/" of a url or path, "" when none. */
+static void dir_of(const char *url, char *buf, size_t size)
+{
+    const char *slash = strrchr(url, '/');
+    size_t n = slash ? (size_t)(slash - url + 1) : 0;
+    if (n >= size)
+        n = size - 1;
+    memcpy(buf, url, n);
+    buf[n] = 0;
+}
+
+static int add_stream(Mux *m, MuxIn *in)
+{
+    AVStream *st = avformat_new_stream(m->oc, NULL);
+    int ret;
+
+    if (!st)
+        return AVERROR(ENOMEM);
+    ret = avcodec_parameters_copy(st->codecpar, in->sp->par);
+    if (ret < 0)
+        return ret;
+    st->codecpar->codec_tag = 0;
+    st->time_base = in->sp->time_base;
+    if (!in->is_audio && in->sp->frame_rate.num > 0) {
+        st->avg_frame_rate = in->sp->frame_rate;
+        st->r_frame_rate = in->sp->frame_rate;
+    }
+    in->streams[in->nb_streams++] = st->index;
+    return 0;
+}
+
+/* Creates the streams: for a multivariant HLS output, each variant gets a
+ * video stream and its own copy of the audio; else one stream per input.
+ * An output exists to carry video: with none of its renditions present the
+ * instance fails rather than go on with audio alone. */
+static int create_streams(Mux *m, AVBPrint *vsm)
+{
+    MuxIn *audio = NULL;
+    int nv = 0, ret;
+
+    for (int i = 0; i < m->nb_in; i++) {
+        m->in[i].nb_streams = 0;
+        if (m->in[i].is_audio && m->in[i].sp)
+            audio = &m->in[i];
+    }
+    for (int i = 0; i < m->nb_in; i++) {
+        MuxIn *in = &m->in[i];
+        if (in->is_audio || !in->sp)
+            continue;
+        if ((ret = add_stream(m, in)) < 0)
+            return ret;
+        if (m->multivariant) {
+            av_bprintf(vsm, "%sv:%d", nv ? " " : "", nv);
+            if (audio) {
+                if ((ret = add_stream(m, audio)) < 0)
+                    return ret;
+                av_bprintf(vsm, ",a:%d", audio->nb_streams - 1);
+            }
+            av_bprintf(vsm, ",name:%s", in->name);
+        }
+        nv++;
+    }
+    if (!nv)
+        return AVERROR_STREAM_NOT_FOUND;
+    if (audio && !m->multivariant)
+        return add_stream(m, audio);
+    return 0;
+}
+
+/* hls_flags += extra, keeping what the job set. */
+static void add_hls_flags(AVDictionary **opts, const char *extra)
+{
+    const AVDictionaryEntry *e = av_dict_get(*opts, "hls_flags", NULL, 0);
+    char buf[512];
+
+    snprintf(buf, sizeof(buf), "%s%s", e ? e->value : "", extra);
+    av_dict_set(opts, "hls_flags", buf, 0);
+}
+
+static int open_output(Mux *m)
+{
+    const JobOutput *jo = m->cfg.jo;
+    const AVOutputFormat *fmt = av_guess_format(jo->format, NULL, NULL);
+    AVDictionary *opts = NULL;
+    const AVDictionaryEntry *e = NULL;
+    AVBPrint vsm;
+    char filename[4096];
+    int ret, nv = 0, na = 0;
+
+    av_bprint_init(&vsm, 0, AV_BPRINT_SIZE_UNLIMITED);
+    if (!fmt) {
+        ret = stage_fail(&m->st, AVERROR_MUXER_NOT_FOUND, "unknown output format '%s'", jo->format);
+        goto end;
+    }
+    m->multivariant = !strcmp(fmt->name, "hls") && jo->nb_renditions > 1;
+    av_strlcpy(filename, m->url, sizeof(filename));
+    av_dict_copy(&opts, m->options, 0);
+    if (m->multivariant) {
+        char dir[4096];
+        const char *base = strrchr(m->url, '/');
+        dir_of(m->url, dir, sizeof(dir));
+        snprintf(filename, sizeof(filename), "%s%%v.m3u8", dir);
+        if (!av_dict_get(opts, "master_pl_name", NULL, 0))
+            av_dict_set(&opts, "master_pl_name", base ? base + 1 : m->url, 0);
+        if (!av_dict_get(opts, "hls_segment_filename", NULL, 0)) {
+            char seg[4096];
+            const AVDictionaryEntry *t = av_dict_get(opts, "hls_segment_type", NULL, 0);
+            snprintf(seg, sizeof(seg), "%s%%v_%%05d.%s", dir, t && !strcmp(t->value, "fmp4") ? "m4s" : "ts");
+            av_dict_set(&opts, "hls_segment_filename", seg, 0);
+        }
+    }
+    if (!strcmp(fmt->name, "hls")) {
+        if (m->cfg.hls_start_number >= 0 && !m->restarts && !av_dict_get(opts, "start_number", NULL, 0))
+            av_dict_set_int(&opts, "start_number", m->cfg.hls_start_number, 0);
+        /* a restart for new codec parameters goes on in the same playlists,
+         * after a discontinuity */
+        if (m->restarts)
+            add_hls_flags(&opts, "+append_list+discont_start");
+    }
+
+    ret = avformat_alloc_output_context2(&m->oc, fmt, NULL, filename);
+    if (ret < 0) {
+        stage_fail(&m->st, ret, "cannot create the %s muxer", fmt->name);
+        goto end;
+    }
+    m->oc->interrupt_callback = dl_callback(&m->dl);
+    m->oc->max_interleave_delta = MUX_MAX_INTERLEAVE_US;
+    /* lavf would shift each instance by its own first timestamp; the
+     * output's shift (ts_shift_us) is the same for all of them */
+    if (!(fmt->flags & AVFMT_TS_NEGATIVE))
+        m->oc->avoid_negative_ts = AVFMT_AVOID_NEG_TS_DISABLED;
+
+    ret = create_streams(m, &vsm);
+    if (ret < 0) {
+        stage_fail(&m->st, ret, "nothing to write: none of the output's video renditions started");
+        goto end;
+    }
+    for (unsigned i = 0; i < m->oc->nb_streams; i++) {
+        if (m->oc->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO)
+            nv++;
+        else
+            na++;
+    }
+    if (m->multivariant && !av_dict_get(opts, "var_stream_map", NULL, 0))
+        av_dict_set(&opts, "var_stream_map", vsm.str, 0);
+    if (!strcmp(fmt->name, "flv") && !av_dict_get(opts, "flvflags", NULL, 0))
+        av_dict_set(&opts, "flvflags", "no_duration_filesize", 0);
+    if (!is_local(m->url) && !av_dict_get(opts, "rw_timeout", NULL, 0))
+        av_dict_set_int(&opts, "rw_timeout", m->cfg.rw_timeout_us, 0);
+
+    if (is_local(m->url) && (ret = make_parent_dirs(filename)) < 0) {
+        stage_fail(&m->st, ret, "cannot create the directory of %s", m->shown);
+        goto end;
+    }
+    if (!(fmt->flags & AVFMT_NOFILE)) {
+        dl_arm(&m->dl, m->cfg.rw_timeout_us);
+        ret = avio_open2(&m->oc->pb, filename, AVIO_FLAG_WRITE, &m->oc->interrupt_callback, &opts);
+        dl_disarm(&m->dl);
+        if (ret < 0) {
+            stage_fail(&m->st, ret, "cannot open %s%s", m->shown,
+                       dl_expired(&m->dl) ? " (no answer within rw_timeout)" : "");
+            goto end;
+        }
+    }
+    dl_arm(&m->dl, m->cfg.rw_timeout_us);
+    ret = avformat_write_header(m->oc, &opts);
+    dl_disarm(&m->dl);
+    if (ret < 0) {
+        stage_fail(&m->st, ret, "cannot start %s %s%s", fmt->name, m->shown,
+                   dl_expired(&m->dl) ? " (no answer within rw_timeout)" : "");
+        goto end;
+    }
+    m->header_written = 1;
+    while ((e = av_dict_get(opts, "", e, AV_DICT_IGNORE_SUFFIX)))
+        av_log(m, AV_LOG_WARNING, "output option '%s' was not used\n", e->key);
+    if (!m->restarts)
+        stage_event(&m->st, EV_START, "%s output %s opened (%d video, %d audio stream%s)",
+                    fmt->name, m->shown, nv, na, na == 1 ? "" : "s");
+    ret = 0;
+end:
+    av_bprint_finalize(&vsm, NULL);
+    av_dict_free(&opts);
+    return ret;
+}
+
+/* Closes the muxer; trailer: write it (ENDLIST, moov) or not (abandon). */
+static void close_output(Mux *m, int trailer)
+{
+    if (!m->oc)
+        return;
+    if (m->header_written && trailer) {
+        int ret;
+        dl_arm(&m->dl, m->cfg.rw_timeout_us);
+        ret = av_write_trailer(m->oc);
+        dl_disarm(&m->dl);
+        if (ret < 0)
+            av_log(m, AV_LOG_ERROR, "writing the trailer failed: %s\n", av_err2str(ret));
+    }
+    if (!(m->oc->oformat->flags & AVFMT_NOFILE))
+        avio_closep(&m->oc->pb);
+    avformat_free_context(m->oc);
+    m->oc = NULL;
+    m->header_written = 0;
+}
+
+/* Sleeps for a stall fault; a stall as long as the deadline is what a dead
+ * peer looks like, and fails the same way. */
+static int stall(Mux *m, int64_t us)
+{
+    int64_t until = av_gettime_relative() + FFMIN(us, m->cfg.rw_timeout_us);
+
+    av_log(m, AV_LOG_WARNING, "fault: stalling for %.3f s\n", us / 1e6);
+    while (av_gettime_relative() < until)
+        av_usleep(MUX_SLICE_US);
+    return us >= m->cfg.rw_timeout_us ? AVERROR(ETIMEDOUT) : 0;
+}
+
+/* Writes pkt (consumed) to every stream its input feeds. */
+static int write_packet(Mux *m, AVPacket *pkt, int index)
+{
+    MuxIn *in = &m->in[index];
+    int64_t t_us;
+    int ret = 0;
+
+    if (!in->sp || !in->nb_streams) {
+        av_packet_free(&pkt);
+        return 0;
+    }
+    t_us = pkt->pts != AV_NOPTS_VALUE ? av_rescale_q(pkt->pts, pkt->time_base, AV_TIME_BASE_Q) : 0;
+
+    if (fault_any(&m->faults)) {
+        FaultEffect fx = fault_poll(&m->faults, t_us);
+        if (fx.error || fx.close) {
+            av_packet_free(&pkt);
+            av_log(m, AV_LOG_WARNING, "fault: %s\n", fx.error ? "write error" : "connection closed");
+            return fx.error ? AVERROR(EIO) : AVERROR(ECONNRESET);
+        }
+        if (fx.stall_us && (ret = stall(m, fx.stall_us)) < 0) {
+            av_packet_free(&pkt);
+            return ret;
+        }
+        if (fx.delay_us)
+            av_usleep(fx.delay_us);
+        if (fx.drop) {
+            av_packet_free(&pkt);
+            return 0;
+        }
+    }
+
+    if (in->new_extradata) {
+        /* FLV writes a new sequence header on this side data */
+        uint8_t *sd = av_packet_new_side_data(pkt, AV_PKT_DATA_NEW_EXTRADATA,
+                                              in->new_extradata_size);
+        if (sd)
+            memcpy(sd, in->new_extradata, in->new_extradata_size);
+        av_freep(&in->new_extradata);
+    }
+    atomic_store(&m->last_pts_us, t_us);
+    for (int i = 0; i < in->nb_streams && ret >= 0; i++) {
+        AVStream *st = m->oc->streams[in->streams[i]];
+        AVPacket *p = i == in->nb_streams - 1 ? pkt : av_packet_clone(pkt);
+        int64_t t0, dt;
+
+        if (!p) {
+            ret = AVERROR(ENOMEM);
+            break;
+        }
+        if (p == pkt)
+            pkt = NULL;
+        if (m->cfg.ts_shift_us) {
+            int64_t d = av_rescale_q(m->cfg.ts_shift_us, AV_TIME_BASE_Q, p->time_base);
+            if (p->pts != AV_NOPTS_VALUE)
+                p->pts += d;
+            if (p->dts != AV_NOPTS_VALUE)
+                p->dts += d;
+        }
+        av_packet_rescale_ts(p, p->time_base, st->time_base);
+        p->time_base = st->time_base;
+        p->stream_index = st->index;
+        atomic_fetch_add(&m->packets, 1);
+        atomic_fetch_add(&m->bytes, p->size);
+
+        t0 = av_gettime_relative();
+        dl_arm(&m->dl, m->cfg.rw_timeout_us);
+        ret = av_interleaved_write_frame(m->oc, p);   /* takes p's reference */
+        dl_disarm(&m->dl);
+        dt = av_gettime_relative() - t0;
+        av_packet_free(&p);
+        atomic_store(&m->write_us_last, dt);
+        if (dt > atomic_load(&m->write_us_max))
+            atomic_store(&m->write_us_max, dt);
+        if (!atomic_load(&m->first_write_us))
+            atomic_store(&m->first_write_us, t0);
+    }
+    av_packet_free(&pkt);
+    if (ret < 0)
+        return ret;
+
+    /* a live stream's output behind real time has failed; an instance
+     * replaying a backlog is judged once it has caught up */
+    if (m->cfg.clock->latency_budget_us) {
+        int64_t lag = clock_lag(m->cfg.clock, t_us);
+        if (lag < m->cfg.clock->latency_budget_us / 2)
+            m->caught_up = 1;
+        else if (m->caught_up && lag > m->cfg.clock->latency_budget_us) {
+            m->behind_us = lag;
+            return AVERROR(ETIMEDOUT);
+        }
+    }
+    return 0;
+}
+
+/* New codec parameters for an input (consumed): a standby encoder took
+ * over. Receivers learn it the way their format says. */
+static int change_params(Mux *m, int index, StreamParams *sp)
+{
+    MuxIn *in = &m->in[index];
+    const char *fmt = m->oc->oformat->name;
+    int ret = 0;
+
+    params_free(&in->sp);
+    in->sp = sp;
+    if (!strcmp(fmt, "hls")) {
+        /* HLS: EXT-X-DISCONTINUITY; the muxer restarts on the same playlists */
+        av_opt_set(m->oc->priv_data, "hls_flags", "+omit_endlist", 0);
+        close_output(m, 1);
+        m->restarts++;
+        av_log(m, AV_LOG_INFO, "codec parameters changed: the playlists go on after a discontinuity\n");
+        return open_output(m);
+    }
+    if (strcmp(fmt, "flv")) {
+        /* in-band headers (MPEG-TS inserts them at keyframes) come from
+         * the stream's extradata: the new encoder's from now on. FLV
+         * compares the side data below with it, so it keeps the old. */
+        for (int i = 0; i < in->nb_streams; i++) {
+            AVCodecParameters *par = m->oc->streams[in->streams[i]]->codecpar;
+            uint8_t *extradata = av_mallocz(sp->par->extradata_size + AV_INPUT_BUFFER_PADDING_SIZE);
+            if (!extradata)
+                return AVERROR(ENOMEM);
+            memcpy(extradata, sp->par->extradata, sp->par->extradata_size);
+            av_freep(&par->extradata);
+            par->extradata = extradata;
+            par->extradata_size = sp->par->extradata_size;
+        }
+    }
+    if (!strcmp(fmt, "flv")) {
+        /* FLV: a new sequence header, on the next packet's side data */
+        av_freep(&in->new_extradata);
+        in->new_extradata = av_memdup(sp->par->extradata, sp->par->extradata_size);
+        if (!in->new_extradata)
+            return AVERROR(ENOMEM);
+        in->new_extradata_size = sp->par->extradata_size;
+        av_log(m, AV_LOG_INFO, "codec parameters changed: a new FLV sequence header follows\n");
+    } else if (strcmp(fmt, "mpegts")) {
+        av_log(m, AV_LOG_WARNING, "codec parameters changed: %s cannot signal it; "
+               "players may not decode across the change\n", fmt);
+    }
+    return ret;
+}
+
+static int mux_run(void *arg)
+{
+    Mux *m = arg;
+    int ret, kind, index, trailer = 1;
+    void *ptr;
+
+    ret = open_output(m);
+    if (ret < 0)
+        goto end;
+    atomic_store(&m->state, MUX_READY);
+
+    for (;;) {
+        ret = tq_recv(m->q, &kind, &index, &ptr, -1);
+        if (ret == AVERROR_EOF) {
+            ret = 0;
+            break;
+        }
+        if (kind == TQ_END) {
+            trailer = index == 0;
+            break;
+        }
+        if (index < 0 || index >= m->nb_in) {
+            tq_item_free(kind, ptr);
+            continue;
+        }
+        if (kind == TQ_PACKET) {
+            ret = write_packet(m, ptr, index);
+            if (ret < 0) {
+                atomic_fetch_add(&m->errors, 1);
+                if (m->behind_us)
+                    stage_fail(&m->st, ret, "%s is %.1f s behind real time (latency budget %.1f s)",
+                               m->shown, m->behind_us / 1e6, m->cfg.clock->latency_budget_us / 1e6);
+                else
+                    stage_fail(&m->st, ret, "writing to %s failed%s", m->shown,
+                               dl_expired(&m->dl) ? " (no answer within rw_timeout)" : "");
+                break;
+            }
+        } else if (kind == TQ_PARAMS) {
+            ret = change_params(m, index, ptr);
+            if (ret < 0) {
+                stage_fail(&m->st, ret, "cannot go on with new codec parameters on %s", m->shown);
+                break;
+            }
+        } else {
+            tq_item_free(kind, ptr);
+        }
+    }
+
+end:
+    tq_recv_done(m->q);
+    close_output(m, trailer && ret >= 0);
+    atomic_store(&m->state, ret < 0 ? MUX_FAILED : MUX_DONE);
+    if (ret >= 0 && trailer && atomic_load(&m->packets))
+        stage_event(&m->st, EV_END, "output %s closed: %lld packets, %lld bytes", m->shown,
+                    (long long)atomic_load(&m->packets), (long long)atomic_load(&m->bytes));
+    return ret;
+}
+
+int mux_alloc(Mux **pm, const MuxConfig *cfg, const MuxInput *inputs, int nb_inputs)
+{
+    Mux *m = av_mallocz(sizeof(*m));
+
+    *pm = NULL;
+    if (!m)
+        return AVERROR(ENOMEM);
+    stage_init(&m->st, cfg->js->name, cfg->component, cfg->events, mux_run);
+    m->cfg = *cfg;
+    av_strlcpy(m->url, cfg->url, sizeof(m->url));
+    redact_url(cfg->url, m->shown, sizeof(m->shown));
+    m->cfg.url = m->url;
+    if (av_dict_copy(&m->options, cfg->options, 0) < 0)
+        goto fail;
+    m->cfg.options = m->options;
+    dl_init(&m->dl, NULL);
+    fault_point_init(&m->faults, cfg->js, cfg->component);
+    atomic_init(&m->state, MUX_OPENING);
+    m->q = tq_alloc(MUX_QUEUE, 1);
+    m->in = av_calloc(nb_inputs, sizeof(*m->in));
+    if (!m->q || !m->in)
+        goto fail;
+    m->nb_in = nb_inputs;
+    for (int i = 0; i < nb_inputs; i++) {
+        m->in[i].is_audio = inputs[i].is_audio;
+        av_strlcpy(m->in[i].name, inputs[i].name, sizeof(m->in[i].name));
+        if (inputs[i].sp && !(m->in[i].sp = params_clone(inputs[i].sp)))
+            goto fail;
+    }
+    *pm = m;
+    return 0;
+fail:
+    mux_free(&m);
+    return AVERROR(ENOMEM);
+}
+
+void mux_free(Mux **pm)
+{
+    Mux *m = *pm;
+
+    if (!m)
+        return;
+    for (int i = 0; i < m->nb_in; i++) {
+        params_free(&m->in[i].sp);
+        av_freep(&m->in[i].new_extradata);
+    }
+    av_freep(&m->in);
+    tq_free(&m->q);
+    av_dict_free(&m->options);
+    av_freep(pm);
+}
+
+int mux_start(Mux *m)
+{
+    return stage_start(&m->st);
+}
+
+int mux_join(Mux *m)
+{
+    return stage_join(&m->st);
+}
+
+MuxState mux_state(Mux *m)
+{
+    return atomic_load(&m->state);
+}
+
+ThreadQueue *mux_queue(Mux *m)
+{
+    return m->q;
+}
+
+const char *mux_component(const Mux *m)
+{
+    return m->st.component;
+}
+
+void mux_stats(Mux *m, MuxStats *s)
+{
+    s->packets = atomic_load(&m->packets);
+    s->bytes = atomic_load(&m->bytes);
+    s->last_pts_us = atomic_load(&m->last_pts_us);
+    s->write_us_last = atomic_load(&m->write_us_last);
+    s->write_us_max = atomic_load(&m->write_us_max);
+    s->first_write_us = atomic_load(&m->first_write_us);
+    s->errors = atomic_load(&m->errors);
+}

@@ -1,0 +1,96 @@
+/*
+ * mux.h: one muxer instance: an output written to one destination (the
+ * primary URL, or a backup's), on its own thread.
+ *
+ * The output stage (output.c) owns one or more instances and decides which
+ * gets the packets; an instance only opens its destination, writes what it
+ * is given and reports how that goes. Opening (connect, handshake, header)
+ * happens on the instance's thread, so a backup can be opened ahead while
+ * the primary keeps writing.
+ *
+ * Its queue carries:
+ *   TQ_PACKET  index = the output input it belongs to (pkt->time_base set)
+ *   TQ_PARAMS  index = an input whose codec parameters changed (a standby
+ *              encoder took over): FLV gets a new sequence header, HLS a
+ *              discontinuity (the muxer is restarted on the same playlist),
+ *              MPEG-TS carries the new headers in band; other formats go on
+ *              with a warning
+ *   TQ_END     index 0: finish (trailer: ENDLIST, moov); index 1: abandon
+ *              (an instance opened ahead that never wrote: no trailer that
+ *              would overwrite the destination's playlist)
+ *
+ * Every blocking call runs under the instance's rw_timeout. A failure is an
+ * event; the instance closes its queue (the owner's sends then fail) and
+ * ends. It also fails when, on a live stream, what it writes falls behind
+ * real time by more than the stream's latency budget.
+ */
+#ifndef HS_MUX_H
+#define HS_MUX_H
+
+#include <stdint.h>
+
+#include <libavutil/dict.h>
+
+#include "event.h"
+#include "fault.h"
+#include "job.h"
+#include "params.h"
+#include "stage.h"
+#include "tq.h"
+
+typedef struct Mux Mux;
+
+typedef enum MuxState {
+    MUX_OPENING,                 /* connecting, writing the header */
+    MUX_READY,                   /* header written: takes packets */
+    MUX_FAILED,                  /* an event says why; the thread ends */
+    MUX_DONE,                    /* finished or abandoned */
+} MuxState;
+
+/* An input of the output, as the instance lays out its streams. */
+typedef struct MuxInput {
+    int is_audio;
+    const char *name;            /* rendition name, or "audio" */
+    const StreamParams *sp;      /* NULL: absent; copied by mux_alloc */
+} MuxInput;
+
+typedef struct MuxConfig {
+    const JobStream *js;
+    const JobOutput *jo;
+    const char *component;       /* "out:main", "out:main.backup" */
+    const char *url;             /* may hold secrets */
+    AVDictionary *options;       /* not owned; copied */
+    int64_t rw_timeout_us;
+    int64_t hls_start_number;    /* HLS: first segment number, -1 default */
+    int64_t ts_shift_us;         /* added to every timestamp: the same for
+                                    every instance of an output, so that a
+                                    backup goes on where the primary was */
+    const StreamClock *clock;    /* not owned */
+    EventLog *events;
+} MuxConfig;
+
+typedef struct MuxStats {
+    int64_t packets;
+    int64_t bytes;
+    int64_t last_pts_us;
+    int64_t write_us_last, write_us_max;
+    int64_t first_write_us;      /* av_gettime_relative of the first write, 0 */
+    int64_t errors;
+} MuxStats;
+
+/* inputs: nb_inputs of them (parameters copied). */
+int mux_alloc(Mux **pm, const MuxConfig *cfg, const MuxInput *inputs, int nb_inputs);
+void mux_free(Mux **pm);
+
+int mux_start(Mux *m);
+int mux_join(Mux *m);
+
+MuxState mux_state(Mux *m);
+ThreadQueue *mux_queue(Mux *m);
+void mux_stats(Mux *m, MuxStats *st);
+const char *mux_component(const Mux *m);
+
+/* Does this format take codec headers out of band? */
+int mux_wants_global_header(const char *format);
+
+#endif
