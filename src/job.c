@@ -2162,14 +2162,17 @@ void job_diag_free(JobDiag *diag)
     diag->nb_msgs = 0;
 }
 
-int job_input_is_live(const JobInput *in)
+int job_url_is_network(const char *url)
 {
     char scheme[32];
 
-    if (in->realtime)
-        return 1;
-    url_scheme(in->url, scheme, sizeof(scheme));
+    url_scheme(url, scheme, sizeof(scheme));
     return is_network_scheme(scheme);
+}
+
+int job_input_is_live(const JobInput *in)
+{
+    return in->realtime || job_url_is_network(in->url);
 }
 
 int job_format_max_video(const char *format)

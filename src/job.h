@@ -217,6 +217,9 @@ void job_diag_free(JobDiag *diag);
  * latency budgets and gap filling apply to them. */
 int job_input_is_live(const JobInput *in);
 
+/* Is url read through a network protocol (rtmp, srt, udp, http, ...)? */
+int job_url_is_network(const char *url);
+
 /* Video renditions an output format can carry: 1 for flv and mpegts, INT_MAX
  * for containers with several video tracks (hls, dash, mp4, matroska). */
 int job_format_max_video(const char *format);

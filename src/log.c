@@ -18,6 +18,10 @@
 
 #define LOG_LINE_MAX 4096
 #define LOG_MAX_SECRETS 256
+/* Shorter strings are not masked in free text: they would hit ordinary
+ * words ("main", "backup" as stream keys in a test). URLs in log lines are
+ * redacted by pattern whatever their secrets' length. */
+#define LOG_SECRET_MIN 8
 
 static _Thread_local char tl_component[64];
 
@@ -110,7 +114,7 @@ const char *log_component(void)
 
 void log_add_secret(const char *secret)
 {
-    if (!secret || strlen(secret) < 4)
+    if (!secret || strlen(secret) < LOG_SECRET_MIN)
         return;
     pthread_mutex_lock(&log_lock);
     for (int i = 0; i < nb_secrets; i++)
@@ -133,7 +137,7 @@ static void mask_secrets_locked(char *buf, size_t size)
         char *hit;
         while ((hit = strstr(buf, secrets[i]))) {
             size_t tail = strlen(hit + slen) + 1;
-            /* "****" is never longer than a secret (>= 4 characters) */
+            /* "****" is never longer than a secret (>= LOG_SECRET_MIN) */
             memcpy(hit, "****", 4);
             memmove(hit + 4, hit + slen, tail);
         }

@@ -43,7 +43,7 @@ void log_set_component(const char *name);
 const char *log_component(void);
 
 /* Registers a string that must never be printed (a stream key, a password):
- * every log line has it replaced by "****". Strings shorter than 4
+ * every log line has it replaced by "****". Strings shorter than 8
  * characters are ignored here (they would mask ordinary words); URLs in log
  * lines are redacted by pattern as well (redact.h), which covers them.
  * Thread-safe. */

@@ -8,7 +8,7 @@
 
 #include "decode.h"
 #include "encode.h"
-#include "ingest.h"
+#include "input.h"
 #include "ladder.h"
 #include "output.h"
 #include "pipeline.h"
@@ -39,7 +39,7 @@ struct Pipeline {
     ThreadQueue **q_enc;         /* per rendition */
     ThreadQueue **q_out;         /* per output */
 
-    Ingest *ingest;
+    Input *input;
     Decoder *vdec, *adec;
     Ladder *ladder;
     Encoder **venc;              /* per rendition */
@@ -89,14 +89,14 @@ int pipeline_alloc(Pipeline **pp, const JobStream *js, EventLog *events,
             goto fail;
 
     /* stages, each given the queues around it */
-    if ((ret = ingest_alloc(&p->ingest, js, p->q_vpkt, p->q_apkt, &p->clock, events, stop)) < 0 ||
-        (ret = dec_alloc(&p->vdec, js->name, AVMEDIA_TYPE_VIDEO, p->q_vpkt, p->q_vframe,
-                         js->duration_us, events)) < 0 ||
+    if ((ret = input_alloc(&p->input, js, p->q_vpkt, p->q_apkt, &p->clock, events, stop)) < 0 ||
+        (ret = dec_alloc(&p->vdec, js, AVMEDIA_TYPE_VIDEO, p->q_vpkt, p->q_vframe,
+                         &p->clock, events)) < 0 ||
         (ret = ladder_alloc(&p->ladder, js, p->q_vframe, p->q_enc, events)) < 0)
         goto fail;
     if (p->has_audio &&
-        ((ret = dec_alloc(&p->adec, js->name, AVMEDIA_TYPE_AUDIO, p->q_apkt, p->q_aframe,
-                          js->duration_us, events)) < 0 ||
+        ((ret = dec_alloc(&p->adec, js, AVMEDIA_TYPE_AUDIO, p->q_apkt, p->q_aframe,
+                          &p->clock, events)) < 0 ||
          (ret = enc_alloc(&p->aenc, js, NULL, &js->audio, p->q_aframe, &p->clock, events)) < 0))
         goto fail;
     for (int r = 0; r < js->nb_renditions; r++)
@@ -128,7 +128,7 @@ void pipeline_free(Pipeline **pp)
     if (!p)
         return;
     js = p->js;
-    ingest_free(&p->ingest);
+    input_free(&p->input);
     dec_free(&p->vdec);
     dec_free(&p->adec);
     ladder_free(&p->ladder);
@@ -171,7 +171,7 @@ int pipeline_start(Pipeline *p)
     if (ret >= 0 && p->adec)
         ret = dec_start(p->adec);
     if (ret >= 0)
-        ret = ingest_start(p->ingest);
+        ret = input_start(p->input);
     p->started = 1;
     if (ret < 0)
         av_log(p, AV_LOG_FATAL, "cannot start a thread: %s\n", av_err2str(ret));
@@ -188,7 +188,7 @@ int pipeline_finished(Pipeline *p)
 {
     const JobStream *js = p->js;
 
-    if (stage_running(p->ingest) || stage_running(p->vdec) || stage_running(p->adec) ||
+    if (!input_finished(p->input) || stage_running(p->vdec) || stage_running(p->adec) ||
         stage_running(p->ladder) || stage_running(p->aenc))
         return 0;
     for (int r = 0; r < js->nb_renditions; r++)
@@ -206,7 +206,7 @@ int pipeline_join(Pipeline *p)
     int ingest_ret, outputs_ok = 0, ret = 0;
 
     /* upstream first: the order the stream unwinds in */
-    ingest_ret = ingest_join(p->ingest);
+    ingest_ret = input_join(p->input);
     dec_join(p->vdec);
     if (p->adec)
         dec_join(p->adec);

@@ -191,15 +191,15 @@ static void test_unknown_keys(void)
                "    durattion: 5s\n", 6,
                "2:1: unknown key 'streems' in job (expected one of: version, rw_timeout, streams)",
                "5:26: unknown key 'fromat' in input (expected one of: url, format, options, "
-               "realtime, filter, rw_timeout)",
+               "realtime, filter, rw_timeout, backup, loss_timeout, probes)",
                "8:9: unknown key 'widht' in rendition (expected one of: name, width, height, "
-               "fps, encoder, bitrate, gop, options, device)",
+               "fps, encoder, bitrate, gop, options, device, backup)",
                "9:38: unknown key 'rendition' in output (expected one of: name, format, url, "
-               "renditions, options, rw_timeout)",
+               "renditions, options, rw_timeout, backup)",
                "10:14: unknown key 'codec' in audio (expected one of: encoder, bitrate, "
                "sample_rate, channels, options)",
                "11:5: unknown key 'durattion' in stream (expected one of: name, input, audio, "
-               "renditions, outputs, duration)");
+               "renditions, outputs, duration, standby, switch_back, latency_budget, faults)");
 }
 
 static void test_wrong_types(void)
@@ -242,7 +242,7 @@ static void test_wrong_types(void)
                "5:12: 'input' must be a mapping, not a string",
                "6:12: 'audio' must be a mapping or false, not a string",
                "7:5: unknown key 'realtime' in stream (expected one of: name, input, audio, "
-               "renditions, outputs, duration)",
+               "renditions, outputs, duration, standby, switch_back, latency_budget, faults)",
                "8:19: a rendition must be a mapping, not a list",
                "9:32: 'url' must be a string, not an integer");
 }
@@ -949,7 +949,7 @@ static void test_many_problems(void)
            "5:1: unknown key 'rw_timout' in job (expected one of: version, rw_timeout, streams)",
            "10:15: unknown input format 'lavfx' (see ffmpeg -demuxers)",
            "13:9: unknown key 'widht' in rendition (expected one of: name, width, height, fps, "
-           "encoder, bitrate, gop, options, device)",
+           "encoder, bitrate, gop, options, device, backup)",
            "14:16: 'width' must be even (4:2:0 video), got 1279",
            "15:20: encoder 'libx264' has no option 'presett'",
            "18:16: 'width' must be between 16 and 16384, got 8",
