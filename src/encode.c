@@ -435,9 +435,14 @@ static int failover(Encoder *enc, int err, const char *why)
     if (ret < 0)
         return ret;
     atomic_fetch_add(&enc->switches, 1);
-    evlog_emit(enc->st.events, enc->st.stream, enc->st.component, EV_SWITCH, 0,
-               "%s takes over from %s with %d frame%s not yet passed on",
-               enc->inst[next].component, fi->component, enc->nb_pend, enc->nb_pend == 1 ? "" : "s");
+    if (next == failed)
+        evlog_emit(enc->st.events, enc->st.stream, enc->st.component, EV_SWITCH, 0,
+                   "%s opened again (no standby could take over), with %d frame%s not yet passed on",
+                   fi->component, enc->nb_pend, enc->nb_pend == 1 ? "" : "s");
+    else
+        evlog_emit(enc->st.events, enc->st.stream, enc->st.component, EV_SWITCH, 0,
+                   "%s takes over from %s with %d frame%s not yet passed on",
+                   enc->inst[next].component, fi->component, enc->nb_pend, enc->nb_pend == 1 ? "" : "s");
 
     /* the frames not passed on, in order, to the new encoder; taken first,
      * since what the encoder gives back meanwhile pops them off the list */

@@ -450,8 +450,13 @@ static int input_run(void *arg)
     for (;;) {
         int64_t now;
 
-        if (!in->out_open[BR_VIDEO] && !in->out_open[BR_AUDIO])
+        for (int b = 0; b < NB_BRANCHES; b++)
+            if (in->out_open[b] && tq_receiver_done(in->out[b]))
+                close_branch(in, b);   /* its decoder reached the job's duration */
+        if (!in->out_open[BR_VIDEO] && !in->out_open[BR_AUDIO]) {
+            ret = 0;
             break;               /* the decoders want nothing more */
+        }
         ret = tq_recv(in->q, &kind, &index, &ptr, IN_POLL_US);
         now = av_gettime_relative();
         if (ret == AVERROR_EOF) {
@@ -475,13 +480,20 @@ static int input_run(void *arg)
                 } else if (i == in->active) {
                     /* a file or generated source ended: the stream ends
                      * with it, unless a backup is up to go on */
-                    int other = 0;
-                    for (int k = 0; k < in->nb_src; k++)
+                    int other = 0, waiting = 0;
+                    for (int k = 0; k < in->nb_src; k++) {
                         other |= candidate(in, k, now);
-                    if (other)
+                        waiting |= k != i && ingest_running(in->src[k].ing);
+                    }
+                    if (other) {
                         failover(in, now, "the source ended");
-                    else
+                    } else {
                         set_active(in, -1);
+                        if (waiting)
+                            evlog_emit(in->st.events, in->st.stream, in->st.component, EV_WARNING, 0,
+                                       "%s ended and no other source is up: the stream repeats its "
+                                       "last frame until one is", s->component);
+                    }
                 }
             } else {
                 tq_item_free(kind, ptr);
@@ -498,8 +510,10 @@ static int input_run(void *arg)
                 failover(in, now, why);
             }
         }
-        if (in->active < 0 && in->started && !sources_left(in))
+        if (in->active < 0 && in->started && !sources_left(in)) {
+            ret = 0;
             break;               /* no source will come back */
+        }
         if (!in->started && !sources_left(in)) {
             ret = stage_fail(&in->st, AVERROR_EXTERNAL, "no source of the stream could be read");
             break;

@@ -178,6 +178,30 @@ static void add_hls_flags(AVDictionary **opts, const char *extra)
     av_dict_set(opts, "hls_flags", buf, 0);
 }
 
+/*
+ * HLS and DASH write no byte before their first segment, so a header
+ * written says nothing about the origin. An instance opened ahead must know
+ * its origin answers: a GET of the playlist URL does, with no side effect;
+ * any HTTP answer (404 included) means the origin is up, a refused or
+ * timed-out connection means it is not.
+ */
+static int probe_peer(Mux *m)
+{
+    AVIOContext *pb = NULL;
+    int ret;
+
+    dl_arm(&m->dl, m->cfg.rw_timeout_us);
+    ret = avio_open2(&pb, m->url, AVIO_FLAG_READ, &m->oc->interrupt_callback, NULL);
+    dl_disarm(&m->dl);
+    avio_closep(&pb);
+    if (ret >= 0 || ret == AVERROR_HTTP_BAD_REQUEST || ret == AVERROR_HTTP_UNAUTHORIZED ||
+        ret == AVERROR_HTTP_FORBIDDEN || ret == AVERROR_HTTP_NOT_FOUND ||
+        ret == AVERROR_HTTP_OTHER_4XX || ret == AVERROR_HTTP_SERVER_ERROR)
+        return 0;
+    return stage_fail(&m->st, ret, "the origin of %s does not answer%s", m->shown,
+                      dl_expired(&m->dl) ? " within rw_timeout" : "");
+}
+
 static int open_output(Mux *m)
 {
     const JobOutput *jo = m->cfg.jo;
@@ -246,8 +270,19 @@ static int open_output(Mux *m)
         av_dict_set(&opts, "var_stream_map", vsm.str, 0);
     if (!strcmp(fmt->name, "flv") && !av_dict_get(opts, "flvflags", NULL, 0))
         av_dict_set(&opts, "flvflags", "no_duration_filesize", 0);
-    if (!is_local(m->url) && !av_dict_get(opts, "rw_timeout", NULL, 0))
+    if (!is_local(m->url) && (fmt->flags & AVFMT_NOFILE)) {
+        /* HLS and DASH open their segments themselves: their own option
+         * carries the deadline, and PUT is what origins take */
+        if (!av_dict_get(opts, "timeout", NULL, 0)) {
+            char t[32];
+            snprintf(t, sizeof(t), "%.6f", m->cfg.rw_timeout_us / 1e6);   /* a duration in s */
+            av_dict_set(&opts, "timeout", t, 0);
+        }
+        if (!av_dict_get(opts, "method", NULL, 0))
+            av_dict_set(&opts, "method", "PUT", 0);
+    } else if (!is_local(m->url) && !av_dict_get(opts, "rw_timeout", NULL, 0)) {
         av_dict_set_int(&opts, "rw_timeout", m->cfg.rw_timeout_us, 0);
+    }
 
     if (is_local(m->url) && (ret = make_parent_dirs(filename)) < 0) {
         stage_fail(&m->st, ret, "cannot create the directory of %s", m->shown);
@@ -272,6 +307,8 @@ static int open_output(Mux *m)
         goto end;
     }
     m->header_written = 1;
+    if ((fmt->flags & AVFMT_NOFILE) && !is_local(m->url) && (ret = probe_peer(m)) < 0)
+        goto end;
     while ((e = av_dict_get(opts, "", e, AV_DICT_IGNORE_SUFFIX)))
         av_log(m, AV_LOG_WARNING, "output option '%s' was not used\n", e->key);
     if (!m->restarts)

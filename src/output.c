@@ -807,7 +807,7 @@ end:
     if (!complete && ret >= 0 && out->key_input >= 0) {
         ret = AVERROR_EXTERNAL;
         if (has_backups(out))
-            stage_fail(&out->st, ret, "no destination of %s could be written", out->shown);
+            stage_fail(&out->st, 0, "no destination of %s could be written", out->shown);
     }
     return ret;
 }
