@@ -812,6 +812,7 @@ struct Hds {
     int alloc_scratch;
     Hist tmp_hist;
     Acc tmp_acc;                 /* an hourly row's metric, decoded */
+    int need_prime;              /* counters' last values not read yet (after load_state) */
     int64_t bl_hour;             /* baselines being recomputed for it, -1: none */
     int bl_cursor;               /* next comp id of that job */
     int64_t retention_minute;    /* retention last ran at this minute */
@@ -1062,6 +1063,7 @@ static int load_state(Hds *h)
     /* the hour not closed yet is rebuilt from its raw ticks */
     h->scan_next = h->hour_closed >= 0 ? (h->hour_closed + 1) * 60 : 0;
     h->acc_hour = -1;
+    h->need_prime = 1;
     h->bl_hour = meta_get(h, "baseline_hour", -1) < h->hour_closed ? h->hour_closed : -1;
     h->bl_cursor = 1;
     h->retention_minute = -1;
@@ -1424,6 +1426,60 @@ static int fold_stream(Hds *h, int write)
     return ret;
 }
 
+/* After load_state: each counter's value at the last tick before minute
+ * m, so that the first rate of the rebuilt hour is there as it was. */
+static int prime_counters(Hds *h, int64_t m)
+{
+    sqlite3_stmt *st;
+    int64_t seq = 0, run = 0, t = 0;
+    int ret = 0;
+
+    if (sqlite3_prepare_v2(h->db, "SELECT seq, run, time_us FROM tick WHERE time_us < ?"
+                           " ORDER BY time_us DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+        return AVERROR(EIO);
+    sqlite3_bind_int64(st, 1, m * US_PER_MIN);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        seq = sqlite3_column_int64(st, 0);
+        run = sqlite3_column_int64(st, 1);
+        t = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_finalize(st);
+    if (!seq)
+        return 0;                /* the raw tick is gone, or there was none */
+    if (sqlite3_prepare_v2(h->db, "SELECT data FROM raw WHERE id >= ? AND id < ?", -1, &st, NULL) != SQLITE_OK)
+        return AVERROR(EIO);
+    sqlite3_bind_int64(st, 1, seq << ID_SHIFT);
+    sqlite3_bind_int64(st, 2, (seq + 1) << ID_SHIFT);
+    while (ret >= 0 && sqlite3_step(st) == SQLITE_ROW) {
+        const uint8_t *p = sqlite3_column_blob(st, 0), *end = p + sqlite3_column_bytes(st, 0);
+        while (p && p < end) {
+            SampleComp c;
+            uint64_t id;
+            CompInfo *ci;
+
+            if ((ret = get_varint(&p, end, &id)) < 0 || !id || id > (uint64_t)h->nb_comps) {
+                ret = AVERROR_INVALIDDATA;
+                break;
+            }
+            ci = &h->comps[id];
+            c.kind = ci->kind;
+            if ((ret = get_comp_values(&p, end, &c)) < 0 || (ret = ensure_series(ci)) < 0)
+                break;
+            for (uint32_t bits = c.present; bits; bits &= bits - 1) {
+                int mm = __builtin_ctz(bits);
+                if (sample_kinds[ci->kind].metrics[mm].type == METRIC_COUNTER && !isnan(c.v[mm])) {
+                    ci->series[mm].prev_v = c.v[mm];
+                    ci->series[mm].prev_t = t;
+                    ci->series[mm].prev_run = run;
+                }
+            }
+        }
+    }
+    sqlite3_finalize(st);
+    /* without them the hour only lacks its first rates: not a reason to stop */
+    return ret == AVERROR_INVALIDDATA ? 0 : ret;
+}
+
 /*
  * Reads minute m back from raw, one stream at a time: the minute's rollup
  * (when write) and the hour's accumulators (always). Stream by stream, so
@@ -1653,6 +1709,11 @@ static int upkeep(Hds *h, int64_t now_us)
         }
         m = floor_div(t, US_PER_MIN);
         write = m >= h->rollup_next;
+        if (h->need_prime) {
+            if ((ret = prime_counters(h, m)) < 0)
+                return ret;
+            h->need_prime = 0;
+        }
         if ((ret = scan_minute(h, m, write)) < 0)
             return ret;
         h->scan_next = m + 1;
@@ -1873,12 +1934,11 @@ static int open_db(Hds *h)
         return AVERROR(EIO);
     }
     sqlite3_busy_timeout(h->db, 5000);
-    ret = check_file(h->db, &version, err, sizeof(err));
-    if (ret < 0 || (ret > 0 && (ret = check_catalogue(h->db, err, sizeof(err))) < 0)) {
+    is_hds = ret = check_file(h->db, &version, err, sizeof(err));
+    if (ret < 0 || (is_hds && (ret = check_catalogue(h->db, err, sizeof(err))) < 0)) {
         av_log(h, AV_LOG_ERROR, "%s: %s\n", h->path, err);
         return ret;
     }
-    is_hds = ret;
     /* WAL: a commit appends to the log, readers (hotspare hds export) go on
      * reading meanwhile. synchronous=NORMAL: no fsync per commit; the
      * checkpoint syncs. A process kill loses nothing committed. */
