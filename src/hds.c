@@ -198,8 +198,9 @@ static int value_tag(double x)
     return TAG_F64;
 }
 
-/* n values: ceil(n / 4) tag bytes, then each value in its tag's form */
-static void put_values(ByteBuf *b, const double *v, int n)
+/* n values, stride bytes apart: ceil(n / 4) tag bytes, then each value in
+ * its tag's form */
+static void put_values_strided(ByteBuf *b, const double *first, int n, size_t stride)
 {
     size_t tags;
 
@@ -209,24 +210,30 @@ static void put_values(ByteBuf *b, const double *v, int n)
     memset(b->data + tags, 0, (n + 3) / 4);
     b->len += (n + 3) / 4;
     for (int i = 0; i < n; i++) {
-        int tag = value_tag(v[i]);
+        const double *x = (const double *)((const uint8_t *)first + i * stride);
+        int tag = value_tag(*x);
         b->data[tags + i / 4] |= tag << (2 * (i % 4));
         if (tag == TAG_INT) {
-            uint64_t u = zigzag((int64_t)v[i]);
+            uint64_t u = zigzag((int64_t)*x);
             while (u >= 0x80) {
                 b->data[b->len++] = (uint8_t)(u | 0x80);
                 u >>= 7;
             }
             b->data[b->len++] = (uint8_t)u;
         } else if (tag == TAG_F32) {
-            float f = (float)v[i];
+            float f = (float)*x;
             memcpy(b->data + b->len, &f, 4);   /* little-endian hosts only: */
             b->len += 4;                       /* see the check in hds_open */
         } else {
-            memcpy(b->data + b->len, &v[i], 8);
+            memcpy(b->data + b->len, x, 8);
             b->len += 8;
         }
     }
+}
+
+static void put_values(ByteBuf *b, const double *v, int n)
+{
+    put_values_strided(b, v, n, sizeof(*v));
 }
 
 static int get_values(const uint8_t **pp, const uint8_t *end, double *v, int n)
@@ -535,7 +542,6 @@ static double acc_quantile(const Acc *a, double q)
 static void put_acc(ByteBuf *b, const Acc *a)
 {
     double v[4] = { a->mean, a->m2, a->min, a->max };
-    double *sums;
 
     put_varint(b, a->n);
     put_values(b, v, 4);
@@ -545,15 +551,7 @@ static void put_acc(ByteBuf *b, const Acc *a)
                         : zigzag(a->h.bins[i].key));
     for (int i = 0; i < a->h.nb; i++)
         put_varint(b, a->h.bins[i].count);
-    sums = av_malloc_array(FFMAX(a->h.nb, 1), sizeof(*sums));
-    if (!sums) {
-        b->oom = 1;
-        return;
-    }
-    for (int i = 0; i < a->h.nb; i++)
-        sums[i] = a->h.bins[i].sum;
-    put_values(b, sums, a->h.nb);
-    av_free(sums);
+    put_values_strided(b, a->h.nb ? &a->h.bins[0].sum : NULL, a->h.nb, sizeof(*a->h.bins));
 }
 
 /* Decodes one put_acc() into t, reusing t's bucket array. */
