@@ -73,6 +73,20 @@
  * They are recomputed when an hour ends, HDS_BASELINE_SLICE components per
  * tick, so that no tick's transaction grows by more than a slice.
  *
+ * Cost (tests/bench/bench_hds.sh, TICKS=3720, 10,009 components, same
+ * machine): the writer thread spends 3.6 ms on a tick that only stores it
+ * (p50 1.5 ms; the mean carries the WAL checkpoints), 190 ms on a tick
+ * that also rolls up the minute before (3.2 ms a tick amortized), 0.95 s
+ * on the tick that closes an hour (65 MB of hourly rows), then 14 ms on
+ * each of the 40 ticks that recompute baselines; 7.0 ms a tick over the
+ * run. The producer spends 0.15 ms in hds_put_sample. Bursts wait in the
+ * queue (HDS_DEFAULT_QUEUE_TICKS) and are caught up on the next ticks.
+ * Bytes on disk per component-tick: 58.8 for the raw ticks, 64.3 for the
+ * whole file. Memory: the queue (a Sample per slot), the hour's
+ * accumulators (16 bytes per histogram bucket, 58 buckets per series on
+ * average on the bench's data) and SQLite's 16 MB cache: 242 MB peak RSS
+ * for the benchmark process at 10,000 components.
+ *
  * Crash safety. Each tick's transaction holds the tick, the events that
  * came with it and the upkeep it triggered, cursors included; the per-hour
  * accumulators live in memory and are rebuilt on open from the raw ticks of
