@@ -25,6 +25,9 @@ struct EventLog {
     pthread_mutex_t lock;
     FILE *file;                  /* protected by lock */
     int counts[NB_KINDS];        /* protected by lock */
+    /* set before the run starts (evlog_add_sink), read-only after */
+    struct { EventSinkFn fn; void *opaque; } sinks[EVLOG_MAX_SINKS];
+    int nb_sinks;
 };
 
 static const char *const kind_names[NB_KINDS] = {
@@ -93,10 +96,21 @@ static void json_string(AVBPrint *bp, const char *s)
     av_bprint_chars(bp, '"', 1);
 }
 
+int evlog_add_sink(EventLog *el, EventSinkFn fn, void *opaque)
+{
+    if (el->nb_sinks >= EVLOG_MAX_SINKS)
+        return AVERROR(ENOSPC);
+    el->sinks[el->nb_sinks].fn = fn;
+    el->sinks[el->nb_sinks].opaque = opaque;
+    el->nb_sinks++;
+    return 0;
+}
+
 void evlog_emit(EventLog *el, const char *stream, const char *component,
                 EventKind kind, int err, const char *fmt, ...)
 {
     char raw[1024], msg[1024];
+    struct timespec ts;
     va_list ap;
     int level;
 
@@ -116,16 +130,27 @@ void evlog_emit(EventLog *el, const char *stream, const char *component,
 
     if (!el)
         return;
+    clock_gettime(CLOCK_REALTIME, &ts);
     pthread_mutex_lock(&el->lock);
     if ((unsigned)kind < NB_KINDS)
         el->counts[kind]++;
+    /* under the lock: sinks see events in the order of the file */
+    for (int i = 0; i < el->nb_sinks; i++) {
+        Event ev = {
+            .time_us   = ts.tv_sec * INT64_C(1000000) + ts.tv_nsec / 1000,
+            .stream    = stream,
+            .component = component,
+            .kind      = kind,
+            .cause     = msg,
+            .error     = err,
+        };
+        el->sinks[i].fn(el->sinks[i].opaque, &ev);
+    }
     if (el->file) {
         AVBPrint bp;
-        struct timespec ts;
         struct tm tm;
         char when[40];
 
-        clock_gettime(CLOCK_REALTIME, &ts);
         gmtime_r(&ts.tv_sec, &tm);
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
         av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);

@@ -10,6 +10,8 @@
 #ifndef HS_EVENT_H
 #define HS_EVENT_H
 
+#include <stdint.h>
+
 #include <libavutil/attributes.h>
 
 typedef enum EventKind {
@@ -24,6 +26,25 @@ typedef enum EventKind {
 
 typedef struct EventLog EventLog;
 
+/* One event as delivered to a sink. The strings belong to the caller and
+ * live only during the sink's call: a sink copies what it keeps. cause is
+ * masked like the log (no URL credentials, no stream keys). */
+typedef struct Event {
+    int64_t time_us;             /* wall clock, UTC microseconds */
+    const char *stream;
+    const char *component;       /* "ingest", "enc:720p", "out:main", ... */
+    EventKind kind;
+    const char *cause;
+    int error;                   /* the libav error behind it, 0 when none */
+} Event;
+
+/* Called for every event, in emission order, with the event log's lock
+ * held: it must return quickly, must not block on I/O and must not emit
+ * events itself (hand the event to a queue, as hds_event_sink does). */
+typedef void (*EventSinkFn)(void *opaque, const Event *ev);
+
+#define EVLOG_MAX_SINKS 4
+
 /* path: JSON-lines file to append to, or NULL for the log alone. Returns 0
  * or a negative AVERROR (the file cannot be opened). */
 int evlog_alloc(EventLog **pel, const char *path);
@@ -33,6 +54,11 @@ void evlog_free(EventLog **pel);
  * Thread-safe; el may be NULL (the event is then only logged). */
 void evlog_emit(EventLog *el, const char *stream, const char *component,
                 EventKind kind, int err, const char *fmt, ...) av_printf_format(6, 7);
+
+/* Adds a sink (the historical data store, the control socket). Not
+ * thread-safe against evlog_emit: add sinks before the run starts. Returns
+ * 0, or AVERROR(ENOSPC) past EVLOG_MAX_SINKS. */
+int evlog_add_sink(EventLog *el, EventSinkFn fn, void *opaque);
 
 /* Events of this kind emitted so far. */
 int evlog_count(EventLog *el, EventKind kind);
