@@ -147,11 +147,11 @@ static int layout_supported(const AVCodec *c, const AVChannelLayout *l)
     return 0;
 }
 
-static int build_audio_graph(CodecInst *ci, const AVCodecParameters *in)
+static int build_audio_graph(CodecInst *ci, const AVCodecParameters *in, const char *probes)
 {
     AVCodecContext *ctx = ci->ctx;
     AVFilterInOut *outputs = NULL, *inputs = NULL;
-    char args[512], in_layout[128], out_layout[128], desc[512];
+    char args[512], in_layout[128], out_layout[128], desc[1024];
     int ret;
 
     ci->agraph = avfilter_graph_alloc();
@@ -170,8 +170,9 @@ static int build_audio_graph(CodecInst *ci, const AVCodecParameters *in)
                                        NULL, NULL, ci->agraph);
     if (ret < 0)
         return ret;
-    snprintf(desc, sizeof(desc), "aresample=%d,aformat=sample_fmts=%s:sample_rates=%d:channel_layouts=%s",
-             ctx->sample_rate, av_get_sample_fmt_name(ctx->sample_fmt), ctx->sample_rate, out_layout);
+    snprintf(desc, sizeof(desc), "aresample=%d,%s%saformat=sample_fmts=%s:sample_rates=%d:channel_layouts=%s",
+             ctx->sample_rate, probes ? probes : "", probes ? "," : "",
+             av_get_sample_fmt_name(ctx->sample_fmt), ctx->sample_rate, out_layout);
 
     outputs = avfilter_inout_alloc();
     inputs = avfilter_inout_alloc();
@@ -263,7 +264,7 @@ int codec_open_video(CodecInst *ci, Stage *stage, const CodecVideoConfig *cfg,
 }
 
 int codec_open_audio(CodecInst *ci, Stage *stage, const JobAudio *ja,
-                     const StreamParams *sp, int global_header)
+                     const StreamParams *sp, int global_header, const char *probes)
 {
     const AVCodec *codec = avcodec_find_encoder_by_name(ja->encoder);
     const AVCodecParameters *in = sp->par;
@@ -296,7 +297,7 @@ int codec_open_audio(CodecInst *ci, Stage *stage, const JobAudio *ja,
     if (ret >= 0)
         ret = finish_open(ci, stage, codec, &opts, global_header);
     av_dict_free(&opts);
-    if (ret >= 0 && (ret = build_audio_graph(ci, in)) < 0)
+    if (ret >= 0 && (ret = build_audio_graph(ci, in, probes)) < 0)
         stage_fail(stage, ret, "cannot convert the audio for encoder %s", codec->name);
     if (ret < 0)
         codec_close(ci);

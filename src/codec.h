@@ -44,9 +44,10 @@ typedef struct CodecVideoConfig {
 int codec_open_video(CodecInst *ci, Stage *stage, const CodecVideoConfig *cfg,
                      const StreamParams *sp, int global_header);
 
-/* Opens ci for audio, with its conversion graph. */
+/* Opens ci for audio, with its conversion graph; probes: filters the
+ * audio goes through first (the silence probe), NULL for none. */
 int codec_open_audio(CodecInst *ci, Stage *stage, const JobAudio *ja,
-                     const StreamParams *sp, int global_header);
+                     const StreamParams *sp, int global_header, const char *probes);
 
 /* Describes what was opened, for the start event. */
 void codec_describe(const CodecInst *ci, char *buf, size_t size);

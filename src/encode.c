@@ -64,6 +64,8 @@ struct Encoder {
     int global_header;
     FaultPoint drills;           /* actions on "enc:NAME" */
     _Atomic int requests;        /* EncoderRequest bits */
+    Probe probe;                 /* audio: silence */
+    char *probe_filters;
 
     /* Encoder thread only. */
     EncInst inst[2];             /* primary, standby */
@@ -378,7 +380,8 @@ static int inst_open(Encoder *enc, int i)
     if (in->ci.ctx)
         return 0;
     ret = enc->jr ? codec_open_video(&in->ci, &enc->st, &in->vcfg, enc->in_params, enc->global_header)
-                  : codec_open_audio(&in->ci, &enc->st, enc->ja, enc->in_params, enc->global_header);
+                  : codec_open_audio(&in->ci, &enc->st, enc->ja, enc->in_params, enc->global_header,
+                                     enc->probe_filters);
     if (ret < 0) {
         int64_t backoff = ENC_RETRY_MIN_US << FFMIN(in->fails, 5);
         in->fails++;
@@ -660,6 +663,8 @@ static int audio_pull(Encoder *enc)
             av_frame_free(&f);
             return ret == AVERROR(EAGAIN) || ret == AVERROR_EOF ? 0 : ret;
         }
+        if (enc->probe_filters)
+            probe_frame(&enc->probe, f, av_buffersink_get_time_base(ci->asink));
         f->pts = av_rescale_q(f->pts, av_buffersink_get_time_base(ci->asink), ci->ctx->time_base);
         if (enc->last_pts != AV_NOPTS_VALUE && f->pts <= enc->last_pts) {
             atomic_fetch_add(&enc->dropped, 1);
@@ -800,7 +805,7 @@ end:
 
 int enc_alloc(Encoder **penc, const JobStream *js, const JobRendition *jr,
               const JobAudio *ja, ThreadQueue *in, const StreamClock *clock,
-              EventLog *events)
+              ProbeFailure content_fail, void *opaque, EventLog *events)
 {
     Encoder *enc = av_mallocz(sizeof(*enc));
     char comp[48];
@@ -818,6 +823,11 @@ int enc_alloc(Encoder **penc, const JobStream *js, const JobRendition *jr,
     atomic_init(&enc->quality, -1);
     atomic_init(&enc->active_idx, -1);
     fault_point_init(&enc->drills, js, comp);
+    if (ja) {
+        probe_init(&enc->probe, &js->input, content_fail, opaque);
+        enc->probe.black_us = enc->probe.freeze_us = 0;    /* video: the ladder's */
+        enc->probe_filters = probe_audio_filters(&enc->probe);
+    }
 
     enc->nb_inst = jr && jr->backup ? 2 : 1;
     snprintf(enc->inst[0].component, sizeof(enc->inst[0].component), "%s", comp);
@@ -838,6 +848,8 @@ int enc_alloc(Encoder **penc, const JobStream *js, const JobRendition *jr,
 
 void enc_free(Encoder **penc)
 {
+    if (*penc)
+        av_freep(&(*penc)->probe_filters);
     av_freep(penc);
 }
 

@@ -34,6 +34,7 @@
 
 #include "event.h"
 #include "job.h"
+#include "probe.h"
 #include "stage.h"
 #include "tq.h"
 
@@ -59,10 +60,12 @@ typedef struct EncoderStats {
 } EncoderStats;
 
 /* A video encoder for jr, or the audio encoder for ja (exactly one non-NULL;
- * both not owned, as js, in and clock). */
+ * both not owned, as js, in and clock). content_fail: for the audio
+ * encoder, called (on its thread) when the input's silence probe sees a
+ * failure; NULL for none. */
 int enc_alloc(Encoder **penc, const JobStream *js, const JobRendition *jr,
               const JobAudio *ja, ThreadQueue *in, const StreamClock *clock,
-              EventLog *events);
+              ProbeFailure content_fail, void *opaque, EventLog *events);
 void enc_free(Encoder **penc);
 
 /* Adds an output queue (not owned) fed with this encoder's packets as input

@@ -31,9 +31,13 @@ struct Ladder {
     Rung *rungs;
     int nb_rungs;
 
+    Probe probe;
+    char *probe_filters;         /* NULL: nothing probed */
+
     /* Ladder thread only. */
     AVFilterGraph *graph;
     AVFilterContext *src;
+    AVFilterContext *probe_sink; /* owned by the graph */
     int cfg_w, cfg_h, cfg_fmt;   /* the input the graph was built for */
     AVRational in_tb, frame_rate;
 
@@ -66,9 +70,11 @@ static void describe(Ladder *l, AVBPrint *bp)
     av_bprintf(bp, "[in]");
     if (pre)
         av_bprintf(bp, "%s,", pre);
-    av_bprintf(bp, "split=%d", l->nb_rungs);
+    av_bprintf(bp, "split=%d", l->nb_rungs + !!l->probe_filters);
     for (int i = 0; i < l->nb_rungs; i++)
         av_bprintf(bp, "[s%d]", i);
+    if (l->probe_filters)
+        av_bprintf(bp, "[sp];[sp]%s[probe]", l->probe_filters);
     for (int i = 0; i < l->nb_rungs; i++) {
         Rung *r = &l->rungs[i];
         const JobRendition *jr = r->jr;
@@ -125,6 +131,19 @@ static int configure(Ladder *l, const AVFrame *f)
         io->pad_idx = 0;
         *tail = io;
         tail = &io->next;
+    }
+    if (l->probe_filters) {
+        AVFilterInOut *io;
+        ret = avfilter_graph_create_filter(&l->probe_sink, avfilter_get_by_name("buffersink"),
+                                           "probe", NULL, NULL, l->graph);
+        if (ret < 0 || !(io = avfilter_inout_alloc())) {
+            avfilter_inout_free(&inputs);
+            return ret < 0 ? ret : AVERROR(ENOMEM);
+        }
+        io->name = av_strdup("probe");
+        io->filter_ctx = l->probe_sink;
+        io->pad_idx = 0;
+        *tail = io;
     }
     outputs = avfilter_inout_alloc();
     if (!outputs) {
@@ -202,9 +221,21 @@ static int any_rung_open(Ladder *l)
     return 0;
 }
 
-/* Takes every frame the sinks have and passes it to the open rungs. */
+/* Takes every frame the sinks have and passes it to the open rungs; the
+ * probe branch's frames are read and dropped. */
 static int pull(Ladder *l)
 {
+    if (l->probe_sink) {
+        AVFrame *f = av_frame_alloc();
+        if (!f)
+            return AVERROR(ENOMEM);
+        while (av_buffersink_get_frame(l->probe_sink, f) >= 0) {
+            probe_frame(&l->probe, f, av_buffersink_get_time_base(l->probe_sink));
+            av_frame_unref(f);
+        }
+        av_frame_free(&f);
+    }
+
     for (int i = 0; i < l->nb_rungs; i++) {
         Rung *r = &l->rungs[i];
         for (;;) {
@@ -341,7 +372,8 @@ end:
 }
 
 int ladder_alloc(Ladder **pl, const JobStream *js, ThreadQueue *in,
-                 ThreadQueue **enc_q, EventLog *events)
+                 ThreadQueue **enc_q, ProbeFailure content_fail, void *opaque,
+                 EventLog *events)
 {
     Ladder *l = av_mallocz(sizeof(*l));
 
@@ -352,6 +384,9 @@ int ladder_alloc(Ladder **pl, const JobStream *js, ThreadQueue *in,
     l->js = js;
     l->in = in;
     l->nb_rungs = js->nb_renditions;
+    probe_init(&l->probe, &js->input, content_fail, opaque);
+    l->probe.silence_us = 0;     /* audio: the audio encoder stage's */
+    l->probe_filters = probe_video_filters(&l->probe);
     l->rungs = av_calloc(l->nb_rungs, sizeof(*l->rungs));
     if (!l->rungs) {
         ladder_free(&l);
@@ -373,6 +408,7 @@ void ladder_free(Ladder **pl)
     if (!l)
         return;
     av_freep(&l->rungs);
+    av_freep(&l->probe_filters);
     av_freep(pl);
 }
 

@@ -14,6 +14,9 @@
  * the first build so the encoders never see a change. A rung whose encoder
  * is gone is still drained (libavfilter would otherwise queue its frames
  * forever) and its frames dropped.
+ *
+ * When the input has black or freeze probes, one more branch of the split
+ * carries a small copy of the picture through them (probe.h).
  */
 #ifndef HS_LADDER_H
 #define HS_LADDER_H
@@ -22,6 +25,7 @@
 
 #include "event.h"
 #include "job.h"
+#include "probe.h"
 #include "tq.h"
 
 typedef struct Ladder Ladder;
@@ -33,9 +37,12 @@ typedef struct LadderStats {
 
 /* js: not owned. in: from the video decoder. enc_q[i]: to the encoder of
  * js->renditions[i], not owned, NULL for a rendition that has no encoder
- * (it failed before start). */
+ * (it failed before start). content_fail: called (on the ladder's thread)
+ * when the input's black or freeze probe sees a failure; NULL when the
+ * stream probes nothing. */
 int ladder_alloc(Ladder **pl, const JobStream *js, ThreadQueue *in,
-                 ThreadQueue **enc_q, EventLog *events);
+                 ThreadQueue **enc_q, ProbeFailure content_fail, void *opaque,
+                 EventLog *events);
 void ladder_free(Ladder **pl);
 
 int ladder_start(Ladder *l);

@@ -48,6 +48,13 @@ struct Pipeline {
     int started;
 };
 
+/* A content probe (ladder: black, freeze; audio encoder: silence) saw the
+ * input in use fail. */
+static void content_failed(void *opaque, const char *what)
+{
+    input_content_failure(opaque, what);
+}
+
 int pipeline_alloc(Pipeline **pp, const JobStream *js, EventLog *events,
                    const _Atomic int *stop)
 {
@@ -92,15 +99,18 @@ int pipeline_alloc(Pipeline **pp, const JobStream *js, EventLog *events,
     if ((ret = input_alloc(&p->input, js, p->q_vpkt, p->q_apkt, &p->clock, events, stop)) < 0 ||
         (ret = dec_alloc(&p->vdec, js, AVMEDIA_TYPE_VIDEO, p->q_vpkt, p->q_vframe,
                          &p->clock, events)) < 0 ||
-        (ret = ladder_alloc(&p->ladder, js, p->q_vframe, p->q_enc, events)) < 0)
+        (ret = ladder_alloc(&p->ladder, js, p->q_vframe, p->q_enc, content_failed, p->input,
+                            events)) < 0)
         goto fail;
     if (p->has_audio &&
         ((ret = dec_alloc(&p->adec, js, AVMEDIA_TYPE_AUDIO, p->q_apkt, p->q_aframe,
                           &p->clock, events)) < 0 ||
-         (ret = enc_alloc(&p->aenc, js, NULL, &js->audio, p->q_aframe, &p->clock, events)) < 0))
+         (ret = enc_alloc(&p->aenc, js, NULL, &js->audio, p->q_aframe, &p->clock,
+                          content_failed, p->input, events)) < 0))
         goto fail;
     for (int r = 0; r < js->nb_renditions; r++)
-        if ((ret = enc_alloc(&p->venc[r], js, &js->renditions[r], NULL, p->q_enc[r], &p->clock, events)) < 0)
+        if ((ret = enc_alloc(&p->venc[r], js, &js->renditions[r], NULL, p->q_enc[r], &p->clock,
+                             NULL, NULL, events)) < 0)
             goto fail;
     for (int o = 0; o < js->nb_outputs; o++) {
         const JobOutput *jo = &js->outputs[o];

@@ -938,6 +938,136 @@ static void test_yaml_features(void)
 
 /* ---- one job, many problems ------------------------------------------- */
 
+/* Backups, loss detection, probes, standby and switch-back: values and
+ * defaults. */
+static void test_switching(void)
+{
+    Job *job = load_ok(
+        "version: 1\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input:\n"
+        "      url: rtmp://h/live/primary-key-123\n"
+        "      backup: [ { url: rtmp://h/live/backup-key-456 }, { url: slate.mp4, realtime: false } ]\n"
+        "      loss_timeout: 250ms\n"
+        "      probes: { black: 2s, silence: 5s }\n"
+        "    audio: false\n"
+        "    renditions:\n"
+        "      - { name: r, encoder: h264_nvenc, backup: { options: { preset: ultrafast } } }\n"
+        "    outputs:\n"
+        "      - name: o\n"
+        "        url: rtmp://a/live/key\n"
+        "        options: { flvflags: no_duration_filesize }\n"
+        "        rw_timeout: 3s\n"
+        "        backup: { url: rtmp://b/live/key, options: { rtmp_live: live } }\n"
+        "    standby: always\n"
+        "    switch_back: never\n"
+        "    latency_budget: 1500ms\n");
+    const JobStream *st = &job->streams[0];
+    const JobInput *in = &st->input;
+
+    CU_ASSERT_EQUAL(in->nb_backups, 2);
+    CU_ASSERT_STRING_EQUAL(in->backups[0].url, "rtmp://h/live/backup-key-456");
+    CU_ASSERT_FALSE(in->backups[0].realtime);     /* network: paces itself */
+    CU_ASSERT_FALSE(in->backups[1].realtime);     /* as written */
+    CU_ASSERT_EQUAL(in->backups[1].rw_timeout_us, JOB_DEFAULT_RW_TIMEOUT_US);
+    CU_ASSERT_EQUAL(in->loss_timeout_us, 250000);
+    CU_ASSERT_EQUAL(in->black_us, 2000000);
+    CU_ASSERT_EQUAL(in->freeze_us, 0);
+    CU_ASSERT_EQUAL(in->silence_us, 5000000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st->renditions[0].backup);
+    CU_ASSERT_STRING_EQUAL(st->renditions[0].backup->encoder, "libx264");
+    CU_ASSERT_PTR_NOT_NULL(av_dict_get(st->renditions[0].backup->options, "preset", NULL, 0));
+    CU_ASSERT_EQUAL(st->outputs[0].nb_backups, 1);
+    /* a backup destination takes the output's options and deadline, its
+     * own options on top */
+    CU_ASSERT_PTR_NOT_NULL(av_dict_get(st->outputs[0].backups[0].options, "flvflags", NULL, 0));
+    CU_ASSERT_PTR_NOT_NULL(av_dict_get(st->outputs[0].backups[0].options, "rtmp_live", NULL, 0));
+    CU_ASSERT_EQUAL(st->outputs[0].backups[0].rw_timeout_us, 3000000);
+    CU_ASSERT_EQUAL(st->standby, JOB_STANDBY_ALWAYS);
+    CU_ASSERT_EQUAL(st->switch_back_us, 0);
+    CU_ASSERT_EQUAL(st->latency_budget_us, 1500000);
+    job_free(&job);
+
+    job = load_ok(HEAD
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n");
+    st = &job->streams[0];
+    CU_ASSERT_EQUAL(st->input.loss_timeout_us, JOB_DEFAULT_LOSS_TIMEOUT_US);
+    CU_ASSERT_EQUAL(st->standby, JOB_STANDBY_ON_RISK);
+    CU_ASSERT_EQUAL(st->switch_back_us, JOB_DEFAULT_SWITCH_BACK_US);
+    CU_ASSERT_EQUAL(st->latency_budget_us, JOB_DEFAULT_LATENCY_BUDGET_US);
+    CU_ASSERT_PTR_NULL(st->renditions[0].backup);
+    CU_ASSERT_EQUAL(st->nb_faults, 0);
+    job_free(&job);
+}
+
+static void test_switching_errors(void)
+{
+    EXPECT_BAD(HEAD
+        "    renditions: [ { name: r, backup: { encoder: aac, bogus: 1 } } ]\n"
+        "    outputs:\n"
+        "      - { name: o, url: o.ts, backup: [ { url: o.ts }, { options: {} } ] }\n"
+        "    standby: sometimes\n"
+        "    probes: {}\n", 6,
+        "6:49: 'aac' is an audio encoder, a rendition's backup needs a video encoder",
+        "6:54: unknown key 'bogus' in encoder backup (expected one of: encoder, bitrate, options, device)",
+        "8:48: duplicate output url 'o.ts' (first at line 8)",
+        "8:56: output backup is missing 'url'",
+        "9:14: 'standby' must be on_risk, always or never",
+        "10:5: unknown key 'probes' in stream (expected one of: name, input, audio, renditions, outputs, "
+        "duration, standby, switch_back, latency_budget, faults)");
+}
+
+/* faults: a schedule of faults and drills, each on a component that
+ * exists and can take it. */
+static void test_faults(void)
+{
+    Job *job = load_ok(HEAD
+        "    renditions: [ { name: r, backup: {} } ]\n"
+        "    outputs: [ { name: o, url: o.ts, backup: { url: p.ts } } ]\n"
+        "    faults:\n"
+        "      - { at: 0s, component: out:o, fault: error }\n"
+        "      - { at: 2s, component: enc:r, fault: slow, duration: 10s, ramp: 40ms }\n"
+        "      - { at: 1s, every: 500ms, count: 20, component: out:o, action: switch }\n"
+        "      - { at: 3s, component: input, fault: drop, duration: 1s, ratio: 0.25 }\n"
+        "      - { at: 4s, component: out:o.backup, fault: stall, duration: 2s }\n");
+    const JobStream *st = &job->streams[0];
+
+    CU_ASSERT_EQUAL_FATAL(st->nb_faults, 5);
+    CU_ASSERT_EQUAL(st->faults[0].at_us, 0);
+    CU_ASSERT_EQUAL(st->faults[0].kind, JOB_FAULT_ERROR);
+    CU_ASSERT_EQUAL(st->faults[1].kind, JOB_FAULT_SLOW);
+    CU_ASSERT_EQUAL(st->faults[1].ramp_us, 40000);
+    CU_ASSERT_EQUAL(st->faults[2].kind, JOB_ACTION_SWITCH);
+    CU_ASSERT_EQUAL(st->faults[2].count, 20);
+    CU_ASSERT_EQUAL(st->faults[2].every_us, 500000);
+    CU_ASSERT_DOUBLE_EQUAL(st->faults[3].ratio, 0.25, 1e-9);
+    CU_ASSERT_STRING_EQUAL(st->faults[4].component, "out:o.backup");
+    job_free(&job);
+
+    EXPECT_BAD(HEAD
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n"
+        "    faults:\n"
+        "      - { at: 1s, component: out:x, fault: error }\n"
+        "      - { at: 1s, component: out:o.backup, fault: error }\n"
+        "      - { at: 1s, component: out:o, action: switch }\n"
+        "      - { at: 1s, component: enc:r, fault: drop, duration: 1s }\n"
+        "      - { at: 1s, component: input, fault: stall }\n"
+        "      - { at: 1s, component: input, fault: error, count: 3 }\n"
+        "      - { at: 1s, component: input, fault: melt }\n", 7,
+        "9:30: unknown component 'out:x' (input, input.backup, enc:RENDITION, enc:RENDITION.backup, "
+        "enc:audio, out:OUTPUT, out:OUTPUT.backup, ...)",
+        "10:30: 'out:o.backup': the output has 0 backups",
+        "11:30: 'out:o' names a component without a backup: an action applies to a component "
+        "with a backup, named without .backup",
+        "12:44: an encoder cannot have a 'drop' fault (error, stall or slow)",
+        "13:9: fault is missing 'duration'",
+        "14:58: 'count' above 1 needs 'every'",
+        "15:44: 'fault' must be error, stall, slow, drop or close");
+}
+
 static void test_many_problems(void)
 {
     Job *job = NULL;
@@ -1038,6 +1168,9 @@ int main(int argc, char **argv)
         { "yaml features", test_yaml_features },
         { "many problems", test_many_problems },
         { "free and append", test_free_and_append },
+        { "switching", test_switching },
+        { "switching errors", test_switching_errors },
+        { "faults", test_faults },
     };
     char exe[PATH_MAX];
     CU_pSuite s;
