@@ -19,10 +19,13 @@
 
 #include "cmd.h"
 #include "event.h"
+#include "hds.h"
 #include "job.h"
 #include "log.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "progress.h"
+#include "sampler.h"
 
 /* How often the loop looks at the streams, and reports progress
  * (ffmpeg's -stats_period default). */
@@ -60,11 +63,79 @@ static void install_signals(void)
     sigaction(SIGPIPE, &sa, NULL);
 }
 
+/* The historical data store and the metrics endpoint, when the job asks
+ * for them; both are fed by the sampler every tick. */
+typedef struct Supervision {
+    Sampler *sampler;
+    Hds *hds;
+    Metrics *metrics;
+    int64_t next_tick;
+} Supervision;
+
+static int supervision_start(Supervision *sv, const Job *job, Pipeline **pl, int nb,
+                             EventLog *events)
+{
+    const JobSupervisor *js = &job->supervisor;
+    int ret;
+
+    if (!js->hds_path && !js->metrics_addr)
+        return 0;
+    if (js->hds_path) {
+        HdsConfig hc;
+        hds_config_init(&hc);
+        hc.path = js->hds_path;
+        hc.retention_us = js->hds_retention_us;
+        hc.raw_window_us = js->hds_raw_window_us;
+        hc.tick_us = js->tick_us;
+        if ((ret = hds_open(&sv->hds, &hc)) < 0) {
+            fprintf(stderr, "hotspare run: cannot use the data store %s: %s\n", js->hds_path,
+                    av_err2str(ret));
+            return ret;
+        }
+        evlog_add_sink(events, hds_event_sink, sv->hds);
+    }
+    if (js->metrics_addr && (ret = metrics_start(&sv->metrics, js->metrics_addr,
+                                                 js->metrics_allow_remote)) < 0) {
+        fprintf(stderr, "hotspare run: cannot serve metrics on %s: %s\n", js->metrics_addr,
+                av_err2str(ret));
+        return ret;
+    }
+    if ((ret = sampler_alloc(&sv->sampler, job, pl, nb)) < 0)
+        return ret;
+    sampler_set_events(sv->sampler, events);
+    return 0;
+}
+
+/* One tick when it is due (or now, with force). */
+static void supervision_tick(Supervision *sv, const Job *job, int64_t now, int force)
+{
+    const Sample *s;
+
+    if (!sv->sampler || (!force && now < sv->next_tick))
+        return;
+    sv->next_tick = (sv->next_tick ? sv->next_tick : now) + job->supervisor.tick_us;
+    if (sv->next_tick < now)
+        sv->next_tick = now + job->supervisor.tick_us;   /* late: no burst of ticks */
+    s = sampler_tick(sv->sampler);
+    if (sv->hds)
+        hds_put_sample(sv->hds, s);
+    if (sv->metrics)
+        metrics_publish(sv->metrics, s);
+}
+
+static void supervision_stop(Supervision *sv)
+{
+    metrics_stop(&sv->metrics);
+    hds_close(&sv->hds);
+    sampler_free(&sv->sampler);
+}
+
 static int run_job(const Job *job, const char *progress_path, const char *events_path)
 {
     Pipeline **pl = NULL;
     EventLog *events = NULL;
     Progress *pg = NULL;
+    Supervision sv = { 0 };
     int64_t start, last_report = 0, stop_at = 0;
     int ret, failed = 0, nb = 0;
 
@@ -88,6 +159,16 @@ static int run_job(const Job *job, const char *progress_path, const char *events
         ret = pipeline_alloc(&pl[nb], &job->streams[nb], events, &stop_requested);
         if (ret < 0)
             goto end;
+    }
+
+    if ((ret = supervision_start(&sv, job, pl, nb, events)) < 0) {
+        supervision_stop(&sv);
+        for (int i = 0; i < nb; i++)
+            pipeline_free(&pl[i]);
+        av_free(pl);
+        progress_free(&pg);
+        evlog_free(&events);
+        return HS_EXIT_USAGE;
     }
 
     install_signals();
@@ -123,15 +204,21 @@ static int run_job(const Job *job, const char *progress_path, const char *events
             progress_report(pg, pl, nb, now - start, 0);
             last_report = now;
         }
+        supervision_tick(&sv, job, now, 0);
         av_usleep(RUN_POLL_US);
     }
     for (int i = 0; i < nb; i++)
         if (pipeline_join(pl[i]) < 0)
             failed++;
     progress_report(pg, pl, nb, av_gettime_relative() - start, 1);
+    /* the last figures, then the store is closed: after the streams' end
+     * events, before the event log goes */
+    supervision_tick(&sv, job, av_gettime_relative(), 1);
+    supervision_stop(&sv);
     ret = 0;
 
 end:
+    supervision_stop(&sv);
     for (int i = 0; i < nb; i++)
         pipeline_free(&pl[i]);
     av_free(pl);

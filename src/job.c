@@ -983,7 +983,10 @@ fail:
 /* ------------------------------------------------------------------------ */
 /* Inputs, audio, renditions, outputs                                       */
 
-static const char *const job_keys[] = { "version", "rw_timeout", "streams", NULL };
+static const char *const job_keys[] = { "version", "rw_timeout", "supervisor", "streams", NULL };
+static const char *const supervisor_keys[] = { "tick", "hds", "metrics", NULL };
+static const char *const hds_keys[] = { "path", "retention", "raw_window", NULL };
+static const char *const metrics_keys[] = { "listen", "allow_remote", NULL };
 static const char *const stream_keys[] = {
     "name", "input", "audio", "renditions", "outputs", "duration", "standby",
     "switch_back", "latency_budget", "faults", NULL,
@@ -1904,6 +1907,74 @@ static void load_stream(Loader *ld, const yaml_node_t *map, JobStream *st)
     load_faults(ld, map, st);
 }
 
+/* "host:port" with host an IP literal or localhost; says whether it is a
+ * loopback address. Returns 0 or reports. */
+static int check_listen(Loader *ld, const yaml_node_t *n, const char *addr, int *loopback)
+{
+    const char *colon = strrchr(addr, ':');
+    char host[64];
+    long port;
+    char *end;
+
+    if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof(host)) {
+        report(ld, n, "'%s' must be host:port, e.g. 127.0.0.1:9464", addr);
+        return -1;
+    }
+    memcpy(host, addr, colon - addr);
+    host[colon - addr] = 0;
+    port = strtol(colon + 1, &end, 10);
+    if (*end || port < 1 || port > 65535) {
+        report(ld, n, "the port of '%s' must be 1 to 65535", addr);
+        return -1;
+    }
+    *loopback = !strcmp(host, "localhost") || !strncmp(host, "127.", 4) || !strcmp(host, "[::1]");
+    return 0;
+}
+
+static void load_supervisor(Loader *ld, const yaml_node_t *root, JobSupervisor *sv)
+{
+    yaml_node_t *map, *h, *m;
+
+    sv->tick_us = JOB_DEFAULT_TICK_US;
+    if (get_node(ld, root, "supervisor", YAML_MAPPING_NODE, &map) <= 0)
+        return;
+    sv->loc = loc_of(map);
+    check_keys(ld, map, "supervisor", supervisor_keys);
+    if (get_duration(ld, map, "tick", 60 * 1000000LL, &sv->tick_us) > 0 && sv->tick_us < 100000) {
+        report(ld, map_get(ld, map, "tick"), "'tick' must be at least 100ms");
+        sv->tick_us = JOB_DEFAULT_TICK_US;
+    }
+    if (get_node(ld, map, "hds", YAML_MAPPING_NODE, &h) > 0) {
+        check_keys(ld, h, "hds", hds_keys);
+        sv->hds_retention_us = 7 * 24 * 3600 * 1000000LL;
+        sv->hds_raw_window_us = 24 * 3600 * 1000000LL;
+        if (map_require(ld, h, "hds", "path"))
+            get_string(ld, h, "path", &sv->hds_path);
+        get_duration(ld, h, "retention", 0, &sv->hds_retention_us);
+        get_duration(ld, h, "raw_window", 0, &sv->hds_raw_window_us);
+        if (sv->hds_raw_window_us > sv->hds_retention_us)
+            sv->hds_raw_window_us = sv->hds_retention_us;
+    }
+    m = map_get(ld, map, "metrics");
+    if (m) {
+        yaml_node_t *addr_node = m;
+        int loopback = 1;
+        if (m->type == YAML_MAPPING_NODE) {
+            check_keys(ld, m, "metrics", metrics_keys);
+            addr_node = map_require(ld, m, "metrics", "listen");
+            get_string(ld, m, "listen", &sv->metrics_addr);
+            get_bool(ld, m, "allow_remote", &sv->metrics_allow_remote);
+        } else {
+            get_string(ld, map, "metrics", &sv->metrics_addr);
+        }
+        if (sv->metrics_addr && addr_node &&
+            check_listen(ld, addr_node, sv->metrics_addr, &loopback) >= 0 &&
+            !loopback && !sv->metrics_allow_remote)
+            report(ld, addr_node, "'%s' is not a loopback address: metrics show the job's "
+                   "topology; set allow_remote: true to listen there", sv->metrics_addr);
+    }
+}
+
 static void load_job(Loader *ld, const yaml_node_t *root, Job *job)
 {
     yaml_node_t *n, *list;
@@ -1929,6 +2000,7 @@ static void load_job(Loader *ld, const yaml_node_t *root, Job *job)
     check_keys(ld, root, "job", job_keys);
     ld->rw_timeout_us = JOB_DEFAULT_RW_TIMEOUT_US;
     get_duration(ld, root, "rw_timeout", 0, &ld->rw_timeout_us);
+    load_supervisor(ld, root, &job->supervisor);
 
     job->nb_streams = get_list(ld, root, "job", "streams", (void **)&job->streams,
                                sizeof(*job->streams), &list);
@@ -2148,6 +2220,8 @@ void job_free(Job **pjob)
     for (int i = 0; i < job->nb_streams; i++)
         free_stream(&job->streams[i]);
     av_freep(&job->streams);
+    av_freep(&job->supervisor.hds_path);
+    av_freep(&job->supervisor.metrics_addr);
     av_freep(&job->path);
     av_freep(pjob);
 }

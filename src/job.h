@@ -182,9 +182,24 @@ typedef struct JobStream {
     JobLoc loc;
 } JobStream;
 
+/* The supervisor's own settings: the tick, the data store, the metrics
+ * endpoint. */
+typedef struct JobSupervisor {
+    int64_t tick_us;              /* one snapshot of every component per tick */
+    char *hds_path;               /* historical data store; NULL: none */
+    int64_t hds_retention_us;
+    int64_t hds_raw_window_us;    /* raw ticks kept this long, then rollups */
+    char *metrics_addr;           /* "127.0.0.1:9464"; NULL: no endpoint */
+    int metrics_allow_remote;     /* listen on a non-loopback address */
+    JobLoc loc;
+} JobSupervisor;
+
+#define JOB_DEFAULT_TICK_US 1000000
+
 typedef struct Job {
     char *path;                   /* the file it was read from */
     int version;
+    JobSupervisor supervisor;
     JobStream *streams;
     int nb_streams;               /* >= 1 */
 } Job;

@@ -57,7 +57,7 @@ struct Mux {
 
     _Atomic int state;           /* MuxState */
     _Atomic int64_t packets, bytes, last_pts_us, write_us_last, write_us_max,
-                    first_write_us, errors;
+                    first_write_us, errors, write_us_sum, writes, write_us_recent_max;
 };
 
 int mux_wants_global_header(const char *format)
@@ -425,8 +425,12 @@ static int write_packet(Mux *m, AVPacket *pkt, int index)
         dt = av_gettime_relative() - t0;
         av_packet_free(&p);
         atomic_store(&m->write_us_last, dt);
+        atomic_fetch_add(&m->write_us_sum, dt);
+        atomic_fetch_add(&m->writes, 1);
         if (dt > atomic_load(&m->write_us_max))
             atomic_store(&m->write_us_max, dt);
+        if (dt > atomic_load(&m->write_us_recent_max))
+            atomic_store(&m->write_us_recent_max, dt);
         if (!atomic_load(&m->first_write_us))
             atomic_store(&m->first_write_us, t0);
     }
@@ -640,4 +644,11 @@ void mux_stats(Mux *m, MuxStats *s)
     s->write_us_max = atomic_load(&m->write_us_max);
     s->first_write_us = atomic_load(&m->first_write_us);
     s->errors = atomic_load(&m->errors);
+    s->write_us_sum = atomic_load(&m->write_us_sum);
+    s->writes = atomic_load(&m->writes);
+}
+
+int64_t mux_take_max_write(Mux *m)
+{
+    return atomic_exchange(&m->write_us_recent_max, 0);
 }

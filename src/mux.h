@@ -76,7 +76,12 @@ typedef struct MuxStats {
     int64_t write_us_last, write_us_max;
     int64_t first_write_us;      /* av_gettime_relative of the first write, 0 */
     int64_t errors;
+    int64_t write_us_sum;        /* time spent writing, all writes */
+    int64_t writes;
 } MuxStats;
+
+/* The longest write since the previous call (0: none), for a per-tick max. */
+int64_t mux_take_max_write(Mux *m);
 
 /* inputs: nb_inputs of them (parameters copied). */
 int mux_alloc(Mux **pm, const MuxConfig *cfg, const MuxInput *inputs, int nb_inputs);

@@ -108,6 +108,8 @@ struct Output {
     _Atomic int64_t done_packets, done_bytes;
     _Atomic int64_t last_pts_us, write_us_last, write_us_max;
     _Atomic int64_t pub_packets, pub_bytes;   /* published by publish_stats */
+    _Atomic int64_t pub_write_us_sum, pub_writes, tick_max_write;
+    _Atomic int64_t done_write_us_sum, done_writes;
 };
 
 int output_nb_inputs(const JobOutput *jo, int has_audio)
@@ -297,6 +299,8 @@ static void inst_reap(Output *out, Inst *in)
     mux_stats(in->mux, &ms);
     atomic_fetch_add(&out->done_packets, ms.packets);
     atomic_fetch_add(&out->done_bytes, ms.bytes);
+    atomic_fetch_add(&out->done_write_us_sum, ms.write_us_sum);
+    atomic_fetch_add(&out->done_writes, ms.writes);
     mux_free(&in->mux);
     in->state = INST_IDLE;
 }
@@ -540,14 +544,21 @@ static void handle_requests(Output *out, int64_t now)
 static void publish_stats(Output *out)
 {
     int64_t packets = atomic_load(&out->done_packets), bytes = atomic_load(&out->done_bytes);
+    int64_t wsum = atomic_load(&out->done_write_us_sum), writes = atomic_load(&out->done_writes);
 
     for (int i = 0; i < out->nb_inst; i++) {
         MuxStats ms;
+        int64_t recent;
         if (!out->inst[i].mux)
             continue;
         mux_stats(out->inst[i].mux, &ms);
         packets += ms.packets;
         bytes += ms.bytes;
+        wsum += ms.write_us_sum;
+        writes += ms.writes;
+        recent = mux_take_max_write(out->inst[i].mux);
+        if (recent > atomic_load(&out->tick_max_write))
+            atomic_store(&out->tick_max_write, recent);
         if (ms.last_pts_us > atomic_load(&out->last_pts_us))
             atomic_store(&out->last_pts_us, ms.last_pts_us);
         if (i == out->active) {
@@ -558,6 +569,13 @@ static void publish_stats(Output *out)
     }
     atomic_store(&out->pub_packets, packets);
     atomic_store(&out->pub_bytes, bytes);
+    atomic_store(&out->pub_write_us_sum, wsum);
+    atomic_store(&out->pub_writes, writes);
+}
+
+int64_t output_take_max_write(Output *out)
+{
+    return atomic_exchange(&out->tick_max_write, 0);
 }
 
 /* Watches every destination: open ones become ready, failures fail over,
@@ -909,4 +927,7 @@ void output_stats(Output *out, OutputStats *s)
     s->last_pts_us = atomic_load(&out->last_pts_us);
     s->write_us_last = atomic_load(&out->write_us_last);
     s->write_us_max = atomic_load(&out->write_us_max);
+    s->write_us_sum = atomic_load(&out->pub_write_us_sum);
+    s->writes = atomic_load(&out->pub_writes);
+    s->failed = stage_state(&out->st) == STAGE_FAILED;
 }

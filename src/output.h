@@ -50,9 +50,16 @@ typedef struct OutputStats {
     int64_t switches;            /* times another destination took over */
     int64_t reconnects;          /* destinations opened again */
     int opened;                  /* some destination has written a header */
-    int active;                  /* destination in use: 0 primary, k backup k */
+    int active;                  /* destination in use: 0 primary, k backup k, -1 none */
     int queue_depth;             /* packets waiting for this stage */
+    int64_t write_us_sum;        /* time spent writing, all destinations */
+    int64_t writes;
+    int failed;                  /* the stage has ended on a failure */
 } OutputStats;
+
+/* The longest write since the previous call (0: none): the per-tick max
+ * for the one sampler that reads it. */
+int64_t output_take_max_write(Output *out);
 
 /* Inputs of an output: its renditions' encoders, then audio if has_audio. */
 int output_nb_inputs(const JobOutput *jo, int has_audio);

@@ -19,6 +19,7 @@
 
 #include "event.h"
 #include "job.h"
+#include "sample.h"
 
 typedef struct Pipeline Pipeline;
 
@@ -49,6 +50,20 @@ int pipeline_finished(Pipeline *p);
 int pipeline_join(Pipeline *p);
 
 void pipeline_progress(Pipeline *p, PipelineProgress *pr);
+
+/* The CPU time so far of the threads working for a component
+ * ("news/enc:720p"), in seconds; < 0 when unknown. */
+typedef double (*ThreadCpuFn)(void *opaque, const char *component);
+
+/*
+ * Appends this stream's components to s with their figures at now_us
+ * (av_gettime_relative): one ingest per source (backup = the source's
+ * index), one encoder per rendition and for the audio, one output and one
+ * edge per output (backup = the instance in use). Rates are over the time
+ * since the previous call. One caller (the sampler's tick). Returns 0 or
+ * AVERROR(ENOMEM).
+ */
+int pipeline_sample(Pipeline *p, Sample *s, int64_t now_us, ThreadCpuFn cpu, void *opaque);
 
 const char *pipeline_name(const Pipeline *p);
 

@@ -189,7 +189,7 @@ static void test_unknown_keys(void)
                "    outputs: [ { name: o, url: o.ts, rendition: r } ]\n"
                "    audio: { codec: aac }\n"
                "    durattion: 5s\n", 6,
-               "2:1: unknown key 'streems' in job (expected one of: version, rw_timeout, streams)",
+               "2:1: unknown key 'streems' in job (expected one of: version, rw_timeout, supervisor, streams)",
                "5:26: unknown key 'fromat' in input (expected one of: url, format, options, "
                "realtime, filter, rw_timeout, backup, loss_timeout, probes)",
                "8:9: unknown key 'widht' in rendition (expected one of: name, width, height, "
@@ -1068,6 +1068,65 @@ static void test_faults(void)
         "15:44: 'fault' must be error, stall, slow, drop or close");
 }
 
+/* supervisor: the tick, the data store, the metrics endpoint. */
+static void test_supervisor(void)
+{
+    Job *job = load_ok(
+        "version: 1\n"
+        "supervisor:\n"
+        "  tick: 500ms\n"
+        "  hds: { path: run.hds, retention: 2d }\n"
+        "  metrics: 127.0.0.1:9464\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input: { url: in.ts }\n"
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n");
+
+    CU_ASSERT_EQUAL(job->supervisor.tick_us, 500000);
+    CU_ASSERT_STRING_EQUAL(job->supervisor.hds_path, "run.hds");
+    CU_ASSERT_EQUAL(job->supervisor.hds_retention_us, 2 * 24 * 3600 * 1000000LL);
+    CU_ASSERT_EQUAL(job->supervisor.hds_raw_window_us, 24 * 3600 * 1000000LL);
+    CU_ASSERT_STRING_EQUAL(job->supervisor.metrics_addr, "127.0.0.1:9464");
+    job_free(&job);
+
+    job = load_ok(HEAD
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n");
+    CU_ASSERT_EQUAL(job->supervisor.tick_us, JOB_DEFAULT_TICK_US);
+    CU_ASSERT_PTR_NULL(job->supervisor.hds_path);
+    CU_ASSERT_PTR_NULL(job->supervisor.metrics_addr);
+    job_free(&job);
+
+    EXPECT_BAD(
+        "version: 1\n"
+        "supervisor:\n"
+        "  tick: 10ms\n"
+        "  hds: { retention: 1d }\n"
+        "  metrics: 0.0.0.0:9464\n"
+        "  prometheus: yes\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input: { url: in.ts }\n"
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n", 4,
+        "3:9: 'tick' must be at least 100ms",
+        "4:8: hds is missing 'path'",
+        "5:12: '0.0.0.0:9464' is not a loopback address: metrics show the job's topology; "
+        "set allow_remote: true to listen there",
+        "6:3: unknown key 'prometheus' in supervisor (expected one of: tick, hds, metrics)");
+    job = load_ok(
+        "version: 1\n"
+        "supervisor: { metrics: { listen: \"0.0.0.0:9464\", allow_remote: true } }\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input: { url: in.ts }\n"
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n");
+    CU_ASSERT_TRUE(job->supervisor.metrics_allow_remote);
+    job_free(&job);
+}
+
 static void test_many_problems(void)
 {
     Job *job = NULL;
@@ -1076,7 +1135,7 @@ static void test_many_problems(void)
     CU_ASSERT_EQUAL(load_fixture("many-problems.yaml", &job, &d), AVERROR_INVALIDDATA);
     CU_ASSERT_PTR_NULL(job);
     expect(&d, 12,
-           "5:1: unknown key 'rw_timout' in job (expected one of: version, rw_timeout, streams)",
+           "5:1: unknown key 'rw_timout' in job (expected one of: version, rw_timeout, supervisor, streams)",
            "10:15: unknown input format 'lavfx' (see ffmpeg -demuxers)",
            "13:9: unknown key 'widht' in rendition (expected one of: name, width, height, fps, "
            "encoder, bitrate, gop, options, device, backup)",
@@ -1171,6 +1230,7 @@ int main(int argc, char **argv)
         { "switching", test_switching },
         { "switching errors", test_switching_errors },
         { "faults", test_faults },
+        { "supervisor", test_supervisor },
     };
     char exe[PATH_MAX];
     CU_pSuite s;
