@@ -16,7 +16,9 @@
  *     horizon: left out). ROC-AUC (ties count half, Mann-Whitney), PR-AUC
  *     as average precision (the step-wise sum over distinct score
  *     thresholds, as scikit-learn's average_precision_score), and
- *     precision/recall at the threshold.
+ *     precision/recall at the threshold (a tick counts as predicted when
+ *     its score >= threshold; no hysteresis here). A tick whose score is
+ *     NAN is no example, whatever its label.
  *
  *   per event: an alarm is a run of ticks with score >= threshold,
  *     starting at its first tick (the onset; after an alarm ends, a new
@@ -29,6 +31,16 @@
  *     stream-hour divide by the hours covered by the series of the
  *     evaluated streams (the time span of each stream's ticks, counted
  *     once per stream, not per component).
+ *
+ *     Read exactly: "the alarm is on" at a tick means its score >=
+ *     threshold; release only decides which runs are onsets. A run that
+ *     starts before the score went below release is no new onset (no new
+ *     page) but still catches the failures it precedes. Ticks whose score
+ *     is NAN are skipped as if absent: they neither end a run nor re-arm.
+ *     Labels play no part in this view. Every listed failure counts, also
+ *     one outside its series' ticks (it cannot be caught). A series with a
+ *     NULL stream is a stream of its own; a stream's span runs from its
+ *     earliest tick to its latest, scored or not.
  */
 #ifndef HS_EVALUATE_H
 #define HS_EVALUATE_H
@@ -51,7 +63,7 @@ typedef struct EvalSeries {
 
 typedef struct EvalResult {
     /* per tick */
-    int64_t positives, negatives;      /* ticks with label 1, 0 */
+    int64_t positives, negatives;      /* scored ticks with label 1, 0 */
     double roc_auc;                    /* NAN when either class is empty */
     double pr_auc;                     /* NAN when there is no positive */
     double precision, recall;          /* at the threshold; NAN when undefined */
@@ -62,7 +74,9 @@ typedef struct EvalResult {
     int false_alarms;
     double stream_hours;
     double false_alarms_per_hour;      /* NAN when stream_hours is 0 */
-    double lead_median_s;              /* of caught failures; NAN when none */
+    double lead_median_s;              /* of caught failures (the mean of the
+                                        * middle two for an even count); NAN
+                                        * when none */
     double lead_p10_s, lead_p90_s;     /* nearest-rank; NAN when none */
     /* caught failures by lead time, buckets [0,1) [1,5) [5,10) [10,20)
      * [20,30) [30,45) [45,inf) seconds */
@@ -74,14 +88,18 @@ extern const double eval_lead_bucket_s[EVAL_LEAD_BUCKETS];   /* lower bounds */
 /*
  * Evaluates the scores of nb series at threshold/release (release <=
  * threshold) for a horizon. Returns 0, AVERROR(EINVAL) (bad arguments:
- * release > threshold, horizon <= 0, times not increasing) or
- * AVERROR(ENOMEM). Deterministic; O(N log N) in the ticks.
+ * release > threshold, a NAN threshold, horizon <= 0, tick or failure
+ * times not strictly increasing, NULL arrays, negative counts) or
+ * AVERROR(ENOMEM); r is written only on success. Deterministic; O(N log
+ * N) in the ticks (one sort for the areas, the events are O(N)).
  */
 int eval_run(const EvalSeries *s, int nb, double threshold, double release,
              int64_t horizon_us, EvalResult *r);
 
 /* The per-tick areas alone (used for threshold searches and tests):
- * scores and labels of n examples (labels 0/1 only; others skipped). */
+ * scores and labels of n examples (labels 0/1 only; others skipped, and
+ * NAN scores). NAN when undefined, as in EvalResult, and also for NULL
+ * arrays or when out of memory (there is no error code to return). */
 double eval_roc_auc(const float *score, const signed char *label, size_t n);
 double eval_pr_auc(const float *score, const signed char *label, size_t n);
 
@@ -94,6 +112,14 @@ double eval_pr_auc(const float *score, const signed char *label, size_t n);
  * returns 0, AVERROR(ENOENT) when no candidate meets the budget (then the
  * highest score seen + epsilon is written: an alarm that never fires), or
  * another negative AVERROR.
+ *
+ * Candidates: the scores of all scored ticks (whatever their labels); all
+ * distinct ones when there are at most 200, else those at 200 evenly
+ * spaced ranks. With no stream time at all only zero false alarms is
+ * within a budget. epsilon is max(1e-6, 1e-6 x the score), so that the
+ * threshold stays above it when stored as a float; with no score at all
+ * 1 + 1e-6 is written. EINVAL also for release_ratio outside [0, 1] or a
+ * negative or NAN max_fa_per_hour (INFINITY: no budget).
  */
 int eval_choose_threshold(const EvalSeries *s, int nb, int64_t horizon_us,
                           double max_fa_per_hour, double release_ratio,
@@ -109,13 +135,16 @@ typedef struct EvalReportRow {
 } EvalReportRow;
 
 /* A fixed-width table, one detector per column, rows per figure (as
- * `hotspare eval` prints it). Writes into buf (NUL-terminated, truncated to
- * size); returns the length it needed. */
+ * `hotspare eval` prints it); "-" where a figure is NAN. Writes into buf
+ * (NUL-terminated, truncated to size; buf may be NULL when size is 0);
+ * returns the length it needed, or AVERROR(EINVAL). */
 int eval_report_table(const EvalReportRow *rows, int nb, int64_t horizon_us, char *buf, size_t size);
 
 /* The same as a JSON object: {"horizon_s":..,"detectors":[{"detector":..,
  * "threshold":..,"release":..,"roc_auc":..,...,"lead_hist":[..]}]};
- * NANs as null. Returns the length needed, like snprintf. */
+ * NANs as null. Every EvalResult field is there under its own name, and
+ * "lead_buckets_s" at the top gives the histogram's lower bounds. Returns
+ * the length needed, like snprintf, or AVERROR(EINVAL). */
 int eval_report_json(const EvalReportRow *rows, int nb, int64_t horizon_us, char *buf, size_t size);
 
 /*
@@ -125,7 +154,12 @@ int eval_report_json(const EvalReportRow *rows, int nb, int64_t horizon_us, char
  * failures as red vertical lines, alarm spans shaded, time axis in minutes
  * from the first tick, the series name as the panel title. Series names
  * are escaped for XML. Writes to path (through path.tmp and rename).
- * Returns 0 or a negative AVERROR.
+ * Returns 0 or a negative AVERROR (EINVAL for max_panels < 1).
+ *
+ * Each panel's time axis starts at its own series' first tick (series need
+ * not cover the same time). "Alarms" for the panel order and the shading
+ * are the runs of score >= threshold (there is no release here). Series
+ * without ticks get no panel.
  */
 int eval_plot_svg(const char *path, const EvalSeries *s, int nb, double threshold,
                   int max_panels, const char *title);
