@@ -1,0 +1,482 @@
+/*
+ * evaluate.c: the failure predictor's evaluation; see evaluate.h for the
+ * rules.
+ *
+ * The per-tick areas need the scores in order: the scored ticks of all
+ * series are sorted once (a radix sort on the float's bits, so the order
+ * and hence every figure is the same on every machine), and both areas come
+ * from one walk over groups of equal scores. The per-event figures need no
+ * order beyond the series' own, so they are one pass over the ticks with a
+ * pointer into each series' failures: O(N) per threshold, which is what
+ * lets the threshold search try every candidate.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavutil/common.h>
+#include <libavutil/error.h>
+#include <libavutil/mem.h>
+
+#include "evaluate.h"
+
+const double eval_lead_bucket_s[EVAL_LEAD_BUCKETS] = { 0, 1, 5, 10, 20, 30, 45 };
+
+#define MAX_CANDIDATES 200
+
+/* ---- the sort ------------------------------------------------------------- */
+
+/* A scored example: the score's bits made to sort as unsigned integers in
+ * the upper 32 bits, the label's class in the lower ones. */
+enum { CLASS_NEG = 0, CLASS_POS = 1, CLASS_UNKNOWN = 2 };
+
+static uint64_t example_key(float score, int label)
+{
+    uint32_t bits;
+    int cls = label == 1 ? CLASS_POS : label == 0 ? CLASS_NEG : CLASS_UNKNOWN;
+
+    if (score == 0)
+        score = 0;               /* -0 and +0 are one score: one group */
+    memcpy(&bits, &score, sizeof(bits));
+    /* IEEE order as unsigned: flip negatives whole, set the sign of others */
+    bits = bits & 0x80000000u ? ~bits : bits | 0x80000000u;
+    return (uint64_t)bits << 32 | (uint32_t)cls;
+}
+
+static float key_score(uint64_t key)
+{
+    uint32_t bits = key >> 32;
+    float f;
+
+    bits = bits & 0x80000000u ? bits & 0x7fffffffu : ~bits;
+    memcpy(&f, &bits, sizeof(f));
+    return f;
+}
+
+#define KEY_GROUP(k) ((k) >> 32)
+#define KEY_CLASS(k) ((int)((k) & 3))
+
+/* Sorts v[n] by the upper 32 bits, stable: LSD radix, a byte a pass, tmp[n]
+ * as the other buffer. Passes where every key has the same byte are skipped
+ * (scores in [0,1] share their top byte). */
+static void radix_sort(uint64_t *v, uint64_t *tmp, size_t n)
+{
+    uint64_t *src = v, *dst = tmp;
+
+    for (int shift = 32; shift < 64; shift += 8) {
+        size_t count[256] = { 0 }, pos = 0;
+        int trivial = 0;
+
+        for (size_t i = 0; i < n; i++)
+            count[(src[i] >> shift) & 255]++;
+        for (int d = 0; d < 256; d++) {
+            size_t c = count[d];
+            trivial |= c == n;
+            count[d] = pos;
+            pos += c;
+        }
+        if (trivial)
+            continue;
+        for (size_t i = 0; i < n; i++)
+            dst[count[(src[i] >> shift) & 255]++] = src[i];
+        FFSWAP(uint64_t *, src, dst);
+    }
+    if (src != v)
+        memcpy(v, src, n * sizeof(*v));
+}
+
+/* ---- per tick ------------------------------------------------------------- */
+
+typedef struct Areas {
+    int64_t positives, negatives;
+    double roc_auc, pr_auc;
+} Areas;
+
+/* Both areas from the sorted keys (unknown labels among them are passed
+ * over): ROC-AUC as Mann-Whitney's U / (P N), a positive tied with a
+ * negative counting half; average precision as scikit-learn's
+ * sum_k (R_k - R_k-1) P_k over the distinct scores, highest first. */
+static void areas(const uint64_t *v, size_t n, Areas *a)
+{
+    double u = 0, ap = 0;
+    int64_t pos = 0, neg = 0, neg_below = 0, tp = 0, fp = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        pos += KEY_CLASS(v[i]) == CLASS_POS;
+        neg += KEY_CLASS(v[i]) == CLASS_NEG;
+    }
+    /* ascending for U, descending for AP: one walk each over the groups */
+    for (size_t i = 0, j; i < n; i = j) {
+        int64_t pg = 0, ng = 0;
+        for (j = i; j < n && KEY_GROUP(v[j]) == KEY_GROUP(v[i]); j++) {
+            pg += KEY_CLASS(v[j]) == CLASS_POS;
+            ng += KEY_CLASS(v[j]) == CLASS_NEG;
+        }
+        u += pg * (neg_below + 0.5 * ng);
+        neg_below += ng;
+    }
+    for (size_t j = n, i; j > 0; j = i) {
+        int64_t pg = 0, ng = 0;
+        for (i = j; i > 0 && KEY_GROUP(v[i - 1]) == KEY_GROUP(v[j - 1]); i--) {
+            pg += KEY_CLASS(v[i - 1]) == CLASS_POS;
+            ng += KEY_CLASS(v[i - 1]) == CLASS_NEG;
+        }
+        tp += pg;
+        fp += ng;
+        if (pg)
+            ap += (double)pg * tp / (tp + fp);
+    }
+    a->positives = pos;
+    a->negatives = neg;
+    a->roc_auc = pos && neg ? u / ((double)pos * neg) : NAN;
+    a->pr_auc = pos ? ap / pos : NAN;
+}
+
+/* The sorted keys of the examples with label 0/1 and a score; NULL when out
+ * of memory. */
+static uint64_t *sorted_examples(const float *score, const signed char *label, size_t n,
+                                 size_t *m)
+{
+    uint64_t *v, *tmp;
+
+    *m = 0;
+    if (!(v = av_malloc_array(n ? n : 1, sizeof(*v))))
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(score[i]) && (label[i] == 0 || label[i] == 1))
+            v[(*m)++] = example_key(score[i], label[i]);
+    if (!(tmp = av_malloc_array(*m ? *m : 1, sizeof(*tmp)))) {
+        av_free(v);
+        return NULL;
+    }
+    radix_sort(v, tmp, *m);
+    av_free(tmp);
+    return v;
+}
+
+/* NAN also when out of memory: these two have no error code to return. */
+static Areas example_areas(const float *score, const signed char *label, size_t n)
+{
+    Areas a = { 0, 0, NAN, NAN };
+    uint64_t *v;
+    size_t m;
+
+    if ((n && (!score || !label)) || !(v = sorted_examples(score, label, n, &m)))
+        return a;
+    areas(v, m, &a);
+    av_free(v);
+    return a;
+}
+
+double eval_roc_auc(const float *score, const signed char *label, size_t n)
+{
+    return example_areas(score, label, n).roc_auc;
+}
+
+double eval_pr_auc(const float *score, const signed char *label, size_t n)
+{
+    return example_areas(score, label, n).pr_auc;
+}
+
+/* ---- what does not depend on the threshold -------------------------------- */
+
+typedef struct Prep {
+    uint64_t *keys;              /* every scored tick (all labels), sorted */
+    size_t nb_keys;
+    Areas areas;
+    int failures;
+    double stream_hours;
+    int64_t *leads;              /* scratch: one per failure */
+} Prep;
+
+static void prep_free(Prep *p)
+{
+    av_freep(&p->keys);
+    av_freep(&p->leads);
+}
+
+static int check_series(const EvalSeries *s, int nb)
+{
+    if (nb < 0 || (nb && !s))
+        return AVERROR(EINVAL);
+    for (int k = 0; k < nb; k++) {
+        const EvalSeries *e = &s[k];
+
+        if (e->n < 0 || e->nb_failures < 0 || (e->n && (!e->time_us || !e->score || !e->label)) ||
+            (e->nb_failures && !e->failure_us))
+            return AVERROR(EINVAL);
+        for (int i = 1; i < e->n; i++)
+            if (e->time_us[i] <= e->time_us[i - 1])
+                return AVERROR(EINVAL);
+        for (int i = 1; i < e->nb_failures; i++)
+            if (e->failure_us[i] <= e->failure_us[i - 1])
+                return AVERROR(EINVAL);
+    }
+    return 0;
+}
+
+/* Orders series by stream name, those without one last (each its own). */
+static int cmp_stream(const void *a, const void *b)
+{
+    const EvalSeries *x = *(const EvalSeries *const *)a, *y = *(const EvalSeries *const *)b;
+
+    if (!x->stream || !y->stream)
+        return !x->stream - !y->stream;
+    return strcmp(x->stream, y->stream);
+}
+
+/* Hours covered by the streams: per stream, from its earliest tick to its
+ * latest, over all its series; a stream with five components is still one
+ * stream-hour an hour. */
+static int stream_hours(const EvalSeries *s, int nb, double *hours)
+{
+    const EvalSeries **ord;
+    int m = 0;
+    int64_t us = 0;
+
+    *hours = 0;
+    if (!(ord = av_malloc_array(FFMAX(nb, 1), sizeof(*ord))))
+        return AVERROR(ENOMEM);
+    for (int k = 0; k < nb; k++)
+        if (s[k].n > 0)
+            ord[m++] = &s[k];
+    qsort(ord, m, sizeof(*ord), cmp_stream);
+    for (int i = 0, j; i < m; i = j) {
+        int64_t first = ord[i]->time_us[0], last = ord[i]->time_us[ord[i]->n - 1];
+        for (j = i + 1; j < m && ord[i]->stream && ord[j]->stream &&
+                        !strcmp(ord[i]->stream, ord[j]->stream); j++) {
+            first = FFMIN(first, ord[j]->time_us[0]);
+            last = FFMAX(last, ord[j]->time_us[ord[j]->n - 1]);
+        }
+        us += last - first;
+    }
+    av_free(ord);
+    *hours = us / 3600e6;
+    return 0;
+}
+
+static int prep_init(Prep *p, const EvalSeries *s, int nb)
+{
+    size_t n = 0, nf = 0;
+    uint64_t *tmp;
+    int ret;
+
+    memset(p, 0, sizeof(*p));
+    for (int k = 0; k < nb; k++) {
+        n += s[k].n;
+        nf += s[k].nb_failures;
+    }
+    if (nf > INT_MAX)
+        return AVERROR(EINVAL);  /* EvalResult counts failures in an int */
+    p->failures = (int)nf;
+    if ((ret = stream_hours(s, nb, &p->stream_hours)) < 0)
+        return ret;
+    if (!(p->keys = av_malloc_array(n ? n : 1, sizeof(*p->keys))) ||
+        !(p->leads = av_malloc_array(nf ? nf : 1, sizeof(*p->leads))) ||
+        !(tmp = av_malloc_array(n ? n : 1, sizeof(*tmp)))) {
+        prep_free(p);
+        return AVERROR(ENOMEM);
+    }
+    for (int k = 0; k < nb; k++)
+        for (int i = 0; i < s[k].n; i++)
+            if (!isnan(s[k].score[i]))
+                p->keys[p->nb_keys++] = example_key(s[k].score[i], s[k].label[i]);
+    radix_sort(p->keys, tmp, p->nb_keys);
+    av_free(tmp);
+    areas(p->keys, p->nb_keys, &p->areas);
+    return 0;
+}
+
+/* ---- per event ------------------------------------------------------------ */
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* The value of nearest rank ceil(pct/100 n) among sorted v[n], n > 0. */
+static int64_t nearest_rank(const int64_t *v, int n, int pct)
+{
+    int rank = (int)(((int64_t)pct * n + 99) / 100);
+
+    return v[FFMAX(rank, 1) - 1];
+}
+
+/* The whole event view at one threshold, plus the per-tick precision and
+ * recall (which need the same pass over the ticks). */
+static void event_pass(const Prep *p, const EvalSeries *s, int nb, double threshold,
+                       double release, int64_t horizon_us, EvalResult *r)
+{
+    int64_t tp = 0, fp = 0;
+    int caught = 0;
+
+    memset(r, 0, sizeof(*r));
+    for (int k = 0; k < nb; k++) {
+        const EvalSeries *e = &s[k];
+        const int64_t *f = e->failure_us;
+        int nf = e->nb_failures;
+        int fi = 0;              /* first failure after the latest onset */
+        int fa = 0;              /* first failure not yet caught or missed */
+        int on = 0, armed = 1;
+
+        /* Branch-free but for onsets and catches: with scores near the
+         * threshold, as the search's middle candidates have them, a branch
+         * on each tick's score costs more than the rest of the pass. */
+        for (int i = 0; i < e->n; i++) {
+            float x = e->score[i];
+            int lab = e->label[i];
+            int above = x >= threshold;          /* NAN: not above */
+            int onset = above & !on & armed;
+
+            tp += above & (lab == 1);
+            fp += above & (lab == 0);
+            /* re-armed below release; NAN is as if the tick were not there */
+            armed = (armed | (x < release)) & !onset;
+            on = above | (on & isnan(x));
+            if (onset) {
+                int64_t t = e->time_us[i];
+                r->alarms++;
+                while (fi < nf && f[fi] <= t)
+                    fi++;
+                if (fi == nf || f[fi] - t > horizon_us)
+                    r->false_alarms++;
+            }
+            if (above & (fa < nf)) {
+                /* the failures in (t, t + horizon] not caught yet are caught
+                 * now, by their earliest alarmed tick since ticks increase;
+                 * those at or before t can no longer be */
+                int64_t t = e->time_us[i];
+                while (fa < nf && f[fa] <= t)
+                    fa++;
+                while (fa < nf && f[fa] - t <= horizon_us) {
+                    p->leads[caught++] = f[fa] - t;
+                    fa++;
+                }
+            }
+        }
+    }
+
+    r->positives = p->areas.positives;
+    r->negatives = p->areas.negatives;
+    r->roc_auc = p->areas.roc_auc;
+    r->pr_auc = p->areas.pr_auc;
+    r->precision = tp + fp ? (double)tp / (tp + fp) : NAN;
+    r->recall = r->positives ? (double)tp / r->positives : NAN;
+    r->failures = p->failures;
+    r->caught = caught;
+    r->stream_hours = p->stream_hours;
+    r->false_alarms_per_hour = p->stream_hours > 0 ? r->false_alarms / p->stream_hours : NAN;
+    r->lead_median_s = r->lead_p10_s = r->lead_p90_s = NAN;
+    if (caught) {
+        int64_t *l = p->leads;
+        qsort(l, caught, sizeof(*l), cmp_i64);
+        r->lead_median_s = (caught & 1 ? l[caught / 2] : (l[caught / 2 - 1] + l[caught / 2]) / 2.0) / 1e6;
+        r->lead_p10_s = nearest_rank(l, caught, 10) / 1e6;
+        r->lead_p90_s = nearest_rank(l, caught, 90) / 1e6;
+        for (int i = 0; i < caught; i++) {
+            int b = EVAL_LEAD_BUCKETS - 1;
+            while (b > 0 && l[i] / 1e6 < eval_lead_bucket_s[b])
+                b--;
+            r->lead_hist[b]++;
+        }
+    }
+}
+
+int eval_run(const EvalSeries *s, int nb, double threshold, double release,
+             int64_t horizon_us, EvalResult *r)
+{
+    Prep p;
+    int ret;
+
+    if (!r || isnan(threshold) || isnan(release) || release > threshold || horizon_us <= 0)
+        return AVERROR(EINVAL);
+    if ((ret = check_series(s, nb)) < 0)
+        return ret;
+    if ((ret = prep_init(&p, s, nb)) < 0)
+        return ret;
+    event_pass(&p, s, nb, threshold, release, horizon_us, r);
+    prep_free(&p);
+    return 0;
+}
+
+/* ---- the threshold -------------------------------------------------------- */
+
+/* Candidates: every distinct score when there are at most MAX_CANDIDATES,
+ * else the scores at MAX_CANDIDATES evenly spaced ranks, without repeats. */
+static int candidates(const Prep *p, double *c)
+{
+    size_t n = p->nb_keys, distinct = 0;
+    int m = 0;
+
+    for (size_t i = 0; i < n; i++)
+        distinct += !i || KEY_GROUP(p->keys[i]) != KEY_GROUP(p->keys[i - 1]);
+    for (size_t i = 0; i < n && distinct <= MAX_CANDIDATES; i++)
+        if (!i || KEY_GROUP(p->keys[i]) != KEY_GROUP(p->keys[i - 1]))
+            c[m++] = key_score(p->keys[i]);
+    for (int k = 0; k < MAX_CANDIDATES && distinct > MAX_CANDIDATES; k++) {
+        double v = key_score(p->keys[(size_t)((double)k * (n - 1) / (MAX_CANDIDATES - 1))]);
+        if (!m || v != c[m - 1])
+            c[m++] = v;
+    }
+    return m;
+}
+
+static int within_budget(const EvalResult *r, double max_fa_per_hour)
+{
+    /* no stream time: only no false alarm at all is within any budget */
+    if (!(r->stream_hours > 0))
+        return r->false_alarms == 0;
+    return r->false_alarms_per_hour <= max_fa_per_hour;
+}
+
+int eval_choose_threshold(const EvalSeries *s, int nb, int64_t horizon_us,
+                          double max_fa_per_hour, double release_ratio,
+                          double *threshold, EvalResult *r)
+{
+    double c[MAX_CANDIDATES], best_thr = 0, top;
+    EvalResult cur, best = { 0 };
+    int nc, found = 0, ret;
+    Prep p;
+
+    if (!threshold || !r || horizon_us <= 0 || !(max_fa_per_hour >= 0) ||
+        !(release_ratio >= 0 && release_ratio <= 1))
+        return AVERROR(EINVAL);
+    if ((ret = check_series(s, nb)) < 0)
+        return ret;
+    if ((ret = prep_init(&p, s, nb)) < 0)
+        return ret;
+
+    nc = candidates(&p, c);
+    for (int k = 0; k < nc; k++) {
+        event_pass(&p, s, nb, c[k], FFMIN(c[k] * release_ratio, c[k]), horizon_us, &cur);
+        if (!within_budget(&cur, max_fa_per_hour))
+            continue;
+        /* candidates ascend: ">=" on the last key prefers the higher one */
+        if (!found || cur.caught > best.caught ||
+            (cur.caught == best.caught && cur.false_alarms <= best.false_alarms)) {
+            best = cur;
+            best_thr = c[k];
+            found = 1;
+        }
+    }
+    if (found) {
+        *threshold = best_thr;
+        *r = best;
+        prep_free(&p);
+        return 0;
+    }
+
+    /* Above the highest score (1, the top of the range, when none is
+     * scored). The epsilon is relative and well above a float's step, so
+     * that a threshold stored as a float (the model file) stays above it. */
+    top = p.nb_keys ? key_score(p.keys[p.nb_keys - 1]) : 1.0;
+    *threshold = top + FFMAX(1e-6, fabs(top) * 1e-6);
+    event_pass(&p, s, nb, *threshold, FFMIN(*threshold * release_ratio, *threshold), horizon_us, r);
+    prep_free(&p);
+    return AVERROR(ENOENT);
+}
