@@ -5,13 +5,15 @@
  * documented example among them) and against a quadratic reference on
  * random data; the event view on hand-made series whose every alarm,
  * catch and lead time is worked out in the comments; the threshold search
- * against a budget; and the size the trainer needs, a million ticks over
- * 5,000 series, timed.
+ * against a budget; the reports parsed back (a small JSON and XML checker
+ * here, no outside tool); and the size the trainer needs, a million ticks
+ * over 5,000 series, timed.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <CUnit/Basic.h>
 #include <libavutil/error.h>
@@ -386,6 +388,7 @@ static void test_invalid(void)
     float sc[3] = { 0, 0, 0 };
     signed char lb[3] = { 0, 0, 0 };
     double thr;
+    char buf[16];
     int nb = make_all(s);
 
     CU_ASSERT_EQUAL(eval_run(s, nb, 0.5, 0.6, 10 * S, &r), AVERROR(EINVAL));
@@ -417,6 +420,11 @@ static void test_invalid(void)
     CU_ASSERT_EQUAL(eval_choose_threshold(s, nb, S, 1, 1.5, &thr, &r), AVERROR(EINVAL));
     CU_ASSERT_EQUAL(eval_choose_threshold(s, nb, S, 1, -0.1, &thr, &r), AVERROR(EINVAL));
     CU_ASSERT_EQUAL(eval_choose_threshold(s, nb, S, 1, 0.5, NULL, &r), AVERROR(EINVAL));
+    CU_ASSERT_EQUAL(eval_report_table(NULL, 1, S, buf, sizeof(buf)), AVERROR(EINVAL));
+    CU_ASSERT_EQUAL(eval_report_json(NULL, -1, S, buf, sizeof(buf)), AVERROR(EINVAL));
+    CU_ASSERT_EQUAL(eval_plot_svg("/tmp/x.svg", s, nb, 0.5, 0, NULL), AVERROR(EINVAL));
+    CU_ASSERT_EQUAL(eval_plot_svg(NULL, s, nb, 0.5, 1, NULL), AVERROR(EINVAL));
+    CU_ASSERT_EQUAL(eval_plot_svg("/tmp/x.svg", s, -1, 0.5, 1, NULL), AVERROR(EINVAL));
 }
 
 /* ---- the threshold -------------------------------------------------------- */
@@ -570,6 +578,403 @@ static void test_choose_many(void)
            N, thr, r.caught, r.failures, r.false_alarms, r.false_alarms_per_hour);
 }
 
+/* ---- the reports ---------------------------------------------------------- */
+
+/* A JSON checker: exactly one value, and the whole text is it. */
+typedef struct Js {
+    const char *p;
+} Js;
+
+static void js_ws(Js *j)
+{
+    while (*j->p == ' ' || *j->p == '\n' || *j->p == '\t' || *j->p == '\r')
+        j->p++;
+}
+
+static int js_value(Js *j, int depth);
+
+static int js_string(Js *j)
+{
+    if (*j->p++ != '"')
+        return -1;
+    for (;;) {
+        unsigned char c = *j->p++;
+        if (!c || c < 0x20)
+            return -1;
+        if (c == '"')
+            return 0;
+        if (c == '\\') {
+            c = *j->p++;
+            if (c == 'u') {
+                for (int k = 0; k < 4; k++)
+                    if (!strchr("0123456789abcdefABCDEF", *j->p++) || !j->p[-1])
+                        return -1;
+            } else if (!c || !strchr("\"\\/bfnrt", c)) {
+                return -1;
+            }
+        }
+    }
+}
+
+static int js_number(Js *j)
+{
+    const char *q = j->p;
+
+    if (*j->p == '-')
+        j->p++;
+    if (*j->p == '0')
+        j->p++;
+    else if (*j->p >= '1' && *j->p <= '9')
+        while (*j->p >= '0' && *j->p <= '9')
+            j->p++;
+    else
+        return -1;
+    if (*j->p == '.') {
+        j->p++;
+        if (!(*j->p >= '0' && *j->p <= '9'))
+            return -1;
+        while (*j->p >= '0' && *j->p <= '9')
+            j->p++;
+    }
+    if (*j->p == 'e' || *j->p == 'E') {
+        j->p++;
+        if (*j->p == '+' || *j->p == '-')
+            j->p++;
+        if (!(*j->p >= '0' && *j->p <= '9'))
+            return -1;
+        while (*j->p >= '0' && *j->p <= '9')
+            j->p++;
+    }
+    return j->p > q ? 0 : -1;
+}
+
+static int js_value(Js *j, int depth)
+{
+    js_ws(j);
+    if (depth > 32)
+        return -1;
+    if (*j->p == '{' || *j->p == '[') {
+        char close = *j->p == '{' ? '}' : ']';
+        int obj = close == '}';
+        j->p++;
+        js_ws(j);
+        if (*j->p == close) {
+            j->p++;
+            return 0;
+        }
+        for (;;) {
+            if (obj) {
+                js_ws(j);
+                if (js_string(j) < 0)
+                    return -1;
+                js_ws(j);
+                if (*j->p++ != ':')
+                    return -1;
+            }
+            if (js_value(j, depth + 1) < 0)
+                return -1;
+            js_ws(j);
+            if (*j->p == ',') {
+                j->p++;
+                continue;
+            }
+            return *j->p++ == close ? 0 : -1;
+        }
+    }
+    if (*j->p == '"')
+        return js_string(j);
+    if (!strncmp(j->p, "null", 4) || !strncmp(j->p, "true", 4)) {
+        j->p += 4;
+        return 0;
+    }
+    if (!strncmp(j->p, "false", 5)) {
+        j->p += 5;
+        return 0;
+    }
+    return js_number(j);
+}
+
+static int json_valid(const char *text)
+{
+    Js j = { text };
+
+    if (js_value(&j, 0) < 0)
+        return 0;
+    js_ws(&j);
+    return *j.p == 0;
+}
+
+static void make_rows(EvalReportRow *rows)
+{
+    static EvalSeries s[5];
+    int nb = make_all(s);
+
+    memset(rows, 0, 2 * sizeof(*rows));
+    rows[0].detector = "model";
+    rows[0].threshold = 0.5;
+    rows[0].release = 0.3;
+    CU_ASSERT_FATAL(eval_run(s, 1, 0.5, 0.3, 10 * S, &rows[0].r) == 0);     /* A alone */
+    rows[1].detector = "ewma \"z\"\\score";
+    rows[1].threshold = 0.96;
+    rows[1].release = 0.96;
+    CU_ASSERT_FATAL(eval_run(s, nb, 0.96, 0.96, 10 * S, &rows[1].r) == 0);  /* catches nothing */
+}
+
+typedef int (*ReportFn)(const EvalReportRow *rows, int nb, int64_t horizon_us, char *buf, size_t size);
+
+/* The two rows through a report: its whole length written, and shown. */
+static int render(ReportFn fn, EvalReportRow *rows, char *buf, size_t size)
+{
+    int len;
+
+    make_rows(rows);
+    len = fn(rows, 2, 10 * S, buf, size);
+    CU_ASSERT_FATAL(len > 0 && len < (int)size);
+    CU_ASSERT_EQUAL(len, (int)strlen(buf));
+    printf("\n%s", buf);
+    return len;
+}
+
+static void test_report_table(void)
+{
+    EvalReportRow rows[2];
+    char buf[8192], small[64];
+    int len = render(eval_report_table, rows, buf, sizeof(buf));
+
+    CU_ASSERT(strstr(buf, "horizon 10 s") != NULL);
+    CU_ASSERT(strstr(buf, "model") != NULL);
+    CU_ASSERT(strstr(buf, "ewma \"z\"\\score") != NULL);
+    CU_ASSERT(strstr(buf, "0.5895") != NULL);        /* ROC-AUC 392/665 */
+    CU_ASSERT(strstr(buf, "0.4197") != NULL);        /* PR-AUC 0.41974996 */
+    CU_ASSERT(strstr(buf, "2/2") != NULL);           /* caught */
+    CU_ASSERT(strstr(buf, "0/5") != NULL);
+    CU_ASSERT(strstr(buf, "122") != NULL);           /* 2 false alarms in 59 s: 122 an hour */
+    {
+        /* every row is as wide as the header: a fixed-width table */
+        const char *p = buf, *nl;
+        size_t width = strchr(buf, '\n') - buf;
+        int lines = 0;
+        for (; (nl = strchr(p, '\n')); p = nl + 1, lines++)
+            CU_ASSERT_EQUAL((size_t)(nl - p), width);
+        CU_ASSERT(lines >= 20);
+        /* the undefined lead of the second detector: "-" at the line's end */
+        p = strstr(buf, "lead median (s)");
+        CU_ASSERT_FATAL(p != NULL);
+        nl = strchr(p, '\n');
+        CU_ASSERT(nl[-1] == '-' && nl[-2] == ' ');
+    }
+    /* truncated: the length needed all the same, a prefix, NUL-terminated */
+    CU_ASSERT_EQUAL(eval_report_table(rows, 2, 10 * S, small, sizeof(small)), len);
+    CU_ASSERT_EQUAL(strlen(small), sizeof(small) - 1);
+    CU_ASSERT(!strncmp(small, buf, sizeof(small) - 1));
+    CU_ASSERT_EQUAL(eval_report_table(rows, 2, 10 * S, NULL, 0), len);
+}
+
+static void test_report_json(void)
+{
+    EvalReportRow rows[2];
+    char buf[8192], small[32];
+    int len = render(eval_report_json, rows, buf, sizeof(buf));
+
+    CU_ASSERT(json_valid(buf));
+    CU_ASSERT(strstr(buf, "\"horizon_s\":10,") != NULL);
+    CU_ASSERT(strstr(buf, "\"detector\":\"model\"") != NULL);
+    CU_ASSERT(strstr(buf, "\"detector\":\"ewma \\\"z\\\"\\\\score\"") != NULL);
+    CU_ASSERT(strstr(buf, "\"roc_auc\":0.589474") != NULL);
+    CU_ASSERT(strstr(buf, "\"pr_auc\":0.41975,") != NULL);
+    CU_ASSERT(strstr(buf, "\"caught\":2,") != NULL);
+    CU_ASSERT(strstr(buf, "\"lead_median_s\":9,") != NULL);
+    CU_ASSERT(strstr(buf, "\"lead_median_s\":null") != NULL);
+    CU_ASSERT(strstr(buf, "\"precision\":null") != NULL);
+    CU_ASSERT(strstr(buf, "\"lead_hist\":[0,0,1,1,0,0,0]") != NULL);
+    CU_ASSERT(strstr(buf, "nan") == NULL && strstr(buf, "inf") == NULL);
+    CU_ASSERT(!json_valid("{\"a\":1,}") && !json_valid("{\"a\":nan}") && !json_valid("{\"a\":1} x"));
+
+    CU_ASSERT_EQUAL(eval_report_json(rows, 2, 10 * S, small, sizeof(small)), len);
+    CU_ASSERT(!strncmp(small, buf, sizeof(small) - 1) && strlen(small) == sizeof(small) - 1);
+    /* no detectors: still an object */
+    len = eval_report_json(rows, 0, 10 * S, buf, sizeof(buf));
+    CU_ASSERT(json_valid(buf));
+    CU_ASSERT(strstr(buf, "\"detectors\":[]") != NULL);
+}
+
+/* ---- the plot ------------------------------------------------------------- */
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = av_malloc(n + 1);
+    if (buf && fread(buf, 1, n, f) != (size_t)n)
+        av_freep(&buf);
+    if (buf)
+        buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* Well-formed XML, enough for what the plot writes: every element closed
+ * in order, attributes quoted, '&' only in the five entities, no '<' in
+ * text. */
+static int xml_valid(const char *s)
+{
+    char stack[64][32];
+    int depth = 0, root = 0;
+
+    while (*s) {
+        if (*s == '&') {
+            if (strncmp(s, "&lt;", 4) && strncmp(s, "&gt;", 4) && strncmp(s, "&amp;", 5) &&
+                strncmp(s, "&quot;", 6) && strncmp(s, "&apos;", 6))
+                return 0;
+            s++;
+        } else if (*s != '<') {
+            if (!depth && *s != '\n' && *s != ' ')
+                return 0;        /* text outside the root */
+            s++;
+        } else if (s[1] == '?') {
+            if (!(s = strstr(s, "?>")))
+                return 0;
+            s += 2;
+        } else if (s[1] == '/') {
+            size_t n = strcspn(s + 2, ">");
+            if (!depth || n != strlen(stack[depth - 1]) || strncmp(s + 2, stack[depth - 1], n))
+                return 0;
+            depth--;
+            s += 3 + n;
+        } else {
+            size_t n = strcspn(s + 1, " />\n");
+            int quoted = 0;
+            if (!n || n >= sizeof(stack[0]) || depth == 64 || (!depth && root++))
+                return 0;
+            memcpy(stack[depth], s + 1, n);
+            stack[depth][n] = 0;
+            for (s += 1 + n; *s && (quoted || *s != '>'); s++) {
+                if (*s == '"')
+                    quoted = !quoted;
+                if (quoted && (*s == '<' || (*s == '&' && strncmp(s, "&amp;", 5) &&
+                               strncmp(s, "&quot;", 6) && strncmp(s, "&lt;", 4))))
+                    return 0;
+            }
+            if (!*s)
+                return 0;
+            if (s[-1] != '/')
+                depth++;
+            s++;
+        }
+    }
+    return depth == 0 && root == 1;
+}
+
+static void test_plot(void)
+{
+    char dir[] = "/tmp/evaluate_test_XXXXXX", path[256], tmp[300];
+    EvalSeries s[5];
+    char *svg;
+    const char *p;
+    int nb = make_all(s);
+
+    CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/risk.svg", dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+
+    /* all: A, B, D have failures (first, in order), then C; E has no ticks */
+    CU_ASSERT_FATAL(eval_plot_svg(path, s, nb, 0.5, 10, "eval <test> & \"more\"") == 0);
+    CU_ASSERT(access(tmp, F_OK) != 0);
+    svg = read_file(path);
+    CU_ASSERT_FATAL(svg != NULL);
+    CU_ASSERT(!strncmp(svg, "<?xml", 5) || !strncmp(svg, "<svg", 4));
+    CU_ASSERT(strstr(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\"") != NULL);
+    CU_ASSERT(strstr(svg, "viewBox=\"0 0 ") != NULL);
+    CU_ASSERT(xml_valid(svg));
+    CU_ASSERT(strlen(svg) > 7 && !strcmp(svg + strlen(svg) - 7, "</svg>\n"));
+    /* four panels; A's unscored tick breaks its line: five polylines */
+    CU_ASSERT_EQUAL(count(svg, "class=\"name\""), 4);
+    CU_ASSERT_EQUAL(count(svg, "<polyline"), 5);
+    CU_ASSERT(strstr(svg, "s2/enc&lt;&amp;&quot;&gt;") != NULL);
+    CU_ASSERT(strstr(svg, "s2/enc<") == NULL);
+    CU_ASSERT(strstr(svg, "eval &lt;test&gt; &amp; &quot;more&quot;") != NULL);
+    CU_ASSERT(strstr(svg, "s3/empty") == NULL);
+    /* failures in their panels' time: A's two, B's first, D's (B's second
+     * is after its data); plus the legend's */
+    CU_ASSERT_EQUAL(count(svg, "<line class=\"failure\""), 4 + 1);
+    /* alarm spans: A's four runs, B's two, D's one, C none; plus the legend's */
+    CU_ASSERT_EQUAL(count(svg, "<rect class=\"alarm\""), 4 + 2 + 1 + 1);
+    CU_ASSERT(count(svg, "class=\"threshold\"") == 4 + 1);
+    CU_ASSERT(strstr(svg, "stroke-dasharray") != NULL);
+    /* series with failures first, as given, then the rest */
+    p = strstr(svg, ">s1/enc:720p<");
+    CU_ASSERT(p && strstr(svg, ">s1/out:hls<") > p);
+    CU_ASSERT(strstr(svg, ">s1/out:hls<") < strstr(svg, ">s2/dec<"));
+    CU_ASSERT(strstr(svg, ">s2/dec<") < strstr(svg, ">s2/enc&lt;"));
+    /* minutes: C spans 59.98 min, in steps of 10; A 59 s, in steps of 0.2 */
+    CU_ASSERT(strstr(svg, ">50</text>") != NULL);
+    CU_ASSERT(strstr(svg, ">60</text>") == NULL);
+    CU_ASSERT(strstr(svg, ">0.8</text>") != NULL);
+    CU_ASSERT(strstr(svg, ">min</text>") != NULL);
+    av_freep(&svg);
+
+    /* two panels: the first two with failures; C's hour of ticks is not
+     * drawn, and what is drawn stays small */
+    CU_ASSERT_FATAL(eval_plot_svg(path, s, nb, 0.5, 2, NULL) == 0);
+    svg = read_file(path);
+    CU_ASSERT_FATAL(svg != NULL);
+    CU_ASSERT(xml_valid(svg));
+    CU_ASSERT_EQUAL(count(svg, "class=\"name\""), 2);
+    CU_ASSERT(strstr(svg, ">s2/dec<") == NULL);
+    av_freep(&svg);
+
+    /* ten hours of 1 s ticks over 896 pixels: at most four points a pixel */
+    {
+        static int64_t lt[36000];
+        static float ls[36000];
+        static signed char ll[36000];
+        EvalSeries big = { "big", "big/enc", 36000, lt, ls, ll, 0, NULL };
+        uint32_t seed = 5;
+        for (int i = 0; i < 36000; i++) {
+            lt[i] = i * S;
+            ls[i] = (lcg(&seed) % 1000) / 1000.0f;
+            ll[i] = 0;
+        }
+        CU_ASSERT_FATAL(eval_plot_svg(path, &big, 1, 0.5, 1, "noise") == 0);
+    }
+    svg = read_file(path);
+    CU_ASSERT_FATAL(svg != NULL);
+    CU_ASSERT(xml_valid(svg));
+    CU_ASSERT_EQUAL(count(svg, "<polyline"), 1);
+    p = strstr(svg, "points=\"");
+    CU_ASSERT_FATAL(p != NULL);
+    {
+        int pts = 0;
+        for (; *p != '/'; p++)
+            pts += *p == ',';
+        CU_ASSERT(pts >= 896 && pts <= 4 * 897);
+        printf("\n  36000 ticks drawn with %d points", pts);
+    }
+    av_freep(&svg);
+
+    /* a folder that does not exist: an error, no file */
+    snprintf(tmp, sizeof(tmp), "%s/no/such.svg", dir);
+    CU_ASSERT(eval_plot_svg(tmp, s, nb, 0.5, 3, NULL) == AVERROR(ENOENT));
+    CU_ASSERT(unlink(path) == 0);
+    CU_ASSERT(rmdir(dir) == 0);
+}
+
 /* ---- the size the trainer needs ------------------------------------------ */
 
 static void test_scale(void)
@@ -647,6 +1052,9 @@ int main(void)
     CU_add_test(s, "invalid arguments", test_invalid);
     CU_add_test(s, "threshold within a false-alarm budget", test_choose_threshold);
     CU_add_test(s, "threshold among many scores", test_choose_many);
+    CU_add_test(s, "report: table", test_report_table);
+    CU_add_test(s, "report: JSON", test_report_json);
+    CU_add_test(s, "plot: SVG", test_plot);
     CU_add_test(s, "a million ticks over 5,000 series", test_scale);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
