@@ -27,6 +27,9 @@
 /* Latency histogram: log2 buckets of 100 us .. ~ 100 s. */
 #define ENC_LAT_BUCKETS 24
 #define ENC_LAT_UNIT_US 100
+/* frames waiting in its queue (of PL_ENC_QUEUE, pipeline.c) that make a late
+ * encoder the one holding the stream up */
+#define ENC_BEHIND_QUEUED 2
 
 typedef struct EncOutput {
     ThreadQueue *q;              /* not owned */
@@ -633,12 +636,16 @@ static int encode_video(Encoder *enc, AVFrame *f)
     if (ret < 0)
         return failover(enc, ret, "encoding failed");
 
-    /* a live encoder behind real time has failed */
+    /* a live encoder behind real time has failed, when the hold-up is
+     * here: frames wait in its queue. A rendition fed by a ladder that a
+     * slower sibling holds up is just as late, but its queue is empty and
+     * a standby would not help it. */
     lag = clock_lag(enc->clock, t_us);
     if (enc->clock->latency_budget_us) {
         if (lag < enc->clock->latency_budget_us / 2)
             in->caught_up = 1;
-        else if (in->caught_up && lag > enc->clock->latency_budget_us) {
+        else if (in->caught_up && lag > enc->clock->latency_budget_us &&
+                 tq_depth(enc->in) >= ENC_BEHIND_QUEUED) {
             char why[128];
             snprintf(why, sizeof(why), "%.1f s behind real time (latency budget %.1f s)",
                      lag / 1e6, enc->clock->latency_budget_us / 1e6);

@@ -43,7 +43,6 @@ struct Mux {
     char shown[512];             /* redacted url */
     ThreadQueue *q;
     Deadline dl;
-    FaultPoint faults;
     MuxIn *in;
     int nb_in;
 
@@ -357,7 +356,8 @@ static int stall(Mux *m, int64_t us)
 static int write_packet(Mux *m, AVPacket *pkt, int index)
 {
     MuxIn *in = &m->in[index];
-    int64_t t_us;
+    int64_t t_us, waited;
+    void *stamp = pkt->opaque;   /* its arrival (mux_stamp_arrival) */
     int ret = 0;
 
     if (!in->sp || !in->nb_streams) {
@@ -366,8 +366,8 @@ static int write_packet(Mux *m, AVPacket *pkt, int index)
     }
     t_us = pkt->pts != AV_NOPTS_VALUE ? av_rescale_q(pkt->pts, pkt->time_base, AV_TIME_BASE_Q) : 0;
 
-    if (fault_any(&m->faults)) {
-        FaultEffect fx = fault_poll(&m->faults, t_us);
+    if (m->cfg.faults && fault_any(m->cfg.faults)) {
+        FaultEffect fx = fault_poll(m->cfg.faults, t_us);
         if (fx.error || fx.close) {
             av_packet_free(&pkt);
             av_log(m, AV_LOG_WARNING, "fault: %s\n", fx.error ? "write error" : "connection closed");
@@ -438,14 +438,15 @@ static int write_packet(Mux *m, AVPacket *pkt, int index)
     if (ret < 0)
         return ret;
 
-    /* a live stream's output behind real time has failed; an instance
-     * replaying a backlog is judged once it has caught up */
-    if (m->cfg.clock->latency_budget_us) {
-        int64_t lag = clock_lag(m->cfg.clock, t_us);
-        if (lag < m->cfg.clock->latency_budget_us / 2)
+    /* a live stream's output that holds packets up past the budget has
+     * failed (its own delay: mux_stamp_arrival); an instance replaying a
+     * backlog is judged once it has caught up */
+    if (m->cfg.clock->live && m->cfg.clock->latency_budget_us) {
+        waited = mux_waited_us(stamp, av_gettime_relative());
+        if (waited < m->cfg.clock->latency_budget_us / 2)
             m->caught_up = 1;
-        else if (m->caught_up && lag > m->cfg.clock->latency_budget_us) {
-            m->behind_us = lag;
+        else if (m->caught_up && waited > m->cfg.clock->latency_budget_us) {
+            m->behind_us = waited;
             return AVERROR(ETIMEDOUT);
         }
     }
@@ -530,7 +531,7 @@ static int mux_run(void *arg)
             if (ret < 0) {
                 atomic_fetch_add(&m->errors, 1);
                 if (m->behind_us)
-                    stage_fail(&m->st, ret, "%s is %.1f s behind real time (latency budget %.1f s)",
+                    stage_fail(&m->st, ret, "%s holds packets up: they waited %.1f s for it (latency budget %.1f s)",
                                m->shown, m->behind_us / 1e6, m->cfg.clock->latency_budget_us / 1e6);
                 else
                     stage_fail(&m->st, ret, "writing to %s failed%s", m->shown,
@@ -574,7 +575,6 @@ int mux_alloc(Mux **pm, const MuxConfig *cfg, const MuxInput *inputs, int nb_inp
         goto fail;
     m->cfg.options = m->options;
     dl_init(&m->dl, NULL);
-    fault_point_init(&m->faults, cfg->js, cfg->component);
     atomic_init(&m->state, MUX_OPENING);
     m->q = tq_alloc(MUX_QUEUE, 1);
     m->in = av_calloc(nb_inputs, sizeof(*m->in));

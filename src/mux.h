@@ -29,6 +29,7 @@
 
 #include <stdint.h>
 
+#include <libavcodec/packet.h>
 #include <libavutil/dict.h>
 
 #include "event.h"
@@ -67,6 +68,10 @@ typedef struct MuxConfig {
                                     backup goes on where the primary was */
     const StreamClock *clock;    /* not owned */
     EventLog *events;
+    FaultPoint *faults;          /* the instance's injected faults, or NULL;
+                                    not owned, used by the mux thread only,
+                                    kept by the owner across muxers so that a
+                                    fault fires once, not once per reopen */
 } MuxConfig;
 
 typedef struct MuxStats {
@@ -94,6 +99,27 @@ MuxState mux_state(Mux *m);
 ThreadQueue *mux_queue(Mux *m);
 void mux_stats(Mux *m, MuxStats *st);
 const char *mux_component(const Mux *m);
+
+/*
+ * The latency budget judges an output by its own delay: how long a packet
+ * has waited for it since it reached the output (arrival_us, monotonic),
+ * not how late the packet already was. A slow encoder upstream makes every
+ * packet late, and switching the output would not help; a slow output
+ * makes packets pile up in front of it, and that delay grows without
+ * bound. The stamp rides in pkt->opaque (which libav leaves to its users)
+ * as milliseconds modulo 2^32, so it fits a pointer on every platform and
+ * differences stay right for 49 days.
+ */
+static inline void mux_stamp_arrival(AVPacket *pkt, int64_t arrival_us)
+{
+    pkt->opaque = (void *)(uintptr_t)(uint32_t)(arrival_us / 1000);
+}
+
+/* stamp: the pkt->opaque of a stamped packet */
+static inline int64_t mux_waited_us(const void *stamp, int64_t now_us)
+{
+    return (int64_t)(uint32_t)((uint32_t)(now_us / 1000) - (uint32_t)(uintptr_t)stamp) * 1000;
+}
 
 /* Does this format take codec headers out of band? */
 int mux_wants_global_header(const char *format);

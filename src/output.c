@@ -44,6 +44,7 @@ typedef struct CacheEntry {
     void *ptr;                   /* AVPacket * or StreamParams *, owned */
     int64_t pts_us;
     int key;                     /* a video keyframe */
+    int64_t arrival_us;          /* when it reached the output (monotonic) */
 } CacheEntry;
 
 typedef struct Cache {
@@ -70,6 +71,9 @@ typedef struct Inst {
     AVDictionary *options;       /* not owned: the job's */
     int64_t rw_timeout_us;
     Mux *mux;
+    FaultPoint faults;           /* its faults, kept across its muxers (one
+                                    at a time uses it: the last is joined
+                                    before the next starts) */
     enum InstState state;
     int64_t cursor;              /* next cache entry to feed it */
     int64_t params_seq;          /* cache end when its muxer was created */
@@ -209,6 +213,7 @@ static void cache_push(Output *out, int kind, int index, void *ptr)
     e->ptr = ptr;
     e->key = 0;
     e->pts_us = c->newest_pts_us;
+    e->arrival_us = av_gettime_relative();
     if (kind == TQ_PACKET) {
         AVPacket *pkt = ptr;
         if (pkt->pts != AV_NOPTS_VALUE)
@@ -250,7 +255,7 @@ static int inst_open(Output *out, Inst *in, int at_cache_start)
         .js = out->js, .jo = out->jo, .component = in->component, .url = in->url,
         .options = in->options, .rw_timeout_us = in->rw_timeout_us,
         .hls_start_number = -1, .ts_shift_us = out->ts_shift_us, .clock = out->clock,
-        .events = out->st.events,
+        .events = out->st.events, .faults = &in->faults,
     };
     int64_t upto = at_cache_start ? out->cache.first : out->cache.end;
     int ret;
@@ -388,6 +393,8 @@ static void feed(Output *out, Inst *in)
                 continue;
             }
             copy = av_packet_clone(e->ptr);
+            if (copy)
+                mux_stamp_arrival(copy, e->arrival_us);
         } else {
             copy = params_clone(e->ptr);
         }
@@ -881,6 +888,7 @@ int output_alloc(Output **pout, const JobStream *js, const JobOutput *jo, int ha
             d->options = b->options;
             d->rw_timeout_us = b->rw_timeout_us;
         }
+        fault_point_init(&d->faults, js, d->component);
     }
     *pout = out;
     return 0;
