@@ -4,6 +4,7 @@
 #   make check      build, then unit tests (CUnit) and integration tests
 #   make run        run samples/quickstart.yaml (output under ./out)
 #   make bench      benchmarks against ffmpeg on the same work
+#   make model      record the corpus and train models/default.hsm
 #   make install    PREFIX/DESTDIR honoured
 #   make clean
 
@@ -97,6 +98,11 @@ run: hotspare
 bench: hotspare $(BENCH_BINS) $(TOOL_BINS)
 	@tests/bench/run.sh
 
+# the default failure model: records the corpus when absent (about 20 min of
+# real time), trains models/default.hsm, evaluates it on a held-out job
+model: hotspare
+	@models/corpus/run.sh
+
 install: hotspare
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/filters $(DESTDIR)$(DATADIR)/models
 	install -m 755 hotspare $(DESTDIR)$(BINDIR)/hotspare
@@ -115,6 +121,6 @@ clean:
 distclean: clean
 	rm -f config.mak config.h config.log
 
-.PHONY: all check check-unit check-integration testprogs run bench install uninstall clean distclean
+.PHONY: all check check-unit check-integration testprogs run bench model install uninstall clean distclean
 
 -include $(SRCS:.c=.d) $(UNIT_SRCS:.c=.d) $(TOOL_SRCS:.c=.d) $(STUB_SRCS:.c=.d) $(BENCH_SRCS:.c=.d)

@@ -12,6 +12,8 @@ const CmdEntry *const cmd_table[] = {
     &cmd_check_entry,
     &cmd_hds_entry,
     &cmd_nab_entry,
+    &cmd_train_entry,
+    &cmd_eval_entry,
     NULL,
 };
 

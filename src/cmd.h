@@ -46,5 +46,7 @@ extern const CmdEntry cmd_run_entry;
 extern const CmdEntry cmd_check_entry;
 extern const CmdEntry cmd_hds_entry;
 extern const CmdEntry cmd_nab_entry;
+extern const CmdEntry cmd_train_entry;
+extern const CmdEntry cmd_eval_entry;
 
 #endif

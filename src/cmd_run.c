@@ -24,6 +24,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "predictor.h"
 #include "progress.h"
 #include "sampler.h"
 
@@ -64,13 +65,52 @@ static void install_signals(void)
 }
 
 /* The historical data store and the metrics endpoint, when the job asks
- * for them; both are fed by the sampler every tick. */
+ * for them, and the failure model, unless the job turns it off; all are
+ * fed by the sampler every tick, the model first so that the others carry
+ * its risk. */
 typedef struct Supervision {
     Sampler *sampler;
+    Predictor *pred;
+    EventLog *events;
     Hds *hds;
     Metrics *metrics;
     int64_t next_tick;
 } Supervision;
+
+/* The job's model, or the default one. A model that cannot be used is not
+ * a reason to stop a live job: the run goes on without prediction and
+ * says so. */
+static void prediction_start(Supervision *sv, const JobSupervisor *js)
+{
+    char path[4096];
+    Model *m = NULL;
+    const char *p = js->model_path;
+
+    if (js->prediction_off) {
+        av_log(NULL, AV_LOG_INFO, "failure prediction is off (supervisor: model: none)\n");
+        return;
+    }
+    if (!p) {
+        if (predictor_default_model(path, sizeof(path)) < 0) {
+            av_log(NULL, AV_LOG_INFO, "no failure model installed (models/default.hsm): "
+                   "running without prediction\n");
+            return;
+        }
+        p = path;
+    }
+    if (model_load(p, &m, NULL) < 0) {
+        av_log(NULL, AV_LOG_WARNING, "the failure model %s cannot be used (see above): "
+               "running without prediction\n", p);
+        return;
+    }
+    if (predictor_alloc(&sv->pred, &m) < 0) {
+        model_free(&m);
+        av_log(NULL, AV_LOG_WARNING, "out of memory for the failure model: running without prediction\n");
+        return;
+    }
+    av_log(NULL, AV_LOG_INFO, "failure prediction with %s (horizon %d s, provisioning above %.2f)\n",
+           p, predictor_model(sv->pred)->horizon_s, predictor_model(sv->pred)->thr_high);
+}
 
 static int supervision_start(Supervision *sv, const Job *job, Pipeline **pl, int nb,
                              EventLog *events)
@@ -78,7 +118,9 @@ static int supervision_start(Supervision *sv, const Job *job, Pipeline **pl, int
     const JobSupervisor *js = &job->supervisor;
     int ret;
 
-    if (!js->hds_path && !js->metrics_addr)
+    prediction_start(sv, js);
+    sv->events = events;
+    if (!js->hds_path && !js->metrics_addr && !sv->pred)
         return 0;
     if (js->hds_path) {
         HdsConfig hc;
@@ -109,7 +151,7 @@ static int supervision_start(Supervision *sv, const Job *job, Pipeline **pl, int
 /* One tick when it is due (or now, with force). */
 static void supervision_tick(Supervision *sv, const Job *job, int64_t now, int force)
 {
-    const Sample *s;
+    Sample *s;
 
     if (!sv->sampler || (!force && now < sv->next_tick))
         return;
@@ -117,6 +159,8 @@ static void supervision_tick(Supervision *sv, const Job *job, int64_t now, int f
     if (sv->next_tick < now)
         sv->next_tick = now + job->supervisor.tick_us;   /* late: no burst of ticks */
     s = sampler_tick(sv->sampler);
+    if (sv->pred)
+        predictor_tick(sv->pred, s, sv->events);
     if (sv->hds)
         hds_put_sample(sv->hds, s);
     if (sv->metrics)
@@ -127,6 +171,7 @@ static void supervision_stop(Supervision *sv)
 {
     metrics_stop(&sv->metrics);
     hds_close(&sv->hds);
+    predictor_free(&sv->pred);
     sampler_free(&sv->sampler);
 }
 

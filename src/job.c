@@ -984,7 +984,7 @@ fail:
 /* Inputs, audio, renditions, outputs                                       */
 
 static const char *const job_keys[] = { "version", "rw_timeout", "supervisor", "streams", NULL };
-static const char *const supervisor_keys[] = { "tick", "hds", "metrics", NULL };
+static const char *const supervisor_keys[] = { "tick", "hds", "metrics", "model", NULL };
 static const char *const hds_keys[] = { "path", "retention", "raw_window", NULL };
 static const char *const metrics_keys[] = { "listen", "allow_remote", NULL };
 static const char *const stream_keys[] = {
@@ -1955,6 +1955,10 @@ static void load_supervisor(Loader *ld, const yaml_node_t *root, JobSupervisor *
         if (sv->hds_raw_window_us > sv->hds_retention_us)
             sv->hds_raw_window_us = sv->hds_retention_us;
     }
+    if (get_string(ld, map, "model", &sv->model_path) > 0 && !strcmp(sv->model_path, "none")) {
+        av_freep(&sv->model_path);
+        sv->prediction_off = 1;
+    }
     m = map_get(ld, map, "metrics");
     if (m) {
         yaml_node_t *addr_node = m;
@@ -2222,6 +2226,7 @@ void job_free(Job **pjob)
     av_freep(&job->streams);
     av_freep(&job->supervisor.hds_path);
     av_freep(&job->supervisor.metrics_addr);
+    av_freep(&job->supervisor.model_path);
     av_freep(&job->path);
     av_freep(pjob);
 }

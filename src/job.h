@@ -191,6 +191,9 @@ typedef struct JobSupervisor {
     int64_t hds_raw_window_us;    /* raw ticks kept this long, then rollups */
     char *metrics_addr;           /* "127.0.0.1:9464"; NULL: no endpoint */
     int metrics_allow_remote;     /* listen on a non-loopback address */
+    char *model_path;             /* the failure model; NULL: the default one
+                                     (predictor_default_model), if there is one */
+    int prediction_off;           /* model: none */
     JobLoc loc;
 } JobSupervisor;
 

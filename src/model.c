@@ -56,7 +56,7 @@ int model_alloc(Model **pm, uint64_t seed)
     m->horizon_s = 60;
     m->thr_high = 0.5f;
     m->thr_low = 0.3f;
-    m->thr_anomaly = 0.999f;
+    m->anomaly_weight = 0.5f;
     *pm = m;
     return 0;
 }
@@ -176,7 +176,7 @@ int model_save(const Model *m, const char *path, void *logctx)
         AV_WL32(buf + off, av_float2int(m->std[k]));
     AV_WL32(buf + off, av_float2int(m->thr_high));
     AV_WL32(buf + off + 4, av_float2int(m->thr_low));
-    AV_WL32(buf + off + 8, av_float2int(m->thr_anomaly));
+    AV_WL32(buf + off + 8, av_float2int(m->anomaly_weight));
     off += 16;
     if (tlen)
         memcpy(buf + off, m->provenance, tlen);
@@ -331,12 +331,12 @@ int model_parse(const uint8_t *buf, size_t size, const char *name, Model **pm, v
     off += 8 * LSTM_F;
     m->thr_high = av_int2float(AV_RL32(buf + off));
     m->thr_low = av_int2float(AV_RL32(buf + off + 4));
-    m->thr_anomaly = av_int2float(AV_RL32(buf + off + 8));
+    m->anomaly_weight = av_int2float(AV_RL32(buf + off + 8));
     if (!(m->thr_high >= 0 && m->thr_high <= 1) || !(m->thr_low >= 0 && m->thr_low <= m->thr_high) ||
-        !(m->thr_anomaly >= 0 && m->thr_anomaly <= 1) || AV_RL32(buf + off + 12)) {
-        ret = bad(logctx, name, HINT_RETRAIN, "thresholds high %g, low %g, anomaly %g: expected "
-                  "0 <= low <= high <= 1 and 0 <= anomaly <= 1", m->thr_high, m->thr_low,
-                  m->thr_anomaly);
+        !(m->anomaly_weight >= 0 && m->anomaly_weight <= 1) || AV_RL32(buf + off + 12)) {
+        ret = bad(logctx, name, HINT_RETRAIN, "thresholds high %g, low %g, anomaly weight %g: expected "
+                  "0 <= low <= high <= 1 and 0 <= anomaly weight <= 1", m->thr_high, m->thr_low,
+                  m->anomaly_weight);
         goto fail;
     }
     off += 16;

@@ -17,8 +17,9 @@
  *   256      feature names: F x 32 bytes, ASCII, NUL-padded, in input order
  *   256+32F  normalisation: mean[F], then std[F] (> 0): input k is fed to
  *            the LSTM as (raw_k - mean[k]) / std[k]
- *   +8F      thresholds[4]: provision above, release below (failure head,
- *            in [0,1]), anomaly tail probability, reserved (0)
+ *   +8F      thresholds[4]: provision above, release below (on the risk,
+ *            in [0,1]), the anomaly weight w (predictor.h: risk =
+ *            1 - (1 - p_fail)(1 - w * anomaly), in [0,1]), reserved (0)
  *   +16      provenance: T bytes of "key=value\n" lines (printable, UTF-8):
  *            data description, date, evaluation figures, ...
  *   +T       weights: P float32 in lstm.h's order (wx, wh, b, wp, bp, wf, bf)
@@ -52,13 +53,14 @@ typedef struct Model {
     char feature[LSTM_F][MODEL_NAME_SIZE];  /* NUL-terminated, non-empty */
     float mean[LSTM_F], std[LSTM_F];
     int horizon_s;
-    float thr_high, thr_low;     /* failure head: provision, release */
-    float thr_anomaly;           /* unsupervised head: tail probability */
+    float thr_high, thr_low;     /* on the risk: provision, release */
+    float anomaly_weight;        /* how much the unsupervised head adds to the risk */
     char *provenance;            /* "key=value\n" lines; NULL = none */
 } Model;
 
 /* A model with a freshly initialised LSTM (seed), features named f0..f15,
- * identity normalisation, horizon 60 s, thresholds 0.5/0.3/0.999. */
+ * identity normalisation, horizon 60 s, thresholds 0.5/0.3, anomaly
+ * weight 0.5. */
 int model_alloc(Model **pm, uint64_t seed);
 void model_free(Model **pm);
 

@@ -57,6 +57,7 @@ static const MetricDef ingest_metrics[IM_NB] = {
     [IM_DISCONTINUITIES]  = { "hotspare_ingest_discontinuities_total", C, "timestamp jumps absorbed" },
     [IM_ERRORS]           = { "hotspare_ingest_errors_total", C, "demuxing and decoding errors" },
     [IM_CPU_SECONDS]      = { "hotspare_ingest_cpu_seconds_total", C, "CPU time of the ingest and decoder threads" },
+    [IM_FAILURE_RISK]     = { "hotspare_ingest_failure_risk", G, "failure risk: P(it fails within the model's horizon) combined with how far it strays from its own past (predictor.h)" },
 };
 
 static const MetricDef encoder_metrics[EM_NB] = {
@@ -73,6 +74,7 @@ static const MetricDef encoder_metrics[EM_NB] = {
     [EM_DROPPED]      = { "hotspare_encoder_dropped_frames_total", C, "frames dropped before the encoder" },
     [EM_QP]           = { "hotspare_encoder_qp", G, "mean quantiser of the last tick's packets" },
     [EM_CPU_SECONDS]  = { "hotspare_encoder_cpu_seconds_total", C, "CPU time of the encoder thread" },
+    [EM_FAILURE_RISK] = { "hotspare_encoder_failure_risk", G, "failure risk: P(it fails within the model's horizon) combined with how far it strays from its own past (predictor.h)" },
 };
 
 static const MetricDef output_metrics[OM_NB] = {
@@ -86,6 +88,7 @@ static const MetricDef output_metrics[OM_NB] = {
     [OM_ERRORS]            = { "hotspare_output_errors_total", C, "write errors" },
     [OM_RECONNECTS]        = { "hotspare_output_reconnects_total", C, "times the output was opened again" },
     [OM_CPU_SECONDS]       = { "hotspare_output_cpu_seconds_total", C, "CPU time of the muxer thread" },
+    [OM_FAILURE_RISK]      = { "hotspare_output_failure_risk", G, "failure risk: P(it fails within the model's horizon) combined with how far it strays from its own past (predictor.h)" },
 };
 
 static const MetricDef edge_metrics[XM_NB] = {
@@ -97,6 +100,7 @@ static const MetricDef edge_metrics[XM_NB] = {
     [XM_STATUS_4XX]      = { "hotspare_edge_responses_4xx_total", C, "HTTP responses 4xx" },
     [XM_STATUS_5XX]      = { "hotspare_edge_responses_5xx_total", C, "HTTP responses 5xx" },
     [XM_THROUGHPUT]      = { "hotspare_edge_throughput_bytes_per_second", G, "rate delivered to the peer over the last tick" },
+    [XM_FAILURE_RISK]    = { "hotspare_edge_failure_risk", G, "failure risk: P(it fails within the model's horizon) combined with how far it strays from its own past (predictor.h)" },
 };
 
 #undef G

@@ -107,6 +107,7 @@ enum IngestMetric {
     IM_DISCONTINUITIES,      /* counter */
     IM_ERRORS,               /* demux and decode errors, counter */
     IM_CPU_SECONDS,          /* ingest + decoder threads, counter */
+    IM_FAILURE_RISK,         /* the predictor's risk, 0..1 (predictor.h) */
     IM_NB
 };
 
@@ -124,6 +125,7 @@ enum EncoderMetric {
     EM_DROPPED,              /* frames dropped, counter */
     EM_QP,                   /* mean QP of the tick's packets */
     EM_CPU_SECONDS,          /* the encoder thread, counter */
+    EM_FAILURE_RISK,
     EM_NB
 };
 
@@ -138,6 +140,7 @@ enum OutputMetric {
     OM_ERRORS,               /* counter */
     OM_RECONNECTS,           /* counter */
     OM_CPU_SECONDS,          /* the muxer thread, counter */
+    OM_FAILURE_RISK,
     OM_NB
 };
 
@@ -150,6 +153,7 @@ enum EdgeMetric {
     XM_STATUS_4XX,
     XM_STATUS_5XX,
     XM_THROUGHPUT,           /* bytes/s */
+    XM_FAILURE_RISK,
     XM_NB
 };
 

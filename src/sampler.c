@@ -273,7 +273,7 @@ static void sample_drm(Sampler *sm)
     sm->drm_have_prev = 1;
 }
 
-const Sample *sampler_tick(Sampler *sm)
+Sample *sampler_tick(Sampler *sm)
 {
     int64_t now = av_gettime_relative();
     AgentHostSample *t;

@@ -25,8 +25,9 @@ int sampler_alloc(Sampler **psm, const Job *job, Pipeline **pl, int nb);
 void sampler_free(Sampler **psm);
 
 /* Takes the tick's snapshot. The Sample belongs to the sampler and stays
- * valid until the next call. */
-const Sample *sampler_tick(Sampler *sm);
+ * valid until the next call; the caller may add figures to it (the
+ * predictor's risk) before passing it on. */
+Sample *sampler_tick(Sampler *sm);
 
 /* Events from the probes since the last tick (GPU lost, XID errors) are
  * emitted to el. */

@@ -1088,6 +1088,20 @@ static void test_supervisor(void)
     CU_ASSERT_EQUAL(job->supervisor.hds_retention_us, 2 * 24 * 3600 * 1000000LL);
     CU_ASSERT_EQUAL(job->supervisor.hds_raw_window_us, 24 * 3600 * 1000000LL);
     CU_ASSERT_STRING_EQUAL(job->supervisor.metrics_addr, "127.0.0.1:9464");
+    CU_ASSERT_PTR_NULL(job->supervisor.model_path);      /* the default model */
+    CU_ASSERT_FALSE(job->supervisor.prediction_off);
+    job_free(&job);
+
+    job = load_ok("version: 1\nsupervisor: { model: models/mine.hsm }\nstreams:\n"
+                  "  - name: a\n    input: { url: in.ts }\n"
+                  "    renditions: [ { name: r } ]\n    outputs: [ { name: o, url: o.ts } ]\n");
+    CU_ASSERT_STRING_EQUAL(job->supervisor.model_path, "models/mine.hsm");
+    job_free(&job);
+    job = load_ok("version: 1\nsupervisor: { model: none }\nstreams:\n"
+                  "  - name: a\n    input: { url: in.ts }\n"
+                  "    renditions: [ { name: r } ]\n    outputs: [ { name: o, url: o.ts } ]\n");
+    CU_ASSERT_PTR_NULL(job->supervisor.model_path);
+    CU_ASSERT_TRUE(job->supervisor.prediction_off);
     job_free(&job);
 
     job = load_ok(HEAD
@@ -1114,7 +1128,7 @@ static void test_supervisor(void)
         "4:8: hds is missing 'path'",
         "5:12: '0.0.0.0:9464' is not a loopback address: metrics show the job's topology; "
         "set allow_remote: true to listen there",
-        "6:3: unknown key 'prometheus' in supervisor (expected one of: tick, hds, metrics)");
+        "6:3: unknown key 'prometheus' in supervisor (expected one of: tick, hds, metrics, model)");
     job = load_ok(
         "version: 1\n"
         "supervisor: { metrics: { listen: \"0.0.0.0:9464\", allow_remote: true } }\n"

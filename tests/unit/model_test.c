@@ -56,7 +56,7 @@ static int suite_init(void)
     orig->horizon_s = 90;
     orig->thr_high = 0.7f;
     orig->thr_low = 0.4f;
-    orig->thr_anomaly = 0.9995f;
+    orig->anomaly_weight = 0.9995f;
     if (model_add_provenance(orig, "data", "tests/data/lstm/trace.csv, 800 ticks") < 0 ||
         model_add_provenance(orig, "date", "2026-11-24") < 0 ||
         model_add_provenance(orig, "eval.pr_auc", "0.93") < 0 ||
@@ -96,7 +96,7 @@ static void test_round_trip(void)
     CU_ASSERT(!memcmp(m->mean, orig->mean, sizeof(m->mean)));
     CU_ASSERT(!memcmp(m->std, orig->std, sizeof(m->std)));
     CU_ASSERT_EQUAL(m->horizon_s, 90);
-    CU_ASSERT(m->thr_high == 0.7f && m->thr_low == 0.4f && m->thr_anomaly == 0.9995f);
+    CU_ASSERT(m->thr_high == 0.7f && m->thr_low == 0.4f && m->anomaly_weight == 0.9995f);
     CU_ASSERT_STRING_EQUAL(m->provenance, orig->provenance);
     CU_ASSERT_EQUAL(model_get_provenance(m, "date", buf, sizeof(buf)), 10);
     CU_ASSERT_STRING_EQUAL(buf, "2026-11-24");

@@ -1,0 +1,442 @@
+/*
+ * dataset.c: data stores read into labelled series; see dataset.h.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavutil/avstring.h>
+#include <libavutil/common.h>
+#include <libavutil/error.h>
+#include <libavutil/mem.h>
+
+#include "dataset.h"
+#include "hds.h"
+
+typedef struct Loader {
+    Dataset *ds;
+    int file;
+    int first;                   /* ds->s[first..] came from this file */
+    /* the tick being gathered: its components, host first once known */
+    HdsTick tick;
+    int have_tick;
+    SampleComp *comps;
+    int nb_comps, nb_comps_alloc;
+    /* per series of this file: the extractor's state; index by series - first */
+    HealthState *feat;
+    int nb_feat;
+    /* identity -> series, open addressing over series indices + 1 */
+    int *table;
+    int table_size;
+    int error;
+} Loader;
+
+static uint64_t key_hash(int64_t run, CompKind kind, const char *stream, const char *name, int source)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (const char *s = stream; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+    for (const char *s = name; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    h = (h ^ (uint64_t)kind) * 1099511628211ull;
+    h = (h ^ (uint64_t)source) * 1099511628211ull;
+    h = (h ^ (uint64_t)run) * 1099511628211ull;
+    return h;
+}
+
+static int same(const DsSeries *s, int64_t run, CompKind kind, const char *stream,
+                const char *name, int source)
+{
+    return s->run == run && s->kind == kind && s->source == source &&
+           !strcmp(s->stream, stream) && !strcmp(s->name, name);
+}
+
+static int table_grow(Loader *ld)
+{
+    Dataset *ds = ld->ds;
+    int n = ld->table_size ? ld->table_size * 2 : 256;
+    int *t = av_calloc(n, sizeof(*t));
+
+    if (!t)
+        return AVERROR(ENOMEM);
+    for (int i = ld->first; i < ds->nb; i++) {
+        DsSeries *s = &ds->s[i];
+        uint64_t h = key_hash(s->run, s->kind, s->stream, s->name, s->source);
+        int j;
+        for (j = h % n; t[j]; j = (j + 1) % n)
+            ;
+        t[j] = i + 1;
+    }
+    av_free(ld->table);
+    ld->table = t;
+    ld->table_size = n;
+    return 0;
+}
+
+static void series_label_name(DsSeries *s)
+{
+    switch (s->kind) {
+    case COMP_INGEST:
+        if (!s->source)
+            snprintf(s->label_name, sizeof(s->label_name), "%s/input", s->stream);
+        else
+            snprintf(s->label_name, sizeof(s->label_name), s->source == 1 ? "%s/input.backup" :
+                     "%s/input.backup%d", s->stream, s->source);
+        break;
+    case COMP_ENCODER:
+        snprintf(s->label_name, sizeof(s->label_name), "%s/enc:%s", s->stream, s->name);
+        break;
+    case COMP_OUTPUT:
+        snprintf(s->label_name, sizeof(s->label_name), "%s/out:%s", s->stream, s->name);
+        break;
+    default:
+        snprintf(s->label_name, sizeof(s->label_name), "%s/edge:%s", s->stream, s->name);
+        break;
+    }
+}
+
+/* The series of a component of this file, created when new; index or < 0. */
+static int series_of(Loader *ld, int64_t run, const SampleComp *c)
+{
+    Dataset *ds = ld->ds;
+    int source = c->kind == COMP_INGEST ? c->backup : 0;
+    uint64_t h = key_hash(run, c->kind, c->stream, c->name, source);
+    DsSeries *s;
+    int j, ret;
+
+    if ((ds->nb - ld->first + 1) * 2 > ld->table_size && (ret = table_grow(ld)) < 0)
+        return ret;
+    for (j = h % ld->table_size; ld->table[j]; j = (j + 1) % ld->table_size)
+        if (same(&ds->s[ld->table[j] - 1], run, c->kind, c->stream, c->name, source))
+            return ld->table[j] - 1;
+
+    if (ds->nb == ds->nb_alloc) {
+        int n = ds->nb_alloc ? ds->nb_alloc * 2 : 64;
+        DsSeries *a = av_realloc_array(ds->s, n, sizeof(*a));
+        if (!a)
+            return AVERROR(ENOMEM);
+        ds->s = a;
+        ds->nb_alloc = n;
+    }
+    if (ds->nb - ld->first == ld->nb_feat) {
+        int n = ld->nb_feat ? ld->nb_feat * 2 : 64;
+        HealthState *f = av_realloc_array(ld->feat, n, sizeof(*f));
+        if (!f)
+            return AVERROR(ENOMEM);
+        ld->feat = f;
+        ld->nb_feat = n;
+    }
+    memset(&ld->feat[ds->nb - ld->first], 0, sizeof(*ld->feat));
+    s = &ds->s[ds->nb];
+    memset(s, 0, sizeof(*s));
+    s->file = ld->file;
+    s->run = run;
+    s->kind = c->kind;
+    s->source = source;
+    av_strlcpy(s->stream, c->stream, sizeof(s->stream));
+    av_strlcpy(s->name, c->name, sizeof(s->name));
+    series_label_name(s);
+    ld->table[j] = ds->nb + 1;
+    return ds->nb++;
+}
+
+static int series_append(DsSeries *s, int64_t t, const float *x)
+{
+    if (s->n == s->n_alloc) {
+        int n = s->n_alloc ? s->n_alloc * 2 : 256;
+        int64_t *tt = av_realloc_array(s->time_us, n, sizeof(*tt));
+        float *xx;
+        if (!tt)
+            return AVERROR(ENOMEM);
+        s->time_us = tt;
+        xx = av_realloc_array(s->x, (size_t)n * FEAT_NB, sizeof(*xx));
+        if (!xx)
+            return AVERROR(ENOMEM);
+        s->x = xx;
+        s->n_alloc = n;
+    }
+    s->time_us[s->n] = t;
+    memcpy(s->x + (size_t)s->n * FEAT_NB, x, FEAT_NB * sizeof(*x));
+    s->n++;
+    return 0;
+}
+
+/* The gathered tick: host figures first, then every predicted component. */
+static int flush_tick(Loader *ld)
+{
+    Dataset *ds = ld->ds;
+    HealthHost host;
+    const SampleComp *hc = NULL;
+
+    if (!ld->have_tick)
+        return 0;
+    for (int i = 0; i < ld->nb_comps; i++)
+        if (ld->comps[i].kind == COMP_HOST)
+            hc = &ld->comps[i];
+    health_host_comp(hc, &host);
+    for (int i = 0; i < ld->nb_comps; i++) {
+        const SampleComp *c = &ld->comps[i];
+        float x[FEAT_NB];
+        int si, ret;
+        if (!health_kind_predicted(c->kind))
+            continue;
+        if ((si = series_of(ld, ld->tick.run, c)) < 0)
+            return si;
+        health_extract(&ld->feat[si - ld->first], c, &host, ld->tick.time_us, x);
+        if ((ret = series_append(&ds->s[si], ld->tick.time_us, x)) < 0)
+            return ret;
+        ds->ticks++;
+    }
+    ld->nb_comps = 0;
+    ld->have_tick = 0;
+    return 0;
+}
+
+static int on_sample(void *opaque, const HdsTick *t, const SampleComp *c)
+{
+    Loader *ld = opaque;
+    int ret;
+
+    if (ld->have_tick && (t->run != ld->tick.run || t->tick != ld->tick.tick) &&
+        (ret = flush_tick(ld)) < 0)
+        return ret;
+    if (ld->nb_comps == ld->nb_comps_alloc) {
+        int n = ld->nb_comps_alloc ? ld->nb_comps_alloc * 2 : 64;
+        SampleComp *a = av_realloc_array(ld->comps, n, sizeof(*a));
+        if (!a)
+            return AVERROR(ENOMEM);
+        ld->comps = a;
+        ld->nb_comps_alloc = n;
+    }
+    ld->comps[ld->nb_comps++] = *c;
+    ld->tick = *t;
+    ld->have_tick = 1;
+    return 0;
+}
+
+/* "enc:720p.backup" -> kind encoder, name "720p", source 0 ... */
+static int parse_component(const char *comp, CompKind *kind, char *name, size_t size, int *source)
+{
+    const char *dot;
+    size_t len;
+
+    *source = 0;
+    if (!strncmp(comp, "input", 5) && (!comp[5] || comp[5] == '.')) {
+        *kind = COMP_INGEST;
+        av_strlcpy(name, "input", size);
+        if (comp[5] == '.') {
+            if (strncmp(comp + 6, "backup", 6))
+                return -1;
+            *source = comp[12] ? atoi(comp + 12) : 1;
+            if (*source < 1)
+                return -1;
+        }
+        return 0;
+    }
+    if (!strncmp(comp, "enc:", 4))
+        *kind = COMP_ENCODER;
+    else if (!strncmp(comp, "out:", 4))
+        *kind = COMP_OUTPUT;
+    else
+        return -1;
+    comp += 4;
+    dot = strstr(comp, ".backup");
+    len = dot ? (size_t)(dot - comp) : strlen(comp);
+    if (!len || len >= size)
+        return -1;
+    memcpy(name, comp, len);
+    name[len] = 0;
+    return 0;
+}
+
+static int add_failure(DsSeries *s, int64_t t)
+{
+    if (s->nb_failures == s->nb_failures_alloc) {
+        int n = s->nb_failures_alloc ? s->nb_failures_alloc * 2 : 8;
+        int64_t *a = av_realloc_array(s->failure_us, n, sizeof(*a));
+        if (!a)
+            return AVERROR(ENOMEM);
+        s->failure_us = a;
+        s->nb_failures_alloc = n;
+    }
+    s->failure_us[s->nb_failures++] = t;
+    return 0;
+}
+
+/* The failure belongs to the series of its component whose ticks cover
+ * its time (the run it happened in). */
+static int on_event(void *opaque, const HdsEvent *e)
+{
+    Loader *ld = opaque;
+    Dataset *ds = ld->ds;
+    CompKind kind;
+    char name[48];
+    int source, ret;
+
+    if (strcmp(e->kind, "failure"))
+        return 0;
+    ds->files[ld->file].failure_events++;
+    if (!e->component || parse_component(e->component, &kind, name, sizeof(name), &source) < 0)
+        return 0;
+    for (int i = ld->first; i < ds->nb; i++) {
+        DsSeries *s = &ds->s[i];
+        int match = !strcmp(s->stream, e->stream ? e->stream : "") && !strcmp(s->name, name) &&
+                    s->source == source &&
+                    (s->kind == kind || (kind == COMP_OUTPUT && s->kind == COMP_EDGE));
+        if (!match || !s->n || e->time_us < s->time_us[0] ||
+            e->time_us > s->time_us[s->n - 1] + 5000000)
+            continue;
+        if ((ret = add_failure(s, e->time_us)) < 0)
+            return ret;
+    }
+    return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Index of the last tick at or before t, -1 when none. */
+static int tick_at(const DsSeries *s, int64_t t)
+{
+    int lo = 0, hi = s->n - 1, r = -1;
+
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (s->time_us[mid] <= t) {
+            r = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    return r;
+}
+
+/* Keeps the failures that are new incidents of a component that was up. */
+static void count_failures(DsSeries *s)
+{
+    int n = 0;
+    int64_t last = INT64_MIN;
+
+    qsort(s->failure_us, s->nb_failures, sizeof(*s->failure_us), cmp_i64);
+    for (int i = 0; i < s->nb_failures; i++) {
+        int64_t t = s->failure_us[i];
+        int k = tick_at(s, t - 1);
+        int was_up = k < 0 || isnan(s->x[(size_t)k * FEAT_NB + FEAT_UP]) ||
+                     s->x[(size_t)k * FEAT_NB + FEAT_UP] > 0.5f;
+        if (last != INT64_MIN && t - last < DS_INCIDENT_US) {
+            last = t;
+            continue;
+        }
+        last = t;
+        if (was_up)
+            s->failure_us[n++] = t;
+    }
+    s->nb_failures = n;
+}
+
+int dataset_load(Dataset *ds, const char *path, char *err, size_t err_size)
+{
+    HdsReader *r = NULL;
+    HdsFilter f = { 0 };
+    Loader ld = { .ds = ds, .file = ds->nb_files, .first = ds->nb };
+    DsFile *files;
+    int ret;
+
+    ret = hds_reader_open(&r, path, err, err_size);
+    if (ret < 0) {
+        char why[256];
+        snprintf(why, sizeof(why), "%s", err);
+        snprintf(err, err_size, "%s: %s", path, why);
+        return ret;
+    }
+    files = av_realloc_array(ds->files, ds->nb_files + 1, sizeof(*files));
+    if (!files) {
+        hds_reader_close(&r);
+        return AVERROR(ENOMEM);
+    }
+    ds->files = files;
+    memset(&files[ds->nb_files], 0, sizeof(*files));
+    if (!(files[ds->nb_files].path = av_strdup(path))) {
+        hds_reader_close(&r);
+        return AVERROR(ENOMEM);
+    }
+    ds->nb_files++;
+
+    ret = hds_reader_samples(r, &f, on_sample, &ld);
+    if (ret >= 0)
+        ret = flush_tick(&ld);
+    if (ret >= 0) {
+        DsFile *df = &ds->files[ld.file];
+        df->first_us = INT64_MAX;
+        df->last_us = INT64_MIN;
+        for (int i = ld.first; i < ds->nb; i++) {
+            DsSeries *s = &ds->s[i];
+            df->first_us = FFMIN(df->first_us, s->time_us[0]);
+            df->last_us = FFMAX(df->last_us, s->time_us[s->n - 1]);
+        }
+        if (df->first_us > df->last_us)
+            df->first_us = df->last_us = 0;
+        ret = hds_reader_events(r, &f, on_event, &ld);
+    }
+    if (ret >= 0)
+        for (int i = ld.first; i < ds->nb; i++)
+            count_failures(&ds->s[i]);
+    if (ret < 0)
+        snprintf(err, err_size, "%s: cannot read the data store: %s", path, av_err2str(ret));
+    hds_reader_close(&r);
+    av_free(ld.comps);
+    av_free(ld.feat);
+    av_free(ld.table);
+    return ret;
+}
+
+void dataset_label(Dataset *ds, int64_t horizon_us)
+{
+    for (int i = 0; i < ds->nb; i++) {
+        DsSeries *s = &ds->s[i];
+        signed char *l = av_realloc(s->label, s->n ? s->n : 1);
+        int f = 0;               /* first failure after t */
+
+        if (!l)
+            continue;            /* left unlabelled: dataset users check */
+        s->label = l;
+        for (int k = 0; k < s->n; k++) {
+            int64_t t = s->time_us[k];
+            float up = s->x[(size_t)k * FEAT_NB + FEAT_UP];
+            int recent = 0;
+            while (f < s->nb_failures && s->failure_us[f] <= t)
+                f++;
+            if (f > 0 && t - s->failure_us[f - 1] <= DS_COOLDOWN_US)
+                recent = 1;
+            if (up == 0.0f || recent)
+                l[k] = -1;
+            else if (f < s->nb_failures && s->failure_us[f] <= t + horizon_us)
+                l[k] = 1;
+            else if (t + horizon_us > s->time_us[s->n - 1])
+                l[k] = -1;
+            else
+                l[k] = 0;
+        }
+    }
+}
+
+void dataset_free(Dataset *ds)
+{
+    for (int i = 0; i < ds->nb; i++) {
+        av_free(ds->s[i].time_us);
+        av_free(ds->s[i].x);
+        av_free(ds->s[i].label);
+        av_free(ds->s[i].failure_us);
+    }
+    av_free(ds->s);
+    for (int i = 0; i < ds->nb_files; i++)
+        av_free(ds->files[i].path);
+    av_free(ds->files);
+    memset(ds, 0, sizeof(*ds));
+}

@@ -1,0 +1,80 @@
+/*
+ * dataset.h: data stores (hds.h) as the failure model's data: one series
+ * of health vectors per component, the component's failures, and a label
+ * per tick.
+ *
+ * A series is one component of one run: (run, stream, kind, name, source
+ * for inputs). Encoders and outputs are one series whatever instance is in
+ * use (the on_backup feature says which): the model predicts the failure
+ * of the component the stream depends on, not of one process inside it.
+ *
+ * Failures come from the data plane's failure events: "input",
+ * "input.backupN" (that source's series), "enc:NAME[.backupN]" (the
+ * rendition's encoder series), "out:NAME[.backupN]" (the output's series
+ * and its edge's). A failure counts when the component was up at its last
+ * tick before it (a component already down that fails again on a retry is
+ * the same incident) and no counted failure of the same series came within
+ * DS_INCIDENT_US before it.
+ *
+ * Label of the tick at time t, horizon H:
+ *   -1 when the component is down at t (up = 0), or a counted failure
+ *      happened in [t - DS_COOLDOWN_US, t] (the switch and its turbulence),
+ *      or no failure follows within H and the series ends before t + H (its
+ *      future is unknown);
+ *    1 when a counted failure follows in (t, t + H];
+ *    0 otherwise.
+ */
+#ifndef HS_DATASET_H
+#define HS_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "health.h"
+#include "sample.h"
+
+#define DS_INCIDENT_US  (10 * 1000000LL)
+#define DS_COOLDOWN_US  (10 * 1000000LL)
+
+typedef struct DsSeries {
+    int file;                    /* index of the store it came from */
+    int64_t run;
+    CompKind kind;
+    char stream[40];
+    char name[48];               /* the sample's component name */
+    int source;                  /* inputs: which source */
+    char label_name[112];        /* "news/enc:720p": for reports */
+    int n, n_alloc;
+    int64_t *time_us;            /* n */
+    float *x;                    /* n x FEAT_NB raw health vectors */
+    signed char *label;          /* n, after dataset_label() */
+    int nb_failures, nb_failures_alloc;
+    int64_t *failure_us;         /* counted failures, increasing */
+} DsSeries;
+
+typedef struct DsFile {
+    char *path;
+    int64_t first_us, last_us;   /* the span of its ticks */
+    int64_t failure_events;      /* failure events read (counted or not) */
+} DsFile;
+
+typedef struct Dataset {
+    DsSeries *s;
+    int nb, nb_alloc;
+    DsFile *files;
+    int nb_files;
+    int64_t ticks;               /* component ticks in all series */
+} Dataset;
+
+/* Appends the samples and failures of the store at path. Returns 0 or a
+ * negative AVERROR with the reason in err (the file named). */
+int dataset_load(Dataset *ds, const char *path, char *err, size_t err_size);
+
+/* Labels every tick for a horizon (see above). */
+void dataset_label(Dataset *ds, int64_t horizon_us);
+
+/* Frees everything the dataset holds (the struct itself is the caller's)
+ * and zeroes it. */
+void dataset_free(Dataset *ds);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * health.h: what the failure model sees of a component each tick.
+ *
+ * The model (lstm.h) has LSTM_F inputs; components of different kinds
+ * have different metrics (sample.h). Rather than one model per kind, every
+ * predicted component (ingest, encoder, output, edge) is mapped onto one
+ * health vector whose slots mean the same thing for every kind: is it up,
+ * is it moving as much data and as many items as it usually does, how long
+ * its work takes, how much waits for it, what goes wrong, and what the
+ * machine around it is going through. One model then learns from every
+ * kind's failures, and a component kind with few failures borrows from
+ * the others.
+ *
+ *   #  name              ingest             encoder            output             edge
+ *   0  up                up                 up                 up                 up
+ *   1  on_backup         a backup source    standby in use     backup in use      backup in use
+ *   2  throughput_ratio  bytes/s over its own slow average (EWMA, ~1 min)
+ *   3  rate_ratio        packets/s / avg    fps / target fps   packets/s / avg    requests/s / avg
+ *   4  latency_log       read latency       p50 send->packet   write latency      request latency
+ *   5  latency_peak_log  packet jitter      p99 send->packet   max write          request latency
+ *   6  queue_log         -                  log1p(queue)       log1p(queue)       -
+ *   7  errors            log1p(errors this tick)                                  4xx+5xx this tick
+ *   8  drops             discontinuities    dropped frames     reconnects         -
+ *   9  stale_s           age of the last packet (s, <= 10)     -                  -
+ *  10  cpu_cores         CPU of its threads over the tick (cores)                 -
+ *  11  host_cpu_psi      /proc/pressure/cpu some avg10 (ratio), the same for all
+ *  12  host_memory_psi   /proc/pressure/memory some avg10
+ *  13  host_io_psi       /proc/pressure/io some avg10
+ *  14  host_cpu_cores    this process's CPU over the tick (cores)
+ *  15  kind              0 ingest, 1/3 encoder, 2/3 output, 1 edge
+ *
+ * latency_* are log10 of seconds (floored at 10 us). Ratios are clamped
+ * to [0, 4]. A value the component does not have this tick is NAN: the
+ * model's normalisation turns it into the feature's mean (0 after
+ * normalising), so absent reads as "usual", never as 0.
+ *
+ * The extractor keeps per-component state (the previous tick's counters,
+ * the slow averages): one HealthState per component, zeroed at its start.
+ * The names are written into model files; a model is only used with
+ * features of the same names in the same order.
+ */
+#ifndef HS_HEALTH_H
+#define HS_HEALTH_H
+
+#include <stdint.h>
+
+#include "lstm.h"
+#include "sample.h"
+
+#define FEAT_NB LSTM_F
+
+enum {
+    FEAT_UP, FEAT_ON_BACKUP, FEAT_THROUGHPUT_RATIO, FEAT_RATE_RATIO, FEAT_LATENCY,
+    FEAT_LATENCY_PEAK, FEAT_QUEUE, FEAT_ERRORS, FEAT_DROPS, FEAT_STALE, FEAT_CPU,
+    FEAT_HOST_CPU_PSI, FEAT_HOST_MEMORY_PSI, FEAT_HOST_IO_PSI, FEAT_HOST_CPU, FEAT_KIND,
+};
+
+extern const char *const health_feature_names[FEAT_NB];
+
+/* The machine's figures of one tick, the same for every component. */
+typedef struct HealthHost {
+    float v[4];                  /* psi cpu, memory, io; process cores; NAN absent */
+} HealthHost;
+
+typedef struct HealthState {
+    int64_t prev_us;             /* time of the previous tick, 0: none */
+    double prev_errors, prev_drops, prev_cpu, prev_bytes, prev_items;
+    uint32_t have;               /* which prev_* hold a value (bit per field) */
+    double avg_bytes, avg_items; /* slow averages of the rates */
+    int n_bytes, n_items;        /* rates averaged so far */
+} HealthState;
+
+/* Is this kind predicted (does it get a health vector)? */
+static inline int health_kind_predicted(CompKind k)
+{
+    return k == COMP_INGEST || k == COMP_ENCODER || k == COMP_OUTPUT || k == COMP_EDGE;
+}
+
+/* The host figures of a tick (the COMP_HOST component), all NAN without one. */
+void health_host(const Sample *s, HealthHost *h);
+
+/* The same from one host component (the trainer reads components one at a
+ * time); c may be NULL. */
+void health_host_comp(const SampleComp *c, HealthHost *h);
+
+/*
+ * The health vector of component c at time_us into x (FEAT_NB floats, NAN
+ * where absent), advancing st. Components of kinds that are not predicted
+ * get all NAN.
+ */
+void health_extract(HealthState *st, const SampleComp *c, const HealthHost *h,
+                      int64_t time_us, float *x);
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * predictor.h: the failure model at work: every predicted component,
+ * every tick, one LSTM step, and the risk the orchestrator reads.
+ *
+ * Per component and tick:
+ *   1. its health vector (health.h), normalised with the model's means
+ *      and deviations (absent -> 0, the usual value);
+ *   2. one LSTM step from the component's own state (lstm.h): the failure
+ *      head's p_fail, P(this component fails within the model's horizon),
+ *      and the forecast head's guess of the next normalised vector;
+ *   3. the unsupervised score: the error of the forecast made at the
+ *      previous tick (mean absolute error over the features), smoothed
+ *      (EWMA, a few ticks), as a Gaussian tail probability against the
+ *      component's own running mean and deviation of that error (EWMA,
+ *      about PRED_ERR_LONG ticks), mapped to [0,1] on a log scale
+ *      (anomaly = -log10(p) / 10: 0.5 is p = 1e-5). Scored 0 for the first
+ *      PRED_WARMUP ticks of a component. This is what works on the first
+ *      day: it needs no failure ever seen, only the component's own past;
+ *   4. risk = 1 - (1 - p_fail)(1 - w * anomaly), w the model's anomaly
+ *      weight: either head can raise it, both together raise it more. The
+ *      model's thresholds (thr_high to provision, thr_low to release)
+ *      apply to the risk.
+ *
+ * The trainer and `hotspare eval` step series one component at a time
+ * through predictor_step(); the run steps a whole Sample with
+ * predictor_tick(), which keeps one PredState per component identity
+ * (stream, kind, name, source for inputs) and writes the risk into the
+ * sample as the kind's failure_risk metric, so that the data store and
+ * the Prometheus endpoint carry it like any other figure.
+ */
+#ifndef HS_PREDICTOR_H
+#define HS_PREDICTOR_H
+
+#include "event.h"
+#include "health.h"
+#include "lstm.h"
+#include "model.h"
+#include "sample.h"
+
+#define PRED_WARMUP     30       /* ticks before the anomaly score counts */
+#define PRED_ERR_FAST   0.3      /* EWMA weight of the error being judged */
+#define PRED_ERR_LONG   120      /* ticks of the error's running statistics */
+#define PRED_LOGP_MAX   10.0     /* -log10 p that maps to anomaly 1 */
+
+typedef struct PredState {
+    HealthState feat;
+    LstmState lstm;
+    float forecast[LSTM_F];      /* made at the previous tick */
+    int ticks;                   /* stepped so far */
+    double err_fast, err_mean, err_var;
+    int alarm;                   /* risk >= thr_high, until < thr_low */
+} PredState;
+
+typedef struct PredOut {
+    float p_fail;                /* failure head */
+    float anomaly;               /* unsupervised head, [0,1] */
+    float risk;                  /* combined, [0,1] */
+} PredOut;
+
+/* Zeroes a component's state (the start of its life). */
+void predictor_state_reset(PredState *st);
+
+/* Normalises a raw health vector with the model's statistics (NAN -> 0). */
+void predictor_normalise(const Model *m, const float *raw, float *xn);
+
+/* One tick of one component from its raw health vector. */
+void predictor_step(const Model *m, PredState *st, const float *raw, PredOut *out);
+
+typedef struct Predictor Predictor;
+
+/* Takes the model (consumed on success: *pm is set NULL). Returns 0 or
+ * AVERROR(ENOMEM) (the model stays the caller's). */
+int predictor_alloc(Predictor **pp, Model **pm);
+void predictor_free(Predictor **pp);
+
+const Model *predictor_model(const Predictor *p);
+
+/*
+ * Steps every predicted component of s and sets its kind's failure_risk
+ * metric in s. When events is not NULL, a component whose risk crosses
+ * the model's thr_high gets an info event (and another when it falls back
+ * below thr_low): what the orchestrator will act on. Returns the number of
+ * components stepped, or AVERROR(ENOMEM).
+ */
+int predictor_tick(Predictor *p, Sample *s, EventLog *events);
+
+/*
+ * Finds the model a run uses when its job names none: default.hsm in
+ * models/ beside the executable (a build tree), in ../share/hotspare/models
+ * from it (an install moved as a whole), then in the configured data
+ * directory. Writes the path into buf and returns 0, or AVERROR(ENOENT).
+ */
+int predictor_default_model(char *buf, size_t size);
+
+#endif

@@ -1,0 +1,359 @@
+/*
+ * predict_test.c: the failure model's data path, from a component's
+ * metrics to its risk: the health vector (src/health.c) per kind, with
+ * counters turned into per-tick increases and absent figures kept absent;
+ * data stores read back as labelled series (src/dataset.c), through a real
+ * HDS written by the store itself, with failure events attributed to the
+ * right components, repeated failures counted once and labels as
+ * dataset.h defines them; and the predictor (src/predictor.c): risk in
+ * [0,1] combining both heads, the anomaly score rising when a component
+ * changes, per-component state, the risk written into the sample and
+ * events when it crosses the thresholds.
+ */
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libavutil/error.h>
+#include <libavutil/mem.h>
+
+#include "dataset.h"
+#include "event.h"
+#include "hds.h"
+#include "health.h"
+#include "log.h"
+#include "model.h"
+#include "predictor.h"
+
+static char tmpdir[64];
+
+#define T0 INT64_C(1790000000000000)    /* 2026-09 in microseconds */
+#define SEC INT64_C(1000000)
+
+static void set_encoder(SampleComp *c, double frames_out, double bytes, double fps, double p50,
+                        double queue, double errors, double cpu)
+{
+    sample_set(c, EM_UP, 1);
+    sample_set(c, EM_FRAMES_OUT, frames_out);
+    sample_set(c, EM_BYTES_OUT, bytes);
+    sample_set(c, EM_FPS, fps);
+    sample_set(c, EM_TARGET_FPS, 30);
+    sample_set(c, EM_LATENCY_P50, p50);
+    sample_set(c, EM_LATENCY_P99, p50 * 2);
+    sample_set(c, EM_QUEUE_DEPTH, queue);
+    sample_set(c, EM_ERRORS, errors);
+    sample_set(c, EM_DROPPED, 0);
+    sample_set(c, EM_CPU_SECONDS, cpu);
+}
+
+static void test_health_encoder(void)
+{
+    SampleComp c = { .kind = COMP_ENCODER, .stream = "news", .name = "720p" };
+    SampleComp host = { .kind = COMP_HOST, .stream = "", .name = "host" };
+    HealthState st = { 0 };
+    HealthHost h;
+    float x[FEAT_NB];
+
+    sample_set(&host, HM_PSI_CPU_SOME, 0.25);
+    sample_set(&host, HM_CPU_RATIO, 1.5);
+    health_host_comp(&host, &h);
+    CU_ASSERT(h.v[0] == 0.25f && isnan(h.v[1]) && isnan(h.v[2]) && h.v[3] == 1.5f);
+
+    set_encoder(&c, 0, 0, 30, 0.01, 2, 0, 0);
+    health_extract(&st, &c, &h, T0, x);
+    CU_ASSERT_EQUAL(x[FEAT_UP], 1);
+    CU_ASSERT_EQUAL(x[FEAT_ON_BACKUP], 0);
+    CU_ASSERT(fabsf(x[FEAT_RATE_RATIO] - 1.0f) < 1e-6);
+    CU_ASSERT(fabsf(x[FEAT_LATENCY] - -2.0f) < 1e-5);          /* log10(0.01) */
+    CU_ASSERT(fabsf(x[FEAT_LATENCY_PEAK] - log10f(0.02f)) < 1e-5);
+    CU_ASSERT(fabsf(x[FEAT_QUEUE] - logf(3)) < 1e-5);          /* log1p(2) */
+    CU_ASSERT(isnan(x[FEAT_ERRORS]));                          /* no previous tick */
+    CU_ASSERT(isnan(x[FEAT_CPU]));
+    CU_ASSERT(isnan(x[FEAT_STALE]));                           /* encoders have none */
+    CU_ASSERT(x[FEAT_HOST_CPU_PSI] == 0.25f && isnan(x[FEAT_HOST_MEMORY_PSI]));
+    CU_ASSERT(fabsf(x[FEAT_KIND] - 1 / 3.0f) < 1e-6);
+
+    /* a second later: 3 errors, half a core, half the frame rate, a standby */
+    c.backup = 1;
+    set_encoder(&c, 15, 10000, 15, 0.01, 0, 3, 0.5);
+    health_extract(&st, &c, &h, T0 + SEC, x);
+    CU_ASSERT(fabsf(x[FEAT_ERRORS] - logf(4)) < 1e-5);
+    CU_ASSERT(fabsf(x[FEAT_CPU] - 0.5f) < 1e-6);
+    CU_ASSERT(fabsf(x[FEAT_RATE_RATIO] - 0.5f) < 1e-6);
+    CU_ASSERT_EQUAL(x[FEAT_ON_BACKUP], 1);
+    CU_ASSERT_EQUAL(x[FEAT_THROUGHPUT_RATIO], 1);              /* its first rate */
+
+    /* the counters went back (a new run): no negative increase */
+    set_encoder(&c, 0, 0, 30, 0.01, 0, 0, 0);
+    health_extract(&st, &c, &h, T0 + 2 * SEC, x);
+    CU_ASSERT_EQUAL(x[FEAT_ERRORS], 0);
+    CU_ASSERT_EQUAL(x[FEAT_CPU], 0);
+
+    /* an absent figure stays absent */
+    c.present &= ~(1u << EM_LATENCY_P50);
+    health_extract(&st, &c, &h, T0 + 3 * SEC, x);
+    CU_ASSERT(isnan(x[FEAT_LATENCY]));
+}
+
+static void test_health_kinds(void)
+{
+    SampleComp in = { .kind = COMP_INGEST, .stream = "s", .name = "input", .backup = 1 };
+    SampleComp host = { .kind = COMP_HOST };
+    SampleComp gpu = { .kind = COMP_GPU };
+    HealthState st = { 0 }, sg = { 0 };
+    HealthHost h;
+    float x[FEAT_NB];
+
+    health_host_comp(NULL, &h);
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT(isnan(h.v[i]));
+    CU_ASSERT(!health_kind_predicted(COMP_HOST) && !health_kind_predicted(COMP_GPU));
+    CU_ASSERT(health_kind_predicted(COMP_INGEST) && health_kind_predicted(COMP_EDGE));
+    health_extract(&sg, &gpu, &h, T0, x);
+    for (int i = 0; i < FEAT_NB; i++)
+        CU_ASSERT(isnan(x[i]));
+
+    /* an input whose rate halves after a steady minute */
+    for (int t = 0; t <= 61; t++) {
+        sample_set(&in, IM_UP, 1);
+        sample_set(&in, IM_THROUGHPUT, t < 61 ? 100000 : 50000);
+        sample_set(&in, IM_PACKETS, t < 61 ? 50.0 * t : 50.0 * 60 + 25);
+        sample_set(&in, IM_LAST_PACKET_AGE, t < 61 ? 0.02 : 30);
+        health_extract(&st, &in, &h, T0 + t * SEC, x);
+    }
+    CU_ASSERT(fabsf(x[FEAT_THROUGHPUT_RATIO] - 0.5f) < 1e-3);
+    CU_ASSERT(fabsf(x[FEAT_RATE_RATIO] - 0.5f) < 1e-3);
+    CU_ASSERT_EQUAL(x[FEAT_STALE], 10);                        /* clamped */
+    CU_ASSERT_EQUAL(x[FEAT_ON_BACKUP], 1);                     /* a backup source */
+    CU_ASSERT_EQUAL(x[FEAT_KIND], 0);
+    (void)host;
+}
+
+/* A store with one stream: an encoder (primary, then its standby after a
+ * failure), an output and its edge, an input; events as the data plane
+ * writes them. */
+static void write_store(const char *path)
+{
+    HdsConfig cfg;
+    Hds *h = NULL;
+    Sample s = { 0 };
+    static const struct { int64_t at; const char *comp; const char *kind; } evs[] = {
+        { 100, "enc:720p", "failure" },
+        { 100, "enc:720p", "switch" },
+        { 104, "enc:720p.backup", "failure" },   /* the same incident */
+        { 150, "out:main", "failure" },
+        { 170, "out:main", "failure" },          /* a retry while down */
+        { 250, "input.backup", "failure" },
+        { 260, "other", "failure" },             /* no such component */
+    };
+
+    hds_config_init(&cfg);
+    cfg.path = path;
+    cfg.queue_ticks = 512;          /* nothing dropped however fast we put */
+    CU_ASSERT_FATAL(hds_open(&h, &cfg) == 0);
+    for (int t = 0; t < 300; t++) {
+        SampleComp *c;
+        sample_reset(&s, T0 + t * SEC, t);
+        c = sample_add_comp(&s, COMP_HOST, "", "host", 0);
+        sample_set(c, HM_PSI_CPU_SOME, 0.1);
+        c = sample_add_comp(&s, COMP_ENCODER, "news", "720p", t >= 100 ? 1 : 0);
+        set_encoder(c, 30.0 * t, 1000.0 * t, 30, 0.01 + (t > 80 && t < 100 ? (t - 80) * 0.01 : 0),
+                    0, 0, t * 0.1);
+        c = sample_add_comp(&s, COMP_OUTPUT, "news", "main", 0);
+        sample_set(c, OM_UP, t > 150 && t < 180 ? 0 : 1);
+        sample_set(c, OM_PACKETS, 40.0 * t);
+        c = sample_add_comp(&s, COMP_EDGE, "news", "main", 0);
+        sample_set(c, XM_UP, t > 150 && t < 180 ? 0 : 1);
+        for (int i = 0; i < 2; i++) {
+            c = sample_add_comp(&s, COMP_INGEST, "news", "input", i);
+            sample_set(c, IM_UP, 1);
+        }
+        CU_ASSERT(hds_put_sample(h, &s) == 0);
+        for (size_t e = 0; e < sizeof(evs) / sizeof(evs[0]); e++)
+            if (evs[e].at == t) {
+                Event ev = { .time_us = T0 + t * SEC + SEC / 2, .stream = "news",
+                             .component = evs[e].comp, .cause = "test" };
+                ev.kind = !strcmp(evs[e].kind, "failure") ? EV_FAILURE : EV_SWITCH;
+                CU_ASSERT(hds_put_event(h, &ev) == 0);
+            }
+    }
+    hds_close(&h);
+    sample_free(&s);
+}
+
+static const DsSeries *find(const Dataset *ds, CompKind kind, const char *name, int source)
+{
+    for (int i = 0; i < ds->nb; i++)
+        if (ds->s[i].kind == kind && !strcmp(ds->s[i].name, name) && ds->s[i].source == source)
+            return &ds->s[i];
+    return NULL;
+}
+
+static void test_dataset(void)
+{
+    char path[128], err[256];
+    Dataset ds = { 0 };
+    const DsSeries *enc, *out, *edge, *in0, *in1;
+
+    snprintf(path, sizeof(path), "%s/d.hds", tmpdir);
+    write_store(path);
+    CU_ASSERT_FATAL(dataset_load(&ds, path, err, sizeof(err)) == 0);
+    CU_ASSERT_EQUAL(ds.nb, 5);                      /* host is context, not a series */
+    CU_ASSERT_EQUAL(ds.ticks, 5 * 300);
+    CU_ASSERT_EQUAL(ds.nb_files, 1);
+    CU_ASSERT_EQUAL(ds.files[0].failure_events, 6);
+    CU_ASSERT_EQUAL(ds.files[0].first_us, T0);
+    CU_ASSERT_EQUAL(ds.files[0].last_us, T0 + 299 * SEC);
+
+    enc = find(&ds, COMP_ENCODER, "720p", 0);
+    out = find(&ds, COMP_OUTPUT, "main", 0);
+    edge = find(&ds, COMP_EDGE, "main", 0);
+    in0 = find(&ds, COMP_INGEST, "input", 0);
+    in1 = find(&ds, COMP_INGEST, "input", 1);
+    CU_ASSERT_FATAL(enc && out && edge && in0 && in1);
+    CU_ASSERT_STRING_EQUAL(enc->label_name, "news/enc:720p");
+    CU_ASSERT_STRING_EQUAL(in1->label_name, "news/input.backup");
+    CU_ASSERT_STRING_EQUAL(edge->label_name, "news/edge:main");
+    CU_ASSERT_EQUAL(enc->n, 300);
+    /* one series for the encoder whatever instance runs, on_backup says which */
+    CU_ASSERT_EQUAL(enc->x[99 * FEAT_NB + FEAT_ON_BACKUP], 0);
+    CU_ASSERT_EQUAL(enc->x[100 * FEAT_NB + FEAT_ON_BACKUP], 1);
+
+    /* enc: 100 and 104 are one incident; out: 170 was a retry while down */
+    CU_ASSERT_EQUAL(enc->nb_failures, 1);
+    CU_ASSERT_EQUAL(enc->failure_us[0], T0 + 100 * SEC + SEC / 2);
+    CU_ASSERT_EQUAL(out->nb_failures, 1);
+    CU_ASSERT_EQUAL(edge->nb_failures, 1);
+    CU_ASSERT_EQUAL(in0->nb_failures, 0);
+    CU_ASSERT_EQUAL(in1->nb_failures, 1);
+
+    dataset_label(&ds, 30 * SEC);
+    /* within 30 s before the failure at 100.5: ticks 71..100 */
+    CU_ASSERT_EQUAL(enc->label[70], 0);
+    CU_ASSERT_EQUAL(enc->label[71], 1);
+    CU_ASSERT_EQUAL(enc->label[100], 1);
+    CU_ASSERT_EQUAL(enc->label[101], -1);          /* cooldown */
+    CU_ASSERT_EQUAL(enc->label[110], -1);
+    CU_ASSERT_EQUAL(enc->label[111], 0);
+    CU_ASSERT_EQUAL(enc->label[269], 0);
+    CU_ASSERT_EQUAL(enc->label[270], -1);          /* its future is unknown */
+    CU_ASSERT_EQUAL(out->label[150], 1);
+    CU_ASSERT_EQUAL(out->label[175], -1);          /* down */
+    CU_ASSERT_EQUAL(out->label[185], 0);
+    dataset_free(&ds);
+    CU_ASSERT_EQUAL(ds.nb, 0);
+
+    CU_ASSERT(dataset_load(&ds, "/nonexistent/x.hds", err, sizeof(err)) < 0);
+    CU_ASSERT(strstr(err, "x.hds") || strstr(err, "no such"));
+    dataset_free(&ds);
+}
+
+static void test_predictor_step(void)
+{
+    Model *m = NULL;
+    PredState st;
+    PredOut o;
+    float x[FEAT_NB];
+    float before = 0, peak = 0;
+
+    CU_ASSERT_FATAL(model_alloc(&m, 7) == 0);
+    m->anomaly_weight = 1.0f;
+    predictor_state_reset(&st);
+    for (int t = 0; t < 400; t++) {
+        for (int k = 0; k < FEAT_NB; k++)
+            x[k] = (float)(0.1 * sin(t * 0.3 + k));
+        if (t >= 300)
+            x[FEAT_LATENCY] += 5;                   /* the component changes */
+        predictor_step(m, &st, x, &o);
+        CU_ASSERT(o.p_fail >= 0 && o.p_fail <= 1);
+        CU_ASSERT(o.anomaly >= 0 && o.anomaly <= 1);
+        CU_ASSERT(o.risk >= o.p_fail - 1e-6 && o.risk <= 1);
+        CU_ASSERT(fabsf(o.risk - (1 - (1 - o.p_fail) * (1 - o.anomaly))) < 1e-5);
+        if (t <= PRED_WARMUP)
+            CU_ASSERT_EQUAL(o.anomaly, 0);
+        if (t > 100 && t < 300)
+            before = fmaxf(before, o.anomaly);
+        if (t >= 300 && t < 310)
+            peak = fmaxf(peak, o.anomaly);
+    }
+    CU_ASSERT(peak > 0.5f);
+    CU_ASSERT(peak > before + 0.3f);
+    model_free(&m);
+}
+
+static int nb_info;
+static void count_info(void *opaque, const Event *ev)
+{
+    if (ev->kind == EV_INFO && strstr(ev->cause, "failure risk"))
+        nb_info++;
+}
+
+static void test_predictor_tick(void)
+{
+    Model *m = NULL;
+    Predictor *p = NULL;
+    EventLog *el = NULL;
+    Sample s = { 0 };
+
+    CU_ASSERT_FATAL(model_alloc(&m, 3) == 0);
+    m->thr_high = 0.0f;                             /* every component alarms at once */
+    m->thr_low = 0.0f;
+    CU_ASSERT_FATAL(predictor_alloc(&p, &m) == 0);
+    CU_ASSERT_PTR_NULL(m);
+    CU_ASSERT_FATAL(evlog_alloc(&el, NULL) == 0);
+    CU_ASSERT_FATAL(evlog_add_sink(el, count_info, NULL) == 0);
+    for (int t = 0; t < 5; t++) {
+        SampleComp *c;
+        sample_reset(&s, T0 + t * SEC, t);
+        sample_add_comp(&s, COMP_HOST, "", "host", 0);
+        c = sample_add_comp(&s, COMP_ENCODER, "a", "720p", 0);
+        set_encoder(c, 30.0 * t, 0, 30, 0.01, 0, 0, 0);
+        c = sample_add_comp(&s, COMP_ENCODER, "b", "720p", 0);
+        set_encoder(c, 30.0 * t, 0, 30, 0.01, 0, 0, 0);
+        sample_add_comp(&s, COMP_INGEST, "a", "input", 0);
+        sample_add_comp(&s, COMP_INGEST, "a", "input", 1);
+        CU_ASSERT_EQUAL(predictor_tick(p, &s, el), 4);
+        CU_ASSERT(!sample_has(&s.comps[0], 0) || s.comps[0].kind == COMP_HOST);
+        CU_ASSERT(sample_has(&s.comps[1], EM_FAILURE_RISK));
+        CU_ASSERT(sample_has(&s.comps[4], IM_FAILURE_RISK));
+        CU_ASSERT(s.comps[1].v[EM_FAILURE_RISK] >= 0 && s.comps[1].v[EM_FAILURE_RISK] <= 1);
+    }
+    /* four components, one onset each: state is per component */
+    CU_ASSERT_EQUAL(nb_info, 4);
+    predictor_free(&p);
+    predictor_free(&p);
+    evlog_free(&el);
+    sample_free(&s);
+}
+
+int main(void)
+{
+    CU_pSuite suite;
+    int failures;
+
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/predict_test.XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return 1;
+    log_init(getenv("PREDICT_TEST_LOG") ? AV_LOG_DEBUG : AV_LOG_FATAL);
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    suite = CU_add_suite("predict", NULL, NULL);
+    CU_add_test(suite, "health vector of an encoder", test_health_encoder);
+    CU_add_test(suite, "health vector of other kinds", test_health_kinds);
+    CU_add_test(suite, "a data store as labelled series", test_dataset);
+    CU_add_test(suite, "one component stepped", test_predictor_step);
+    CU_add_test(suite, "a sample stepped, risk and events", test_predictor_tick);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    failures = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    if (!failures) {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+        if (system(cmd)) {}
+    }
+    return failures;
+}
