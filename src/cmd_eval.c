@@ -245,8 +245,7 @@ static int eval_exec(int argc, char **argv)
     }
     if (svg) {
         char title[256];
-        snprintf(title, sizeof(title), "%s: failure risk over time (threshold %.2f)", model_path,
-                 m->thr_high);
+        snprintf(title, sizeof(title), "%s: failure risk over time", model_path);
         if ((ret = eval_plot_svg(svg, es[0], ds.nb, m->thr_high, panels, title)) < 0) {
             fprintf(stderr, "hotspare eval: cannot write %s: %s\n", svg, av_err2str(ret));
             goto end;

@@ -217,7 +217,7 @@ const CmdEntry cmd_train_entry = {
         "      --horizon DURATION    predict failures this far ahead [60s]\n"
         "      --seed N              initialisation and sampling [1]\n"
         "      --epochs N            at most this many passes over the data [40]\n"
-        "      --patience N          stop after N epochs without improvement [6]\n"
+        "      --patience N          stop after N epochs without improvement [10]\n"
         "      --validation F        fraction of each store's span that validates [0.25]\n"
         "      --max-false-alarms N  per stream-hour, when choosing the threshold [1]\n",
     .exec    = train_exec,

@@ -88,11 +88,8 @@ static void series_label_name(DsSeries *s)
     case COMP_ENCODER:
         snprintf(s->label_name, sizeof(s->label_name), "%s/enc:%s", s->stream, s->name);
         break;
-    case COMP_OUTPUT:
-        snprintf(s->label_name, sizeof(s->label_name), "%s/out:%s", s->stream, s->name);
-        break;
     default:
-        snprintf(s->label_name, sizeof(s->label_name), "%s/edge:%s", s->stream, s->name);
+        snprintf(s->label_name, sizeof(s->label_name), "%s/out:%s", s->stream, s->name);
         break;
     }
 }
@@ -283,8 +280,7 @@ static int on_event(void *opaque, const HdsEvent *e)
     for (int i = ld->first; i < ds->nb; i++) {
         DsSeries *s = &ds->s[i];
         int match = !strcmp(s->stream, e->stream ? e->stream : "") && !strcmp(s->name, name) &&
-                    s->source == source &&
-                    (s->kind == kind || (kind == COMP_OUTPUT && s->kind == COMP_EDGE));
+                    s->source == source && s->kind == kind;
         if (!match || !s->n || e->time_us < s->time_us[0] ||
             e->time_us > s->time_us[s->n - 1] + 5000000)
             continue;

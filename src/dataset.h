@@ -10,8 +10,7 @@
  *
  * Failures come from the data plane's failure events: "input",
  * "input.backupN" (that source's series), "enc:NAME[.backupN]" (the
- * rendition's encoder series), "out:NAME[.backupN]" (the output's series
- * and its edge's). A failure counts when the component was up at its last
+ * rendition's encoder series), "out:NAME[.backupN]" (the output's series). A failure counts when the component was up at its last
  * tick before it (a component already down that fails again on a retry is
  * the same incident) and no counted failure of the same series came within
  * DS_INCIDENT_US before it.

@@ -409,7 +409,11 @@ int eval_run(const EvalSeries *s, int nb, double threshold, double release,
 /* ---- the threshold -------------------------------------------------------- */
 
 /* Candidates: every distinct score when there are at most MAX_CANDIDATES,
- * else the scores at MAX_CANDIDATES evenly spaced ranks, without repeats. */
+ * else the scores at MAX_CANDIDATES ranks spaced by the cube of their
+ * position from the top, without repeats: alarms live in the top percent
+ * of the ticks, and even ranks would leave a step of n/200 ticks there
+ * (measured: on 17,000 validation ticks the budget of 1, 2 and 4 false
+ * alarms an hour all chose the same threshold). */
 static int candidates(const Prep *p, double *c)
 {
     size_t n = p->nb_keys, distinct = 0;
@@ -421,7 +425,8 @@ static int candidates(const Prep *p, double *c)
         if (!i || KEY_GROUP(p->keys[i]) != KEY_GROUP(p->keys[i - 1]))
             c[m++] = key_score(p->keys[i]);
     for (int k = 0; k < MAX_CANDIDATES && distinct > MAX_CANDIDATES; k++) {
-        double v = key_score(p->keys[(size_t)((double)k * (n - 1) / (MAX_CANDIDATES - 1))]);
+        double f = (double)(MAX_CANDIDATES - 1 - k) / (MAX_CANDIDATES - 1);
+        double v = key_score(p->keys[n - 1 - (size_t)llround((n - 1) * f * f * f)]);
         if (!m || v != c[m - 1])
             c[m++] = v;
     }

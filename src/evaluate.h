@@ -114,8 +114,9 @@ double eval_pr_auc(const float *score, const signed char *label, size_t n);
  * another negative AVERROR.
  *
  * Candidates: the scores of all scored ticks (whatever their labels); all
- * distinct ones when there are at most 200, else those at 200 evenly
- * spaced ranks. With no stream time at all only zero false alarms is
+ * distinct ones when there are at most 200, else those at 200 ranks
+ * spaced by the cube of their distance from the top (dense where alarms
+ * are: the top percent). With no stream time at all only zero false alarms is
  * within a budget. epsilon is max(1e-6, 1e-6 x the score), so that the
  * threshold stays above it when stored as a float; with no score at all
  * 1 + 1e-6 is written. EINVAL also for release_ratio outside [0, 1] or a

@@ -91,7 +91,7 @@ void health_extract(HealthState *st, const SampleComp *c, const HealthHost *h,
 {
     /* per kind: the metric behind each slot (-1: none) */
     int up = -1, bytes = -1, bytes_is_rate = 0, items = -1, lat = -1, peak = -1, queue = -1;
-    int errors = -1, errors2 = -1, drops = -1, cpu = -1, stale = -1;
+    int errors = -1, drops = -1, cpu = -1, stale = -1;
     double dt = st->prev_us && time_us > st->prev_us ? (time_us - st->prev_us) / 1e6 : 0;
     double d, rate;
     float kind;
@@ -111,18 +111,12 @@ void health_extract(HealthState *st, const SampleComp *c, const HealthHost *h,
     case COMP_ENCODER:
         up = EM_UP; bytes = EM_BYTES_OUT; lat = EM_LATENCY_P50; peak = EM_LATENCY_P99;
         queue = EM_QUEUE_DEPTH; errors = EM_ERRORS; drops = EM_DROPPED; cpu = EM_CPU_SECONDS;
-        kind = 1 / 3.0f;
+        kind = 0.5f;
         break;
-    case COMP_OUTPUT:
+    default:  /* COMP_OUTPUT */
         up = OM_UP; bytes = OM_THROUGHPUT; bytes_is_rate = 1; items = OM_PACKETS;
         lat = OM_WRITE_LATENCY; peak = OM_WRITE_LATENCY_MAX; queue = OM_QUEUE_DEPTH;
         errors = OM_ERRORS; drops = OM_RECONNECTS; cpu = OM_CPU_SECONDS;
-        kind = 2 / 3.0f;
-        break;
-    default:  /* COMP_EDGE */
-        up = XM_UP; bytes = XM_THROUGHPUT; bytes_is_rate = 1; items = XM_REQUESTS;
-        lat = XM_REQUEST_LATENCY; peak = XM_REQUEST_LATENCY;
-        errors = XM_STATUS_4XX; errors2 = XM_STATUS_5XX;
         kind = 1;
         break;
     }
@@ -151,23 +145,14 @@ void health_extract(HealthState *st, const SampleComp *c, const HealthHost *h,
     if (queue >= 0 && sample_has(c, queue))
         x[FEAT_QUEUE] = (float)log1p(fmax(c->v[queue], 0));
 
-    {
-        float e = get(c, errors);
-        if (errors2 >= 0 && !isnan(e))
-            e += isnan(get(c, errors2)) ? 0 : get(c, errors2);
-        d = delta(st, HAVE_ERRORS, &st->prev_errors, e);
-        x[FEAT_ERRORS] = isnan(d) ? NAN : (float)log1p(d);
-    }
-    if (drops >= 0) {
-        d = delta(st, HAVE_DROPS, &st->prev_drops, get(c, drops));
-        x[FEAT_DROPS] = isnan(d) ? NAN : (float)log1p(d);
-    }
+    d = delta(st, HAVE_ERRORS, &st->prev_errors, get(c, errors));
+    x[FEAT_ERRORS] = isnan(d) ? NAN : (float)log1p(d);
+    d = delta(st, HAVE_DROPS, &st->prev_drops, get(c, drops));
+    x[FEAT_DROPS] = isnan(d) ? NAN : (float)log1p(d);
     if (stale >= 0)
         x[FEAT_STALE] = clampf(get(c, stale), 0, FEAT_STALE_MAX);
-    if (cpu >= 0) {
-        d = delta(st, HAVE_CPU, &st->prev_cpu, get(c, cpu));
-        x[FEAT_CPU] = dt > 0 && !isnan(d) ? (float)(d / dt) : NAN;
-    }
+    d = delta(st, HAVE_CPU, &st->prev_cpu, get(c, cpu));
+    x[FEAT_CPU] = dt > 0 && !isnan(d) ? (float)(d / dt) : NAN;
 
     for (int i = 0; i < 4; i++)
         x[FEAT_HOST_CPU_PSI + i] = h ? h->v[i] : NAN;

@@ -3,7 +3,7 @@
  *
  * The model (lstm.h) has LSTM_F inputs; components of different kinds
  * have different metrics (sample.h). Rather than one model per kind, every
- * predicted component (ingest, encoder, output, edge) is mapped onto one
+ * predicted component (ingest, encoder, output) is mapped onto one
  * health vector whose slots mean the same thing for every kind: is it up,
  * is it moving as much data and as many items as it usually does, how long
  * its work takes, how much waits for it, what goes wrong, and what the
@@ -11,23 +11,27 @@
  * kind's failures, and a component kind with few failures borrows from
  * the others.
  *
- *   #  name              ingest             encoder            output             edge
- *   0  up                up                 up                 up                 up
- *   1  on_backup         a backup source    standby in use     backup in use      backup in use
- *   2  throughput_ratio  bytes/s over its own slow average (EWMA, ~1 min)
- *   3  rate_ratio        packets/s / avg    fps / target fps   packets/s / avg    requests/s / avg
- *   4  latency_log       read latency       p50 send->packet   write latency      request latency
- *   5  latency_peak_log  packet jitter      p99 send->packet   max write          request latency
- *   6  queue_log         -                  log1p(queue)       log1p(queue)       -
- *   7  errors            log1p(errors this tick)                                  4xx+5xx this tick
- *   8  drops             discontinuities    dropped frames     reconnects         -
- *   9  stale_s           age of the last packet (s, <= 10)     -                  -
- *  10  cpu_cores         CPU of its threads over the tick (cores)                 -
+ *   #  name              ingest               encoder              output
+ *   0  up                up                   up                   up
+ *   1  on_backup         a backup source      standby in use       backup in use
+ *   2  throughput_ratio  bytes/s over its own slow average (EWMA, about a minute)
+ *   3  rate_ratio        packets/s / average  fps / target fps     packets/s / average
+ *   4  latency_log       read latency         p50 send->packet     write latency
+ *   5  latency_peak_log  packet jitter        p99 send->packet     longest write
+ *   6  queue_log         -                    log1p(queue)         log1p(queue)
+ *   7  errors            log1p(errors this tick)
+ *   8  drops             discontinuities      dropped frames       reconnects
+ *   9  stale_s           age of the last packet (s, <= 10)  -      -
+ *  10  cpu_cores         CPU of its threads over the tick (cores)
  *  11  host_cpu_psi      /proc/pressure/cpu some avg10 (ratio), the same for all
  *  12  host_memory_psi   /proc/pressure/memory some avg10
  *  13  host_io_psi       /proc/pressure/io some avg10
  *  14  host_cpu_cores    this process's CPU over the tick (cores)
- *  15  kind              0 ingest, 1/3 encoder, 2/3 output, 1 edge
+ *  15  kind              0 ingest, 0.5 encoder, 1 output
+ *
+ * An output's edge (its peer) is not predicted on its own: its figures are
+ * the output's writes seen from the other side, and a failure of the one
+ * is a failure of the other; the output's risk covers both.
  *
  * latency_* are log10 of seconds (floored at 10 us). Ratios are clamped
  * to [0, 4]. A value the component does not have this tick is NAN: the
@@ -73,7 +77,7 @@ typedef struct HealthState {
 /* Is this kind predicted (does it get a health vector)? */
 static inline int health_kind_predicted(CompKind k)
 {
-    return k == COMP_INGEST || k == COMP_ENCODER || k == COMP_OUTPUT || k == COMP_EDGE;
+    return k == COMP_INGEST || k == COMP_ENCODER || k == COMP_OUTPUT;
 }
 
 /* The host figures of a tick (the COMP_HOST component), all NAN without one. */

@@ -207,7 +207,6 @@ static int risk_metric(CompKind k)
     case COMP_INGEST:  return IM_FAILURE_RISK;
     case COMP_ENCODER: return EM_FAILURE_RISK;
     case COMP_OUTPUT:  return OM_FAILURE_RISK;
-    case COMP_EDGE:    return XM_FAILURE_RISK;
     default:           return -1;
     }
 }
@@ -223,8 +222,7 @@ static void event_component(const SampleComp *c, char *buf, size_t size)
             snprintf(buf, size, c->backup == 1 ? "input.backup" : "input.backup%d", c->backup);
         break;
     case COMP_ENCODER: snprintf(buf, size, "enc:%s", c->name); break;
-    case COMP_OUTPUT:  snprintf(buf, size, "out:%s", c->name); break;
-    default:           snprintf(buf, size, "edge:%s", c->name); break;
+    default:           snprintf(buf, size, "out:%s", c->name); break;
     }
 }
 

@@ -100,7 +100,6 @@ static const MetricDef edge_metrics[XM_NB] = {
     [XM_STATUS_4XX]      = { "hotspare_edge_responses_4xx_total", C, "HTTP responses 4xx" },
     [XM_STATUS_5XX]      = { "hotspare_edge_responses_5xx_total", C, "HTTP responses 5xx" },
     [XM_THROUGHPUT]      = { "hotspare_edge_throughput_bytes_per_second", G, "rate delivered to the peer over the last tick" },
-    [XM_FAILURE_RISK]    = { "hotspare_edge_failure_risk", G, "failure risk: P(it fails within the model's horizon) combined with how far it strays from its own past (predictor.h)" },
 };
 
 #undef G

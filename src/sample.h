@@ -153,7 +153,6 @@ enum EdgeMetric {
     XM_STATUS_4XX,
     XM_STATUS_5XX,
     XM_THROUGHPUT,           /* bytes/s */
-    XM_FAILURE_RISK,
     XM_NB
 };
 

@@ -22,7 +22,7 @@ void train_config_default(TrainConfig *c)
     c->horizon_us = 60 * 1000000LL;
     c->seed = 1;
     c->max_epochs = 40;
-    c->patience = 6;
+    c->patience = 10;
     c->window = 32;
     c->burn_in = 32;
     c->batch = 32;

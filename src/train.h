@@ -42,7 +42,7 @@ typedef struct TrainConfig {
     int64_t horizon_us;          /* the failure head's horizon (60 s) */
     uint64_t seed;               /* initialisation and sampling (1) */
     int max_epochs;              /* (40) */
-    int patience;                /* epochs without improvement (6) */
+    int patience;                /* epochs without improvement (10) */
     int window;                  /* BPTT window, ticks (32) */
     int burn_in;                 /* ticks stepped before a window (32) */
     int batch;                   /* windows per Adam step (32) */
