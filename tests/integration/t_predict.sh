@@ -91,7 +91,7 @@ sleep 1
 "$GET" http://127.0.0.1:$PORT/metrics > "$T/metrics.prom" || fail "GET /metrics"
 wait "$HSPID"; rc=$?
 assert_eq "exit status with the model" $rc 0
-for k in ingest encoder output edge; do
+for k in ingest encoder output; do
     grep -q "^hotspare_${k}_failure_risk{" "$T/metrics.prom" || fail "no ${k} risk on /metrics"
 done
 v=$(grep '^hotspare_encoder_failure_risk{' "$T/metrics.prom" | head -n 1 | awk '{print $2}')
