@@ -24,18 +24,11 @@ typedef struct PredEntry {
     PredState st;
 } PredEntry;
 
+/* Used by the run's supervision thread only. */
 struct Predictor {
-    const AVClass *class;
     Model *model;
     PredEntry *e;                /* nb_alloc entries; hash 0 = empty */
     int nb, nb_alloc;
-    int64_t prev_time_us;
-};
-
-static const AVClass predictor_class = {
-    .class_name = "predictor",
-    .item_name  = av_default_item_name,
-    .version    = LIBAVUTIL_VERSION_INT,
 };
 
 void predictor_state_reset(PredState *st)
@@ -115,7 +108,6 @@ int predictor_alloc(Predictor **pp, Model **pm)
     *pp = NULL;
     if (!p)
         return AVERROR(ENOMEM);
-    p->class = &predictor_class;
     p->model = *pm;
     *pm = NULL;
     *pp = p;

@@ -101,7 +101,6 @@ static void test_health_encoder(void)
 static void test_health_kinds(void)
 {
     SampleComp in = { .kind = COMP_INGEST, .stream = "s", .name = "input", .backup = 1 };
-    SampleComp host = { .kind = COMP_HOST };
     SampleComp gpu = { .kind = COMP_GPU };
     HealthState st = { 0 }, sg = { 0 };
     HealthHost h;
@@ -130,7 +129,6 @@ static void test_health_kinds(void)
     CU_ASSERT_EQUAL(x[FEAT_STALE], 10);                        /* clamped */
     CU_ASSERT_EQUAL(x[FEAT_ON_BACKUP], 1);                     /* a backup source */
     CU_ASSERT_EQUAL(x[FEAT_KIND], 0);
-    (void)host;
 }
 
 /* A store with one stream: an encoder (primary, then its standby after a
