@@ -13,6 +13,7 @@
 #include <libavutil/time.h>
 
 #include "deadline.h"
+#include "delivery.h"
 #include "mux.h"
 #include "redact.h"
 
@@ -53,6 +54,9 @@ struct Mux {
     int restarts;                /* HLS restarts for a discontinuity */
     int caught_up;               /* once on time: the latency budget applies */
     int64_t behind_us;           /* the lag that failed it, 0: none */
+    Delivery *delivery;          /* HLS/DASH over HTTP: segments confirmed */
+
+    DeliveryCounters http;       /* the confirmations' answers, any thread */
 
     _Atomic int state;           /* MuxState */
     _Atomic int64_t packets, bytes, last_pts_us, write_us_last, write_us_max,
@@ -249,6 +253,11 @@ static int open_output(Mux *m)
     }
     m->oc->interrupt_callback = dl_callback(&m->dl);
     m->oc->max_interleave_delta = MUX_MAX_INTERLEAVE_US;
+    if ((fmt->flags & AVFMT_NOFILE) && !is_local(m->url) &&
+        (ret = delivery_attach(&m->delivery, m->oc, m->cfg.rw_timeout_us, &m->http)) < 0) {
+        stage_fail(&m->st, ret, "out of memory");
+        goto end;
+    }
     /* lavf would shift each instance by its own first timestamp; the
      * output's shift (ts_shift_us) is the same for all of them */
     if (!(fmt->flags & AVFMT_TS_NEGATIVE))
@@ -336,6 +345,7 @@ static void close_output(Mux *m, int trailer)
     if (!(m->oc->oformat->flags & AVFMT_NOFILE))
         avio_closep(&m->oc->pb);
     avformat_free_context(m->oc);
+    delivery_free(&m->delivery);
     m->oc = NULL;
     m->header_written = 0;
 }
@@ -435,6 +445,8 @@ static int write_packet(Mux *m, AVPacket *pkt, int index)
             atomic_store(&m->first_write_us, t0);
     }
     av_packet_free(&pkt);
+    if (ret >= 0 && m->delivery)
+        ret = delivery_error(m->delivery, NULL, 0);   /* a segment closed above */
     if (ret < 0)
         return ret;
 
@@ -505,6 +517,7 @@ static int mux_run(void *arg)
 {
     Mux *m = arg;
     int ret, kind, index, trailer = 1;
+    char what[600];
     void *ptr;
 
     ret = open_output(m);
@@ -533,6 +546,8 @@ static int mux_run(void *arg)
                 if (m->behind_us)
                     stage_fail(&m->st, ret, "%s holds packets up: they waited %.1f s for it (latency budget %.1f s)",
                                m->shown, m->behind_us / 1e6, m->cfg.clock->latency_budget_us / 1e6);
+                else if (m->delivery && delivery_error(m->delivery, what, sizeof(what)) < 0)
+                    stage_fail(&m->st, ret, "%s", what);
                 else
                     stage_fail(&m->st, ret, "writing to %s failed%s", m->shown,
                                dl_expired(&m->dl) ? " (no answer within rw_timeout)" : "");
@@ -646,6 +661,9 @@ void mux_stats(Mux *m, MuxStats *s)
     s->errors = atomic_load(&m->errors);
     s->write_us_sum = atomic_load(&m->write_us_sum);
     s->writes = atomic_load(&m->writes);
+    s->http_checks = atomic_load(&m->http.checks);
+    for (int i = 0; i < 4; i++)
+        s->http_status[i] = atomic_load(&m->http.status[i]);
 }
 
 int64_t mux_take_max_write(Mux *m)

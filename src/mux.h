@@ -83,6 +83,8 @@ typedef struct MuxStats {
     int64_t errors;
     int64_t write_us_sum;        /* time spent writing, all writes */
     int64_t writes;
+    int64_t http_checks;         /* segments confirmed on the origin (delivery.h) */
+    int64_t http_status[4];      /* their answers: 2xx, 3xx, 4xx, 5xx */
 } MuxStats;
 
 /* The longest write since the previous call (0: none), for a per-tick max. */

@@ -114,6 +114,7 @@ struct Output {
     _Atomic int64_t pub_packets, pub_bytes;   /* published by publish_stats */
     _Atomic int64_t pub_write_us_sum, pub_writes, tick_max_write;
     _Atomic int64_t done_write_us_sum, done_writes;
+    _Atomic int64_t done_http[5], pub_http[5];  /* checks, then 2xx..5xx answers */
 };
 
 int output_nb_inputs(const JobOutput *jo, int has_audio)
@@ -306,6 +307,9 @@ static void inst_reap(Output *out, Inst *in)
     atomic_fetch_add(&out->done_bytes, ms.bytes);
     atomic_fetch_add(&out->done_write_us_sum, ms.write_us_sum);
     atomic_fetch_add(&out->done_writes, ms.writes);
+    atomic_fetch_add(&out->done_http[0], ms.http_checks);
+    for (int i = 0; i < 4; i++)
+        atomic_fetch_add(&out->done_http[1 + i], ms.http_status[i]);
     mux_free(&in->mux);
     in->state = INST_IDLE;
 }
@@ -552,6 +556,10 @@ static void publish_stats(Output *out)
 {
     int64_t packets = atomic_load(&out->done_packets), bytes = atomic_load(&out->done_bytes);
     int64_t wsum = atomic_load(&out->done_write_us_sum), writes = atomic_load(&out->done_writes);
+    int64_t http[5];
+
+    for (int i = 0; i < 5; i++)
+        http[i] = atomic_load(&out->done_http[i]);
 
     for (int i = 0; i < out->nb_inst; i++) {
         MuxStats ms;
@@ -563,6 +571,9 @@ static void publish_stats(Output *out)
         bytes += ms.bytes;
         wsum += ms.write_us_sum;
         writes += ms.writes;
+        http[0] += ms.http_checks;
+        for (int k = 0; k < 4; k++)
+            http[1 + k] += ms.http_status[k];
         recent = mux_take_max_write(out->inst[i].mux);
         if (recent > atomic_load(&out->tick_max_write))
             atomic_store(&out->tick_max_write, recent);
@@ -578,6 +589,8 @@ static void publish_stats(Output *out)
     atomic_store(&out->pub_bytes, bytes);
     atomic_store(&out->pub_write_us_sum, wsum);
     atomic_store(&out->pub_writes, writes);
+    for (int i = 0; i < 5; i++)
+        atomic_store(&out->pub_http[i], http[i]);
 }
 
 int64_t output_take_max_write(Output *out)
@@ -937,5 +950,8 @@ void output_stats(Output *out, OutputStats *s)
     s->write_us_max = atomic_load(&out->write_us_max);
     s->write_us_sum = atomic_load(&out->pub_write_us_sum);
     s->writes = atomic_load(&out->pub_writes);
+    s->http_checks = atomic_load(&out->pub_http[0]);
+    for (int i = 0; i < 4; i++)
+        s->http_status[i] = atomic_load(&out->pub_http[1 + i]);
     s->failed = stage_state(&out->st) == STAGE_FAILED;
 }

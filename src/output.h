@@ -54,6 +54,8 @@ typedef struct OutputStats {
     int queue_depth;             /* packets waiting for this stage */
     int64_t write_us_sum;        /* time spent writing, all destinations */
     int64_t writes;
+    int64_t http_checks;         /* segments confirmed on an origin (delivery.h) */
+    int64_t http_status[4];      /* their answers: 2xx, 3xx, 4xx, 5xx */
     int failed;                  /* the stage has ended on a failure */
 } OutputStats;
 

@@ -449,8 +449,9 @@ static void sample_outputs(Pipeline *p, Sample *s, double dt, ThreadCpuFn cpu, v
         if ((cpus = cpu_of(p, comp, cpu, opaque)) >= 0)
             sample_set(c, OM_CPU_SECONDS, cpus);
 
-        /* the peer, as the output's writes see it (HTTP status classes
-         * are not seen through libav's muxers: absent) */
+        /* the peer, as the output's writes see it; HTTP status classes
+         * from the segment confirmations of HLS/DASH over HTTP (absent for
+         * other outputs: libav's muxers do not show them) */
         e = sample_add_comp(s, COMP_EDGE, js->name, js->outputs[o].name, FFMAX(os.active, 0));
         if (!e)
             return;
@@ -460,6 +461,9 @@ static void sample_outputs(Pipeline *p, Sample *s, double dt, ThreadCpuFn cpu, v
             sample_set(e, XM_REQUEST_LATENCY, (os.write_us_sum - pv->write_us_sum) / 1e6 / writes);
         if (dt > 0)
             sample_set(e, XM_THROUGHPUT, (os.bytes - pv->bytes) / dt);
+        if (os.http_checks)
+            for (int k = 0; k < 4; k++)
+                sample_set(e, XM_STATUS_2XX + k, os.http_status[k]);
         *pv = (OutputPrev){ os.bytes, os.write_us_sum, os.writes };
     }
 }

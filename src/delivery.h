@@ -1,0 +1,56 @@
+/*
+ * delivery.h: confirms that an origin really holds what a segmenting
+ * muxer (HLS, DASH) uploaded to it over HTTP.
+ *
+ * libav's HTTP protocol sends a PUT and closes it without waiting for the
+ * answer (it reads it only if it is already there). An origin that stalls,
+ * accepting bytes into its socket and never answering, then looks healthy
+ * forever: the kernel's buffers take a few segments, every write returns
+ * at once, and players wait. So after each media segment is closed, a
+ * HEAD request for it, under the output's deadline, must come back 2xx;
+ * anything else (no answer within rw_timeout, a refused connection, 4xx,
+ * 5xx) is a delivery failure the muxer's owner turns into the output's
+ * failure, and the backup takes over. Playlists and manifests are not
+ * checked: they are rewritten after every segment, and a segment that
+ * arrived proves the origin takes uploads.
+ *
+ * The answers are counted by HTTP status class: the edge's figures.
+ *
+ * It works through the format context's io_open/io_close2 hooks, so
+ * everything runs on the muxer's thread, inside the muxer's calls.
+ */
+#ifndef HS_DELIVERY_H
+#define HS_DELIVERY_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <libavformat/avformat.h>
+
+#define DELIVERY_MAX_OPEN 64     /* files a muxer has open at once */
+
+/* Counts kept by the caller, so that they outlive the muxers (a muxer is
+ * created again after a discontinuity); read from any thread. */
+typedef struct DeliveryCounters {
+    _Atomic int64_t checks;
+    _Atomic int64_t status[4];   /* answers 2xx, 3xx, 4xx, 5xx */
+} DeliveryCounters;
+
+typedef struct Delivery Delivery;
+
+/*
+ * Hooks oc (whose io_open/io_close2 are libav's defaults, and whose opaque
+ * is free: it is taken) so that media segments written over HTTP are
+ * confirmed. timeout_us: how long a confirmation may take; counters: not
+ * owned, counted into. Returns 0 or AVERROR(ENOMEM). The Delivery must
+ * outlive oc's last I/O.
+ */
+int delivery_attach(Delivery **pd, AVFormatContext *oc, int64_t timeout_us,
+                    DeliveryCounters *counters);
+void delivery_free(Delivery **pd);
+
+/* The first failed confirmation since attach: 0, or the negative AVERROR,
+ * with the redacted URL of the file and why in what (may be NULL). */
+int delivery_error(const Delivery *d, char *what, size_t size);
+
+#endif
