@@ -568,6 +568,8 @@ end:
     tq_recv_done(m->q);
     close_output(m, trailer && ret >= 0);
     atomic_store(&m->state, ret < 0 ? MUX_FAILED : MUX_DONE);
+    if (ret < 0 && m->cfg.wake)
+        tq_send_timeout(m->cfg.wake, TQ_END, -1, NULL, 0);   /* switch now, not at the next poll */
     if (ret >= 0 && trailer && atomic_load(&m->packets))
         stage_event(&m->st, EV_END, "output %s closed: %lld packets, %lld bytes", m->shown,
                     (long long)atomic_load(&m->packets), (long long)atomic_load(&m->bytes));

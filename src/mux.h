@@ -68,6 +68,9 @@ typedef struct MuxConfig {
                                     backup goes on where the primary was */
     const StreamClock *clock;    /* not owned */
     EventLog *events;
+    ThreadQueue *wake;           /* gets an empty item (TQ_END, index -1) when
+                                    this muxer fails, so that its owner acts
+                                    at once; may be NULL; not owned */
     FaultPoint *faults;          /* the instance's injected faults, or NULL;
                                     not owned, used by the mux thread only,
                                     kept by the owner across muxers so that a

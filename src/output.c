@@ -256,7 +256,7 @@ static int inst_open(Output *out, Inst *in, int at_cache_start)
         .js = out->js, .jo = out->jo, .component = in->component, .url = in->url,
         .options = in->options, .rw_timeout_us = in->rw_timeout_us,
         .hls_start_number = -1, .ts_shift_us = out->ts_shift_us, .clock = out->clock,
-        .events = out->st.events, .faults = &in->faults,
+        .events = out->st.events, .faults = &in->faults, .wake = out->in,
     };
     int64_t upto = at_cache_start ? out->cache.first : out->cache.end;
     int ret;
