@@ -82,6 +82,8 @@ struct Encoder {
     int64_t gop_us;
     int64_t last_gop_index;
     int planned;                 /* instance to switch to at the next GOP, -1 */
+    int64_t failed_at;           /* when the last failover began; 0 once the
+                                    new encoder's first packet is out */
     Pending pending[ENC_PENDING_MAX];
     int pend_head, nb_pend;
     AVPacket *held[ENC_PENDING_MAX];
@@ -246,6 +248,12 @@ static void pass_on(Encoder *enc, AVPacket *pkt)
             enc->last_out_dts = pkt->dts;
     } else {
         pkt->time_base = tb;
+    }
+    if (enc->failed_at) {
+        evlog_emit(enc->st.events, enc->st.stream, enc->st.component, EV_INFO, 0,
+                   "%s passed on its first packet %.1f ms after the failure",
+                   enc->inst[enc->active].component, (av_gettime_relative() - enc->failed_at) / 1e3);
+        enc->failed_at = 0;
     }
     atomic_fetch_add(&enc->packets_out, 1);
     atomic_fetch_add(&enc->bytes_out, pkt->size);
@@ -418,6 +426,7 @@ static int failover(Encoder *enc, int err, const char *why)
     int failed = enc->active, next = -1, ret;
     EncInst *fi = &enc->inst[failed];
 
+    enc->failed_at = av_gettime_relative();
     atomic_fetch_add(&enc->errors, 1);
     inst_event(enc, fi, EV_FAILURE, err, "%s", why);
     held_drop_all(enc);
