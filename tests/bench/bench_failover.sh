@@ -8,7 +8,9 @@
 #                   backup nginx is up. hotspare: output backup, standby
 #                   always. ffmpeg: tee to both, each slave onfail=ignore
 #                   behind a fifo with attempt_recovery (drop_pkts_on_overflow,
-#                   so that the dead slave cannot block the live one).
+#                   so that the dead slave cannot block the live one); and
+#                   fifo alone to the primary (it retries only that URL).
+#                   The row is whichever lost less, the other in its note.
 #   encoder error   a live RTMP source (an ffmpeg publisher into nginx).
 #                   hotspare: `faults:` error on enc:main at 4 s, a standby
 #                   encoder. ffmpeg has no encoder failover: the process dies
@@ -20,12 +22,14 @@
 #                   loss_timeout 100ms. ffmpeg cannot switch inputs: a restart
 #                   loop reads the primary with -rw_timeout 100 ms (without it
 #                   ffmpeg waits for ever: nginx keeps an idle stream open)
-#                   and, when that run ends, the backup URL.
+#                   and, when that run ends, the backup URL. (-xerror ends
+#                   the dead run 0.4 s sooner but drops what its encoder
+#                   holds: 64 frames lost against 42 here.)
 #   origin stalled  HLS over HTTP PUT to an nginx WebDAV origin behind
 #                   tests/tools/faultproxy, a backup origin direct; the proxy
 #                   stalls for the rest of the run (a hung origin).
 #                   hotspare: output backup, standby always, rw_timeout 2s.
-#                   ffmpeg: tee as for the RTMP case, HLS slaves.
+#                   ffmpeg: tee and fifo alone as for RTMP, HLS slaves.
 #
 # Both ffmpeg restart loops use -copyts (timestamps stay on the source's
 # timeline across restarts, so the frame numbers can be counted),
@@ -83,6 +87,7 @@ LAVFI_A="sine=frequency=1000:sample_rate=48000"
 # ffmpeg's rendition, as hotspare sets it up (GOP 1 s, no scene cuts)
 FF_ENC="-c:v libx264 -preset veryfast -b:v 300k -g $FPS -keyint_min $FPS -sc_threshold 0 -c:a aac -b:a 128k"
 FIFO_OPTS="attempt_recovery=1:drop_pkts_on_overflow=1:recovery_wait_time=1"
+FIFO_ARGS="-attempt_recovery 1 -drop_pkts_on_overflow 1 -recovery_wait_time 1"
 LOOPS=                          # restart loop directories, for the cleanup
 BEGAN=$(date +%s)
 
@@ -231,6 +236,43 @@ first_write() {  # EVENTS: hotspare's "wrote its first packet X ms after the swi
 diff_ms() { [ -n "$1" ] && [ -n "$2" ] && echo $(($1 - $2)); }
 or_dash() { if [ -n "$1" ]; then echo "$1"; else echo "${2:--}"; fi; }
 
+# hs_output_row SCENARIO NAME COMPONENT FAILED_MS RECORDING...: hotspare's
+# row for an output failure
+hs_output_row() {
+    _sc=$1 _nm=$2
+    _det=$(diff_ms "$(ev_ms "$T/$_nm.jsonl" "$3" failure)" "$4")
+    _fw=$(first_write "$T/$_nm.jsonl")
+    shift 4
+    frames "$T/$_nm.frames" "$@"
+    set -- $(loss "$T/$_nm.frames" $(($(head -n 1 "$T/$_nm.frames") + N - 1)))
+    _note="backup opened ahead (standby)"
+    [ -n "$_det" ] || _note="$_note; the failure never noticed"
+    row "$_sc" hotspare "$1" "$2" "$(or_dash "$_det" never)" "$(or_dash "$_fw")" "$_note"
+    [ "$1" = 0 ] || miss "$_sc: $1 frames lost"
+    [ -n "$_fw" ] && awk -v v="$_fw" 'BEGIN { exit !(v <= 50) }' ||
+        miss "$_sc: first packet on the backup $(or_dash "$_fw" 'never written') (target <= 50 ms)"
+}
+
+# ff_live ERRFILE OUTPUT_OPTIONS...: ffmpeg encodes the live lavfi source
+# for SECS into the given output; FF_PID
+ff_live() {
+    _e=$1
+    shift
+    bg ffmpeg -nostdin -v error -nostats -re -f lavfi -i "$LAVFI_V" -f lavfi -i "$LAVFI_A" -t $SECS \
+        -map 0:v -map 1:a $FF_ENC -flags +global_header "$@" 2> "$_e"
+    FF_PID=$BG_PID
+}
+
+# ff_output_row SCENARIO: ffmpeg's row for an output failure, from the tee
+# and the fifo-alone runs (LOST, GAP of each), whichever lost less
+ff_output_row() {
+    if [ "$tee_lost" -le "$LOST" ]; then
+        row "$1" "ffmpeg tee" "$tee_lost" "$tee_gap" - 0 "backup fed all along (fifo alone: $LOST lost)"
+    else
+        row "$1" "ffmpeg fifo" "$LOST" "$GAP" - - "primary only (tee: $tee_lost lost)"
+    fi
+}
+
 nginx_start b1 $B1 $B1H
 nginx_start src $SRC $SRCH
 nginx_start oa $OA $OAH
@@ -262,29 +304,29 @@ sleep 3
 k=$(now_ms)
 nginx_kill p1hs
 hs_done s1hs
-frames "$T/s1hs.frames" "$T/p1hs/rec/hs.flv" "$T/b1/rec/hs.flv"
-set -- $(loss "$T/s1hs.frames" $(($(head -n 1 "$T/s1hs.frames") + N - 1)))
-det=$(diff_ms "$(ev_ms "$T/s1hs.jsonl" out:ingest failure)" "$k")
-fw=$(first_write "$T/s1hs.jsonl")
-row "output killed" hotspare "$1" "$2" "$(or_dash "$det" never)" "$(or_dash "$fw")" "standby opened ahead"
-[ "$1" = 0 ] || miss "output killed: $1 frames lost"
-[ -n "$fw" ] && awk -v v="$fw" 'BEGIN { exit !(v <= 50) }' ||
-    miss "output killed: first packet on the backup $(or_dash "$fw" 'never written') (target <= 50 ms)"
+hs_output_row "output killed" s1hs out:ingest "$k" "$T/p1hs/rec/hs.flv" "$T/b1/rec/hs.flv"
 
-nginx_start p1ff $P1 $P1H
-bg ffmpeg -nostdin -v error -nostats -re -f lavfi -i "$LAVFI_V" -f lavfi -i "$LAVFI_A" -t $SECS \
-    -map 0:v -map 1:a $FF_ENC -flags +global_header \
-    -f tee -use_fifo 1 -fifo_options "$FIFO_OPTS" \
-    "[f=flv:onfail=ignore]rtmp://127.0.0.1:$P1/live/ff|[f=flv:onfail=ignore]rtmp://127.0.0.1:$B1/live/ff" \
-    2> "$T/s1ff.err"
-FF_PID=$BG_PID
-wait_for 10 test -s "$T/p1ff/rec/ff.flv" || fail "output killed, ffmpeg: the primary got nothing: $(cat "$T/s1ff.err")"
-sleep 3
-nginx_kill p1ff
-finish $FF_PID 30 || say "output killed: ffmpeg exited $?"
-frames "$T/s1ff.frames" "$T/p1ff/rec/ff.flv" "$T/b1/rec/ff.flv"
-set -- $(loss "$T/s1ff.frames" $(($(head -n 1 "$T/s1ff.frames") + N - 1)))
-row "output killed" "ffmpeg tee" "$1" "$2" - 0 "backup fed all along (2x upload)"
+# ff_s1 TAG OUTPUT_OPTIONS...: ffmpeg pushes to a fresh primary, killed 3 s
+# in; LOST, GAP
+ff_s1() {
+    _tag=$1
+    shift
+    nginx_start "p1$_tag" $P1 $P1H
+    ff_live "$T/s1$_tag.err" "$@"
+    wait_for 10 test -s "$T/p1$_tag/rec/$_tag.flv" ||
+        fail "output killed, ffmpeg $_tag: the primary got nothing: $(cat "$T/s1$_tag.err")"
+    sleep 3
+    nginx_kill "p1$_tag"
+    finish $FF_PID 30 || say "output killed: ffmpeg $_tag exited $?"
+    frames "$T/s1$_tag.frames" "$T/p1$_tag/rec/$_tag.flv" "$T/b1/rec/$_tag.flv"
+    set -- $(loss "$T/s1$_tag.frames" $(($(head -n 1 "$T/s1$_tag.frames") + N - 1)))
+    LOST=$1 GAP=$2
+}
+ff_s1 tee -f tee -use_fifo 1 -fifo_options "$FIFO_OPTS" \
+    "[f=flv:onfail=ignore]rtmp://127.0.0.1:$P1/live/tee|[f=flv:onfail=ignore]rtmp://127.0.0.1:$B1/live/tee"
+tee_lost=$LOST tee_gap=$GAP
+ff_s1 fifo -f fifo -fifo_format flv $FIFO_ARGS "rtmp://127.0.0.1:$P1/live/fifo"
+ff_output_row "output killed"
 
 # ---- 2. encoder error ---------------------------------------------------------------
 
@@ -423,31 +465,33 @@ sleep 2
 k=$(now_ms)
 fp_cmd origin stall || fail "the proxy did not stall"
 hs_done s4hs
-frames "$T/s4hs.frames" "$T"/oa/www/upload/hs/*.ts "$T"/ob/www/upload/hs/*.ts
+hs_output_row "origin stalled" s4hs out:origin "$k" "$T"/oa/www/upload/hs/*.ts "$T"/ob/www/upload/hs/*.ts
 fp_stop origin
-set -- $(loss "$T/s4hs.frames" $(($(head -n 1 "$T/s4hs.frames") + N - 1)))
-det=$(diff_ms "$(ev_ms "$T/s4hs.jsonl" out:origin failure)" "$k")
-fw=$(first_write "$T/s4hs.jsonl")
-row "origin stalled" hotspare "$1" "$2" "$(or_dash "$det" never)" "$(or_dash "$fw")" "standby opened ahead; rw_timeout 2s"
-[ "$1" = 0 ] || miss "origin stalled: $1 frames lost"
-[ -n "$fw" ] && awk -v v="$fw" 'BEGIN { exit !(v <= 50) }' ||
-    miss "origin stalled: first packet on the backup $(or_dash "$fw" 'never written') (target <= 50 ms)"
 
-fp_start origin 127.0.0.1:$PROXY 127.0.0.1:$OAH || fail "the fault proxy did not start"
-HLS_SLAVE="f=hls:hls_time=1:hls_list_size=0:method=PUT:onfail=ignore"
-bg ffmpeg -nostdin -v error -nostats -re -f lavfi -i "$LAVFI_V" -f lavfi -i "$LAVFI_A" -t $SECS \
-    -map 0:v -map 1:a $FF_ENC -f tee -use_fifo 1 -fifo_options "$FIFO_OPTS" \
-    "[$HLS_SLAVE]http://127.0.0.1:$PROXY/upload/ff/index.m3u8|[$HLS_SLAVE]http://127.0.0.1:$OBH/upload/ff/index.m3u8" \
-    2> "$T/s4ff.err"
-FF_PID=$BG_PID
-wait_for 10 test -s "$T/oa/www/upload/ff/index.m3u8" || fail "origin stalled, ffmpeg: the primary got nothing: $(cat "$T/s4ff.err")"
-sleep 2
-fp_cmd origin stall || fail "the proxy did not stall"
-finish $FF_PID 30 || say "origin stalled: ffmpeg exited $?"
-frames "$T/s4ff.frames" "$T"/oa/www/upload/ff/*.ts "$T"/ob/www/upload/ff/*.ts
-fp_stop origin
-set -- $(loss "$T/s4ff.frames" $(($(head -n 1 "$T/s4ff.frames") + N - 1)))
-row "origin stalled" "ffmpeg tee" "$1" "$2" - 0 "backup fed all along (2x upload)"
+# ff_s4 TAG OUTPUT_OPTIONS...: ffmpeg's HLS to a fresh proxy, stalled 2 s
+# after the first playlist; LOST, GAP
+ff_s4() {
+    _tag=$1
+    shift
+    fp_start origin 127.0.0.1:$PROXY 127.0.0.1:$OAH || fail "the fault proxy did not start"
+    ff_live "$T/s4$_tag.err" "$@"
+    wait_for 10 test -s "$T/oa/www/upload/$_tag/index.m3u8" ||
+        fail "origin stalled, ffmpeg $_tag: the primary got nothing: $(cat "$T/s4$_tag.err")"
+    sleep 2
+    fp_cmd origin stall || fail "the proxy did not stall"
+    finish $FF_PID 30 || say "origin stalled: ffmpeg $_tag exited $?"
+    frames "$T/s4$_tag.frames" "$T"/oa/www/upload/$_tag/*.ts "$T"/ob/www/upload/$_tag/*.ts
+    fp_stop origin
+    set -- $(loss "$T/s4$_tag.frames" $(($(head -n 1 "$T/s4$_tag.frames") + N - 1)))
+    LOST=$1 GAP=$2
+}
+HLS_OPTS="hls_time=1:hls_list_size=0:method=PUT"
+ff_s4 tee -f tee -use_fifo 1 -fifo_options "$FIFO_OPTS" \
+    "[f=hls:$HLS_OPTS:onfail=ignore]http://127.0.0.1:$PROXY/upload/tee/index.m3u8|[f=hls:$HLS_OPTS:onfail=ignore]http://127.0.0.1:$OBH/upload/tee/index.m3u8"
+tee_lost=$LOST tee_gap=$GAP
+ff_s4 fifo -f fifo -fifo_format hls -format_opts "$HLS_OPTS" $FIFO_ARGS \
+    "http://127.0.0.1:$PROXY/upload/fifo/index.m3u8"
+ff_output_row "origin stalled"
 
 # ---- the table -----------------------------------------------------------------------
 
@@ -457,13 +501,20 @@ awk -F'\t' 'BEGIN { printf "%-15s %-15s %7s %7s %7s %7s  %s\n", "scenario", "too
                     printf "%-15s %-15s %7s %7s %7s %7s\n", "", "", "frames", "", "ms", "ms" }
             { printf "%-15s %-15s %7s %7s %7s %7s  %s\n", $1, $2, $3, $4, $5, $6, $7 }' "$T/rows"
 cat <<EOF
-lost: frames that reached no receiver (primary + backup); gap: the largest
-pts step at the receivers less a frame period; detect: failure (kill, stall)
-to its notice (hotspare: failure event; ffmpeg: the dead run's end); backup:
-notice to the backup serving (hotspare outputs: its first packet written
-after the switch; encoder, input: its switch event; ffmpeg restarts: first
--progress report with a packet muxed, +-10 ms). ffmpeg tee writes every
-packet to both destinations all along, so it has no switch to time.
+lost: frames that reached no receiver (primary + backup together); gap: the
+largest pts step at the receivers less a frame period; detect: from the
+failure (kill, stall) to its notice (hotspare: its failure event; ffmpeg: the
+dead run's end); backup: from the notice to the backup serving (hotspare
+outputs: its first packet written after the switch; its encoder and input:
+the switch event; ffmpeg restarts: the new run's first -progress report with
+a packet muxed, +-10 ms). Failure to first packet on the backup: the sum.
+ffmpeg: outputs: tee to both destinations, each slave onfail=ignore behind a
+fifo ($FIFO_OPTS),
+or fifo alone to the primary, whichever lost less (tee writes every packet to
+both all along: no switch to time); encoder: the process killed (-9) and run
+again by a loop after 100 ms; input: a loop runs it on the primary with
+-rw_timeout 100 ms, then on the backup URL. Restarts: -copyts -fpsprobesize 0
+-flush_packets 1.
 targets (hotspare): 0 frames lost in every scenario; first packet on a
 provisioned backup <= 50 ms; input loss noticed within loss_timeout + one
 frame ($((100 + 1000 / FPS)) ms)
