@@ -25,7 +25,7 @@
  * output queues hold every encoder's packets while the muxer interleaves or
  * waits on its peer.
  */
-#define PL_PACKET_QUEUE    8
+#define PL_PACKET_QUEUE    4
 #define PL_FRAME_QUEUE     4
 #define PL_ENC_QUEUE       4
 #define PL_AUDIO_QUEUE    32

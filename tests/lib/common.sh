@@ -35,7 +35,7 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM
+trap 'exit 1' INT TERM HUP PIPE
 
 say()  { echo "[$TESTNAME] $*"; }
 fail() { echo "[$TESTNAME] FAIL: $*"; exit 1; }
