@@ -189,6 +189,11 @@ static int eval_exec(int argc, char **argv)
 
     if (model_load(model_path, &m, NULL) < 0)
         return HS_EXIT_USAGE;          /* the loader said why */
+    if (predictor_model_fits(m, err, sizeof(err)) < 0) {
+        fprintf(stderr, "hotspare eval: %s: %s\n", model_path, err);
+        model_free(&m);
+        return HS_EXIT_USAGE;
+    }
     for (int i = 0; i < nb_stores; i++)
         if ((ret = dataset_load(&ds, stores[i], err, sizeof(err))) < 0) {
             fprintf(stderr, "hotspare eval: %s\n", err);
@@ -199,9 +204,9 @@ static int eval_exec(int argc, char **argv)
         goto end;
     }
     horizon = m->horizon_s * 1000000LL;
-    dataset_label(&ds, horizon);
-
     status = HS_EXIT_FAILED;
+    if (dataset_label(&ds, horizon) < 0)
+        goto end;
     risk = av_malloc_array(ds.ticks, sizeof(*risk));
     stat = av_malloc_array(ds.ticks, sizeof(*stat));
     ewma = av_malloc_array(ds.ticks, sizeof(*ewma));
@@ -214,7 +219,9 @@ static int eval_exec(int argc, char **argv)
         !(es[2] = series_of(&ds, ewma)))
         goto end;
 
-    rows[0] = (EvalReportRow){ .detector = "model", .threshold = m->thr_high, .release = m->thr_low };
+    /* a threshold of 1 never fires (model.h) */
+    rows[0] = (EvalReportRow){ .detector = "model", .release = m->thr_low,
+                               .threshold = m->thr_high < 1 ? m->thr_high : 1 + 1e-6 };
     rows[1] = (EvalReportRow){ .detector = "static threshold", .threshold = 0.5, .release = 0.5 };
     rows[2] = (EvalReportRow){ .detector = "ewma z-score", .threshold = 0.5, .release = 0.5 };
     for (int d = 0; d < 3; d++)

@@ -82,7 +82,7 @@ typedef struct Supervision {
  * says so. */
 static void prediction_start(Supervision *sv, const JobSupervisor *js)
 {
-    char path[4096];
+    char path[4096], why[256];
     Model *m = NULL;
     const char *p = js->model_path;
 
@@ -101,6 +101,12 @@ static void prediction_start(Supervision *sv, const JobSupervisor *js)
     if (model_load(p, &m, NULL) < 0) {
         av_log(NULL, AV_LOG_WARNING, "the failure model %s cannot be used (see above): "
                "running without prediction\n", p);
+        return;
+    }
+    if (predictor_model_fits(m, why, sizeof(why)) < 0) {
+        av_log(NULL, AV_LOG_WARNING, "the failure model %s cannot be used: %s; running without "
+               "prediction\n", p, why);
+        model_free(&m);
         return;
     }
     if (predictor_alloc(&sv->pred, &m) < 0) {

@@ -24,7 +24,6 @@
 
 typedef struct Bar {
     int tty;
-    int last_epoch;
 } Bar;
 
 static void progress(void *opaque, int epoch, int max_epochs, double done, double loss, double val)
@@ -45,7 +44,6 @@ static void progress(void *opaque, int epoch, int max_epochs, double done, doubl
         fprintf(stderr, "training: epoch %d/%d loss %.4f validation %.4f\n", epoch, max_epochs,
                 loss, val);
     }
-    b->last_epoch = epoch;
 }
 
 static int parse_int(const char *s, int lo, int hi, int *v)
@@ -153,10 +151,17 @@ static int train_exec(int argc, char **argv)
     for (int i = 0; i < nb_stores; i++) {
         if ((ret = dataset_load(&ds, stores[i], err, sizeof(err))) < 0) {
             fprintf(stderr, "hotspare train: %s\n", err);
+            /* not there, or not a data store: the command line's fault */
+            status = ret == AVERROR(ENOENT) || ret == AVERROR(EINVAL) || ret == AVERROR(ENOSYS) ?
+                     HS_EXIT_USAGE : HS_EXIT_FAILED;
             goto end;
         }
     }
-    dataset_label(&ds, cfg.horizon_us);
+    if ((ret = dataset_label(&ds, cfg.horizon_us)) < 0) {
+        fprintf(stderr, "hotspare train: %s\n", av_err2str(ret));
+        status = HS_EXIT_FAILED;
+        goto end;
+    }
     {
         int failures = 0;
         for (int i = 0; i < ds.nb; i++)

@@ -28,7 +28,6 @@ typedef struct Loader {
     /* identity -> series, open addressing over series indices + 1 */
     int *table;
     int table_size;
-    int error;
 } Loader;
 
 static uint64_t key_hash(int64_t run, CompKind kind, const char *stream, const char *name, int source)
@@ -317,7 +316,6 @@ static int tick_at(const DsSeries *s, int64_t t)
 static void count_failures(DsSeries *s)
 {
     int n = 0;
-    int64_t last = INT64_MIN;
 
     qsort(s->failure_us, s->nb_failures, sizeof(*s->failure_us), cmp_i64);
     for (int i = 0; i < s->nb_failures; i++) {
@@ -325,12 +323,7 @@ static void count_failures(DsSeries *s)
         int k = tick_at(s, t - 1);
         int was_up = k < 0 || isnan(s->x[(size_t)k * FEAT_NB + FEAT_UP]) ||
                      s->x[(size_t)k * FEAT_NB + FEAT_UP] > 0.5f;
-        if (last != INT64_MIN && t - last < DS_INCIDENT_US) {
-            last = t;
-            continue;
-        }
-        last = t;
-        if (was_up)
+        if (was_up && !(n && t - s->failure_us[n - 1] < DS_INCIDENT_US))
             s->failure_us[n++] = t;
     }
     s->nb_failures = n;
@@ -392,34 +385,42 @@ int dataset_load(Dataset *ds, const char *path, char *err, size_t err_size)
     return ret;
 }
 
-void dataset_label(Dataset *ds, int64_t horizon_us)
+void dataset_label_series(const DsSeries *s, int64_t horizon_us, int64_t end_us, signed char *l)
+{
+    int f = 0;                   /* first failure after t */
+    int nf = 0;                  /* failures seen up to end_us */
+
+    while (nf < s->nb_failures && s->failure_us[nf] <= end_us)
+        nf++;
+    for (int k = 0; k < s->n && s->time_us[k] <= end_us; k++) {
+        int64_t t = s->time_us[k];
+        float up = s->x[(size_t)k * FEAT_NB + FEAT_UP];
+        while (f < nf && s->failure_us[f] <= t)
+            f++;
+        if (up == 0.0f || (f > 0 && t - s->failure_us[f - 1] <= DS_COOLDOWN_US))
+            l[k] = -1;
+        else if (f < nf && s->failure_us[f] <= t + horizon_us)
+            l[k] = 1;
+        else if (t + horizon_us > end_us)
+            l[k] = -1;
+        else
+            l[k] = 0;
+    }
+}
+
+int dataset_label(Dataset *ds, int64_t horizon_us)
 {
     for (int i = 0; i < ds->nb; i++) {
         DsSeries *s = &ds->s[i];
         signed char *l = av_realloc(s->label, s->n ? s->n : 1);
-        int f = 0;               /* first failure after t */
 
         if (!l)
-            continue;            /* left unlabelled: dataset users check */
+            return AVERROR(ENOMEM);
         s->label = l;
-        for (int k = 0; k < s->n; k++) {
-            int64_t t = s->time_us[k];
-            float up = s->x[(size_t)k * FEAT_NB + FEAT_UP];
-            int recent = 0;
-            while (f < s->nb_failures && s->failure_us[f] <= t)
-                f++;
-            if (f > 0 && t - s->failure_us[f - 1] <= DS_COOLDOWN_US)
-                recent = 1;
-            if (up == 0.0f || recent)
-                l[k] = -1;
-            else if (f < s->nb_failures && s->failure_us[f] <= t + horizon_us)
-                l[k] = 1;
-            else if (t + horizon_us > s->time_us[s->n - 1])
-                l[k] = -1;
-            else
-                l[k] = 0;
-        }
+        if (s->n)
+            dataset_label_series(s, horizon_us, s->time_us[s->n - 1], l);
     }
+    return 0;
 }
 
 void dataset_free(Dataset *ds)

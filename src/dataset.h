@@ -69,8 +69,16 @@ typedef struct Dataset {
  * negative AVERROR with the reason in err (the file named). */
 int dataset_load(Dataset *ds, const char *path, char *err, size_t err_size);
 
-/* Labels every tick for a horizon (see above). */
-void dataset_label(Dataset *ds, int64_t horizon_us);
+/* Labels every tick for a horizon (see above). Returns 0 or
+ * AVERROR(ENOMEM). */
+int dataset_label(Dataset *ds, int64_t horizon_us);
+
+/* The labels of s's ticks up to end_us (label: one per such tick), as if
+ * the series ended there: failures after end_us are not known, and the
+ * future of a tick within the horizon of end_us is unknown. What training
+ * uses for the ticks before its validation part, so that no label leaks
+ * what happens in it. */
+void dataset_label_series(const DsSeries *s, int64_t horizon_us, int64_t end_us, signed char *label);
 
 /* Frees everything the dataset holds (the struct itself is the caller's)
  * and zeroes it. */

@@ -1,20 +1,27 @@
 /*
  * delivery.c: HEAD after every uploaded segment; see delivery.h.
  */
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <libavutil/avstring.h>
 #include <libavutil/error.h>
+#include <libavutil/log.h>
 #include <libavutil/mem.h>
+#include <libavutil/time.h>
 
 #include "delivery.h"
+#include "log.h"
 #include "redact.h"
+
+/* A segment not there yet (its PUT still being stored: libav does not wait
+ * for the answer) is asked for again after this, doubling. */
+#define DELIVERY_RETRY_US     20000
+#define DELIVERY_RETRY_MAX_US 320000
 
 typedef struct OpenFile {
     AVIOContext *pb;
-    char *url;                   /* a media segment written over HTTP */
+    char *url;                   /* a media segment uploaded over HTTP */
 } OpenFile;
 
 struct Delivery {
@@ -23,10 +30,25 @@ struct Delivery {
     int (*io_open)(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
                    AVDictionary **options);
     int (*io_close2)(AVFormatContext *s, AVIOContext *pb);
-    OpenFile open[DELIVERY_MAX_OPEN];   /* muxer thread only */
-    int error;                          /* muxer thread only */
+    /* muxer thread only */
+    OpenFile open[DELIVERY_MAX_OPEN];
+    int liveness_only;           /* the origin does not answer HEAD for segments */
+    int error;
     char what[600];
 };
+
+int delivery_http_class(int err)
+{
+    if (err >= 0)
+        return 2;
+    if (err == AVERROR_HTTP_BAD_REQUEST || err == AVERROR_HTTP_UNAUTHORIZED ||
+        err == AVERROR_HTTP_FORBIDDEN || err == AVERROR_HTTP_NOT_FOUND ||
+        err == AVERROR_HTTP_OTHER_4XX)
+        return 4;
+    if (err == AVERROR_HTTP_SERVER_ERROR)
+        return 5;
+    return 0;
+}
 
 static int is_http(const char *url)
 {
@@ -43,29 +65,25 @@ static int is_media(const char *url)
            !(n >= 4 && !av_strncasecmp(url + n - 4, ".mpd", 4));
 }
 
-static void count_status(Delivery *d, int ret)
+/* An upload: no method (the muxer's default), PUT or POST. The muxers open
+ * their DELETEs of old segments through the same hook. */
+static int is_upload(AVDictionary *options)
 {
-    int k = -1;
+    const AVDictionaryEntry *m = av_dict_get(options, "method", NULL, 0);
 
-    if (ret >= 0)
-        k = 0;
-    else if (ret == AVERROR_HTTP_BAD_REQUEST || ret == AVERROR_HTTP_UNAUTHORIZED ||
-             ret == AVERROR_HTTP_FORBIDDEN || ret == AVERROR_HTTP_NOT_FOUND ||
-             ret == AVERROR_HTTP_OTHER_4XX)
-        k = 2;
-    else if (ret == AVERROR_HTTP_SERVER_ERROR)
-        k = 3;
-    if (k >= 0)
-        atomic_fetch_add(&d->counters->status[k], 1);
+    return !m || !av_strcasecmp(m->value, "PUT") || !av_strcasecmp(m->value, "POST");
 }
 
 static int hook_open(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
                      AVDictionary **options)
 {
     Delivery *d = s->opaque;
+    /* decided before the call: it consumes the options it uses */
+    int check = (flags & AVIO_FLAG_WRITE) && !d->liveness_only && is_http(url) && is_media(url) &&
+                is_upload(options ? *options : NULL);
     int ret = d->io_open(s, pb, url, flags, options);
 
-    if (ret < 0 || !(flags & AVIO_FLAG_WRITE) || !is_http(url) || !is_media(url))
+    if (ret < 0 || !check)
         return ret;
     for (int i = 0; i < DELIVERY_MAX_OPEN; i++)
         if (!d->open[i].pb) {
@@ -76,28 +94,64 @@ static int hook_open(AVFormatContext *s, AVIOContext **pb, const char *url, int 
     return ret;
 }
 
-/* Does the origin hold url? A HEAD, under the output's deadline. */
-static void confirm(Delivery *d, AVFormatContext *s, const char *url)
+static int head(Delivery *d, AVFormatContext *s, const char *url)
 {
     AVDictionary *opts = NULL;
     AVIOContext *pb = NULL;
     int ret;
 
     av_dict_set(&opts, "method", "HEAD", 0);
+    av_dict_set(&opts, "seekable", "0", 0);      /* no Range header */
     av_dict_set_int(&opts, "rw_timeout", d->timeout_us, 0);
+    log_quiet_libav(1);          /* what the answers mean is said by confirm() */
     ret = avio_open2(&pb, url, AVIO_FLAG_READ, &s->interrupt_callback, &opts);
+    log_quiet_libav(0);
     av_dict_free(&opts);
     avio_closep(&pb);
-    atomic_fetch_add(&d->counters->checks, 1);
-    count_status(d, ret);
-    if (ret < 0 && !d->error) {
-        char shown[512];
-        /* the deadline interrupts with AVERROR_EXIT: say what it means */
-        d->error = ret == AVERROR_EXIT ? AVERROR(ETIMEDOUT) : ret;
-        snprintf(d->what, sizeof(d->what), "the origin did not confirm %s%s",
-                 redact_url(url, shown, sizeof(shown)),
-                 ret == AVERROR_EXIT || ret == AVERROR(ETIMEDOUT) ? " within rw_timeout" : "");
+    return ret;
+}
+
+/*
+ * Does the origin hold url? 2xx: yes. 404 and 5xx: not (yet): asked again
+ * until timeout_us has passed. Another answer (401, 403, 405: an ingest
+ * point that takes uploads and serves nothing) proves the origin answers,
+ * which is what a stall takes away; it is said once and only liveness is
+ * checked from then on. No answer at all: the deadline fails it.
+ */
+static void confirm(Delivery *d, AVFormatContext *s, const char *url)
+{
+    int64_t start = av_gettime_relative(), wait = DELIVERY_RETRY_US;
+    char shown[512];
+    int ret, cls;
+
+    for (;;) {
+        ret = head(d, s, url);
+        cls = delivery_http_class(ret);
+        atomic_fetch_add(&d->counters->checks, 1);
+        if (cls)
+            atomic_fetch_add(&d->counters->status[cls - 2], 1);
+        if (cls == 2)
+            return;
+        if (cls == 4 && ret != AVERROR_HTTP_NOT_FOUND) {
+            d->liveness_only = 1;
+            av_log(NULL, AV_LOG_WARNING, "the origin of %s answers HEAD with %s: uploads are "
+                   "not confirmed, only that it answers\n", redact_url(url, shown, sizeof(shown)),
+                   av_err2str(ret));
+            return;
+        }
+        if (!(ret == AVERROR_HTTP_NOT_FOUND || cls == 5) ||
+            av_gettime_relative() + wait - start > d->timeout_us)
+            break;
+        av_usleep(wait);
+        wait = FFMIN(wait * 2, DELIVERY_RETRY_MAX_US);
     }
+    if (d->error)
+        return;
+    /* the deadline interrupts with AVERROR_EXIT: say what it means */
+    d->error = ret == AVERROR_EXIT ? AVERROR(ETIMEDOUT) : ret;
+    snprintf(d->what, sizeof(d->what), "the origin did not confirm %s%s",
+             redact_url(url, shown, sizeof(shown)),
+             ret == AVERROR_EXIT || ret == AVERROR(ETIMEDOUT) ? " within rw_timeout" : "");
 }
 
 static int hook_close2(AVFormatContext *s, AVIOContext *pb)

@@ -6,15 +6,25 @@
  * answer (it reads it only if it is already there). An origin that stalls,
  * accepting bytes into its socket and never answering, then looks healthy
  * forever: the kernel's buffers take a few segments, every write returns
- * at once, and players wait. So after each media segment is closed, a
- * HEAD request for it, under the output's deadline, must come back 2xx;
- * anything else (no answer within rw_timeout, a refused connection, 4xx,
- * 5xx) is a delivery failure the muxer's owner turns into the output's
- * failure, and the backup takes over. Playlists and manifests are not
- * checked: they are rewritten after every segment, and a segment that
- * arrived proves the origin takes uploads.
+ * at once, and players wait. So after each media segment is closed, the
+ * origin is asked for it (HEAD, no Range) under rw_timeout:
+ *   - 2xx: delivered;
+ *   - 404 or 5xx: not there yet (the PUT may still be being stored, since
+ *     nobody waited for its answer): asked again, 20 ms then doubling,
+ *     until rw_timeout has passed, then a delivery failure;
+ *   - another 4xx (401, 403, 405: an ingest point that takes uploads and
+ *     serves nothing): the origin answers, which is what a stall takes
+ *     away; said once, and from then on only that is known;
+ *   - no answer within rw_timeout, or a refused connection: a failure.
+ * A delivery failure is the output's failure, and the backup takes over.
+ * Playlists and manifests are not checked (they are rewritten after every
+ * segment, and a segment that arrived proves the origin takes uploads),
+ * nor the muxers' DELETEs of old segments. With http_persistent the muxer
+ * keeps its connection and never closes a segment: nothing is checked
+ * (mux.c says so).
  *
- * The answers are counted by HTTP status class: the edge's figures.
+ * The answers are counted by HTTP status class: the edge's figures (3xx
+ * stays 0: libav follows redirects).
  *
  * It works through the format context's io_open/io_close2 hooks, so
  * everything runs on the muxer's thread, inside the muxer's calls.
@@ -48,6 +58,10 @@ typedef struct Delivery Delivery;
 int delivery_attach(Delivery **pd, AVFormatContext *oc, int64_t timeout_us,
                     DeliveryCounters *counters);
 void delivery_free(Delivery **pd);
+
+/* The HTTP status class of a libav result: 2 (success), 4, 5, or 0 when
+ * it is not an HTTP answer (refused, timed out, ...). */
+int delivery_http_class(int err);
 
 /* The first failed confirmation since attach: 0, or the negative AVERROR,
  * with the redacted URL of the file and why in what (may be NULL). */

@@ -17,9 +17,10 @@
 /* The stage wakes this often to look for a lost source: with loss_timeout
  * it bounds the time from the last packet to the switch. */
 #define IN_POLL_US 5000
-/* Packets each source may have waiting for this stage. Raw inputs (lavfi,
- * rawvideo) make 1.4 MB packets at 720p: 64 in all cost 87 MB of RSS
- * against ffmpeg (bench_ladder); 8, as between the stage and the decoder. */
+/* Packets that may wait for this stage, per source (one ring for all).
+ * Raw inputs (lavfi, rawvideo) make 1.4 MB packets at 720p, kept alive by
+ * the frames decoded from them: 64 in all cost 87 MB of RSS against ffmpeg
+ * (bench_ladder); 4, as between the stage and each decoder. */
 #define IN_QUEUE_PER_SOURCE 4
 /* What a source read ahead keeps: its last two GOPs, at most this long and
  * this many packets. */

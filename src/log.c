@@ -24,6 +24,7 @@
 #define LOG_SECRET_MIN 8
 
 static _Thread_local char tl_component[64];
+static _Thread_local int tl_quiet_libav;     /* log_quiet_libav() */
 
 /* Everything below is protected by log_lock. */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -222,6 +223,10 @@ static void log_callback(void *avcl, int level, const char *fmt, va_list vl)
      * detail for a supervisor that runs for days: shown from -v verbose */
     if (level == AV_LOG_INFO && avcl && strcmp((*(AVClass **)avcl)->class_name, "hotspare"))
         level = AV_LOG_VERBOSE;
+    /* a caller that reports libav's errors itself asked for quiet */
+    if (tl_quiet_libav && level > AV_LOG_FATAL && level < AV_LOG_VERBOSE && avcl &&
+        strcmp((*(AVClass **)avcl)->class_name, "hotspare"))
+        level = AV_LOG_VERBOSE;
     if (level > av_log_get_level())
         return;
     n = vsnprintf(msg, sizeof(msg), fmt, vl);
@@ -274,4 +279,9 @@ void log_init(int level)
 {
     av_log_set_level(level);
     av_log_set_callback(log_callback);
+}
+
+void log_quiet_libav(int quiet)
+{
+    tl_quiet_libav = quiet;
 }

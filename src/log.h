@@ -54,6 +54,12 @@ void log_add_secret(const char *secret);
  * nothing when stderr is not a terminal. */
 void log_status(const char *line);
 
+/* While set on the calling thread, libav's own errors and warnings from
+ * this thread are shown from -v verbose only: for calls whose failures the
+ * caller reports itself (an answer it expects, like the 404 of a segment
+ * not stored yet). */
+void log_quiet_libav(int quiet);
+
 /* Masks registered secrets and URL credentials in text, into buf. */
 void log_mask(const char *text, char *buf, size_t size);
 

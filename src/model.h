@@ -53,7 +53,8 @@ typedef struct Model {
     char feature[LSTM_F][MODEL_NAME_SIZE];  /* NUL-terminated, non-empty */
     float mean[LSTM_F], std[LSTM_F];
     int horizon_s;
-    float thr_high, thr_low;     /* on the risk: provision, release */
+    float thr_high, thr_low;     /* on the risk: provision, release; a
+                                    thr_high of 1 never fires */
     float anomaly_weight;        /* how much the unsupervised head adds to the risk */
     char *provenance;            /* "key=value\n" lines; NULL = none */
 } Model;

@@ -14,6 +14,7 @@
 
 #include "deadline.h"
 #include "delivery.h"
+#include "log.h"
 #include "mux.h"
 #include "redact.h"
 
@@ -194,12 +195,12 @@ static int probe_peer(Mux *m)
     int ret;
 
     dl_arm(&m->dl, m->cfg.rw_timeout_us);
+    log_quiet_libav(1);          /* a 404 is an answer: the origin is up */
     ret = avio_open2(&pb, m->url, AVIO_FLAG_READ, &m->oc->interrupt_callback, NULL);
+    log_quiet_libav(0);
     dl_disarm(&m->dl);
     avio_closep(&pb);
-    if (ret >= 0 || ret == AVERROR_HTTP_BAD_REQUEST || ret == AVERROR_HTTP_UNAUTHORIZED ||
-        ret == AVERROR_HTTP_FORBIDDEN || ret == AVERROR_HTTP_NOT_FOUND ||
-        ret == AVERROR_HTTP_OTHER_4XX || ret == AVERROR_HTTP_SERVER_ERROR)
+    if (delivery_http_class(ret))
         return 0;
     return stage_fail(&m->st, ret, "the origin of %s does not answer%s", m->shown,
                       dl_expired(&m->dl) ? " within rw_timeout" : "");
@@ -253,10 +254,15 @@ static int open_output(Mux *m)
     }
     m->oc->interrupt_callback = dl_callback(&m->dl);
     m->oc->max_interleave_delta = MUX_MAX_INTERLEAVE_US;
-    if ((fmt->flags & AVFMT_NOFILE) && !is_local(m->url) &&
-        (ret = delivery_attach(&m->delivery, m->oc, m->cfg.rw_timeout_us, &m->http)) < 0) {
-        stage_fail(&m->st, ret, "out of memory");
-        goto end;
+    if ((fmt->flags & AVFMT_NOFILE) && !is_local(m->url)) {
+        const AVDictionaryEntry *p = av_dict_get(opts, "http_persistent", NULL, 0);
+        if ((ret = delivery_attach(&m->delivery, m->oc, m->cfg.rw_timeout_us, &m->http)) < 0) {
+            stage_fail(&m->st, ret, "out of memory");
+            goto end;
+        }
+        if (p && strcmp(p->value, "0") && !m->restarts)
+            av_log(m, AV_LOG_WARNING, "http_persistent keeps one connection open: uploaded "
+                   "segments cannot be confirmed, and a stalled origin will not be noticed\n");
     }
     /* lavf would shift each instance by its own first timestamp; the
      * output's shift (ts_shift_us) is the same for all of them */
@@ -332,6 +338,8 @@ end:
 /* Closes the muxer; trailer: write it (ENDLIST, moov) or not (abandon). */
 static void close_output(Mux *m, int trailer)
 {
+    char what[600];
+
     if (!m->oc)
         return;
     if (m->header_written && trailer) {
@@ -345,6 +353,8 @@ static void close_output(Mux *m, int trailer)
     if (!(m->oc->oformat->flags & AVFMT_NOFILE))
         avio_closep(&m->oc->pb);
     avformat_free_context(m->oc);
+    if (m->delivery && delivery_error(m->delivery, what, sizeof(what)) < 0)
+        av_log(m, AV_LOG_ERROR, "%s (while closing)\n", what);
     delivery_free(&m->delivery);
     m->oc = NULL;
     m->header_written = 0;

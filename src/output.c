@@ -1,6 +1,7 @@
 /*
  * output.c: the output stage: cache, destinations, switching; see output.h.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <libavformat/avformat.h>
@@ -22,7 +23,8 @@
 #define OUT_RETRY_MIN_US  1000000
 #define OUT_RETRY_MAX_US  (30 * 1000000LL)
 /* The cache covers rw_timeout plus this (what a dead peer may have lost
- * before it was noticed, and a GOP to start from). */
+ * before it was noticed, and a GOP to start from); for segmenting formats
+ * at least a segment and a GOP more (see cache_window). */
 #define OUT_CACHE_EXTRA_US (2 * 1000000LL)
 #define OUT_CACHE_MAX_US  (60 * 1000000LL)
 /* Entries at most, whatever the window: bounds memory when nothing
@@ -850,6 +852,35 @@ end:
     return ret;
 }
 
+/*
+ * How far back the cache reaches. A segmenting format (HLS, DASH) loses a
+ * whole segment when its origin fails: the failure shows when the segment
+ * is closed and its upload is not confirmed (delivery.h), up to rw_timeout
+ * later, and the segment began up to its duration plus a GOP before that.
+ */
+static int64_t cache_window(const JobStream *js, const JobOutput *jo)
+{
+    const char *key = !strcmp(jo->format, "hls") ? "hls_time" :
+                      !strcmp(jo->format, "dash") ? "seg_duration" : NULL;
+    int64_t extra = OUT_CACHE_EXTRA_US;
+
+    if (key) {
+        const AVDictionaryEntry *e = av_dict_get(jo->options, key, NULL, 0);
+        int64_t seg = (int64_t)((e ? atof(e->value) : !strcmp(key, "hls_time") ? 2.0 : 5.0) * 1e6);
+        int64_t gop = 0;
+        for (int i = 0; i < jo->nb_renditions; i++) {
+            const JobRendition *r = &js->renditions[jo->renditions[i]];
+            int64_t g = r->gop_us;
+            if (!g && r->gop_frames)
+                g = r->fps.num > 0 ? av_rescale(r->gop_frames, 1000000LL * r->fps.den, r->fps.num)
+                                   : r->gop_frames * 1000000LL / 15;   /* the input's rate is not known yet: assume a low one */
+            gop = FFMAX(gop, g);
+        }
+        extra = FFMAX(extra, seg + gop);
+    }
+    return FFMIN(jo->rw_timeout_us + extra, OUT_CACHE_MAX_US);
+}
+
 int output_alloc(Output **pout, const JobStream *js, const JobOutput *jo, int has_audio,
                  ThreadQueue *in, const StreamClock *clock, EventLog *events)
 {
@@ -869,7 +900,7 @@ int output_alloc(Output **pout, const JobStream *js, const JobOutput *jo, int ha
     atomic_init(&out->active_idx, -1);
     redact_url(jo->url, out->shown, sizeof(out->shown));
     fault_point_init(&out->drills, js, comp);
-    out->window_us = FFMIN(jo->rw_timeout_us + OUT_CACHE_EXTRA_US, OUT_CACHE_MAX_US);
+    out->window_us = cache_window(js, jo);
     out->nb_inputs = output_nb_inputs(jo, has_audio);
     out->inputs = av_calloc(out->nb_inputs, sizeof(*out->inputs));
     out->cache.e = av_calloc(OUT_CACHE_MAX, sizeof(*out->cache.e));

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <libavutil/avstring.h>
+#include <libavutil/common.h>
 #include <libavutil/error.h>
 #include <libavutil/log.h>
 #include <libavutil/mem.h>
@@ -39,8 +40,22 @@ void predictor_state_reset(PredState *st)
 
 void predictor_normalise(const Model *m, const float *raw, float *xn)
 {
+    /* clamped: one absurd figure must not saturate the state for good */
     for (int k = 0; k < LSTM_F; k++)
-        xn[k] = isnan(raw[k]) ? 0.0f : (raw[k] - m->mean[k]) / m->std[k];
+        xn[k] = isnan(raw[k]) ? 0.0f : av_clipf((raw[k] - m->mean[k]) / m->std[k],
+                                                -PRED_INPUT_MAX, PRED_INPUT_MAX);
+}
+
+int predictor_model_fits(const Model *m, char *why, size_t size)
+{
+    for (int k = 0; k < LSTM_F; k++)
+        if (strcmp(m->feature[k], health_feature_names[k])) {
+            snprintf(why, size, "input %d is '%s' in the model and '%s' in this build: it was "
+                     "trained on other features; retrain it with 'hotspare train'", k,
+                     m->feature[k], health_feature_names[k]);
+            return AVERROR(EINVAL);
+        }
+    return 0;
 }
 
 /* -log10 of the upper Gaussian tail beyond z (erfc, and its asymptote far
@@ -240,7 +255,7 @@ int predictor_tick(Predictor *p, Sample *s, EventLog *events)
         sample_set(c, risk_metric(c->kind), o.risk);
         stepped++;
 
-        if (!e->st.alarm && o.risk >= m->thr_high) {
+        if (!e->st.alarm && o.risk >= m->thr_high && m->thr_high < 1) {
             char comp[64];
             e->st.alarm = 1;
             event_component(c, comp, sizeof(comp));

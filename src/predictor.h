@@ -19,7 +19,8 @@
  *   4. risk = 1 - (1 - p_fail)(1 - w * anomaly), w the model's anomaly
  *      weight: either head can raise it, both together raise it more. The
  *      model's thresholds (thr_high to provision, thr_low to release)
- *      apply to the risk.
+ *      apply to the risk; a thr_high of 1 never fires (training found no
+ *      threshold within its false-alarm budget).
  *
  * The trainer and `hotspare eval` step series one component at a time
  * through predictor_step(); the run steps a whole Sample with
@@ -41,6 +42,7 @@
 #define PRED_ERR_FAST   0.3      /* EWMA weight of the error being judged */
 #define PRED_ERR_LONG   120      /* ticks of the error's running statistics */
 #define PRED_LOGP_MAX   10.0     /* -log10 p that maps to anomaly 1 */
+#define PRED_INPUT_MAX  10.0f    /* normalised inputs are clamped to +-this */
 
 typedef struct PredState {
     HealthState feat;
@@ -60,11 +62,17 @@ typedef struct PredOut {
 /* Zeroes a component's state (the start of its life). */
 void predictor_state_reset(PredState *st);
 
-/* Normalises a raw health vector with the model's statistics (NAN -> 0). */
+/* Normalises a raw health vector with the model's statistics (NAN -> 0,
+ * clamped to +-PRED_INPUT_MAX). */
 void predictor_normalise(const Model *m, const float *raw, float *xn);
 
 /* One tick of one component from its raw health vector. */
 void predictor_step(const Model *m, PredState *st, const float *raw, PredOut *out);
+
+/* Was m trained on this build's health vector (health.h: the same feature
+ * names in the same order)? Returns 0, or AVERROR(EINVAL) with the reason
+ * and a hint in why. */
+int predictor_model_fits(const Model *m, char *why, size_t size);
 
 typedef struct Predictor Predictor;
 

@@ -1,6 +1,9 @@
 #!/bin/sh
-# HLS over HTTP PUT to an origin that stalls: the fault proxy in front of
-# the primary origin stops forwarding (both ways) mid-stream. The kernel's
+# HLS over HTTP PUT to an origin that is slow, then stalls. First the
+# fault proxy in front of the primary origin caps uploads at 150 kB/s (a
+# segment takes a while to arrive, and its check asks for it before it is
+# stored: asked again, no failure). Then the proxy stops forwarding (both
+# ways) mid-stream. The kernel's
 # buffers take the uploads, so no write ever fails; only the check of each
 # uploaded segment (a HEAD that never gets an answer) shows the origin is
 # gone. The backup origin takes over within a segment and rw_timeout, and
@@ -40,9 +43,12 @@ EOF
 
 A=$T/origina/www/upload/news
 B=$T/originb/www/upload/news
+fp_cmd px 'bandwidth 150k up'
 bg "$HS" run --events "$T/events.jsonl" "$T/job.yaml"
 HSPID=$BG_PID
-wait_for 15 grep -q '^index2.ts' "$A/index.m3u8" || fail "the primary origin got no segments"
+wait_for 15 grep -q '^index4.ts' "$A/index.m3u8" || fail "the primary origin got no segments"
+grep -q '"kind":"failure"' "$T/events.jsonl" && fail "a slow origin failed: $(grep failure "$T/events.jsonl")"
+say "a slow origin: segments confirmed, no failure"
 "$GET" http://127.0.0.1:$PORT/metrics > "$T/before.prom" || fail "GET /metrics"
 fp_cmd px stall
 t_stall=$(date +%s%N)

@@ -229,7 +229,7 @@ static void test_dataset(void)
     CU_ASSERT_EQUAL(in0->nb_failures, 0);
     CU_ASSERT_EQUAL(in1->nb_failures, 1);
 
-    dataset_label(&ds, 30 * SEC);
+    CU_ASSERT_EQUAL(dataset_label(&ds, 30 * SEC), 0);
     /* within 30 s before the failure at 100.5: ticks 71..100 */
     CU_ASSERT_EQUAL(enc->label[70], 0);
     CU_ASSERT_EQUAL(enc->label[71], 1);
@@ -241,6 +241,19 @@ static void test_dataset(void)
     CU_ASSERT_EQUAL(enc->label[270], -1);          /* its future is unknown */
     CU_ASSERT_EQUAL(out->label[150], 1);
     CU_ASSERT_EQUAL(out->label[175], -1);          /* down */
+
+    /* as if the store ended at 140 s: the output's failure at 150.5 s is
+     * not known, and what lies within 30 s of the end is unknown */
+    {
+        signed char l[300];
+        dataset_label_series(out, 30 * SEC, T0 + 140 * SEC, l);
+        CU_ASSERT_EQUAL(l[110], 0);
+        CU_ASSERT_EQUAL(l[111], -1);
+        CU_ASSERT_EQUAL(l[140], -1);
+        CU_ASSERT_EQUAL(out->label[125], 1);        /* the whole store knows */
+        dataset_label_series(enc, 30 * SEC, T0 + 140 * SEC, l);
+        CU_ASSERT_EQUAL(l[71], 1);                  /* a failure before the end */
+    }
     CU_ASSERT_EQUAL(out->label[185], 0);
     dataset_free(&ds);
     CU_ASSERT_EQUAL(ds.nb, 0);
