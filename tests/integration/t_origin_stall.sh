@@ -78,11 +78,8 @@ assert_eq "backup: non-increasing dts" "$(probe_nonmonotonic "$pl" v:0)" 0
 assert_le "backup: largest pts step (s)" "$(probe_max_gap "$pl" v:0)" 0.0334
 
 # what reached the primary before the stall, plus the backup: every frame
-for f in "$A"/index*.ts; do probe_frame_numbers "$f" v:0 30; done > "$T/frames"
-probe_frame_numbers "$pl" v:0 30 >> "$T/frames"
-sort -n -u "$T/frames" -o "$T/frames"
-first=$(head -n 1 "$T/frames")
-last=$(probe_frame_numbers "$pl" v:0 30 | tail -n 1)
+set -- $(origins_frames "$A" "$pl" "$T/frames")
+first=$1 last=$2
 assert_eq "frames on neither origin" "$(frames_missing "$T/frames" "$first" "$last")" 0
 assert_eq "frames in all" $((last - first + 1)) 300
 pass

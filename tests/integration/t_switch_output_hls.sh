@@ -57,11 +57,8 @@ assert_le "the backup's first segment: number vs start time (hls_time 1 s)" "$d"
 
 # the primary's segments as written (its playlist stopped with the kill)
 # plus the backup's: every frame is somewhere
-for f in "$A"/index*.ts; do probe_frame_numbers "$f" v:0 30; done > "$T/frames"
-probe_frame_numbers "$pl" v:0 30 >> "$T/frames"
-sort -n -u "$T/frames" -o "$T/frames"
-first=$(head -n 1 "$T/frames")
-last=$(probe_frame_numbers "$pl" v:0 30 | tail -n 1)
+set -- $(origins_frames "$A" "$pl" "$T/frames")
+first=$1 last=$2
 assert_eq "frames on neither origin" "$(frames_missing "$T/frames" "$first" "$last")" 0
 assert_eq "frames in all" $((last - first + 1)) 240
 pass

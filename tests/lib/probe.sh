@@ -83,3 +83,14 @@ probe_frame_numbers() {
 frames_missing() {
     awk -v a="$2" -v b="$3" '{ seen[$1] = 1 } END { n = 0; for (i = a; i <= b; i++) if (!(i in seen)) n++; print n }' "$1"
 }
+
+# origins_frames DIR PLAYLIST LIST: the video frame numbers (30 fps) in the
+# segments DIR/index*.ts (what a primary origin got) and in PLAYLIST (the
+# backup's), into the file LIST; prints "FIRST LAST", LAST being the
+# backup's last frame.
+origins_frames() {
+    for _f in "$1"/index*.ts; do probe_frame_numbers "$_f" v:0 30; done > "$3"
+    probe_frame_numbers "$2" v:0 30 >> "$3"
+    sort -n -u "$3" -o "$3"
+    echo "$(head -n 1 "$3") $(probe_frame_numbers "$2" v:0 30 | tail -n 1)"
+}
