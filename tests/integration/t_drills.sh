@@ -44,12 +44,19 @@ streams:
       - { at: 1s, every: 400ms, count: 20, component: out:main, action: switch }
 EOF
 
-valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-    --suppressions="$TOP/tests/valgrind.supp" \
-    --show-leak-kinds=definite --log-file="$T/valgrind.log" \
-    "$HS" run --events "$T/events.jsonl" "$T/job.yaml" > "$T/run.log" 2>&1
+# valgrind 3.19 cannot decode every instruction of every CPU: on some AMD
+# EPYC machines libhwy (pulled in by libavcodec's JPEG XL decoder) dies of
+# SIGILL in its constructor, before main. There the drills still run, under
+# no memory checker, and the test says so.
+VG="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+    --suppressions=$TOP/tests/valgrind.supp --show-leak-kinds=definite --log-file=$T/valgrind.log"
+if ! valgrind -q --log-file="$T/vg-probe.log" "$HS" --version > /dev/null 2>&1; then
+    say "valgrind cannot run hotspare on this CPU ($(grep -m1 -o 'Illegal opcode.*' "$T/vg-probe.log" || echo 'see its log')): drills without memcheck"
+    VG=
+fi
+$VG "$HS" run --events "$T/events.jsonl" "$T/job.yaml" > "$T/run.log" 2>&1
 rc=$?
-cat "$T/valgrind.log"
+[ -f "$T/valgrind.log" ] && cat "$T/valgrind.log"
 [ $rc = 99 ] && fail "valgrind found errors or leaks (above)"
 assert_eq "exit status" $rc 0
 
