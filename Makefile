@@ -17,8 +17,8 @@ include config.mak
 .SECONDEXPANSION:
 .DELETE_ON_ERROR:
 
-SRCS      := $(wildcard src/*.c)
-MAIN_OBJ  := src/main.o
+SRCS      := $(wildcard src/*/*.c)
+MAIN_OBJ  := src/cli/main.o
 LIB_OBJS  := $(filter-out $(MAIN_OBJ),$(SRCS:.c=.o))
 LIB       := src/libhotspare.a
 
@@ -86,6 +86,11 @@ testprogs: hotspare $(UNIT_TARGETS) $(TOOL_BINS) $(STUB_LIBS)
 check: testprogs
 	@tests/run-all.sh $(if $(T),--only '$(T)')
 
+# A folder of src/ includes only folders below it (ARCHITECTURE.md):
+# core < job < plane < ecg < hma < hds < pfm < dra < fo < cli.
+check-layers:
+	@tests/check-layers.sh
+
 check-unit: testprogs
 	@tests/run-all.sh --unit-only
 
@@ -115,12 +120,12 @@ uninstall:
 	rm -rf $(DESTDIR)$(DATADIR)
 
 clean:
-	rm -f hotspare src/*.o src/*.d $(LIB) $(UNIT_BINS) $(TOOL_BINS) $(STUB_LIBS) $(BENCH_BINS) tests/unit/*.d tests/tools/*.d tests/stubs/*.d tests/bench/*.d
+	rm -f hotspare src/*/*.o src/*/*.d $(LIB) $(UNIT_BINS) $(TOOL_BINS) $(STUB_LIBS) $(BENCH_BINS) tests/unit/*.d tests/tools/*.d tests/stubs/*.d tests/bench/*.d
 	rm -rf tests/out
 
 distclean: clean
 	rm -f config.mak config.h config.log
 
-.PHONY: all check check-unit check-integration testprogs run bench model install uninstall clean distclean
+.PHONY: all check check-layers check-unit check-integration testprogs run bench model install uninstall clean distclean
 
 -include $(SRCS:.c=.d) $(UNIT_SRCS:.c=.d) $(TOOL_SRCS:.c=.d) $(STUB_SRCS:.c=.d) $(BENCH_SRCS:.c=.d)

@@ -4,8 +4,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "cmd.h"
-#include "log.h"
+#include "cli/cmd.h"
+#include "core/log.h"
 
 const CmdEntry *const cmd_table[] = {
     &cmd_run_entry,

@@ -7,8 +7,8 @@
 
 #include <libavutil/error.h>
 
-#include "cmd.h"
-#include "job.h"
+#include "cli/cmd.h"
+#include "job/job.h"
 
 static int check_exec(int argc, char **argv)
 {

@@ -27,13 +27,13 @@
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
-#include "cmd.h"
-#include "dataset.h"
-#include "evaluate.h"
-#include "health.h"
-#include "model.h"
-#include "predictor.h"
-#include "train.h"
+#include "cli/cmd.h"
+#include "pfm/dataset.h"
+#include "pfm/evaluate.h"
+#include "pfm/health.h"
+#include "pfm/model.h"
+#include "pfm/predictor.h"
+#include "pfm/train.h"
 
 #define MAX_STORES 64
 #define EWMA_W     0.05

@@ -14,8 +14,8 @@
 
 #include <libavutil/error.h>
 
-#include "cmd.h"
-#include "hds.h"
+#include "cli/cmd.h"
+#include "hds/hds.h"
 
 /* ---- time: "1700000000[.5]", "2023-11-14T22:13:20[.5][Z]" (UTC) ---------- */
 

@@ -22,10 +22,10 @@
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
-#include "anomaly.h"
-#include "cmd.h"
-#include "log.h"
-#include "nab.h"
+#include "pfm/anomaly.h"
+#include "cli/cmd.h"
+#include "core/log.h"
+#include "pfm/nab.h"
 
 #define DEFAULT_OUT "out/nab"
 

@@ -17,16 +17,16 @@
 #include <libavutil/mem.h>
 #include <libavutil/time.h>
 
-#include "cmd.h"
-#include "event.h"
-#include "hds.h"
-#include "job.h"
-#include "log.h"
-#include "metrics.h"
-#include "pipeline.h"
-#include "predictor.h"
-#include "progress.h"
-#include "sampler.h"
+#include "cli/cmd.h"
+#include "core/event.h"
+#include "hds/hds.h"
+#include "job/job.h"
+#include "core/log.h"
+#include "hma/metrics.h"
+#include "plane/pipeline.h"
+#include "pfm/predictor.h"
+#include "cli/progress.h"
+#include "hma/sampler.h"
 
 /* How often the loop looks at the streams, and reports progress
  * (ffmpeg's -stats_period default). */

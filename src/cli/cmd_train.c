@@ -14,11 +14,11 @@
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
-#include "cmd.h"
-#include "dataset.h"
-#include "model.h"
-#include "train.h"
-#include "units.h"
+#include "cli/cmd.h"
+#include "pfm/dataset.h"
+#include "pfm/model.h"
+#include "pfm/train.h"
+#include "core/units.h"
 
 #define MAX_STORES 64
 

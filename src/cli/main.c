@@ -11,9 +11,9 @@
 #include <libavfilter/avfilter.h>
 #include <libavformat/avformat.h>
 
-#include "cmd.h"
+#include "cli/cmd.h"
 #include "config.h"
-#include "log.h"
+#include "core/log.h"
 
 static void print_version(void)
 {

@@ -12,8 +12,8 @@
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
-#include "log.h"
-#include "progress.h"
+#include "core/log.h"
+#include "cli/progress.h"
 
 struct Progress {
     FILE *file;                  /* NULL: no --progress */

@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#include "pipeline.h"
+#include "plane/pipeline.h"
 
 typedef struct Progress Progress;
 

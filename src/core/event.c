@@ -15,8 +15,8 @@
 #include <libavutil/mem.h>
 #include <libavutil/time.h>
 
-#include "event.h"
-#include "log.h"
+#include "core/event.h"
+#include "core/log.h"
 
 #define NB_KINDS (EV_INFO + 1)
 

@@ -13,8 +13,8 @@
 #include <libavutil/avstring.h>
 #include <libavutil/log.h>
 
-#include "log.h"
-#include "redact.h"
+#include "core/log.h"
+#include "core/redact.h"
 
 #define LOG_LINE_MAX 4096
 #define LOG_MAX_SECRETS 256

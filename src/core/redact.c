@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "redact.h"
+#include "core/redact.h"
 
 typedef struct UrlParts {
     size_t scheme_len;           /* "rtmp" */

@@ -16,7 +16,7 @@
 #include <libavutil/error.h>
 #include <libavutil/mathematics.h>
 
-#include "units.h"
+#include "core/units.h"
 
 typedef struct Unit {
     const char *name;

@@ -115,8 +115,8 @@
 #include <libavutil/time.h>
 
 #include "config.h"
-#include "hds.h"
-#include "log.h"
+#include "hds/hds.h"
+#include "core/log.h"
 
 #define US_PER_MIN   INT64_C(60000000)
 #define US_PER_HOUR  INT64_C(3600000000)

@@ -36,8 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "event.h"
-#include "sample.h"
+#include "core/event.h"
+#include "hma/sample.h"
 
 /* PRAGMA user_version of the files this build writes. Bump it on any change
  * of tables, blob encodings or the meaning of stored metric indices; a file

@@ -44,8 +44,8 @@
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
-#include "agent_drm.h"
-#include "log.h"
+#include "hma/agent_drm.h"
+#include "core/log.h"
 
 #define FDINFO_MAX 16384              /* xe prints about 1.5 KiB */
 

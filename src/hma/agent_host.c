@@ -19,8 +19,8 @@
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
-#include "agent_host.h"
-#include "log.h"
+#include "hma/agent_host.h"
+#include "core/log.h"
 
 #define DISKSTATS_MAX (256 * 1024)    /* hosts with thousands of devices */
 #define SMALL_MAX     8192

@@ -32,8 +32,8 @@
 #include <libavutil/mem.h>
 #include <libavutil/time.h>
 
-#include "agent_nvml.h"
-#include "log.h"
+#include "hma/agent_nvml.h"
+#include "core/log.h"
 
 /* ---- NVML ABI, our own declarations ------------------------------------ */
 

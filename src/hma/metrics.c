@@ -29,8 +29,8 @@
 #include <libavutil/mem.h>
 
 #include "config.h"
-#include "log.h"
-#include "metrics.h"
+#include "core/log.h"
+#include "hma/metrics.h"
 
 #define METRICS_MAX_CONNECTIONS 32
 #define METRICS_CONN_TIMEOUT_S  10

@@ -28,7 +28,7 @@
 
 #include <libavutil/bprint.h>
 
-#include "sample.h"
+#include "hma/sample.h"
 
 #define METRICS_DEFAULT_ADDR "127.0.0.1:9464"
 

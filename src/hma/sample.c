@@ -6,7 +6,7 @@
 #include <libavutil/avstring.h>
 #include <libavutil/mem.h>
 
-#include "sample.h"
+#include "hma/sample.h"
 
 #define G METRIC_GAUGE
 #define C METRIC_COUNTER

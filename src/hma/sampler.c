@@ -6,11 +6,11 @@
 #include <libavutil/mem.h>
 #include <libavutil/time.h>
 
-#include "agent_drm.h"
-#include "agent_host.h"
-#include "agent_nvml.h"
-#include "log.h"
-#include "sampler.h"
+#include "hma/agent_drm.h"
+#include "hma/agent_host.h"
+#include "hma/agent_nvml.h"
+#include "core/log.h"
+#include "hma/sampler.h"
 
 struct Sampler {
     LogCtx log;

@@ -14,9 +14,9 @@
 #ifndef HS_SAMPLER_H
 #define HS_SAMPLER_H
 
-#include "job.h"
-#include "pipeline.h"
-#include "sample.h"
+#include "job/job.h"
+#include "plane/pipeline.h"
+#include "hma/sample.h"
 
 typedef struct Sampler Sampler;
 

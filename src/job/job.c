@@ -39,11 +39,11 @@
 #include <libavutil/opt.h>
 #include <libavutil/parseutils.h>
 
-#include "job.h"
-#include "log.h"
-#include "preset.h"
-#include "redact.h"
-#include "units.h"
+#include "job/job.h"
+#include "core/log.h"
+#include "job/preset.h"
+#include "core/redact.h"
+#include "core/units.h"
 
 /* Limits of schema version 1: part of the user-facing contract, like the
  * key names (a job valid today must stay valid). */

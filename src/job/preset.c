@@ -13,7 +13,7 @@
 #include <libavutil/mem.h>
 
 #include "config.h"
-#include "preset.h"
+#include "job/preset.h"
 
 int preset_name_valid(const char *name)
 {

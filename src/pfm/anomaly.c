@@ -11,8 +11,8 @@
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
-#include "anomaly.h"
-#include "lstm.h"
+#include "pfm/anomaly.h"
+#include "pfm/lstm.h"
 
 /* The configuration's fields, by name, for anomaly_config_set/print. */
 typedef struct ConfField {

@@ -10,8 +10,8 @@
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
-#include "dataset.h"
-#include "hds.h"
+#include "pfm/dataset.h"
+#include "hds/hds.h"
 
 typedef struct Loader {
     Dataset *ds;

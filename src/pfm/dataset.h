@@ -29,8 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "health.h"
-#include "sample.h"
+#include "pfm/health.h"
+#include "hma/sample.h"
 
 #define DS_INCIDENT_US  (10 * 1000000LL)
 #define DS_COOLDOWN_US  (10 * 1000000LL)

@@ -23,7 +23,7 @@
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
-#include "evaluate.h"
+#include "pfm/evaluate.h"
 
 const double eval_lead_bucket_s[EVAL_LEAD_BUCKETS] = { 0, 1, 5, 10, 20, 30, 45 };
 

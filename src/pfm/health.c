@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "health.h"
+#include "pfm/health.h"
 
 const char *const health_feature_names[FEAT_NB] = {
     "up", "on_backup", "throughput_ratio", "rate_ratio", "latency_log",

@@ -48,8 +48,8 @@
 
 #include <stdint.h>
 
-#include "lstm.h"
-#include "sample.h"
+#include "pfm/lstm.h"
+#include "hma/sample.h"
 
 #define FEAT_NB LSTM_F
 

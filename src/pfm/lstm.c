@@ -11,7 +11,7 @@
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
-#include "lstm.h"
+#include "pfm/lstm.h"
 
 /* the step's loops take inputs four at a time and gates in whole vectors */
 _Static_assert(LSTM_F % 4 == 0 && LSTM_H % 4 == 0, "F and H must be multiples of 4");
@@ -88,7 +88,7 @@ static void tanh_n_d(double *v, int n)
 #define SFX(name) name##_f
 #define SIGMOID_N sigmoid_n_f
 #define TANH_N tanh_n_f
-#include "lstm_tmpl.h"
+#include "pfm/lstm_tmpl.h"
 #undef REAL
 #undef SFX
 #undef SIGMOID_N
@@ -98,7 +98,7 @@ static void tanh_n_d(double *v, int n)
 #define SFX(name) name##_d
 #define SIGMOID_N sigmoid_n_d
 #define TANH_N tanh_n_d
-#include "lstm_tmpl.h"
+#include "pfm/lstm_tmpl.h"
 #undef REAL
 #undef SFX
 #undef SIGMOID_N

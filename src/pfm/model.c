@@ -19,8 +19,8 @@
 #include <libavutil/intreadwrite.h>
 #include <libavutil/mem.h>
 
-#include "log.h"
-#include "model.h"
+#include "core/log.h"
+#include "pfm/model.h"
 
 #define HEADER_BYTES (MODEL_HEADER_INTS * 4)
 #define MAX_FILE     MODEL_FILE_SIZE(MODEL_TEXT_MAX)

@@ -36,7 +36,7 @@
 
 #include <stdint.h>
 
-#include "lstm.h"
+#include "pfm/lstm.h"
 
 #define MODEL_MAGIC       0x4D505348
 #define MODEL_VERSION     1

@@ -18,7 +18,7 @@
 #include <libavutil/log.h>
 #include <libavutil/mem.h>
 
-#include "nab.h"
+#include "pfm/nab.h"
 
 const NabProfile nab_profiles[NAB_NB_PROFILES] = {
     { "standard",           1.0, 0.11, 1.0 },

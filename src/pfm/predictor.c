@@ -13,7 +13,7 @@
 #include <libavutil/mem.h>
 
 #include "config.h"
-#include "predictor.h"
+#include "pfm/predictor.h"
 
 /* The states of a run's components, found by identity through an open
  * addressing table (the set is small and fixed once the streams run). */

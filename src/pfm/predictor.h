@@ -32,11 +32,11 @@
 #ifndef HS_PREDICTOR_H
 #define HS_PREDICTOR_H
 
-#include "event.h"
-#include "health.h"
-#include "lstm.h"
-#include "model.h"
-#include "sample.h"
+#include "core/event.h"
+#include "pfm/health.h"
+#include "pfm/lstm.h"
+#include "pfm/model.h"
+#include "hma/sample.h"
 
 #define PRED_WARMUP     30       /* ticks before the anomaly score counts */
 #define PRED_ERR_FAST   0.3      /* EWMA weight of the error being judged */

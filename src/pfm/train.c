@@ -13,8 +13,8 @@
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
-#include "predictor.h"
-#include "train.h"
+#include "pfm/predictor.h"
+#include "pfm/train.h"
 
 void train_config_default(TrainConfig *c)
 {

@@ -31,9 +31,9 @@
 
 #include <stdint.h>
 
-#include "dataset.h"
-#include "evaluate.h"
-#include "model.h"
+#include "pfm/dataset.h"
+#include "pfm/evaluate.h"
+#include "pfm/model.h"
 
 #define TRAIN_POS_WEIGHT_MAX 100.0
 #define TRAIN_RELEASE_RATIO  0.7

@@ -11,7 +11,7 @@
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 
-#include "codec.h"
+#include "plane/codec.h"
 
 /* Surfaces in a hardware frames pool: the encoder's reference and
  * lookahead frames plus a few in flight. */

@@ -17,9 +17,9 @@
 #include <libavcodec/avcodec.h>
 #include <libavfilter/avfilter.h>
 
-#include "job.h"
-#include "params.h"
-#include "stage.h"
+#include "job/job.h"
+#include "plane/params.h"
+#include "plane/stage.h"
 
 typedef struct CodecInst {
     AVCodecContext *ctx;

@@ -5,7 +5,7 @@
 
 #include <libavutil/time.h>
 
-#include "deadline.h"
+#include "plane/deadline.h"
 
 void dl_init(Deadline *d, const _Atomic int *abort)
 {

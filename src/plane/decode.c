@@ -7,8 +7,8 @@
 #include <libavutil/samplefmt.h>
 #include <libavutil/time.h>
 
-#include "decode.h"
-#include "params.h"
+#include "plane/decode.h"
+#include "plane/params.h"
 
 /* Decode errors are counted; at most one warning per this long. */
 #define DEC_ERROR_LOG_INTERVAL_US 1000000

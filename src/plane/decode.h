@@ -29,10 +29,10 @@
 
 #include <libavutil/avutil.h>
 
-#include "event.h"
-#include "job.h"
-#include "stage.h"
-#include "tq.h"
+#include "core/event.h"
+#include "job/job.h"
+#include "plane/stage.h"
+#include "plane/tq.h"
 
 /* 90 kHz: exact for every common frame rate (25, 29.97, 30, 50, 59.94, 60)
  * and for MPEG-TS and FLV (1/1000) timestamps. */

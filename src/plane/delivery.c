@@ -10,9 +10,9 @@
 #include <libavutil/mem.h>
 #include <libavutil/time.h>
 
-#include "delivery.h"
-#include "log.h"
-#include "redact.h"
+#include "plane/delivery.h"
+#include "core/log.h"
+#include "core/redact.h"
 
 /* A segment not there yet (its PUT still being stored: libav does not wait
  * for the answer) is asked for again after this, doubling. */

@@ -13,10 +13,10 @@
 #include <libavutil/mem.h>
 #include <libavutil/time.h>
 
-#include "codec.h"
-#include "encode.h"
-#include "fault.h"
-#include "params.h"
+#include "plane/codec.h"
+#include "plane/encode.h"
+#include "plane/fault.h"
+#include "plane/params.h"
 
 #define ENC_MAX_OUTPUTS 32
 /* Frames an encoder may hold before its first packet (lookahead, B-frames,

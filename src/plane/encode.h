@@ -32,11 +32,11 @@
 
 #include <stdint.h>
 
-#include "event.h"
-#include "job.h"
-#include "probe.h"
-#include "stage.h"
-#include "tq.h"
+#include "core/event.h"
+#include "job/job.h"
+#include "plane/probe.h"
+#include "plane/stage.h"
+#include "plane/tq.h"
 
 /* Video packets leave the encoder stage in this time base: fine enough to
  * keep DTS increasing across a splice between encoders of different

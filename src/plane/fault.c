@@ -3,7 +3,7 @@
  */
 #include <string.h>
 
-#include "fault.h"
+#include "plane/fault.h"
 
 int fault_point_init(FaultPoint *fp, const JobStream *js, const char *component)
 {

@@ -17,7 +17,7 @@
 
 #include <stdint.h>
 
-#include "job.h"
+#include "job/job.h"
 
 #define FAULT_MAX_PER_POINT 32
 

@@ -8,11 +8,11 @@
 #include <libavutil/mem.h>
 #include <libavutil/time.h>
 
-#include "deadline.h"
-#include "fault.h"
-#include "ingest.h"
-#include "params.h"
-#include "redact.h"
+#include "plane/deadline.h"
+#include "plane/fault.h"
+#include "plane/ingest.h"
+#include "plane/params.h"
+#include "core/redact.h"
 
 /* A jump of the source's timestamps larger than this (either way) is a
  * discontinuity (publisher restart, clock step), absorbed by rebasing.

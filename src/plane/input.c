@@ -9,9 +9,9 @@
 #include <libavutil/mem.h>
 #include <libavutil/time.h>
 
-#include "fault.h"
-#include "input.h"
-#include "params.h"
+#include "plane/fault.h"
+#include "plane/input.h"
+#include "plane/params.h"
 
 #define IN_MAX_SOURCES 8
 /* The stage wakes this often to look for a lost source: with loss_timeout

@@ -26,11 +26,11 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "event.h"
-#include "ingest.h"
-#include "job.h"
-#include "stage.h"
-#include "tq.h"
+#include "core/event.h"
+#include "plane/ingest.h"
+#include "job/job.h"
+#include "plane/stage.h"
+#include "plane/tq.h"
 
 typedef struct Input Input;
 

@@ -11,9 +11,9 @@
 #include <libavutil/mem.h>
 #include <libavutil/pixdesc.h>
 
-#include "ladder.h"
-#include "params.h"
-#include "stage.h"
+#include "plane/ladder.h"
+#include "plane/params.h"
+#include "plane/stage.h"
 
 typedef struct Rung {
     const JobRendition *jr;

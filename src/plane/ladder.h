@@ -23,10 +23,10 @@
 
 #include <stdint.h>
 
-#include "event.h"
-#include "job.h"
-#include "probe.h"
-#include "tq.h"
+#include "core/event.h"
+#include "job/job.h"
+#include "plane/probe.h"
+#include "plane/tq.h"
 
 typedef struct Ladder Ladder;
 

@@ -12,11 +12,11 @@
 #include <libavutil/opt.h>
 #include <libavutil/time.h>
 
-#include "deadline.h"
-#include "delivery.h"
-#include "log.h"
-#include "mux.h"
-#include "redact.h"
+#include "plane/deadline.h"
+#include "plane/delivery.h"
+#include "core/log.h"
+#include "plane/mux.h"
+#include "core/redact.h"
 
 /* How far apart the streams may drift in the interleaving queue before
  * lavf writes anyway: bounds the delay an input that died leaves behind. */

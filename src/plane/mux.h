@@ -32,12 +32,12 @@
 #include <libavcodec/packet.h>
 #include <libavutil/dict.h>
 
-#include "event.h"
-#include "fault.h"
-#include "job.h"
-#include "params.h"
-#include "stage.h"
-#include "tq.h"
+#include "core/event.h"
+#include "plane/fault.h"
+#include "job/job.h"
+#include "plane/params.h"
+#include "plane/stage.h"
+#include "plane/tq.h"
 
 typedef struct Mux Mux;
 

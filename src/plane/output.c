@@ -9,11 +9,11 @@
 #include <libavutil/mem.h>
 #include <libavutil/time.h>
 
-#include "fault.h"
-#include "mux.h"
-#include "output.h"
-#include "params.h"
-#include "redact.h"
+#include "plane/fault.h"
+#include "plane/mux.h"
+#include "plane/output.h"
+#include "plane/params.h"
+#include "core/redact.h"
 
 #define OUT_MAX_INSTANCES 8      /* the primary and up to 7 backups */
 #define OUT_MAX_INPUTS    33     /* 32 renditions and audio */

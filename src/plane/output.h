@@ -33,10 +33,10 @@
 
 #include <stdint.h>
 
-#include "event.h"
-#include "job.h"
-#include "stage.h"
-#include "tq.h"
+#include "core/event.h"
+#include "job/job.h"
+#include "plane/stage.h"
+#include "plane/tq.h"
 
 typedef struct Output Output;
 

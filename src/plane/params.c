@@ -3,7 +3,7 @@
  */
 #include <libavutil/mem.h>
 
-#include "params.h"
+#include "plane/params.h"
 
 StreamParams *params_alloc(const AVCodecParameters *par, AVRational time_base,
                            AVRational frame_rate)

@@ -9,14 +9,14 @@
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
-#include "decode.h"
-#include "encode.h"
-#include "input.h"
-#include "ladder.h"
-#include "output.h"
-#include "pipeline.h"
-#include "stage.h"
-#include "tq.h"
+#include "plane/decode.h"
+#include "plane/encode.h"
+#include "plane/input.h"
+#include "plane/ladder.h"
+#include "plane/output.h"
+#include "plane/pipeline.h"
+#include "plane/stage.h"
+#include "plane/tq.h"
 
 /*
  * Queue sizes. Packets are small: the demux queues absorb bursts (an

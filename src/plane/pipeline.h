@@ -17,9 +17,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "event.h"
-#include "job.h"
-#include "sample.h"
+#include "core/event.h"
+#include "job/job.h"
+#include "hma/sample.h"
 
 typedef struct Pipeline Pipeline;
 

@@ -8,8 +8,8 @@
 #include <libavutil/dict.h>
 #include <libavutil/mem.h>
 
-#include "preset.h"
-#include "probe.h"
+#include "job/preset.h"
+#include "plane/probe.h"
 
 /* The presets' graphs, used when filters/ cannot be found (an install
  * without its data directory): the same thresholds, documented there. */

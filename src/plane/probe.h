@@ -17,7 +17,7 @@
 
 #include <libavutil/frame.h>
 
-#include "job.h"
+#include "job/job.h"
 
 typedef void (*ProbeFailure)(void *opaque, const char *what);
 

@@ -9,7 +9,7 @@
 #include <libavutil/error.h>
 #include <libavutil/time.h>
 
-#include "stage.h"
+#include "plane/stage.h"
 
 void stage_init(Stage *s, const char *stream, const char *component,
                 EventLog *events, int (*run)(void *stage))

@@ -17,8 +17,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "event.h"
-#include "log.h"
+#include "core/event.h"
+#include "core/log.h"
 
 typedef enum StageState {
     STAGE_IDLE,          /* allocated, thread not started */

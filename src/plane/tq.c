@@ -12,8 +12,8 @@
 #include <libavutil/mem.h>
 #include <libavutil/time.h>
 
-#include "params.h"
-#include "tq.h"
+#include "plane/params.h"
+#include "plane/tq.h"
 
 typedef struct TqItem {
     int kind;

@@ -28,8 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hds.c"                 /* the layouts reuse its encoder */
-#include "metrics.h"
+#include "hds/hds.c"                 /* the layouts reuse its encoder */
+#include "hma/metrics.h"
 #include "../tools/synth.h"
 
 static int64_t thread_cpu_us(void)

@@ -18,7 +18,7 @@
 
 #include <libavutil/mem.h>
 
-#include "lstm.h"
+#include "pfm/lstm.h"
 
 #define FLOPS_PER_STEP (2.0 * LSTM_G * (LSTM_F + LSTM_H) + 2.0 * LSTM_H * (1 + LSTM_F))
 

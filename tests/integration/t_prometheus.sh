@@ -1,6 +1,6 @@
 #!/bin/sh
 #
-# t_prometheus: the metrics endpoint (src/metrics.c, served by
+# t_prometheus: the metrics endpoint (src/hma/metrics.c, served by
 # tests/tools/metricsd with synthetic samples) as Prometheus tooling sees it:
 #   - a non-loopback address is refused unless allowed;
 #   - GET /metrics answers text 0.0.4 with its Content-Type, and

@@ -38,8 +38,8 @@
 #include <libavutil/mem.h>
 #include <libavutil/time.h>
 
-#include "hds.h"
-#include "log.h"
+#include "hds/hds.h"
+#include "core/log.h"
 #include "synth.h"
 
 typedef struct Opts {

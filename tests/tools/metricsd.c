@@ -18,8 +18,8 @@
 #include <libavutil/error.h>
 #include <libavutil/time.h>
 
-#include "log.h"
-#include "metrics.h"
+#include "core/log.h"
+#include "hma/metrics.h"
 #include "synth.h"
 
 static volatile sig_atomic_t stop;

@@ -22,7 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sample.h"
+#include "hma/sample.h"
 
 #define SYNTH_PER_STREAM 10
 #define SYNTH_T0_US      (INT64_C(1700000000) * 1000000)   /* 2023-11-14T22:13:20Z */

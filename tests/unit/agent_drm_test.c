@@ -26,7 +26,7 @@
 #include <libavutil/log.h>
 #include <libavutil/mem.h>
 
-#include "agent_drm.h"
+#include "hma/agent_drm.h"
 
 static char data_dir[PATH_MAX / 2];
 static int nb_log_lines;

@@ -29,7 +29,7 @@
 #include <libavutil/mem.h>
 #include <libavutil/time.h>
 
-#include "agent_host.h"
+#include "hma/agent_host.h"
 
 static char data_dir[PATH_MAX / 2];
 static atomic_int nb_psi_lines;

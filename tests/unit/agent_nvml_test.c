@@ -23,7 +23,7 @@
 #include <libavutil/log.h>
 #include <libavutil/time.h>
 
-#include "agent_nvml.h"
+#include "hma/agent_nvml.h"
 
 /* ---- log capture ------------------------------------------------------- */
 

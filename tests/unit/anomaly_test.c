@@ -13,7 +13,7 @@
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
-#include "anomaly.h"
+#include "pfm/anomaly.h"
 
 #define N 4000
 #define SPIKE 1800

@@ -29,7 +29,7 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
-#include "evaluate.h"
+#include "pfm/evaluate.h"
 
 #define S 1000000LL              /* microseconds */
 

@@ -6,7 +6,7 @@
  */
 #include <CUnit/Basic.h>
 
-#include "fault.h"
+#include "plane/fault.h"
 
 static JobFault faults[] = {
     { .at_us = 1000000, .count = 1, .component = "out:o", .kind = JOB_FAULT_ERROR },

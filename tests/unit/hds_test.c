@@ -12,7 +12,7 @@
 
 #include <CUnit/Basic.h>
 
-#include "hds.c"
+#include "hds/hds.c"
 #include "../tools/synth.h"
 
 static char tmpdir[64];

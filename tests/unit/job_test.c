@@ -14,7 +14,7 @@
 
 #include <CUnit/Basic.h>
 
-#include "../../src/job.c"
+#include "job/job.c"
 
 static char tmpdir[64];           /* jobs written by the tests, presets */
 static char datadir[PATH_MAX];    /* tests/data/jobs */

@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "lstm.c"
+#include "pfm/lstm.c"
 
 #define REF_PATH   "tests/data/lstm/ref_step.txt"
 #define TRACE_PATH "tests/data/lstm/trace.csv"

@@ -10,7 +10,7 @@
 #include <CUnit/Basic.h>
 #include <libavutil/time.h>
 
-#include "metrics.c"
+#include "hma/metrics.c"
 
 static char *render(const Sample *s, enum MetricsFormat fmt)
 {

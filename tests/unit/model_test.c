@@ -16,7 +16,7 @@
 #include <libavutil/intreadwrite.h>
 #include <libavutil/mem.h>
 
-#include "model.h"
+#include "pfm/model.h"
 
 #define NAME "test.hsm"
 

@@ -17,7 +17,7 @@
 #include <libavutil/log.h>
 #include <libavutil/mem.h>
 
-#include "nab.h"
+#include "pfm/nab.h"
 
 #define NAB_ROOT "tests/data/nab"
 

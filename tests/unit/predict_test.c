@@ -20,13 +20,13 @@
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
-#include "dataset.h"
-#include "event.h"
-#include "hds.h"
-#include "health.h"
-#include "log.h"
-#include "model.h"
-#include "predictor.h"
+#include "pfm/dataset.h"
+#include "core/event.h"
+#include "hds/hds.h"
+#include "pfm/health.h"
+#include "core/log.h"
+#include "pfm/model.h"
+#include "pfm/predictor.h"
 
 static char tmpdir[64];
 

@@ -5,8 +5,8 @@
 
 #include <CUnit/Basic.h>
 
-#include "log.h"
-#include "redact.h"
+#include "core/log.h"
+#include "core/redact.h"
 
 static const struct { const char *in, *out; } cases[] = {
     { "rtmp://a.rtmp.youtube.com/live2/abcd-efgh-ijkl", "rtmp://a.rtmp.youtube.com/live2/***" },

@@ -9,7 +9,7 @@
 #include <libavcodec/packet.h>
 #include <libavutil/error.h>
 
-#include "tq.h"
+#include "plane/tq.h"
 
 static void test_order_and_bounds(void)
 {

@@ -9,7 +9,7 @@
 #include <CUnit/Basic.h>
 #include <libavutil/error.h>
 
-#include "../../src/units.h"
+#include "core/units.h"
 
 typedef int (*ParseFn)(const char *s, int64_t *v, char *err, size_t errsize);
 
