@@ -83,7 +83,7 @@ endif
 testprogs: hotspare $(UNIT_TARGETS) $(TOOL_BINS) $(STUB_LIBS)
 
 # T= narrows the run: make check T=hls  (integration tests whose name matches)
-check: testprogs
+check: testprogs check-layers
 	@tests/run-all.sh $(if $(T),--only '$(T)')
 
 # A folder of src/ includes only folders below it (ARCHITECTURE.md):

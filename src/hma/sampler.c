@@ -8,6 +8,7 @@
 
 #include "hma/agent_drm.h"
 #include "hma/agent_host.h"
+#include "hma/agent_plane.h"
 #include "hma/agent_nvml.h"
 #include "core/log.h"
 #include "hma/sampler.h"
@@ -15,7 +16,7 @@
 struct Sampler {
     LogCtx log;
     const Job *job;
-    Pipeline **pl;
+    AgentPlane **planes;         /* one per stream */
     int nb;
     EventLog *events;
     Sample s;
@@ -63,8 +64,13 @@ int sampler_alloc(Sampler **psm, const Job *job, Pipeline **pl, int nb)
         return ret;
     logctx_init(&sm->log, "sampler");
     sm->job = job;
-    sm->pl = pl;
-    sm->nb = nb;
+    sm->planes = av_calloc(FFMAX(nb, 1), sizeof(*sm->planes));
+    if (!sm->planes)
+        goto fail;
+    for (; sm->nb < nb; sm->nb++)
+        if ((ret = agent_plane_alloc(&sm->planes[sm->nb], pl[sm->nb])) < 0)
+            goto fail;
+    ret = AVERROR(ENOMEM);
     sm->host_cur = av_mallocz(sizeof(*sm->host_cur));
     sm->host_prev = av_mallocz(sizeof(*sm->host_prev));
     sm->drm_cur = av_mallocz(sizeof(*sm->drm_cur));
@@ -92,6 +98,9 @@ void sampler_free(Sampler **psm)
 
     if (!sm)
         return;
+    for (int i = 0; sm->planes && i < sm->nb; i++)
+        agent_plane_free(&sm->planes[i]);
+    av_freep(&sm->planes);
     agent_nvml_free(&sm->nvml);
     agent_drm_free(&sm->drm);
     agent_host_free(&sm->host);
@@ -283,7 +292,7 @@ Sample *sampler_tick(Sampler *sm)
     sample_nvml(sm);
     sample_drm(sm);
     for (int i = 0; i < sm->nb; i++)
-        pipeline_sample(sm->pl[i], &sm->s, now, thread_cpu, sm);
+        agent_plane_sample(sm->planes[i], &sm->s, now, thread_cpu, sm);
     t = sm->host_prev;
     sm->host_prev = sm->host_cur;
     sm->host_cur = t;

@@ -5,7 +5,7 @@
  * (this process's CPU and memory, the kernel's pressure, the disk that
  * holds the outputs, the network), each GPU (NVML for NVIDIA, DRM fdinfo
  * for VAAPI devices this process uses), and every stream's components
- * (pipeline_sample). Per-component CPU comes from the threads named after
+ * (agent_plane.h). Per-component CPU comes from the threads named after
  * the component (encoder libraries' worker threads inherit the name).
  *
  * Probes that cannot work here (no GPU, no PSI) have said so once and add

@@ -31,15 +31,6 @@
 #define PL_AUDIO_QUEUE    32
 #define PL_OUTPUT_QUEUE  256
 
-/* What the previous tick saw, for rates (pipeline_sample's caller only). */
-typedef struct SourcePrev {
-    int64_t bytes, reads, read_us, gap_sum, gap_sq, packets;
-} SourcePrev;
-
-typedef struct OutputPrev {
-    int64_t bytes, write_us_sum, writes;
-} OutputPrev;
-
 struct Pipeline {
     LogCtx log;
     const JobStream *js;
@@ -58,12 +49,6 @@ struct Pipeline {
     Encoder *aenc;
     Output **out;                /* per output */
     int started;
-
-    /* pipeline_sample's: the previous tick */
-    int64_t prev_us;
-    SourcePrev prev_src[16];
-    int64_t *prev_frames;        /* per rendition, then audio */
-    OutputPrev *prev_out;        /* per output */
 };
 
 /* A content probe (ladder: black, freeze; audio encoder: silence) saw the
@@ -94,9 +79,7 @@ int pipeline_alloc(Pipeline **pp, const JobStream *js, EventLog *events,
     p->venc = av_calloc(js->nb_renditions, sizeof(*p->venc));
     p->q_out = av_calloc(js->nb_outputs, sizeof(*p->q_out));
     p->out = av_calloc(js->nb_outputs, sizeof(*p->out));
-    p->prev_frames = av_calloc(js->nb_renditions + 1, sizeof(*p->prev_frames));
-    p->prev_out = av_calloc(js->nb_outputs, sizeof(*p->prev_out));
-    if (!p->q_enc || !p->venc || !p->q_out || !p->out || !p->prev_frames || !p->prev_out)
+    if (!p->q_enc || !p->venc || !p->q_out || !p->out)
         goto fail;
 
     /* queues */
@@ -179,8 +162,6 @@ void pipeline_free(Pipeline **pp)
     av_freep(&p->venc);
     av_freep(&p->q_out);
     av_freep(&p->out);
-    av_freep(&p->prev_frames);
-    av_freep(&p->prev_out);
     av_freep(pp);
 }
 
@@ -300,185 +281,32 @@ const char *pipeline_name(const Pipeline *p)
     return p->js->name;
 }
 
-/* --- sampling ------------------------------------------------------------- */
-
-static double cpu_of(Pipeline *p, const char *component, ThreadCpuFn cpu, void *opaque)
+const JobStream *pipeline_stream(const Pipeline *p)
 {
-    char name[96];
-
-    if (!cpu)
-        return -1;
-    snprintf(name, sizeof(name), "%s/%s", p->js->name, component);
-    return cpu(opaque, name);
+    return p->js;
 }
 
-static void sample_sources(Pipeline *p, Sample *s, int64_t now, double dt,
-                           ThreadCpuFn cpu, void *opaque)
+Input *pipeline_input(Pipeline *p)
 {
-    int active = input_active(p->input);
-    int nb = FFMIN(input_nb_sources(p->input), 16);
-
-    for (int i = 0; i < nb; i++) {
-        SourcePrev *pv = &p->prev_src[i];
-        IngestStats st;
-        SampleComp *c = sample_add_comp(s, COMP_INGEST, p->js->name, "input", i);
-        char comp[48];
-        double cpus;
-
-        if (!c)
-            return;
-        input_source_stats(p->input, i, &st);
-        sample_set(c, IM_UP, st.up);
-        sample_set(c, IM_PACKETS, st.packets);
-        sample_set(c, IM_BYTES, st.bytes);
-        sample_set(c, IM_DISCONTINUITIES, st.discontinuities);
-        if (st.last_packet_us)
-            sample_set(c, IM_LAST_PACKET_AGE, (now - st.last_packet_us) / 1e6);
-        if (dt > 0) {
-            int64_t reads = st.reads - pv->reads, gaps = st.packets - pv->packets;
-            sample_set(c, IM_THROUGHPUT, (st.bytes - pv->bytes) / dt);
-            if (reads > 0)
-                sample_set(c, IM_READ_LATENCY, (st.read_us_sum - pv->read_us) / 1e6 / reads);
-            if (gaps > 1) {
-                double m = (double)(st.gap_sum_us - pv->gap_sum) / gaps;
-                double v = (double)(st.gap_sq_sum_us2 - pv->gap_sq) / gaps - m * m;
-                sample_set(c, IM_JITTER, (v > 0 ? sqrt(v) : 0) / 1e6);
-            }
-        }
-        *pv = (SourcePrev){ st.bytes, st.reads, st.read_us_sum, st.gap_sum_us,
-                            st.gap_sq_sum_us2, st.packets };
-
-        /* the decoders work for the source in use */
-        snprintf(comp, sizeof(comp), i ? (i == 1 ? "input.backup" : "input.backup%d") : "input", i);
-        cpus = cpu_of(p, comp, cpu, opaque);
-        if (i == active) {
-            DecoderStats ds;
-            int64_t errors = st.errors;
-            double d;
-            dec_stats(p->vdec, &ds);
-            errors += ds.errors;
-            if (p->adec) {
-                dec_stats(p->adec, &ds);
-                errors += ds.errors;
-            }
-            sample_set(c, IM_ERRORS, errors);
-            if (cpus >= 0 && (d = cpu_of(p, "vdec", cpu, opaque)) >= 0)
-                cpus += d;
-            if (cpus >= 0 && p->adec && (d = cpu_of(p, "adec", cpu, opaque)) >= 0)
-                cpus += d;
-        } else {
-            sample_set(c, IM_ERRORS, st.errors);
-        }
-        if (cpus >= 0)
-            sample_set(c, IM_CPU_SECONDS, cpus);
-    }
+    return p->input;
 }
 
-static void sample_encoder(Pipeline *p, Sample *s, Encoder *enc, const char *name, int64_t *prev,
-                           double dt, ThreadCpuFn cpu, void *opaque)
+Decoder *pipeline_decoder(Pipeline *p, int audio)
 {
-    EncoderStats es;
-    SampleComp *c;
-    int64_t p50, p99;
-    char comp[64];
-    double cpus;
-
-    if (!enc)
-        return;
-    enc_stats(enc, &es);
-    c = sample_add_comp(s, COMP_ENCODER, p->js->name, name, FFMAX(es.active, 0));
-    if (!c)
-        return;
-    sample_set(c, EM_UP, es.active >= 0);
-    sample_set(c, EM_FRAMES_IN, es.frames_in);
-    sample_set(c, EM_FRAMES_OUT, es.packets_out);
-    sample_set(c, EM_BYTES_OUT, es.bytes_out);
-    if (dt > 0)
-        sample_set(c, EM_FPS, (es.packets_out - *prev) / dt);
-    *prev = es.packets_out;
-    if (es.target_fps > 0)
-        sample_set(c, EM_TARGET_FPS, es.target_fps);
-    enc_take_latency(enc, &p50, &p99);
-    if (p50 > 0) {
-        sample_set(c, EM_LATENCY_P50, p50 / 1e6);
-        sample_set(c, EM_LATENCY_P99, p99 / 1e6);
-    }
-    sample_set(c, EM_QUEUE_DEPTH, es.queue_depth);
-    sample_set(c, EM_ERRORS, es.errors);
-    sample_set(c, EM_DROPPED, es.dropped);
-    if (es.quality >= 0)
-        sample_set(c, EM_QP, es.quality / (double)FF_QP2LAMBDA);
-    snprintf(comp, sizeof(comp), "enc:%s", name);
-    if ((cpus = cpu_of(p, comp, cpu, opaque)) >= 0)
-        sample_set(c, EM_CPU_SECONDS, cpus);
+    return audio ? p->adec : p->vdec;
 }
 
-static void sample_outputs(Pipeline *p, Sample *s, double dt, ThreadCpuFn cpu, void *opaque)
+Ladder *pipeline_ladder(Pipeline *p)
 {
-    const JobStream *js = p->js;
-
-    for (int o = 0; o < js->nb_outputs; o++) {
-        OutputPrev *pv = &p->prev_out[o];
-        OutputStats os;
-        SampleComp *c, *e;
-        int64_t writes, max;
-        int up;
-        char comp[64];
-        double cpus;
-
-        output_stats(p->out[o], &os);
-        up = os.opened && os.active >= 0 && !os.failed;
-        writes = os.writes - pv->writes;
-        max = output_take_max_write(p->out[o]);
-        c = sample_add_comp(s, COMP_OUTPUT, js->name, js->outputs[o].name, FFMAX(os.active, 0));
-        if (!c)
-            return;
-        sample_set(c, OM_UP, up);
-        sample_set(c, OM_PACKETS, os.packets);
-        sample_set(c, OM_BYTES, os.bytes);
-        if (dt > 0)
-            sample_set(c, OM_THROUGHPUT, (os.bytes - pv->bytes) / dt);
-        if (writes > 0) {
-            sample_set(c, OM_WRITE_LATENCY, (os.write_us_sum - pv->write_us_sum) / 1e6 / writes);
-            sample_set(c, OM_WRITE_LATENCY_MAX, max / 1e6);
-        }
-        sample_set(c, OM_QUEUE_DEPTH, os.queue_depth);
-        sample_set(c, OM_ERRORS, os.errors);
-        sample_set(c, OM_RECONNECTS, os.reconnects);
-        snprintf(comp, sizeof(comp), "out:%s", js->outputs[o].name);
-        if ((cpus = cpu_of(p, comp, cpu, opaque)) >= 0)
-            sample_set(c, OM_CPU_SECONDS, cpus);
-
-        /* the peer, as the output's writes see it; HTTP status classes
-         * from the segment confirmations of HLS/DASH over HTTP (absent for
-         * other outputs: libav's muxers do not show them) */
-        e = sample_add_comp(s, COMP_EDGE, js->name, js->outputs[o].name, FFMAX(os.active, 0));
-        if (!e)
-            return;
-        sample_set(e, XM_UP, up);
-        sample_set(e, XM_REQUESTS, os.writes);
-        if (writes > 0)
-            sample_set(e, XM_REQUEST_LATENCY, (os.write_us_sum - pv->write_us_sum) / 1e6 / writes);
-        if (dt > 0)
-            sample_set(e, XM_THROUGHPUT, (os.bytes - pv->bytes) / dt);
-        if (os.http_checks)
-            for (int k = 0; k < 4; k++)
-                sample_set(e, XM_STATUS_2XX + k, os.http_status[k]);
-        *pv = (OutputPrev){ os.bytes, os.write_us_sum, os.writes };
-    }
+    return p->ladder;
 }
 
-int pipeline_sample(Pipeline *p, Sample *s, int64_t now_us, ThreadCpuFn cpu, void *opaque)
+Encoder *pipeline_encoder(Pipeline *p, int r)
 {
-    const JobStream *js = p->js;
-    double dt = p->prev_us ? (now_us - p->prev_us) / 1e6 : 0;
-    int before = s->nb_comps;
+    return r < p->js->nb_renditions ? p->venc[r] : p->aenc;
+}
 
-    sample_sources(p, s, now_us, dt, cpu, opaque);
-    for (int r = 0; r < js->nb_renditions; r++)
-        sample_encoder(p, s, p->venc[r], js->renditions[r].name, &p->prev_frames[r], dt, cpu, opaque);
-    sample_encoder(p, s, p->aenc, "audio", &p->prev_frames[js->nb_renditions], dt, cpu, opaque);
-    sample_outputs(p, s, dt, cpu, opaque);
-    p->prev_us = now_us;
-    return s->nb_comps > before ? 0 : AVERROR(ENOMEM);
+Output *pipeline_output(Pipeline *p, int o)
+{
+    return p->out[o];
 }

@@ -19,7 +19,11 @@
 
 #include "core/event.h"
 #include "job/job.h"
-#include "hma/sample.h"
+#include "plane/decode.h"
+#include "plane/encode.h"
+#include "plane/input.h"
+#include "plane/ladder.h"
+#include "plane/output.h"
 
 typedef struct Pipeline Pipeline;
 
@@ -51,20 +55,17 @@ int pipeline_join(Pipeline *p);
 
 void pipeline_progress(Pipeline *p, PipelineProgress *pr);
 
-/* The CPU time so far of the threads working for a component
- * ("news/enc:720p"), in seconds; < 0 when unknown. */
-typedef double (*ThreadCpuFn)(void *opaque, const char *component);
-
-/*
- * Appends this stream's components to s with their figures at now_us
- * (av_gettime_relative): one ingest per source (backup = the source's
- * index), one encoder per rendition and for the audio, one output and one
- * edge per output (backup = the instance in use). Rates are over the time
- * since the previous call. One caller (the sampler's tick). Returns 0 or
- * AVERROR(ENOMEM).
- */
-int pipeline_sample(Pipeline *p, Sample *s, int64_t now_us, ThreadCpuFn cpu, void *opaque);
-
 const char *pipeline_name(const Pipeline *p);
+const JobStream *pipeline_stream(const Pipeline *p);
+
+/* The stages, for the agents and the chain graph (not owned; valid until
+ * pipeline_free). pipeline_encoder: rendition r, or the audio encoder for
+ * r == nb_renditions (NULL when the stream has no audio); likewise
+ * pipeline_decoder(p, 1). */
+Input *pipeline_input(Pipeline *p);
+Decoder *pipeline_decoder(Pipeline *p, int audio);
+Ladder *pipeline_ladder(Pipeline *p);
+Encoder *pipeline_encoder(Pipeline *p, int r);
+Output *pipeline_output(Pipeline *p, int o);
 
 #endif
