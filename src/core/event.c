@@ -18,7 +18,7 @@
 #include "core/event.h"
 #include "core/log.h"
 
-#define NB_KINDS (EV_INFO + 1)
+#define NB_KINDS EV_NB_KINDS
 
 struct EventLog {
     LogCtx log;
@@ -38,6 +38,9 @@ static const char *const kind_names[NB_KINDS] = {
     [EV_WARNING]       = "warning",
     [EV_SWITCH]        = "switch",
     [EV_INFO]          = "info",
+    [EV_PROVISIONED]   = "provisioned",
+    [EV_RELEASED]      = "released",
+    [EV_REFUSED]       = "refused",
 };
 
 const char *evlog_kind_name(EventKind kind)
@@ -106,17 +109,13 @@ int evlog_add_sink(EventLog *el, EventSinkFn fn, void *opaque)
     return 0;
 }
 
-void evlog_emit(EventLog *el, const char *stream, const char *component,
-                EventKind kind, int err, const char *fmt, ...)
+static void emit(EventLog *el, const char *stream, const char *component,
+                 EventKind kind, int err, uint32_t seq, const char *raw)
 {
-    char raw[1024], msg[1024];
+    char msg[1024];
     struct timespec ts;
-    va_list ap;
     int level;
 
-    va_start(ap, fmt);
-    vsnprintf(raw, sizeof(raw), fmt, ap);
-    va_end(ap);
     log_mask(raw, msg, sizeof(msg));
 
     level = kind == EV_FAILURE || kind == EV_STREAM_FAILED ? AV_LOG_ERROR :
@@ -124,8 +123,12 @@ void evlog_emit(EventLog *el, const char *stream, const char *component,
     {
         LogCtx lc;
         logctx_init(&lc, "%s/%s", stream, component);
-        av_log(&lc, level, "%s: %s%s%s\n", evlog_kind_name(kind), msg,
-               err ? ": " : "", err ? av_err2str(err) : "");
+        if (seq)
+            av_log(&lc, level, "%s (request %u): %s%s%s\n", evlog_kind_name(kind),
+                   (unsigned)seq, msg, err ? ": " : "", err ? av_err2str(err) : "");
+        else
+            av_log(&lc, level, "%s: %s%s%s\n", evlog_kind_name(kind), msg,
+                   err ? ": " : "", err ? av_err2str(err) : "");
     }
 
     if (!el)
@@ -143,6 +146,7 @@ void evlog_emit(EventLog *el, const char *stream, const char *component,
             .kind      = kind,
             .cause     = msg,
             .error     = err,
+            .seq       = seq,
         };
         el->sinks[i].fn(el->sinks[i].opaque, &ev);
     }
@@ -161,6 +165,8 @@ void evlog_emit(EventLog *el, const char *stream, const char *component,
         json_string(&bp, component);
         av_bprintf(&bp, ",\"kind\":\"%s\",\"cause\":", evlog_kind_name(kind));
         json_string(&bp, msg);
+        if (seq)
+            av_bprintf(&bp, ",\"seq\":%u", (unsigned)seq);
         if (err) {
             av_bprintf(&bp, ",\"error\":%d,\"error_text\":", err);
             json_string(&bp, av_err2str(err));
@@ -171,6 +177,30 @@ void evlog_emit(EventLog *el, const char *stream, const char *component,
         av_bprint_finalize(&bp, NULL);
     }
     pthread_mutex_unlock(&el->lock);
+}
+
+void evlog_emit(EventLog *el, const char *stream, const char *component,
+                EventKind kind, int err, const char *fmt, ...)
+{
+    char raw[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
+    va_end(ap);
+    emit(el, stream, component, kind, err, 0, raw);
+}
+
+void evlog_emit_seq(EventLog *el, const char *stream, const char *component,
+                    EventKind kind, int err, uint32_t seq, const char *fmt, ...)
+{
+    char raw[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
+    va_end(ap);
+    emit(el, stream, component, kind, err, seq, raw);
 }
 
 int evlog_count(EventLog *el, EventKind kind)

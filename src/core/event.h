@@ -21,7 +21,11 @@ typedef enum EventKind {
     EV_STREAM_FAILED,/* no output of a stream can go on: the stream ended */
     EV_WARNING,      /* something odd that did not fail anything */
     EV_SWITCH,       /* another instance (backup, primary) took over */
-    EV_INFO,         /* provisioned, released, recovered, ... */
+    EV_INFO,         /* recovered, first packet after a switch, ... */
+    EV_PROVISIONED,  /* an instance is open ahead (ready); seq: the request's */
+    EV_RELEASED,     /* an instance opened ahead is closed; seq: the request's */
+    EV_REFUSED,      /* a request could not be carried out; cause says why */
+    EV_NB_KINDS
 } EventKind;
 
 typedef struct EventLog EventLog;
@@ -36,6 +40,7 @@ typedef struct Event {
     EventKind kind;
     const char *cause;
     int error;                   /* the libav error behind it, 0 when none */
+    uint32_t seq;                /* the request it answers (inst.h), 0 when none */
 } Event;
 
 /* Called for every event, in emission order, with the event log's lock
@@ -54,6 +59,12 @@ void evlog_free(EventLog **pel);
  * Thread-safe; el may be NULL (the event is then only logged). */
 void evlog_emit(EventLog *el, const char *stream, const char *component,
                 EventKind kind, int err, const char *fmt, ...) av_printf_format(6, 7);
+
+/* The same, answering the request seq (0: none): the JSON line carries
+ * "seq". */
+void evlog_emit_seq(EventLog *el, const char *stream, const char *component,
+                    EventKind kind, int err, uint32_t seq, const char *fmt, ...)
+    av_printf_format(7, 8);
 
 /* Adds a sink (the historical data store, the control socket). Not
  * thread-safe against evlog_emit: add sinks before the run starts. Returns

@@ -24,16 +24,9 @@
 
 #include <stdint.h>
 
-/* Component kinds. Stable numbers: stored in the HDS. */
-typedef enum CompKind {
-    COMP_HOST    = 0,     /* the machine and this process; stream "" */
-    COMP_GPU     = 1,     /* a GPU (NVML) or DRM device; stream "" */
-    COMP_INGEST  = 2,     /* an input: demuxing and decoding */
-    COMP_ENCODER = 3,     /* a rendition's encoder, or the audio encoder */
-    COMP_OUTPUT  = 4,     /* a packager/muxer */
-    COMP_EDGE    = 5,     /* the peer an output delivers to (origin, RTMP ingest) */
-    COMP_NB_KINDS
-} CompKind;
+#include "core/comp.h"
+
+/* Component kinds (CompKind): core/comp.h, stable numbers stored in the HDS. */
 
 typedef enum MetricType {
     METRIC_GAUGE,

@@ -56,15 +56,15 @@ typedef struct Cache {
     int64_t newest_pts_us;
 } Cache;
 
-enum InstState {
-    INST_IDLE,                   /* no muxer */
-    INST_OPENING,                /* muxer opening, not to be fed yet */
-    INST_READY,                  /* open, not fed (standby, recovered primary) */
-    INST_STARTING,               /* to be fed from cursor as soon as it is open */
-    INST_WAIT_KEY,               /* to take over at the next keyframe (planned) */
-    INST_ACTIVE,                 /* fed */
-    INST_DRAINING,               /* fed until the new one has every keyframe */
-    INST_CLOSING,                /* told to end, thread finishing */
+enum OutInstState {
+    OI_IDLE,                   /* no muxer */
+    OI_OPENING,                /* muxer opening, not to be fed yet */
+    OI_READY,                  /* open, not fed (standby, recovered primary) */
+    OI_STARTING,               /* to be fed from cursor as soon as it is open */
+    OI_WAIT_KEY,               /* to take over at the next keyframe (planned) */
+    OI_ACTIVE,                 /* fed */
+    OI_DRAINING,               /* fed until the new one has every keyframe */
+    OI_CLOSING,                /* told to end, thread finishing */
 };
 
 typedef struct Inst {
@@ -76,7 +76,7 @@ typedef struct Inst {
     FaultPoint faults;           /* its faults, kept across its muxers (one
                                     at a time uses it: the last is joined
                                     before the next starts) */
-    enum InstState state;
+    enum OutInstState state;
     int64_t cursor;              /* next cache entry to feed it */
     int64_t params_seq;          /* cache end when its muxer was created */
     int need_key[OUT_MAX_INPUTS];/* video inputs waiting for a keyframe */
@@ -163,8 +163,8 @@ static int64_t needed_from(Output *out)
     int64_t min = out->cache.end;
 
     for (int i = 0; i < out->nb_inst; i++) {
-        enum InstState s = out->inst[i].state;
-        if ((s == INST_STARTING || s == INST_ACTIVE || s == INST_DRAINING) &&
+        enum OutInstState s = out->inst[i].state;
+        if ((s == OI_STARTING || s == OI_ACTIVE || s == OI_DRAINING) &&
             out->inst[i].cursor < min)
             min = out->inst[i].cursor;
     }
@@ -313,7 +313,7 @@ static void inst_reap(Output *out, Inst *in)
     for (int i = 0; i < 4; i++)
         atomic_fetch_add(&out->done_http[1 + i], ms.http_status[i]);
     mux_free(&in->mux);
-    in->state = INST_IDLE;
+    in->state = OI_IDLE;
 }
 
 /* Tells inst's muxer to end, trailer or not. It finishes on its own thread
@@ -324,7 +324,7 @@ static void inst_close(Output *out, Inst *in, int trailer)
     if (!in->mux)
         return;
     tq_send(mux_queue(in->mux), TQ_END, trailer ? 0 : 1, NULL);
-    in->state = INST_CLOSING;
+    in->state = OI_CLOSING;
 }
 
 static int has_backups(Output *out)
@@ -358,7 +358,7 @@ static void inst_take_over(Output *out, Inst *in, int64_t cursor, int64_t start_
     in->start_pts_us = start_pts;
     for (int i = 0; i < out->nb_inputs; i++)
         in->need_key[i] = !out->inputs[i].is_audio;
-    in->state = in->mux && mux_state(in->mux) == MUX_READY ? INST_ACTIVE : INST_STARTING;
+    in->state = in->mux && mux_state(in->mux) == MUX_READY ? OI_ACTIVE : OI_STARTING;
     out->active = (int)(in - out->inst);
     atomic_store(&out->active_idx, out->active);
 }
@@ -429,14 +429,14 @@ static int all_keys_seen(Output *out, const Inst *in)
  * in the order of the job (primary, backups). */
 static Inst *pick_next(Output *out, int failed, int64_t now)
 {
-    static const enum InstState pref[] = { INST_READY, INST_OPENING, INST_IDLE };
+    static const enum OutInstState pref[] = { OI_READY, OI_OPENING, OI_IDLE };
 
     for (size_t p = 0; p < sizeof(pref) / sizeof(pref[0]); p++)
         for (int i = 0; i < out->nb_inst; i++) {
             Inst *in = &out->inst[i];
             if (i == failed || in->state != pref[p])
                 continue;
-            if (pref[p] == INST_IDLE && in->retry_at && now < in->retry_at)
+            if (pref[p] == OI_IDLE && in->retry_at && now < in->retry_at)
                 continue;
             return in;
         }
@@ -461,7 +461,7 @@ static void failover(Output *out, int64_t now)
                  "and trying again", out->window_us / 1e6);
         return;
     }
-    if (next->state == INST_IDLE && inst_open(out, next, 1) < 0) {
+    if (next->state == OI_IDLE && inst_open(out, next, 1) < 0) {
         emit(out, EV_WARNING, "cannot start %s", next->component);
         return;
     }
@@ -471,18 +471,18 @@ static void failover(Output *out, int64_t now)
     atomic_fetch_add(&out->switches, 1);
     emit(out, EV_SWITCH, "%s takes over from %s (%s), replaying from %.3f s",
          next->component, failed->component,
-         next->state == INST_ACTIVE ? "opened ahead" : "opening now",
+         next->state == OI_ACTIVE ? "opened ahead" : "opening now",
          first ? first->pts_us / 1e6 : 0.0);
 }
 
 /* A planned switch to target at the next keyframe. */
 static void plan_switch(Output *out, Inst *target, const char *why)
 {
-    if (!target || target == &out->inst[out->active] || target->state == INST_WAIT_KEY)
+    if (!target || target == &out->inst[out->active] || target->state == OI_WAIT_KEY)
         return;
-    if (target->state == INST_IDLE && inst_open(out, target, 0) < 0)
+    if (target->state == OI_IDLE && inst_open(out, target, 0) < 0)
         return;
-    target->state = INST_WAIT_KEY;
+    target->state = OI_WAIT_KEY;
     emit(out, EV_INFO, "%s takes over at the next keyframe (%s)", target->component, why);
 }
 
@@ -493,13 +493,13 @@ static void cut_at(Output *out, int64_t seq, int64_t now)
     for (int i = 0; i < out->nb_inst; i++) {
         Inst *in = &out->inst[i];
         Inst *old;
-        if (in->state != INST_WAIT_KEY || !in->mux || mux_state(in->mux) != MUX_READY)
+        if (in->state != OI_WAIT_KEY || !in->mux || mux_state(in->mux) != MUX_READY)
             continue;
         old = out->active >= 0 ? &out->inst[out->active] : NULL;
         in->switch_started = now;
         inst_take_over(out, in, seq, cache_at(&out->cache, seq)->pts_us);
         if (old)
-            old->state = INST_DRAINING;
+            old->state = OI_DRAINING;
         atomic_fetch_add(&out->switches, 1);
         emit(out, EV_SWITCH, "%s took over at %.3f s%s%s", in->component,
              cache_at(&out->cache, seq)->pts_us / 1e6, old ? " from " : "",
@@ -523,9 +523,9 @@ static void handle_requests(Output *out, int64_t now)
         return;
     if (req & OUT_REQ_PROVISION) {
         for (int i = 1; i < out->nb_inst; i++)
-            if (out->inst[i].state == INST_IDLE) {
+            if (out->inst[i].state == OI_IDLE) {
                 if (inst_open(out, &out->inst[i], 0) >= 0) {
-                    out->inst[i].state = INST_OPENING;
+                    out->inst[i].state = OI_OPENING;
                     emit(out, EV_INFO, "provisioning %s", out->inst[i].component);
                 }
                 break;
@@ -533,7 +533,7 @@ static void handle_requests(Output *out, int64_t now)
     }
     if (req & OUT_REQ_RELEASE) {
         for (int i = 1; i < out->nb_inst; i++)
-            if ((out->inst[i].state == INST_READY || out->inst[i].state == INST_OPENING) &&
+            if ((out->inst[i].state == OI_READY || out->inst[i].state == OI_OPENING) &&
                 i != out->active) {
                 inst_close(out, &out->inst[i], 0);
                 emit(out, EV_INFO, "released %s", out->inst[i].component);
@@ -543,7 +543,7 @@ static void handle_requests(Output *out, int64_t now)
         /* the next destination after the one in use, wrapping */
         for (int k = 1; k < out->nb_inst; k++) {
             Inst *in = &out->inst[(out->active + k) % out->nb_inst];
-            if (in->state == INST_IDLE || in->state == INST_OPENING || in->state == INST_READY) {
+            if (in->state == OI_IDLE || in->state == OI_OPENING || in->state == OI_READY) {
                 plan_switch(out, in, "requested");
                 break;
             }
@@ -610,12 +610,12 @@ static void supervise(Output *out)
         Inst *in = &out->inst[i];
         MuxState ms = in->mux ? mux_state(in->mux) : MUX_DONE;
 
-        if (in->state == INST_CLOSING) {
+        if (in->state == OI_CLOSING) {
             if (ms == MUX_DONE || ms == MUX_FAILED) {
                 inst_reap(out, in);
                 if (out->js->standby == JOB_STANDBY_ALWAYS && i > 0 && i != out->active &&
                     inst_open(out, in, 0) >= 0)
-                    in->state = INST_OPENING;
+                    in->state = OI_OPENING;
             }
             continue;
         }
@@ -623,7 +623,7 @@ static void supervise(Output *out)
             if (i == out->active) {
                 failover(out, now);
             } else {
-                if (in->state == INST_DRAINING)
+                if (in->state == OI_DRAINING)
                     emit(out, EV_WARNING, "%s failed while handing over", in->component);
                 inst_failed(out, in, now);
             }
@@ -631,25 +631,25 @@ static void supervise(Output *out)
         }
         if (in->mux && ms == MUX_READY) {
             atomic_store(&out->opened, 1);
-            if (in->state == INST_OPENING) {
-                in->state = INST_READY;
+            if (in->state == OI_OPENING) {
+                in->state = OI_READY;
                 in->ready_since = now;
                 if (in->fails) {
                     atomic_fetch_add(&out->reconnects, 1);
                     emit(out, EV_INFO, "%s is up again", in->component);
                 }
-            } else if (in->state == INST_STARTING) {
-                in->state = INST_ACTIVE;
+            } else if (in->state == OI_STARTING) {
+                in->state = OI_ACTIVE;
             }
         }
-        if (in->state == INST_IDLE && in->retry_at && now >= in->retry_at && i == 0) {
+        if (in->state == OI_IDLE && in->retry_at && now >= in->retry_at && i == 0) {
             /* the primary comes back first, ahead, then takes over after
              * switch_back; a failed backup waits until it is needed */
             in->retry_at = 0;
             if (inst_open(out, in, 0) >= 0)
-                in->state = INST_OPENING;
+                in->state = OI_OPENING;
         }
-        if (i == 0 && out->active > 0 && in->state == INST_READY && out->js->switch_back_us &&
+        if (i == 0 && out->active > 0 && in->state == OI_READY && out->js->switch_back_us &&
             now - in->ready_since >= out->js->switch_back_us)
             plan_switch(out, in, "the primary has been up for the switch-back time");
     }
@@ -657,7 +657,7 @@ static void supervise(Output *out)
     /* no destination at all: try the first that may be tried */
     if (out->active < 0 && has_backups(out)) {
         Inst *next = pick_next(out, -1, now);
-        if (next && (next->state != INST_IDLE || inst_open(out, next, 1) >= 0)) {
+        if (next && (next->state != OI_IDLE || inst_open(out, next, 1) >= 0)) {
             CacheEntry *first = out->cache.first < out->cache.end ?
                                 cache_at(&out->cache, out->cache.first) : NULL;
             inst_take_over(out, next, out->cache.first, first ? first->pts_us : 0);
@@ -670,9 +670,9 @@ static void supervise(Output *out)
 
     for (int i = 0; i < out->nb_inst; i++) {
         Inst *in = &out->inst[i];
-        if (in->state == INST_ACTIVE || in->state == INST_DRAINING)
+        if (in->state == OI_ACTIVE || in->state == OI_DRAINING)
             feed(out, in);
-        if (in->state == INST_ACTIVE && in->switch_started) {
+        if (in->state == OI_ACTIVE && in->switch_started) {
             MuxStats ms;
             mux_stats(in->mux, &ms);
             if (ms.first_write_us) {
@@ -686,7 +686,7 @@ static void supervise(Output *out)
      * keyframe on every rendition */
     if (out->active >= 0 && all_keys_seen(out, &out->inst[out->active]))
         for (int i = 0; i < out->nb_inst; i++)
-            if (out->inst[i].state == INST_DRAINING) {
+            if (out->inst[i].state == OI_DRAINING) {
                 inst_close(out, &out->inst[i], 1);
                 emit(out, EV_INFO, "%s handed over and closes", out->inst[i].component);
             }
@@ -802,7 +802,7 @@ static int output_run(void *arg)
     inst_take_over(out, &out->inst[0], out->cache.first, 0);
     if (out->js->standby == JOB_STANDBY_ALWAYS && out->nb_inst > 1 &&
         inst_open(out, &out->inst[1], 0) >= 0)
-        out->inst[1].state = INST_OPENING;
+        out->inst[1].state = OI_OPENING;
 
     /* 4. packets until every input has ended, then the rest is written;
      * with every destination down at the end, retries get one cache
@@ -824,7 +824,7 @@ static int output_run(void *arg)
         a = out->active >= 0 ? &out->inst[out->active] : NULL;
         if (!a && !has_backups(out))
             break;               /* a single destination that failed: done */
-        if (finish_by && a && a->state == INST_ACTIVE && a->cursor == out->cache.end) {
+        if (finish_by && a && a->state == OI_ACTIVE && a->cursor == out->cache.end) {
             complete = 1;
             break;
         }
@@ -837,8 +837,8 @@ end:
     tq_recv_done(out->in);
     for (int i = 0; i < out->nb_inst; i++) {
         Inst *in = &out->inst[i];
-        int used = in->state == INST_ACTIVE || in->state == INST_DRAINING;
-        if (in->state != INST_CLOSING)
+        int used = in->state == OI_ACTIVE || in->state == OI_DRAINING;
+        if (in->state != OI_CLOSING)
             inst_close(out, in, used);
         inst_reap(out, in);
     }

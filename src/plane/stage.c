@@ -20,6 +20,83 @@ void stage_init(Stage *s, const char *stream, const char *component,
     s->events = events;
     s->run = run;
     atomic_init(&s->state, STAGE_IDLE);
+    pthread_mutex_init(&s->lock, NULL);
+    s->status.active = -1;
+}
+
+void stage_uninit(Stage *s)
+{
+    pthread_mutex_destroy(&s->lock);
+}
+
+void stage_set_wake(Stage *s, void (*wake)(void *opaque), void *opaque)
+{
+    s->wake = wake;
+    s->wake_opaque = opaque;
+}
+
+int stage_post(Stage *s, const CompRequest *req)
+{
+    int ret = 0;
+
+    pthread_mutex_lock(&s->lock);
+    if (atomic_load(&s->state) != STAGE_RUNNING && atomic_load(&s->state) != STAGE_IDLE)
+        ret = AVERROR(ENODEV);
+    else if (s->nb_mail == STAGE_MAILBOX)
+        ret = AVERROR(EAGAIN);
+    else
+        s->mail[(s->mail_head + s->nb_mail++) % STAGE_MAILBOX] = *req;
+    s->status.pending = s->nb_mail;
+    pthread_mutex_unlock(&s->lock);
+    if (!ret && s->wake)
+        s->wake(s->wake_opaque);
+    return ret;
+}
+
+int stage_take(Stage *s, CompRequest *req)
+{
+    int got = 0;
+
+    pthread_mutex_lock(&s->lock);
+    if (s->nb_mail) {
+        *req = s->mail[s->mail_head];
+        s->mail_head = (s->mail_head + 1) % STAGE_MAILBOX;
+        s->nb_mail--;
+        got = 1;
+    }
+    s->status.pending = s->nb_mail;
+    pthread_mutex_unlock(&s->lock);
+    return got;
+}
+
+void stage_publish(Stage *s, const CompStatus *st)
+{
+    pthread_mutex_lock(&s->lock);
+    {
+        int64_t beat = s->status.last_progress_us, busy = s->status.busy_since_us;
+        s->status = *st;
+        s->status.pending = s->nb_mail;
+        s->status.last_progress_us = beat;
+        s->status.busy_since_us = busy;
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+void stage_beat(Stage *s, int busy)
+{
+    int64_t now = av_gettime_relative();
+
+    pthread_mutex_lock(&s->lock);
+    s->status.last_progress_us = now;
+    s->status.busy_since_us = busy ? now : 0;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void stage_status(Stage *s, CompStatus *st)
+{
+    pthread_mutex_lock(&s->lock);
+    *st = s->status;
+    pthread_mutex_unlock(&s->lock);
 }
 
 static void *stage_thread(void *arg)

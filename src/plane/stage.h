@@ -19,6 +19,7 @@
 
 #include "core/event.h"
 #include "core/log.h"
+#include "plane/inst.h"
 
 typedef enum StageState {
     STAGE_IDLE,          /* allocated, thread not started */
@@ -43,6 +44,9 @@ typedef struct StreamClock {
  * is not live or has not started. */
 int64_t clock_lag(const StreamClock *c, int64_t t_us);
 
+/* Requests that may wait for a stage's thread; one more is refused. */
+#define STAGE_MAILBOX 16
+
 typedef struct Stage {
     LogCtx log;                  /* "news/enc:720p"; first member */
     char stream[40];             /* "news" */
@@ -53,6 +57,15 @@ typedef struct Stage {
     int started;                 /* owner thread only */
     int result;                  /* written by the thread, read after join */
     _Atomic int state;           /* StageState */
+
+    /* The mailbox and the published status, both guarded by lock; the
+     * owner thread holds it only to copy, never while it blocks. */
+    pthread_mutex_t lock;
+    CompRequest mail[STAGE_MAILBOX];
+    int mail_head, nb_mail;
+    CompStatus status;
+    void (*wake)(void *opaque);  /* called by stage_post, lock not held */
+    void *wake_opaque;
 } Stage;
 
 void stage_init(Stage *s, const char *stream, const char *component,
@@ -64,6 +77,32 @@ int stage_start(Stage *s);
 int stage_join(Stage *s);
 
 StageState stage_state(const Stage *s);
+
+/* Frees what stage_init allocated (the lock). */
+void stage_uninit(Stage *s);
+
+/* How a stage blocked on its data queue is woken for a request (set by its
+ * x_alloc, before the thread starts); NULL: it polls often enough. */
+void stage_set_wake(Stage *s, void (*wake)(void *opaque), void *opaque);
+
+/* Any thread: queues req (copied) for the stage's thread, in order, and
+ * wakes it. Returns 0, AVERROR(EAGAIN) when STAGE_MAILBOX requests wait
+ * already, AVERROR(ENODEV) when the thread has ended. Never blocks. */
+int stage_post(Stage *s, const CompRequest *req);
+
+/* The stage's own thread: the oldest request into req; returns 1, or 0
+ * when none waits. */
+int stage_take(Stage *s, CompRequest *req);
+
+/* The stage's own thread: publishes st (copied; pending is filled in). */
+void stage_publish(Stage *s, const CompStatus *st);
+
+/* The stage's own thread: the heartbeat. busy 1: it starts work on an item
+ * now; 0: it is done and waits. */
+void stage_beat(Stage *s, int busy);
+
+/* Any thread: a copy of what the stage last published. */
+void stage_status(Stage *s, CompStatus *st);
 
 /* Records a failure event for this stage; returns err for chaining. */
 int stage_fail(Stage *s, int err, const char *fmt, ...) av_printf_format(3, 4);

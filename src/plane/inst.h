@@ -1,0 +1,88 @@
+/*
+ * inst.h: what the orchestrator, the control socket and the job's drills
+ * may ask of a component with instances (an input's sources, an encoder and
+ * its standby, an output's destinations), and the instance states that
+ * inputs, encoders and outputs publish alike.
+ *
+ * A request goes into the component's mailbox (stage_post, stage.h) and is
+ * carried out, in order, by the component's own thread at its next wake-up:
+ * only that thread holds the cache and the pending frames. Its outcome is an
+ * event carrying the request's seq: EV_PROVISIONED, EV_RELEASED, EV_SWITCH,
+ * or EV_REFUSED with the reason.
+ *
+ * The states, as a machine (inst_transition_ok says which moves exist):
+ *
+ *   IDLE -> OPENING -> READY -> ACTIVE -> DRAINING -> IDLE
+ *     ^        |         |  \------------------------/^
+ *     |        v         v                           |
+ *     +---- BACKOFF <- (failure from any open state)--+
+ */
+#ifndef HS_INST_H
+#define HS_INST_H
+
+#include <stdint.h>
+
+#include "core/comp.h"
+
+typedef enum CompOp {
+    COMP_OP_PROVISION = 1,        /* open the instance ahead: connected, header
+                                     written; encoder open; not fed */
+    COMP_OP_RELEASE,              /* close it, unless it is in use */
+    COMP_OP_SWITCH,               /* planned: it takes over at the next keyframe
+                                     (GOP boundary); instance 0 = switch back */
+} CompOp;
+
+/* instance of a request: the stage picks (provision: the first backup that
+ * is closed; switch: the next instance after the one in use; release: every
+ * open backup not in use) */
+#define COMP_ANY (-2)
+
+typedef struct CompRequest {
+    CompOp op;
+    int instance;                 /* 0..nb_instances-1, or COMP_ANY */
+    uint32_t seq;                 /* echoed by the event that reports the outcome */
+    char origin[16];              /* who asked: "drill", "ctl", "fo" (for events) */
+} CompRequest;
+
+typedef enum InstState {
+    INST_IDLE,                    /* closed */
+    INST_OPENING,                 /* connecting, writing its header, opening */
+    INST_READY,                   /* open and not fed: provisioned */
+    INST_ACTIVE,                  /* in use */
+    INST_DRAINING,                /* fed until its successor has every keyframe */
+    INST_BACKOFF,                 /* failed; may open again at retry_at_us */
+    INST_NB_STATES
+} InstState;
+
+typedef struct InstStatus {
+    InstState state;
+    int fails;                    /* failures so far */
+    int64_t since_us;             /* in this state since (av_gettime_relative) */
+    int64_t retry_at_us;          /* INST_BACKOFF only */
+} InstStatus;
+
+/* What a component last published; any thread may read a copy (stage_status). */
+typedef struct CompStatus {
+    int nb_instances;
+    int active;                   /* instance in use, -1 none */
+    int pending;                  /* requests posted, not yet carried out */
+    int64_t last_progress_us;     /* heartbeat: when it last handled an item */
+    int64_t busy_since_us;        /* working on an item since; 0 idle (waiting) */
+    InstStatus inst[COMP_MAX_INSTANCES];
+} CompStatus;
+
+const char *inst_state_name(InstState s);
+const char *comp_op_name(CompOp op);
+
+/* Does the machine above have this move? (Staying put is not a move.) */
+int inst_transition_ok(InstState from, InstState to);
+
+/* Sets st to state at now_us, if the move exists; returns 0, or
+ * AVERROR(EINVAL) and leaves it unchanged. */
+int inst_set(InstStatus *st, InstState state, int64_t now_us);
+
+/* Wait before open attempt n (n >= 1 failures so far): min_us << (n - 1),
+ * at most max_us. */
+int64_t inst_backoff(int n, int64_t min_us, int64_t max_us);
+
+#endif
