@@ -1678,7 +1678,7 @@ static void load_switching(Loader *ld, const yaml_node_t *map, JobStream *st)
     get_duration_or_off(ld, map, "latency_budget", "none", 0, &st->latency_budget_us);
 }
 
-static const char *const fault_words[] = { "error", "stall", "slow", "drop", "close", NULL };
+static const char *const fault_words[] = { "error", "stall", "slow", "drop", "close", "hang", NULL };
 static const char *const action_words[] = {
     "provision", "release", "switch", "switch_back", NULL,
 };
@@ -1782,7 +1782,7 @@ static void load_fault(Loader *ld, const yaml_node_t *map, const JobStream *st, 
 
     if (!!fn == !!an) {
         report(ld, map, "a fault needs exactly one of 'fault' (%s) and 'action' (%s)",
-               "error, stall, slow, drop, close", "provision, release, switch, switch_back");
+               "error, stall, slow, drop, close, hang", "provision, release, switch, switch_back");
         return;
     }
     if (fn) {
@@ -1792,12 +1792,15 @@ static void load_fault(Loader *ld, const yaml_node_t *map, const JobStream *st, 
                 if (!strcmp(TEXT(fn), fault_words[i]))
                     k = i;
         if (k < 0) {
-            report(ld, fn, "'fault' must be error, stall, slow, drop or close");
+            report(ld, fn, "'fault' must be error, stall, slow, drop, close or hang");
             return;
         }
         f->kind = (JobFaultKind)(JOB_FAULT_ERROR + k);
         if (target_ok && ((f->kind == JOB_FAULT_DROP || f->kind == JOB_FAULT_CLOSE) && what == 'e'))
-            report(ld, fn, "an encoder cannot have a '%s' fault (error, stall or slow)", TEXT(fn));
+            report(ld, fn, "an encoder cannot have a '%s' fault (error, stall, slow or hang)", TEXT(fn));
+        if (target_ok && f->kind == JOB_FAULT_HANG && (what != 'e' || audio))
+            report(ld, fn, "only a video encoder can have a 'hang' fault (its libav calls run "
+                   "where a deadline can give up on them)");
     } else {
         int k = -1;
         if (node_type(an) == T_STRING)

@@ -146,6 +146,8 @@ typedef enum JobFaultKind {
     JOB_FAULT_DROP,               /* a share (ratio) of its packets vanish,
                                      for duration */
     JOB_FAULT_CLOSE,              /* its connection is closed */
+    JOB_FAULT_HANG,               /* encoders: its next encode call never
+                                     returns, as a wedged driver's */
     JOB_ACTION_PROVISION,         /* open the backup ahead */
     JOB_ACTION_RELEASE,           /* close a provisioned backup */
     JOB_ACTION_SWITCH,            /* planned switch to the backup */

@@ -422,6 +422,7 @@ void dec_free(Decoder **pdec)
         return;
     av_frame_free(&dec->last);
     av_frame_free(&dec->shape);
+    stage_uninit(&(*pdec)->st);
     av_freep(pdec);
 }
 

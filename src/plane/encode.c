@@ -14,6 +14,7 @@
 #include <libavutil/time.h>
 
 #include "plane/codec.h"
+#include "plane/enc_worker.h"
 #include "plane/encode.h"
 #include "plane/fault.h"
 #include "plane/params.h"
@@ -30,6 +31,12 @@
 /* frames waiting in its queue (of PL_ENC_QUEUE, pipeline.c) that make a late
  * encoder the one holding the stream up */
 #define ENC_BEHIND_QUEUED 2
+/* With no frame coming, the stage still wakes this often for its mailbox. */
+#define ENC_POLL_US 20000
+/* An encode call that has not returned after this long has hung (without a
+ * latency budget; with one, half of it, so that the renditions the ladder
+ * feeds beside it are late by less than the budget when it is given up). */
+#define ENC_CALL_DEADLINE_US (5 * 1000000LL)
 
 typedef struct EncOutput {
     ThreadQueue *q;              /* not owned */
@@ -53,6 +60,9 @@ typedef struct EncInst {
     int64_t retry_at;            /* reopen after this (0: not scheduled) */
     int64_t open_since;
     int caught_up;               /* once on time: the latency budget applies */
+    EncWorker *worker;           /* its libav calls; NULL until the first, and
+                                    after one hung (abandoned with its encoder) */
+    InstStatus pub;              /* as last published */
 } EncInst;
 
 struct Encoder {
@@ -66,7 +76,7 @@ struct Encoder {
     int nb_outputs;
     int global_header;
     FaultPoint drills;           /* actions on "enc:NAME" */
-    _Atomic int requests;        /* EncoderRequest bits */
+    int64_t call_deadline_us;    /* an encode call this long has hung */
     Probe probe;                 /* audio: silence */
     char *probe_filters;
 
@@ -82,6 +92,8 @@ struct Encoder {
     int64_t gop_us;
     int64_t last_gop_index;
     int planned;                 /* instance to switch to at the next GOP, -1 */
+    uint32_t planned_seq;        /* the request behind planned, 0 none */
+    int hang_next;               /* fault: the next encode call hangs */
     int64_t failed_at;           /* when the last failover began; 0 once the
                                     new encoder's first packet is out */
     Pending pending[ENC_PENDING_MAX];
@@ -95,17 +107,14 @@ struct Encoder {
     int64_t lat_seen[ENC_LAT_BUCKETS];   /* enc_take_latency's caller only */
 };
 
-/* --- requests, events ------------------------------------------------------ */
+/* --- events -------------------------------------------------------------------- */
 
-void enc_request(Encoder *enc, EncoderRequest req)
-{
-    atomic_fetch_or(&enc->requests, req);
-}
+/* An event about instance in; seq: the request it answers (0: none). */
+static void inst_event_seq(Encoder *enc, EncInst *in, EventKind kind, int err, uint32_t seq,
+                           const char *fmt, ...) av_printf_format(6, 7);
 
-static void inst_event(Encoder *enc, EncInst *in, EventKind kind, int err, const char *fmt, ...)
-    av_printf_format(5, 6);
-
-static void inst_event(Encoder *enc, EncInst *in, EventKind kind, int err, const char *fmt, ...)
+static void inst_event_seq(Encoder *enc, EncInst *in, EventKind kind, int err, uint32_t seq,
+                           const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -113,8 +122,10 @@ static void inst_event(Encoder *enc, EncInst *in, EventKind kind, int err, const
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    evlog_emit(enc->st.events, enc->st.stream, in->component, kind, err, "%s", msg);
+    evlog_emit_seq(enc->st.events, enc->st.stream, in->component, kind, err, seq, "%s", msg);
 }
+
+#define inst_event(enc, in, kind, err, ...) inst_event_seq(enc, in, kind, err, 0, __VA_ARGS__)
 
 /* --- pending frames and held packets ---------------------------------------- */
 
@@ -332,54 +343,37 @@ static void took_packet(Encoder *enc, AVPacket *pkt)
 
 /* --- the encoder in use ------------------------------------------------------ */
 
-static int receive(Encoder *enc)
-{
-    AVCodecContext *ctx = enc->inst[enc->active].ci.ctx;
-
-    for (;;) {
-        AVPacket *pkt = av_packet_alloc();
-        int ret;
-
-        if (!pkt)
-            return AVERROR(ENOMEM);
-        ret = avcodec_receive_packet(ctx, pkt);
-        if (ret < 0) {
-            av_packet_free(&pkt);
-            return ret == AVERROR(EAGAIN) || ret == AVERROR_EOF ? 0 : ret;
-        }
-        took_packet(enc, pkt);
-    }
-}
-
-/* Sends a frame (consumed; NULL flushes) to the encoder in use. */
+/* Sends a frame (consumed; NULL flushes) to the encoder in use, on its
+ * worker, and passes on what comes back. AVERROR(ETIMEDOUT): the call hung
+ * and was given up (enc_worker.h). */
 static int send(Encoder *enc, AVFrame *f)
 {
-    CodecInst *ci = &enc->inst[enc->active].ci;
-    int ret;
+    EncInst *in = &enc->inst[enc->active];
+    AVPacket **pkts;
+    int nb, ret, hang = enc->hang_next;
 
-    if (f && ci->hw_upload) {
-        AVFrame *hw = av_frame_alloc();
-        if (!hw) {
-            av_frame_free(&f);
-            return AVERROR(ENOMEM);
-        }
-        ret = av_hwframe_get_buffer(ci->ctx->hw_frames_ctx, hw, 0);
-        if (ret >= 0)
-            ret = av_hwframe_transfer_data(hw, f, 0);
-        if (ret >= 0)
-            ret = av_frame_copy_props(hw, f);
+    if (!in->worker && (ret = enc_worker_alloc(&in->worker, enc->st.log.name)) < 0) {
         av_frame_free(&f);
-        if (ret < 0) {
-            av_frame_free(&hw);
-            return ret;
-        }
-        f = hw;
-    }
-    ret = avcodec_send_frame(ci->ctx, f);
-    av_frame_free(&f);
-    if (ret < 0 && ret != AVERROR_EOF)
         return ret;
-    return receive(enc);
+    }
+    enc->hang_next = 0;
+    ret = enc_worker_call(&in->worker, &in->ci, f, hang, enc->call_deadline_us, &pkts, &nb);
+    for (int k = 0; k < nb; k++) {
+        took_packet(enc, pkts[k]);
+        pkts[k] = NULL;
+    }
+    av_free(pkts);
+    return ret;
+}
+
+/* The reason a failover gives: why, or for a call given up, that it hung. */
+static const char *why_failed(Encoder *enc, int err, const char *why, char *buf, size_t size)
+{
+    if (err != AVERROR(ETIMEDOUT))
+        return why;
+    snprintf(buf, size, "hung: the encode call did not return within %.1f s (%s)",
+             enc->call_deadline_us / 1e6, why);
+    return buf;
 }
 
 static int inst_open(Encoder *enc, int i)
@@ -394,9 +388,9 @@ static int inst_open(Encoder *enc, int i)
                   : codec_open_audio(&in->ci, &enc->st, enc->ja, enc->in_params, enc->global_header,
                                      enc->probe_filters);
     if (ret < 0) {
-        int64_t backoff = ENC_RETRY_MIN_US << FFMIN(in->fails, 5);
         in->fails++;
-        in->retry_at = av_gettime_relative() + FFMIN(backoff, ENC_RETRY_MAX_US);
+        in->retry_at = av_gettime_relative() +
+                       inst_backoff(in->fails, ENC_RETRY_MIN_US, ENC_RETRY_MAX_US);
         return ret;
     }
     in->open_since = av_gettime_relative();
@@ -433,7 +427,7 @@ static int failover(Encoder *enc, int err, const char *why)
     codec_close(&fi->ci);
     fi->fails++;
     fi->retry_at = av_gettime_relative() +
-                   FFMIN(ENC_RETRY_MIN_US << FFMIN(fi->fails - 1, 5), ENC_RETRY_MAX_US);
+                   inst_backoff(fi->fails, ENC_RETRY_MIN_US, ENC_RETRY_MAX_US);
     enc->active = -1;
     atomic_store(&enc->active_idx, -1);
 
@@ -484,8 +478,11 @@ static int failover(Encoder *enc, int err, const char *why)
             ret = send(enc, resend[i]);
         }
         av_free(resend);
-        if (ret < 0)
-            return failover(enc, ret, "encoding failed while taking over");
+        if (ret < 0) {
+            char buf[128];
+            return failover(enc, ret, why_failed(enc, ret, "encoding failed while taking over",
+                                                 buf, sizeof(buf)));
+        }
     }
     return 0;
 }
@@ -498,20 +495,30 @@ static int planned_switch(Encoder *enc, int target)
 
     ret = inst_open(enc, target);
     if (ret < 0) {
-        inst_event(enc, &enc->inst[target], EV_WARNING, ret, "cannot open for a planned switch");
+        inst_event_seq(enc, &enc->inst[target], enc->planned_seq ? EV_REFUSED : EV_WARNING, ret,
+                       enc->planned_seq, "cannot open for a planned switch");
+        enc->planned_seq = 0;
         return 0;                 /* stay as we are */
     }
     ret = send(enc, NULL);
-    if (ret < 0)
-        return failover(enc, ret, "flushing for a planned switch failed");
+    if (ret < 0) {
+        char why[128];
+        if (enc->planned_seq)
+            inst_event_seq(enc, &enc->inst[target], EV_REFUSED, ret, enc->planned_seq,
+                           "the encoder in use failed while flushing for the switch");
+        enc->planned_seq = 0;
+        return failover(enc, ret, why_failed(enc, ret, "flushing for a planned switch failed",
+                                             why, sizeof(why)));
+    }
     codec_close(&enc->inst[from].ci);
     pend_clear(enc);
     held_drop_all(enc);
     ret = make_active(enc, target);
     atomic_fetch_add(&enc->switches, 1);
-    evlog_emit(enc->st.events, enc->st.stream, enc->st.component, EV_SWITCH, 0,
-               "%s took over from %s at a GOP boundary", enc->inst[target].component,
-               enc->inst[from].component);
+    evlog_emit_seq(enc->st.events, enc->st.stream, enc->st.component, EV_SWITCH, 0,
+                   enc->planned_seq, "%s took over from %s at a GOP boundary",
+                   enc->inst[target].component, enc->inst[from].component);
+    enc->planned_seq = 0;
     return ret;
 }
 
@@ -529,29 +536,104 @@ static int gop_boundary(Encoder *enc, int64_t pts, int64_t t_us)
     return 1;
 }
 
+/* One request from the mailbox. The encoder has a primary (0) and at most
+ * one standby (1). */
+static void carry_out(Encoder *enc, const CompRequest *r)
+{
+    int other = enc->active == 0 ? 1 : 0;
+    int i = r->instance == COMP_ANY ? (r->op == COMP_OP_SWITCH ? other : 1) : r->instance;
+    EncInst *in;
+
+    if (enc->nb_inst < 2) {
+        evlog_emit_seq(enc->st.events, enc->st.stream, enc->st.component, EV_REFUSED, 0, r->seq,
+                       "the rendition has no standby encoder");
+        return;
+    }
+    if (i < 0 || i >= enc->nb_inst) {
+        evlog_emit_seq(enc->st.events, enc->st.stream, enc->st.component, EV_REFUSED, 0, r->seq,
+                       "no instance %d (it has %d)", i, enc->nb_inst);
+        return;
+    }
+    in = &enc->inst[i];
+    switch (r->op) {
+    case COMP_OP_PROVISION:
+    case COMP_OP_RELEASE:
+        if (i == 0) {
+            inst_event_seq(enc, in, EV_REFUSED, 0, r->seq, "the primary is not %s",
+                           r->op == COMP_OP_PROVISION ? "provisioned" : "released");
+        } else if (i == enc->active) {
+            inst_event_seq(enc, in, EV_REFUSED, 0, r->seq, "it is in use");
+        } else if (r->op == COMP_OP_PROVISION) {
+            int ret = inst_open(enc, i);
+            if (ret < 0)
+                inst_event_seq(enc, in, EV_REFUSED, ret, r->seq, "cannot open it");
+            else
+                inst_event_seq(enc, in, EV_PROVISIONED, 0, r->seq, "open and ready (%s)", r->origin);
+        } else {
+            codec_close(&in->ci);
+            inst_event_seq(enc, in, EV_RELEASED, 0, r->seq, "released (%s)", r->origin);
+        }
+        return;
+    case COMP_OP_SWITCH:
+        if (i == enc->active) {
+            inst_event_seq(enc, in, EV_REFUSED, 0, r->seq, "already in use");
+            return;
+        }
+        if (enc->planned >= 0 && enc->planned_seq)
+            inst_event_seq(enc, &enc->inst[enc->planned], EV_REFUSED, 0, enc->planned_seq,
+                           "superseded by request %u", (unsigned)r->seq);
+        enc->planned = i;
+        enc->planned_seq = r->seq;
+        return;
+    }
+    evlog_emit_seq(enc->st.events, enc->st.stream, enc->st.component, EV_REFUSED, 0, r->seq,
+                   "unknown request %d", (int)r->op);
+}
+
+/* Drills due at media time t_us (< 0: none can be due) go into the mailbox;
+ * then the mailbox is served in order, once the encoder has started. */
 static void handle_requests(Encoder *enc, int64_t t_us)
 {
-    int req = atomic_exchange(&enc->requests, 0);
     JobFaultKind acts[8];
-    int n = fault_actions(&enc->drills, t_us, acts, 8);
-    int other = enc->active == 0 ? 1 : 0;
+    int n = t_us >= 0 ? fault_actions(&enc->drills, t_us, acts, 8) : 0;
+    CompRequest r;
 
-    for (int i = 0; i < n; i++)
-        req |= acts[i] == JOB_ACTION_PROVISION ? ENC_REQ_PROVISION :
-               acts[i] == JOB_ACTION_RELEASE ? ENC_REQ_RELEASE :
-               acts[i] == JOB_ACTION_SWITCH ? ENC_REQ_SWITCH : ENC_REQ_SWITCH_BACK;
-    if (enc->nb_inst < 2)
-        return;
-    if ((req & ENC_REQ_PROVISION) && !enc->inst[other].ci.ctx)
-        inst_open(enc, other);
-    if ((req & ENC_REQ_RELEASE) && other && enc->inst[other].ci.ctx) {
-        codec_close(&enc->inst[other].ci);
-        inst_event(enc, &enc->inst[other], EV_INFO, 0, "released");
+    for (int i = 0; i < n; i++) {
+        CompRequest d = {
+            .op = acts[i] == JOB_ACTION_PROVISION ? COMP_OP_PROVISION :
+                  acts[i] == JOB_ACTION_RELEASE ? COMP_OP_RELEASE : COMP_OP_SWITCH,
+            .instance = acts[i] == JOB_ACTION_SWITCH_BACK ? 0 : COMP_ANY,
+            .seq = comp_next_seq(), .origin = "drill",
+        };
+        if (stage_post(&enc->st, &d) < 0)
+            evlog_emit(enc->st.events, enc->st.stream, enc->st.component, EV_WARNING, 0,
+                       "drill dropped: %d requests wait already", STAGE_MAILBOX);
     }
-    if (req & ENC_REQ_SWITCH)
-        enc->planned = other;
-    if ((req & ENC_REQ_SWITCH_BACK) && enc->active != 0)
-        enc->planned = 0;
+    if (enc->active < 0)
+        return;                  /* not started: requests wait for the first frame */
+    while (stage_take(&enc->st, &r))
+        carry_out(enc, &r);
+}
+
+/* What other threads may read: both instances' states, the one in use. */
+static void publish_status(Encoder *enc)
+{
+    CompStatus st = { .nb_instances = enc->nb_inst, .active = enc->active };
+    int64_t now = av_gettime_relative();
+
+    for (int i = 0; i < enc->nb_inst; i++) {
+        EncInst *in = &enc->inst[i];
+        InstState s = i == enc->active ? INST_ACTIVE : in->ci.ctx ? INST_READY :
+                      in->retry_at && now < in->retry_at ? INST_BACKOFF : INST_IDLE;
+        if (in->pub.state != s) {
+            in->pub.state = s;
+            in->pub.since_us = now;
+        }
+        in->pub.fails = in->fails;
+        in->pub.retry_at_us = s == INST_BACKOFF ? in->retry_at : 0;
+        st.inst[i] = in->pub;
+    }
+    stage_publish(&enc->st, &st);
 }
 
 /* Keeps the standby ready and brings the primary back: reopened after its
@@ -617,6 +699,10 @@ static int encode_video(Encoder *enc, AVFrame *f)
         }
         if (fx.delay_us)
             av_usleep(fx.delay_us);
+        if (fx.hang) {
+            inst_event(enc, in, EV_WARNING, 0, "fault: the next encode call hangs");
+            enc->hang_next = 1;
+        }
         if (fx.error) {
             /* the frame is kept: it goes to the standby with the others */
             ret = failover(enc, AVERROR(EIO), "fault: encoding error");
@@ -642,8 +728,10 @@ static int encode_video(Encoder *enc, AVFrame *f)
         return AVERROR(ENOMEM);
     }
     ret = send(enc, f);
-    if (ret < 0)
-        return failover(enc, ret, "encoding failed");
+    if (ret < 0) {
+        char why[128];
+        return failover(enc, ret, why_failed(enc, ret, "encoding failed", why, sizeof(why)));
+    }
 
     /* a live encoder behind real time has failed, when the hold-up is
      * here: frames wait in its queue. A rendition fed by a ladder that a
@@ -780,8 +868,17 @@ static int enc_run(void *arg)
     if (enc->nb_inst > 1 && enc->active == 0 && enc->js->standby == JOB_STANDBY_ALWAYS)
         inst_open(enc, 1);
 
+    publish_status(enc);
     while (any_output_open(enc)) {
-        ret = tq_recv(enc->in, &kind, &index, &ptr, -1);
+        stage_beat(&enc->st, 0);
+        ret = tq_recv(enc->in, &kind, &index, &ptr, ENC_POLL_US);
+        if (ret == AVERROR(EAGAIN)) {
+            /* no frame: the mailbox still gets an answer */
+            handle_requests(enc, -1);
+            publish_status(enc);
+            continue;
+        }
+        stage_beat(&enc->st, 1);
         if (ret == AVERROR_EOF) {
             ret = flush(enc);
             if (ret < 0)
@@ -793,6 +890,7 @@ static int enc_run(void *arg)
             continue;
         }
         ret = enc->jr ? encode_video(enc, ptr) : encode_audio(enc, ptr);
+        publish_status(enc);
         if (ret < 0) {
             stage_fail(&enc->st, ret, "encoding failed and no encoder can take over");
             break;
@@ -811,11 +909,16 @@ end:
     }
     pend_clear(enc);
     held_drop_all(enc);
-    for (int i = 0; i < enc->nb_inst; i++)
+    for (int i = 0; i < enc->nb_inst; i++) {
+        enc_worker_free(&enc->inst[i].worker);
         codec_close(&enc->inst[i].ci);
+    }
     params_free(&enc->in_params);
     avcodec_parameters_free(&enc->out_par);
     atomic_store(&enc->active_idx, -1);
+    enc->active = -1;
+    publish_status(enc);
+    stage_beat(&enc->st, 0);
     return ret;
 }
 
@@ -834,6 +937,7 @@ int enc_alloc(Encoder **penc, const JobStream *js, const JobRendition *jr,
     enc->js = js;
     enc->jr = jr;
     enc->ja = ja;
+    enc->call_deadline_us = js->latency_budget_us ? js->latency_budget_us / 2 : ENC_CALL_DEADLINE_US;
     enc->in = in;
     enc->clock = clock;
     atomic_init(&enc->quality, -1);
@@ -858,14 +962,18 @@ int enc_alloc(Encoder **penc, const JobStream *js, const JobRendition *jr,
                                                     b->bitrate ? b->bitrate : jr->bitrate };
         }
     }
+    enc->active = -1;
+    publish_status(enc);
     *penc = enc;
     return 0;
 }
 
 void enc_free(Encoder **penc)
 {
-    if (*penc)
-        av_freep(&(*penc)->probe_filters);
+    if (!*penc)
+        return;
+    av_freep(&(*penc)->probe_filters);
+    stage_uninit(&(*penc)->st);
     av_freep(penc);
 }
 

@@ -83,14 +83,9 @@ void enc_stats(Encoder *enc, EncoderStats *st);
  * one sampler that reads them every tick. */
 void enc_take_latency(Encoder *enc, int64_t *p50_us, int64_t *p99_us);
 
-/* Requests, carried out by the encoder's thread at its next frame. */
-typedef enum EncoderRequest {
-    ENC_REQ_PROVISION   = 1 << 0,   /* open the standby ahead */
-    ENC_REQ_RELEASE     = 1 << 1,   /* close the standby if not in use */
-    ENC_REQ_SWITCH      = 1 << 2,   /* planned switch to the other encoder */
-    ENC_REQ_SWITCH_BACK = 1 << 3,   /* planned switch back to the primary */
-} EncoderRequest;
-
-void enc_request(Encoder *enc, EncoderRequest req);
+/* Requests (provision or release the standby, a planned switch at the
+ * next GOP boundary) go to the encoder's mailbox (stage_post on its Stage,
+ * the struct's first member), served at its next frame or within
+ * ENC_POLL (20 ms); see plane/inst.h. */
 
 #endif

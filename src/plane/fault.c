@@ -50,6 +50,7 @@ FaultEffect fault_poll(FaultPoint *fp, int64_t t_us)
         switch (f->kind) {
         case JOB_FAULT_ERROR:
         case JOB_FAULT_CLOSE:
+        case JOB_FAULT_HANG:
         case JOB_FAULT_STALL:
             /* one-shot: each occurrence fires at the first item at or after it */
             while (fp->fired[i] < f->count && t_us >= occurrence(f, fp->fired[i])) {
@@ -58,6 +59,8 @@ FaultEffect fault_poll(FaultPoint *fp, int64_t t_us)
                     e.error = 1;
                 else if (f->kind == JOB_FAULT_CLOSE)
                     e.close = 1;
+                else if (f->kind == JOB_FAULT_HANG)
+                    e.hang = 1;
                 else
                     e.stall_us += f->duration_us;
             }

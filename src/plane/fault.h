@@ -32,6 +32,7 @@ typedef struct FaultPoint {
 typedef struct FaultEffect {
     int error;                   /* fail this call (AVERROR(EIO)) */
     int close;                   /* close the connection now */
+    int hang;                    /* this call never returns */
     int drop;                    /* lose this packet */
     int64_t stall_us;            /* block this long first */
     int64_t delay_us;            /* slow: take this much longer */

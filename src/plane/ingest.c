@@ -398,6 +398,8 @@ int ingest_alloc(Ingest **pin, const IngestConfig *cfg)
 
 void ingest_free(Ingest **pin)
 {
+    if (*pin)
+        stage_uninit(&(*pin)->st);
     av_freep(pin);
 }
 

@@ -67,7 +67,6 @@ struct Input {
     Src src[IN_MAX_SOURCES];
     int nb_src;
     FaultPoint drills;           /* actions on "input" */
-    _Atomic int requests;
     _Atomic int content_failed;
     char content_what[64];       /* protected by content_lock */
     pthread_mutex_t content_lock;
@@ -75,6 +74,8 @@ struct Input {
     /* Input thread only. */
     int active;                  /* -1: none (an outage) */
     int planned;                 /* switch to this source at its next keyframe, -1 */
+    uint32_t planned_seq;        /* the request behind planned, 0 none */
+    InstStatus pub[IN_MAX_SOURCES];  /* as last published */
     int started;                 /* the stream has begun */
     int64_t next_video_us;       /* stream time just after the last video forwarded */
     int64_t last_fwd_wall_us;
@@ -82,7 +83,6 @@ struct Input {
     int64_t lost_at;
 
     _Atomic int active_idx;
-    _Atomic int64_t switches;
 };
 
 /* --- caches of sources read ahead ------------------------------------------ */
@@ -234,10 +234,11 @@ static void activate(Input *in, int i, int from, int64_t at_us, const char *why)
     }
     in->started = 1;
     if (prev >= 0 || why) {
-        atomic_fetch_add(&in->switches, 1);
-        evlog_emit(in->st.events, in->st.stream, in->st.component, EV_SWITCH, 0,
-                   "%s takes over%s%s at %.3f s (%s)", s->component, prev >= 0 ? " from " : "",
-                   prev >= 0 ? in->src[prev].component : "", at_us / 1e6, why ? why : "");
+        /* a planned switch answers its request */
+        evlog_emit_seq(in->st.events, in->st.stream, in->st.component, EV_SWITCH, 0,
+                       i == in->planned ? in->planned_seq : 0, "%s takes over%s%s at %.3f s (%s)",
+                       s->component, prev >= 0 ? " from " : "",
+                       prev >= 0 ? in->src[prev].component : "", at_us / 1e6, why ? why : "");
     }
 }
 
@@ -343,8 +344,9 @@ static void take_packet(Input *in, int i, int b, AVPacket *pkt, int64_t now)
         int64_t at = in->next_video_us + FFMAX(0, now - in->last_fwd_wall_us - in->frame_us);
         cache_clear(s);
         cache_push(s, b, pkt, now);
-        in->planned = -1;
         activate(in, i, 0, at, i == 0 && in->active >= 0 ? "switching back" : "planned");
+        in->planned = -1;
+        in->planned_seq = 0;
         return;
     }
     if (!in->started && i == 0 && in->active < 0) {
@@ -380,28 +382,107 @@ static void take_params(Input *in, int i, int b, StreamParams *sp)
     }
 }
 
-static void handle_requests(Input *in, int64_t now)
-{
-    int req = atomic_exchange(&in->requests, 0);
-    JobFaultKind acts[8];
-    int n = fault_actions(&in->drills, in->next_video_us, acts, 8);
+/* Answers request seq about source i (-1: the input as a whole). */
+static void answer(Input *in, int i, EventKind kind, uint32_t seq, const char *fmt, ...)
+    av_printf_format(5, 6);
 
-    for (int k = 0; k < n; k++)
-        if (acts[k] == JOB_ACTION_SWITCH)
-            req |= IN_REQ_SWITCH;
-        else if (acts[k] == JOB_ACTION_SWITCH_BACK)
-            req |= IN_REQ_SWITCH_BACK;
-    if ((req & IN_REQ_SWITCH) && in->nb_src > 1) {
-        for (int k = 1; k < in->nb_src; k++) {
-            int i = (FFMAX(in->active, 0) + k) % in->nb_src;
-            if (in->src[i].up) {
-                in->planned = i;
-                break;
-            }
+static void answer(Input *in, int i, EventKind kind, uint32_t seq, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    evlog_emit_seq(in->st.events, in->st.stream, i >= 0 ? in->src[i].component : in->st.component,
+                   kind, 0, seq, "%s", msg);
+}
+
+/* A planned switch to source i at its next keyframe (COMP_ANY: the next
+ * source after the one in use that is up). Every source is read all the
+ * time, so provision and release have nothing to do: refused. */
+static void carry_out(Input *in, const CompRequest *r)
+{
+    int i = r->instance;
+
+    if (r->op != COMP_OP_SWITCH) {
+        answer(in, -1, EV_REFUSED, r->seq, "every source of an input is read all the time: "
+               "it is switched, not %s", r->op == COMP_OP_PROVISION ? "provisioned" : "released");
+        return;
+    }
+    if (i == COMP_ANY) {
+        for (int k = 1; k < in->nb_src && i == COMP_ANY; k++) {
+            int c = (FFMAX(in->active, 0) + k) % in->nb_src;
+            if (in->src[c].up)
+                i = c;
+        }
+        if (i == COMP_ANY) {
+            answer(in, -1, EV_REFUSED, r->seq, "no other source is up");
+            return;
         }
     }
-    if ((req & IN_REQ_SWITCH_BACK) && in->active != 0)
-        in->planned = 0;
+    if (i < 0 || i >= in->nb_src) {
+        answer(in, -1, EV_REFUSED, r->seq, "no source %d (it has %d)", i, in->nb_src);
+        return;
+    }
+    if (i == in->active) {
+        answer(in, i, EV_REFUSED, r->seq, "already in use");
+        return;
+    }
+    if (!in->src[i].up) {
+        answer(in, i, EV_REFUSED, r->seq, "it is not up");
+        return;
+    }
+    if (in->planned >= 0 && in->planned_seq)
+        answer(in, in->planned, EV_REFUSED, in->planned_seq, "superseded by request %u",
+               (unsigned)r->seq);
+    in->planned = i;
+    in->planned_seq = r->seq;
+}
+
+/* What other threads may read: every source's state, the one in use. */
+static void publish_status(Input *in, int64_t now)
+{
+    CompStatus st = { .nb_instances = in->nb_src, .active = in->active };
+
+    for (int i = 0; i < in->nb_src; i++) {
+        Src *s = &in->src[i];
+        InstState state = i == in->active ? INST_ACTIVE :
+                          s->up ? INST_READY :
+                          ingest_running(s->ing) ? INST_OPENING : INST_IDLE;
+        if (state != INST_ACTIVE && now < s->bad_until)
+            state = INST_BACKOFF;
+        if (in->pub[i].state != state) {
+            in->pub[i].state = state;
+            in->pub[i].since_us = now;
+        }
+        in->pub[i].fails = s->bad_count;
+        in->pub[i].retry_at_us = state == INST_BACKOFF ? s->bad_until : 0;
+        st.inst[i] = in->pub[i];
+    }
+    stage_publish(&in->st, &st);
+}
+
+/* Drills due now go into the mailbox; then the mailbox is served, in order. */
+static void handle_requests(Input *in, int64_t now)
+{
+    JobFaultKind acts[8];
+    int n = fault_actions(&in->drills, in->next_video_us, acts, 8);
+    CompRequest r;
+
+    for (int k = 0; k < n; k++) {
+        CompRequest d = {
+            .op = acts[k] == JOB_ACTION_PROVISION ? COMP_OP_PROVISION :
+                  acts[k] == JOB_ACTION_RELEASE ? COMP_OP_RELEASE : COMP_OP_SWITCH,
+            .instance = acts[k] == JOB_ACTION_SWITCH_BACK ? 0 : COMP_ANY,
+            .seq = comp_next_seq(), .origin = "drill",
+        };
+        if (stage_post(&in->st, &d) < 0)
+            evlog_emit(in->st.events, in->st.stream, in->st.component, EV_WARNING, 0,
+                       "drill dropped: %d requests wait already", STAGE_MAILBOX);
+    }
+    while (stage_take(&in->st, &r))
+        carry_out(in, &r);
 
     if (atomic_exchange(&in->content_failed, 0) && in->active >= 0) {
         Src *s = &in->src[in->active];
@@ -526,6 +607,8 @@ static int input_run(void *arg)
             failover(in, now, "the primary could not be read");
         handle_requests(in, now);
         maybe_switch_back(in, now);
+        publish_status(in, now);
+        stage_beat(&in->st, 0);
         if (atomic_load(in->stop)) {
             stage_event(&in->st, EV_END, "input stopped on request");
             ret = 0;
@@ -616,6 +699,7 @@ void input_free(Input **pin)
         ingest_free(&s->ing);
     }
     tq_free(&in->q);
+    stage_uninit(&in->st);
     pthread_mutex_destroy(&in->content_lock);
     av_freep(pin);
 }
@@ -664,20 +748,10 @@ int input_active(Input *in)
     return atomic_load(&in->active_idx);
 }
 
-int64_t input_switches(Input *in)
-{
-    return atomic_load(&in->switches);
-}
-
 void input_content_failure(Input *in, const char *what)
 {
     pthread_mutex_lock(&in->content_lock);
     av_strlcpy(in->content_what, what, sizeof(in->content_what));
     pthread_mutex_unlock(&in->content_lock);
     atomic_store(&in->content_failed, 1);
-}
-
-void input_request(Input *in, InputRequest req)
-{
-    atomic_fetch_or(&in->requests, req);
 }

@@ -54,17 +54,12 @@ int input_finished(Input *in);
 int input_nb_sources(const Input *in);
 void input_source_stats(Input *in, int i, IngestStats *st);
 int input_active(Input *in);
-int64_t input_switches(Input *in);
 
 /* A content probe saw the source in use fail (black, freeze, silence):
  * what says which. Thread-safe; acted on within 10 ms. */
 void input_content_failure(Input *in, const char *what);
 
-typedef enum InputRequest {
-    IN_REQ_SWITCH      = 1 << 0,   /* planned switch to the next source */
-    IN_REQ_SWITCH_BACK = 1 << 1,   /* planned switch back to the primary */
-} InputRequest;
-
-void input_request(Input *in, InputRequest req);
+/* Requests (a planned switch to a source) go to the input's mailbox
+ * (stage_post on its Stage, the struct's first member); see plane/inst.h. */
 
 #endif

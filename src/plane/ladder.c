@@ -409,6 +409,7 @@ void ladder_free(Ladder **pl)
         return;
     av_freep(&l->rungs);
     av_freep(&l->probe_filters);
+    stage_uninit(&(*pl)->st);
     av_freep(pl);
 }
 

@@ -634,6 +634,7 @@ void mux_free(Mux **pm)
     av_freep(&m->in);
     tq_free(&m->q);
     av_dict_free(&m->options);
+    stage_uninit(&(*pm)->st);
     av_freep(pm);
 }
 
@@ -655,11 +656,6 @@ MuxState mux_state(Mux *m)
 ThreadQueue *mux_queue(Mux *m)
 {
     return m->q;
-}
-
-const char *mux_component(const Mux *m)
-{
-    return m->st.component;
 }
 
 void mux_stats(Mux *m, MuxStats *s)

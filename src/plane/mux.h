@@ -103,7 +103,6 @@ int mux_join(Mux *m);
 MuxState mux_state(Mux *m);
 ThreadQueue *mux_queue(Mux *m);
 void mux_stats(Mux *m, MuxStats *st);
-const char *mux_component(const Mux *m);
 
 /*
  * The latency budget judges an output by its own delay: how long a packet

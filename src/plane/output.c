@@ -85,6 +85,9 @@ typedef struct Inst {
     int64_t retry_at;            /* 0: no retry scheduled */
     int64_t ready_since;
     int64_t switch_started;      /* when it was chosen, for the latency */
+    uint32_t open_seq;           /* a provision waiting for it to be ready */
+    uint32_t switch_seq;         /* a planned switch to it, waiting for a keyframe */
+    InstStatus pub;              /* as last published */
 } Inst;
 
 struct Output {
@@ -96,7 +99,6 @@ struct Output {
     OutInput *inputs;
     int nb_inputs;
     FaultPoint drills;           /* actions named "out:NAME" */
-    _Atomic int requests;        /* OutputRequest bits */
 
     /* Output thread only. */
     Inst inst[OUT_MAX_INSTANCES];
@@ -127,11 +129,6 @@ int output_nb_inputs(const JobOutput *jo, int has_audio)
 int output_wants_global_header(const JobOutput *jo)
 {
     return mux_wants_global_header(jo->format);
-}
-
-void output_request(Output *out, OutputRequest req)
-{
-    atomic_fetch_or(&out->requests, req);
 }
 
 /* --- cache ---------------------------------------------------------------- */
@@ -248,6 +245,23 @@ static void emit(Output *out, EventKind kind, const char *fmt, ...)
     evlog_emit(out->st.events, out->st.stream, out->st.component, kind, 0, "%s", msg);
 }
 
+/* Answers request seq about in (an event that carries the seq). */
+static void answer(Output *out, const Inst *in, EventKind kind, uint32_t seq, int err,
+                   const char *fmt, ...) av_printf_format(6, 7);
+
+static void answer(Output *out, const Inst *in, EventKind kind, uint32_t seq, int err,
+                   const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    evlog_emit_seq(out->st.events, out->st.stream, in ? in->component : out->st.component,
+                   kind, err, seq, "%s", msg);
+}
+
 /* Starts a muxer for inst with the parameters that hold at the cache's
  * start (a replay) or now (opened ahead). */
 static int inst_open(Output *out, Inst *in, int at_cache_start)
@@ -340,14 +354,19 @@ static void inst_failed(Output *out, Inst *in, int64_t now)
 
     atomic_fetch_add(&out->errors, 1);
     inst_reap(out, in);
+    if (in->open_seq)
+        answer(out, in, EV_REFUSED, in->open_seq, 0, "failed while opening");
+    if (in->switch_seq)
+        answer(out, in, EV_REFUSED, in->switch_seq, 0, "failed before it could take over");
+    in->open_seq = in->switch_seq = 0;
     in->fails++;
     in->ready_since = 0;
     if (!has_backups(out)) {
         in->retry_at = 0;
         return;
     }
-    backoff = OUT_RETRY_MIN_US << FFMIN(in->fails - 1, 5);
-    in->retry_at = now + FFMIN(backoff, OUT_RETRY_MAX_US);
+    backoff = inst_backoff(in->fails, OUT_RETRY_MIN_US, OUT_RETRY_MAX_US);
+    in->retry_at = now + backoff;
 }
 
 /* Makes inst the destination fed from cursor, waiting for a keyframe on
@@ -475,15 +494,39 @@ static void failover(Output *out, int64_t now)
          first ? first->pts_us / 1e6 : 0.0);
 }
 
-/* A planned switch to target at the next keyframe. */
-static void plan_switch(Output *out, Inst *target, const char *why)
+/* A planned switch to target at the next keyframe; seq: the request it
+ * answers (0: the output's own, switching back). Returns 0, or < 0 when it
+ * cannot be planned (answered when seq). */
+static int plan_switch(Output *out, Inst *target, const char *why, uint32_t seq)
 {
-    if (!target || target == &out->inst[out->active] || target->state == OI_WAIT_KEY)
-        return;
-    if (target->state == OI_IDLE && inst_open(out, target, 0) < 0)
-        return;
+    int ret;
+
+    if (out->active >= 0 && target == &out->inst[out->active]) {
+        if (seq)
+            answer(out, target, EV_REFUSED, seq, 0, "already in use");
+        return AVERROR(EINVAL);
+    }
+    if (target->state == OI_WAIT_KEY) {
+        if (seq && target->switch_seq)
+            answer(out, target, EV_REFUSED, target->switch_seq, 0, "superseded by request %u",
+                   (unsigned)seq);
+        target->switch_seq = seq ? seq : target->switch_seq;
+        return 0;
+    }
+    if (target->state == OI_CLOSING || target->state == OI_DRAINING) {
+        if (seq)
+            answer(out, target, EV_REFUSED, seq, 0, "it is closing");
+        return AVERROR(EBUSY);
+    }
+    if (target->state == OI_IDLE && (ret = inst_open(out, target, 0)) < 0) {
+        if (seq)
+            answer(out, target, EV_REFUSED, seq, ret, "cannot open it");
+        return ret;
+    }
     target->state = OI_WAIT_KEY;
+    target->switch_seq = seq;
     emit(out, EV_INFO, "%s takes over at the next keyframe (%s)", target->component, why);
+    return 0;
 }
 
 /* A packet at seq is a keyframe of the cutting input: a planned switch
@@ -501,56 +544,176 @@ static void cut_at(Output *out, int64_t seq, int64_t now)
         if (old)
             old->state = OI_DRAINING;
         atomic_fetch_add(&out->switches, 1);
-        emit(out, EV_SWITCH, "%s took over at %.3f s%s%s", in->component,
-             cache_at(&out->cache, seq)->pts_us / 1e6, old ? " from " : "",
-             old ? old->component : "");
+        answer(out, NULL, EV_SWITCH, in->switch_seq, 0, "%s took over at %.3f s%s%s", in->component,
+               cache_at(&out->cache, seq)->pts_us / 1e6, old ? " from " : "",
+               old ? old->component : "");
+        in->switch_seq = 0;
         return;
     }
 }
 
-static void handle_requests(Output *out, int64_t now)
+/* Provision: open instance i ahead (COMP_ANY: the first backup that is
+ * closed). Answered when it is ready (supervise) or fails. */
+static void provision(Output *out, const CompRequest *r)
 {
-    int req = atomic_exchange(&out->requests, 0);
-    JobFaultKind acts[8];
-    int64_t t = out->cache.newest_pts_us;
-    int n = fault_actions(&out->drills, t, acts, 8);
+    int i = r->instance;
+    Inst *in;
+    int ret;
 
-    for (int i = 0; i < n; i++)
-        req |= acts[i] == JOB_ACTION_PROVISION ? OUT_REQ_PROVISION :
-               acts[i] == JOB_ACTION_RELEASE ? OUT_REQ_RELEASE :
-               acts[i] == JOB_ACTION_SWITCH ? OUT_REQ_SWITCH : OUT_REQ_SWITCH_BACK;
-    if (!req)
-        return;
-    if (req & OUT_REQ_PROVISION) {
-        for (int i = 1; i < out->nb_inst; i++)
-            if (out->inst[i].state == OI_IDLE) {
-                if (inst_open(out, &out->inst[i], 0) >= 0) {
-                    out->inst[i].state = OI_OPENING;
-                    emit(out, EV_INFO, "provisioning %s", out->inst[i].component);
-                }
-                break;
-            }
-    }
-    if (req & OUT_REQ_RELEASE) {
-        for (int i = 1; i < out->nb_inst; i++)
-            if ((out->inst[i].state == OI_READY || out->inst[i].state == OI_OPENING) &&
-                i != out->active) {
-                inst_close(out, &out->inst[i], 0);
-                emit(out, EV_INFO, "released %s", out->inst[i].component);
-            }
-    }
-    if (req & OUT_REQ_SWITCH) {
-        /* the next destination after the one in use, wrapping */
-        for (int k = 1; k < out->nb_inst; k++) {
-            Inst *in = &out->inst[(out->active + k) % out->nb_inst];
-            if (in->state == OI_IDLE || in->state == OI_OPENING || in->state == OI_READY) {
-                plan_switch(out, in, "requested");
-                break;
-            }
+    if (i == COMP_ANY) {
+        for (i = 1; i < out->nb_inst && out->inst[i].state != OI_IDLE; i++)
+            ;
+        if (i == out->nb_inst) {
+            answer(out, NULL, EV_REFUSED, r->seq, 0, "every backup is open already");
+            return;
         }
     }
-    if ((req & OUT_REQ_SWITCH_BACK) && out->active != 0)
-        plan_switch(out, &out->inst[0], "switch back requested");
+    in = &out->inst[i];
+    switch (in->state) {
+    case OI_IDLE:
+        if ((ret = inst_open(out, in, 0)) < 0) {
+            answer(out, in, EV_REFUSED, r->seq, ret, "cannot open it");
+            return;
+        }
+        in->state = OI_OPENING;
+        in->open_seq = r->seq;
+        emit(out, EV_INFO, "provisioning %s (%s)", in->component, r->origin);
+        return;
+    case OI_OPENING:
+        if (in->open_seq)
+            answer(out, in, EV_REFUSED, in->open_seq, 0, "superseded by request %u", (unsigned)r->seq);
+        in->open_seq = r->seq;
+        return;
+    case OI_READY:
+    case OI_WAIT_KEY:
+        answer(out, in, EV_PROVISIONED, r->seq, 0, "%s is open already", in->component);
+        return;
+    default:
+        answer(out, in, EV_REFUSED, r->seq, 0, "%s is in use", in->component);
+    }
+}
+
+/* Release: close instance i if it is open and not in use (COMP_ANY: every
+ * backup that is). */
+static void release(Output *out, const CompRequest *r)
+{
+    int n = 0;
+
+    if (r->instance != COMP_ANY) {
+        Inst *in = &out->inst[r->instance];
+        if (r->instance == out->active || in->state == OI_STARTING || in->state == OI_ACTIVE ||
+            in->state == OI_DRAINING) {
+            answer(out, in, EV_REFUSED, r->seq, 0, "%s is in use", in->component);
+            return;
+        }
+    }
+    for (int i = 1; i < out->nb_inst; i++) {
+        Inst *in = &out->inst[i];
+        if ((r->instance != COMP_ANY && i != r->instance) || i == out->active)
+            continue;
+        if (in->state == OI_READY || in->state == OI_OPENING || in->state == OI_WAIT_KEY) {
+            if (in->open_seq)
+                answer(out, in, EV_REFUSED, in->open_seq, 0, "released before it was ready");
+            if (in->switch_seq)
+                answer(out, in, EV_REFUSED, in->switch_seq, 0, "released before it took over");
+            in->open_seq = in->switch_seq = 0;
+            inst_close(out, in, 0);
+            answer(out, in, EV_RELEASED, r->seq, 0, "released %s (%s)", in->component, r->origin);
+            n++;
+        }
+    }
+    if (!n)
+        answer(out, r->instance == COMP_ANY ? NULL : &out->inst[r->instance], EV_RELEASED, r->seq,
+               0, "nothing to release: not open");
+}
+
+/* Switch: a planned switch to instance i at the next keyframe (COMP_ANY:
+ * the next destination after the one in use, wrapping). */
+static void switch_to(Output *out, const CompRequest *r)
+{
+    int i = r->instance;
+
+    if (i == COMP_ANY) {
+        for (int k = 1; k < out->nb_inst && i == COMP_ANY; k++) {
+            int c = (FFMAX(out->active, 0) + k) % out->nb_inst;
+            enum OutInstState st = out->inst[c].state;
+            if (st == OI_IDLE || st == OI_OPENING || st == OI_READY || st == OI_WAIT_KEY)
+                i = c;
+        }
+        if (i == COMP_ANY) {
+            answer(out, NULL, EV_REFUSED, r->seq, 0, "no other destination can take over");
+            return;
+        }
+    }
+    plan_switch(out, &out->inst[i], r->origin[0] ? r->origin : "requested", r->seq);
+}
+
+/* The drills due now go into the mailbox, then the mailbox is served in
+ * order: a drill and a request from the control socket are one thing. */
+static void handle_requests(Output *out)
+{
+    JobFaultKind acts[8];
+    int n = fault_actions(&out->drills, out->cache.newest_pts_us, acts, 8);
+    CompRequest r;
+
+    for (int i = 0; i < n; i++) {
+        CompRequest d = {
+            .op = acts[i] == JOB_ACTION_PROVISION ? COMP_OP_PROVISION :
+                  acts[i] == JOB_ACTION_RELEASE ? COMP_OP_RELEASE : COMP_OP_SWITCH,
+            .instance = acts[i] == JOB_ACTION_SWITCH_BACK ? 0 : COMP_ANY,
+            .seq = comp_next_seq(), .origin = "drill",
+        };
+        if (stage_post(&out->st, &d) < 0)
+            emit(out, EV_WARNING, "drill dropped: %d requests wait already", STAGE_MAILBOX);
+    }
+    while (stage_take(&out->st, &r)) {
+        if (r.instance != COMP_ANY && (r.instance < 0 || r.instance >= out->nb_inst)) {
+            answer(out, NULL, EV_REFUSED, r.seq, 0, "no instance %d (it has %d)", r.instance,
+                   out->nb_inst);
+            continue;
+        }
+        if (r.op != COMP_OP_SWITCH && r.instance == 0) {
+            answer(out, &out->inst[0], EV_REFUSED, r.seq, 0, "the primary is not %s",
+                   r.op == COMP_OP_PROVISION ? "provisioned" : "released");
+            continue;
+        }
+        if (out->nb_inst < 2 && r.op != COMP_OP_SWITCH) {
+            answer(out, NULL, EV_REFUSED, r.seq, 0, "the output has no backup");
+            continue;
+        }
+        switch (r.op) {
+        case COMP_OP_PROVISION: provision(out, &r); break;
+        case COMP_OP_RELEASE:   release(out, &r);   break;
+        case COMP_OP_SWITCH:    switch_to(out, &r); break;
+        default: answer(out, NULL, EV_REFUSED, r.seq, 0, "unknown request %d", (int)r.op);
+        }
+    }
+}
+
+/* What other threads may read: every instance's state, the one in use. */
+static void publish_status(Output *out, int64_t now)
+{
+    CompStatus st = { .nb_instances = out->nb_inst, .active = out->active };
+
+    for (int i = 0; i < out->nb_inst; i++) {
+        Inst *in = &out->inst[i];
+        static const InstState map[] = {
+            [OI_IDLE] = INST_IDLE, [OI_OPENING] = INST_OPENING, [OI_READY] = INST_READY,
+            [OI_STARTING] = INST_ACTIVE, [OI_WAIT_KEY] = INST_READY, [OI_ACTIVE] = INST_ACTIVE,
+            [OI_DRAINING] = INST_DRAINING, [OI_CLOSING] = INST_DRAINING,
+        };
+        InstState s = map[in->state];
+        if (s == INST_IDLE && in->retry_at && now < in->retry_at)
+            s = INST_BACKOFF;
+        if (in->pub.state != s) {
+            in->pub.state = s;
+            in->pub.since_us = now;
+        }
+        in->pub.fails = in->fails;
+        in->pub.retry_at_us = s == INST_BACKOFF ? in->retry_at : 0;
+        st.inst[i] = in->pub;
+    }
+    stage_publish(&out->st, &st);
 }
 
 /* Figures for other threads: the instances belong to this one. */
@@ -651,7 +814,7 @@ static void supervise(Output *out)
         }
         if (i == 0 && out->active > 0 && in->state == OI_READY && out->js->switch_back_us &&
             now - in->ready_since >= out->js->switch_back_us)
-            plan_switch(out, in, "the primary has been up for the switch-back time");
+            plan_switch(out, in, "the primary has been up for the switch-back time", 0);
     }
 
     /* no destination at all: try the first that may be tried */
@@ -666,7 +829,7 @@ static void supervise(Output *out)
         }
     }
 
-    handle_requests(out, now);
+    handle_requests(out);
 
     for (int i = 0; i < out->nb_inst; i++) {
         Inst *in = &out->inst[i];
@@ -692,6 +855,7 @@ static void supervise(Output *out)
             }
     cache_trim(out);
     publish_stats(out);
+    publish_status(out, now);
 }
 
 /* --- the thread ------------------------------------------------------------ */
@@ -821,6 +985,7 @@ static int output_run(void *arg)
         }
         ret = 0;
         supervise(out);
+        stage_beat(&out->st, 0);
         a = out->active >= 0 ? &out->inst[out->active] : NULL;
         if (!a && !has_backups(out))
             break;               /* a single destination that failed: done */
@@ -934,6 +1099,7 @@ int output_alloc(Output **pout, const JobStream *js, const JobOutput *jo, int ha
         }
         fault_point_init(&d->faults, js, d->component);
     }
+    publish_status(out, av_gettime_relative());
     *pout = out;
     return 0;
 }
@@ -946,6 +1112,7 @@ void output_free(Output **pout)
         return;
     for (int i = 0; i < out->nb_inst; i++)
         mux_free(&out->inst[i].mux);
+    stage_uninit(&out->st);
     if (out->cache.e)
         cache_clear(out);
     av_freep(&out->cache.e);

@@ -79,21 +79,8 @@ int output_start(Output *out);
 int output_join(Output *out);
 void output_stats(Output *out, OutputStats *st);
 
-/*
- * Requests, carried out by the output's thread at its next wake-up (within
- * 10 ms); for the orchestrator and drills. Thread-safe.
- *   provision: open the first backup that is not open (standby ready)
- *   release: close backups that are open and not in use
- *   switch: planned switch to the next destination, at a keyframe
- *   switch_back: planned switch to the primary, once it is ready
- */
-typedef enum OutputRequest {
-    OUT_REQ_PROVISION = 1 << 0,
-    OUT_REQ_RELEASE   = 1 << 1,
-    OUT_REQ_SWITCH    = 1 << 2,
-    OUT_REQ_SWITCH_BACK = 1 << 3,
-} OutputRequest;
-
-void output_request(Output *out, OutputRequest req);
+/* Requests (provision, release, switch to an instance) go to the output's
+ * mailbox (stage_post on its Stage, the struct's first member) and are
+ * carried out by its thread within OUT_POLL (5 ms); see plane/inst.h. */
 
 #endif

@@ -1062,10 +1062,10 @@ static void test_faults(void)
         "10:30: 'out:o.backup': the output has 0 backups",
         "11:30: 'out:o' names a component without a backup: an action applies to a component "
         "with a backup, named without .backup",
-        "12:44: an encoder cannot have a 'drop' fault (error, stall or slow)",
+        "12:44: an encoder cannot have a 'drop' fault (error, stall, slow or hang)",
         "13:9: fault is missing 'duration'",
         "14:58: 'count' above 1 needs 'every'",
-        "15:44: 'fault' must be error, stall, slow, drop or close");
+        "15:44: 'fault' must be error, stall, slow, drop, close or hang");
 }
 
 /* supervisor: the tick, the data store, the metrics endpoint. */
