@@ -25,7 +25,8 @@ typedef struct ConfField {
 static const ConfField conf_fields[] = {
     FIELD(seed, 'u'), FIELD(bptt, 'i'), FIELD(train_every, 'i'), FIELD(train_steps, 'i'),
     FIELD(lr, 'f'), FIELD(warmup, 'i'), FIELD(err_long, 'i'), FIELD(err_short, 'i'),
-    FIELD(spatial_tol, 'f'), FIELD(spatial_score, 'f'), FIELD(alarm, 'f'), FIELD(suppress, 'i'), FIELD(logp_max, 'f'), FIELD(seasonal, 'i'), FIELD(err_sq, 'i'), FIELD(err_rel, 'i'), FIELD(naive, 'i'), FIELD(raw_mix, 'f'), FIELD(record_hl, 'f'), FIELD(record_ratio, 'f'), FIELD(value_z, 'f'), FIELD(models, 'i'), FIELD(damp, 'f'), FIELD(hist_clip, 'f'), FIELD(fc_delta, 'i'),
+    FIELD(spatial_tol, 'f'), FIELD(spatial_score, 'f'), FIELD(alarm, 'f'), FIELD(suppress, 'i'),
+    FIELD(logp_max, 'f'), FIELD(models, 'i'), FIELD(damp, 'f'), FIELD(fc_delta, 'i'),
 };
 #define NB_FIELDS (int)(sizeof(conf_fields) / sizeof(conf_fields[0]))
 
@@ -163,12 +164,6 @@ struct AnomalyDet {
     double mean, m2, vmin, vmax;
     /* feature state */
     double lag[3], ew_fast, ew_slow, ew_absd;
-    /* seasonal profiles: an average of x per half hour of the day, and per
-     * hour of the week, updated as rows arrive */
-    double day[48], week[168];
-    int day_n[48], week_n[168];
-    int64_t ts_prev;
-    double err_scale;            /* running mean of the error */
 
     /* the last bptt+1 inputs, and the state before each */
     float (*ring_x)[LSTM_F];
@@ -180,14 +175,13 @@ struct AnomalyDet {
     int have_forecast;
 
     /* errors: the last err_short raw ones; the history of their averages
-     * and of the raw ones over err_long rows */
+     * over err_long rows */
     double *err_short;
     int short_pos, short_fill;
     double short_sum;
-    RollStat hist_avg, hist_raw, hist_x;
+    RollStat hist_avg;
 
     long last_alarm;             /* row of the last alarm, -1 = none */
-    double peak;                 /* decaying maximum of past scores */
 };
 
 void anomaly_free(AnomalyDet **pd)
@@ -204,8 +198,6 @@ void anomaly_free(AnomalyDet **pd)
     av_freep(&d->win);
     av_freep(&d->err_short);
     av_freep(&d->hist_avg.v);
-    av_freep(&d->hist_raw.v);
-    av_freep(&d->hist_x.v);
     av_freep(pd);
 }
 
@@ -234,13 +226,11 @@ int anomaly_alloc(AnomalyDet **pd, const AnomalyConfig *cfg)
     if (!(d->ring_x = av_calloc(d->ring_len, sizeof(*d->ring_x))) ||
         !(d->win = av_calloc(d->ring_len * LSTM_F, sizeof(float))) ||
         !(d->err_short = av_calloc(cfg->err_short, sizeof(double))) ||
-        !(d->hist_avg.v = av_calloc(cfg->err_long, sizeof(double))) ||
-        !(d->hist_raw.v = av_calloc(cfg->err_long, sizeof(double))) ||
-        !(d->hist_x.v = av_calloc(cfg->err_long, sizeof(double)))) {
+        !(d->hist_avg.v = av_calloc(cfg->err_long, sizeof(double)))) {
         ret = AVERROR(ENOMEM);
         goto fail;
     }
-    d->hist_avg.len = d->hist_raw.len = d->hist_x.len = cfg->err_long;
+    d->hist_avg.len = cfg->err_long;
     lstm_hyper_default(&d->hp);
     d->hp.lr = cfg->lr;
     d->hp.w_fail = 0;            /* no labels here */
@@ -288,22 +278,7 @@ static void features(AnomalyDet *d, double x, int64_t ts, float *phi)
     phi[10] = (float)cos(two_pi * tod);
     phi[11] = (float)sin(two_pi * dow);
     phi[12] = (float)cos(two_pi * dow);
-    {
-        /* the profiles at the next row's time (one sampling interval on) */
-        int64_t step = d->n > 1 && ts > d->ts_prev ? ts - d->ts_prev : 300;
-        int64_t tn = ts + step;
-        int bd = (int)((((tn % 86400) + 86400) % 86400) / 1800);
-        int bw = (int)(((((tn / 3600) + 4 * 24) % 168) + 168) % 168);
-        int cd = (int)((((ts % 86400) + 86400) % 86400) / 1800);
-        int cw = (int)(((((ts / 3600) + 4 * 24) % 168) + 168) % 168);
-        /* update the current buckets with x, then read the next ones */
-        d->day[cd] = d->day_n[cd]++ ? d->day[cd] + 0.1 * (x - d->day[cd]) : x;
-        d->week[cw] = d->week_n[cw]++ ? d->week[cw] + 0.2 * (x - d->week[cw]) : x;
-        phi[13] = d->cfg.seasonal ? (float)(d->day_n[bd] ? d->day[bd] : x) : 0;
-        phi[14] = d->cfg.seasonal ? (float)(d->week_n[bw] ? d->week[bw] : x) : 0;
-        phi[15] = 0;
-        d->ts_prev = ts;
-    }
+    phi[13] = phi[14] = phi[15] = 0;   /* unused inputs */
     d->lag[2] = d->lag[1];
     d->lag[1] = d->lag[0];
     d->lag[0] = x;
@@ -346,13 +321,7 @@ double anomaly_update(AnomalyDet *d, double value, int64_t ts, AnomalyInfo *info
 
     features(d, x, ts, phi);
     if (d->have_forecast)
-        err = c->err_sq ? (x - d->forecast) * (x - d->forecast) : fabs(x - d->forecast);
-    if (c->err_rel) {
-        /* relative to the usual error: a noisy stretch is less surprising */
-        double scale = d->err_scale > 1e-3 ? d->err_scale : 1e-3;
-        d->err_scale += 0.01 * (err - d->err_scale);
-        err /= scale;
-    }
+        err = fabs(x - d->forecast);
 
     /* remember the input and the state before it, then step */
     memcpy(d->ring_x[d->ring_pos], phi, sizeof(phi));
@@ -370,7 +339,7 @@ double anomaly_update(AnomalyDet *d, double value, int64_t ts, AnomalyInfo *info
             lstm_step(d->lstm[k], &d->st[k], phi, NULL, y);
             f += c->fc_delta ? x + y[1] : y[0];
         }
-        d->forecast = c->naive == 1 ? x : c->naive == 2 ? d->ew_fast : f / c->models;
+        d->forecast = f / c->models;
     }
     d->have_forecast = 1;
     if (d->ring_fill == d->ring_len && d->n % c->train_every == 0)
@@ -387,53 +356,16 @@ double anomaly_update(AnomalyDet *d, double value, int64_t ts, AnomalyInfo *info
     avg = d->short_sum / d->short_fill;
 
     {
-        /* the short average against its history and, with raw_mix, the
-         * single error against its own: a level shift that the forecaster
-         * follows after one row is one large error, diluted by averaging */
+        /* the short average against its history */
         double lp = roll_log10_q(&d->hist_avg, avg);
-        if (c->raw_mix > 0)
-            lp = fmin(lp, c->raw_mix * roll_log10_q(&d->hist_raw, err));
         lik = 1 - pow(10, lp);
         /* log scale: p = 10^-logp_max/2 -> 0.5, p <= 10^-logp_max -> 1 */
         score = -lp / c->logp_max;
         score = score < 0 ? 0 : score > 1 ? 1 : score;
     }
-    if (c->hist_clip > 0 && d->hist_avg.fill >= 2 * c->err_short) {
-        /* winsorise what enters the history: one burst of errors would
-         * otherwise inflate the deviation for err_long rows and blind the
-         * detector to everything smaller after it */
-        double mu = d->hist_avg.sum / d->hist_avg.fill;
-        double var = d->hist_avg.sum2 / d->hist_avg.fill - mu * mu;
-        double cap = mu + c->hist_clip * sqrt(var > 1e-8 ? var : 1e-8);
-        roll_push(&d->hist_avg, avg < cap ? avg : cap);
-    } else {
-        roll_push(&d->hist_avg, avg);
-    }
-    roll_push(&d->hist_raw, err);
-
-    if (c->value_z > 0) {
-        /* a second opinion: the value itself must be unusual for its recent
-         * past, or the forecaster's surprise counts half */
-        double zv = 0;
-        if (d->hist_x.fill >= 2) {
-            double mu = d->hist_x.sum / d->hist_x.fill;
-            double var = d->hist_x.sum2 / d->hist_x.fill - mu * mu;
-            zv = fabs(x - mu) / sqrt(var > 1e-8 ? var : 1e-8);
-        }
-        if (zv < c->value_z)
-            score *= 0.5;
-    }
-    roll_push(&d->hist_x, x);
+    roll_push(&d->hist_avg, avg);
     if (spatial && score < c->spatial_score)
         score = c->spatial_score;
-    if (c->record_hl > 0) {
-        /* only a surprise near the largest recent one counts in full: a
-         * series that spikes every day alarms on its biggest spikes only */
-        double decayed = d->peak * pow(0.5, 1.0 / c->record_hl);
-        double out = score >= c->record_ratio * decayed ? score : score * 0.5;
-        d->peak = fmax(decayed, score);
-        score = out;
-    }
     if (d->n <= c->warmup)
         score = 0;
     if (c->suppress > 0) {

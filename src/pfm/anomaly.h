@@ -26,10 +26,12 @@
  *      min(score, alarm) x damp: an alarm is one event, not a run of rows;
  *   7. the first warmup rows score 0.
  *
- * The fields after fc_delta in AnomalyConfig are experiments that did not
- * raise the NAB score and are off by default; tests/data/nab/EXPERIMENTS.md
- * has what each one scored. They stay reachable through
- * 'hotspare nab --param KEY=VALUE' so that every row there can be rerun.
+ * Every field can be set with 'hotspare nab --param KEY=VALUE'. The
+ * experiments of tests/data/nab/EXPERIMENTS.md that did not raise the NAB
+ * score (seasonal profiles, squared or relative errors, naive forecasts, a
+ * raw-error tail, peak records, a value z-score, a winsorised history)
+ * were deleted; they are rerun from commit 9a6a1b9, the last that has
+ * them.
  *
  * Memory is allocated by anomaly_alloc only.
  */
@@ -57,16 +59,6 @@ typedef struct AnomalyConfig {
     float damp;              /* factor on min(score, alarm) while damped */
     float logp_max;          /* -log10 p that maps to score 1 */
     int fc_delta;            /* forecast the change (input 1), not the level */
-    /* experiments, off by default */
-    int seasonal;            /* daily and weekly profiles as inputs */
-    int err_sq;              /* squared error instead of absolute */
-    int err_rel;             /* error relative to its running mean */
-    float raw_mix;           /* weight of the single error's tail, 0 = off */
-    float record_hl;         /* half-life (rows) of the peak score, 0 = off */
-    float record_ratio;      /* fraction of the peak a score must reach */
-    float value_z;           /* |z| of the value needed for a full score, 0 = off */
-    float hist_clip;         /* winsorise the error history at mu + k sigma, 0 = off */
-    int naive;               /* baseline: 1 last value, 2 fast average as forecast */
 } AnomalyConfig;
 
 void anomaly_config_default(AnomalyConfig *c);
