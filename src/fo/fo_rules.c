@@ -1,0 +1,163 @@
+/*
+ * fo_rules.c: the orchestrator's rules for one component; see fo_rules.h.
+ */
+#include "fo/fo_rules.h"
+
+#define HOUR_US (3600 * 1000000LL)
+
+const char *fo_rule_name(FoRule r)
+{
+    static const char *const names[FO_NB_RULES] = {
+        [FO_RULE_RISK_HIGH] = "risk_high", [FO_RULE_RISK_LOW] = "risk_low",
+        [FO_RULE_SWITCH_AWAY] = "switch_away", [FO_RULE_SWITCH_BACK] = "switch_back",
+        [FO_RULE_STANDBY_ALWAYS] = "standby_always", [FO_RULE_REPROVISION] = "reprovision",
+    };
+    return (unsigned)r < FO_NB_RULES ? names[r] : "?";
+}
+
+void fo_policy_default(FoPolicy *p, float thr_high, float thr_low)
+{
+    *p = (FoPolicy){
+        .standby = JOB_STANDBY_ON_RISK,
+        .provision_above = thr_high,
+        .release_below = thr_low,
+        .switch_above = 2,
+        .confirm_ticks = 3,
+        .keep_us = 60 * 1000000LL,
+        .switch_back_us = 0,
+        .max_cycles = 6,
+    };
+}
+
+void fo_applied(FoCompState *s, const FoAction *a, int64_t now_us)
+{
+    if (a->op == COMP_OP_PROVISION && a->rule != FO_RULE_STANDBY_ALWAYS) {
+        s->provisioned_at = now_us;
+        s->instance = a->instance;
+        if (a->rule == FO_RULE_RISK_HIGH) {
+            s->cycles[s->cycle_pos] = now_us;
+            s->cycle_pos = (s->cycle_pos + 1) % FO_CYCLES_KEPT;
+        }
+    } else if (a->op == COMP_OP_RELEASE) {
+        s->provisioned_at = 0;
+    }
+}
+
+int fo_cycles_last_hour(const FoCompState *s, int64_t now_us)
+{
+    int n = 0;
+
+    for (int i = 0; i < FO_CYCLES_KEPT; i++)
+        n += s->cycles[i] && now_us - s->cycles[i] < HOUR_US;
+    return n;
+}
+
+static int is_open(InstState st)
+{
+    return st == INST_OPENING || st == INST_READY;
+}
+
+static int add(FoAction *out, int n, int max, CompOp op, int instance, FoRule rule, float risk)
+{
+    if (n < max)
+        out[n++] = (FoAction){ op, instance, rule, risk };
+    return n;
+}
+
+int fo_decide(FoCompState *s, const FoView *v, const FoPolicy *p, int64_t now_us,
+              FoAction *out, int max)
+{
+    const CompStatus *st = &v->st;
+    int active = st->active, n = 0, backup_open = -1, ready = -1, idle = -1;
+    float risk = v->risk;
+
+    if (st->nb_instances < 2 || active < 0)
+        return 0;
+    for (int i = 0; i < st->nb_instances; i++) {
+        if (i == active)
+            continue;
+        if (is_open(st->inst[i].state) && backup_open < 0)
+            backup_open = i;
+        if (st->inst[i].state == INST_READY && ready < 0)
+            ready = i;
+        if (i > 0 && st->inst[i].state == INST_IDLE && idle < 0)
+            idle = i;
+    }
+
+    /* what the risk has been doing (unknown: neither high nor low) */
+    if (active == 0 && risk >= 0)
+        s->primary_risk = risk;
+    s->above = risk >= 0 && risk > p->provision_above ? s->above + 1 : 0;
+    if (risk >= 0 && risk < p->release_below) {
+        if (!s->low_since)
+            s->low_since = now_us;
+    } else {
+        s->low_since = 0;
+    }
+
+    /* a backup ahead */
+    if (backup_open < 0 && idle >= 0) {
+        FoRule rule = FO_NB_RULES;
+        if (p->standby == JOB_STANDBY_ALWAYS)
+            rule = FO_RULE_STANDBY_ALWAYS;
+        else if (p->standby == JOB_STANDBY_ON_RISK && v->failovers)
+            rule = FO_RULE_REPROVISION;
+        else if (p->standby == JOB_STANDBY_ON_RISK && s->above >= p->confirm_ticks &&
+                 fo_cycles_last_hour(s, now_us) < p->max_cycles)
+            rule = FO_RULE_RISK_HIGH;
+        if (rule != FO_NB_RULES)
+            n = add(out, n, max, COMP_OP_PROVISION, idle, rule, risk);
+    }
+
+    /* ... let go once the risk has passed: never the one in use */
+    if (p->standby == JOB_STANDBY_ON_RISK && s->provisioned_at && s->low_since &&
+        now_us - s->low_since >= p->keep_us && now_us - s->provisioned_at >= p->keep_us) {
+        if (s->instance != active && s->instance < st->nb_instances &&
+            is_open(st->inst[s->instance].state))
+            n = add(out, n, max, COMP_OP_RELEASE, s->instance, FO_RULE_RISK_LOW, risk);
+        else
+            s->provisioned_at = 0;    /* in use, or gone: nothing of ours to release */
+    }
+
+    /* move before it breaks, to a backup that is ready */
+    if (risk >= 0 && risk > p->switch_above && ready >= 0) {
+        n = add(out, n, max, COMP_OP_SWITCH, ready, FO_RULE_SWITCH_AWAY, risk);
+        return n;
+    }
+
+    /* back to the primary only while it is healthy */
+    if (active > 0 && p->switch_back_us && st->inst[0].state == INST_READY &&
+        now_us - st->inst[0].since_us >= p->switch_back_us && s->primary_risk < p->release_below)
+        n = add(out, n, max, COMP_OP_SWITCH, 0, FO_RULE_SWITCH_BACK, s->primary_risk);
+    return n;
+}
+
+/* Who gets a slot first: the rules that keep a promise, then the risk. */
+static double priority(const FoAction *a)
+{
+    if (a->rule == FO_RULE_STANDBY_ALWAYS || a->rule == FO_RULE_REPROVISION)
+        return 2;
+    return a->risk;
+}
+
+int fo_budget(FoCandidate *c, int n, int slots)
+{
+    int granted = 0;
+
+    for (int i = 0; i < n; i++)
+        c[i].granted = c[i].a.op != COMP_OP_PROVISION;
+    /* n is small (components with a provision this tick): pick the best
+     * remaining one slots times */
+    while (granted < slots) {
+        int best = -1;
+        for (int i = 0; i < n; i++)
+            if (!c[i].granted && c[i].a.op == COMP_OP_PROVISION &&
+                (best < 0 || priority(&c[i].a) > priority(&c[best].a)))
+                best = i;
+        if (best < 0)
+            break;
+        c[best].granted = 1;
+        granted++;
+    }
+    return granted;
+}

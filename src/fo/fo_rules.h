@@ -1,0 +1,121 @@
+/*
+ * fo_rules.h: the failover orchestrator's judgement for one component, as
+ * a pure function of (its memory, what it looks like now, the policy, the
+ * time): when to open a backup ahead, when to let it go, when to switch
+ * away before a failure and when to go back. No thread, no I/O, no clock
+ * of its own, so every rule is tested on synthetic sequences
+ * (tests/unit/fo_test.c).
+ *
+ * The stages keep the reflex: a component that fails hands over on its own
+ * thread within milliseconds, without losing a frame. These rules decide
+ * what is planned around it:
+ *
+ *   provision  risk above provision_above for confirm ticks in a row, no
+ *              backup open or opening (standby: always: whenever none is);
+ *              after a reflex failover, the next backup at once
+ *   release    risk below release_below for keep, and the backup opened
+ *              at least keep ago; never the instance in use
+ *   switch     risk of the instance in use above switch_above and a backup
+ *              ready: a planned switch at the next keyframe, zero loss
+ *   back       the primary ready again for switch_back and its own risk,
+ *              when last seen in use, below release_below (a primary
+ *              that was getting worse is not gone back to)
+ *   hysteresis at most max_cycles provisions per component per hour: a
+ *              risk hovering at a threshold does not flap
+ */
+#ifndef HS_FO_RULES_H
+#define HS_FO_RULES_H
+
+#include <stdint.h>
+
+#include "job/job.h"
+#include "plane/inst.h"
+
+#define FO_CYCLES_KEPT 16
+
+typedef struct FoPolicy {
+    JobStandby standby;
+    float provision_above;        /* risk; default the model's threshold */
+    float release_below;
+    float switch_above;           /* > 1: no proactive switch */
+    int confirm_ticks;
+    int64_t keep_us;
+    int64_t switch_back_us;       /* 0: never */
+    int max_cycles;               /* provisions per component per hour */
+} FoPolicy;
+
+/* What the orchestrator sees of one component at a tick. */
+typedef struct FoView {
+    float risk;                   /* of the instance in use; < 0 unknown */
+    CompStatus st;                /* as published (plane/inst.h) */
+    int failovers;                /* reflex failovers since the previous tick */
+} FoView;
+
+typedef enum FoRule {
+    FO_RULE_RISK_HIGH,            /* provision: the risk stayed high */
+    FO_RULE_RISK_LOW,             /* release: the risk stayed low for keep */
+    FO_RULE_SWITCH_AWAY,          /* planned switch before the failure */
+    FO_RULE_SWITCH_BACK,          /* back to a primary that is healthy again */
+    FO_RULE_STANDBY_ALWAYS,       /* standby: always keeps one ready */
+    FO_RULE_REPROVISION,          /* after a reflex failover: the next backup */
+    FO_NB_RULES
+} FoRule;
+
+typedef struct FoAction {
+    CompOp op;
+    int instance;
+    FoRule rule;
+    float risk;                   /* the risk that made it */
+} FoAction;
+
+/* The orchestrator's memory of one component; zero it to start. */
+typedef struct FoCompState {
+    int above;                    /* ticks in a row above provision_above */
+    int64_t low_since;            /* risk below release_below since; 0 not */
+    int64_t provisioned_at;       /* the backup it opened on risk; 0 none */
+    int instance;                 /* ... which one */
+    float primary_risk;           /* last risk while the primary was in use */
+    int64_t cycles[FO_CYCLES_KEPT];   /* times of its last provisions, a ring */
+    int cycle_pos;
+} FoCompState;
+
+const char *fo_rule_name(FoRule r);
+
+/* Sets the defaults: standby on_risk, provision above thr_high, release
+ * below thr_low, no proactive switch, confirm 3 ticks, keep 60 s, no
+ * switch back, 6 cycles an hour. */
+void fo_policy_default(FoPolicy *p, float thr_high, float thr_low);
+
+/*
+ * The decisions for one component at now_us: writes up to max actions to
+ * out and returns how many. s learns the risk's course; what the actions
+ * change in it is applied by fo_applied, for the actions the budget
+ * granted and that were posted. A request refused later needs no undoing:
+ * the next tick sees the published states and decides again.
+ */
+int fo_decide(FoCompState *s, const FoView *v, const FoPolicy *p, int64_t now_us,
+              FoAction *out, int max);
+
+/* Records that action a was posted at now_us. */
+void fo_applied(FoCompState *s, const FoAction *a, int64_t now_us);
+
+/* A candidate action of one component, for the job-wide budget. */
+typedef struct FoCandidate {
+    FoAction a;
+    int comp;                     /* the caller's index of the component */
+    int granted;                  /* set by fo_budget */
+} FoCandidate;
+
+/*
+ * The job-wide budget of backups open ahead: of the provisions among c,
+ * grants at most slots, the highest risks first (a component that must
+ * keep a standby, standby: always, and a re-provision after a failover
+ * come before any on risk); every other action is granted. Returns how
+ * many provisions were granted.
+ */
+int fo_budget(FoCandidate *c, int n, int slots);
+
+/* Provisions on risk in the last hour (for the budget and the tests). */
+int fo_cycles_last_hour(const FoCompState *s, int64_t now_us);
+
+#endif

@@ -1,0 +1,340 @@
+/*
+ * fo_test.c: the orchestrator's rules (fo/fo_rules.h) on synthetic
+ * sequences of (risk, published states, time): provisioning after confirm
+ * ticks, release after keep and never of the instance in use, flapping
+ * bounded per hour, the proactive switch, switching back only to a healthy
+ * primary, standby always and never, re-provisioning after a failover, a
+ * failure while provisioning, and the job-wide budget.
+ */
+#include <string.h>
+
+#include <CUnit/Basic.h>
+
+#include "fo/fo_rules.h"
+
+#define S 1000000LL
+
+/* A component of nb instances, instance active in use, the others idle. */
+static FoView view(int nb, int active, float risk)
+{
+    FoView v = { .risk = risk };
+
+    v.st.nb_instances = nb;
+    v.st.active = active;
+    for (int i = 0; i < nb; i++)
+        v.st.inst[i].state = i == active ? INST_ACTIVE : INST_IDLE;
+    return v;
+}
+
+/* One tick: decide, apply what was decided, return the count. */
+static int tick(FoCompState *s, const FoView *v, const FoPolicy *p, int64_t t, FoAction *a)
+{
+    int n = fo_decide(s, v, p, t, a, 4);
+    for (int i = 0; i < n; i++)
+        fo_applied(s, &a[i], t);
+    return n;
+}
+
+static FoPolicy policy(void)
+{
+    FoPolicy p;
+    fo_policy_default(&p, 0.8f, 0.4f);
+    return p;
+}
+
+static void test_provision_after_confirm(void)
+{
+    FoPolicy p = policy();
+    FoCompState s = { 0 };
+    FoAction a[4];
+    FoView v = view(2, 0, 0.9f);
+
+    CU_ASSERT(tick(&s, &v, &p, 1 * S, a) == 0);
+    CU_ASSERT(tick(&s, &v, &p, 2 * S, a) == 0);
+    CU_ASSERT_FATAL(tick(&s, &v, &p, 3 * S, a) == 1);
+    CU_ASSERT(a[0].op == COMP_OP_PROVISION);
+    CU_ASSERT(a[0].instance == 1);
+    CU_ASSERT(a[0].rule == FO_RULE_RISK_HIGH);
+    CU_ASSERT(a[0].risk > 0.89f);
+    /* opening, then ready: nothing more to ask */
+    v.st.inst[1].state = INST_OPENING;
+    CU_ASSERT(tick(&s, &v, &p, 4 * S, a) == 0);
+    v.st.inst[1].state = INST_READY;
+    CU_ASSERT(tick(&s, &v, &p, 5 * S, a) == 0);
+
+    /* one tick below the threshold restarts the count */
+    {
+        FoCompState s2 = { 0 };
+        FoView w = view(2, 0, 0.9f);
+        tick(&s2, &w, &p, 1 * S, a);
+        tick(&s2, &w, &p, 2 * S, a);
+        w.risk = 0.5f;
+        CU_ASSERT(tick(&s2, &w, &p, 3 * S, a) == 0);
+        w.risk = 0.9f;
+        CU_ASSERT(tick(&s2, &w, &p, 4 * S, a) == 0);
+        CU_ASSERT(tick(&s2, &w, &p, 5 * S, a) == 0);
+        CU_ASSERT(tick(&s2, &w, &p, 6 * S, a) == 1);
+    }
+    /* no risk known (no model): nothing on risk */
+    {
+        FoCompState s3 = { 0 };
+        FoView w = view(2, 0, -1);
+        for (int t = 1; t < 20; t++)
+            CU_ASSERT(tick(&s3, &w, &p, t * S, a) == 0);
+    }
+    /* nothing to provision without a backup */
+    {
+        FoCompState s4 = { 0 };
+        FoView w = view(1, 0, 0.99f);
+        for (int t = 1; t < 10; t++)
+            CU_ASSERT(tick(&s4, &w, &p, t * S, a) == 0);
+    }
+}
+
+static void test_release_after_keep(void)
+{
+    FoPolicy p = policy();
+    FoCompState s = { 0 };
+    FoAction a[4];
+    FoView v = view(2, 0, 0.9f);
+    int64_t t = 0;
+
+    for (int i = 0; i < 3; i++)
+        tick(&s, &v, &p, t += S, a);
+    CU_ASSERT(s.provisioned_at == 3 * S);
+    v.st.inst[1].state = INST_READY;
+    /* low from t = 4 s: released once both the low stretch and the
+     * provision are keep (60 s) old */
+    v.risk = 0.2f;
+    for (t = 4 * S; t < 64 * S; t += S)
+        CU_ASSERT(tick(&s, &v, &p, t, a) == 0);
+    CU_ASSERT_FATAL(tick(&s, &v, &p, 64 * S, a) == 1);
+    CU_ASSERT(a[0].op == COMP_OP_RELEASE);
+    CU_ASSERT(a[0].instance == 1);
+    CU_ASSERT(a[0].rule == FO_RULE_RISK_LOW);
+    v.st.inst[1].state = INST_IDLE;
+    CU_ASSERT(tick(&s, &v, &p, 65 * S, a) == 0);
+
+    /* a risk in between (neither high nor low) holds the backup */
+    {
+        FoCompState s2 = { 0 };
+        FoView w = view(2, 0, 0.9f);
+        for (int i = 1; i <= 3; i++)
+            tick(&s2, &w, &p, i * S, a);
+        w.st.inst[1].state = INST_READY;
+        for (int i = 4; i < 200; i++) {
+            w.risk = i % 10 ? 0.2f : 0.6f;
+            CU_ASSERT(tick(&s2, &w, &p, i * S, a) == 0);
+        }
+    }
+}
+
+static void test_never_release_in_use(void)
+{
+    FoPolicy p = policy();
+    FoCompState s = { 0 };
+    FoAction a[4];
+    FoView v = view(2, 0, 0.9f);
+
+    for (int i = 1; i <= 3; i++)
+        tick(&s, &v, &p, i * S, a);
+    /* the reflex switched to the backup, which is now in use */
+    v = view(2, 1, 0.1f);
+    v.st.inst[0].state = INST_BACKOFF;
+    for (int i = 4; i < 200; i++) {
+        int n = tick(&s, &v, &p, i * S, a);
+        for (int k = 0; k < n; k++)
+            CU_ASSERT(!(a[k].op == COMP_OP_RELEASE && a[k].instance == 1));
+    }
+    CU_ASSERT(s.provisioned_at == 0);
+}
+
+static void test_flapping_bounded(void)
+{
+    FoPolicy p = policy();
+    FoCompState s = { 0 };
+    FoAction a[4];
+    FoView v = view(2, 0, 0);
+    int provisions = 0, releases = 0;
+
+    p.confirm_ticks = 1;
+    p.keep_us = 5 * S;
+    /* one hour of a risk that crosses both thresholds every 10 s */
+    for (int64_t t = 1; t <= 3600; t++) {
+        int n;
+        v.risk = (t / 10) % 2 ? 0.85f : 0.35f;
+        n = tick(&s, &v, &p, t * S, a);
+        for (int k = 0; k < n; k++) {
+            if (a[k].op == COMP_OP_PROVISION) {
+                provisions++;
+                v.st.inst[a[k].instance].state = INST_READY;
+            } else if (a[k].op == COMP_OP_RELEASE) {
+                releases++;
+                v.st.inst[a[k].instance].state = INST_IDLE;
+            }
+        }
+    }
+    CU_ASSERT(provisions == p.max_cycles);
+    CU_ASSERT(releases <= provisions);
+    CU_ASSERT(fo_cycles_last_hour(&s, 3600 * S) == p.max_cycles);
+    /* an hour after the last, the budget is back */
+    CU_ASSERT(fo_cycles_last_hour(&s, 3 * 3600 * S) == 0);
+}
+
+static void test_switch_away(void)
+{
+    FoPolicy p = policy();
+    FoCompState s = { 0 };
+    FoAction a[4];
+    FoView v = view(3, 0, 0.97f);
+
+    p.switch_above = 0.95f;
+    /* a backup that is only opening is not switched to */
+    v.st.inst[1].state = INST_OPENING;
+    CU_ASSERT(tick(&s, &v, &p, 1 * S, a) == 0);
+    v.st.inst[1].state = INST_READY;
+    CU_ASSERT_FATAL(tick(&s, &v, &p, 2 * S, a) == 1);
+    CU_ASSERT(a[0].op == COMP_OP_SWITCH && a[0].instance == 1 && a[0].rule == FO_RULE_SWITCH_AWAY);
+    /* off by default */
+    {
+        FoPolicy q = policy();
+        FoCompState s2 = { 0 };
+        for (int i = 1; i < 10; i++)
+            for (int k = 0, n = tick(&s2, &v, &q, i * S, a); k < n; k++)
+                CU_ASSERT(a[k].op != COMP_OP_SWITCH);
+    }
+}
+
+static void test_switch_back(void)
+{
+    FoPolicy p = policy();
+    FoAction a[4];
+
+    p.switch_back_us = 10 * S;
+    for (int degrading = 0; degrading < 2; degrading++) {
+        FoCompState s = { 0 };
+        FoView v = view(2, 0, degrading ? 0.7f : 0.1f);
+        int backs = 0;
+        tick(&s, &v, &p, 1 * S, a);
+        /* the primary failed; the backup took over; the primary is open
+         * again from t = 5 s */
+        v = view(2, 1, 0.1f);
+        v.st.inst[0].state = INST_READY;
+        v.st.inst[0].since_us = 5 * S;
+        for (int64_t t = 2; t < 60; t++) {
+            int n = tick(&s, &v, &p, t * S, a);
+            for (int k = 0; k < n; k++)
+                if (a[k].op == COMP_OP_SWITCH && a[k].instance == 0) {
+                    backs++;
+                    CU_ASSERT(t >= 15);
+                    CU_ASSERT(a[k].rule == FO_RULE_SWITCH_BACK);
+                }
+        }
+        /* not back to a primary whose risk was rising when last seen */
+        CU_ASSERT(degrading ? backs == 0 : backs > 0);
+    }
+    /* never: switch_back 0 */
+    {
+        FoPolicy q = policy();
+        FoCompState s = { 0 };
+        FoView v = view(2, 1, 0.1f);
+        v.st.inst[0].state = INST_READY;
+        for (int t = 1; t < 100; t++)
+            CU_ASSERT(tick(&s, &v, &q, t * S, a) == 0);
+    }
+}
+
+static void test_standby_modes(void)
+{
+    FoPolicy p = policy();
+    FoAction a[4];
+
+    /* always: one ready whatever the risk, again after each use */
+    {
+        FoCompState s = { 0 };
+        FoView v = view(2, 0, 0.0f);
+        p.standby = JOB_STANDBY_ALWAYS;
+        CU_ASSERT_FATAL(tick(&s, &v, &p, 1 * S, a) == 1);
+        CU_ASSERT(a[0].op == COMP_OP_PROVISION && a[0].rule == FO_RULE_STANDBY_ALWAYS);
+        v.st.inst[1].state = INST_READY;
+        for (int t = 2; t < 200; t++)
+            CU_ASSERT(tick(&s, &v, &p, t * S, a) == 0);     /* and never released */
+    }
+    /* never: nothing opened ahead, even at a risk of 1 */
+    {
+        FoCompState s = { 0 };
+        FoView v = view(2, 0, 1.0f);
+        p.standby = JOB_STANDBY_NEVER;
+        for (int t = 1; t < 100; t++)
+            CU_ASSERT(tick(&s, &v, &p, t * S, a) == 0);
+    }
+}
+
+static void test_reprovision_and_failed_provision(void)
+{
+    FoPolicy p = policy();
+    FoCompState s = { 0 };
+    FoAction a[4];
+    FoView v = view(3, 0, 0.9f);
+
+    for (int i = 1; i <= 3; i++)
+        tick(&s, &v, &p, i * S, a);
+    /* the backup failed while opening: it backs off; the next one is
+     * asked for while the risk stays high */
+    v.st.inst[1].state = INST_BACKOFF;
+    CU_ASSERT_FATAL(tick(&s, &v, &p, 4 * S, a) == 1);
+    CU_ASSERT(a[0].op == COMP_OP_PROVISION && a[0].instance == 2);
+    /* the reflex moved to backup 2 on a failure of the primary: with no
+     * other backup open, the next one (1, idle again) at once, whatever
+     * the risk */
+    v = view(3, 2, 0.0f);
+    v.st.inst[0].state = INST_BACKOFF;
+    v.failovers = 1;
+    CU_ASSERT_FATAL(tick(&s, &v, &p, 5 * S, a) == 1);
+    CU_ASSERT(a[0].op == COMP_OP_PROVISION && a[0].instance == 1 && a[0].rule == FO_RULE_REPROVISION);
+}
+
+static void test_budget(void)
+{
+    FoCandidate c[5] = {
+        { .a = { COMP_OP_PROVISION, 1, FO_RULE_RISK_HIGH, 0.85f }, .comp = 0 },
+        { .a = { COMP_OP_PROVISION, 1, FO_RULE_RISK_HIGH, 0.99f }, .comp = 1 },
+        { .a = { COMP_OP_RELEASE, 1, FO_RULE_RISK_LOW, 0.1f }, .comp = 2 },
+        { .a = { COMP_OP_PROVISION, 1, FO_RULE_REPROVISION, 0.0f }, .comp = 3 },
+        { .a = { COMP_OP_PROVISION, 1, FO_RULE_RISK_HIGH, 0.90f }, .comp = 4 },
+    };
+
+    CU_ASSERT(fo_budget(c, 5, 2) == 2);
+    CU_ASSERT(c[3].granted);     /* a promise first */
+    CU_ASSERT(c[1].granted);     /* then the highest risk */
+    CU_ASSERT(!c[0].granted && !c[4].granted);
+    CU_ASSERT(c[2].granted);     /* a release is never held back */
+    CU_ASSERT(fo_budget(c, 5, 0) == 0);
+    CU_ASSERT(!c[1].granted && c[2].granted);
+    CU_ASSERT(fo_budget(c, 5, 10) == 4);
+    CU_ASSERT_STRING_EQUAL(fo_rule_name(FO_RULE_SWITCH_BACK), "switch_back");
+}
+
+int main(void)
+{
+    CU_pSuite s;
+    unsigned fails;
+
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    s = CU_add_suite("fo", NULL, NULL);
+    CU_add_test(s, "provision after confirm ticks", test_provision_after_confirm);
+    CU_add_test(s, "release after keep", test_release_after_keep);
+    CU_add_test(s, "never release the instance in use", test_never_release_in_use);
+    CU_add_test(s, "flapping bounded per hour", test_flapping_bounded);
+    CU_add_test(s, "proactive switch", test_switch_away);
+    CU_add_test(s, "switch back to a healthy primary only", test_switch_back);
+    CU_add_test(s, "standby always and never", test_standby_modes);
+    CU_add_test(s, "re-provision, failure while provisioning", test_reprovision_and_failed_provision);
+    CU_add_test(s, "job-wide budget", test_budget);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    fails = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return (int)fails;
+}
