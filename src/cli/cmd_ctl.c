@@ -150,17 +150,11 @@ static int find_socket(const CtlOpts *o, char *path, size_t size)
         return 0;
     }
     if (o->job) {
-        JobDiag diag = { 0 };
         Job *job = NULL;
-        int ret = job_load(o->job, &job, &diag);
+        int ret = cmd_load_job(o->job, &job);
 
-        for (int m = 0; m < diag.nb_msgs; m++)
-            fprintf(stderr, "%s\n", diag.msgs[m]);
-        if (ret < 0 && !diag.nb_msgs)
-            fprintf(stderr, "%s: %s\n", o->job, av_err2str(ret));
-        job_diag_free(&diag);
-        if (ret < 0)
-            return HS_EXIT_USAGE;
+        if (ret)
+            return ret;
         ret = control_socket_path(job, 0, path, size, err, sizeof(err));
         job_free(&job);
         if (ret < 0) {

@@ -24,7 +24,6 @@ static int graph_exec(int argc, char **argv)
         { 0, 0, 0, 0 },
     };
     const char *format = "dot";
-    JobDiag diag = { 0 };
     Job *job = NULL;
     Ecg *g = NULL;
     AVBPrint bp;
@@ -49,14 +48,8 @@ static int graph_exec(int argc, char **argv)
         return cmd_usage_error(&cmd_graph_entry, optind >= argc ? "no job file given" :
                                "one job file at a time");
 
-    ret = job_load(argv[optind], &job, &diag);
-    for (int m = 0; m < diag.nb_msgs; m++)
-        fprintf(stderr, "%s\n", diag.msgs[m]);
-    if (ret < 0 && !diag.nb_msgs)
-        fprintf(stderr, "%s: %s\n", argv[optind], av_err2str(ret));
-    job_diag_free(&diag);
-    if (ret < 0)
-        return HS_EXIT_USAGE;
+    if ((ret = cmd_load_job(argv[optind], &job)))
+        return ret;
     if ((ret = ecg_alloc_static(&g, job)) < 0) {
         fprintf(stderr, "hotspare graph: %s\n", av_err2str(ret));
         job_free(&job);

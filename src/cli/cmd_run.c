@@ -423,7 +423,6 @@ static int run_exec(int argc, char **argv)
         { 0, 0, 0, 0 },
     };
     const char *progress_path = NULL, *events_path = NULL;
-    JobDiag diag = { 0 };
     Job *job = NULL;
     int c, ret;
 
@@ -446,14 +445,8 @@ static int run_exec(int argc, char **argv)
     if (optind != argc - 1)
         return cmd_usage_error(&cmd_run_entry, optind >= argc ? "no job file given" : "one job file at a time");
 
-    ret = job_load(argv[optind], &job, &diag);
-    for (int m = 0; m < diag.nb_msgs; m++)
-        fprintf(stderr, "%s\n", diag.msgs[m]);
-    if (ret < 0 && !diag.nb_msgs)
-        fprintf(stderr, "%s: %s\n", argv[optind], av_err2str(ret));
-    job_diag_free(&diag);
-    if (ret < 0)
-        return HS_EXIT_USAGE;
+    if ((ret = cmd_load_job(argv[optind], &job)))
+        return ret;
     ret = run_job(job, progress_path, events_path);
     job_free(&job);
     return ret;

@@ -53,7 +53,6 @@ state() {
 in_use() {
     "$HS" ctl --socket "$SOCK" status --json | jq -r --arg c "$1" '.components[] | select(.id == $c) | .in_use'
 }
-seq_of() { grep -o 'request [0-9]*' "$1" | awk '{ print $2 }'; }
 
 bg "$HS" run --events "$T/events.jsonl" "$T/job.yaml"
 HSPID=$BG_PID
@@ -66,34 +65,32 @@ if [ "$(jq '[.components[] | select(.heartbeat_age_ms != null)] | length' "$T/st
 fi
 published 18126 && fail "the backup is connected before it was provisioned"
 
+# ask OP COMPONENT INSTANCE KIND: ctl OP must succeed, and the event of
+# KIND must carry the request's number
+ask() {
+    "$HS" ctl --socket "$SOCK" "$1" "$2" "$3" > "$T/$1.txt" || fail "ctl $1 $2 $3 exited $?"
+    cat "$T/$1.txt"
+    _seq=$(grep -o 'request [0-9]*' "$T/$1.txt" | awk '{ print $2 }')
+    [ -n "$_seq" ] || fail "ctl $1: no request number"
+    # the answer may overtake the event's line in the file (sinks come first)
+    wait_for 2 sh -c "grep '\"kind\":\"$4\"' '$T/events.jsonl' | grep -q '\"seq\":$_seq[,}]'" ||
+        fail "no $4 event with seq $_seq"
+}
+
 # provision: the backup's connection up, its stream published at nginx
-"$HS" ctl --socket "$SOCK" provision live/out:ingest backup > "$T/provision.txt" ||
-    fail "ctl provision exited $?"
-cat "$T/provision.txt"
-seq=$(seq_of "$T/provision.txt")
-[ -n "$seq" ] || fail "no request number: $(cat "$T/provision.txt")"
-grep '"kind":"provisioned"' "$T/events.jsonl" | grep -q "\"seq\":$seq[,}]" ||
-    fail "no provisioned event with seq $seq"
+ask provision live/out:ingest backup provisioned
 wait_for 5 published 18126 || fail "the backup's RTMP stream did not appear"
 assert_eq "backup state after provision" "$(state live/out:ingest backup)" ready
 assert_eq "output in use after provision" "$(in_use live/out:ingest)" primary
 
 # release: closed again
-"$HS" ctl --socket "$SOCK" release live/out:ingest backup > "$T/release.txt" ||
-    fail "ctl release exited $?"
-seq=$(seq_of "$T/release.txt")
-grep '"kind":"released"' "$T/events.jsonl" | grep -q "\"seq\":$seq[,}]" ||
-    fail "no released event with seq $seq"
+ask release live/out:ingest backup released
 wait_for 5 sh -c "! $HTTPGET -t 2 http://127.0.0.1:18126/stat | grep -q '<name>key1</name>'" ||
     fail "the backup's RTMP stream is still there after the release"
 assert_eq "backup state after release" "$(state live/out:ingest backup)" idle
 
 # a planned encoder switch: at a GOP boundary, nothing lost
-"$HS" ctl --socket "$SOCK" switch live/enc:main backup > "$T/switch.txt" ||
-    fail "ctl switch exited $?"
-seq=$(seq_of "$T/switch.txt")
-grep '"kind":"switch"' "$T/events.jsonl" | grep -q "\"seq\":$seq[,}]" ||
-    fail "no switch event with seq $seq"
+ask switch live/enc:main backup switch
 assert_eq "encoder in use after the switch" "$(in_use live/enc:main)" backup
 
 wait "$HSPID"; rc=$?

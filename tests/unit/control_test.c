@@ -98,6 +98,18 @@ static const char *error_of(json_t *a)
     return e ? e : "";
 }
 
+/* request must be refused with an error that says why. */
+static void expect_error(const char *request, const char *why)
+{
+    json_t *a = ask(request);
+
+    CU_ASSERT_FALSE(is_ok(a));
+    CU_ASSERT_PTR_NOT_NULL(strstr(error_of(a), why));
+    if (!strstr(error_of(a), why))
+        fprintf(stderr, "\n    %s: got '%s'\n", request, error_of(a));
+    json_decref(a);
+}
+
 static void test_protocol(void)
 {
     struct stat st;
@@ -120,30 +132,16 @@ static void test_protocol(void)
     json_decref(a);
 
     /* errors, each an answer */
-    a = ask("nonsense\n");
-    CU_ASSERT_PTR_NOT_NULL(strstr(error_of(a), "not JSON"));
-    json_decref(a);
-    a = ask("{\"cmd\":\"status\"}\n");
-    CU_ASSERT_PTR_NOT_NULL(strstr(error_of(a), "protocol version"));
-    json_decref(a);
+    expect_error("nonsense\n", "not JSON");
+    expect_error("{\"cmd\":\"status\"}\n", "protocol version");
     a = ask("{\"v\":1,\"cmd\":\"status\",\"cmd\":\"stop\"}\n");   /* duplicate keys */
     CU_ASSERT_FALSE(is_ok(a));
     json_decref(a);
-    a = ask("{\"v\":1,\"cmd\":\"provision\"}\n");
-    CU_ASSERT_PTR_NOT_NULL(strstr(error_of(a), "'component' is required"));
-    json_decref(a);
-    a = ask("{\"v\":1,\"cmd\":\"provision\",\"component\":\"out:o\",\"instance\":\"spare\"}\n");
-    CU_ASSERT_PTR_NOT_NULL(strstr(error_of(a), "'instance'"));
-    json_decref(a);
-    a = ask("{\"v\":1,\"cmd\":\"provision\",\"component\":\"out:o\",\"wait_ms\":-1}\n");
-    CU_ASSERT_PTR_NOT_NULL(strstr(error_of(a), "'wait_ms'"));
-    json_decref(a);
-    a = ask("{\"v\":1,\"cmd\":\"release\",\"component\":\"s/input\"}\n");
-    CU_ASSERT_PTR_NOT_NULL(strstr(error_of(a), "only switched"));
-    json_decref(a);
-    a = ask("{\"v\":1,\"cmd\":\"switch\",\"component\":\"s/ladder\"}\n");
-    CU_ASSERT_PTR_NOT_NULL(strstr(error_of(a), "takes no request"));
-    json_decref(a);
+    expect_error("{\"v\":1,\"cmd\":\"provision\"}\n", "'component' is required");
+    expect_error("{\"v\":1,\"cmd\":\"provision\",\"component\":\"out:o\",\"instance\":\"spare\"}\n", "'instance'");
+    expect_error("{\"v\":1,\"cmd\":\"provision\",\"component\":\"out:o\",\"wait_ms\":-1}\n", "'wait_ms'");
+    expect_error("{\"v\":1,\"cmd\":\"release\",\"component\":\"s/input\"}\n", "only switched");
+    expect_error("{\"v\":1,\"cmd\":\"switch\",\"component\":\"s/ladder\"}\n", "takes no request");
 
     /* several requests on one connection, answered in order; a request
      * answered at once carries its seq */
