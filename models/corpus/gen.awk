@@ -2,7 +2,7 @@
 # faults injected through the data plane, recorded in an HDS.
 #
 #   awk -v seed=1 -v streams=8 -v minutes=20 -v job=c1 -v dir=corpus/c1 \
-#       -f models/corpus/gen.awk > corpus/c1/job.yaml
+#       -f models/corpus/gen.awk > corpus/c1/c1.yaml
 #
 # Every stream is a small lavfi source (video and a tone) with a backup
 # source, two renditions with standby encoders (opened when needed: the

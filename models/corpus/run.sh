@@ -30,6 +30,8 @@ EVAL_JOBS="e1:21"
 [ -x "$HS" ] || { echo "run make first" >&2; exit 2; }
 mkdir -p "$DIR"
 
+# Each job file is named after its job: a run's control socket is named
+# after its job file (./NAME.sock), and the jobs run side by side.
 record() {   # NAME SEED
     d=$DIR/$1
     if [ -s "$d/$1.hds" ] && [ "${CORPUS_REBUILD:-0}" != 1 ]; then
@@ -39,10 +41,10 @@ record() {   # NAME SEED
     rm -rf "$d"
     mkdir -p "$d"
     awk -v seed="$2" -v streams="$STREAMS" -v minutes="$MINUTES" -v job="$1" -v dir="$d" \
-        -f models/corpus/gen.awk > "$d/job.yaml"
-    "$HS" check "$d/job.yaml" >/dev/null
+        -f models/corpus/gen.awk > "$d/$1.yaml"
+    "$HS" check "$d/$1.yaml" >/dev/null
     echo "corpus: recording $1 ($STREAMS streams, $MINUTES min, seed $2) in $d"
-    "$HS" -v error run --events "$d/events.jsonl" "$d/job.yaml" > "$d/run.log" 2>&1 &
+    "$HS" -v error run --events "$d/events.jsonl" "$d/$1.yaml" > "$d/run.log" 2>&1 &
 }
 
 for j in $TRAIN_JOBS $EVAL_JOBS; do

@@ -4,12 +4,16 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include <libavutil/error.h>
+
 #include "cli/cmd.h"
 #include "core/log.h"
 
 const CmdEntry *const cmd_table[] = {
     &cmd_run_entry,
     &cmd_check_entry,
+    &cmd_ctl_entry,
+    &cmd_graph_entry,
     &cmd_hds_entry,
     &cmd_nab_entry,
     &cmd_train_entry,
@@ -45,6 +49,19 @@ void cmd_print_help(const CmdEntry *e)
            "  -v, --verbosity LEVEL  quiet, panic, fatal, error, warning, info (default),\n"
            "                         verbose, debug, trace; libav's own log included\n"
            "  -h, --help             this text\n");
+}
+
+int cmd_load_job(const char *path, Job **job)
+{
+    JobDiag diag = { 0 };
+    int ret = job_load(path, job, &diag);
+
+    for (int m = 0; m < diag.nb_msgs; m++)
+        fprintf(stderr, "%s\n", diag.msgs[m]);
+    if (ret < 0 && !diag.nb_msgs)
+        fprintf(stderr, "%s: %s\n", path, av_err2str(ret));
+    job_diag_free(&diag);
+    return ret < 0 ? HS_EXIT_USAGE : 0;
 }
 
 int cmd_usage_error(const CmdEntry *e, const char *fmt, ...)

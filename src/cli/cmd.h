@@ -8,6 +8,8 @@
 #ifndef HS_CMD_H
 #define HS_CMD_H
 
+#include "job/job.h"
+
 /* Exit statuses, documented in the README. */
 #define HS_EXIT_OK            0    /* everything ran and ended normally */
 #define HS_EXIT_FAILED        1    /* a stream failed for good */
@@ -37,6 +39,11 @@ int cmd_common_option(int c, const char *arg);
 /* Prints "usage: hotspare NAME USAGE" and the command's help to stdout. */
 void cmd_print_help(const CmdEntry *e);
 
+/* Loads the job file a command runs on, printing its problems on stderr
+ * (file:line:col: message). Returns 0 and *job (the caller frees it with
+ * job_free), or HS_EXIT_USAGE. */
+int cmd_load_job(const char *path, Job **job);
+
 /* Reports a usage error and returns HS_EXIT_USAGE. */
 int cmd_usage_error(const CmdEntry *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -44,6 +51,8 @@ int cmd_usage_error(const CmdEntry *e, const char *fmt, ...)
 /* The commands. */
 extern const CmdEntry cmd_run_entry;
 extern const CmdEntry cmd_check_entry;
+extern const CmdEntry cmd_ctl_entry;
+extern const CmdEntry cmd_graph_entry;
 extern const CmdEntry cmd_hds_entry;
 extern const CmdEntry cmd_nab_entry;
 extern const CmdEntry cmd_train_entry;

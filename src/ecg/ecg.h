@@ -12,6 +12,17 @@
  * encoders and outputs take requests; the decoders, the ladder and edges
  * appear in the graph (an edge is its output's peer).
  *
+ * The decoders and the ladder have no kind of their own in comp.h: they are
+ * nodes of kind COMP_INGEST (the stream's shared front end, as the agents
+ * count their CPU) named "vdec", "adec" and "ladder", names an input never
+ * has. comp_format would write them as "input": name nodes with
+ * ecg_node_name, read them with ecg_lookup.
+ *
+ * The number of instances of each node comes from the job (an input's
+ * sources, a rendition's standby, an output's destinations), never from
+ * what a stage published: a stage that has not published yet still has its
+ * backups.
+ *
  * Built without a running job (ecg_alloc_static) it describes the chain of
  * a job file: `hotspare graph`.
  */
@@ -19,6 +30,7 @@
 #define HS_ECG_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <libavutil/bprint.h>
@@ -40,60 +52,108 @@ typedef enum EcgRole {
 
 /* What the tick last saw of a component (ecg_note), for status and graphs. */
 typedef struct EcgFigures {
-    float risk;                   /* failure risk, < 0 unknown */
-    double rate;                  /* fps (encoders), packets/s (inputs, outputs) */
-    int queue;                    /* items waiting for it */
+    float risk;                   /* failure risk 0..1, < 0 unknown */
+    double rate;                  /* fps (encoders), packets/s (inputs, outputs);
+                                     < 0 unknown */
+    int queue;                    /* items waiting for it, < 0 unknown */
     int64_t at_us;                /* when (av_gettime_relative), 0 never */
 } EcgFigures;
 
-/* job, events, stop: not owned, outlive the graph. */
+/* Pipelines for every stream of job. job, events, stop: not owned, outlive
+ * the graph. */
 int  ecg_alloc(Ecg **pg, const Job *job, EventLog *events, const _Atomic int *stop);
 /* The graph of a job file alone: no pipeline, every state idle. */
 int  ecg_alloc_static(Ecg **pg, const Job *job);
+/* Frees the pipelines (after ecg_join) and the graph; NULL-safe. */
 void ecg_free(Ecg **pg);
 
+/* Starts every stream; returns 0 or the first failure (the streams already
+ * started run on: the caller stops them). */
 int  ecg_start(Ecg *g);
+/* Have every stream's threads ended? (1 for a static graph) */
 int  ecg_finished(Ecg *g);
 /* Joins every stream; returns how many failed. */
 int  ecg_join(Ecg *g);
 
 int ecg_nb_streams(const Ecg *g);
 Pipeline *ecg_pipeline(Ecg *g, int stream);      /* NULL when static */
+/* The pipelines as an array of ecg_nb_streams (the sampler's and the
+ * progress report's view); NULL when static. Owned by the graph. */
+Pipeline **ecg_pipelines(Ecg *g);
 
 /* Nodes in a stable order: per stream, input, decoders, ladder, encoders
  * (renditions, then audio), outputs, edges. */
 int ecg_nb_nodes(const Ecg *g);
 const CompId *ecg_node(const Ecg *g, int i);      /* instance COMP_WHOLE */
 EcgRole ecg_node_role(const Ecg *g, int i);
-/* The node's index, or AVERROR(ENOENT). The instance of id is ignored. */
+/* Instances of node i, from the job (1 for decoders and the ladder). */
+int ecg_node_instances(const Ecg *g, int i);
+/* "news/enc:720p" (with_stream) or "enc:720p"; "news/vdec". Returns the
+ * length or AVERROR(ENOSPC). */
+int ecg_node_name(const Ecg *g, int i, int with_stream, char *buf, size_t size);
+/* "ingest", "decoder", "ladder", "encoder", "output", "edge". */
+const char *ecg_node_kind(const Ecg *g, int i);
+
+/* The node's index, or AVERROR(ENOENT). The instance of id is ignored. An
+ * empty stream matches when one stream alone has such a component;
+ * AVERROR(EINVAL) when several have. */
 int ecg_find(const Ecg *g, const CompId *id);
+
+/* Reads a component as people write it (comp.h's grammar, plus "vdec",
+ * "adec", "ladder"), the stream optional when it is not ambiguous. Writes
+ * the node's id with the instance written (COMP_WHOLE when none) into id.
+ * Returns the node's index, or AVERROR(EINVAL)/AVERROR(ENOENT) with the
+ * reason in err. */
+int ecg_lookup(const Ecg *g, const char *text, CompId *id, char *err, size_t err_size);
 
 /* Indices of the nodes node i feeds directly; returns how many (at most max). */
 int ecg_downstream(const Ecg *g, int i, int *out, int max);
 
 /*
- * Asks a component for req (req->seq 0: a new one is given, and written
- * back). Its own thread carries it out at its next wake-up and reports the
- * outcome as an event carrying the seq. Returns 0, AVERROR(ENOENT) (no such
- * component), AVERROR(EINVAL) (no such instance, or asking the primary to
- * be provisioned or released), AVERROR(ENOTSUP) (not for this kind: every
- * input source is read all the time, so an input is switched, never
- * provisioned; decoders and the ladder take no request), AVERROR(EAGAIN)
- * (mailbox full), AVERROR(ENODEV) (static graph, or the stage has ended).
+ * Asks a component for req. The instance is req->instance; when that is
+ * COMP_ANY and id names an instance, id's. req->seq 0: a new one is given
+ * (comp_next_seq), and written back. Its own thread carries it out at its
+ * next wake-up and reports the outcome as an event carrying the seq.
+ * Returns 0, AVERROR(ENOENT) (no such component), AVERROR(ENOTSUP) (not
+ * for this kind: every input source is read all the time, so an input is
+ * switched, never provisioned or released; decoders, the ladder and edges
+ * take no request), AVERROR(EINVAL) (no such instance, a component without
+ * backups, or asking the primary to be provisioned or released),
+ * AVERROR(EAGAIN) (mailbox full), AVERROR(ENODEV) (static graph, or the
+ * stage has ended). why (may be NULL): one line saying why, on failure.
  * Thread-safe.
  */
-int ecg_request(Ecg *g, const CompId *id, CompRequest *req);
+int ecg_request(Ecg *g, const CompId *id, CompRequest *req, char *why, size_t why_size);
 
-/* A copy of what node i last published (instances, states, heartbeat).
+/* A copy of what node i last published (instances, states, heartbeat);
+ * nb_instances is the job's, and a stage that published nothing yet shows
+ * its primary active while its thread runs. An edge shows its output's.
  * Thread-safe. Returns 0, or AVERROR(ENOENT). */
 int ecg_status(Ecg *g, int i, CompStatus *st);
 
-/* The tick's figures for node i (the sampler's, the predictor's risk). */
+/* Node i's thread: "static" (no pipeline), "idle", "running", "done",
+ * "failed"; an edge: its output's. */
+const char *ecg_thread(Ecg *g, int i);
+
+/* The tick's figures for node i (the sampler's, the predictor's risk).
+ * Thread-safe. */
 void ecg_note(Ecg *g, int i, const EcgFigures *f);
 void ecg_figures(Ecg *g, int i, EcgFigures *f);
 
-/* The graph as DOT (json 0) or JSON (json 1), with states, the instance in
- * use and colours; never a URL, a credential or a stream key. */
+/* "primary", "backup", "backup2", ...; "any" for COMP_ANY. */
+#define ECG_INSTANCE_NAME_SIZE 24
+const char *ecg_instance_name(int k, char *buf, size_t size);
+/* Reads "primary", "backup", "backupN" or a number; returns it, or
+ * AVERROR(EINVAL). */
+int ecg_parse_instance(const char *text);
+
+/*
+ * The graph as DOT (json 0) or JSON (json 1), appended to bp, with states,
+ * the instance in use, the last figures and colours; never a URL, a
+ * credential or a stream key: it names components only. The JSON is an
+ * object {"nodes":[...],"edges":[{"from":ID,"to":ID}]}, each node as in the
+ * control socket's status (README). Returns 0 or AVERROR(ENOMEM).
+ */
 int ecg_describe(Ecg *g, int json, AVBPrint *bp);
 
 #endif

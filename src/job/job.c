@@ -984,7 +984,7 @@ fail:
 /* Inputs, audio, renditions, outputs                                       */
 
 static const char *const job_keys[] = { "version", "rw_timeout", "supervisor", "streams", NULL };
-static const char *const supervisor_keys[] = { "tick", "hds", "metrics", "model", NULL };
+static const char *const supervisor_keys[] = { "tick", "hds", "metrics", "model", "control", NULL };
 static const char *const hds_keys[] = { "path", "retention", "raw_window", NULL };
 static const char *const metrics_keys[] = { "listen", "allow_remote", NULL };
 static const char *const stream_keys[] = {
@@ -1962,6 +1962,10 @@ static void load_supervisor(Loader *ld, const yaml_node_t *root, JobSupervisor *
         av_freep(&sv->model_path);
         sv->prediction_off = 1;
     }
+    /* the control socket (hotspare ctl); 107 bytes: sockaddr_un's sun_path */
+    if (get_string(ld, map, "control", &sv->control_path) > 0 && strlen(sv->control_path) > 107)
+        report(ld, map_get(ld, map, "control"), "'control' must be at most 107 bytes "
+               "(a Unix socket's path), got %zu", strlen(sv->control_path));
     m = map_get(ld, map, "metrics");
     if (m) {
         yaml_node_t *addr_node = m;
@@ -2230,6 +2234,7 @@ void job_free(Job **pjob)
     av_freep(&job->supervisor.hds_path);
     av_freep(&job->supervisor.metrics_addr);
     av_freep(&job->supervisor.model_path);
+    av_freep(&job->supervisor.control_path);
     av_freep(&job->path);
     av_freep(pjob);
 }

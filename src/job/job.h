@@ -185,7 +185,7 @@ typedef struct JobStream {
 } JobStream;
 
 /* The supervisor's own settings: the tick, the data store, the metrics
- * endpoint. */
+ * endpoint, the control socket. */
 typedef struct JobSupervisor {
     int64_t tick_us;              /* one snapshot of every component per tick */
     char *hds_path;               /* historical data store; NULL: none */
@@ -196,6 +196,8 @@ typedef struct JobSupervisor {
     char *model_path;             /* the failure model; NULL: the default one
                                      (predictor_default_model), if there is one */
     int prediction_off;           /* model: none */
+    char *control_path;           /* the control socket (hotspare ctl); NULL:
+                                     the default, $XDG_RUNTIME_DIR/hotspare/JOB.sock */
     JobLoc loc;
 } JobSupervisor;
 

@@ -797,6 +797,10 @@ static void supervise(Output *out)
             if (in->state == OI_OPENING) {
                 in->state = OI_READY;
                 in->ready_since = now;
+                if (in->open_seq) {
+                    answer(out, in, EV_PROVISIONED, in->open_seq, 0, "%s is ready", in->component);
+                    in->open_seq = 0;
+                }
                 if (in->fails) {
                     atomic_fetch_add(&out->reconnects, 1);
                     emit(out, EV_INFO, "%s is up again", in->component);

@@ -1128,7 +1128,7 @@ static void test_supervisor(void)
         "4:8: hds is missing 'path'",
         "5:12: '0.0.0.0:9464' is not a loopback address: metrics show the job's topology; "
         "set allow_remote: true to listen there",
-        "6:3: unknown key 'prometheus' in supervisor (expected one of: tick, hds, metrics, model)");
+        "6:3: unknown key 'prometheus' in supervisor (expected one of: tick, hds, metrics, model, control)");
     job = load_ok(
         "version: 1\n"
         "supervisor: { metrics: { listen: \"0.0.0.0:9464\", allow_remote: true } }\n"
@@ -1138,7 +1138,34 @@ static void test_supervisor(void)
         "    renditions: [ { name: r } ]\n"
         "    outputs: [ { name: o, url: o.ts } ]\n");
     CU_ASSERT_TRUE(job->supervisor.metrics_allow_remote);
+    CU_ASSERT_PTR_NULL(job->supervisor.control_path);    /* the run's default */
     job_free(&job);
+
+    /* the control socket: a path, at most what sockaddr_un holds */
+    job = load_ok("version: 1\nsupervisor: { control: /run/hs/news.sock }\nstreams:\n"
+                  "  - name: a\n    input: { url: in.ts }\n"
+                  "    renditions: [ { name: r } ]\n    outputs: [ { name: o, url: o.ts } ]\n");
+    CU_ASSERT_STRING_EQUAL(job->supervisor.control_path, "/run/hs/news.sock");
+    job_free(&job);
+    EXPECT_BAD(
+        "version: 1\n"
+        "supervisor: { control: [ a ] }\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input: { url: in.ts }\n"
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n", 1,
+        "2:24: 'control' must be a string, not a list");
+    EXPECT_BAD(
+        "version: 1\n"
+        "supervisor: { control: /run/hotspare/a-very-long-directory-name-that-goes-on/"
+        "and-on-and-on-and-on-past-what-a-unix-socket-address-can-hold.sock }\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input: { url: in.ts }\n"
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n", 1,
+        "2:24: 'control' must be at most 107 bytes (a Unix socket's path), got 120");
 }
 
 static void test_many_problems(void)
