@@ -24,6 +24,7 @@
 #include "cli/control.h"
 #include "core/event.h"
 #include "ecg/ecg.h"
+#include "fo/fo.h"
 #include "hds/hds.h"
 #include "job/job.h"
 #include "core/log.h"
@@ -104,6 +105,7 @@ typedef struct Supervision {
     Metrics *metrics;
     int64_t next_tick;
     Ecg *g;                      /* not owned: gets each tick's figures */
+    Fo *fo;                      /* acts on them */
     struct NodePrev {            /* per node of g: a counter's last value */
         double count;
         int64_t at_us;
@@ -168,6 +170,14 @@ static int supervision_start(Supervision *sv, const Job *job, Ecg *g, EventLog *
     sv->prev = av_calloc(ecg_nb_nodes(g), sizeof(*sv->prev));
     if (!sv->prev)
         return AVERROR(ENOMEM);
+    /* the orchestrator: without a model no risk is known, and it does
+     * nothing on risk (thresholds out of reach) */
+    ret = fo_alloc(&sv->fo, g, job, sv->pred ? predictor_model(sv->pred)->thr_high : 2.0f,
+                   sv->pred ? predictor_model(sv->pred)->thr_low : -1.0f,
+                   FO_DEFAULT_MAX_PROVISIONED, events);
+    if (ret < 0)
+        return ret;
+    evlog_add_sink(events, fo_event_sink, sv->fo);
     if (js->hds_path) {
         HdsConfig hc;
         hds_config_init(&hc);
@@ -274,6 +284,8 @@ static void supervision_tick(Supervision *sv, const Job *job, int64_t now, int f
     if (sv->pred)
         predictor_tick(sv->pred, s, sv->events);
     supervision_note(sv, s, now);
+    if (sv->fo)
+        fo_tick(sv->fo, now);
     if (sv->hds)
         hds_put_sample(sv->hds, s);
     if (sv->metrics)
@@ -287,6 +299,7 @@ static void supervision_stop(Supervision *sv)
     predictor_free(&sv->pred);
     sampler_free(&sv->sampler);
     av_freep(&sv->prev);
+    fo_stop(sv->fo);             /* freed after the event log: it is a sink */
 }
 
 /*
@@ -352,6 +365,7 @@ static int run_job(const Job *job, const char *progress_path, const char *events
         progress_free(&pg);
         evlog_free(&events);
         control_free(&ctl);
+        fo_free(&sv.fo);
         return HS_EXIT_USAGE;
     }
     if (ctl && (ret = control_start(ctl, g, &hooks)) < 0)
@@ -401,6 +415,7 @@ end:
     progress_free(&pg);
     evlog_free(&events);
     control_free(&ctl);           /* its sink is called until the event log goes */
+    fo_free(&sv.fo);              /* likewise */
     if (ret < 0) {
         av_log(NULL, AV_LOG_FATAL, "cannot run the job: %s\n", av_err2str(ret));
         return HS_EXIT_FAILED;

@@ -1,0 +1,197 @@
+/*
+ * fo.c: the failover orchestrator; see fo.h.
+ */
+#include <pthread.h>
+#include <string.h>
+
+#include <libavutil/avstring.h>
+#include <libavutil/mem.h>
+
+#include "core/comp.h"
+#include "core/log.h"
+#include "fo/fo.h"
+
+/* Decisions for one component at one tick, at most (fo_decide makes two). */
+#define FO_MAX_ACTIONS 4
+
+struct Fo {
+    LogCtx log;
+    Ecg *g;
+    const Job *job;
+    EventLog *events;
+    int max_provisioned;
+    FoPolicy *policy;            /* per stream */
+    int nb_nodes;
+    int *stream_of;              /* per node: its stream's index, -1 not ours */
+    FoCompState *state;          /* per node; the tick's thread only */
+    FoCandidate *cand;           /* the tick's scratch, FO_MAX_ACTIONS per node */
+    pthread_mutex_t lock;
+    int *failures;               /* per node, since the last tick; guarded by lock */
+    int stopped;                 /* the graph may go: the sink ignores all; guarded by lock */
+};
+
+void fo_free(Fo **pf)
+{
+    Fo *f = *pf;
+
+    if (!f)
+        return;
+    pthread_mutex_destroy(&f->lock);
+    av_freep(&f->policy);
+    av_freep(&f->stream_of);
+    av_freep(&f->state);
+    av_freep(&f->cand);
+    av_freep(&f->failures);
+    av_freep(pf);
+}
+
+int fo_alloc(Fo **pf, Ecg *g, const Job *job, float thr_high, float thr_low,
+             int max_provisioned, EventLog *events)
+{
+    Fo *f = av_mallocz(sizeof(*f));
+
+    *pf = NULL;
+    if (!f)
+        return AVERROR(ENOMEM);
+    logctx_init(&f->log, "fo");
+    pthread_mutex_init(&f->lock, NULL);
+    f->g = g;
+    f->job = job;
+    f->events = events;
+    f->max_provisioned = max_provisioned;
+    f->nb_nodes = ecg_nb_nodes(g);
+    f->policy = av_calloc(job->nb_streams, sizeof(*f->policy));
+    f->stream_of = av_calloc(FFMAX(f->nb_nodes, 1), sizeof(*f->stream_of));
+    f->state = av_calloc(FFMAX(f->nb_nodes, 1), sizeof(*f->state));
+    f->cand = av_calloc(FFMAX(f->nb_nodes, 1) * FO_MAX_ACTIONS, sizeof(*f->cand));
+    f->failures = av_calloc(FFMAX(f->nb_nodes, 1), sizeof(*f->failures));
+    if (!f->policy || !f->stream_of || !f->state || !f->cand || !f->failures) {
+        fo_free(&f);
+        return AVERROR(ENOMEM);
+    }
+    for (int s = 0; s < job->nb_streams; s++) {
+        const JobStream *js = &job->streams[s];
+        FoPolicy *p = &f->policy[s];
+        fo_policy_default(p, thr_high, thr_low);
+        /* standby: always and switching back are the stages' own today
+         * (they reopen the standby after each use, and go back after
+         * switch_back): the orchestrator acts on risk only */
+        p->standby = js->standby == JOB_STANDBY_ON_RISK ? JOB_STANDBY_ON_RISK : JOB_STANDBY_NEVER;
+    }
+    for (int i = 0; i < f->nb_nodes; i++) {
+        const CompId *id = ecg_node(g, i);
+        f->stream_of[i] = -1;
+        if (ecg_node_role(g, i) != ECG_ROLE_COMPONENT ||
+            (id->kind != COMP_INGEST && id->kind != COMP_ENCODER && id->kind != COMP_OUTPUT))
+            continue;
+        for (int s = 0; s < job->nb_streams; s++)
+            if (!strcmp(job->streams[s].name, id->stream))
+                f->stream_of[i] = s;
+    }
+    *pf = f;
+    return 0;
+}
+
+void fo_event_sink(void *opaque, const Event *ev)
+{
+    Fo *f = opaque;
+    CompId id;
+    int i;
+
+    if (ev->kind != EV_FAILURE || !ev->stream || !ev->component ||
+        comp_parse(ev->component, 1, &id, NULL, 0) < 0)
+        return;
+    av_strlcpy(id.stream, ev->stream, sizeof(id.stream));
+    pthread_mutex_lock(&f->lock);
+    if (!f->stopped && (i = ecg_find(f->g, &id)) >= 0)
+        f->failures[i]++;
+    pthread_mutex_unlock(&f->lock);
+}
+
+void fo_stop(Fo *f)
+{
+    if (!f)
+        return;
+    pthread_mutex_lock(&f->lock);
+    f->stopped = 1;
+    pthread_mutex_unlock(&f->lock);
+}
+
+int fo_provisioned(const Fo *f)
+{
+    int n = 0;
+
+    for (int i = 0; i < f->nb_nodes; i++)
+        n += f->state[i].provisioned_at != 0;
+    return n;
+}
+
+/* Posts one decision and says why. Returns 1 when it was posted. */
+static int act(Fo *f, int i, const FoAction *a)
+{
+    const CompId *node = ecg_node(f->g, i);
+    CompId id = *node;
+    CompRequest req = { .op = a->op, .instance = a->instance, .origin = "fo" };
+    char why[256] = "", name[128];
+    int ret;
+
+    id.instance = COMP_WHOLE;
+    ret = ecg_request(f->g, &id, &req, why, sizeof(why));
+    id.instance = a->instance;
+    comp_format(&id, 0, name, sizeof(name));
+    if (ret < 0) {
+        evlog_emit(f->events, node->stream, name, EV_WARNING, ret,
+                   "orchestrator: %s %s (rule %s, risk %.2f) not posted: %s", comp_op_name(a->op),
+                   name, fo_rule_name(a->rule), a->risk, why[0] ? why : av_err2str(ret));
+        return 0;
+    }
+    evlog_emit_seq(f->events, node->stream, name, EV_INFO, 0, req.seq,
+                   "orchestrator: %s %s (rule %s, risk %.2f, request %u)", comp_op_name(a->op),
+                   name, fo_rule_name(a->rule), a->risk, (unsigned)req.seq);
+    return 1;
+}
+
+int fo_tick(Fo *f, int64_t now_us)
+{
+    int nb = 0, posted = 0, held = fo_provisioned(f), slots;
+
+    for (int i = 0; i < f->nb_nodes; i++) {
+        FoView v = { .risk = -1 };
+        EcgFigures fig;
+        FoAction a[FO_MAX_ACTIONS];
+        int n;
+
+        if (f->stream_of[i] < 0)
+            continue;
+        ecg_figures(f->g, i, &fig);
+        if (ecg_status(f->g, i, &v.st) < 0)
+            continue;
+        v.risk = fig.at_us ? fig.risk : -1;
+        pthread_mutex_lock(&f->lock);
+        v.failovers = f->failures[i];
+        f->failures[i] = 0;
+        pthread_mutex_unlock(&f->lock);
+        n = fo_decide(&f->state[i], &v, &f->policy[f->stream_of[i]], now_us, a, FO_MAX_ACTIONS);
+        for (int k = 0; k < n; k++)
+            f->cand[nb++] = (FoCandidate){ .a = a[k], .comp = i };
+    }
+    slots = FFMAX(f->max_provisioned - held, 0);
+    fo_budget(f->cand, nb, slots);
+    for (int k = 0; k < nb; k++) {
+        FoCandidate *c = &f->cand[k];
+        if (!c->granted) {
+            const CompId *node = ecg_node(f->g, c->comp);
+            char name[128];
+            comp_format(node, 0, name, sizeof(name));
+            evlog_emit(f->events, node->stream, name, EV_INFO, 0,
+                       "orchestrator: no backup ahead for %s at risk %.2f: %d of %d open "
+                       "(max_provisioned)", name, c->a.risk, held, f->max_provisioned);
+            continue;
+        }
+        if (act(f, c->comp, &c->a)) {
+            fo_applied(&f->state[c->comp], &c->a, now_us);
+            posted++;
+        }
+    }
+    return posted;
+}
