@@ -40,6 +40,7 @@
 #include <libavutil/parseutils.h>
 
 #include "job/job.h"
+#include "core/comp.h"
 #include "core/log.h"
 #include "job/preset.h"
 #include "core/redact.h"
@@ -1683,86 +1684,74 @@ static const char *const action_words[] = {
     "provision", "release", "switch", "switch_back", NULL,
 };
 
-/* What a fault's component names: 'i'nput, 'e'ncoder, 'o'utput, with the
- * instance (0: the primary, k: backup k). Reports and returns -1 when the
- * stream has no such component. */
+/* What a fault's component names, read with the one grammar (core/comp.h),
+ * and whether it has a backup. Reports and
+ * returns -1 when the name is malformed, or the stream has no such
+ * component or no such backup. */
 static int fault_target(Loader *ld, const yaml_node_t *n, const JobStream *st,
-                        int *what, int *instance, int *has_backup, int *audio)
+                        CompId *id, int *has_backup)
 {
-    const char *c = TEXT(n), *dot = strrchr(c, '.');
-    char base[80];
-    size_t blen = dot && !strncmp(dot, ".backup", 7) ? (size_t)(dot - c) : strlen(c);
-    int nb_backups = 0;
+    const char *c = TEXT(n);
+    char err[160];
+    int nb_backups = 0, found = 0;
 
-    *instance = 0;
-    *audio = 0;
-    if (blen != strlen(c)) {
-        const char *num = dot + 7;
-        *instance = 1;
-        if (*num) {
-            char *end;
-            long k = strtol(num, &end, 10);
-            if (*end || k < 2)
-                goto unknown;
-            *instance = (int)k;
-        }
+    if (comp_parse(c, 0, id, err, sizeof(err)) < 0) {
+        report(ld, n, "%s", err);
+        return -1;
     }
-    if (blen >= sizeof(base))
-        goto unknown;
-    memcpy(base, c, blen);
-    base[blen] = 0;
-
-    if (!strcmp(base, "input")) {
-        *what = 'i';
+    /* the data plane looks its faults up by the name without the stream */
+    if (id->stream[0]) {
+        report(ld, n, "'%s': a fault names a component of its own stream, without '%s/'",
+               c, id->stream);
+        return -1;
+    }
+    switch (id->kind) {
+    case COMP_INGEST:
+        found = 1;
         nb_backups = st->input.nb_backups;
-    } else if (!strncmp(base, "enc:", 4)) {
-        *what = 'e';
-        if (!strcmp(base + 4, "audio")) {
-            if (!st->audio.enabled)
-                goto unknown;
-            *audio = 1;
-        } else {
-            int found = 0;
-            for (int r = 0; r < st->nb_renditions; r++)
-                if (st->renditions[r].name && !strcmp(st->renditions[r].name, base + 4)) {
-                    found = 1;
-                    nb_backups = !!st->renditions[r].backup;
-                }
-            if (!found)
-                goto unknown;
+        break;
+    case COMP_ENCODER:
+        if (!strcmp(id->name, "audio")) {
+            found = st->audio.enabled;
+            break;
         }
-    } else if (!strncmp(base, "out:", 4)) {
-        int found = 0;
-        *what = 'o';
+        for (int r = 0; r < st->nb_renditions; r++)
+            if (st->renditions[r].name && !strcmp(st->renditions[r].name, id->name)) {
+                found = 1;
+                nb_backups = !!st->renditions[r].backup;
+            }
+        break;
+    case COMP_OUTPUT:
         for (int o = 0; o < st->nb_outputs; o++)
-            if (st->outputs[o].name && !strcmp(st->outputs[o].name, base + 4)) {
+            if (st->outputs[o].name && !strcmp(st->outputs[o].name, id->name)) {
                 found = 1;
                 nb_backups = st->outputs[o].nb_backups;
             }
-        if (!found)
-            goto unknown;
-    } else {
-        goto unknown;
+        break;
+    default:                      /* host, GPUs, edges: no faults there */
+        break;
     }
-    if (*instance > nb_backups) {
+    if (!found) {
+        report(ld, n, "unknown component '%s' (input, input.backup, enc:RENDITION, "
+               "enc:RENDITION.backup, enc:audio, out:OUTPUT, out:OUTPUT.backup, ...)", c);
+        return -1;
+    }
+    if (id->instance > nb_backups) {
         report(ld, n, "'%s': the %s has %d backup%s", c,
-               *what == 'i' ? "input" : *what == 'e' ? "rendition" : "output",
+               id->kind == COMP_INGEST ? "input" : id->kind == COMP_ENCODER ? "rendition" : "output",
                nb_backups, nb_backups == 1 ? "" : "s");
         return -1;
     }
     *has_backup = nb_backups > 0;
     return 0;
-unknown:
-    report(ld, n, "unknown component '%s' (input, input.backup, enc:RENDITION, "
-           "enc:RENDITION.backup, enc:audio, out:OUTPUT, out:OUTPUT.backup, ...)", c);
-    return -1;
 }
 
 static void load_fault(Loader *ld, const yaml_node_t *map, const JobStream *st, JobFault *f)
 {
     yaml_node_t *fn = map_get(ld, map, "fault"), *an = map_get(ld, map, "action");
     yaml_node_t *cn = map_require(ld, map, "fault", "component");
-    int what = 0, instance = 0, has_backup = 0, audio = 0, target_ok = 0;
+    CompId target = { .kind = COMP_HOST };
+    int has_backup = 0, target_ok = 0;
     int64_t v;
 
     f->loc = loc_of(map);
@@ -1778,7 +1767,7 @@ static void load_fault(Loader *ld, const yaml_node_t *map, const JobStream *st, 
             report(ld, at, "'at' %s", err);
     }
     if (cn && get_string(ld, map, "component", &f->component) > 0 && f->component)
-        target_ok = fault_target(ld, cn, st, &what, &instance, &has_backup, &audio) == 0;
+        target_ok = fault_target(ld, cn, st, &target, &has_backup) == 0;
 
     if (!!fn == !!an) {
         report(ld, map, "a fault needs exactly one of 'fault' (%s) and 'action' (%s)",
@@ -1796,7 +1785,8 @@ static void load_fault(Loader *ld, const yaml_node_t *map, const JobStream *st, 
             return;
         }
         f->kind = (JobFaultKind)(JOB_FAULT_ERROR + k);
-        if (target_ok && ((f->kind == JOB_FAULT_DROP || f->kind == JOB_FAULT_CLOSE) && what == 'e'))
+        if (target_ok && ((f->kind == JOB_FAULT_DROP || f->kind == JOB_FAULT_CLOSE) &&
+                          target.kind == COMP_ENCODER))
             report(ld, fn, "an encoder cannot have a '%s' fault (error, stall or slow)", TEXT(fn));
     } else {
         int k = -1;
@@ -1809,10 +1799,10 @@ static void load_fault(Loader *ld, const yaml_node_t *map, const JobStream *st, 
             return;
         }
         f->kind = (JobFaultKind)(JOB_ACTION_PROVISION + k);
-        if (target_ok && (instance || !has_backup))
+        if (target_ok && (target.instance || !has_backup))
             report(ld, cn, "'%s' names %s: an action applies to a component with a backup, "
                    "named without .backup", f->component,
-                   instance ? "a backup" : "a component without a backup");
+                   target.instance ? "a backup" : "a component without a backup");
     }
 
     if (f->kind == JOB_FAULT_STALL || f->kind == JOB_FAULT_SLOW || f->kind == JOB_FAULT_DROP) {

@@ -1068,6 +1068,42 @@ static void test_faults(void)
         "15:44: 'fault' must be error, stall, slow, drop or close");
 }
 
+/* A fault's component is read with the one grammar (core/comp.h): a name
+ * it refuses is refused here with its reason, as are the stream prefix
+ * (the data plane looks faults up without it) and kinds with no faults. */
+static void test_fault_names(void)
+{
+    Job *job = load_ok(HEAD
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: HD.main, url: o.ts, backup: { url: p.ts } } ]\n"
+        "    faults:\n"
+        "      - { at: 0s, component: out:HD.main, fault: error }\n"
+        "      - { at: 1s, component: out:HD.main.backup, fault: error }\n");
+    const JobStream *st = &job->streams[0];
+
+    CU_ASSERT_EQUAL_FATAL(st->nb_faults, 2);
+    CU_ASSERT_STRING_EQUAL(st->faults[1].component, "out:HD.main.backup");
+    job_free(&job);
+
+    EXPECT_BAD(HEAD
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n"
+        "    faults:\n"
+        "      - { at: 1s, component: input.backup1, fault: error }\n"
+        "      - { at: 1s, component: a/input, fault: error }\n"
+        "      - { at: 1s, component: host, fault: error }\n"
+        "      - { at: 1s, component: edge:o, fault: error }\n"
+        "      - { at: 1s, component: \"enc:\", fault: error }\n", 5,
+        "9:30: 'input.backup1': the first backup is written .backup, the next ones "
+        ".backup2, .backup3, ...",
+        "10:30: 'a/input': a fault names a component of its own stream, without 'a/'",
+        "11:30: unknown component 'host' (input, input.backup, enc:RENDITION, "
+        "enc:RENDITION.backup, enc:audio, out:OUTPUT, out:OUTPUT.backup, ...)",
+        "12:30: unknown component 'edge:o' (input, input.backup, enc:RENDITION, "
+        "enc:RENDITION.backup, enc:audio, out:OUTPUT, out:OUTPUT.backup, ...)",
+        "13:30: 'enc:': the name after ':' must be 1-47 characters of [A-Za-z0-9_.-]");
+}
+
 /* supervisor: the tick, the data store, the metrics endpoint. */
 static void test_supervisor(void)
 {
@@ -1244,6 +1280,7 @@ int main(int argc, char **argv)
         { "switching", test_switching },
         { "switching errors", test_switching_errors },
         { "faults", test_faults },
+        { "fault names", test_fault_names },
         { "supervisor", test_supervisor },
     };
     char exe[PATH_MAX];
