@@ -75,30 +75,22 @@ static int table_grow(Loader *ld)
     return 0;
 }
 
+/* "news/enc:720p", "news/input.backup": the series' component as events
+ * and people name it */
 static void series_label_name(DsSeries *s)
 {
-    switch (s->kind) {
-    case COMP_INGEST:
-        if (!s->source)
-            snprintf(s->label_name, sizeof(s->label_name), "%s/input", s->stream);
-        else
-            snprintf(s->label_name, sizeof(s->label_name), s->source == 1 ? "%s/input.backup" :
-                     "%s/input.backup%d", s->stream, s->source);
-        break;
-    case COMP_ENCODER:
-        snprintf(s->label_name, sizeof(s->label_name), "%s/enc:%s", s->stream, s->name);
-        break;
-    default:
-        snprintf(s->label_name, sizeof(s->label_name), "%s/out:%s", s->stream, s->name);
-        break;
-    }
+    CompId id;
+
+    health_series_id(s->kind, s->stream, s->name, s->source, &id);
+    if (comp_format(&id, 1, s->label_name, sizeof(s->label_name)) < 0)
+        snprintf(s->label_name, sizeof(s->label_name), "%s/%s", s->stream, s->name);
 }
 
 /* The series of a component of this file, created when new; index or < 0. */
 static int series_of(Loader *ld, int64_t run, const SampleComp *c)
 {
     Dataset *ds = ld->ds;
-    int source = c->kind == COMP_INGEST ? c->backup : 0;
+    int source = health_series_source(c->kind, c->backup);
     uint64_t h = key_hash(run, c->kind, c->stream, c->name, source);
     DsSeries *s;
     int j, ret;
@@ -243,7 +235,7 @@ static int on_event(void *opaque, const HdsEvent *e)
     if (!e->component || comp_parse(e->component, 0, &id, NULL, 0) < 0 ||
         !health_kind_predicted(id.kind))
         return 0;
-    source = id.kind == COMP_INGEST ? id.instance : 0;
+    source = health_series_source(id.kind, id.instance);
     for (int i = ld->first; i < ds->nb; i++) {
         DsSeries *s = &ds->s[i];
         int match = !strcmp(s->stream, e->stream ? e->stream : "") && !strcmp(s->name, id.name) &&
