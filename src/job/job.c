@@ -63,6 +63,9 @@
 #define LOSS_TIMEOUT_MAX_US (60 * 1000000LL)
 #define SWITCH_BACK_MAX_US  (24 * 3600 * 1000000LL)
 #define FAULT_COUNT_MAX     100000
+/* an input's sources and an output's destinations: the data plane holds
+ * COMP_MAX_INSTANCES of each, the primary included */
+#define BACKUPS_MAX         (COMP_MAX_INSTANCES - 1)
 
 #define URL_SHOW_MAX        512   /* a redacted URL in a message */
 
@@ -1109,9 +1112,10 @@ static void load_source(Loader *ld, const yaml_node_t *map, const char *what, So
 }
 
 /* "backup": one mapping, or a list of them, each like key's parent but
- * with its own keys; returns the number (the array allocated zeroed). */
-static int get_backups(Loader *ld, const yaml_node_t *map, void **array, size_t elem_size,
-                       yaml_node_t ***items)
+ * with its own keys; returns the number (the array allocated zeroed). what:
+ * "an input", "an output", for the message on too many. */
+static int get_backups(Loader *ld, const yaml_node_t *map, const char *what,
+                       void **array, size_t elem_size, yaml_node_t ***items)
 {
     yaml_node_t *n = map_get(ld, map, "backup");
     int nb;
@@ -1146,6 +1150,11 @@ static int get_backups(Loader *ld, const yaml_node_t *map, void **array, size_t 
             report(ld, it, "a backup must be a mapping, not %s", type_name(node_type(it)));
             it = NULL;
         }
+        /* the data plane would run the first ones and drop the rest unsaid */
+        if (i == BACKUPS_MAX)
+            report(ld, node_at(ld, n->data.sequence.items.start[i]),
+                   "%s has at most %d backups (the data plane holds the primary and %d "
+                   "more); this is backup %d of %d", what, BACKUPS_MAX, BACKUPS_MAX, i + 1, nb);
         (*items)[i] = it;
     }
     return nb;
@@ -1176,7 +1185,8 @@ static void load_input(Loader *ld, const yaml_node_t *map, JobInput *in)
     get_duration(ld, map, "loss_timeout", LOSS_TIMEOUT_MAX_US, &in->loss_timeout_us);
     load_probes(ld, map, in);
 
-    in->nb_backups = get_backups(ld, map, (void **)&in->backups, sizeof(*in->backups), &items);
+    in->nb_backups = get_backups(ld, map, "an input", (void **)&in->backups,
+                                 sizeof(*in->backups), &items);
     for (int i = 0; i < in->nb_backups; i++) {
         JobInputBackup *b = &in->backups[i];
         if (!items[i])
@@ -1537,7 +1547,8 @@ static void load_output_backups(Loader *ld, const yaml_node_t *map, JobOutput *o
 {
     yaml_node_t **items;
 
-    o->nb_backups = get_backups(ld, map, (void **)&o->backups, sizeof(*o->backups), &items);
+    o->nb_backups = get_backups(ld, map, "an output", (void **)&o->backups,
+                                sizeof(*o->backups), &items);
     for (int i = 0; i < o->nb_backups; i++) {
         JobOutputBackup *b = &o->backups[i];
         const AVClass *proto = NULL;

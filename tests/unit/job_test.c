@@ -1104,6 +1104,63 @@ static void test_fault_names(void)
         "13:30: 'enc:': the name after ':' must be 1-47 characters of [A-Za-z0-9_.-]");
 }
 
+/* The job refuses what the data plane cannot hold: more than
+ * COMP_MAX_INSTANCES - 1 backups of an input or an output, a second
+ * standby encoder, a fault on a backup that is not there. */
+static void test_backup_limits(void)
+{
+    Job *job = load_ok(
+        "version: 1\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input:\n"
+        "      url: in.ts\n"
+        "      backup: [ {url: b1.ts}, {url: b2.ts}, {url: b3.ts}, {url: b4.ts}, {url: b5.ts},\n"
+        "                {url: b6.ts}, {url: b7.ts} ]\n"
+        "    audio: false\n"
+        "    renditions: [ { name: r, backup: {} } ]\n"
+        "    outputs: [ { name: o, url: o.ts, backup: [ {url: p1.ts}, {url: p2.ts} ] } ]\n"
+        "    faults:\n"
+        "      - { at: 1s, component: input.backup7, fault: error }\n"
+        "      - { at: 1s, component: out:o.backup2, fault: error }\n"
+        "      - { at: 1s, component: enc:r.backup, fault: error }\n");
+
+    CU_ASSERT_EQUAL(job->streams[0].input.nb_backups, COMP_MAX_INSTANCES - 1);
+    CU_ASSERT_EQUAL(job->streams[0].nb_faults, 3);
+    job_free(&job);
+
+    EXPECT_BAD(
+        "version: 1\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input:\n"
+        "      url: in.ts\n"
+        "      backup: [ {url: b1.ts}, {url: b2.ts}, {url: b3.ts}, {url: b4.ts}, {url: b5.ts},\n"
+        "                {url: b6.ts}, {url: b7.ts}, {url: b8.ts}, {url: b9.ts} ]\n"
+        "    audio: false\n"
+        "    renditions: [ { name: r, backup: [ {}, {} ] }, { name: s, backup: {} } ]\n"
+        "    outputs:\n"
+        "      - name: o\n"
+        "        url: o.mkv\n"
+        "        backup: [ {url: p1.ts}, {url: p2.ts}, {url: p3.ts}, {url: p4.ts}, {url: p5.ts},\n"
+        "                  {url: p6.ts}, {url: p7.ts}, {url: p8.ts} ]\n"
+        "      - { name: q, url: q.mkv, backup: [ {url: q1.ts}, {url: q2.ts} ] }\n"
+        "    faults:\n"
+        "      - { at: 1s, component: out:q.backup9, fault: error }\n"
+        "      - { at: 1s, component: out:q.backup3, fault: error }\n"
+        "      - { at: 1s, component: enc:s.backup2, fault: error }\n"
+        "      - { at: 1s, component: input.backup8, fault: error }\n", 7,
+        "7:45: an input has at most 7 backups (the data plane holds the primary and 7 more); "
+        "this is backup 8 of 9",
+        "9:38: 'backup' must be a mapping, not a list",
+        "14:47: an output has at most 7 backups (the data plane holds the primary and 7 more); "
+        "this is backup 8 of 8",
+        "17:30: 'out:q.backup9': at most 7 backups per component (.backup7)",
+        "18:30: 'out:q.backup3': the output has 2 backups",
+        "19:30: 'enc:s.backup2': the rendition has 1 backup",
+        "20:30: 'input.backup8': at most 7 backups per component (.backup7)");
+}
+
 /* supervisor: the tick, the data store, the metrics endpoint. */
 static void test_supervisor(void)
 {
@@ -1281,6 +1338,7 @@ int main(int argc, char **argv)
         { "switching errors", test_switching_errors },
         { "faults", test_faults },
         { "fault names", test_fault_names },
+        { "backup limits", test_backup_limits },
         { "supervisor", test_supervisor },
     };
     char exe[PATH_MAX];
