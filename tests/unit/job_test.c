@@ -1,8 +1,9 @@
 /*
- * job_test.c: the job file loader (src/job.c). Every class of problem gets a
- * small job and the exact "file:line:col: message" lines it must produce,
- * all of them in one run; valid jobs must load with the values and the
- * defaults the schema documents. job.c is included to reach its helpers.
+ * job_test.c: the job file loader (src/job/job*.c). Every class of problem
+ * gets a small job and the exact "file:line:col: message" lines it must
+ * produce, all of them in one run; valid jobs must load with the values and
+ * the defaults the schema documents. job_libav.c is included to reach its
+ * helpers (the filter-name scan).
  */
 #include <libgen.h>
 #include <limits.h>
@@ -14,7 +15,8 @@
 
 #include <CUnit/Basic.h>
 
-#include "job/job.c"
+#include "core/comp.h"
+#include "job/job_libav.c"
 
 static char tmpdir[64];           /* jobs written by the tests, presets */
 static char datadir[PATH_MAX];    /* tests/data/jobs */
