@@ -15,6 +15,7 @@
 #include <libavutil/error.h>
 
 #include "cli/cmd.h"
+#include "core/comp.h"
 #include "hds/hds.h"
 
 /* ---- time: "1700000000[.5]", "2023-11-14T22:13:20[.5][Z]" (UTC) ---------- */
@@ -73,16 +74,6 @@ static void format_span(int64_t us, char *buf, size_t size)
         snprintf(buf, size, "%"PRId64"h %"PRId64"m %"PRId64"s", s / 3600, s % 3600 / 60, s % 60);
     else
         snprintf(buf, size, "%"PRId64"m %"PRId64"s", s / 60, s % 60);
-}
-
-static const char *role_name(int backup, char *buf, size_t size)
-{
-    if (!backup)
-        return "primary";
-    if (backup == 1)
-        return "backup";
-    snprintf(buf, size, "backup%d", backup);
-    return buf;
 }
 
 /* Opens FILE for reading, or reports why not (exit status 2). */
@@ -189,7 +180,7 @@ static void csv_identity(FILE *f, const SampleComp *c)
     csv_field(f, c->stream);
     fprintf(f, ",%s,", sample_kinds[c->kind].name);
     csv_field(f, c->name);
-    fprintf(f, ",%s", role_name(c->backup, role, sizeof(role)));
+    fprintf(f, ",%s", comp_instance_name(c->backup, role, sizeof(role)));
 }
 
 static int export_sample(void *opaque, const HdsTick *t, const SampleComp *c)
@@ -336,7 +327,7 @@ static int print_baseline(void *opaque, const HdsBaseline *b)
     }
     printf("%-8s %-10s %-8s %-8s %-52s %-4s %8"PRId64" %4s %12.6g %12.6g %12.6g %12.6g %12.6g\n",
            *b->stream ? b->stream : "-", b->name, sample_kinds[b->kind].name,
-           role_name(b->backup, role, sizeof(role)), metric, hour, b->n, days, b->mean, b->std,
+           comp_instance_name(b->backup, role, sizeof(role)), metric, hour, b->n, days, b->mean, b->std,
            b->p50, b->p95, b->p99);
     return 0;
 }

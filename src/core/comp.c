@@ -1,12 +1,16 @@
 /*
  * comp.c: the component grammar; see comp.h.
+ *
+ * Names of renditions and outputs may hold '.' (the job accepts "HD.main"),
+ * and the data plane writes their backups "out:HD.main.backup2": so the
+ * instance is the last '.' segment when, and only when, it begins with
+ * "backup". GPU names come from the agents ("gpu0", "dri:0000:03:00.0:vcs0")
+ * and have no instances: after "gpu:" the rest is the name.
  */
 #include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <libavutil/avstring.h>
 #include <libavutil/error.h>
 
 #include "core/comp.h"
@@ -21,28 +25,70 @@ static const char *const prefixes[COMP_NB_KINDS] = {
     [COMP_GPU] = "gpu:", [COMP_ENCODER] = "enc:", [COMP_OUTPUT] = "out:", [COMP_EDGE] = "edge:",
 };
 
+#define KINDS_TEXT "a component is input, enc:NAME, out:NAME, edge:NAME, host or gpu:NAME"
+#define INSTANCE_TEXT "an instance is written .backup or .backupN"
+
 const char *comp_kind_name(CompKind kind)
 {
     return (unsigned)kind < COMP_NB_KINDS ? kind_names[kind] : NULL;
 }
 
+const char *comp_instance_name(int instance, char *buf, size_t size)
+{
+    if (instance < 0)             /* COMP_WHOLE */
+        return "";
+    if (instance == 0)
+        return "primary";
+    if (instance == 1)
+        return "backup";
+    snprintf(buf, size, "backup%d", instance);
+    return buf;
+}
+
+/* Stream names as the job takes them: [a-z0-9_-]. */
+static int stream_ok(const char *s, size_t n)
+{
+    if (!n || n >= COMP_NAME_SIZE)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+              s[i] == '_' || s[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/* Rendition and output names as the job takes them: [A-Za-z0-9_.-]; GPU
+ * names also ':' (DRM engines: "dri:PCI-ADDRESS:ENGINE"). */
+static int name_ok(const char *s, size_t n, int gpu)
+{
+    if (!n || n >= COMP_NAME_SIZE)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.' ||
+              (gpu && s[i] == ':')))
+            return 0;
+    return 1;
+}
+
 int comp_format(const CompId *id, int with_stream, char *buf, size_t size)
 {
-    char inst[24] = "";
-    const char *base;
-    int n;
+    char word[24];
+    const char *base, *stream = with_stream && id->stream[0] ? id->stream : "";
+    int n, named;
 
-    if ((unsigned)id->kind >= COMP_NB_KINDS)
+    if ((unsigned)id->kind >= COMP_NB_KINDS || id->instance < COMP_WHOLE ||
+        id->instance >= COMP_MAX_INSTANCES)
         return AVERROR(EINVAL);
-    if (id->instance == 1)
-        snprintf(inst, sizeof(inst), ".backup");
-    else if (id->instance > 1)
-        snprintf(inst, sizeof(inst), ".backup%d", id->instance);
-    base = id->kind == COMP_HOST ? "host" : id->kind == COMP_INGEST ? "input" : NULL;
-    n = snprintf(buf, size, "%s%s%s%s%s",
-                 with_stream && id->stream[0] ? id->stream : "",
-                 with_stream && id->stream[0] ? "/" : "",
-                 base ? base : prefixes[id->kind], base ? "" : id->name, inst);
+    named = id->kind != COMP_HOST && id->kind != COMP_INGEST;
+    /* what comp_parse would refuse or misread is not written */
+    if ((named && !id->name[0]) ||
+        ((id->kind == COMP_HOST || id->kind == COMP_GPU) && (id->stream[0] || id->instance > 0)))
+        return AVERROR(EINVAL);
+    base = id->kind == COMP_HOST ? "host" : id->kind == COMP_INGEST ? "input" : prefixes[id->kind];
+    n = snprintf(buf, size, "%s%s%s%s%s%s", stream, stream[0] ? "/" : "", base,
+                 named ? id->name : "", id->instance > 0 ? "." : "",
+                 id->instance > 0 ? comp_instance_name(id->instance, word, sizeof(word)) : "");
     return n < 0 || (size_t)n >= size ? AVERROR(ENOSPC) : n;
 }
 
@@ -53,28 +99,48 @@ static int bad(char *err, size_t size, const char *text, const char *why)
     return AVERROR(EINVAL);
 }
 
-/* [a-z0-9_-] and, inside names (renditions, outputs), '.' is refused: it
- * would read as an instance suffix. */
-static int name_ok(const char *s, size_t n)
+/* The instance in "backup" or "backupN" (after the '.'): 1..COMP_MAX_INSTANCES-1,
+ * or < 0 with the reason in err. */
+static int parse_instance(const char *text, const char *s, char *err, size_t err_size)
 {
-    if (!n || n >= COMP_NAME_SIZE)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-              (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
-            return 0;
-    return 1;
+    int k = 0;
+
+    s += 6;                       /* "backup" */
+    if (!*s)
+        return 1;
+    if (*s < '1' || *s > '9')     /* no sign, no space, no leading zero */
+        return bad(err, err_size, text, INSTANCE_TEXT);
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return bad(err, err_size, text, INSTANCE_TEXT);
+        if (k < COMP_MAX_INSTANCES)   /* stops growing: no overflow */
+            k = 10 * k + (*s - '0');
+    }
+    if (k < 2)
+        return bad(err, err_size, text, "the first backup is written .backup, "
+                   "the next ones .backup2, .backup3, ...");
+    if (k >= COMP_MAX_INSTANCES) {
+        if (err && err_size)
+            snprintf(err, err_size, "'%s': at most %d backups per component (.backup%d)",
+                     text, COMP_MAX_INSTANCES - 1, COMP_MAX_INSTANCES - 1);
+        return AVERROR(EINVAL);
+    }
+    return k;
 }
 
 int comp_parse(const char *text, int whole_default, CompId *id, char *err, size_t err_size)
 {
-    const char *p = text, *slash = strchr(text, '/'), *dot, *colon;
-    size_t n;
+    const char *p, *slash, *dot, *colon;
+    size_t n, pl;
+    int kind = -1;
 
     memset(id, 0, sizeof(*id));
     id->instance = whole_default ? COMP_WHOLE : 0;
-    if (slash) {
-        if (!name_ok(text, slash - text))
+    if (!text || !*text)
+        return bad(err, err_size, text ? text : "", "is empty");
+    p = text;
+    if ((slash = strchr(text, '/'))) {
+        if (!stream_ok(text, slash - text))
             return bad(err, err_size, text, "the stream name before '/' must be 1-47 "
                        "characters of [a-z0-9_-]");
         memcpy(id->stream, text, slash - text);
@@ -82,69 +148,51 @@ int comp_parse(const char *text, int whole_default, CompId *id, char *err, size_
         if (strchr(p, '/'))
             return bad(err, err_size, text, "one '/' at most (STREAM/COMPONENT)");
     }
-    dot = strchr(p, '.');
-    if (dot) {
-        const char *d = dot + 1;
-        char *end;
-        long k;
-        if (strncmp(d, "backup", 6))
-            return bad(err, err_size, text, "an instance is written .backup or .backupN");
-        d += 6;
-        if (!*d) {
-            k = 1;
-        } else {
-            if (*d < '0' || *d > '9')
-                return bad(err, err_size, text, "an instance is written .backup or .backupN");
-            k = strtol(d, &end, 10);
-            if (*end)
-                return bad(err, err_size, text, "an instance is written .backup or .backupN");
-            if (k < 2)
-                return bad(err, err_size, text, "the first backup is written .backup, "
-                           "the next ones .backup2, .backup3, ...");
-        }
-        if (k >= COMP_MAX_INSTANCES) {
-            if (err && err_size)
-                snprintf(err, err_size, "'%s': at most %d backups per component (.backup%d)",
-                         text, COMP_MAX_INSTANCES - 1, COMP_MAX_INSTANCES - 1);
-            return AVERROR(EINVAL);
-        }
-        id->instance = (int)k;
+
+    if (!strncmp(p, "gpu:", 4)) {
+        if (id->stream[0] || strstr(p, ".backup"))
+            return bad(err, err_size, text, "a GPU belongs to no stream and has no backups");
+        if (!name_ok(p + 4, strlen(p + 4), 1))
+            return bad(err, err_size, text, "the name after 'gpu:' must be 1-47 characters "
+                       "of [A-Za-z0-9_.:-]");
+        id->kind = COMP_GPU;
+        memcpy(id->name, p + 4, strlen(p + 4));
+        return 0;
+    }
+
+    n = strlen(p);
+    dot = strrchr(p, '.');
+    if (dot && !strncmp(dot + 1, "backup", 6)) {
+        int k = parse_instance(text, dot + 1, err, err_size);
+        if (k < 0)
+            return k;
+        id->instance = k;
         n = dot - p;
-    } else {
-        n = strlen(p);
     }
     colon = memchr(p, ':', n);
     if (!colon) {
         if (n == 5 && !strncmp(p, "input", 5))
             id->kind = COMP_INGEST;
-        else if (n == 4 && !strncmp(p, "host", 4) && !id->stream[0])
+        else if (n == 4 && !strncmp(p, "host", 4))
             id->kind = COMP_HOST;
         else
-            return bad(err, err_size, text, "a component is input, enc:NAME, out:NAME, "
-                       "edge:NAME, host or gpu:NAME");
-        av_strlcpy(id->name, id->kind == COMP_HOST ? "host" : "input", sizeof(id->name));
-        if (id->kind == COMP_HOST && id->instance > 0)
-            return bad(err, err_size, text, "the host has no backups");
+            return bad(err, err_size, text, memchr(p, '.', n) ? INSTANCE_TEXT : KINDS_TEXT);
+        if (id->kind == COMP_HOST && (id->stream[0] || id->instance > 0))
+            return bad(err, err_size, text, "the host belongs to no stream and has no backups");
+        memcpy(id->name, p, n);
         return 0;
     }
-    {
-        size_t pl = colon - p + 1;
-        int kind = -1;
-        for (int k = 0; k < COMP_NB_KINDS; k++)
-            if (prefixes[k] && strlen(prefixes[k]) == pl && !strncmp(p, prefixes[k], pl))
-                kind = k;
-        if (kind < 0)
-            return bad(err, err_size, text, "a component is input, enc:NAME, out:NAME, "
-                       "edge:NAME, host or gpu:NAME");
-        if (!name_ok(colon + 1, n - pl))
-            return bad(err, err_size, text, "the name after ':' must be 1-47 characters "
-                       "of [A-Za-z0-9_-]");
-        if (kind == COMP_GPU && (id->stream[0] || id->instance > 0))
-            return bad(err, err_size, text, "a GPU belongs to no stream and has no backups");
-        id->kind = kind;
-        memcpy(id->name, colon + 1, n - pl);
-        id->name[n - pl] = 0;
-    }
+    pl = colon - p + 1;
+    for (int k = 0; k < COMP_NB_KINDS; k++)
+        if (prefixes[k] && k != COMP_GPU && strlen(prefixes[k]) == pl && !strncmp(p, prefixes[k], pl))
+            kind = k;
+    if (kind < 0)
+        return bad(err, err_size, text, KINDS_TEXT);
+    if (!name_ok(colon + 1, n - pl, 0))
+        return bad(err, err_size, text, "the name after ':' must be 1-47 characters "
+                   "of [A-Za-z0-9_.-]");
+    id->kind = kind;
+    memcpy(id->name, colon + 1, n - pl);
     return 0;
 }
 

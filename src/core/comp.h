@@ -11,8 +11,10 @@
  * ".backup" is instance 1, ".backupN" instance N (2 <= N < COMP_MAX_INSTANCES),
  * no suffix the primary. Where the component as a whole is meant (a
  * request, a prediction series) instance is COMP_WHOLE and no suffix is
- * written. This file knows no job: whether a component exists is the
- * caller's question.
+ * written. Rendition and output names may hold '.' ("out:HD.main.backup"):
+ * only a last '.' segment that begins with "backup" is an instance. After
+ * "gpu:" the rest is the name, ':' and '.' included (DRM engines). This
+ * file knows no job: whether a component exists is the caller's question.
  */
 #ifndef HS_COMP_H
 #define HS_COMP_H
@@ -47,11 +49,17 @@ typedef struct CompId {
 /* "host", "gpu", "ingest", "encoder", "output", "edge"; NULL when out of range. */
 const char *comp_kind_name(CompKind kind);
 
+/* The instance as a word: "primary", "backup", "backupN" (buf holds it,
+ * size 16 is enough), "" for COMP_WHOLE. Metrics labels and the data
+ * store's exports call it the role. */
+const char *comp_instance_name(int instance, char *buf, size_t size);
+
 /*
  * Writes the text form of id into buf; with_stream: "news/" in front (when
  * id->stream is not empty). Returns the length, or AVERROR(ENOSPC) when it
  * does not fit (buf then holds a truncated, terminated string), or
- * AVERROR(EINVAL) for a kind out of range.
+ * AVERROR(EINVAL) for what comp_parse would refuse: a kind or instance out
+ * of range, a name missing, a host or GPU with a stream or a backup.
  */
 int comp_format(const CompId *id, int with_stream, char *buf, size_t size);
 

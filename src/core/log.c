@@ -108,11 +108,6 @@ void log_set_component(const char *name)
     pthread_setname_np(pthread_self(), tl_component + (len > 15 ? len - 15 : 0));
 }
 
-const char *log_component(void)
-{
-    return tl_component;
-}
-
 void log_add_secret(const char *secret)
 {
     if (!secret || strlen(secret) < LOG_SECRET_MIN)

@@ -39,9 +39,6 @@ int log_parse_level(const char *s);
  * names the thread (for top/gdb) with its last 15 characters. */
 void log_set_component(const char *name);
 
-/* The calling thread's component name, "" when none. */
-const char *log_component(void);
-
 /* Registers a string that must never be printed (a stream key, a password):
  * every log line has it replaced by "****". Strings shorter than 8
  * characters are ignored here (they would mask ordinary words); URLs in log

@@ -28,7 +28,7 @@
  * and iterates samples, events and baselines.
  *
  * The schema, the encodings and the measurements behind them are in the
- * header comment of hds.c.
+ * header comment of hds_int.h.
  */
 #ifndef HS_HDS_H
 #define HS_HDS_H

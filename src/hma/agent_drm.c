@@ -710,7 +710,6 @@ struct AgentDrm {
     int said_none;                    /* "no DRM client" said */
     int said_no_stats;                /* "DRM fds without usage stats" said */
     int said_unkeyed;
-    int said_no_cards;
 };
 
 int agent_drm_alloc(AgentDrm **pa)
@@ -751,16 +750,4 @@ int agent_drm_sample(AgentDrm *a, AgentDrmSample *s)
         a->said_unkeyed = 1;
     }
     return s->nb_clients;
-}
-
-int agent_drm_cards(AgentDrm *a, AgentDrmCard *cards, int max)
-{
-    int n = agent_drm_read_cards("/sys/class/drm", cards, max);
-
-    if (!n && !a->said_no_cards) {
-        av_log(a, AV_LOG_VERBOSE, "no DRM card in /sys/class/drm: device-wide GPU "
-               "figures are absent\n");
-        a->said_no_cards = 1;
-    }
-    return n;
 }

@@ -202,7 +202,4 @@ void agent_drm_free(AgentDrm **pa);
  * once at verbose level) or a negative AVERROR. */
 int agent_drm_sample(AgentDrm *a, AgentDrmSample *s);
 
-/* Reads /sys/class/drm. Returns how many cards. */
-int agent_drm_cards(AgentDrm *a, AgentDrmCard *cards, int max);
-
 #endif

@@ -29,6 +29,7 @@
 #include <libavutil/mem.h>
 
 #include "config.h"
+#include "core/comp.h"
 #include "core/log.h"
 #include "hma/metrics.h"
 
@@ -179,6 +180,8 @@ static void put_header(AVBPrint *bp, const char *family, const char *type, const
 /* The label set of a component, "{...}" or "" (the host). */
 static void put_labels(AVBPrint *bp, const SampleComp *c)
 {
+    char role[16];
+
     if (c->kind == COMP_HOST)
         return;
     if (c->kind == COMP_GPU) {
@@ -191,12 +194,9 @@ static void put_labels(AVBPrint *bp, const SampleComp *c)
     put_escaped(bp, c->stream, 1);
     put_str(bp, "\",component=\"");
     put_escaped(bp, c->name, 1);
-    if (!c->backup)
-        put_str(bp, "\",role=\"primary\"}");
-    else if (c->backup == 1)
-        put_str(bp, "\",role=\"backup\"}");
-    else
-        av_bprintf(bp, "\",role=\"backup%d\"}", c->backup);
+    put_str(bp, "\",role=\"");
+    put_str(bp, comp_instance_name(c->backup, role, sizeof(role)));
+    put_str(bp, "\"}");
 }
 
 int metrics_render(const Sample *s, enum MetricsFormat fmt, AVBPrint *bp)

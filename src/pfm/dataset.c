@@ -11,6 +11,7 @@
 #include <libavutil/mem.h>
 
 #include "pfm/dataset.h"
+#include "core/comp.h"
 #include "hds/hds.h"
 
 typedef struct Loader {
@@ -74,30 +75,22 @@ static int table_grow(Loader *ld)
     return 0;
 }
 
+/* "news/enc:720p", "news/input.backup": the series' component as events
+ * and people name it */
 static void series_label_name(DsSeries *s)
 {
-    switch (s->kind) {
-    case COMP_INGEST:
-        if (!s->source)
-            snprintf(s->label_name, sizeof(s->label_name), "%s/input", s->stream);
-        else
-            snprintf(s->label_name, sizeof(s->label_name), s->source == 1 ? "%s/input.backup" :
-                     "%s/input.backup%d", s->stream, s->source);
-        break;
-    case COMP_ENCODER:
-        snprintf(s->label_name, sizeof(s->label_name), "%s/enc:%s", s->stream, s->name);
-        break;
-    default:
-        snprintf(s->label_name, sizeof(s->label_name), "%s/out:%s", s->stream, s->name);
-        break;
-    }
+    CompId id;
+
+    health_series_id(s->kind, s->stream, s->name, s->source, &id);
+    if (comp_format(&id, 1, s->label_name, sizeof(s->label_name)) < 0)
+        snprintf(s->label_name, sizeof(s->label_name), "%s/%s", s->stream, s->name);
 }
 
 /* The series of a component of this file, created when new; index or < 0. */
 static int series_of(Loader *ld, int64_t run, const SampleComp *c)
 {
     Dataset *ds = ld->ds;
-    int source = c->kind == COMP_INGEST ? c->backup : 0;
+    int source = health_series_source(c->kind, c->backup);
     uint64_t h = key_hash(run, c->kind, c->stream, c->name, source);
     DsSeries *s;
     int j, ret;
@@ -212,41 +205,6 @@ static int on_sample(void *opaque, const HdsTick *t, const SampleComp *c)
     return 0;
 }
 
-/* "enc:720p.backup" -> kind encoder, name "720p", source 0 ... */
-static int parse_component(const char *comp, CompKind *kind, char *name, size_t size, int *source)
-{
-    const char *dot;
-    size_t len;
-
-    *source = 0;
-    if (!strncmp(comp, "input", 5) && (!comp[5] || comp[5] == '.')) {
-        *kind = COMP_INGEST;
-        av_strlcpy(name, "input", size);
-        if (comp[5] == '.') {
-            if (strncmp(comp + 6, "backup", 6))
-                return -1;
-            *source = comp[12] ? atoi(comp + 12) : 1;
-            if (*source < 1)
-                return -1;
-        }
-        return 0;
-    }
-    if (!strncmp(comp, "enc:", 4))
-        *kind = COMP_ENCODER;
-    else if (!strncmp(comp, "out:", 4))
-        *kind = COMP_OUTPUT;
-    else
-        return -1;
-    comp += 4;
-    dot = strstr(comp, ".backup");
-    len = dot ? (size_t)(dot - comp) : strlen(comp);
-    if (!len || len >= size)
-        return -1;
-    memcpy(name, comp, len);
-    name[len] = 0;
-    return 0;
-}
-
 static int add_failure(DsSeries *s, int64_t t)
 {
     if (s->nb_failures == s->nb_failures_alloc) {
@@ -267,19 +225,21 @@ static int on_event(void *opaque, const HdsEvent *e)
 {
     Loader *ld = opaque;
     Dataset *ds = ld->ds;
-    CompKind kind;
-    char name[48];
+    CompId id;
     int source, ret;
 
     if (strcmp(e->kind, "failure"))
         return 0;
     ds->files[ld->file].failure_events++;
-    if (!e->component || parse_component(e->component, &kind, name, sizeof(name), &source) < 0)
+    /* "enc:720p.backup" is the encoder's series, "input.backup" its own */
+    if (!e->component || comp_parse(e->component, 0, &id, NULL, 0) < 0 ||
+        !health_kind_predicted(id.kind))
         return 0;
+    source = health_series_source(id.kind, id.instance);
     for (int i = ld->first; i < ds->nb; i++) {
         DsSeries *s = &ds->s[i];
-        int match = !strcmp(s->stream, e->stream ? e->stream : "") && !strcmp(s->name, name) &&
-                    s->source == source && s->kind == kind;
+        int match = !strcmp(s->stream, e->stream ? e->stream : "") && !strcmp(s->name, id.name) &&
+                    s->source == source && s->kind == id.kind;
         if (!match || !s->n || e->time_us < s->time_us[0] ||
             e->time_us > s->time_us[s->n - 1] + 5000000)
             continue;

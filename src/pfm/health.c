@@ -5,6 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <libavutil/avstring.h>
+
 #include "pfm/health.h"
 
 const char *const health_feature_names[FEAT_NB] = {
@@ -20,6 +22,16 @@ const char *const health_feature_names[FEAT_NB] = {
 #define FEAT_LAT_FLOOR 1e-5
 
 enum { HAVE_ERRORS = 1, HAVE_DROPS = 2, HAVE_CPU = 4, HAVE_BYTES = 8, HAVE_ITEMS = 16 };
+
+void health_series_id(CompKind kind, const char *stream, const char *name, int source,
+                      CompId *id)
+{
+    memset(id, 0, sizeof(*id));
+    av_strlcpy(id->stream, stream, sizeof(id->stream));
+    id->kind = kind;
+    av_strlcpy(id->name, name, sizeof(id->name));
+    id->instance = kind == COMP_INGEST ? source : COMP_WHOLE;
+}
 
 void health_host_comp(const SampleComp *c, HealthHost *h)
 {

@@ -80,6 +80,22 @@ static inline int health_kind_predicted(CompKind k)
     return k == COMP_INGEST || k == COMP_ENCODER || k == COMP_OUTPUT;
 }
 
+/*
+ * A predicted component's series: an input has one per source (each source
+ * is another origin, with a health of its own), an encoder or an output one
+ * for all its instances (they take turns; which one runs is a feature).
+ * health_series_source: which source the series of a sample's component
+ * (its backup field) follows, 0 for the whole. health_series_id: the name
+ * of that series, instance COMP_WHOLE for the whole.
+ */
+static inline int health_series_source(CompKind kind, int backup)
+{
+    return kind == COMP_INGEST ? backup : 0;
+}
+
+void health_series_id(CompKind kind, const char *stream, const char *name, int source,
+                      CompId *id);
+
 /* The host figures of a tick (the COMP_HOST component), all NAN without one. */
 void health_host(const Sample *s, HealthHost *h);
 

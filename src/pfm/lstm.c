@@ -266,12 +266,6 @@ static int run_batch(Lstm *m, const LstmHyper *hp, const float *x, const float *
     return 0;
 }
 
-int lstm_eval(Lstm *m, const LstmHyper *hp, const float *x, const float *label,
-              const LstmState *s0, int B, int T, LstmLoss *loss)
-{
-    return run_batch(m, hp, x, label, s0, B, T, 0, loss);
-}
-
 int lstm_train(Lstm *m, const LstmHyper *hp, const float *x, const float *label,
                const LstmState *s0, int B, int T, LstmLoss *loss)
 {

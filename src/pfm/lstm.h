@@ -133,10 +133,6 @@ void lstm_step(const Lstm *m, LstmState *s, const float *x, float *p_fail, float
 int lstm_train(Lstm *m, const LstmHyper *hp, const float *x, const float *label,
                const LstmState *s0, int B, int T, LstmLoss *loss);
 
-/* The loss of the same batch without touching the model (validation). */
-int lstm_eval(Lstm *m, const LstmHyper *hp, const float *x, const float *label,
-              const LstmState *s0, int B, int T, LstmLoss *loss);
-
 /*
  * The same math in double precision on a caller's parameter block, for the
  * gradient check: the loss of one window and its gradient with respect to

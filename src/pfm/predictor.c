@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "pfm/predictor.h"
+#include "core/comp.h"
 
 /* The states of a run's components, found by identity through an open
  * addressing table (the set is small and fixed once the streams run). */
@@ -183,7 +184,7 @@ static int grow(Predictor *p)
 
 static PredEntry *lookup(Predictor *p, const SampleComp *c)
 {
-    int source = c->kind == COMP_INGEST ? c->backup : 0;
+    int source = health_series_source(c->kind, c->backup);
     uint64_t h = identity_hash(c, source);
     int i;
 
@@ -218,19 +219,15 @@ static int risk_metric(CompKind k)
     }
 }
 
-/* "enc:720p", "out:main", "input.backup": the names events use */
+/* "enc:720p", "out:main", "input.backup": the names events use, for the
+ * component the series stands for */
 static void event_component(const SampleComp *c, char *buf, size_t size)
 {
-    switch (c->kind) {
-    case COMP_INGEST:
-        if (!c->backup)
-            snprintf(buf, size, "input");
-        else
-            snprintf(buf, size, c->backup == 1 ? "input.backup" : "input.backup%d", c->backup);
-        break;
-    case COMP_ENCODER: snprintf(buf, size, "enc:%s", c->name); break;
-    default:           snprintf(buf, size, "out:%s", c->name); break;
-    }
+    CompId id;
+
+    health_series_id(c->kind, c->stream, c->name, health_series_source(c->kind, c->backup), &id);
+    if (comp_format(&id, 0, buf, size) < 0)
+        av_strlcpy(buf, c->name, size);
 }
 
 int predictor_tick(Predictor *p, Sample *s, EventLog *events)

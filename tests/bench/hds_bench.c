@@ -12,7 +12,7 @@
  *       retention), thread CPU clocks; then bytes on disk per sample (one
  *       component at one tick) and the render time of /metrics.
  *   hds_bench --layouts [--comps N] [--ticks T] [--dir DIR]
- *       The storage layouts the schema was chosen from (hds.c's header),
+ *       The storage layouts the schema was chosen from (hds_int.h's header),
  *       with the same encoder and SQLite settings: CPU per tick of encoding
  *       and inserting, bytes on disk per sample.
  *
@@ -28,7 +28,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hds/hds.c"                 /* the layouts reuse its encoder */
+#include <sqlite3.h>
+
+#include <libavutil/error.h>
+#include <libavutil/mem.h>
+#include <libavutil/time.h>
+
+#include "hds/hds_int.h"             /* the layouts reuse its encoder */
 #include "hma/metrics.h"
 #include "../tools/synth.h"
 
@@ -306,7 +312,7 @@ static int bench_layout(enum Layout l, int comps, int ticks, const char *dir)
                 sqlite3_reset(ins);
                 continue;
             }
-            put_comp(&b, i + 1, c);
+            hds_put_comp(&b, i + 1, c);
             if (l == L_COMP || l == L_COMP_WR) {
                 sqlite3_bind_int64(ins, 1, t);
                 sqlite3_bind_int(ins, 2, i + 1);
@@ -333,7 +339,7 @@ static int bench_layout(enum Layout l, int comps, int ticks, const char *dir)
     printf("%-46s %9.2f %12.1f\n", layouts[l].name, cpu / 1e3 / ticks,
            (double)path_size(path) / ((int64_t)ticks * n));
     remove_db(path);
-    bb_free(&b);
+    hds_bb_free(&b);
     sample_free(&s);
     return 0;
 }

@@ -1,5 +1,5 @@
 /*
- * evaluate_test.c: the predictor's evaluation (src/evaluate.c).
+ * evaluate_test.c: the predictor's evaluation (src/pfm/evaluate.c, eval_plot.c).
  *
  * The per-tick areas against hand-computed values (scikit-learn's
  * documented example among them) and against a quadratic reference on

@@ -11,8 +11,11 @@
 #include <unistd.h>
 
 #include <CUnit/Basic.h>
+#include <sqlite3.h>
 
-#include "hds/hds.c"
+#include <libavutil/time.h>
+
+#include "hds/hds_codec.c"            /* value_tag and the tags */
 #include "../tools/synth.h"
 
 static char tmpdir[64];
@@ -29,7 +32,7 @@ static int64_t sql_int(const char *path, const char *sql)
 
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
         return -1;
-    v = db_int(db, sql, -1);
+    v = hds_db_int(db, sql, -1);
     sqlite3_close(db);
     return v;
 }
@@ -94,10 +97,10 @@ static void test_codec(void)
 
     for (int i = 0; i < n; i++)
         CU_ASSERT(value_tag(v[i]) == tags[i]);
-    put_values(&b, v, n);
+    hds_put_values(&b, v, n);
     CU_ASSERT_FATAL(!b.oom);
     p = b.data;
-    CU_ASSERT(get_values(&p, b.data + b.len, back, n) == 0);
+    CU_ASSERT(hds_get_values(&p, b.data + b.len, back, n) == 0);
     CU_ASSERT(p == b.data + b.len);
     for (int i = 0; i < n; i++) {
         CU_ASSERT(back[i] == v[i]);
@@ -106,27 +109,27 @@ static void test_codec(void)
     /* every truncation is an error, never a read past the end */
     for (size_t cut = 0; cut < b.len; cut++) {
         p = b.data;
-        CU_ASSERT(get_values(&p, b.data + cut, back, n) == AVERROR_INVALIDDATA);
+        CU_ASSERT(hds_get_values(&p, b.data + cut, back, n) == AVERROR_INVALIDDATA);
     }
     b.len = 0;
-    put_values(&b, &nan_in, 1);
+    hds_put_values(&b, &nan_in, 1);
     p = b.data;
-    CU_ASSERT(get_values(&p, b.data + b.len, &nan_out, 1) == 0 && isnan(nan_out));
+    CU_ASSERT(hds_get_values(&p, b.data + b.len, &nan_out, 1) == 0 && isnan(nan_out));
     /* a tag byte, then small integers in one byte, and a counter of 3e10
      * bytes in six (zigzag: 36 bits) */
     b.len = 0;
-    put_values(&b, (const double[]){ 1, 3.0e10 }, 2);
+    hds_put_values(&b, (const double[]){ 1, 3.0e10 }, 2);
     CU_ASSERT(b.len == 1 + 1 + 6);
 
     b.len = 0;
-    put_varint(&b, UINT64_MAX);
-    put_varint(&b, 0);
+    hds_put_varint(&b, UINT64_MAX);
+    hds_put_varint(&b, 0);
     p = b.data;
-    CU_ASSERT(get_varint(&p, b.data + b.len, &u) == 0 && u == UINT64_MAX);
-    CU_ASSERT(get_varint(&p, b.data + b.len, &u) == 0 && u == 0);
-    CU_ASSERT(get_varint(&p, b.data + b.len, &u) == AVERROR_INVALIDDATA);
-    CU_ASSERT(unzigzag(zigzag(INT64_MIN)) == INT64_MIN && unzigzag(zigzag(-3)) == -3);
-    bb_free(&b);
+    CU_ASSERT(hds_get_varint(&p, b.data + b.len, &u) == 0 && u == UINT64_MAX);
+    CU_ASSERT(hds_get_varint(&p, b.data + b.len, &u) == 0 && u == 0);
+    CU_ASSERT(hds_get_varint(&p, b.data + b.len, &u) == AVERROR_INVALIDDATA);
+    CU_ASSERT(hds_unzigzag(hds_zigzag(INT64_MIN)) == INT64_MIN && hds_unzigzag(hds_zigzag(-3)) == -3);
+    hds_bb_free(&b);
 }
 
 /* ---- statistics --------------------------------------------------------------- */
@@ -153,26 +156,26 @@ static void test_stats_exact(void)
     shuffle(v, 100, 7);
     /* in two batches, like two minutes */
     memcpy(vals, v, sizeof(v));
-    CU_ASSERT(acc_add_values(&a, vals, 60, scratch, &tmp) == 0);
-    CU_ASSERT(acc_add_values(&a, vals + 60, 40, scratch, &tmp) == 0);
+    CU_ASSERT(hds_acc_add_values(&a, vals, 60, scratch, &tmp) == 0);
+    CU_ASSERT(hds_acc_add_values(&a, vals + 60, 40, scratch, &tmp) == 0);
     CU_ASSERT(a.n == 100);
     CU_ASSERT_DOUBLE_EQUAL(a.mean, 50.5, 1e-12);
     /* population variance of 1..100: (100^2 - 1) / 12 */
-    CU_ASSERT_DOUBLE_EQUAL(acc_std(&a), sqrt(9999.0 / 12), 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(hds_acc_std(&a), sqrt(9999.0 / 12), 1e-9);
     CU_ASSERT(a.min == 1 && a.max == 100);
     /* nearest rank: the 50th, 95th and 99th values, exactly (integers
      * below 128 each have a bucket of their own) */
-    CU_ASSERT(acc_quantile(&a, 0.50) == 50);
-    CU_ASSERT(acc_quantile(&a, 0.95) == 95);
-    CU_ASSERT(acc_quantile(&a, 0.99) == 99);
-    CU_ASSERT(acc_quantile(&a, 0) == 1);
-    CU_ASSERT(acc_quantile(&a, 1) == 100);
+    CU_ASSERT(hds_acc_quantile(&a, 0.50) == 50);
+    CU_ASSERT(hds_acc_quantile(&a, 0.95) == 95);
+    CU_ASSERT(hds_acc_quantile(&a, 0.99) == 99);
+    CU_ASSERT(hds_acc_quantile(&a, 0) == 1);
+    CU_ASSERT(hds_acc_quantile(&a, 1) == 100);
 
     /* merging two halves (Chan) is the whole, bucket for bucket */
     memcpy(vals, v, sizeof(v));
-    CU_ASSERT(acc_add_values(&b, vals, 30, scratch, &tmp) == 0);
-    CU_ASSERT(acc_add_values(&c, vals + 30, 70, scratch, &tmp) == 0);
-    CU_ASSERT(acc_merge(&b, &c, &tmp) == 0);
+    CU_ASSERT(hds_acc_add_values(&b, vals, 30, scratch, &tmp) == 0);
+    CU_ASSERT(hds_acc_add_values(&c, vals + 30, 70, scratch, &tmp) == 0);
+    CU_ASSERT(hds_acc_merge(&b, &c, &tmp) == 0);
     CU_ASSERT(b.n == a.n && b.min == a.min && b.max == a.max && b.h.nb == a.h.nb);
     CU_ASSERT_DOUBLE_EQUAL(b.mean, a.mean, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(b.m2, a.m2, 1e-9);
@@ -184,18 +187,18 @@ static void test_stats_exact(void)
         ByteBuf bb = { 0 };
         const uint8_t *p;
         Acc d = { 0 };
-        put_acc(&bb, &a);
+        hds_put_acc(&bb, &a);
         p = bb.data;
-        CU_ASSERT(decode_acc(&p, bb.data + bb.len, &d) == 0 && p == bb.data + bb.len);
+        CU_ASSERT(hds_decode_acc(&p, bb.data + bb.len, &d) == 0 && p == bb.data + bb.len);
         CU_ASSERT(d.n == a.n && d.mean == a.mean && d.m2 == a.m2 && d.min == a.min && d.max == a.max);
         CU_ASSERT(d.h.nb == a.h.nb);
         CU_ASSERT(!memcmp(d.h.bins, a.h.bins, a.h.nb * sizeof(*a.h.bins)));
-        acc_free(&d);
-        bb_free(&bb);
+        hds_acc_free(&d);
+        hds_bb_free(&bb);
     }
-    acc_free(&a);
-    acc_free(&b);
-    acc_free(&c);
+    hds_acc_free(&a);
+    hds_acc_free(&b);
+    hds_acc_free(&c);
     av_free(tmp.bins);
 }
 
@@ -224,12 +227,12 @@ static void test_stats_bounded(void)
     memcpy(sorted, v, N * sizeof(*v));
     qsort(sorted, N, sizeof(*sorted), cmp_double);
     for (int i = 0; i < N; i += 60)
-        CU_ASSERT(acc_add_values(&a, v + i, 60, scratch, &tmp) == 0);
+        CU_ASSERT(hds_acc_add_values(&a, v + i, 60, scratch, &tmp) == 0);
     for (int k = 0; k < 3; k++) {
-        double exact = sorted[(int)ceil(qs[k] * N) - 1], est = acc_quantile(&a, qs[k]);
+        double exact = sorted[(int)ceil(qs[k] * N) - 1], est = hds_acc_quantile(&a, qs[k]);
         CU_ASSERT(fabs(est - exact) <= fabs(exact) / 64);
     }
-    acc_free(&a);
+    hds_acc_free(&a);
     av_free(tmp.bins);
     av_free(v);
     av_free(sorted);
@@ -667,14 +670,14 @@ static int64_t hourly_n(const char *path, int64_t hour, int metric)
             const uint8_t *p = sqlite3_column_blob(st, 0), *end = p + sqlite3_column_bytes(st, 0);
             uint64_t present;
             Acc a = { 0 };
-            if (get_varint(&p, end, &present) == 0)
+            if (hds_get_varint(&p, end, &present) == 0)
                 for (uint32_t bits = (uint32_t)present; bits; bits &= bits - 1) {
-                    if (decode_acc(&p, end, &a) < 0)
+                    if (hds_decode_acc(&p, end, &a) < 0)
                         break;
                     if (__builtin_ctz(bits) == metric)
                         n = a.n;
                 }
-            acc_free(&a);
+            hds_acc_free(&a);
         }
         sqlite3_finalize(st);
     }

@@ -1,8 +1,9 @@
 /*
- * job_test.c: the job file loader (src/job.c). Every class of problem gets a
- * small job and the exact "file:line:col: message" lines it must produce,
- * all of them in one run; valid jobs must load with the values and the
- * defaults the schema documents. job.c is included to reach its helpers.
+ * job_test.c: the job file loader (src/job/job*.c). Every class of problem
+ * gets a small job and the exact "file:line:col: message" lines it must
+ * produce, all of them in one run; valid jobs must load with the values and
+ * the defaults the schema documents. job_libav.c is included to reach its
+ * helpers (the filter-name scan).
  */
 #include <libgen.h>
 #include <limits.h>
@@ -14,7 +15,8 @@
 
 #include <CUnit/Basic.h>
 
-#include "job/job.c"
+#include "core/comp.h"
+#include "job/job_libav.c"
 
 static char tmpdir[64];           /* jobs written by the tests, presets */
 static char datadir[PATH_MAX];    /* tests/data/jobs */
@@ -1068,6 +1070,99 @@ static void test_faults(void)
         "15:44: 'fault' must be error, stall, slow, drop, close or hang");
 }
 
+/* A fault's component is read with the one grammar (core/comp.h): a name
+ * it refuses is refused here with its reason, as are the stream prefix
+ * (the data plane looks faults up without it) and kinds with no faults. */
+static void test_fault_names(void)
+{
+    Job *job = load_ok(HEAD
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: HD.main, url: o.ts, backup: { url: p.ts } } ]\n"
+        "    faults:\n"
+        "      - { at: 0s, component: out:HD.main, fault: error }\n"
+        "      - { at: 1s, component: out:HD.main.backup, fault: error }\n");
+    const JobStream *st = &job->streams[0];
+
+    CU_ASSERT_EQUAL_FATAL(st->nb_faults, 2);
+    CU_ASSERT_STRING_EQUAL(st->faults[1].component, "out:HD.main.backup");
+    job_free(&job);
+
+    EXPECT_BAD(HEAD
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n"
+        "    faults:\n"
+        "      - { at: 1s, component: input.backup1, fault: error }\n"
+        "      - { at: 1s, component: a/input, fault: error }\n"
+        "      - { at: 1s, component: host, fault: error }\n"
+        "      - { at: 1s, component: edge:o, fault: error }\n"
+        "      - { at: 1s, component: \"enc:\", fault: error }\n", 5,
+        "9:30: 'input.backup1': the first backup is written .backup, the next ones "
+        ".backup2, .backup3, ...",
+        "10:30: 'a/input': a fault names a component of its own stream, without 'a/'",
+        "11:30: unknown component 'host' (input, input.backup, enc:RENDITION, "
+        "enc:RENDITION.backup, enc:audio, out:OUTPUT, out:OUTPUT.backup, ...)",
+        "12:30: unknown component 'edge:o' (input, input.backup, enc:RENDITION, "
+        "enc:RENDITION.backup, enc:audio, out:OUTPUT, out:OUTPUT.backup, ...)",
+        "13:30: 'enc:': the name after ':' must be 1-47 characters of [A-Za-z0-9_.-]");
+}
+
+/* The job refuses what the data plane cannot hold: more than
+ * COMP_MAX_INSTANCES - 1 backups of an input or an output, a second
+ * standby encoder, a fault on a backup that is not there. */
+static void test_backup_limits(void)
+{
+    Job *job = load_ok(
+        "version: 1\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input:\n"
+        "      url: in.ts\n"
+        "      backup: [ {url: b1.ts}, {url: b2.ts}, {url: b3.ts}, {url: b4.ts}, {url: b5.ts},\n"
+        "                {url: b6.ts}, {url: b7.ts} ]\n"
+        "    audio: false\n"
+        "    renditions: [ { name: r, backup: {} } ]\n"
+        "    outputs: [ { name: o, url: o.ts, backup: [ {url: p1.ts}, {url: p2.ts} ] } ]\n"
+        "    faults:\n"
+        "      - { at: 1s, component: input.backup7, fault: error }\n"
+        "      - { at: 1s, component: out:o.backup2, fault: error }\n"
+        "      - { at: 1s, component: enc:r.backup, fault: error }\n");
+
+    CU_ASSERT_EQUAL(job->streams[0].input.nb_backups, COMP_MAX_INSTANCES - 1);
+    CU_ASSERT_EQUAL(job->streams[0].nb_faults, 3);
+    job_free(&job);
+
+    EXPECT_BAD(
+        "version: 1\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input:\n"
+        "      url: in.ts\n"
+        "      backup: [ {url: b1.ts}, {url: b2.ts}, {url: b3.ts}, {url: b4.ts}, {url: b5.ts},\n"
+        "                {url: b6.ts}, {url: b7.ts}, {url: b8.ts}, {url: b9.ts} ]\n"
+        "    audio: false\n"
+        "    renditions: [ { name: r, backup: [ {}, {} ] }, { name: s, backup: {} } ]\n"
+        "    outputs:\n"
+        "      - name: o\n"
+        "        url: o.mkv\n"
+        "        backup: [ {url: p1.ts}, {url: p2.ts}, {url: p3.ts}, {url: p4.ts}, {url: p5.ts},\n"
+        "                  {url: p6.ts}, {url: p7.ts}, {url: p8.ts} ]\n"
+        "      - { name: q, url: q.mkv, backup: [ {url: q1.ts}, {url: q2.ts} ] }\n"
+        "    faults:\n"
+        "      - { at: 1s, component: out:q.backup9, fault: error }\n"
+        "      - { at: 1s, component: out:q.backup3, fault: error }\n"
+        "      - { at: 1s, component: enc:s.backup2, fault: error }\n"
+        "      - { at: 1s, component: input.backup8, fault: error }\n", 7,
+        "7:45: an input has at most 7 backups (the data plane holds the primary and 7 more); "
+        "this is backup 8 of 9",
+        "9:38: 'backup' must be a mapping, not a list",
+        "14:47: an output has at most 7 backups (the data plane holds the primary and 7 more); "
+        "this is backup 8 of 8",
+        "17:30: 'out:q.backup9': at most 7 backups per component (.backup7)",
+        "18:30: 'out:q.backup3': the output has 2 backups",
+        "19:30: 'enc:s.backup2': the rendition has 1 backup",
+        "20:30: 'input.backup8': at most 7 backups per component (.backup7)");
+}
+
 /* supervisor: the tick, the data store, the metrics endpoint. */
 static void test_supervisor(void)
 {
@@ -1271,6 +1366,8 @@ int main(int argc, char **argv)
         { "switching", test_switching },
         { "switching errors", test_switching_errors },
         { "faults", test_faults },
+        { "fault names", test_fault_names },
+        { "backup limits", test_backup_limits },
         { "supervisor", test_supervisor },
     };
     char exe[PATH_MAX];
