@@ -25,8 +25,11 @@
 #include <libavutil/parseutils.h>
 
 #include "job/job.h"
-#include "job/job_int.h"
 #include "core/comp.h"
+#include "core/hookarg.h"
+#include "core/log.h"
+#include "job/job_int.h"
+#include "job/preset.h"
 #include "core/redact.h"
 #include "core/units.h"
 
@@ -46,6 +49,7 @@
 #define LOSS_TIMEOUT_MAX_US (60 * 1000000LL)
 #define SWITCH_BACK_MAX_US  (24 * 3600 * 1000000LL)
 #define FAULT_COUNT_MAX     100000
+#define HOOK_TIMEOUT_MAX_US (3600 * 1000000LL)
 
 /* an input's sources and an output's destinations: the data plane holds
  * COMP_MAX_INSTANCES of each, the primary included */
@@ -93,7 +97,8 @@ static int get_name(Loader *ld, const yaml_node_t *map, const char *what, int lo
 /* Inputs, audio, renditions, outputs                                       */
 
 static const char *const job_keys[] = { "version", "rw_timeout", "supervisor", "streams", NULL };
-static const char *const supervisor_keys[] = { "tick", "hds", "metrics", "model", "control", NULL };
+static const char *const supervisor_keys[] = { "tick", "hds", "metrics", "model", "control", "hooks", NULL };
+static const char *const hooks_keys[] = { "provision", "release", "timeout", NULL };
 static const char *const hds_keys[] = { "path", "retention", "raw_window", NULL };
 static const char *const metrics_keys[] = { "listen", "allow_remote", NULL };
 static const char *const stream_keys[] = {
@@ -939,11 +944,81 @@ static int check_listen(Loader *ld, const yaml_node_t *n, const char *addr, int 
     return 0;
 }
 
+static void free_argv(char ***pargv)
+{
+    for (char **a = *pargv; a && *a; a++)
+        av_free(*a);
+    av_freep(pargv);
+}
+
+/* An exec hook: a list of strings, the command first, looked up in PATH
+ * when it runs. Only strings, as wherever the schema means one: a plain
+ * 8080 or true is refused with a hint to quote it. *out stays NULL unless
+ * every argument is right. */
+static void load_hook(Loader *ld, const yaml_node_t *map, const char *key, char ***out)
+{
+    yaml_node_t *list;
+    char **argv;
+    int nb, ok = 1;
+
+    if (jy_get_node(ld, map, key, YAML_SEQUENCE_NODE, &list) <= 0)
+        return;
+    nb = (int)(list->data.sequence.items.top - list->data.sequence.items.start);
+    if (!nb) {
+        report(ld, list, "'%s' must not be empty: a command, then its arguments", key);
+        return;
+    }
+    if (!(argv = av_calloc(nb + 1, sizeof(*argv)))) {
+        ld->enomem = 1;
+        return;
+    }
+    for (int i = 0; i < nb; i++) {
+        yaml_node_t *a = jy_node_at(ld, list->data.sequence.items.start[i]);
+        char why[256];
+
+        if (jy_node_type(a) != T_STRING) {
+            /* unquoted, "{stream}" is a YAML mapping */
+            report(ld, a, "argument %d of '%s' must be a string, not %s (quote it%s)", i + 1,
+                   key, jy_type_name(jy_node_type(a)),
+                   a->type == YAML_MAPPING_NODE ? ": \"{stream}\"" : "");
+            ok = 0;
+        } else if (strlen(TEXT(a)) != a->data.scalar.length) {
+            report(ld, a, "argument %d of '%s' must not contain a NUL character", i + 1, key);
+            ok = 0;
+        } else if (!i && !*TEXT(a)) {
+            report(ld, a, "the command of '%s' must not be empty", key);
+            ok = 0;
+        } else if (hookarg_check(TEXT(a), why, sizeof(why)) < 0) {
+            report(ld, a, "argument %d of '%s': %s", i + 1, key, why);
+            ok = 0;
+        } else if (ok && !(argv[i] = jy_strdup(ld, TEXT(a)))) {
+            ok = 0;               /* no hole in the list: free_argv stops at one */
+        }
+    }
+    if (ok && !ld->enomem)
+        *out = argv;
+    else
+        free_argv(&argv);
+}
+
+static void load_hooks(Loader *ld, const yaml_node_t *map, JobSupervisor *sv)
+{
+    yaml_node_t *h;
+
+    if (jy_get_node(ld, map, "hooks", YAML_MAPPING_NODE, &h) <= 0)
+        return;
+    jy_check_keys(ld, h, "hooks", hooks_keys);
+    load_hook(ld, h, "provision", &sv->hook_provision);
+    load_hook(ld, h, "release", &sv->hook_release);
+    jy_get_duration(ld, h, "timeout", HOOK_TIMEOUT_MAX_US, &sv->hook_timeout_us);
+}
+
 static void load_supervisor(Loader *ld, const yaml_node_t *root, JobSupervisor *sv)
 {
     yaml_node_t *map, *h, *m;
 
     sv->tick_us = JOB_DEFAULT_TICK_US;
+    sv->hook_timeout_us = JOB_DEFAULT_HOOK_TIMEOUT_US;
     if (jy_get_node(ld, root, "supervisor", YAML_MAPPING_NODE, &map) <= 0)
         return;
     sv->loc = loc_of(map);
@@ -990,6 +1065,7 @@ static void load_supervisor(Loader *ld, const yaml_node_t *root, JobSupervisor *
             report(ld, addr_node, "'%s' is not a loopback address: metrics show the job's "
                    "topology; set allow_remote: true to listen there", sv->metrics_addr);
     }
+    load_hooks(ld, map, sv);
 }
 
 static void load_job(Loader *ld, const yaml_node_t *root, Job *job)
@@ -1184,6 +1260,8 @@ void job_free(Job **pjob)
     av_freep(&job->supervisor.metrics_addr);
     av_freep(&job->supervisor.model_path);
     av_freep(&job->supervisor.control_path);
+    free_argv(&job->supervisor.hook_provision);
+    free_argv(&job->supervisor.hook_release);
     av_freep(&job->path);
     av_freep(pjob);
 }

@@ -185,7 +185,7 @@ typedef struct JobStream {
 } JobStream;
 
 /* The supervisor's own settings: the tick, the data store, the metrics
- * endpoint, the control socket. */
+ * endpoint, the control socket, the exec hooks. */
 typedef struct JobSupervisor {
     int64_t tick_us;              /* one snapshot of every component per tick */
     char *hds_path;               /* historical data store; NULL: none */
@@ -198,10 +198,17 @@ typedef struct JobSupervisor {
     int prediction_off;           /* model: none */
     char *control_path;           /* the control socket (hotspare ctl); NULL:
                                      the default, $XDG_RUNTIME_DIR/hotspare/JOB.sock */
+    /* exec hooks (README, "Exec hooks"): argv, NULL-terminated, with their
+     * placeholders as written (checked: core/hookarg.h; expanded by
+     * dra/hook.c); NULL when none */
+    char **hook_provision;        /* starts a backup outside the process */
+    char **hook_release;          /* lets it go */
+    int64_t hook_timeout_us;      /* deadline of each run */
     JobLoc loc;
 } JobSupervisor;
 
 #define JOB_DEFAULT_TICK_US 1000000
+#define JOB_DEFAULT_HOOK_TIMEOUT_US 30000000   /* 30 s */
 
 typedef struct Job {
     char *path;                   /* the file it was read from */

@@ -1223,7 +1223,8 @@ static void test_supervisor(void)
         "4:8: hds is missing 'path'",
         "5:12: '0.0.0.0:9464' is not a loopback address: metrics show the job's topology; "
         "set allow_remote: true to listen there",
-        "6:3: unknown key 'prometheus' in supervisor (expected one of: tick, hds, metrics, model, control)");
+        "6:3: unknown key 'prometheus' in supervisor (expected one of: tick, hds, metrics, model, "
+        "control, hooks)");
     job = load_ok(
         "version: 1\n"
         "supervisor: { metrics: { listen: \"0.0.0.0:9464\", allow_remote: true } }\n"
@@ -1261,6 +1262,102 @@ static void test_supervisor(void)
         "    renditions: [ { name: r } ]\n"
         "    outputs: [ { name: o, url: o.ts } ]\n", 1,
         "2:24: 'control' must be at most 107 bytes (a Unix socket's path), got 120");
+}
+
+/* supervisor: hooks: argv lists with placeholders, and a deadline. */
+static void test_hooks(void)
+{
+    Job *job = load_ok(
+        "version: 1\n"
+        "supervisor:\n"
+        "  hooks:\n"
+        "    provision: [kubectl, create, job, \"hs-{stream}-{instance}\", \"--risk={risk}\"]\n"
+        "    release:\n"
+        "      - /usr/local/bin/release-backup\n"
+        "      - \"{component}\"\n"
+        "      - \"{{literal}}\"\n"
+        "      - \"\"\n"
+        "    timeout: 45s\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input: { url: in.ts }\n"
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n");
+    char **p = job->supervisor.hook_provision, **r = job->supervisor.hook_release;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_STRING_EQUAL(p[0], "kubectl");
+    CU_ASSERT_STRING_EQUAL(p[3], "hs-{stream}-{instance}");   /* expanded when run */
+    CU_ASSERT_STRING_EQUAL(p[4], "--risk={risk}");
+    CU_ASSERT_PTR_NULL(p[5]);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_STRING_EQUAL(r[0], "/usr/local/bin/release-backup");
+    CU_ASSERT_STRING_EQUAL(r[2], "{{literal}}");
+    CU_ASSERT_STRING_EQUAL(r[3], "");
+    CU_ASSERT_PTR_NULL(r[4]);
+    CU_ASSERT_EQUAL(job->supervisor.hook_timeout_us, 45000000);
+    job_free(&job);
+
+    /* none: no hooks, the default deadline */
+    job = load_ok(HEAD
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n");
+    CU_ASSERT_PTR_NULL(job->supervisor.hook_provision);
+    CU_ASSERT_PTR_NULL(job->supervisor.hook_release);
+    CU_ASSERT_EQUAL(job->supervisor.hook_timeout_us, JOB_DEFAULT_HOOK_TIMEOUT_US);
+    job_free(&job);
+    job = load_ok("version: 1\nsupervisor: { hooks: { release: [\"true\"] } }\nstreams:\n"
+                  "  - name: a\n    input: { url: in.ts }\n"
+                  "    renditions: [ { name: r } ]\n    outputs: [ { name: o, url: o.ts } ]\n");
+    CU_ASSERT_PTR_NULL(job->supervisor.hook_provision);
+    CU_ASSERT_EQUAL(job->supervisor.hook_timeout_us, JOB_DEFAULT_HOOK_TIMEOUT_US);
+    job_free(&job);
+
+    EXPECT_BAD(
+        "version: 1\n"
+        "supervisor:\n"
+        "  hooks:\n"
+        "    provision: []\n"
+        "    release: [notify, {stream}, 8080, \"--to={strem}\", [a], \"{x\"]\n"
+        "    timeout: 2h\n"
+        "    on_failure: [notify]\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input: { url: in.ts }\n"
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n", 8,
+        "4:16: 'provision' must not be empty: a command, then its arguments",
+        "5:23: argument 2 of 'release' must be a string, not a mapping (quote it: \"{stream}\")",
+        "5:33: argument 3 of 'release' must be a string, not an integer (quote it)",
+        "5:39: argument 4 of 'release': unknown placeholder '{strem}' (expected {stream}, "
+        "{component}, {instance}, {risk}, or {{ and }} for braces)",
+        "5:55: argument 5 of 'release' must be a string, not a list (quote it)",
+        "5:60: argument 6 of 'release': '{x' is not closed (write '{{' for a brace)",
+        "6:14: 'timeout' must be more than 0 and at most 1h, got 2h",
+        "7:5: unknown key 'on_failure' in hooks (expected one of: provision, release, timeout)");
+    EXPECT_BAD(
+        "version: 1\n"
+        "supervisor:\n"
+        "  hooks:\n"
+        "    provision: kubectl apply -f backup.yaml\n"
+        "    release: [\"\", \"a}\"]\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input: { url: in.ts }\n"
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n", 3,
+        "4:16: 'provision' must be a list, not a string",
+        "5:15: the command of 'release' must not be empty",
+        "5:19: argument 2 of 'release': a '}' alone (write '}}' for a brace)");
+    EXPECT_BAD(
+        "version: 1\n"
+        "supervisor: { hooks: [kubectl] }\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input: { url: in.ts }\n"
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n", 1,
+        "2:22: 'hooks' must be a mapping, not a list");
 }
 
 static void test_many_problems(void)
@@ -1369,6 +1466,7 @@ int main(int argc, char **argv)
         { "fault names", test_fault_names },
         { "backup limits", test_backup_limits },
         { "supervisor", test_supervisor },
+        { "hooks", test_hooks },
     };
     char exe[PATH_MAX];
     CU_pSuite s;
