@@ -9,6 +9,9 @@
 #   - stall stops the flow for its duration, then it resumes;
 #   - a stalled connection buffers up to --buffer and no more (back-pressure);
 #   - bandwidth holds the rate within 20 %, downstream and upstream;
+#   - a delay ramp moves the round trips along it (the median of each
+#     stretch within 10 % + 8 ms), a bandwidth ramp the rate of a download
+#     (within 20 %); both then hold their end value; clear ends a ramp;
 #   - reset makes the client see a reset, and RSTs new connections for its
 #     duration; drop closes new connections;
 #   - the schedule fires at its stated times, and its effects show then;
@@ -107,6 +110,9 @@ args_section() {
     bad_args "unknown command" --listen 127.0.0.1:19414 --connect $ECHO --schedule "1s:explode"
     bad_args "needs a duration" --listen 127.0.0.1:19414 --connect $ECHO --schedule "1s:delay"
     bad_args "unknown unit" --listen 127.0.0.1:19414 --connect $ECHO --schedule "1s:bw=5x"
+    bad_args "over how long" --listen 127.0.0.1:19414 --connect $ECHO --schedule "1s:delay 0ms..1s"
+    bad_args "above 0" --listen 127.0.0.1:19414 --connect $ECHO --schedule "1s:bw 0..50k over 2s"
+    bad_args "only delay and bandwidth" --listen 127.0.0.1:19414 --connect $ECHO --schedule "1s:ramp stall 1s"
     bad_args "bad option" --listen 127.0.0.1:19414 --connect $ECHO --bogus
     : > "$T/notfifo"
     bad_args "not a FIFO" --listen 127.0.0.1:19414 --connect $ECHO --control "$T/notfifo"
@@ -179,6 +185,58 @@ stall_section() {
 }
 section 3 stall_section
 
+# ---- ramps -----------------------------------------------------------------------
+
+# ms of the proxy's clock on the last line of stdin from its log
+log_ms() { sed -n 's/^faultproxy: +\([0-9]*\)\.\([0-9]*\)s .*/\1\2/p' | tail -n 1 | sed 's/^0*//'; }
+# ms from the start of ramp CMD on proxy $1 to its connection from the
+# client started after it (whose clock starts at the connection, within 1 ms)
+ramp_offset() {
+    _r=$(grep -F "(control: \"$2\")" "$T/$1.log" | log_ms)
+    echo $(($(grep ' open from ' "$T/$1.log" | log_ms) - ${_r:-0}))
+}
+
+# A byte sent t ms into "delay 0ms..300ms over 3s up" leaves when the delay,
+# still growing 0.1 ms a ms, equals its wait: r = d(t + r); the echo comes
+# back at once. Over each stretch of the ramp, the median round trip's
+# distance from that must be small: a ramp done in a few big steps, or not
+# at all, would not be (a median, because a busy machine delays a ping now
+# and then).
+ramp_residuals() {   # ramp_residuals OFF FROM TO FILE: round trip - ramp, sorted
+    awk -v off="$1" -v lo="$2" -v hi="$3" 'function d(x) { return x < 0 ? 0 : x >= 3000 ? 300 : x * 0.1 }
+        $1 == "ping" && $3 + off >= lo && $3 + off <= hi {
+            t = $3 + off; r = 0; for (i = 0; i < 50; i++) r = d(t + r)
+            printf "%.1f\n", $4 - r }' "$4" | sort -n
+}
+delay_ramp_section() {
+    fp_cmd A "delay 0ms..300ms over 3s up"
+    timeout 20 "$PEER" ping $A 0 20 > "$T/ramp.ping" 2>&1 &
+    _p=$!
+    fp_wait 5 lines "$T/ramp.ping" '^ping' 2
+    _off=$(ramp_offset A "delay 0ms..300ms over 3s up")
+    fp_wait 6 awk -v off="$_off" '$1 == "ping" && $3 + off > 4400 { f = 1 } END { exit !f }' "$T/ramp.ping"
+    kill $_p 2> /dev/null
+    wait $_p 2> /dev/null
+    # the stretches, and the ramp's value (ms) in the middle of each
+    for _w in "200 1000 60" "1000 1800 155" "1800 2900 260" "3200 4400 300"; do
+        set -- $_w
+        ramp_residuals "$_off" $1 $2 "$T/ramp.ping" > "$T/ramp.res"
+        _n=$(wc -l < "$T/ramp.res")
+        _v=$(sed -n "$(((_n + 1) / 2))p" "$T/ramp.res")
+        _tol=$(($3 / 10 + 8))
+        check "delay ramp 0ms..300ms over 3s up, $1-$2 ms: $_n round trips, the median ${_v} ms off the ramp (want 3+, within $_tol)" \
+            eval '[ $_n -ge 3 ] && within "$_v" -$_tol $_tol'
+    done
+    check "delay ramp: the log says it ended at 300ms" grep -q "ramp ended: delay 300ms up" "$T/A.log"
+    fp_cmd A "delay 0ms..1s over 10s up"
+    sleep 1
+    fp_cmd A "clear"
+    timeout 20 "$PEER" ping $A 5 10 > "$T/ramp.clear" 2>&1
+    _v=$(rtt_median "$T/ramp.clear")
+    check "clear ends a ramp: round trip ${_v} ms (want 0-25)" within "$_v" 0 25
+}
+section 3 delay_ramp_section
+
 # ---- back-pressure and bandwidth -------------------------------------------------
 
 fp_start B $B $SOURCE --buffer 32Ki || exit 1
@@ -223,6 +281,29 @@ bw_up_section() {
         within "$_v" 80000 120000
 }
 section 3 bw_up_section
+
+# the download's rate from its progress lines between FROM and TO ms into
+# the ramp (OFF: ramp_offset)
+window_rate() {
+    awk -v off="$1" -v lo="$2" -v hi="$3" '$1 == "progress" && $2 + off >= lo && $2 + off <= hi {
+            if (!n++) { t0 = $2; b0 = $3 } t1 = $2; b1 = $3 }
+        END { if (n > 1 && t1 > t0) printf "%.0f", (b1 - b0) / ((t1 - t0) / 1000) }' "$4"
+}
+bw_ramp_section() {
+    fp_cmd B "bandwidth 400k..100k over 3s down"
+    timeout 20 "$PEER" recv $B 1000000 100 > "$T/bwramp.recv" 2>&1
+    _off=$(ramp_offset B "bandwidth 400k..100k over 3s down")
+    # the cap at the middle of each window: 350k, 150k, then 100k held
+    for _w in "200 800 350000" "2200 2800 150000" "3500 4500 100000"; do
+        set -- $_w
+        _v=$(window_rate "$_off" "$1" "$2" "$T/bwramp.recv")
+        check "bandwidth ramp 400k..100k over 3s: ${_v} B/s from $1 to $2 ms (want $3 +-20 %)" \
+            within "$_v" $(($3 * 8 / 10)) $(($3 * 12 / 10))
+    done
+    check "bandwidth ramp: the log says it ended at 100000 B/s" \
+        grep -q "ramp ended: bandwidth 100000 B/s down" "$T/B.log"
+}
+section 3 bw_ramp_section
 
 # ---- reset, refuse and drop ------------------------------------------------------
 

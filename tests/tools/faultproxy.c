@@ -33,6 +33,23 @@
  * An argument follows the verb after a space or '=': "delay=200ms up" is
  * "delay 200ms up". Durations take a unit: 250us, 200ms, 2s, 1.5s, 1m.
  *
+ * Ramps: a link that degrades gradually, as a real one does before it
+ * fails, so that a predictor has something to see coming:
+ *
+ *   [ramp] delay A..B over D [DIR] [linear|exp]
+ *   [ramp] bandwidth A..B over D [DIR] [linear|exp]
+ *                      move the delay (the cap) from A to B over D, a new
+ *                      value every 20 ms, then hold B. exp moves by equal
+ *                      ratios (2M..50k over 60s halves every 11 s) and needs
+ *                      both ends above 0, as a bandwidth ramp does (0 is no
+ *                      cap, not a rate). A plain delay (bandwidth) ends a
+ *                      ramp of it in its directions; clear ends all. A
+ *                      stall stops the flow on top of a ramp, which goes
+ *                      on. The log shows each ramp's value once a second
+ *                      ("ramp: delay 120ms both") and when it ends.
+ *   e.g. "0s:delay=0ms..800ms over 60s,60s:stall" or
+ *        "bandwidth 2M..50k over 60s up exp"
+ *
  * --buffer SIZE (default 1Mi) bounds what one connection holds each way, so
  * a stall absorbs that much before the sender is pushed back, and under a
  * delay D one connection moves at most SIZE / D bytes/s.
@@ -55,6 +72,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -81,6 +99,11 @@
 #define FP_LINE_MAX     512         /* < PIPE_BUF: an echoed line arrives whole */
 #define FP_ERR_LEN      256
 #define FP_FOREVER      INT64_MAX   /* a fault with no end: until clear */
+/* A ramp moves its value this often: smooth next to the 50 ms burst of the
+ * bandwidth cap and to the frame period of a live stream, and 50 wake-ups
+ * a second cost nothing. */
+#define FP_RAMP_STEP_US 20000
+#define FP_RAMP_LOG_US  1000000     /* a ramp's value in the log this often */
 
 enum { UP, DOWN, NB_DIRS };         /* also the side read: 0 client, 1 server */
 #define DIR_UP   (1u << UP)
@@ -97,30 +120,49 @@ typedef struct VerbDef {
     enum ArgKind arg;
     int          arg_required;
     int          takes_dir;
+    int          ramps;         /* takes A..B over D */
 } VerbDef;
 
 static const VerbDef verb_defs[] = {
-    { "delay",     V_DELAY,     ARG_DURATION, 1, 1 },
-    { "bandwidth", V_BANDWIDTH, ARG_RATE,     1, 1 },
-    { "bw",        V_BANDWIDTH, ARG_RATE,     1, 1 },
-    { "stall",     V_STALL,     ARG_DURATION, 0, 1 },
-    { "resume",    V_RESUME,    ARG_NONE,     0, 1 },
-    { "reset",     V_RESET,     ARG_DURATION, 0, 0 },
-    { "drop",      V_DROP,      ARG_DURATION, 0, 0 },
-    { "clear",     V_CLEAR,     ARG_NONE,     0, 0 },
-    { "stats",     V_STATS,     ARG_NONE,     0, 0 },
+    { "delay",     V_DELAY,     ARG_DURATION, 1, 1, 1 },
+    { "bandwidth", V_BANDWIDTH, ARG_RATE,     1, 1, 1 },
+    { "bw",        V_BANDWIDTH, ARG_RATE,     1, 1, 1 },
+    { "stall",     V_STALL,     ARG_DURATION, 0, 1, 0 },
+    { "resume",    V_RESUME,    ARG_NONE,     0, 1, 0 },
+    { "reset",     V_RESET,     ARG_DURATION, 0, 0, 0 },
+    { "drop",      V_DROP,      ARG_DURATION, 0, 0, 0 },
+    { "clear",     V_CLEAR,     ARG_NONE,     0, 0, 0 },
+    { "stats",     V_STATS,     ARG_NONE,     0, 0, 0 },
 };
+
+enum Shape { SHAPE_LINEAR, SHAPE_EXP };
 
 typedef struct Cmd {
     const VerbDef *def;
-    int64_t        arg;     /* us or bytes/s; -1: not given */
+    int64_t        arg;     /* us or bytes/s; -1: not given; a ramp's start */
     unsigned       dirs;    /* DIR_* */
+    int            ramp;    /* arg..to over `over` */
+    int64_t        to, over;
+    enum Shape     shape;
 } Cmd;
 
 typedef struct SchedItem {
     int64_t at;             /* us after start */
     Cmd     cmd;
 } SchedItem;
+
+/* What a ramp moves: the delay or the bandwidth cap. */
+enum { RAMP_DELAY, RAMP_RATE, NB_RAMPS };
+
+/* A value moving from `from` to `to` between start and start + len. */
+typedef struct Ramp {
+    int        on;
+    enum Shape shape;
+    int64_t    from, to;    /* us or bytes/s */
+    int64_t    start, len;  /* monotonic us */
+    int64_t    next_step;   /* when the value moves next */
+    int64_t    next_log;
+} Ramp;
 
 /* Fault state of one direction, shared by every connection. */
 typedef struct Fault {
@@ -129,6 +171,7 @@ typedef struct Fault {
     int64_t rate;           /* bytes/s; 0: no cap */
     double  tokens;         /* token bucket of the cap */
     int64_t refill_t;
+    Ramp    ramp[NB_RAMPS];
 } Fault;
 
 /* Byte n of the stream arrived at t, for every n below end. */
@@ -279,21 +322,58 @@ static int parse_dir(const char *s, unsigned *dirs)
     return 0;
 }
 
-/* "VERB[ |=]ARG [DIR]": the argument and the direction in either order. */
+/* A ramp's "A..B" into cmd->arg and cmd->to, checked for its verb. */
+static int parse_range(const char *arg, Cmd *cmd, char *err, size_t errlen)
+{
+    const Unit *units = cmd->def->arg == ARG_RATE ? rate_units : duration_units;
+    const char *dots = strstr(arg, "..");
+    char from[64];
+
+    if (!dots || (size_t)(dots - arg) >= sizeof(from)) {
+        snprintf(err, errlen, "%s: a ramp wants FROM..TO, not '%s'",
+                 cmd->def->name, arg);
+        return -1;
+    }
+    memcpy(from, arg, dots - arg);
+    from[dots - arg] = 0;
+    if (parse_units(from, units, &cmd->arg, err, errlen) < 0 ||
+        parse_units(dots + 2, units, &cmd->to, err, errlen) < 0)
+        return -1;
+    /* 0 lifts the cap: a ramp through "no cap" has no meaning, and an
+     * equal-ratio ramp cannot start or end at 0 */
+    if ((cmd->def->verb == V_BANDWIDTH || cmd->shape == SHAPE_EXP) &&
+        (!cmd->arg || !cmd->to)) {
+        snprintf(err, errlen, "%s ramp %s: both ends must be above 0",
+                 cmd->def->name, arg);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * "VERB[ |=]ARG [DIR]": the argument and the direction in either order.
+ * Ramps: "[ramp] VERB A..B over D [DIR] [linear|exp]", words in any order
+ * after the range.
+ */
 static int parse_cmd(const char *text, Cmd *cmd, char *err, size_t errlen)
 {
     char buf[FP_LINE_MAX], *tok, *save = NULL;
-    const char *arg = NULL;
+    const char *arg = NULL, *over = NULL;
     size_t i;
-    int dir_given = 0;
+    int dir_given = 0, ramp_word = 0, shape_given = 0;
 
     snprintf(buf, sizeof(buf), "%s", text);
     for (i = 0; buf[i]; i++)
         if (buf[i] == '=' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n')
             buf[i] = ' ';
     tok = strtok_r(buf, " ", &save);
+    if (tok && !strcmp(tok, "ramp")) {
+        ramp_word = 1;
+        tok = strtok_r(NULL, " ", &save);
+    }
     if (!tok) {
-        snprintf(err, errlen, "empty command");
+        snprintf(err, errlen, ramp_word ? "ramp: delay or bandwidth?"
+                                        : "empty command");
         return -1;
     }
     cmd->def = NULL;
@@ -302,14 +382,31 @@ static int parse_cmd(const char *text, Cmd *cmd, char *err, size_t errlen)
             cmd->def = &verb_defs[i];
     if (!cmd->def) {
         snprintf(err, errlen, "unknown command '%s' (delay, bandwidth, stall, "
-                 "resume, reset, drop, clear, stats)", tok);
+                 "resume, reset, drop, clear, stats, ramp)", tok);
         return -1;
     }
-    cmd->arg  = -1;
-    cmd->dirs = DIR_BOTH;
+    if (ramp_word && !cmd->def->ramps) {
+        snprintf(err, errlen, "ramp: only delay and bandwidth ramp, not %s", tok);
+        return -1;
+    }
+    cmd->arg   = -1;
+    cmd->dirs  = DIR_BOTH;
+    cmd->ramp  = 0;
+    cmd->to    = cmd->over = 0;
+    cmd->shape = SHAPE_LINEAR;
     while ((tok = strtok_r(NULL, " ", &save))) {
         if (cmd->def->takes_dir && !dir_given && !parse_dir(tok, &cmd->dirs)) {
             dir_given = 1;
+        } else if (cmd->def->ramps && !over && !strcmp(tok, "over")) {
+            over = strtok_r(NULL, " ", &save);
+            if (!over) {
+                snprintf(err, errlen, "%s: over how long?", cmd->def->name);
+                return -1;
+            }
+        } else if (cmd->def->ramps && !shape_given &&
+                   (!strcmp(tok, "linear") || !strcmp(tok, "exp"))) {
+            shape_given = 1;
+            cmd->shape = tok[0] == 'e' ? SHAPE_EXP : SHAPE_LINEAR;
         } else if (cmd->def->arg != ARG_NONE && !arg) {
             arg = tok;
         } else {
@@ -322,10 +419,23 @@ static int parse_cmd(const char *text, Cmd *cmd, char *err, size_t errlen)
                  cmd->def->arg == ARG_RATE ? "rate in bytes/s" : "duration");
         return -1;
     }
-    if (arg && parse_units(arg, cmd->def->arg == ARG_RATE ? rate_units
-                                                         : duration_units,
-                           &cmd->arg, err, errlen) < 0)
+    cmd->ramp = ramp_word || over || shape_given || (arg && strstr(arg, ".."));
+    if (!cmd->ramp)
+        return arg ? parse_units(arg, cmd->def->arg == ARG_RATE ? rate_units
+                                                               : duration_units,
+                                 &cmd->arg, err, errlen) : 0;
+    if (!over) {
+        snprintf(err, errlen, "%s ramp: over how long? (%s A..B over 60s)",
+                 cmd->def->name, cmd->def->name);
         return -1;
+    }
+    if (parse_range(arg, cmd, err, errlen) < 0 ||
+        parse_units(over, duration_units, &cmd->over, err, errlen) < 0)
+        return -1;
+    if (!cmd->over) {
+        snprintf(err, errlen, "%s ramp: over 0 is no ramp", cmd->def->name);
+        return -1;
+    }
     return 0;
 }
 
@@ -429,14 +539,30 @@ static const char *dir_name(unsigned dirs)
     return dirs == DIR_BOTH ? "both" : dirs == DIR_UP ? "up" : "down";
 }
 
-/* As the log shows a command: "delay 200ms up", "stall both, until resume". */
+/* A delay or a rate as the log shows it: "800ms", "50000 B/s". */
+static const char *fmt_value(enum ArgKind kind, int64_t v, char *buf, size_t size)
+{
+    if (kind == ARG_RATE)
+        snprintf(buf, size, "%" PRId64 " B/s", v);
+    else
+        fmt_duration(v, buf, size);
+    return buf;
+}
+
+/* As the log shows a command: "delay 200ms up", "stall both, until resume",
+ * "delay 0s..800ms over 60s both". */
 static void fmt_cmd(const Cmd *cmd, char *buf, size_t size)
 {
-    char arg[32] = "";
+    char arg[96] = "", a[32], b[32], d[32];
     const char *until = "";
 
-    if (cmd->def->arg == ARG_RATE && cmd->arg)
-        snprintf(arg, sizeof(arg), " %" PRId64 " B/s", cmd->arg);
+    if (cmd->ramp)
+        snprintf(arg, sizeof(arg), " %s..%s over %s",
+                 fmt_value(cmd->def->arg, cmd->arg, a, sizeof(a)),
+                 fmt_value(cmd->def->arg, cmd->to, b, sizeof(b)),
+                 fmt_duration(cmd->over, d, sizeof(d)));
+    else if (cmd->def->arg == ARG_RATE && cmd->arg)
+        snprintf(arg, sizeof(arg), " %s", fmt_value(ARG_RATE, cmd->arg, a, sizeof(a)));
     else if (cmd->def->arg == ARG_RATE)
         snprintf(arg, sizeof(arg), " off");
     else if (cmd->def->arg == ARG_DURATION && cmd->arg >= 0) {
@@ -447,6 +573,8 @@ static void fmt_cmd(const Cmd *cmd, char *buf, size_t size)
     } else if (cmd->def->verb == V_DROP) {
         until = ", until clear";
     }
+    if (cmd->ramp && cmd->shape == SHAPE_EXP)
+        until = ", exp";
     snprintf(buf, size, "%s%s%s%s%s",
              cmd->def->verb == V_BANDWIDTH ? "bandwidth" : cmd->def->name, arg,
              cmd->def->takes_dir ? " " : "",
@@ -885,9 +1013,124 @@ static void conns_sweep(Proxy *px)
 
 /* ---- faults ------------------------------------------------------------- */
 
+static const enum ArgKind ramp_kind[NB_RAMPS] = { ARG_DURATION, ARG_RATE };
+static const char *const ramp_what[NB_RAMPS] = { "delay", "bandwidth" };
+
+static int64_t fault_value(const Fault *f, int k)
+{
+    return k == RAMP_DELAY ? f->delay : f->rate;
+}
+
+/* The value of a ramp at now: a straight line, or equal ratios in equal
+ * times (exp: 2M..50k spends as long from 400k to 200k as from 100k to 50k,
+ * where a straight line would rush through the low rates that matter). */
+static int64_t ramp_value(const Ramp *r, int64_t now)
+{
+    double x = now <= r->start ? 0
+             : now >= r->start + r->len ? 1
+             : (double)(now - r->start) / (double)r->len;
+    double v = r->shape == SHAPE_EXP
+             ? (double)r->from * pow((double)r->to / (double)r->from, x)
+             : (double)r->from + (double)(r->to - r->from) * x;
+
+    return (int64_t)(v + 0.5);
+}
+
+/* One step of a ramp. A new cap keeps what the bucket holds (up to the new
+ * burst): emptying it, as a fresh "bandwidth" does, would pause the flow
+ * 50 times a second and cut the rate well below the ramp's. */
+static void ramp_set(Fault *f, int k, int64_t v, int64_t now)
+{
+    if (k == RAMP_DELAY) {
+        f->delay = v;
+        return;
+    }
+    bucket_refill(f, now);      /* what the old rate earned until now */
+    f->rate = v;
+    if (f->tokens > bucket_burst(v))
+        f->tokens = bucket_burst(v);
+}
+
+/* Starts the ramp a command asks for, or ends the one running: a plain
+ * value replaces a ramp. */
+static void ramp_begin(Ramp *r, const Cmd *cmd, int64_t now)
+{
+    *r = (Ramp){ .on = cmd->ramp };
+    if (!cmd->ramp)
+        return;
+    r->shape     = cmd->shape;
+    r->from      = cmd->arg;
+    r->to        = cmd->to;
+    r->start     = now;
+    r->len       = cmd->over;
+    r->next_step = now + FP_RAMP_STEP_US;
+    r->next_log  = now + FP_RAMP_LOG_US;
+}
+
+/* Logs the value of ramp k in dirs, once for both when they agree. */
+static void ramp_log(Proxy *px, int k, unsigned dirs, const char *what)
+{
+    char v[32];
+    int64_t x;
+    int d, both = dirs == DIR_BOTH &&
+        fault_value(&px->fault[UP], k) == fault_value(&px->fault[DOWN], k);
+
+    for (d = 0; d < NB_DIRS; d++) {
+        if (!(dirs & (1u << d)))
+            continue;
+        x = fault_value(&px->fault[d], k);
+        if (k == RAMP_DELAY)
+            x = (x + 500) / 1000 * 1000;    /* "403ms", not "403556us" */
+        fp_log(px, "%s: %s %s %s", what, ramp_what[k],
+               fmt_value(ramp_kind[k], x, v, sizeof(v)),
+               dir_name(both ? DIR_BOTH : 1u << d));
+        if (both)
+            break;
+    }
+}
+
+/* Moves every ramp that is due, logs them once a second and when they
+ * end; lowers *wake to the next step. */
+static void ramps_tick(Proxy *px, int64_t now, int64_t *wake)
+{
+    unsigned due, ended;
+    int k, d;
+
+    for (k = 0; k < NB_RAMPS; k++) {
+        due = ended = 0;
+        for (d = 0; d < NB_DIRS; d++) {
+            Fault *f = &px->fault[d];
+            Ramp *r = &f->ramp[k];
+            int64_t end = r->start + r->len;
+
+            if (!r->on)
+                continue;
+            if (now >= r->next_step) {
+                ramp_set(f, k, ramp_value(r, now), now);
+                r->next_step = now + FP_RAMP_STEP_US < end
+                             ? now + FP_RAMP_STEP_US : end;
+            }
+            if (now >= end) {
+                r->on = 0;
+                ended |= 1u << d;
+                continue;
+            }
+            if (now >= r->next_log) {
+                r->next_log += FP_RAMP_LOG_US;
+                due |= 1u << d;
+            }
+            lower(wake, r->next_step);
+        }
+        if (due)
+            ramp_log(px, k, due, "ramp");
+        if (ended)
+            ramp_log(px, k, ended, "ramp ended");
+    }
+}
+
 static void apply(Proxy *px, const Cmd *cmd, int64_t now, const char *source)
 {
-    char desc[96];
+    char desc[160];
     int d, i;
 
     fmt_cmd(cmd, desc, sizeof(desc));
@@ -899,11 +1142,13 @@ static void apply(Proxy *px, const Cmd *cmd, int64_t now, const char *source)
         case V_DELAY:
             /* data already buffered follows the new delay at once */
             f->delay = cmd->arg;
+            ramp_begin(&f->ramp[RAMP_DELAY], cmd, now);
             break;
         case V_BANDWIDTH:
             f->rate     = cmd->arg;
             f->tokens   = 0;
             f->refill_t = now;
+            ramp_begin(&f->ramp[RAMP_RATE], cmd, now);
             break;
         case V_STALL:
             f->stall_until = cmd->arg < 0 ? FP_FOREVER : now + cmd->arg;
@@ -959,6 +1204,7 @@ static void faults_tick(Proxy *px, int64_t now, int64_t *wake)
     }
     if (px->next_sched < px->nb_sched)
         lower(wake, px->t0 + px->sched[px->next_sched].at);
+    ramps_tick(px, now, wake);
 
     for (d = 0; d < NB_DIRS; d++) {
         Fault *f = &px->fault[d];
@@ -1254,6 +1500,10 @@ static void usage(FILE *f)
         "  drop [D]             accept and close new connections, D or until clear\n"
         "  clear                back to pass-through\n"
         "  stats                log the counters\n"
+        "  [ramp] delay A..B over D [DIR] [linear|exp]\n"
+        "  [ramp] bandwidth A..B over D [DIR] [linear|exp]\n"
+        "                       move from A to B over D (a step every 20 ms),\n"
+        "                       then hold B; exp: by equal ratios\n"
         "An argument may follow after '=': \"5s:delay=200ms up\".\n",
         FP_BUF_DEFAULT);
 }

@@ -13,16 +13,25 @@
  *       send one byte to an echo server and wait for it, COUNT times (0:
  *       until an error), one every INTERVAL_MS at most; prints
  *       "ping SEQ T_MS RTT_MS" per answer (T_MS: when sent, since the start).
- *   tcppeer recv ADDR BYTES
- *       receive BYTES (or until EOF) and print "recv bytes=N secs=S rate=R".
+ *   tcppeer recv ADDR BYTES [EVERY_MS]
+ *       receive BYTES (or until EOF) and print "recv bytes=N secs=S rate=R";
+ *       with EVERY_MS, also "progress T_MS BYTES" at most that often, to
+ *       see a rate change during the transfer (a bandwidth ramp).
  *   tcppeer send ADDR BYTES
  *       send BYTES and close.
  *   tcppeer copy ADDR
  *       send stdin, half-close, and copy all that comes back to stdout.
+ *   tcppeer ask ADDR WAIT_MS
+ *       connect, send stdin (a request: HTTP, an RTMP C0+C1) and wait up to
+ *       WAIT_MS for an answer, to tell a peer that is alive but hung (the
+ *       kernel accepts for it, nothing answers) from one that works. Prints
+ *       "ask connected_ms=T sent=N" once sent, then "answer first_ms=T
+ *       bytes=N head=HEX" (the answer read until EOF or 300 ms of silence,
+ *       its first 8 bytes in hex) or "no answer within WAIT_MS ms".
  *
  * Clients exit 0 on success, 3 when the connection was reset (they print
- * "reset" and the time since start), 4 when the peer closed too early, 1 on
- * other errors, 2 on bad arguments.
+ * "reset" and the time since start), 4 when the peer closed too early, 5
+ * when ask got no answer, 1 on other errors, 2 on bad arguments.
  */
 
 #include <errno.h>
@@ -43,7 +52,7 @@
 
 #define CHUNK (16 * 1024)
 
-enum { EXIT_RESET = 3, EXIT_CLOSED = 4 };
+enum { EXIT_RESET = 3, EXIT_CLOSED = 4, EXIT_SILENT = 5 };
 
 static double t_start;
 
@@ -231,12 +240,12 @@ static int ping(const char *addr, long count, long interval_ms)
     return 0;
 }
 
-static int recv_bytes(const char *addr, unsigned long long want)
+static int recv_bytes(const char *addr, unsigned long long want, long every_ms)
 {
     int fd = dial(addr);
     uint8_t buf[CHUNK];
     unsigned long long bytes = 0, first_chunk = 0;
-    double first = 0, last = 0;
+    double first = 0, last = 0, next_progress = now_s();
     ssize_t r;
 
     while (bytes < want) {
@@ -253,6 +262,10 @@ static int recv_bytes(const char *addr, unsigned long long want)
         }
         last = now_s();
         bytes += (unsigned long long)r;
+        if (every_ms > 0 && last >= next_progress) {
+            printf("progress %.1f %llu\n", (last - t_start) * 1000, bytes);
+            next_progress = last + every_ms / 1000.0;
+        }
     }
     printf("recv bytes=%llu secs=%.3f rate=%.0f\n", bytes, last - first,
            last > first ? (bytes - first_chunk) / (last - first) : 0);
@@ -338,6 +351,66 @@ static int copy(const char *addr)
     return fflush(stdout) ? 1 : 0;
 }
 
+static int ask(const char *addr, long wait_ms)
+{
+    static uint8_t req[64 * 1024];
+    uint8_t buf[CHUNK];
+    size_t n = 0;
+    unsigned long long bytes = 0;
+    double deadline, first = 0;
+    char head[17] = "";
+    ssize_t r;
+    int fd, i;
+
+    while (n < sizeof(req) && (r = read(0, req + n, sizeof(req) - n)) != 0) {
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            fail("stdin", errno);
+        n += (size_t)r;
+    }
+    fd = dial(addr);
+    write_all(fd, req, n, "ask send");
+    printf("ask connected_ms=%.1f sent=%zu\n", (now_s() - t_start) * 1000, n);
+    fflush(stdout);
+    deadline = now_s() + wait_ms / 1000.0;
+    for (;;) {
+        /* before the answer, wait up to the deadline; after its first
+         * byte, 300 ms of silence ends it (an RTMP server then waits) */
+        double t = now_s(), until = bytes && t + 0.3 < deadline ? t + 0.3 : deadline;
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int ms = (int)((until - t) * 1000);
+
+        if (ms <= 0 || (r = poll(&p, 1, ms)) == 0)
+            break;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            fail("poll", errno);
+        r = read(fd, buf, sizeof(buf));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            fail("ask recv", errno);
+        if (!r)
+            break;
+        if (!bytes) {
+            first = now_s();
+            for (i = 0; i < 8 && i < r; i++)
+                snprintf(head + 2 * i, 3, "%02x", buf[i]);
+        }
+        bytes += (unsigned long long)r;
+    }
+    close(fd);
+    if (!bytes) {
+        printf("no answer within %ld ms\n", wait_ms);
+        return EXIT_SILENT;
+    }
+    printf("answer first_ms=%.1f bytes=%llu head=%s\n", (first - t_start) * 1000,
+           bytes, head);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     t_start = now_s();
@@ -346,13 +419,17 @@ int main(int argc, char **argv)
         return serve(argv[2], argv[3]);
     if (argc == 5 && !strcmp(argv[1], "ping"))
         return ping(argv[2], atol(argv[3]), atol(argv[4]));
-    if (argc == 4 && !strcmp(argv[1], "recv"))
-        return recv_bytes(argv[2], strtoull(argv[3], NULL, 10));
+    if ((argc == 4 || argc == 5) && !strcmp(argv[1], "recv"))
+        return recv_bytes(argv[2], strtoull(argv[3], NULL, 10),
+                          argc == 5 ? atol(argv[4]) : 0);
     if (argc == 4 && !strcmp(argv[1], "send"))
         return send_bytes(argv[2], strtoull(argv[3], NULL, 10));
     if (argc == 3 && !strcmp(argv[1], "copy"))
         return copy(argv[2]);
+    if (argc == 4 && !strcmp(argv[1], "ask"))
+        return ask(argv[2], atol(argv[3]));
     fprintf(stderr, "usage: tcppeer serve ADDR echo|sink|source | ping ADDR COUNT "
-            "INTERVAL_MS | recv ADDR BYTES | send ADDR BYTES | copy ADDR\n");
+            "INTERVAL_MS | recv ADDR BYTES [EVERY_MS] | send ADDR BYTES | "
+            "copy ADDR | ask ADDR WAIT_MS\n");
     return 2;
 }
