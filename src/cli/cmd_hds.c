@@ -327,8 +327,8 @@ static int print_baseline(void *opaque, const HdsBaseline *b)
     }
     printf("%-8s %-10s %-8s %-8s %-52s %-4s %8"PRId64" %4s %12.6g %12.6g %12.6g %12.6g %12.6g\n",
            *b->stream ? b->stream : "-", b->name, sample_kinds[b->kind].name,
-           comp_instance_name(b->backup, role, sizeof(role)), metric, hour, b->n, days, b->mean, b->std,
-           b->p50, b->p95, b->p99);
+           comp_instance_name(b->backup, role, sizeof(role)), metric, hour, b->n, days, b->mean,
+           b->std, b->p50, b->p95, b->p99);
     return 0;
 }
 

@@ -184,7 +184,8 @@ int comp_parse(const char *text, int whole_default, CompId *id, char *err, size_
     }
     pl = colon - p + 1;
     for (int k = 0; k < COMP_NB_KINDS; k++)
-        if (prefixes[k] && k != COMP_GPU && strlen(prefixes[k]) == pl && !strncmp(p, prefixes[k], pl))
+        if (prefixes[k] && k != COMP_GPU && strlen(prefixes[k]) == pl &&
+            !strncmp(p, prefixes[k], pl))
             kind = k;
     if (kind < 0)
         return bad(err, err_size, text, KINDS_TEXT);
