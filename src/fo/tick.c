@@ -1,0 +1,261 @@
+/*
+ * tick.c: the supervisor's tick; see tick.h. Moved out of cli/cmd_run.c
+ * as it was: a component of the run, not a command.
+ */
+#include <stdio.h>
+
+#include <libavutil/avstring.h>
+#include <libavutil/common.h>
+#include <libavutil/error.h>
+#include <libavutil/mem.h>
+
+#include "core/log.h"
+#include "fo/fo.h"
+#include "fo/tick.h"
+#include "hds/hds.h"
+#include "hma/metrics.h"
+#include "hma/sampler.h"
+#include "pfm/model.h"
+#include "pfm/predictor.h"
+
+/* The historical data store and the metrics endpoint, when the job asks
+ * for them, and the failure model, unless the job turns it off; all are
+ * fed by the sampler every tick, the model first so that the others carry
+ * its risk. The tick's thread only, but for fo (its sink: fo.h). */
+struct Tick {
+    LogCtx log;
+    const Job *job;
+    Sampler *sampler;
+    Predictor *pred;
+    EventLog *events;
+    Hds *hds;
+    Metrics *metrics;
+    int64_t next_tick;
+    Ecg *g;                      /* not owned: gets each tick's figures */
+    Fo *fo;                      /* acts on them */
+    struct NodePrev {            /* per node of g: a counter's last value */
+        double count;
+        int64_t at_us;
+        int source;              /* inputs: the source it was counted on */
+    } *prev;
+};
+
+/* The job's model, or the default one. A model that cannot be used is not
+ * a reason to stop a live job: the run goes on without prediction and
+ * says so. */
+static void prediction_start(Tick *sv, const JobSupervisor *js)
+{
+    char path[4096], why[256];
+    Model *m = NULL;
+    const char *p = js->model_path;
+
+    if (js->prediction_off) {
+        av_log(NULL, AV_LOG_INFO, "failure prediction is off (supervisor: model: none)\n");
+        return;
+    }
+    if (!p) {
+        if (predictor_default_model(path, sizeof(path)) < 0) {
+            av_log(NULL, AV_LOG_INFO, "no failure model installed (models/default.hsm): "
+                   "running without prediction\n");
+            return;
+        }
+        p = path;
+    }
+    if (model_load(p, &m, NULL) < 0) {
+        av_log(NULL, AV_LOG_WARNING, "the failure model %s cannot be used (see above): "
+               "running without prediction\n", p);
+        return;
+    }
+    if (predictor_model_fits(m, why, sizeof(why)) < 0) {
+        av_log(NULL, AV_LOG_WARNING, "the failure model %s cannot be used: %s; running without "
+               "prediction\n", p, why);
+        model_free(&m);
+        return;
+    }
+    if (predictor_alloc(&sv->pred, &m) < 0) {
+        model_free(&m);
+        av_log(NULL, AV_LOG_WARNING, "out of memory for the failure model: running without prediction\n");
+        return;
+    }
+    av_log(NULL, AV_LOG_INFO, "failure prediction with %s (horizon %d s, provisioning above %.2f)\n",
+           p, predictor_model(sv->pred)->horizon_s, predictor_model(sv->pred)->thr_high);
+}
+
+/* with_control: a control socket shows each tick's figures, so the tick
+ * runs even without a store, an endpoint or a model. */
+static int tick_start(Tick *sv, const Job *job, Ecg *g, EventLog *events, int always)
+{
+    const JobSupervisor *js = &job->supervisor;
+    int ret;
+
+    prediction_start(sv, js);
+    sv->events = events;
+    sv->g = g;
+    if (!js->hds_path && !js->metrics_addr && !sv->pred && !always)
+        return 0;
+    sv->prev = av_calloc(ecg_nb_nodes(g), sizeof(*sv->prev));
+    if (!sv->prev)
+        return AVERROR(ENOMEM);
+    /* the orchestrator: without a model no risk is known, and it does
+     * nothing on risk (thresholds out of reach) */
+    ret = fo_alloc(&sv->fo, g, job, sv->pred ? predictor_model(sv->pred)->thr_high : 2.0f,
+                   sv->pred ? predictor_model(sv->pred)->thr_low : -1.0f,
+                   FO_DEFAULT_MAX_PROVISIONED, events);
+    if (ret < 0)
+        return ret;
+    evlog_add_sink(events, fo_event_sink, sv->fo);
+    if (js->hds_path) {
+        HdsConfig hc;
+        hds_config_init(&hc);
+        hc.path = js->hds_path;
+        hc.retention_us = js->hds_retention_us;
+        hc.raw_window_us = js->hds_raw_window_us;
+        hc.tick_us = js->tick_us;
+        if ((ret = hds_open(&sv->hds, &hc)) < 0) {
+            fprintf(stderr, "hotspare run: cannot use the data store %s: %s\n", js->hds_path,
+                    av_err2str(ret));
+            return ret;
+        }
+        evlog_add_sink(events, hds_event_sink, sv->hds);
+    }
+    if (js->metrics_addr && (ret = metrics_start(&sv->metrics, js->metrics_addr,
+                                                 js->metrics_allow_remote)) < 0) {
+        fprintf(stderr, "hotspare run: cannot serve metrics on %s: %s\n", js->metrics_addr,
+                av_err2str(ret));
+        return ret;
+    }
+    if ((ret = sampler_alloc(&sv->sampler, job, ecg_pipelines(g), ecg_nb_streams(g))) < 0)
+        return ret;
+    sampler_set_events(sv->sampler, events);
+    return 0;
+}
+
+/* A counter's rate since the last tick; < 0 for the first, or after the
+ * counter went back (another source) or came from elsewhere. */
+static double counter_rate(struct NodePrev *p, double count, int source, int64_t now)
+{
+    double rate = -1;
+
+    if (p->at_us && p->source == source && count >= p->count && now > p->at_us)
+        rate = (count - p->count) * 1e6 / (now - p->at_us);
+    p->count = count;
+    p->at_us = now;
+    p->source = source;
+    return rate;
+}
+
+/* The tick's figures for the graph (status, graphs): risk, rate, queue of
+ * every input, encoder and output. An input's are those of the source in
+ * use; edges have no figures of their own yet. */
+static void tick_note(Tick *sv, const Sample *s, int64_t now)
+{
+    static const int risk_of[COMP_NB_KINDS] = {
+        [COMP_INGEST] = IM_FAILURE_RISK, [COMP_ENCODER] = EM_FAILURE_RISK,
+        [COMP_OUTPUT] = OM_FAILURE_RISK,
+    };
+
+    for (int k = 0; k < s->nb_comps; k++) {
+        const SampleComp *c = &s->comps[k];
+        EcgFigures f = { .risk = -1, .rate = -1, .queue = -1, .at_us = now };
+        CompId id = { .kind = c->kind, .instance = COMP_WHOLE };
+        int i;
+
+        if (c->kind != COMP_INGEST && c->kind != COMP_ENCODER && c->kind != COMP_OUTPUT)
+            continue;
+        av_strlcpy(id.stream, c->stream, sizeof(id.stream));
+        av_strlcpy(id.name, c->name, sizeof(id.name));
+        if ((i = ecg_find(sv->g, &id)) < 0)
+            continue;
+        if (c->kind == COMP_INGEST) {
+            CompStatus st;
+            ecg_status(sv->g, i, &st);
+            if (c->backup != FFMAX(st.active, 0))
+                continue;         /* a source not in use */
+        }
+        if (sample_has(c, risk_of[c->kind]))
+            f.risk = c->v[risk_of[c->kind]];
+        switch (c->kind) {
+        case COMP_INGEST:
+            if (sample_has(c, IM_PACKETS))
+                f.rate = counter_rate(&sv->prev[i], c->v[IM_PACKETS], c->backup, now);
+            break;
+        case COMP_ENCODER:
+            if (sample_has(c, EM_FPS))
+                f.rate = c->v[EM_FPS];
+            if (sample_has(c, EM_QUEUE_DEPTH))
+                f.queue = (int)c->v[EM_QUEUE_DEPTH];
+            break;
+        default:
+            if (sample_has(c, OM_PACKETS))
+                f.rate = counter_rate(&sv->prev[i], c->v[OM_PACKETS], 0, now);
+            if (sample_has(c, OM_QUEUE_DEPTH))
+                f.queue = (int)c->v[OM_QUEUE_DEPTH];
+            break;
+        }
+        ecg_note(sv->g, i, &f);
+    }
+}
+
+/* One tick when it is due (or now, with force). */
+void tick_run(Tick *sv, int64_t now, int force)
+{
+    Sample *s;
+
+    if (!sv || !sv->sampler || (!force && now < sv->next_tick))
+        return;
+    sv->next_tick = (sv->next_tick ? sv->next_tick : now) + sv->job->supervisor.tick_us;
+    if (sv->next_tick < now)
+        sv->next_tick = now + sv->job->supervisor.tick_us;   /* late: no burst of ticks */
+    s = sampler_tick(sv->sampler);
+    if (sv->pred)
+        predictor_tick(sv->pred, s, sv->events);
+    tick_note(sv, s, now);
+    if (sv->fo)
+        fo_tick(sv->fo, now);
+    if (sv->hds)
+        hds_put_sample(sv->hds, s);
+    if (sv->metrics)
+        metrics_publish(sv->metrics, s);
+}
+
+void tick_stop(Tick *sv)
+{
+    if (!sv)
+        return;
+    metrics_stop(&sv->metrics);
+    hds_close(&sv->hds);
+    predictor_free(&sv->pred);
+    sampler_free(&sv->sampler);
+    av_freep(&sv->prev);
+    fo_stop(sv->fo);             /* freed after the event log: it is a sink */
+}
+
+
+void tick_free(Tick **pt)
+{
+    Tick *t = *pt;
+
+    if (!t)
+        return;
+    tick_stop(t);
+    fo_free(&t->fo);
+    av_freep(pt);
+}
+
+int tick_alloc(Tick **pt, const Job *job, Ecg *g, EventLog *events, int always)
+{
+    Tick *t = av_mallocz(sizeof(*t));
+    int ret;
+
+    *pt = NULL;
+    if (!t)
+        return AVERROR(ENOMEM);
+    logctx_init(&t->log, "tick");
+    t->job = job;
+    if ((ret = tick_start(t, job, g, events, always)) < 0) {
+        tick_free(&t);
+        return ret;
+    }
+    *pt = t;
+    return 0;
+}

@@ -1,0 +1,47 @@
+/*
+ * tick.h: the supervisor's tick, once per `supervisor: tick` (1 s): the
+ * agents sample every component (sampler.h), the failure model turns the
+ * sample into risks (predictor.h), the chain graph gets each component's
+ * figures (ecg_note), the orchestrator decides on them (fo.h), and the
+ * sample goes to the data store and the metrics endpoint. In that order:
+ * what is stored and exported carries the risk, and the orchestrator acts
+ * on the figures of this tick.
+ *
+ * One thread calls tick_run (the run's loop); the orchestrator's event
+ * sink runs on whichever thread emits (fo.h).
+ */
+#ifndef HS_TICK_H
+#define HS_TICK_H
+
+#include <stdint.h>
+
+#include "core/event.h"
+#include "ecg/ecg.h"
+#include "job/job.h"
+
+typedef struct Tick Tick;
+
+/*
+ * Opens what the job asks for: the model (unless `model: none`; one that
+ * cannot be used is said and the run goes on without prediction), the
+ * data store, the metrics endpoint, the sampler and the orchestrator.
+ * always: tick even without a store, an endpoint or a model (a control
+ * socket shows the figures). job, g, events: not owned, outlive the tick.
+ * Returns 0, or a negative AVERROR with the reason said on stderr (a store
+ * or an endpoint that cannot be opened: the job asked for it); *pt is
+ * then NULL.
+ */
+int tick_alloc(Tick **pt, const Job *job, Ecg *g, EventLog *events, int always);
+
+/* One tick when it is due (or now, with force). NULL-safe. */
+void tick_run(Tick *t, int64_t now_us, int force);
+
+/* Closes the store and the endpoint and stops the orchestrator's sink:
+ * after the streams' last events, before the graph goes. NULL-safe; twice
+ * is fine. */
+void tick_stop(Tick *t);
+
+/* After the event log is freed (the orchestrator is one of its sinks). */
+void tick_free(Tick **pt);
+
+#endif
