@@ -55,6 +55,8 @@ struct Ecg {
 
     pthread_mutex_t lock;
     EcgFigures *fig;             /* per node; protected by lock */
+    char (*decision)[ECG_DECISION_SIZE];   /* per node, the orchestrator's
+                                              last; protected by lock */
 };
 
 static int add_node(Ecg *g, int stream, EcgRole role, CompKind kind, const char *name,
@@ -164,7 +166,8 @@ static int build(Ecg *g)
     g->nodes = av_calloc(nodes, sizeof(*g->nodes));
     g->edges = av_calloc(edges, sizeof(*g->edges));
     g->fig = av_calloc(nodes, sizeof(*g->fig));
-    if (!g->nodes || !g->edges || !g->fig)
+    g->decision = av_calloc(nodes, sizeof(*g->decision));
+    if (!g->nodes || !g->edges || !g->fig || !g->decision)
         return AVERROR(ENOMEM);
     for (int i = 0; i < nodes; i++) {
         g->fig[i].risk = -1;
@@ -232,6 +235,7 @@ void ecg_free(Ecg **pg)
     av_freep(&g->nodes);
     av_freep(&g->edges);
     av_freep(&g->fig);
+    av_freep(&g->decision);
     pthread_mutex_destroy(&g->lock);
     av_freep(pg);
 }
@@ -564,6 +568,25 @@ void ecg_note(Ecg *g, int i, const EcgFigures *f)
     pthread_mutex_unlock(&g->lock);
 }
 
+void ecg_note_decision(Ecg *g, int i, const char *text)
+{
+    if (i < 0 || i >= g->nb_nodes || !g->decision)
+        return;
+    pthread_mutex_lock(&g->lock);
+    av_strlcpy(g->decision[i], text, sizeof(g->decision[i]));
+    pthread_mutex_unlock(&g->lock);
+}
+
+void ecg_decision(Ecg *g, int i, char *buf, size_t size)
+{
+    *buf = 0;
+    if (i < 0 || i >= g->nb_nodes || !g->decision)
+        return;
+    pthread_mutex_lock(&g->lock);
+    av_strlcpy(buf, g->decision[i], size);
+    pthread_mutex_unlock(&g->lock);
+}
+
 void ecg_figures(Ecg *g, int i, EcgFigures *f)
 {
     if (i < 0 || i >= g->nb_nodes) {
@@ -743,6 +766,11 @@ static json_t *node_json(Ecg *g, int i, int64_t now)
         json_integer((now - v.st.last_progress_us) / 1000) : json_null());
     put(o, "busy_ms", v.st.busy_since_us ?
         json_integer((now - v.st.busy_since_us) / 1000) : json_null());
+    {
+        char d[ECG_DECISION_SIZE];
+        ecg_decision(g, i, d, sizeof(d));
+        put(o, "decision", d[0] ? json_string(d) : json_null());
+    }
     put(o, "colour", json_string(v.colour));
     return o;
 }

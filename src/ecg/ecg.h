@@ -140,6 +140,12 @@ const char *ecg_thread(Ecg *g, int i);
 void ecg_note(Ecg *g, int i, const EcgFigures *f);
 void ecg_figures(Ecg *g, int i, EcgFigures *f);
 
+/* The orchestrator's last decision about node i, as one line ("provision
+ * out:main.backup: rule risk_high, risk 0.91, request 12"), for status. */
+#define ECG_DECISION_SIZE 160
+void ecg_note_decision(Ecg *g, int i, const char *text);
+void ecg_decision(Ecg *g, int i, char *buf, size_t size);
+
 /* "primary", "backup", "backup2", ...; "any" for COMP_ANY. */
 #define ECG_INSTANCE_NAME_SIZE 24
 const char *ecg_instance_name(int k, char *buf, size_t size);

@@ -2,6 +2,7 @@
  * fo.c: the failover orchestrator; see fo.h.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <libavutil/avstring.h>
@@ -45,8 +46,7 @@ void fo_free(Fo **pf)
     av_freep(pf);
 }
 
-int fo_alloc(Fo **pf, Ecg *g, const Job *job, float thr_high, float thr_low,
-             int max_provisioned, EventLog *events)
+int fo_alloc(Fo **pf, Ecg *g, const Job *job, float thr_high, float thr_low, EventLog *events)
 {
     Fo *f = av_mallocz(sizeof(*f));
 
@@ -58,7 +58,11 @@ int fo_alloc(Fo **pf, Ecg *g, const Job *job, float thr_high, float thr_low,
     f->g = g;
     f->job = job;
     f->events = events;
-    f->max_provisioned = max_provisioned;
+    f->max_provisioned = job->supervisor.orchestrator.max_provisioned;
+    if (!f->max_provisioned)
+        f->max_provisioned = FO_DEFAULT_MAX_PROVISIONED;
+    else if (f->max_provisioned < 0)
+        f->max_provisioned = 0;   /* written 0: none ahead */
     f->nb_nodes = ecg_nb_nodes(g);
     f->policy = av_calloc(job->nb_streams, sizeof(*f->policy));
     f->stream_of = av_calloc(FFMAX(f->nb_nodes, 1), sizeof(*f->stream_of));
@@ -72,7 +76,19 @@ int fo_alloc(Fo **pf, Ecg *g, const Job *job, float thr_high, float thr_low,
     for (int s = 0; s < job->nb_streams; s++) {
         const JobStream *js = &job->streams[s];
         FoPolicy *p = &f->policy[s];
+        const JobOrchestrator *o = &js->orchestrator;
         fo_policy_default(p, thr_high, thr_low);
+        /* the job's values, where it gives them, over the model's */
+        if (o->provision_above >= 0)
+            p->provision_above = o->provision_above;
+        if (o->release_below >= 0)
+            p->release_below = o->release_below;
+        if (o->switch_above >= 0)
+            p->switch_above = o->switch_above;
+        if (o->confirm > 0)
+            p->confirm_ticks = o->confirm;
+        if (o->keep_us > 0)
+            p->keep_us = o->keep_us;
         /* standby: always and switching back are the stages' own today
          * (they reopen the standby after each use, and go back after
          * switch_back): the orchestrator acts on risk only */
@@ -148,6 +164,12 @@ static int act(Fo *f, int i, const FoAction *a)
     evlog_emit_seq(f->events, node->stream, name, EV_INFO, 0, req.seq,
                    "orchestrator: %s %s (rule %s, risk %.2f, request %u)", comp_op_name(a->op),
                    name, fo_rule_name(a->rule), a->risk, (unsigned)req.seq);
+    {
+        char d[ECG_DECISION_SIZE];
+        snprintf(d, sizeof(d), "%s %s: rule %s, risk %.2f, request %u", comp_op_name(a->op),
+                 name, fo_rule_name(a->rule), a->risk, (unsigned)req.seq);
+        ecg_note_decision(f->g, i, d);
+    }
     return 1;
 }
 

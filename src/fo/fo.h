@@ -31,12 +31,11 @@ typedef struct Fo Fo;
 /*
  * g, job, events: not owned, outlive the orchestrator. thr_high, thr_low:
  * the model's thresholds, the defaults of provision_above and
- * release_below (without a model no risk is known, and nothing is done on
- * risk). max_provisioned: backups the orchestrator may hold open ahead at
- * once, job-wide.
+ * release_below where the job gives none (without a model no risk is
+ * known, and nothing is done on risk). The policy of each stream and the
+ * job-wide max_provisioned come from the job (JobOrchestrator).
  */
-int fo_alloc(Fo **pf, Ecg *g, const Job *job, float thr_high, float thr_low,
-             int max_provisioned, EventLog *events);
+int fo_alloc(Fo **pf, Ecg *g, const Job *job, float thr_high, float thr_low, EventLog *events);
 /* After the event log is freed (its sink may be called until then). */
 void fo_free(Fo **pf);
 

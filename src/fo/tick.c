@@ -99,8 +99,7 @@ static int tick_start(Tick *sv, const Job *job, Ecg *g, EventLog *events, int al
     /* the orchestrator: without a model no risk is known, and it does
      * nothing on risk (thresholds out of reach) */
     ret = fo_alloc(&sv->fo, g, job, sv->pred ? predictor_model(sv->pred)->thr_high : 2.0f,
-                   sv->pred ? predictor_model(sv->pred)->thr_low : -1.0f,
-                   FO_DEFAULT_MAX_PROVISIONED, events);
+                   sv->pred ? predictor_model(sv->pred)->thr_low : -1.0f, events);
     if (ret < 0)
         return ret;
     evlog_add_sink(events, fo_event_sink, sv->fo);

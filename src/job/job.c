@@ -97,13 +97,18 @@ static int get_name(Loader *ld, const yaml_node_t *map, const char *what, int lo
 /* Inputs, audio, renditions, outputs                                       */
 
 static const char *const job_keys[] = { "version", "rw_timeout", "supervisor", "streams", NULL };
-static const char *const supervisor_keys[] = { "tick", "hds", "metrics", "model", "control", "hooks", NULL };
+static const char *const supervisor_keys[] = {
+    "tick", "hds", "metrics", "model", "control", "hooks", "orchestrator", NULL,
+};
+static const char *const orchestrator_keys[] = {
+    "provision_above", "release_below", "switch_above", "confirm", "keep", "max_provisioned", NULL,
+};
 static const char *const hooks_keys[] = { "provision", "release", "timeout", NULL };
 static const char *const hds_keys[] = { "path", "retention", "raw_window", NULL };
 static const char *const metrics_keys[] = { "listen", "allow_remote", NULL };
 static const char *const stream_keys[] = {
     "name", "input", "audio", "renditions", "outputs", "duration", "standby",
-    "switch_back", "latency_budget", "faults", NULL,
+    "switch_back", "latency_budget", "faults", "orchestrator", NULL,
 };
 static const char *const input_keys[] = {
     "url", "format", "options", "realtime", "filter", "rw_timeout", "backup",
@@ -675,6 +680,59 @@ static void get_duration_or_off(Loader *ld, const yaml_node_t *map, const char *
 
 static const char *const standby_words[] = { "on_risk", "always", "never", NULL };
 
+/* A risk: a number from 0 to 1; "off" where off is given (switch_above),
+ * which stores 2 (never reached). */
+static void get_risk(Loader *ld, const yaml_node_t *map, const char *key, int can_be_off,
+                     float *out)
+{
+    yaml_node_t *n = jy_map_get(ld, map, key);
+    double r;
+
+    if (!n)
+        return;
+    /* off (a YAML 1.1 boolean) or false */
+    if (can_be_off && jy_node_type(n) == T_BOOL && !jy_in_words(TEXT(n), jy_true_words)) {
+        *out = 2;
+        return;
+    }
+    r = jy_node_type(n) == T_INT || jy_node_type(n) == T_DECIMAL ? atof(TEXT(n)) : -1;
+    if (r < 0 || r > 1) {
+        report(ld, n, "'%s' must be a risk from 0 to 1%s, got %s", key,
+               can_be_off ? " or off" : "", n->type == YAML_SCALAR_NODE ? TEXT(n) : "a collection");
+        return;
+    }
+    *out = (float)r;
+}
+
+/* orchestrator: { provision_above, release_below, switch_above, confirm,
+ * keep[, max_provisioned] }: the supervisor's (job-wide) or a stream's. */
+static void load_orchestrator(Loader *ld, const yaml_node_t *map, int job_wide,
+                              JobOrchestrator *o)
+{
+    yaml_node_t *m;
+    int64_t v;
+
+    if (jy_get_node(ld, map, "orchestrator", YAML_MAPPING_NODE, &m) <= 0)
+        return;
+    jy_check_keys(ld, m, "orchestrator", orchestrator_keys);
+    get_risk(ld, m, "provision_above", 0, &o->provision_above);
+    get_risk(ld, m, "release_below", 0, &o->release_below);
+    get_risk(ld, m, "switch_above", 1, &o->switch_above);
+    if (jy_get_int(ld, m, "confirm", 1, 3600, &v) > 0)
+        o->confirm = (int)v;
+    jy_get_duration(ld, m, "keep", 24 * 3600 * 1000000LL, &o->keep_us);
+    if (jy_map_get(ld, m, "max_provisioned")) {
+        if (!job_wide)
+            report(ld, jy_map_get(ld, m, "max_provisioned"), "'max_provisioned' is job-wide: "
+                   "set it under supervisor: orchestrator:");
+        else if (jy_get_int(ld, m, "max_provisioned", 0, 100000, &v) > 0)
+            o->max_provisioned = v ? (int)v : -1;   /* 0 written: none ahead */
+    }
+    if (o->provision_above >= 0 && o->release_below >= 0 && o->release_below >= o->provision_above)
+        report(ld, m, "'release_below' (%g) must be below 'provision_above' (%g)",
+               o->release_below, o->provision_above);
+}
+
 static void load_switching(Loader *ld, const yaml_node_t *map, JobStream *st)
 {
     yaml_node_t *n = jy_map_get(ld, map, "standby");
@@ -917,6 +975,7 @@ static void load_stream(Loader *ld, const yaml_node_t *map, JobStream *st)
 
     jy_get_duration(ld, map, "duration", 0, &st->duration_us);
     load_switching(ld, map, st);
+    load_orchestrator(ld, map, 0, &st->orchestrator);
     load_faults(ld, map, st);
 }
 
@@ -1019,6 +1078,7 @@ static void load_supervisor(Loader *ld, const yaml_node_t *root, JobSupervisor *
 
     sv->tick_us = JOB_DEFAULT_TICK_US;
     sv->hook_timeout_us = JOB_DEFAULT_HOOK_TIMEOUT_US;
+    sv->orchestrator = (JobOrchestrator)JOB_ORCH_UNSET;
     if (jy_get_node(ld, root, "supervisor", YAML_MAPPING_NODE, &map) <= 0)
         return;
     sv->loc = loc_of(map);
@@ -1066,6 +1126,7 @@ static void load_supervisor(Loader *ld, const yaml_node_t *root, JobSupervisor *
                    "topology; set allow_remote: true to listen there", sv->metrics_addr);
     }
     load_hooks(ld, map, sv);
+    load_orchestrator(ld, map, 1, &sv->orchestrator);
 }
 
 static void load_job(Loader *ld, const yaml_node_t *root, Job *job)
@@ -1107,7 +1168,23 @@ static void load_job(Loader *ld, const yaml_node_t *root, Job *job)
         get_name(ld, s, "stream", 0, &st->name, &name_node);
         if (name_node)
             jy_unique_name(ld, &names, "stream", st->name, name_node);
+        st->orchestrator = (JobOrchestrator)JOB_ORCH_UNSET;
         load_stream(ld, s, st);
+        /* what the stream leaves out, the supervisor says */
+        {
+            const JobOrchestrator *d = &job->supervisor.orchestrator;
+            JobOrchestrator *o = &st->orchestrator;
+            if (o->provision_above < 0)
+                o->provision_above = d->provision_above;
+            if (o->release_below < 0)
+                o->release_below = d->release_below;
+            if (o->switch_above < 0)
+                o->switch_above = d->switch_above;
+            if (!o->confirm)
+                o->confirm = d->confirm;
+            if (!o->keep_us)
+                o->keep_us = d->keep_us;
+        }
     }
     jy_seen_free(&names);
 }

@@ -166,6 +166,22 @@ typedef struct JobFault {
     JobLoc loc;
 } JobFault;
 
+/* The orchestrator's judgement (README "Failure prediction"). A stream's
+ * own values override the supervisor's, which override the defaults
+ * (the model's thresholds; confirm 3; keep 60 s; no proactive switch). */
+typedef struct JobOrchestrator {
+    float provision_above;        /* risk; < 0: the model's threshold */
+    float release_below;          /* risk; < 0: the model's lower threshold */
+    float switch_above;           /* risk; > 1 (written off), or < 0 (unset):
+                                     no proactive switch */
+    int confirm;                  /* ticks in a row; 0: the default */
+    int64_t keep_us;              /* 0: the default */
+    int max_provisioned;          /* backups ahead, job-wide (supervisor
+                                     only); 0: the default */
+} JobOrchestrator;
+
+#define JOB_ORCH_UNSET { -1, -1, -1, 0, 0, 0 }
+
 typedef struct JobStream {
     char *name;                   /* unique in the job, [a-z0-9_-]+ */
     JobInput input;
@@ -179,6 +195,8 @@ typedef struct JobStream {
     int64_t switch_back_us;       /* clear time before switching back to a
                                      primary that recovered; 0 = never */
     int64_t latency_budget_us;    /* live only; 0 = no budget */
+    JobOrchestrator orchestrator; /* what the stream says, then the
+                                     supervisor's: see JobOrchestrator */
     JobFault *faults;             /* fault injection and drills */
     int nb_faults;
     JobLoc loc;
@@ -204,6 +222,7 @@ typedef struct JobSupervisor {
     char **hook_provision;        /* starts a backup outside the process */
     char **hook_release;          /* lets it go */
     int64_t hook_timeout_us;      /* deadline of each run */
+    JobOrchestrator orchestrator; /* the job-wide defaults */
     JobLoc loc;
 } JobSupervisor;
 

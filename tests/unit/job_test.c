@@ -201,7 +201,8 @@ static void test_unknown_keys(void)
                "10:14: unknown key 'codec' in audio (expected one of: encoder, bitrate, "
                "sample_rate, channels, options)",
                "11:5: unknown key 'durattion' in stream (expected one of: name, input, audio, "
-               "renditions, outputs, duration, standby, switch_back, latency_budget, faults)");
+               "renditions, outputs, duration, standby, switch_back, latency_budget, faults, "
+               "orchestrator)");
 }
 
 static void test_wrong_types(void)
@@ -244,7 +245,8 @@ static void test_wrong_types(void)
                "5:12: 'input' must be a mapping, not a string",
                "6:12: 'audio' must be a mapping or false, not a string",
                "7:5: unknown key 'realtime' in stream (expected one of: name, input, audio, "
-               "renditions, outputs, duration, standby, switch_back, latency_budget, faults)",
+               "renditions, outputs, duration, standby, switch_back, latency_budget, faults, "
+               "orchestrator)",
                "8:19: a rendition must be a mapping, not a list",
                "9:32: 'url' must be a string, not an integer");
 }
@@ -1018,7 +1020,7 @@ static void test_switching_errors(void)
         "8:56: output backup is missing 'url'",
         "9:14: 'standby' must be on_risk, always or never",
         "10:5: unknown key 'probes' in stream (expected one of: name, input, audio, renditions, outputs, "
-        "duration, standby, switch_back, latency_budget, faults)");
+        "duration, standby, switch_back, latency_budget, faults, orchestrator)");
 }
 
 /* faults: a schedule of faults and drills, each on a component that
@@ -1224,7 +1226,7 @@ static void test_supervisor(void)
         "5:12: '0.0.0.0:9464' is not a loopback address: metrics show the job's topology; "
         "set allow_remote: true to listen there",
         "6:3: unknown key 'prometheus' in supervisor (expected one of: tick, hds, metrics, model, "
-        "control, hooks)");
+        "control, hooks, orchestrator)");
     job = load_ok(
         "version: 1\n"
         "supervisor: { metrics: { listen: \"0.0.0.0:9464\", allow_remote: true } }\n"
@@ -1262,6 +1264,74 @@ static void test_supervisor(void)
         "    renditions: [ { name: r } ]\n"
         "    outputs: [ { name: o, url: o.ts } ]\n", 1,
         "2:24: 'control' must be at most 107 bytes (a Unix socket's path), got 120");
+}
+
+/* orchestrator: job-wide defaults under supervisor:, a stream's own over
+ * them; ranges and consistency checked. */
+static void test_orchestrator(void)
+{
+    Job *job = load_ok(
+        "version: 1\n"
+        "supervisor:\n"
+        "  orchestrator: { provision_above: 0.8, release_below: 0.3, keep: 2m, confirm: 5,\n"
+        "                  max_provisioned: 4 }\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input: { url: in.ts }\n"
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n"
+        "    orchestrator: { provision_above: 0.9, switch_above: 0.97 }\n"
+        "  - name: b\n"
+        "    input: { url: in.ts }\n"
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: p.ts } ]\n"
+        "    orchestrator: { switch_above: off }\n");
+    const JobOrchestrator *a = &job->streams[0].orchestrator, *b = &job->streams[1].orchestrator;
+
+    CU_ASSERT_EQUAL(job->supervisor.orchestrator.max_provisioned, 4);
+    CU_ASSERT_DOUBLE_EQUAL(a->provision_above, 0.9, 1e-6);     /* its own */
+    CU_ASSERT_DOUBLE_EQUAL(a->release_below, 0.3, 1e-6);       /* the supervisor's */
+    CU_ASSERT_DOUBLE_EQUAL(a->switch_above, 0.97, 1e-6);
+    CU_ASSERT_EQUAL(a->confirm, 5);
+    CU_ASSERT_EQUAL(a->keep_us, 120000000);
+    CU_ASSERT_DOUBLE_EQUAL(b->provision_above, 0.8, 1e-6);
+    CU_ASSERT(b->switch_above > 1);                            /* off */
+    job_free(&job);
+
+    /* nothing said: every field unset, for the model's and the defaults */
+    job = load_ok(HEAD
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n");
+    a = &job->streams[0].orchestrator;
+    CU_ASSERT(a->provision_above < 0 && a->release_below < 0 && a->switch_above < 0);
+    CU_ASSERT(a->confirm == 0 && a->keep_us == 0);
+    CU_ASSERT_EQUAL(job->supervisor.orchestrator.max_provisioned, 0);
+    job_free(&job);
+    /* max_provisioned: 0 written means none ahead, not the default */
+    job = load_ok("version: 1\nsupervisor: { orchestrator: { max_provisioned: 0 } }\nstreams:\n"
+                  "  - name: a\n    input: { url: in.ts }\n"
+                  "    renditions: [ { name: r } ]\n    outputs: [ { name: o, url: o.ts } ]\n");
+    CU_ASSERT_EQUAL(job->supervisor.orchestrator.max_provisioned, -1);
+    job_free(&job);
+
+    EXPECT_BAD(HEAD
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n"
+        "    orchestrator: { provision_above: 1.5, release_below: high, switch_above: -1,\n"
+        "                    confirm: 0, keep: 5, max_provisioned: 2, watch: yes }\n", 7,
+        "8:38: 'provision_above' must be a risk from 0 to 1, got 1.5",
+        "8:58: 'release_below' must be a risk from 0 to 1, got high",
+        "8:78: 'switch_above' must be a risk from 0 to 1 or off, got -1",
+        "9:30: 'confirm' must be between 1 and 3600, got 0",
+        "9:39: 'keep' needs a unit, e.g. 20s",
+        "9:59: 'max_provisioned' is job-wide: set it under supervisor: orchestrator:",
+        "9:62: unknown key 'watch' in orchestrator (expected one of: provision_above, "
+        "release_below, switch_above, confirm, keep, max_provisioned)");
+    EXPECT_BAD(HEAD
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n"
+        "    orchestrator: { provision_above: 0.5, release_below: 0.6 }\n", 1,
+        "8:19: 'release_below' (0.6) must be below 'provision_above' (0.5)");
 }
 
 /* supervisor: hooks: argv lists with placeholders, and a deadline. */
@@ -1467,6 +1537,7 @@ int main(int argc, char **argv)
         { "backup limits", test_backup_limits },
         { "supervisor", test_supervisor },
         { "hooks", test_hooks },
+        { "orchestrator", test_orchestrator },
     };
     char exe[PATH_MAX];
     CU_pSuite s;

@@ -1,0 +1,72 @@
+#!/bin/sh
+# The orchestrator in a real run (standby: on_risk). With a provision
+# threshold every risk passes (provision_above: 0), an output's backup is
+# opened ahead after `confirm` ticks: the decision is an event naming the
+# rule, the risk and the request, the request is answered by `provisioned`
+# with the same seq, ctl status shows the backup ready and the decision,
+# and the backup destination is open. With the model's own
+# thresholds, a healthy job opens no backup in two minutes.
+. "$(dirname "$0")/../lib/common.sh"
+need ffprobe jq
+SOCK=$T/hs.sock
+
+job "$T/risk.yaml" <<EOF
+version: 1
+supervisor: { control: $SOCK }
+streams:
+  - name: news
+    input: { url: "$(lavfi_src 320 180 30)", format: lavfi, realtime: true }
+    renditions: [ { name: main, width: 320, height: 180, gop: 1s, options: { preset: ultrafast } } ]
+    outputs:
+      - { name: rec, format: mpegts, url: $T/out/a.ts, backup: { url: $T/out/b.ts } }
+    standby: on_risk
+    orchestrator: { provision_above: 0, confirm: 2 }
+    duration: 10s
+EOF
+mkdir -p "$T/out"
+bg "$HS" run --events "$T/risk.jsonl" "$T/risk.yaml"
+HSPID=$BG_PID
+wait_for 10 grep -q '"kind":"provisioned"' "$T/risk.jsonl" || fail "no backup provisioned in 10 s: $(grep -v start "$T/risk.jsonl")"
+"$HS" ctl --socket "$SOCK" status --json > "$T/status.json" || fail "ctl status exited $?"
+wait "$HSPID"; rc=$?
+assert_eq "run exit status" $rc 0
+
+decision=$(grep '"component":"out:rec.backup"' "$T/risk.jsonl" | grep '"kind":"info"' | grep 'orchestrator: provision' | head -n 1)
+[ -n "$decision" ] || fail "no decision event: $(cat "$T/risk.jsonl")"
+echo "$decision" | grep -q 'rule risk_high, risk 0\.[0-9]*, request [0-9]*' || fail "the decision does not say why: $decision"
+seq=$(echo "$decision" | sed 's/.*"seq":\([0-9]*\).*/\1/')
+grep '"kind":"provisioned"' "$T/risk.jsonl" | grep -q "\"seq\":$seq[,}]" ||
+    fail "no provisioned event for request $seq: $(grep provisioned "$T/risk.jsonl")"
+say "provisioned on request $seq: $(grep '"kind":"provisioned"' "$T/risk.jsonl" | head -n 1 | sed 's/.*"cause":"\([^"]*\)".*/\1/')"
+assert_eq "backup state in ctl status" \
+    "$(jq -r '.components[] | select(.id == "news/out:rec") | .instances[1].state' "$T/status.json")" ready
+jq -r '.components[] | select(.id == "news/out:rec") | .decision' "$T/status.json" | grep -q '^provision out:rec.backup: rule risk_high' ||
+    fail "ctl status shows no decision: $(jq -c '.components[] | select(.id == "news/out:rec")' "$T/status.json")"
+assert_eq "provisions" "$(grep -c 'orchestrator: provision' "$T/risk.jsonl")" 1
+grep -q '"kind":"switch"' "$T/risk.jsonl" && fail "a backup opened ahead was switched to"
+# opened ahead: the file exists (its header sits in the 256 KiB write buffer)
+test -e "$T/out/b.ts" || fail "the backup destination was not opened"
+assert_ge "primary frames" "$(probe_frames "$T/out/a.ts" v:0)" 300
+
+# a healthy job with the model's thresholds: nothing opened ahead
+job "$T/healthy.yaml" <<EOF
+version: 1
+supervisor: { control: $T/h.sock }
+streams:
+  - name: calm
+    input: { url: "$(lavfi_src 320 180 30)", format: lavfi, realtime: true }
+    renditions:
+      - { name: main, width: 320, height: 180, gop: 1s, options: { preset: ultrafast },
+          backup: { encoder: libx264, options: { preset: ultrafast } } }
+    outputs:
+      - { name: rec, format: mpegts, url: $T/out/h.ts, backup: { url: $T/out/hb.ts } }
+    standby: on_risk
+    duration: 120s
+EOF
+"$HS" run --events "$T/healthy.jsonl" "$T/healthy.yaml" > "$T/healthy.log" 2>&1 || fail "healthy run exited $?"
+grep -q 'failure prediction with' "$T/healthy.log" || skip "no model: nothing to judge the risk with"
+assert_eq "decisions in a healthy job" "$(grep -c 'orchestrator:' "$T/healthy.jsonl")" 0
+assert_eq "backups provisioned" "$(grep -c '"kind":"provisioned"' "$T/healthy.jsonl")" 0
+[ -e "$T/out/hb.ts" ] && fail "the backup destination was opened"
+assert_ge "frames" "$(probe_frames "$T/out/h.ts" v:0)" 3590
+pass
