@@ -10,6 +10,7 @@
 
 #include "core/comp.h"
 #include "core/log.h"
+#include "dra/dra.h"
 #include "fo/fo.h"
 
 /* Decisions for one component at one tick, at most (fo_decide makes two). */
@@ -18,6 +19,7 @@
 struct Fo {
     LogCtx log;
     Ecg *g;
+    Dra *dra;                    /* runs the exec hooks; NULL: none */
     const Job *job;
     EventLog *events;
     int max_provisioned;
@@ -46,7 +48,8 @@ void fo_free(Fo **pf)
     av_freep(pf);
 }
 
-int fo_alloc(Fo **pf, Ecg *g, const Job *job, float thr_high, float thr_low, EventLog *events)
+int fo_alloc(Fo **pf, Ecg *g, Dra *dra, const Job *job, float thr_high, float thr_low,
+             EventLog *events)
 {
     Fo *f = av_mallocz(sizeof(*f));
 
@@ -56,6 +59,7 @@ int fo_alloc(Fo **pf, Ecg *g, const Job *job, float thr_high, float thr_low, Eve
     logctx_init(&f->log, "fo");
     pthread_mutex_init(&f->lock, NULL);
     f->g = g;
+    f->dra = dra;
     f->job = job;
     f->events = events;
     f->max_provisioned = job->supervisor.orchestrator.max_provisioned;
@@ -143,7 +147,7 @@ int fo_provisioned(const Fo *f)
 }
 
 /* Posts one decision and says why. Returns 1 when it was posted. */
-static int act(Fo *f, int i, const FoAction *a)
+static int act(Fo *f, int i, const FoAction *a, int64_t now_us)
 {
     const CompId *node = ecg_node(f->g, i);
     CompId id = *node;
@@ -170,6 +174,12 @@ static int act(Fo *f, int i, const FoAction *a)
                  name, fo_rule_name(a->rule), a->risk, (unsigned)req.seq);
         ecg_note_decision(f->g, i, d);
     }
+    /* outside the process too: the job's hooks, for what is opened or let
+     * go on risk (standby: always is the stage's own) */
+    if (f->dra && a->op == COMP_OP_PROVISION && a->rule != FO_RULE_STANDBY_ALWAYS)
+        dra_provision(f->dra, &id, a->risk, now_us);
+    else if (f->dra && a->op == COMP_OP_RELEASE)
+        dra_release(f->dra, &id, a->risk, now_us);
     return 1;
 }
 
@@ -210,7 +220,7 @@ int fo_tick(Fo *f, int64_t now_us)
                        "(max_provisioned)", name, c->a.risk, held, f->max_provisioned);
             continue;
         }
-        if (act(f, c->comp, &c->a)) {
+        if (act(f, c->comp, &c->a, now_us)) {
             fo_applied(&f->state[c->comp], &c->a, now_us);
             posted++;
         }

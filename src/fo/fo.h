@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "core/event.h"
+#include "dra/dra.h"
 #include "ecg/ecg.h"
 #include "fo/fo_rules.h"
 #include "job/job.h"
@@ -33,9 +34,12 @@ typedef struct Fo Fo;
  * the model's thresholds, the defaults of provision_above and
  * release_below where the job gives none (without a model no risk is
  * known, and nothing is done on risk). The policy of each stream and the
- * job-wide max_provisioned come from the job (JobOrchestrator).
+ * job-wide max_provisioned come from the job (JobOrchestrator). dra: runs
+ * the job's exec hooks for what is opened or let go on risk (NULL: none);
+ * not owned.
  */
-int fo_alloc(Fo **pf, Ecg *g, const Job *job, float thr_high, float thr_low, EventLog *events);
+int fo_alloc(Fo **pf, Ecg *g, Dra *dra, const Job *job, float thr_high, float thr_low,
+             EventLog *events);
 /* After the event log is freed (its sink may be called until then). */
 void fo_free(Fo **pf);
 

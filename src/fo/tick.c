@@ -10,6 +10,7 @@
 #include <libavutil/mem.h>
 
 #include "core/log.h"
+#include "dra/dra.h"
 #include "fo/fo.h"
 #include "fo/tick.h"
 #include "hds/hds.h"
@@ -33,6 +34,7 @@ struct Tick {
     int64_t next_tick;
     Ecg *g;                      /* not owned: gets each tick's figures */
     Fo *fo;                      /* acts on them */
+    Dra *dra;                    /* runs the job's exec hooks for it */
     struct NodePrev {            /* per node of g: a counter's last value */
         double count;
         int64_t at_us;
@@ -98,7 +100,9 @@ static int tick_start(Tick *sv, const Job *job, Ecg *g, EventLog *events, int al
         return AVERROR(ENOMEM);
     /* the orchestrator: without a model no risk is known, and it does
      * nothing on risk (thresholds out of reach) */
-    ret = fo_alloc(&sv->fo, g, job, sv->pred ? predictor_model(sv->pred)->thr_high : 2.0f,
+    if ((ret = dra_alloc(&sv->dra, job, events)) < 0)
+        return ret;
+    ret = fo_alloc(&sv->fo, g, sv->dra, job, sv->pred ? predictor_model(sv->pred)->thr_high : 2.0f,
                    sv->pred ? predictor_model(sv->pred)->thr_low : -1.0f, events);
     if (ret < 0)
         return ret;
@@ -211,6 +215,8 @@ void tick_run(Tick *sv, int64_t now, int force)
     tick_note(sv, s, now);
     if (sv->fo)
         fo_tick(sv->fo, now);
+    if (sv->dra)
+        dra_tick(sv->dra, now);
     if (sv->hds)
         hds_put_sample(sv->hds, s);
     if (sv->metrics)
@@ -227,6 +233,7 @@ void tick_stop(Tick *sv)
     sampler_free(&sv->sampler);
     av_freep(&sv->prev);
     fo_stop(sv->fo);             /* freed after the event log: it is a sink */
+    dra_free(&sv->dra);          /* hooks still running are cancelled, and said */
 }
 
 

@@ -12,7 +12,12 @@ SOCK=$T/hs.sock
 
 job "$T/risk.yaml" <<EOF
 version: 1
-supervisor: { control: $SOCK }
+supervisor:
+  control: $SOCK
+  hooks:
+    provision: [sh, -c, 'printf "%s\\n" "\$@" > $T/hook.args; echo rtmp://remote.example/live/SECRETKEY', sh,
+                "{stream}", "{component}", "{instance}", "{risk}"]
+    timeout: 5s
 streams:
   - name: news
     input: { url: "$(lavfi_src 320 180 30)", format: lavfi, realtime: true }
@@ -47,6 +52,23 @@ grep -q '"kind":"switch"' "$T/risk.jsonl" && fail "a backup opened ahead was swi
 # opened ahead: the file exists (its header sits in the 256 KiB write buffer)
 test -e "$T/out/b.ts" || fail "the backup destination was not opened"
 assert_ge "primary frames" "$(probe_frames "$T/out/a.ts" v:0)" 300
+
+# the provision hook ran for the backup with its placeholders expanded, and
+# its URL line is in its event, with the stream key masked
+assert_eq "hook argv" "$(head -n 3 "$T/hook.args" | paste -sd' ' -)" "news out:rec 1"
+grep -Eq '^0\.[0-9]{3}$' "$T/hook.args" || fail "no {risk} in the hook's argv: $(cat "$T/hook.args")"
+hook=$(grep 'provision hook' "$T/risk.jsonl" | head -n 1)
+[ -n "$hook" ] || fail "no event for the hook: $(grep -v start "$T/risk.jsonl")"
+echo "$hook" | grep -q 'rtmp://remote.example/live/\*\*\*' || fail "the hook's URL is not in its event, masked: $hook"
+grep -q SECRETKEY "$T/risk.jsonl" && fail "the stream key reached the events"
+
+# a provision hook that hangs is killed at its deadline, the run goes on
+sed -e "s|printf .*SECRETKEY'|sleep 60'|" -e 's|timeout: 5s|timeout: 1s|' -e 's|duration: 10s|duration: 6s|' \
+    -e "s|$SOCK|$T/hang.sock|" "$T/risk.yaml" > "$T/hang.yaml"
+"$HS" run --events "$T/hang.jsonl" "$T/hang.yaml" > "$T/hang.log" 2>&1 || fail "run with a hanging hook exited $?"
+grep 'provision hook' "$T/hang.jsonl" | grep -q '"kind":"warning"' || fail "no warning for the hanging hook: $(grep hook "$T/hang.jsonl")"
+grep 'provision hook' "$T/hang.jsonl" | grep -q 'deadline' || fail "the hook was not killed at its deadline: $(grep hook "$T/hang.jsonl")"
+pgrep -f 'sleep 60' > /dev/null && fail "the hung hook is still running"
 
 # a healthy job with the model's thresholds: nothing opened ahead
 job "$T/healthy.yaml" <<EOF
