@@ -146,7 +146,7 @@ static int run_job(const Job *job, const char *progress_path, const char *events
     if ((ret = ecg_alloc(&g, job, events, &stop_requested)) < 0)
         goto end;
 
-    if ((ret = tick_alloc(&tick, job, g, events, ctl != NULL)) < 0) {
+    if ((ret = tick_alloc(&tick, job, g, events)) < 0) {
         ecg_free(&g);
         progress_free(&pg);
         evlog_free(&events);

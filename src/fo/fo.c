@@ -93,10 +93,11 @@ int fo_alloc(Fo **pf, Ecg *g, Dra *dra, const Job *job, float thr_high, float th
             p->confirm_ticks = o->confirm;
         if (o->keep_us > 0)
             p->keep_us = o->keep_us;
-        /* standby: always and switching back are the stages' own today
-         * (they reopen the standby after each use, and go back after
-         * switch_back): the orchestrator acts on risk only */
+        /* standby: always is the stages' own (they reopen the standby
+         * after each use); switching back is the orchestrator's, in every
+         * mode: only to a primary whose risk was low when last seen */
         p->standby = js->standby == JOB_STANDBY_ON_RISK ? JOB_STANDBY_ON_RISK : JOB_STANDBY_NEVER;
+        p->switch_back_us = js->switch_back_us;
     }
     for (int i = 0; i < f->nb_nodes; i++) {
         const CompId *id = ecg_node(g, i);

@@ -85,8 +85,10 @@ int fo_decide(FoCompState *s, const FoView *v, const FoPolicy *p, int64_t now_us
     }
 
     /* what the risk has been doing (unknown: neither high nor low) */
-    if (active == 0 && risk >= 0)
+    if (active == 0 && risk >= 0) {
         s->primary_risk = risk;
+        s->primary_seen = 1;
+    }
     s->above = risk >= 0 && risk > p->provision_above ? s->above + 1 : 0;
     if (risk >= 0 && risk < p->release_below) {
         if (!s->low_since)
@@ -127,7 +129,8 @@ int fo_decide(FoCompState *s, const FoView *v, const FoPolicy *p, int64_t now_us
 
     /* back to the primary only while it is healthy */
     if (active > 0 && p->switch_back_us && st->inst[0].state == INST_READY &&
-        now_us - st->inst[0].since_us >= p->switch_back_us && s->primary_risk < p->release_below)
+        now_us - st->inst[0].since_us >= p->switch_back_us &&
+        (!s->primary_seen || s->primary_risk < p->release_below))
         n = add(out, n, max, COMP_OP_SWITCH, 0, FO_RULE_SWITCH_BACK, s->primary_risk);
     return n;
 }

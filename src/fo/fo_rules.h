@@ -75,6 +75,7 @@ typedef struct FoCompState {
     int64_t provisioned_at;       /* the backup it opened on risk; 0 none */
     int instance;                 /* ... which one */
     float primary_risk;           /* last risk while the primary was in use */
+    int primary_seen;             /* ... known at all (a model runs) */
     int64_t cycles[FO_CYCLES_KEPT];   /* times of its last provisions, a ring */
     int cycle_pos;
 } FoCompState;

@@ -85,7 +85,7 @@ static void prediction_start(Tick *sv, const JobSupervisor *js)
 
 /* with_control: a control socket shows each tick's figures, so the tick
  * runs even without a store, an endpoint or a model. */
-static int tick_start(Tick *sv, const Job *job, Ecg *g, EventLog *events, int always)
+static int tick_start(Tick *sv, const Job *job, Ecg *g, EventLog *events)
 {
     const JobSupervisor *js = &job->supervisor;
     int ret;
@@ -93,8 +93,6 @@ static int tick_start(Tick *sv, const Job *job, Ecg *g, EventLog *events, int al
     prediction_start(sv, js);
     sv->events = events;
     sv->g = g;
-    if (!js->hds_path && !js->metrics_addr && !sv->pred && !always)
-        return 0;
     sv->prev = av_calloc(ecg_nb_nodes(g), sizeof(*sv->prev));
     if (!sv->prev)
         return AVERROR(ENOMEM);
@@ -248,7 +246,7 @@ void tick_free(Tick **pt)
     av_freep(pt);
 }
 
-int tick_alloc(Tick **pt, const Job *job, Ecg *g, EventLog *events, int always)
+int tick_alloc(Tick **pt, const Job *job, Ecg *g, EventLog *events)
 {
     Tick *t = av_mallocz(sizeof(*t));
     int ret;
@@ -258,7 +256,7 @@ int tick_alloc(Tick **pt, const Job *job, Ecg *g, EventLog *events, int always)
         return AVERROR(ENOMEM);
     logctx_init(&t->log, "tick");
     t->job = job;
-    if ((ret = tick_start(t, job, g, events, always)) < 0) {
+    if ((ret = tick_start(t, job, g, events)) < 0) {
         tick_free(&t);
         return ret;
     }

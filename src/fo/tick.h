@@ -25,13 +25,13 @@ typedef struct Tick Tick;
  * Opens what the job asks for: the model (unless `model: none`; one that
  * cannot be used is said and the run goes on without prediction), the
  * data store, the metrics endpoint, the sampler and the orchestrator.
- * always: tick even without a store, an endpoint or a model (a control
- * socket shows the figures). job, g, events: not owned, outlive the tick.
+ * The tick runs in every run: the orchestrator switches back to recovered
+ * primaries on it. job, g, events: not owned, outlive the tick.
  * Returns 0, or a negative AVERROR with the reason said on stderr (a store
  * or an endpoint that cannot be opened: the job asked for it); *pt is
  * then NULL.
  */
-int tick_alloc(Tick **pt, const Job *job, Ecg *g, EventLog *events, int always);
+int tick_alloc(Tick **pt, const Job *job, Ecg *g, EventLog *events);
 
 /* One tick when it is due (or now, with force). NULL-safe. */
 void tick_run(Tick *t, int64_t now_us, int force);

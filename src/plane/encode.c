@@ -636,8 +636,8 @@ static void publish_status(Encoder *enc)
     stage_publish(&enc->st, &st);
 }
 
-/* Keeps the standby ready and brings the primary back: reopened after its
- * back-off, switched back to after switch_back. */
+/* Keeps the standby ready and the primary open again after its back-off
+ * (switching back to it is the orchestrator's). */
 static void maintain(Encoder *enc)
 {
     int64_t now = av_gettime_relative();
@@ -646,12 +646,9 @@ static void maintain(Encoder *enc)
         return;
     if (enc->active != 0) {
         EncInst *p = &enc->inst[0];
+        /* ready again: the orchestrator switches back to it (fo_rules.h) */
         if (!p->ci.ctx && p->retry_at && now >= p->retry_at && inst_open(enc, 0) >= 0)
-            inst_event(enc, p, EV_INFO, 0, "open again; in use again after %.0f s",
-                       enc->js->switch_back_us / 1e6);
-        if (p->ci.ctx && enc->js->switch_back_us && enc->planned < 0 &&
-            now - p->open_since >= enc->js->switch_back_us)
-            enc->planned = 0;
+            inst_event(enc, p, EV_INFO, 0, "open again");
     } else if (enc->js->standby == JOB_STANDBY_ALWAYS && !enc->inst[1].ci.ctx &&
                (!enc->inst[1].retry_at || now >= enc->inst[1].retry_at)) {
         inst_open(enc, 1);

@@ -447,8 +447,11 @@ static void publish_status(Input *in, int64_t now)
 
     for (int i = 0; i < in->nb_src; i++) {
         Src *s = &in->src[i];
+        /* ready: up, and its packets recent (a source that went quiet
+         * without ending is not one to switch to) */
+        int fresh = s->up && now - s->last_wall_us <= in->js->input.loss_timeout_us;
         InstState state = i == in->active ? INST_ACTIVE :
-                          s->up ? INST_READY :
+                          fresh ? INST_READY :
                           ingest_running(s->ing) ? INST_OPENING : INST_IDLE;
         if (state != INST_ACTIVE && now < s->bad_until)
             state = INST_BACKOFF;
@@ -500,18 +503,6 @@ static void handle_requests(Input *in, int64_t now)
         evlog_emit(in->st.events, in->st.stream, s->component, EV_WARNING, 0,
                    "%s, and no other source is up: staying", why);
     }
-}
-
-/* The primary, up again for switch_back, takes over at its next keyframe. */
-static void maybe_switch_back(Input *in, int64_t now)
-{
-    Src *p = &in->src[0];
-
-    if (in->active <= 0 || in->planned >= 0 || !in->js->switch_back_us)
-        return;
-    if (p->up && p->up_since && now - p->up_since >= in->js->switch_back_us &&
-        now - p->last_wall_us <= in->js->input.loss_timeout_us && now >= p->bad_until)
-        in->planned = 0;
 }
 
 static int sources_left(Input *in)
@@ -606,7 +597,6 @@ static int input_run(void *arg)
         if (!in->started && !in->src[0].up && !ingest_running(in->src[0].ing))
             failover(in, now, "the primary could not be read");
         handle_requests(in, now);
-        maybe_switch_back(in, now);
         publish_status(in, now);
         stage_beat(&in->st, 0);
         if (atomic_load(in->stop)) {

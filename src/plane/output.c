@@ -816,9 +816,6 @@ static void supervise(Output *out)
             if (inst_open(out, in, 0) >= 0)
                 in->state = OI_OPENING;
         }
-        if (i == 0 && out->active > 0 && in->state == OI_READY && out->js->switch_back_us &&
-            now - in->ready_since >= out->js->switch_back_us)
-            plan_switch(out, in, "the primary has been up for the switch-back time", 0);
     }
 
     /* no destination at all: try the first that may be tried */
