@@ -625,12 +625,7 @@ static void publish_status(Encoder *enc)
         EncInst *in = &enc->inst[i];
         InstState s = i == enc->active ? INST_ACTIVE : in->ci.ctx ? INST_READY :
                       in->retry_at && now < in->retry_at ? INST_BACKOFF : INST_IDLE;
-        if (in->pub.state != s) {
-            in->pub.state = s;
-            in->pub.since_us = now;
-        }
-        in->pub.fails = in->fails;
-        in->pub.retry_at_us = s == INST_BACKOFF ? in->retry_at : 0;
+        inst_observe(&in->pub, s, in->fails, in->retry_at, now);
         st.inst[i] = in->pub;
     }
     stage_publish(&enc->st, &st);

@@ -455,12 +455,7 @@ static void publish_status(Input *in, int64_t now)
                           ingest_running(s->ing) ? INST_OPENING : INST_IDLE;
         if (state != INST_ACTIVE && now < s->bad_until)
             state = INST_BACKOFF;
-        if (in->pub[i].state != state) {
-            in->pub[i].state = state;
-            in->pub[i].since_us = now;
-        }
-        in->pub[i].fails = s->bad_count;
-        in->pub[i].retry_at_us = state == INST_BACKOFF ? s->bad_until : 0;
+        inst_observe(&in->pub[i], state, s->bad_count, s->bad_until, now);
         st.inst[i] = in->pub[i];
     }
     stage_publish(&in->st, &st);

@@ -58,6 +58,17 @@ int inst_set(InstStatus *st, InstState state, int64_t now_us)
     return 0;
 }
 
+void inst_observe(InstStatus *pub, InstState state, int fails, int64_t retry_at_us,
+                  int64_t now_us)
+{
+    if (pub->state != state) {
+        pub->state = state;
+        pub->since_us = now_us;
+    }
+    pub->fails = fails;
+    pub->retry_at_us = state == INST_BACKOFF ? retry_at_us : 0;
+}
+
 int64_t inst_backoff(int n, int64_t min_us, int64_t max_us)
 {
     int64_t b = min_us << FFMIN(FFMAX(n, 1) - 1, 20);

@@ -81,6 +81,13 @@ int inst_transition_ok(InstState from, InstState to);
  * AVERROR(EINVAL) and leaves it unchanged. */
 int inst_set(InstStatus *st, InstState state, int64_t now_us);
 
+/* The published view of one instance as a stage sees it now: its state
+ * (since_us moves only when the state changes), its failures, and when it
+ * may open again (kept in back-off only). Stages publish what they see,
+ * whatever the move: inst_set is for machines that must follow it. */
+void inst_observe(InstStatus *pub, InstState state, int fails, int64_t retry_at_us,
+                  int64_t now_us);
+
 /* Wait before open attempt n (n >= 1 failures so far): min_us << (n - 1),
  * at most max_us. */
 int64_t inst_backoff(int n, int64_t min_us, int64_t max_us);

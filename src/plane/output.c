@@ -705,12 +705,7 @@ static void publish_status(Output *out, int64_t now)
         InstState s = map[in->state];
         if (s == INST_IDLE && in->retry_at && now < in->retry_at)
             s = INST_BACKOFF;
-        if (in->pub.state != s) {
-            in->pub.state = s;
-            in->pub.since_us = now;
-        }
-        in->pub.fails = in->fails;
-        in->pub.retry_at_us = s == INST_BACKOFF ? in->retry_at : 0;
+        inst_observe(&in->pub, s, in->fails, in->retry_at, now);
         st.inst[i] = in->pub;
     }
     stage_publish(&out->st, &st);

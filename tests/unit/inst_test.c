@@ -198,6 +198,22 @@ static void test_state_machine(void)
     CU_ASSERT_STRING_EQUAL(comp_op_name(COMP_OP_SWITCH), "switch");
 }
 
+static void test_observe(void)
+{
+    InstStatus pub = { 0 };
+
+    /* the state's time moves only when the state changes */
+    inst_observe(&pub, INST_OPENING, 0, 0, 100);
+    inst_observe(&pub, INST_OPENING, 0, 0, 200);
+    CU_ASSERT(pub.state == INST_OPENING && pub.since_us == 100);
+    /* a retry time is kept in back-off only */
+    inst_observe(&pub, INST_BACKOFF, 2, 5000, 300);
+    CU_ASSERT(pub.state == INST_BACKOFF && pub.since_us == 300);
+    CU_ASSERT(pub.fails == 2 && pub.retry_at_us == 5000);
+    inst_observe(&pub, INST_READY, 2, 5000, 400);
+    CU_ASSERT(pub.retry_at_us == 0 && pub.since_us == 400 && pub.fails == 2);
+}
+
 static void test_backoff(void)
 {
     CU_ASSERT(inst_backoff(1, 1000000, 30000000) == 1000000);
@@ -221,6 +237,7 @@ int main(void)
     CU_add_test(s, "mailbox from several threads", test_mailbox_threads);
     CU_add_test(s, "heartbeat and published status", test_heartbeat_and_publish);
     CU_add_test(s, "instance state machine", test_state_machine);
+    CU_add_test(s, "observed states", test_observe);
     CU_add_test(s, "back-off", test_backoff);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
