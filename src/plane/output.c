@@ -1063,9 +1063,17 @@ int output_alloc(Output **pout, const JobStream *js, const JobOutput *jo, int ha
     fault_point_init(&out->drills, js, comp);
     out->window_us = cache_window(js, jo);
     out->nb_inputs = output_nb_inputs(jo, has_audio);
+    if (out->nb_inputs > OUT_MAX_INPUTS) {
+        av_log(out, AV_LOG_ERROR, "an output carries %d renditions at most, not %d\n",
+               OUT_MAX_INPUTS - 1, jo->nb_renditions);
+        out->nb_inputs = 0;
+        output_free(&out);
+        return AVERROR(EINVAL);
+    }
     out->inputs = av_calloc(out->nb_inputs, sizeof(*out->inputs));
     out->cache.e = av_calloc(OUT_CACHE_MAX, sizeof(*out->cache.e));
-    if (!out->inputs || !out->cache.e || out->nb_inputs > OUT_MAX_INPUTS) {
+    if (!out->inputs || !out->cache.e) {
+        out->nb_inputs = out->inputs ? out->nb_inputs : 0;
         output_free(&out);
         return AVERROR(ENOMEM);
     }
