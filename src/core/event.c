@@ -41,6 +41,7 @@ static const char *const kind_names[NB_KINDS] = {
     [EV_PROVISIONED]   = "provisioned",
     [EV_RELEASED]      = "released",
     [EV_REFUSED]       = "refused",
+    [EV_RISK]          = "risk",
 };
 
 const char *evlog_kind_name(EventKind kind)

@@ -25,6 +25,8 @@ typedef enum EventKind {
     EV_PROVISIONED,  /* an instance is open ahead (ready); seq: the request's */
     EV_RELEASED,     /* an instance opened ahead is closed; seq: the request's */
     EV_REFUSED,      /* a request could not be carried out; cause says why */
+    EV_RISK,         /* a component's risk went above provision_above, or
+                        back below release_below (the orchestrator's) */
     EV_NB_KINDS
 } EventKind;
 

@@ -29,6 +29,21 @@ void fo_policy_default(FoPolicy *p, float thr_high, float thr_low)
     };
 }
 
+int fo_crossing(FoCompState *s, float risk, const FoPolicy *p)
+{
+    if (risk < 0)
+        return 0;
+    if (!s->alarm && risk > p->provision_above) {
+        s->alarm = 1;
+        return 1;
+    }
+    if (s->alarm && risk < p->release_below) {
+        s->alarm = 0;
+        return -1;
+    }
+    return 0;
+}
+
 void fo_applied(FoCompState *s, const FoAction *a, int64_t now_us)
 {
     if (a->op == COMP_OP_PROVISION && a->rule != FO_RULE_STANDBY_ALWAYS) {

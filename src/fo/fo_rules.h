@@ -76,6 +76,8 @@ typedef struct FoCompState {
     int instance;                 /* ... which one */
     float primary_risk;           /* last risk while the primary was in use */
     int primary_seen;             /* ... known at all (a model runs) */
+    int alarm;                    /* risk went above provision_above and has
+                                     not come back below release_below */
     int64_t cycles[FO_CYCLES_KEPT];   /* times of its last provisions, a ring */
     int cycle_pos;
 } FoCompState;
@@ -96,6 +98,12 @@ void fo_policy_default(FoPolicy *p, float thr_high, float thr_low);
  */
 int fo_decide(FoCompState *s, const FoView *v, const FoPolicy *p, int64_t now_us,
               FoAction *out, int max);
+
+/* The risk's crossings, with hysteresis: 1 when risk rises above
+ * provision_above (once, until it is back below release_below), -1 when
+ * it comes back below release_below, 0 otherwise (and for an unknown
+ * risk). Each is an event of its own kind (EV_RISK). */
+int fo_crossing(FoCompState *s, float risk, const FoPolicy *p);
 
 /* Records that action a was posted at now_us. */
 void fo_applied(FoCompState *s, const FoAction *a, int64_t now_us);

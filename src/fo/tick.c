@@ -209,7 +209,7 @@ void tick_run(Tick *sv, int64_t now, int force)
         sv->next_tick = now + sv->job->supervisor.tick_us;   /* late: no burst of ticks */
     s = sampler_tick(sv->sampler);
     if (sv->pred)
-        predictor_tick(sv->pred, s, sv->events);
+        predictor_tick(sv->pred, s);
     tick_note(sv, s, now);
     if (sv->fo)
         fo_tick(sv->fo, now);

@@ -219,18 +219,7 @@ static int risk_metric(CompKind k)
     }
 }
 
-/* "enc:720p", "out:main", "input.backup": the names events use, for the
- * component the series stands for */
-static void event_component(const SampleComp *c, char *buf, size_t size)
-{
-    CompId id;
-
-    health_series_id(c->kind, c->stream, c->name, health_series_source(c->kind, c->backup), &id);
-    if (comp_format(&id, 0, buf, size) < 0)
-        av_strlcpy(buf, c->name, size);
-}
-
-int predictor_tick(Predictor *p, Sample *s, EventLog *events)
+int predictor_tick(Predictor *p, Sample *s)
 {
     const Model *m = p->model;
     HealthHost host;
@@ -252,21 +241,6 @@ int predictor_tick(Predictor *p, Sample *s, EventLog *events)
         sample_set(c, risk_metric(c->kind), o.risk);
         stepped++;
 
-        if (!e->st.alarm && o.risk >= m->thr_high && m->thr_high < 1) {
-            char comp[64];
-            e->st.alarm = 1;
-            event_component(c, comp, sizeof(comp));
-            evlog_emit(events, c->stream, comp, EV_INFO, 0,
-                       "failure risk %.2f (failure head %.2f, anomaly %.2f) is above %.2f: "
-                       "a failure within %d s is likely", o.risk, o.p_fail, o.anomaly,
-                       m->thr_high, m->horizon_s);
-        } else if (e->st.alarm && o.risk < m->thr_low) {
-            char comp[64];
-            e->st.alarm = 0;
-            event_component(c, comp, sizeof(comp));
-            evlog_emit(events, c->stream, comp, EV_INFO, 0,
-                       "failure risk %.2f is back below %.2f", o.risk, m->thr_low);
-        }
     }
     return stepped;
 }

@@ -32,7 +32,6 @@
 #ifndef HS_PREDICTOR_H
 #define HS_PREDICTOR_H
 
-#include "core/event.h"
 #include "pfm/health.h"
 #include "pfm/lstm.h"
 #include "pfm/model.h"
@@ -50,7 +49,6 @@ typedef struct PredState {
     float forecast[LSTM_F];      /* made at the previous tick */
     int ticks;                   /* stepped so far */
     double err_fast, err_mean, err_var;
-    int alarm;                   /* risk >= thr_high, until < thr_low */
 } PredState;
 
 typedef struct PredOut {
@@ -85,12 +83,11 @@ const Model *predictor_model(const Predictor *p);
 
 /*
  * Steps every predicted component of s and sets its kind's failure_risk
- * metric in s. When events is not NULL, a component whose risk crosses
- * the model's thr_high gets an info event (and another when it falls back
- * below thr_low): what the orchestrator will act on. Returns the number of
- * components stepped, or AVERROR(ENOMEM).
+ * metric in s: numbers only; what a risk means (its crossings, what to
+ * open) is the orchestrator's (fo/fo.h). Returns the number of components
+ * stepped, or AVERROR(ENOMEM).
  */
-int predictor_tick(Predictor *p, Sample *s, EventLog *events);
+int predictor_tick(Predictor *p, Sample *s);
 
 /*
  * Finds the model a run uses when its job names none: default.hsm in

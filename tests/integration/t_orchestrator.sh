@@ -39,6 +39,11 @@ assert_eq "run exit status" $rc 0
 decision=$(grep '"component":"out:rec.backup"' "$T/risk.jsonl" | grep '"kind":"info"' | grep 'orchestrator: provision' | head -n 1)
 [ -n "$decision" ] || fail "no decision event: $(cat "$T/risk.jsonl")"
 echo "$decision" | grep -q 'rule risk_high, risk 0\.[0-9]*, request [0-9]*' || fail "the decision does not say why: $decision"
+# the crossing came first, as an event of its own kind
+risk=$(grep '"component":"out:rec"' "$T/risk.jsonl" | grep '"kind":"risk"' | head -n 1)
+echo "$risk" | grep -q 'failure risk 0\.[0-9]* is above 0\.00' || fail "no risk event before the decision: $risk"
+[ "$(echo "$risk" | sed 's/.*"mono_us":\([0-9]*\).*/\1/')" -le "$(echo "$decision" | sed 's/.*"mono_us":\([0-9]*\).*/\1/')" ] ||
+    fail "the risk event came after the decision"
 seq=$(echo "$decision" | sed 's/.*"seq":\([0-9]*\).*/\1/')
 grep '"kind":"provisioned"' "$T/risk.jsonl" | grep -q "\"seq\":$seq[,}]" ||
     fail "no provisioned event for request $seq: $(grep provisioned "$T/risk.jsonl")"
@@ -89,6 +94,7 @@ EOF
 grep -q 'failure prediction with' "$T/healthy.log" || skip "no model: nothing to judge the risk with"
 assert_eq "decisions in a healthy job" "$(grep -c 'orchestrator:' "$T/healthy.jsonl")" 0
 assert_eq "backups provisioned" "$(grep -c '"kind":"provisioned"' "$T/healthy.jsonl")" 0
+assert_eq "risk crossings" "$(grep -c '"kind":"risk"' "$T/healthy.jsonl")" 0
 [ -e "$T/out/hb.ts" ] && fail "the backup destination was opened"
 assert_ge "frames" "$(probe_frames "$T/out/h.ts" v:0)" 3590
 pass

@@ -294,6 +294,31 @@ static void test_reprovision_and_failed_provision(void)
     CU_ASSERT(a[0].op == COMP_OP_PROVISION && a[0].instance == 1 && a[0].rule == FO_RULE_REPROVISION);
 }
 
+static void test_crossing(void)
+{
+    FoPolicy p = policy();
+    FoCompState s = { 0 };
+    int ups = 0, downs = 0;
+    /* up once above 0.8, not again while it hovers, down below 0.4 once */
+    static const float risk[] = { 0.1f, 0.5f, 0.85f, 0.9f, 0.7f, 0.82f, 0.5f, 0.39f, 0.2f,
+                                  -1, 0.95f, -1, 0.1f };
+    int want[] = { 0, 0, 1, 0, 0, 0, 0, -1, 0, 0, 1, 0, -1 };
+
+    for (size_t i = 0; i < sizeof(risk) / sizeof(risk[0]); i++) {
+        int x = fo_crossing(&s, risk[i], &p);
+        CU_ASSERT_EQUAL(x, want[i]);
+        ups += x > 0;
+        downs += x < 0;
+    }
+    CU_ASSERT(ups == 2 && downs == 2);
+    /* every component has its own: no crossing without a known risk */
+    {
+        FoCompState t = { 0 };
+        CU_ASSERT_EQUAL(fo_crossing(&t, -1, &p), 0);
+        CU_ASSERT_EQUAL(fo_crossing(&t, 0.81f, &p), 1);
+    }
+}
+
 static void test_budget(void)
 {
     FoCandidate c[5] = {
@@ -331,6 +356,7 @@ int main(void)
     CU_add_test(s, "switch back to a healthy primary only", test_switch_back);
     CU_add_test(s, "standby always and never", test_standby_modes);
     CU_add_test(s, "re-provision, failure while provisioning", test_reprovision_and_failed_provision);
+    CU_add_test(s, "risk crossings", test_crossing);
     CU_add_test(s, "job-wide budget", test_budget);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
