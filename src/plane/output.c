@@ -287,9 +287,11 @@ static int inst_open(Output *out, Inst *in, int at_cache_start)
     for (int i = 0; i < out->nb_inputs; i++)
         mi[i] = (MuxInput){ out->inputs[i].is_audio, out->inputs[i].name, sp[i] };
 
-    /* HLS on another destination: number segments as the primary does
-     * (hls_time apart, from media time 0), so the playlists agree */
-    if (!strcmp(out->jo->format, "hls") && in != &out->inst[0]) {
+    /* HLS on another destination, or on the primary opened again (after a
+     * failure, to switch back to it): number segments by media time
+     * (hls_time apart, from 0), so the playlists agree and a primary that
+     * comes back does not start again at index0 over what its origin has */
+    if (!strcmp(out->jo->format, "hls") && (in != &out->inst[0] || in->fails)) {
         const AVDictionaryEntry *t = av_dict_get(in->options, "hls_time", NULL, 0);
         double hls_time = t ? atof(t->value) : 2.0;
         int64_t from = at_cache_start ? cache_at(&out->cache, out->cache.first)->pts_us

@@ -18,12 +18,15 @@ streams:
     outputs:
       - { name: rec, format: mpegts, url: $T/$1/a.ts, backup: { url: $T/$1/b.ts } }
       - { name: whole, format: mpegts, url: $T/$1/whole.ts }
+      - { name: hls, format: hls, url: $T/$1/hls/a/index.m3u8, options: { hls_time: 1, hls_list_size: 0 },
+          backup: { url: $T/$1/hls/b/index.m3u8 } }
     standby: never
     switch_back: 2s
     orchestrator: { release_below: $2, provision_above: $3 }
     duration: 12s
     faults:
       - { at: 4s, component: out:rec, fault: error }
+      - { at: 4s, component: out:hls, fault: error }
 EOF
     mkdir -p "$T/$1"
     "$HS" run --events "$T/$1.jsonl" "$T/$1.yaml" > "$T/$1.log" 2>&1 || fail "$1: run exited $?"
@@ -52,6 +55,19 @@ last=$(tail -n 1 "$T/healthy.frames")
 assert_ge "frames after the switch back" "$last" 350
 assert_eq "out:rec frames missing from the failure on" \
     "$(frames_missing "$T/healthy.frames" $(head -n 1 "$T/healthy.frames") "$last")" 0
+
+# HLS: the primary, opened again to switch back to, numbers its segments
+# by media time, so it does not write over what its origin already has:
+# every frame is in the segments of the primary and the backup together
+f=$T/healthy/hls
+for s in "$f"/a/*.ts "$f"/b/*.ts; do probe_frame_numbers "$s" v:0 30; done | sort -n -u > "$T/hls.frames"
+first=$(head -n 1 "$T/hls.frames"); last=$(tail -n 1 "$T/hls.frames")
+assert_ge "hls: last frame" "$last" 350
+assert_eq "hls: frames missing (primary and backup segments)" "$(frames_missing "$T/hls.frames" "$first" "$last")" 0
+for s in "$f"/a/*.ts; do probe_frame_numbers "$s" v:0 30; done | sort -n -u > "$T/hls-a.frames"
+assert_eq "hls: the primary's first frame is still the stream's first (nothing written over)" \
+    "$(head -n 1 "$T/hls-a.frames")" "$(probe_frame_numbers "$T/healthy/whole.ts" v:0 30 | head -n 1)"
+assert_ge "hls: the primary's last frame" "$(tail -n 1 "$T/hls-a.frames")" 350
 
 # release_below 0: no risk is below it, the primary is never gone back to
 run_case worse 0 0.5
