@@ -32,7 +32,10 @@
 #                everything the primary and the backup destinations
 #                received, against the range from the first frame to
 #                duration * 30 - 1 frames later (less one, as
-#                bench_failover), summed over the streams
+#                bench_failover), summed over the streams. What a receiver
+#                got and later lost counts as lost: an HLS primary switched
+#                back to restarts at index0.ts and overwrites the origin's
+#                earlier segments (seen at 3 min: 2009 frames of s1)
 #   impair s     seconds during which no receiver of a stream got a new
 #                byte for more than the latency budget (3 s), summed over
 #                the streams: sampled every 0.5 s from the sizes of the
