@@ -38,7 +38,7 @@
 #                earlier segments (seen at 3 min: 2009 frames of s1)
 #   impair s     seconds during which no receiver of a stream got a new
 #                byte for more than the latency budget (3 s), summed over
-#                the streams: sampled every 0.5 s from the sizes of the
+#                the streams: sampled every 0.5 s from the sizes and mtimes of the
 #                receivers' files (RTMP recordings, HLS segments) as they
 #                arrive, from each stream's first byte to the end. A link
 #                that trickles bytes while falling behind is not counted:
@@ -164,12 +164,15 @@ receivers() {
         *) ls "$T/$1p/rec/s$2"*.flv "$T/$1b/rec/s$2"*.flv 2>/dev/null ;;
     esac
 }
-# monitor P: every 0.5 s, "MS SIZE0 SIZE1 SIZE2": bytes received per stream
+# monitor P: every 0.5 s, "MS SIG0 SIG1 SIG2": per stream, the sum of the
+# receivers' file sizes and mtimes: it changes when a file grows and when
+# one is written over (an HLS primary switched back to starts again at
+# index0.ts: sizes alone would show no progress)
 monitor() {
     while :; do
         _l=$(date +%s%3N)
         for _k in 0 1 2; do
-            _s=$(receivers "$1" $_k | xargs -r stat -c %s 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
+            _s=$(receivers "$1" $_k | xargs -r stat -c '%s %Y' 2>/dev/null | awk '{ s += $1 + $2 } END { print s + 0 }')
             _l="$_l $_s"
         done
         echo "$_l"
@@ -271,7 +274,7 @@ measure() {
     done
     impair=$(awk -v b=$BUDGET -v d=$D 'NR == 1 { t0 = $1 }
         { for (k = 2; k <= NF; k++) {
-              if ($k > size[k]) { last[k] = $1; size[k] = $k }
+              if ($k != size[k]) { last[k] = $1; size[k] = $k }
               else if ((k in last) && $1 - last[k] > b * 1000 && $1 - t0 <= d * 1000) imp += ($1 - prev) / 1000 }
           prev = $1 }
         END { printf "%.1f", imp }' "$T/$P.mon")
@@ -328,7 +331,7 @@ done
 echo "policy, $NS streams 320x180 $FPS fps (2 RTMP, 1 HLS over HTTP), ${MIN} min per policy, seed $SEED;" \
      "$(wc -l < "$T/schedule") scheduled actions, the same for every policy ($(($(date +%s) - BEGAN)) s in all)"
 sed 's/^/  schedule: /' "$T/schedule"
-echo "impair s: from the receivers' file sizes sampled every 0.5 s (no new byte at any receiver for > ${BUDGET} s)"
+echo "impair s: from the receivers' file sizes and mtimes sampled every 0.5 s (no new byte at any receiver for > ${BUDGET} s)"
 awk -F'\t' 'BEGIN { printf "%-8s %7s %8s %7s %8s %8s %8s %7s %6s %3s\n", "policy", "lost", "impair", "cpu", "bkp", "bkp-s", "false", "caught", "lead", "rc"
                     printf "%-8s %7s %8s %7s %8s %8s %8s %7s %6s %3s\n", "", "frames", "s", "s", "MB", "open", "/sh", "", "s", "" }
             { printf "%-8s %7s %8s %7s %8.2f %8s %8s %7s %6s %3s\n", $1, $2, $3, $4, $5 / 1e6, $6, $7, $8, $9, $10 }' "$T/rows"
@@ -346,7 +349,7 @@ awk -F'\t' '
         printf "  frames lost: on_risk %d vs always %d (target <= always + 10 %%): %s\n", lost["on_risk"], lost["always"], le(lost["on_risk"], lost["always"]) ? "met" : "NOT met"
         printf "  impairment: on_risk %.1f s vs always %.1f s (target <= always + 10 %%): %s\n", imp["on_risk"], imp["always"], le(imp["on_risk"], imp["always"]) ? "met" : "NOT met"
         extra("CPU", cpu, " s"); extra("backup bytes", by, " B"); extra("backup-seconds", bs, " s")
-        printf "  (CPU: one run each; differences within about 5 %% of never'"'"'s %.1f s are run-to-run noise)\n", cpu["never"]
+        printf "  (CPU: one run each; differences within about 5 %% of the %.1f s of never are run-to-run noise)\n", cpu["never"]
         split(cau["on_risk"], c, "/")
         if (np["on_risk"] == 0)
             print "  the model is the limit: on_risk provisioned nothing ahead in this run, so it behaved as never (reactive failover only)"
