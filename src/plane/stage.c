@@ -29,12 +29,6 @@ void stage_uninit(Stage *s)
     pthread_mutex_destroy(&s->lock);
 }
 
-void stage_set_wake(Stage *s, void (*wake)(void *opaque), void *opaque)
-{
-    s->wake = wake;
-    s->wake_opaque = opaque;
-}
-
 int stage_post(Stage *s, const CompRequest *req)
 {
     int ret = 0;
@@ -48,8 +42,6 @@ int stage_post(Stage *s, const CompRequest *req)
         s->mail[(s->mail_head + s->nb_mail++) % STAGE_MAILBOX] = *req;
     s->status.pending = s->nb_mail;
     pthread_mutex_unlock(&s->lock);
-    if (!ret && s->wake)
-        s->wake(s->wake_opaque);
     return ret;
 }
 

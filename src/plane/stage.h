@@ -64,8 +64,6 @@ typedef struct Stage {
     CompRequest mail[STAGE_MAILBOX];
     int mail_head, nb_mail;
     CompStatus status;
-    void (*wake)(void *opaque);  /* called by stage_post, lock not held */
-    void *wake_opaque;
 } Stage;
 
 void stage_init(Stage *s, const char *stream, const char *component,
@@ -81,13 +79,11 @@ StageState stage_state(const Stage *s);
 /* Frees what stage_init allocated (the lock). */
 void stage_uninit(Stage *s);
 
-/* How a stage blocked on its data queue is woken for a request (set by its
- * x_alloc, before the thread starts); NULL: it polls often enough. */
-void stage_set_wake(Stage *s, void (*wake)(void *opaque), void *opaque);
-
-/* Any thread: queues req (copied) for the stage's thread, in order, and
- * wakes it. Returns 0, AVERROR(EAGAIN) when STAGE_MAILBOX requests wait
- * already, AVERROR(ENODEV) when the thread has ended. Never blocks. */
+/* Any thread: queues req (copied) for the stage's thread, in order (the
+ * stages poll their mailbox: inputs and outputs every 5 ms, encoders at
+ * each frame and every 20 ms). Returns 0, AVERROR(EAGAIN) when
+ * STAGE_MAILBOX requests wait already, AVERROR(ENODEV) when the thread has
+ * ended. Never blocks. */
 int stage_post(Stage *s, const CompRequest *req);
 
 /* The stage's own thread: the oldest request into req; returns 1, or 0
