@@ -97,6 +97,7 @@ static void *worker_thread(void *arg)
     for (;;) {
         CodecInst ci;
         AVFrame *f;
+        int hang;
         AVPacket **pkts = NULL;
         int nb = 0, ret;
 
@@ -107,9 +108,10 @@ static void *worker_thread(void *arg)
         ci = w->ci;
         f = w->f;
         w->f = NULL;
+        hang = w->hang;
         pthread_mutex_unlock(&w->lock);
 
-        if (w->hang) {
+        if (hang) {
             /* the drill: a call that never returns, as a wedged driver's */
             av_log(NULL, AV_LOG_WARNING, "fault: the encoder hangs inside its encode call\n");
             for (;;)

@@ -232,20 +232,8 @@ static void cache_clear(Output *out)
 
 /* --- destinations --------------------------------------------------------- */
 
-static void emit(Output *out, EventKind kind, const char *fmt, ...) av_printf_format(3, 4);
-
-static void emit(Output *out, EventKind kind, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    evlog_emit(out->st.events, out->st.stream, out->st.component, kind, 0, "%s", msg);
-}
-
-/* Answers request seq about in (an event that carries the seq). */
+/* Answers request seq about in (an event that carries the seq; in NULL:
+ * the output as a whole). */
 static void answer(Output *out, const Inst *in, EventKind kind, uint32_t seq, int err,
                    const char *fmt, ...) av_printf_format(6, 7);
 
@@ -261,6 +249,9 @@ static void answer(Output *out, const Inst *in, EventKind kind, uint32_t seq, in
     evlog_emit_seq(out->st.events, out->st.stream, in ? in->component : out->st.component,
                    kind, err, seq, "%s", msg);
 }
+
+/* An event of the output's that answers no request. */
+#define emit(out, kind, ...) answer(out, NULL, kind, 0, 0, __VA_ARGS__)
 
 /* Starts a muxer for inst with the parameters that hold at the cache's
  * start (a replay) or now (opened ahead). */
