@@ -83,7 +83,8 @@ int fo_decide(FoCompState *s, const FoView *v, const FoPolicy *p, int64_t now_us
               FoAction *out, int max)
 {
     const CompStatus *st = &v->st;
-    int active = st->active, n = 0, backup_open = -1, ready = -1, idle = -1;
+    FoPolicy all_open;
+    int active = st->active, n = 0, backup_open = -1, ready = -1, idle = -1, extra = -1;
     float risk = v->risk;
 
     if (st->nb_instances < 2 || active < 0)
@@ -97,6 +98,21 @@ int fo_decide(FoCompState *s, const FoView *v, const FoPolicy *p, int64_t now_us
             ready = i;
         if (i > 0 && st->inst[i].state == INST_IDLE && idle < 0)
             idle = i;
+        if (i > 0 && is_open(st->inst[i].state) && extra < 0)
+            extra = i;
+    }
+
+    /* on risk, a backup open that the orchestrator did not open (the
+     * reflex opened it cold, a drill or hotspare ctl asked) is let go like
+     * one of its own once the risk has passed; an input that reads every
+     * source all the time has nothing to open or let go */
+    if (st->all_open) {
+        all_open = *p;
+        all_open.standby = JOB_STANDBY_NEVER;
+        p = &all_open;
+    } else if (p->standby == JOB_STANDBY_ON_RISK && !s->provisioned_at && extra >= 0) {
+        s->provisioned_at = now_us;
+        s->instance = extra;
     }
 
     /* what the risk has been doing (unknown: neither high nor low) */

@@ -112,8 +112,9 @@ static const char *const stream_keys[] = {
 };
 static const char *const input_keys[] = {
     "url", "format", "options", "realtime", "filter", "rw_timeout", "backup",
-    "loss_timeout", "probes", NULL,
+    "loss_timeout", "probes", "prefetch", NULL,
 };
+static const char *const prefetch_words[] = { "always", "on_risk", NULL };
 static const char *const input_backup_keys[] = {
     "url", "format", "options", "realtime", "rw_timeout", NULL,
 };
@@ -260,6 +261,11 @@ static void load_input(Loader *ld, const yaml_node_t *map, JobInput *in)
     jl_load_filter(ld, map, in);
     jy_get_duration(ld, map, "loss_timeout", LOSS_TIMEOUT_MAX_US, &in->loss_timeout_us);
     load_probes(ld, map, in);
+    {
+        int w;
+        if (jy_get_word(ld, map, "prefetch", prefetch_words, &w) > 0)
+            in->prefetch = (JobPrefetch)w;
+    }
 
     in->nb_backups = get_backups(ld, map, "an input", (void **)&in->backups,
                                  sizeof(*in->backups), &items);
@@ -735,22 +741,13 @@ static void load_orchestrator(Loader *ld, const yaml_node_t *map, int job_wide,
 
 static void load_switching(Loader *ld, const yaml_node_t *map, JobStream *st)
 {
-    yaml_node_t *n = jy_map_get(ld, map, "standby");
+    int w;
 
     st->standby = JOB_STANDBY_ON_RISK;
     st->switch_back_us = JOB_DEFAULT_SWITCH_BACK_US;
     st->latency_budget_us = JOB_DEFAULT_LATENCY_BUDGET_US;
-    if (n) {
-        int found = -1;
-        if (jy_node_type(n) == T_STRING)
-            for (int i = 0; standby_words[i]; i++)
-                if (!strcmp(TEXT(n), standby_words[i]))
-                    found = i;
-        if (found < 0)
-            report(ld, n, "'standby' must be on_risk, always or never");
-        else
-            st->standby = (JobStandby)found;
-    }
+    if (jy_get_word(ld, map, "standby", standby_words, &w) > 0)
+        st->standby = (JobStandby)w;
     get_duration_or_off(ld, map, "switch_back", "never", SWITCH_BACK_MAX_US, &st->switch_back_us);
     get_duration_or_off(ld, map, "latency_budget", "none", 0, &st->latency_budget_us);
 }

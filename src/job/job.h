@@ -49,6 +49,15 @@ typedef struct JobInputBackup {
     JobLoc loc;
 } JobInputBackup;
 
+/* When an input's backup sources are read (prefetch:). */
+typedef enum JobPrefetch {
+    JOB_PREFETCH_ALWAYS,          /* all the time: a loss is bridged at once */
+    JOB_PREFETCH_ON_RISK,         /* only once provisioned (the orchestrator on
+                                     risk, a drill, hotspare ctl), or when the
+                                     source in use is lost: a healthy channel
+                                     pays for one ingest */
+} JobPrefetch;
+
 typedef struct JobInput {
     char *url;                    /* as written: may hold secrets; show it
                                      through redact_url() only */
@@ -61,6 +70,7 @@ typedef struct JobInput {
     int64_t rw_timeout_us;        /* deadline of each blocking call */
     JobInputBackup *backups;      /* in order of preference */
     int nb_backups;
+    JobPrefetch prefetch;         /* when the backups are read */
     int64_t loss_timeout_us;      /* no packet for this long: input lost */
     /* content failures (filters/probe-*.graph): how long black video, a
      * frozen picture or silent audio must last to count as a failure of

@@ -66,6 +66,9 @@ typedef struct CompStatus {
     int nb_instances;
     int active;                   /* instance in use, -1 none */
     int pending;                  /* requests posted, not yet carried out */
+    int all_open;                 /* every instance is open all the time (an
+                                     input with prefetch: always): there is
+                                     nothing to provision or release */
     int64_t last_progress_us;     /* heartbeat: when it last handled an item */
     int64_t busy_since_us;        /* working on an item since; 0 idle (waiting) */
     InstStatus inst[COMP_MAX_INSTANCES];

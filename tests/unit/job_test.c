@@ -193,7 +193,7 @@ static void test_unknown_keys(void)
                "    durattion: 5s\n", 6,
                "2:1: unknown key 'streems' in job (expected one of: version, rw_timeout, supervisor, streams)",
                "5:26: unknown key 'fromat' in input (expected one of: url, format, options, "
-               "realtime, filter, rw_timeout, backup, loss_timeout, probes)",
+               "realtime, filter, rw_timeout, backup, loss_timeout, probes, prefetch)",
                "8:9: unknown key 'widht' in rendition (expected one of: name, width, height, "
                "fps, encoder, bitrate, gop, options, device, backup)",
                "9:38: unknown key 'rendition' in output (expected one of: name, format, url, "
@@ -954,6 +954,7 @@ static void test_switching(void)
         "      url: rtmp://h/live/primary-key-123\n"
         "      backup: [ { url: rtmp://h/live/backup-key-456 }, { url: slate.mp4, realtime: false } ]\n"
         "      loss_timeout: 250ms\n"
+        "      prefetch: on_risk\n"
         "      probes: { black: 2s, silence: 5s }\n"
         "    audio: false\n"
         "    renditions:\n"
@@ -976,6 +977,7 @@ static void test_switching(void)
     CU_ASSERT_FALSE(in->backups[1].realtime);     /* as written */
     CU_ASSERT_EQUAL(in->backups[1].rw_timeout_us, JOB_DEFAULT_RW_TIMEOUT_US);
     CU_ASSERT_EQUAL(in->loss_timeout_us, 250000);
+    CU_ASSERT_EQUAL(in->prefetch, JOB_PREFETCH_ON_RISK);
     CU_ASSERT_EQUAL(in->black_us, 2000000);
     CU_ASSERT_EQUAL(in->freeze_us, 0);
     CU_ASSERT_EQUAL(in->silence_us, 5000000);
@@ -1004,6 +1006,24 @@ static void test_switching(void)
     CU_ASSERT_PTR_NULL(st->renditions[0].backup);
     CU_ASSERT_EQUAL(st->nb_faults, 0);
     job_free(&job);
+}
+
+static void test_prefetch(void)
+{
+    Job *job = load_ok(HEAD
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n");
+
+    /* the default reads every backup all the time, as before the key */
+    CU_ASSERT_EQUAL(job->streams[0].input.prefetch, JOB_PREFETCH_ALWAYS);
+    job_free(&job);
+    EXPECT_BAD("version: 1\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input: { url: in.ts, backup: { url: b.ts }, prefetch: sometimes }\n"
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n", 1,
+        "4:59: 'prefetch' must be always or on_risk");
 }
 
 static void test_switching_errors(void)
@@ -1531,6 +1551,7 @@ int main(int argc, char **argv)
         { "many problems", test_many_problems },
         { "free and append", test_free_and_append },
         { "switching", test_switching },
+        { "prefetch", test_prefetch },
         { "switching errors", test_switching_errors },
         { "faults", test_faults },
         { "fault names", test_fault_names },
