@@ -16,6 +16,16 @@
 /* Decisions for one component at one tick, at most (fo_decide makes two). */
 #define FO_MAX_ACTIONS 4
 
+/* A switch away at high risk, from the decision until its stage says it
+ * was carried out (an EV_SWITCH with its seq): then it is an EV_AVERTED
+ * event, which the model's labels need (dataset.h). */
+typedef struct FoAway {
+    uint32_t seq;                /* the request; 0 none */
+    float risk;
+    int from;                    /* the instance switched away from */
+    int done;                    /* its switch event came */
+} FoAway;
+
 struct Fo {
     LogCtx log;
     Ecg *g;
@@ -30,6 +40,7 @@ struct Fo {
     FoCandidate *cand;           /* the tick's scratch, FO_MAX_ACTIONS per node */
     pthread_mutex_t lock;
     int *failures;               /* per node, since the last tick; guarded by lock */
+    FoAway *away;                /* per node; guarded by lock */
     int stopped;                 /* the graph may go: the sink ignores all; guarded by lock */
 };
 
@@ -45,6 +56,7 @@ void fo_free(Fo **pf)
     av_freep(&f->state);
     av_freep(&f->cand);
     av_freep(&f->failures);
+    av_freep(&f->away);
     av_freep(pf);
 }
 
@@ -73,7 +85,8 @@ int fo_alloc(Fo **pf, Ecg *g, Dra *dra, const Job *job, float thr_high, float th
     f->state = av_calloc(FFMAX(f->nb_nodes, 1), sizeof(*f->state));
     f->cand = av_calloc(FFMAX(f->nb_nodes, 1) * FO_MAX_ACTIONS, sizeof(*f->cand));
     f->failures = av_calloc(FFMAX(f->nb_nodes, 1), sizeof(*f->failures));
-    if (!f->policy || !f->stream_of || !f->state || !f->cand || !f->failures) {
+    f->away = av_calloc(FFMAX(f->nb_nodes, 1), sizeof(*f->away));
+    if (!f->policy || !f->stream_of || !f->state || !f->cand || !f->failures || !f->away) {
         fo_free(&f);
         return AVERROR(ENOMEM);
     }
@@ -119,6 +132,16 @@ void fo_event_sink(void *opaque, const Event *ev)
     CompId id;
     int i;
 
+    if (ev->kind == EV_SWITCH && ev->seq) {
+        /* a switch away carried out (the sink must not emit: the event
+         * log's lock is held; the tick reports it) */
+        pthread_mutex_lock(&f->lock);
+        for (i = 0; i < f->nb_nodes && !f->stopped; i++)
+            if (f->away[i].seq == ev->seq)
+                f->away[i].done = 1;
+        pthread_mutex_unlock(&f->lock);
+        return;
+    }
     if (ev->kind != EV_FAILURE || !ev->stream || !ev->component ||
         comp_parse(ev->component, 1, &id, NULL, 0) < 0)
         return;
@@ -175,6 +198,13 @@ static int act(Fo *f, int i, const FoAction *a, int64_t now_us)
                  name, fo_rule_name(a->rule), a->risk, (unsigned)req.seq);
         ecg_note_decision(f->g, i, d);
     }
+    if (a->op == COMP_OP_SWITCH && a->rule == FO_RULE_SWITCH_AWAY) {
+        CompStatus st;
+        pthread_mutex_lock(&f->lock);
+        f->away[i] = (FoAway){ .seq = req.seq, .risk = a->risk,
+                               .from = ecg_status(f->g, i, &st) >= 0 ? st.active : -1 };
+        pthread_mutex_unlock(&f->lock);
+    }
     /* outside the process too: the job's hooks, for what is opened or let
      * go on risk (standby: always is the stage's own) */
     if (f->dra && a->op == COMP_OP_PROVISION && a->rule != FO_RULE_STANDBY_ALWAYS)
@@ -190,6 +220,7 @@ int fo_tick(Fo *f, int64_t now_us)
 
     for (int i = 0; i < f->nb_nodes; i++) {
         FoView v = { .risk = -1 };
+        FoAway away;
         EcgFigures fig;
         FoAction a[FO_MAX_ACTIONS];
         int n;
@@ -216,7 +247,19 @@ int fo_tick(Fo *f, int64_t now_us)
         pthread_mutex_lock(&f->lock);
         v.failovers = f->failures[i];
         f->failures[i] = 0;
+        away = f->away[i];
+        if (away.done)
+            f->away[i] = (FoAway){ 0 };
         pthread_mutex_unlock(&f->lock);
+        if (away.done) {
+            CompId from = *ecg_node(f->g, i);
+            char name[128];
+            from.instance = away.from;
+            comp_format(&from, 0, name, sizeof(name));
+            evlog_emit_seq(f->events, from.stream, name, EV_AVERTED, 0, away.seq,
+                           "switched away from %s at risk %.2f (request %u)", name, away.risk,
+                           (unsigned)away.seq);
+        }
         n = fo_decide(&f->state[i], &v, &f->policy[f->stream_of[i]], now_us, a, FO_MAX_ACTIONS);
         for (int k = 0; k < n; k++)
             f->cand[nb++] = (FoCandidate){ .a = a[k], .comp = i };

@@ -94,7 +94,8 @@ int fo_decide(FoCompState *s, const FoView *v, const FoPolicy *p, int64_t now_us
             continue;
         if (is_open(st->inst[i].state) && backup_open < 0)
             backup_open = i;
-        if (st->inst[i].state == INST_READY && ready < 0)
+        /* a ready backup before a ready primary (for a switch away) */
+        if (st->inst[i].state == INST_READY && (ready < 0 || (ready == 0 && i > 0)))
             ready = i;
         if (i > 0 && st->inst[i].state == INST_IDLE && idle < 0)
             idle = i;
@@ -152,7 +153,11 @@ int fo_decide(FoCompState *s, const FoView *v, const FoPolicy *p, int64_t now_us
             s->provisioned_at = 0;    /* in use, or gone: nothing of ours to release */
     }
 
-    /* move before it breaks, to a backup that is ready */
+    /* move before it breaks, to a backup that is ready; to the primary
+     * only if it was healthy when last in use (no ping-pong between two
+     * instances that are both at risk) */
+    if (ready == 0 && s->primary_seen && s->primary_risk >= p->release_below)
+        ready = -1;
     if (risk >= 0 && risk > p->switch_above && ready >= 0) {
         n = add(out, n, max, COMP_OP_SWITCH, ready, FO_RULE_SWITCH_AWAY, risk);
         return n;

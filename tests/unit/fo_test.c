@@ -247,6 +247,16 @@ static void test_switch_away(void)
     v.st.inst[1].state = INST_READY;
     CU_ASSERT_FATAL(tick(&s, &v, &p, 2 * S, a) == 1);
     CU_ASSERT(a[0].op == COMP_OP_SWITCH && a[0].instance == 1 && a[0].rule == FO_RULE_SWITCH_AWAY);
+    /* on the backup now, still at risk: not back to the primary that was
+     * at risk too, only to another backup */
+    v.st.active = 1;
+    v.st.inst[1].state = INST_ACTIVE;
+    v.st.inst[0].state = INST_READY;
+    for (int t = 3; t < 10; t++)
+        CU_ASSERT(tick(&s, &v, &p, t * S, a) == 0);
+    v.st.inst[2].state = INST_READY;
+    CU_ASSERT_FATAL(tick(&s, &v, &p, 10 * S, a) == 1);
+    CU_ASSERT(a[0].op == COMP_OP_SWITCH && a[0].instance == 2);
     /* off by default */
     {
         FoPolicy q = policy();
