@@ -170,15 +170,46 @@ int fo_provisioned(const Fo *f)
     return n;
 }
 
+/* The standby encoder of node i as the job has it; NULL: not an encoder
+ * with one. */
+static const JobEncoderBackup *standby_of(const Fo *f, int i)
+{
+    const CompId *id = ecg_node(f->g, i);
+    const JobStream *js;
+
+    if (id->kind != COMP_ENCODER || f->stream_of[i] < 0)
+        return NULL;
+    js = &f->job->streams[f->stream_of[i]];
+    for (int r = 0; r < js->nb_renditions; r++)
+        if (!strcmp(js->renditions[r].name, id->name))
+            return js->renditions[r].backup;
+    return NULL;
+}
+
 /* Posts one decision and says why. Returns 1 when it was posted. */
 static int act(Fo *f, int i, const FoAction *a, int64_t now_us)
 {
     const CompId *node = ecg_node(f->g, i);
     CompId id = *node;
     CompRequest req = { .op = a->op, .instance = a->instance, .origin = "fo" };
-    char why[256] = "", name[128];
+    char why[256] = "", name[128], on[80] = "";
     int ret;
 
+    /* a standby encoder opens on the device with the most headroom, under
+     * the per-device budget (dra/place.h) */
+    if (f->dra && a->op == COMP_OP_PROVISION && standby_of(f, i)) {
+        id.instance = a->instance;
+        comp_format(&id, 0, name, sizeof(name));
+        if (dra_place_standby(f->dra, standby_of(f, i), now_us, req.device, sizeof(req.device),
+                              why, sizeof(why)) < 0) {
+            evlog_emit(f->events, node->stream, name, EV_INFO, 0,
+                       "orchestrator: no device for %s at risk %.2f: %s (max_sessions_per_device)",
+                       name, a->risk, why);
+            return 0;
+        }
+        if (req.device[0])
+            snprintf(on, sizeof(on), " on device %s", req.device);
+    }
     id.instance = COMP_WHOLE;
     ret = ecg_request(f->g, &id, &req, why, sizeof(why));
     id.instance = a->instance;
@@ -189,15 +220,15 @@ static int act(Fo *f, int i, const FoAction *a, int64_t now_us)
                    name, fo_rule_name(a->rule), a->risk, why[0] ? why : av_err2str(ret));
         return 0;
     }
-    evlog_emit_seq(f->events, node->stream, name, EV_INFO, 0, req.seq,
-                   "orchestrator: %s %s (rule %s, risk %.2f, request %u)", comp_op_name(a->op),
-                   name, fo_rule_name(a->rule), a->risk, (unsigned)req.seq);
     {
         char d[ECG_DECISION_SIZE];
-        snprintf(d, sizeof(d), "%s %s: rule %s, risk %.2f, request %u", comp_op_name(a->op),
-                 name, fo_rule_name(a->rule), a->risk, (unsigned)req.seq);
+        snprintf(d, sizeof(d), "%s %s%s: rule %s, risk %.2f, request %u", comp_op_name(a->op),
+                 name, on, fo_rule_name(a->rule), a->risk, (unsigned)req.seq);
         ecg_note_decision(f->g, i, d);
     }
+    evlog_emit_seq(f->events, node->stream, name, EV_INFO, 0, req.seq,
+                   "orchestrator: %s %s%s (rule %s, risk %.2f, request %u)", comp_op_name(a->op),
+                   name, on, fo_rule_name(a->rule), a->risk, (unsigned)req.seq);
     if (a->op == COMP_OP_SWITCH && a->rule == FO_RULE_SWITCH_AWAY) {
         CompStatus st;
         pthread_mutex_lock(&f->lock);
@@ -265,6 +296,7 @@ int fo_tick(Fo *f, int64_t now_us)
             f->cand[nb++] = (FoCandidate){ .a = a[k], .comp = i };
     }
     slots = FFMAX(f->max_provisioned - held, 0);
+    fo_order(f->cand, nb);
     fo_budget(f->cand, nb, slots);
     for (int k = 0; k < nb; k++) {
         FoCandidate *c = &f->cand[k];

@@ -179,6 +179,26 @@ static double priority(const FoAction *a)
     return a->risk;
 }
 
+/* releases first: they make room */
+static double order_key(const FoAction *a)
+{
+    return a->op == COMP_OP_RELEASE ? 3 : priority(a);
+}
+
+void fo_order(FoCandidate *c, int n)
+{
+    /* insertion sort: n is small, and it keeps the order of equals */
+    for (int i = 1; i < n; i++) {
+        FoCandidate x = c[i];
+        int k = i;
+        while (k > 0 && order_key(&c[k - 1].a) < order_key(&x.a)) {
+            c[k] = c[k - 1];
+            k--;
+        }
+        c[k] = x;
+    }
+}
+
 int fo_budget(FoCandidate *c, int n, int slots)
 {
     int granted = 0;

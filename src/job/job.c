@@ -101,7 +101,8 @@ static const char *const supervisor_keys[] = {
     "tick", "hds", "metrics", "model", "control", "hooks", "orchestrator", NULL,
 };
 static const char *const orchestrator_keys[] = {
-    "provision_above", "release_below", "switch_above", "confirm", "keep", "max_provisioned", NULL,
+    "provision_above", "release_below", "switch_above", "confirm", "keep", "max_provisioned",
+    "max_sessions_per_device", NULL,
 };
 static const char *const hooks_keys[] = { "provision", "release", "timeout", NULL };
 static const char *const hds_keys[] = { "path", "retention", "raw_window", NULL };
@@ -373,6 +374,51 @@ static void get_gop(Loader *ld, const yaml_node_t *map, JobRendition *r)
         r->gop_us = v;
 }
 
+/* "device" of a standby encoder: one, or a list the allocator chooses
+ * from (device: [0, 1]), in order of preference. */
+static void load_devices(Loader *ld, const yaml_node_t *b, JobEncoderBackup *eb)
+{
+    yaml_node_t *n = jy_map_get(ld, b, "device");
+    int nb;
+
+    if (!n)
+        return;
+    if (n->type != YAML_SEQUENCE_NODE) {
+        if (jy_get_string(ld, b, "device", &eb->device) <= 0)
+            return;
+        if (!(eb->devices = av_calloc(1, sizeof(*eb->devices))))
+            ld->enomem = 1;
+        else if ((eb->devices[0] = jy_strdup(ld, eb->device)))
+            eb->nb_devices = 1;
+        return;
+    }
+    nb = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (!nb || nb > JOB_MAX_DEVICES) {
+        report(ld, n, "'device' must list 1 to %d devices, got %d", JOB_MAX_DEVICES, nb);
+        return;
+    }
+    if (!(eb->devices = av_calloc(nb, sizeof(*eb->devices)))) {
+        ld->enomem = 1;
+        return;
+    }
+    for (int i = 0; i < nb; i++) {
+        yaml_node_t *d = jy_node_at(ld, n->data.sequence.items.start[i]);
+        NodeType t = jy_node_type(d);
+        if (t != T_STRING && t != T_INT) {
+            jy_wrong_type(ld, d, "device", "a device: a CUDA index or a render node");
+            continue;
+        }
+        for (int k = 0; k < eb->nb_devices; k++)
+            if (!strcmp(eb->devices[k], TEXT(d)))
+                report(ld, d, "device '%s' is listed twice", TEXT(d));
+        if (!(eb->devices[eb->nb_devices] = jy_strdup(ld, TEXT(d))))
+            return;
+        eb->nb_devices++;
+    }
+    if (eb->nb_devices && !(eb->device = jy_strdup(ld, eb->devices[0])))
+        return;
+}
+
 /* "backup" of a rendition: the standby encoder. */
 static void load_encoder_backup(Loader *ld, const yaml_node_t *map, JobRendition *r)
 {
@@ -399,7 +445,7 @@ static void load_encoder_backup(Loader *ld, const yaml_node_t *map, JobRendition
     jy_get_options(ld, b, &eb->options, &opts);
     if (codec)
         jl_check_encoder_options(ld, opts, codec);
-    jy_get_string(ld, b, "device", &eb->device);
+    load_devices(ld, b, eb);
 }
 
 static void load_rendition(Loader *ld, const yaml_node_t *map, JobRendition *r,
@@ -733,6 +779,13 @@ static void load_orchestrator(Loader *ld, const yaml_node_t *map, int job_wide,
                    "set it under supervisor: orchestrator:");
         else if (jy_get_int(ld, m, "max_provisioned", 0, 100000, &v) > 0)
             o->max_provisioned = v ? (int)v : -1;   /* 0 written: none ahead */
+    }
+    if (jy_map_get(ld, m, "max_sessions_per_device")) {
+        if (!job_wide)
+            report(ld, jy_map_get(ld, m, "max_sessions_per_device"), "'max_sessions_per_device' "
+                   "is job-wide: set it under supervisor: orchestrator:");
+        else if (jy_get_int(ld, m, "max_sessions_per_device", 1, 1024, &v) > 0)
+            o->max_sessions_per_device = (int)v;
     }
     if (o->provision_above >= 0 && o->release_below >= 0 && o->release_below >= o->provision_above)
         report(ld, m, "'release_below' (%g) must be below 'provision_above' (%g)",
@@ -1298,6 +1351,9 @@ static void free_stream(JobStream *st)
             av_freep(&r->backup->encoder);
             av_dict_free(&r->backup->options);
             av_freep(&r->backup->device);
+            for (int k = 0; k < r->backup->nb_devices; k++)
+                av_freep(&r->backup->devices[k]);
+            av_freep(&r->backup->devices);
             av_freep(&r->backup);
         }
     }

@@ -96,7 +96,12 @@ typedef struct JobEncoderBackup {
     int64_t bitrate;              /* 0 = the rendition's */
     AVDictionary *options;        /* NULL: none (not the primary's: they are
                                      the primary encoder's options) */
-    char *device;
+    char *device;                 /* the first of devices; NULL: default */
+    char **devices;               /* where it may run, in order of preference
+                                     (device: [0, 1]): the allocator opens it
+                                     on the one with most headroom; nb >= 1
+                                     when device is set */
+    int nb_devices;
     JobLoc loc;
 } JobEncoderBackup;
 
@@ -188,9 +193,12 @@ typedef struct JobOrchestrator {
     int64_t keep_us;              /* 0: the default */
     int max_provisioned;          /* backups ahead, job-wide (supervisor
                                      only); 0: the default */
+    int max_sessions_per_device;  /* encoder sessions a device (GPU) may hold
+                                     when the allocator places a standby there,
+                                     job-wide; 0: no limit */
 } JobOrchestrator;
 
-#define JOB_ORCH_UNSET { -1, -1, -1, 0, 0, 0 }
+#define JOB_ORCH_UNSET { -1, -1, -1, 0, 0, 0, 0 }
 
 typedef struct JobStream {
     char *name;                   /* unique in the job, [a-z0-9_-]+ */
@@ -237,6 +245,7 @@ typedef struct JobSupervisor {
 } JobSupervisor;
 
 #define JOB_DEFAULT_TICK_US 1000000
+#define JOB_MAX_DEVICES 16
 #define JOB_DEFAULT_HOOK_TIMEOUT_US 30000000   /* 30 s */
 
 typedef struct Job {

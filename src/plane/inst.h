@@ -42,6 +42,8 @@ typedef struct CompRequest {
     int instance;                 /* 0..nb_instances-1, or COMP_ANY */
     uint32_t seq;                 /* echoed by the event that reports the outcome */
     char origin[16];              /* who asked: "drill", "ctl", "fo" (for events) */
+    char device[48];              /* provision of a standby encoder: the device
+                                     the allocator placed it on; "": the job's */
 } CompRequest;
 
 typedef enum InstState {

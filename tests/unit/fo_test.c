@@ -399,6 +399,10 @@ static void test_budget(void)
     CU_ASSERT(fo_budget(c, 5, 0) == 0);
     CU_ASSERT(!c[1].granted && c[2].granted);
     CU_ASSERT(fo_budget(c, 5, 10) == 4);
+    /* the order they are acted on: the release, the promise, then by risk */
+    fo_order(c, 5);
+    CU_ASSERT(c[0].comp == 2 && c[1].comp == 3 && c[2].comp == 1 && c[3].comp == 4 &&
+              c[4].comp == 0);
     CU_ASSERT_STRING_EQUAL(fo_rule_name(FO_RULE_SWITCH_BACK), "switch_back");
 }
 

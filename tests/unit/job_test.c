@@ -1346,12 +1346,53 @@ static void test_orchestrator(void)
         "9:39: 'keep' needs a unit, e.g. 20s",
         "9:59: 'max_provisioned' is job-wide: set it under supervisor: orchestrator:",
         "9:62: unknown key 'watch' in orchestrator (expected one of: provision_above, "
-        "release_below, switch_above, confirm, keep, max_provisioned)");
+        "release_below, switch_above, confirm, keep, max_provisioned, max_sessions_per_device)");
     EXPECT_BAD(HEAD
         "    renditions: [ { name: r } ]\n"
         "    outputs: [ { name: o, url: o.ts } ]\n"
         "    orchestrator: { provision_above: 0.5, release_below: 0.6 }\n", 1,
         "8:19: 'release_below' (0.6) must be below 'provision_above' (0.5)");
+}
+
+/* A standby encoder may list the devices the allocator picks from; the
+ * per-device session budget is job-wide. */
+static void test_devices(void)
+{
+    Job *job = load_ok(
+        "version: 1\n"
+        "supervisor: { orchestrator: { max_sessions_per_device: 3 } }\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input: { url: in.ts }\n"
+        "    renditions:\n"
+        "      - { name: r, encoder: h264_nvenc, device: \"0\",\n"
+        "          backup: { encoder: h264_nvenc, device: [1, \"0\", cuda:2] } }\n"
+        "      - { name: s, backup: { device: /dev/dri/renderD129 } }\n"
+        "      - { name: t, backup: {} }\n"
+        "    outputs: [ { name: o, url: o.m3u8 } ]\n");
+    const JobRendition *r = job->streams[0].renditions;
+
+    CU_ASSERT_EQUAL(job->supervisor.orchestrator.max_sessions_per_device, 3);
+    CU_ASSERT_EQUAL_FATAL(r[0].backup->nb_devices, 3);
+    CU_ASSERT_STRING_EQUAL(r[0].backup->device, "1");           /* the first listed */
+    CU_ASSERT_STRING_EQUAL(r[0].backup->devices[1], "0");
+    CU_ASSERT_STRING_EQUAL(r[0].backup->devices[2], "cuda:2");
+    CU_ASSERT_EQUAL_FATAL(r[1].backup->nb_devices, 1);
+    CU_ASSERT_STRING_EQUAL(r[1].backup->devices[0], "/dev/dri/renderD129");
+    CU_ASSERT_EQUAL(r[2].backup->nb_devices, 0);
+    CU_ASSERT_PTR_NULL(r[2].backup->device);
+    job_free(&job);
+
+    EXPECT_BAD(HEAD
+        "    renditions:\n"
+        "      - { name: r, backup: { device: [] } }\n"
+        "      - { name: s, backup: { device: [0, 0, { a: 1 }] } }\n"
+        "    outputs: [ { name: o, url: o.m3u8 } ]\n"
+        "    orchestrator: { max_sessions_per_device: 2 }\n", 4,
+        "7:38: 'device' must list 1 to 16 devices, got 0",
+        "8:42: device '0' is listed twice",
+        "8:45: 'device' must be a device: a CUDA index or a render node, not a mapping",
+        "10:46: 'max_sessions_per_device' is job-wide: set it under supervisor: orchestrator:");
 }
 
 /* supervisor: hooks: argv lists with placeholders, and a deadline. */
@@ -1552,6 +1593,7 @@ int main(int argc, char **argv)
         { "free and append", test_free_and_append },
         { "switching", test_switching },
         { "prefetch", test_prefetch },
+        { "standby devices", test_devices },
         { "switching errors", test_switching_errors },
         { "faults", test_faults },
         { "fault names", test_fault_names },
