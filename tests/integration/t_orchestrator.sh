@@ -15,7 +15,7 @@ version: 1
 supervisor:
   control: $SOCK
   hooks:
-    provision: [sh, -c, 'printf "%s\\n" "\$@" > $T/hook.args; echo rtmp://remote.example/live/SECRETKEY', sh,
+    provision: [sh, -c, 'printf "%s\\n" "\$@" > $T/hook.args; echo url=rtmp://remote.example/live/SECRETKEY', sh,
                 "{stream}", "{component}", "{instance}", "{risk}"]
     timeout: 5s
 streams:
