@@ -680,8 +680,7 @@ static void add_backup(Output *out, const CompRequest *r)
     }
     in->state = OI_OPENING;
     in->open_seq = r->seq;
-    emit(out, EV_INFO, "added %s as %s, a destination from %s; provisioning it", shown,
-         in->component, r->origin);
+    emit(out, EV_INFO, "added %s as %s (%s), provisioning it", shown, in->component, r->origin);
 }
 
 /* Release: close instance i if it is open and not in use (COMP_ANY: every
