@@ -497,10 +497,12 @@ static int request_add(Ecg *g, int i, const CompId *id, CompRequest *req, const 
     if (id->instance >= 0 && req->instance != COMP_ANY && req->instance != id->instance)
         return refuse(AVERROR(EINVAL), why, why_size, "two instances asked for: %d and %d",
                       id->instance, req->instance);
-    if (inst < n->nb_instances || inst >= COMP_MAX_INSTANCES)
-        return refuse(AVERROR(EINVAL), why, why_size, "add: instance %d of %s is not one to "
-                      "add (the job's are 0 to %d, %d at most)", inst, name,
-                      n->nb_instances - 1, COMP_MAX_INSTANCES - 1);
+    if (inst >= 0 && inst < n->nb_instances)
+        return refuse(AVERROR(EINVAL), why, why_size, "instance %d of %s is one of the job's "
+                      "own destinations: a URL only adds new ones", inst, name);
+    if (inst < 0 || inst >= COMP_MAX_INSTANCES)
+        return refuse(AVERROR(EINVAL), why, why_size, "add: no instance %d (%s may have %d at "
+                      "most)", inst, name, COMP_MAX_INSTANCES);
     req->instance = inst;
     return post(n, req, name, why, why_size);
 }
