@@ -13,6 +13,17 @@
  * Hooks run beside the tick, never in its way: started, then polled every
  * tick until they end or their deadline kills them. Every run is an event
  * (hook.h). One thread: the tick's.
+ *
+ * The allocator is the one place where a hook's result becomes a request.
+ * A provision hook that ends with status 0 and names a URL (url= on its
+ * stdout, hook.h) started the backup somewhere else: for an output, that
+ * URL is asked of the output as the backup the hook ran for (COMP_OP_ADD
+ * through the graph, instance as given to dra_provision), which the output
+ * opens ahead and answers with EV_PROVISIONED or EV_REFUSED carrying the
+ * request's seq. Where it cannot be used (an encoder's backup runs in this
+ * process, an input takes none here, the instance is one of the job's, no
+ * graph) an event says so and the URL is dropped. The URL is copied into
+ * the request; it is shown only redacted.
  */
 #ifndef HS_DRA_H
 #define HS_DRA_H
@@ -24,6 +35,7 @@
 #include "core/comp.h"
 #include "core/event.h"
 #include "hma/sample.h"
+#include "ecg/ecg.h"
 #include "job/job.h"
 
 /* Hook runs at once, at most; one more is refused with a warning. */
@@ -31,8 +43,9 @@
 
 typedef struct Dra Dra;
 
-/* job, events: not owned, outlive the allocator. */
-int dra_alloc(Dra **pd, const Job *job, EventLog *events);
+/* job, g, events: not owned, outlive the allocator. g: where a provision
+ * hook's URL is sent (NULL: URLs are reported and not used). */
+int dra_alloc(Dra **pd, const Job *job, Ecg *g, EventLog *events);
 /* Cancels the hooks still running (their events say so): before the event
  * log goes. NULL-safe. */
 void dra_free(Dra **pd);
@@ -45,7 +58,8 @@ int dra_provision(Dra *d, const CompId *id, float risk, int64_t now_us);
 int dra_release(Dra *d, const CompId *id, float risk, int64_t now_us);
 
 /* Polls the hooks that run: what they wrote, whether they ended, their
- * deadlines. Returns how many still run. */
+ * deadlines; a provision hook that ended with a URL has it sent on (see
+ * above). Returns how many still run. */
 int dra_tick(Dra *d, int64_t now_us);
 
 /* What the tick's sample shows of the devices (GPUs), for placing standby

@@ -67,6 +67,7 @@ struct DraHook {
     char component[2 * COMP_NAME_SIZE];   /* the event's: "enc:720p.backup" */
     char *argv0;                  /* for messages: the command as expanded */
     char *url;                    /* res.url's string */
+    char url_why[160];            /* res.url_error's string */
     EventLog *events;             /* borrowed */
     pid_t pid;                    /* the leader, also the group's number; 0
                                      once reaped or when never spawned */
@@ -229,23 +230,56 @@ static int looks_like_url(const char *s, size_t n)
     return 1;
 }
 
-/* The last non-empty line of the captured stdout, trimmed, when it is a
- * URL: a new string (av_free), else NULL. */
-static char *find_url(const Capture *c)
-{
-    const char *s = c->buf, *end, *line;
+#define URL_KEY "url="
 
-    if (!s)
-        return NULL;
-    end = s + c->len;
-    while (end > s && av_isspace(end[-1]))
-        end--;
-    line = end;
-    while (line > s && line[-1] != '\n')
-        line--;
-    while (line < end && av_isspace(*line))
+int dra_hook_parse_url(const char *out, size_t len, const char **url, size_t *url_len,
+                       char *why, size_t why_size)
+{
+    const char *p = out, *end = out + len, *found = NULL;
+    size_t found_len = 0;
+    int line = 0, found_line = 0;
+
+    *url = NULL;
+    *url_len = 0;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', end - p), *s = p, *e;
+        if (!eol)
+            eol = end;
+        p = eol + (eol < end);
         line++;
-    return looks_like_url(line, end - line) ? av_strndup(line, end - line) : NULL;
+        while (s < eol && av_isspace(*s))
+            s++;
+        if ((size_t)(eol - s) < strlen(URL_KEY) || memcmp(s, URL_KEY, strlen(URL_KEY)))
+            continue;
+        s += strlen(URL_KEY);
+        e = eol;
+        while (e > s && av_isspace(e[-1]))
+            e--;
+        while (s < e && av_isspace(*s))
+            s++;
+        if (found) {
+            snprintf(why, why_size, "two url= lines (lines %d and %d): which backup is meant "
+                     "is not clear", found_line, line);
+            return AVERROR(EINVAL);
+        }
+        if (!looks_like_url(s, e - s)) {
+            snprintf(why, why_size, "the url= line (line %d) is not a URL (scheme://...)", line);
+            return AVERROR(EINVAL);
+        }
+        if ((size_t)(e - s) >= COMP_URL_SIZE) {
+            snprintf(why, why_size, "the url= line (line %d) is %d bytes long, %d at most",
+                     line, (int)(e - s), COMP_URL_SIZE - 1);
+            return AVERROR(EINVAL);
+        }
+        found = s;
+        found_len = e - s;
+        found_line = line;
+    }
+    if (!found)
+        return 0;
+    *url = found;
+    *url_len = found_len;
+    return 1;
 }
 
 /* The first non-empty line of stderr, masked, cut at EVENT_LINE_MAX. */
@@ -379,7 +413,7 @@ static void emit_event(DraHook *h)
 {
     const DraHookResult *r = &h->res;
     char line[EVENT_LINE_MAX * 2], shown[512], took[32], dl[32];
-    EventKind kind = r->ok ? EV_INFO : EV_WARNING;
+    EventKind kind = r->ok && !r->url_error ? EV_INFO : EV_WARNING;
     AVBPrint bp;
 
     snprintf(took, sizeof(took), "%.2f s", r->elapsed_us / 1e6);
@@ -392,6 +426,8 @@ static void emit_event(DraHook *h)
         av_bprintf(&bp, "%s hook done in %s", h->what, took);
         if (r->url)
             av_bprintf(&bp, ", backup at %s", redact_url(r->url, shown, sizeof(shown)));
+        else if (r->url_error)
+            av_bprintf(&bp, ", but its URL is not used: %s", r->url_error);
     } else {
         if (r->timed_out)
             av_bprintf(&bp, "%s hook killed at its deadline after %s", h->what,
@@ -424,9 +460,18 @@ static void finish(DraHook *h)
     r->err = h->err.buf ? h->err.buf : "";
     r->err_len = h->err.len;
     r->err_dropped = h->err.dropped;
-    if (r->ok && (h->url = find_url(&h->out))) {
-        r->url = h->url;
-        redact_url_secrets(r->url, register_secret, NULL);
+    if (r->ok) {
+        const char *u;
+        size_t n;
+        int ret = dra_hook_parse_url(r->out, r->out_len, &u, &n, h->url_why, sizeof(h->url_why));
+        if (ret < 0)
+            r->url_error = h->url_why;
+        else if (ret > 0 && !(h->url = av_strndup(u, n)))
+            r->url_error = "no memory for its URL";
+        if (h->url) {
+            r->url = h->url;
+            redact_url_secrets(r->url, register_secret, NULL);
+        }
     }
     h->done = 1;
     emit_event(h);

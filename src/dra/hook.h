@@ -19,12 +19,14 @@
  * takes its output elsewhere). The hook's process is always reaped: no
  * zombie is left, whatever happens.
  *
- * The result: exit status 0 is success; stdout's last non-empty line, when
- * it is a URL (scheme://...), is the backup the hook started (a remote
- * encoder's output) for the caller to use. Every run makes one event for
- * its component: info on success (the time taken, the URL redacted),
- * warning on failure (the exit status, the signal, or "killed at its
- * deadline", and the first line of stderr, masked).
+ * The result: exit status 0 is success. On success, a line of stdout
+ * "url=URL" names the backup the hook started (a remote encoder's output,
+ * a new origin) for the caller to use (dra_hook_parse_url: the protocol).
+ * Every run makes one event for its component: info on success (the time
+ * taken, the URL redacted), warning on failure (the exit status, the
+ * signal, or "killed at its deadline", and the first line of stderr,
+ * masked) and on a success whose url= line cannot be used (two of them,
+ * not a URL).
  *
  * A DraHook is used by one thread at a time (the orchestrator's).
  */
@@ -36,6 +38,7 @@
 
 #include "core/comp.h"
 #include "core/event.h"
+#include "plane/inst.h"
 
 #define DRA_HOOK_MAX_OUTPUT  (64 * 1024)  /* kept of stdout, and of stderr */
 #define DRA_HOOK_GRACE_US    1000000      /* SIGTERM -> SIGKILL */
@@ -77,10 +80,31 @@ typedef struct DraHookResult {
                                      first line says why), NUL-terminated */
     size_t err_len;
     int64_t err_dropped;
-    const char *url;              /* on success, stdout's last non-empty line
-                                     when it is a URL, else NULL. May hold a
-                                     stream key: show it through redact_url */
+    const char *url;              /* on success, the URL of stdout's url= line
+                                     (dra_hook_parse_url), else NULL. May hold
+                                     credentials or a stream key: show it
+                                     through redact_url */
+    const char *url_error;        /* on success, why a url= line was not
+                                     taken (dra_hook_parse_url's why), else
+                                     NULL; names no part of the URL */
 } DraHookResult;
+
+/*
+ * The provision hook's stdout protocol. Of what the hook printed (out, len
+ * bytes; a NUL is not needed), the line that begins with "url=" (after
+ * leading white space; the key in lower case) names the backup: the rest of
+ * the line, white space around it trimmed, must be a URL, "scheme://..."
+ * with no white space inside, shorter than COMP_URL_SIZE. Every other line
+ * is the hook's own (kubectl's chatter, progress) and is ignored.
+ *
+ * Returns 1 and *url, *url_len (a span of out) for exactly one such line;
+ * 0 when there is none; AVERROR(EINVAL) with the reason in why when the
+ * line is not a URL, too long, or when there are two or more: which backup
+ * the hook meant is then unclear, and guessing could send the stream to
+ * the wrong place. why never quotes the value (it may hold a secret). Pure.
+ */
+int dra_hook_parse_url(const char *out, size_t len, const char **url, size_t *url_len,
+                       char *why, size_t why_size);
 
 /*
  * Checks a hook's argv (NULL-terminated) as the job does when it loads one.

@@ -33,7 +33,8 @@ typedef struct EcgNode {
     CompId id;                   /* instance COMP_WHOLE */
     EcgRole role;
     int stream;                  /* index into job->streams */
-    int nb_instances;            /* from the job */
+    int nb_instances;            /* from the job; a stage may add more at run
+                                    time (ecg_status: what it published) */
     Stage *stage;                /* not owned; NULL when static, and for edges */
     int of;                      /* an edge: its output's node; else -1 */
 } EcgNode;
@@ -455,48 +456,14 @@ static int refuse(int err, char *why, size_t why_size, const char *fmt, ...)
     return err;
 }
 
-int ecg_request(Ecg *g, const CompId *id, CompRequest *req, char *why, size_t why_size)
+/* Into node n's mailbox, with a seq. */
+static int post(const EcgNode *n, CompRequest *req, const char *name, char *why, size_t why_size)
 {
-    const EcgNode *n;
-    char name[128], inst_name[ECG_INSTANCE_NAME_SIZE];
-    int i = ecg_find(g, id), inst = req->instance, ret;
+    int ret;
 
-    if (i == AVERROR(EINVAL))
-        return refuse(i, why, why_size, "%s:%s is in several streams: name the stream",
-                      comp_kind_name(id->kind), id->name);
-    if (i < 0)
-        return refuse(i, why, why_size, "no such component in this job");
-    n = &g->nodes[i];
-    ecg_node_name(g, i, 1, name, sizeof(name));
-    if (n->role != ECG_ROLE_COMPONENT || n->id.kind == COMP_EDGE)
-        return refuse(AVERROR(ENOTSUP), why, why_size, "%s takes no request: only inputs, "
-                      "encoders and outputs do (an edge follows its output)", name);
-    if (req->op < COMP_OP_PROVISION || req->op > COMP_OP_SWITCH)
-        return refuse(AVERROR(EINVAL), why, why_size, "unknown operation %d", (int)req->op);
-    if (n->id.kind == COMP_INGEST && req->op != COMP_OP_SWITCH &&
-        g->job->streams[n->stream].input.prefetch == JOB_PREFETCH_ALWAYS)
-        return refuse(AVERROR(ENOTSUP), why, why_size, "%s is only switched, never %s: every "
-                      "source of the input is read all the time (prefetch: always)", name,
-                      req->op == COMP_OP_PROVISION ? "provisioned" : "released");
-    if (id->instance >= 0) {
-        if (inst != COMP_ANY && inst != id->instance)
-            return refuse(AVERROR(EINVAL), why, why_size, "two instances asked for: %d and %d",
-                          id->instance, inst);
-        inst = id->instance;
-    }
-    if (n->nb_instances < 2)
-        return refuse(AVERROR(EINVAL), why, why_size, "%s has no backup", name);
-    if (inst != COMP_ANY && (inst < 0 || inst >= n->nb_instances))
-        return refuse(AVERROR(EINVAL), why, why_size, "%s has no instance %d (it has %d: "
-                      "primary to %s)", name, inst, n->nb_instances,
-                      ecg_instance_name(n->nb_instances - 1, inst_name, sizeof(inst_name)));
-    if (inst == 0 && req->op != COMP_OP_SWITCH)
-        return refuse(AVERROR(EINVAL), why, why_size, "the primary of %s is never %s: only "
-                      "backups are", name, req->op == COMP_OP_PROVISION ? "provisioned" : "released");
     if (!n->stage)
         return refuse(AVERROR(ENODEV), why, why_size, "no running job: this graph is a job "
                       "file's");
-    req->instance = inst;
     if (!req->seq)
         req->seq = comp_next_seq();
     ret = stage_post(n->stage, req);
@@ -509,10 +476,88 @@ int ecg_request(Ecg *g, const CompId *id, CompRequest *req, char *why, size_t wh
     return 0;
 }
 
+/* COMP_OP_ADD: a destination from outside (a provision hook's URL) as a
+ * new backup of an output. The job's own instances are never replaced;
+ * whether the slot is free now is the stage's to say (it may have added
+ * one since the status was published). */
+static int request_add(Ecg *g, int i, const CompId *id, CompRequest *req, const char *name,
+                       char *why, size_t why_size)
+{
+    const EcgNode *n = &g->nodes[i];
+    int inst = id->instance >= 0 ? id->instance : req->instance;
+
+    if (n->id.kind == COMP_ENCODER)
+        return refuse(AVERROR(ENOTSUP), why, why_size, "%s takes no URL: an encoder's backup "
+                      "runs in this process", name);
+    if (n->id.kind != COMP_OUTPUT)
+        return refuse(AVERROR(ENOTSUP), why, why_size, "%s takes no URL at run time: only "
+                      "outputs add a backup from one", name);
+    if (!memchr(req->url, 0, sizeof(req->url)) || !req->url[0])
+        return refuse(AVERROR(EINVAL), why, why_size, "add: no URL");
+    if (id->instance >= 0 && req->instance != COMP_ANY && req->instance != id->instance)
+        return refuse(AVERROR(EINVAL), why, why_size, "two instances asked for: %d and %d",
+                      id->instance, req->instance);
+    if (inst >= 0 && inst < n->nb_instances)
+        return refuse(AVERROR(EINVAL), why, why_size, "instance %d of %s is one of the job's "
+                      "own destinations: a URL only adds new ones", inst, name);
+    if (inst < 0 || inst >= COMP_MAX_INSTANCES)
+        return refuse(AVERROR(EINVAL), why, why_size, "add: no instance %d (%s may have %d at "
+                      "most)", inst, name, COMP_MAX_INSTANCES);
+    req->instance = inst;
+    return post(n, req, name, why, why_size);
+}
+
+int ecg_request(Ecg *g, const CompId *id, CompRequest *req, char *why, size_t why_size)
+{
+    const EcgNode *n;
+    char name[128], inst_name[ECG_INSTANCE_NAME_SIZE];
+    int i = ecg_find(g, id), inst = req->instance;
+    CompStatus st;
+
+    if (i == AVERROR(EINVAL))
+        return refuse(i, why, why_size, "%s:%s is in several streams: name the stream",
+                      comp_kind_name(id->kind), id->name);
+    if (i < 0)
+        return refuse(i, why, why_size, "no such component in this job");
+    n = &g->nodes[i];
+    ecg_node_name(g, i, 1, name, sizeof(name));
+    if (n->role != ECG_ROLE_COMPONENT || n->id.kind == COMP_EDGE)
+        return refuse(AVERROR(ENOTSUP), why, why_size, "%s takes no request: only inputs, "
+                      "encoders and outputs do (an edge follows its output)", name);
+    if (req->op < COMP_OP_PROVISION || req->op > COMP_OP_ADD)
+        return refuse(AVERROR(EINVAL), why, why_size, "unknown operation %d", (int)req->op);
+    if (req->op == COMP_OP_ADD)
+        return request_add(g, i, id, req, name, why, why_size);
+    if (n->id.kind == COMP_INGEST && req->op != COMP_OP_SWITCH &&
+        g->job->streams[n->stream].input.prefetch == JOB_PREFETCH_ALWAYS)
+        return refuse(AVERROR(ENOTSUP), why, why_size, "%s is only switched, never %s: every "
+                      "source of the input is read all the time (prefetch: always)", name,
+                      req->op == COMP_OP_PROVISION ? "provisioned" : "released");
+    if (id->instance >= 0) {
+        if (inst != COMP_ANY && inst != id->instance)
+            return refuse(AVERROR(EINVAL), why, why_size, "two instances asked for: %d and %d",
+                          id->instance, inst);
+        inst = id->instance;
+    }
+    ecg_status(g, i, &st);        /* the job's backups, and those added since */
+    if (st.nb_instances < 2)
+        return refuse(AVERROR(EINVAL), why, why_size, "%s has no backup", name);
+    if (inst != COMP_ANY && (inst < 0 || inst >= st.nb_instances))
+        return refuse(AVERROR(EINVAL), why, why_size, "%s has no instance %d (it has %d: "
+                      "primary to %s)", name, inst, st.nb_instances,
+                      ecg_instance_name(st.nb_instances - 1, inst_name, sizeof(inst_name)));
+    if (inst == 0 && req->op != COMP_OP_SWITCH)
+        return refuse(AVERROR(EINVAL), why, why_size, "the primary of %s is never %s: only "
+                      "backups are", name, req->op == COMP_OP_PROVISION ? "provisioned" : "released");
+    req->instance = inst;
+    return post(n, req, name, why, why_size);
+}
+
 int ecg_status(Ecg *g, int i, CompStatus *st)
 {
     const EcgNode *n = node_at(g, i);
     StageState ss;
+    int published;
 
     memset(st, 0, sizeof(*st));
     st->active = -1;
@@ -524,6 +569,7 @@ int ecg_status(Ecg *g, int i, CompStatus *st)
     }
     if (n->stage)
         stage_status(n->stage, st);
+    published = st->nb_instances;
     if (st->nb_instances <= 0) {
         /* nothing published (yet): the primary is in use while the thread
          * runs; what the stage never said stays idle */
@@ -538,7 +584,9 @@ int ecg_status(Ecg *g, int i, CompStatus *st)
         if (ss == STAGE_FAILED)
             st->inst[0].fails = 1;
     }
-    st->nb_instances = FFMIN(n->nb_instances, COMP_MAX_INSTANCES);
+    /* the job's, or more: an output adds backups at run time (a provision
+     * hook's URL), and those are listed as the stage published them */
+    st->nb_instances = FFMIN(FFMAX(n->nb_instances, published), COMP_MAX_INSTANCES);
     if (st->active >= st->nb_instances)
         st->active = -1;
     return 0;
@@ -692,7 +740,8 @@ static void describe_dot(Ecg *g, AVBPrint *bp, int64_t now)
             if (!strcmp(v.thread, "static"))
                 av_bprintf(&lb, "%s%s", k ? ", " : "", name);
             else
-                av_bprintf(&lb, "%s%s: %s", k ? ", " : "", name, inst_state_name(v.st.inst[k].state));
+                av_bprintf(&lb, "%s%s%s: %s", k ? ", " : "", name,
+                           v.st.inst[k].dynamic ? " (added)" : "", inst_state_name(v.st.inst[k].state));
         }
         if (v.fig.risk >= 0)
             av_bprintf(&lb, "\nrisk %.2f", v.fig.risk);
@@ -752,6 +801,8 @@ static json_t *node_json(Ecg *g, int i, int64_t now)
         put(in, "name", json_string(ecg_instance_name(k, name, sizeof(name))));
         put(in, "state", json_string(inst_state_name(v.st.inst[k].state)));
         put(in, "fails", json_integer(v.st.inst[k].fails));
+        /* added at run time from a provision hook's URL (never shown) */
+        put(in, "dynamic", json_boolean(v.st.inst[k].dynamic));
         json_array_append_new(insts, in);
     }
     put(o, "instances", insts);

@@ -18,10 +18,11 @@
  * has. comp_format would write them as "input": name nodes with
  * ecg_node_name, read them with ecg_lookup.
  *
- * The number of instances of each node comes from the job (an input's
- * sources, a rendition's standby, an output's destinations), never from
- * what a stage published: a stage that has not published yet still has its
- * backups.
+ * The number of instances of each node is at least the job's (an input's
+ * sources, a rendition's standby, an output's destinations), so that a
+ * stage that has not published yet still has its backups; more when the
+ * stage published more: an output adds backups at run time
+ * (COMP_OP_ADD, from a provision hook's URL).
  *
  * Built without a running job (ecg_alloc_static) it describes the chain of
  * a job file: `hotspare graph`.
@@ -117,8 +118,9 @@ int ecg_downstream(const Ecg *g, int i, int *out, int max);
  * Returns 0, AVERROR(ENOENT) (no such component), AVERROR(ENOTSUP) (not
  * for this kind: every input source is read all the time, so an input is
  * switched, never provisioned or released; decoders, the ladder and edges
- * take no request), AVERROR(EINVAL) (no such instance, a component without
- * backups, or asking the primary to be provisioned or released),
+ * take no request; ADD is for outputs alone), AVERROR(EINVAL) (no such instance, a component without
+ * backups, or asking the primary to be provisioned or released; ADD: no
+ * URL, or an instance that is the job's),
  * AVERROR(EAGAIN) (mailbox full), AVERROR(ENODEV) (static graph, or the
  * stage has ended). why (may be NULL): one line saying why, on failure.
  * Thread-safe.
@@ -126,7 +128,7 @@ int ecg_downstream(const Ecg *g, int i, int *out, int max);
 int ecg_request(Ecg *g, const CompId *id, CompRequest *req, char *why, size_t why_size);
 
 /* A copy of what node i last published (instances, states, heartbeat);
- * nb_instances is the job's, and a stage that published nothing yet shows
+ * nb_instances is the job's or what the stage published, the larger, and a stage that published nothing yet shows
  * its primary active while its thread runs. An edge shows its output's.
  * Thread-safe. Returns 0, or AVERROR(ENOENT). */
 int ecg_status(Ecg *g, int i, CompStatus *st);

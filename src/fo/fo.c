@@ -11,6 +11,7 @@
 #include "core/comp.h"
 #include "core/log.h"
 #include "dra/dra.h"
+#include "dra/hook.h"
 #include "fo/fo.h"
 
 /* Decisions for one component at one tick, at most (fo_decide makes two). */
@@ -111,6 +112,10 @@ int fo_alloc(Fo **pf, Ecg *g, Dra *dra, const Job *job, float thr_high, float th
          * mode: only to a primary whose risk was low when last seen */
         p->standby = js->standby == JOB_STANDBY_ON_RISK ? JOB_STANDBY_ON_RISK : JOB_STANDBY_NEVER;
         p->switch_back_us = js->switch_back_us;
+        /* a backup asked of the provision hook is awaited as long as the
+         * hook may run, its grace, and two ticks for its URL to be posted
+         * and added */
+        p->add_wait_us = job->supervisor.hook_timeout_us + DRA_HOOK_GRACE_US + 2000000;
     }
     for (int i = 0; i < f->nb_nodes; i++) {
         const CompId *id = ecg_node(g, i);
@@ -186,6 +191,45 @@ static const JobEncoderBackup *standby_of(const Fo *f, int i)
     return NULL;
 }
 
+/* The instance a provision hook may add to node i now (FoView's
+ * add_instance): outputs alone take a URL, and only with a hook to give
+ * one; a vacant slot first, else the next, while there is room. */
+static int add_instance(const Fo *f, int i, const CompStatus *st)
+{
+    if (!f->dra || !f->job->supervisor.hook_provision || ecg_node(f->g, i)->kind != COMP_OUTPUT)
+        return 0;
+    for (int k = 1; k < st->nb_instances; k++)
+        if (st->inst[k].state == INST_VACANT)
+            return k;
+    return st->nb_instances < COMP_MAX_INSTANCES ? st->nb_instances : 0;
+}
+
+/* An ADD: no request yet, the provision hook is run for the new instance;
+ * its URL, when it gives one, becomes the request (dra.c). Returns 1 when
+ * the hook was started. */
+static int act_add(Fo *f, int i, const FoAction *a, const CompId *id, const char *name,
+                   int64_t now_us)
+{
+    const CompId *node = ecg_node(f->g, i);
+    char d[ECG_DECISION_SIZE];
+    int ret = dra_provision(f->dra, id, a->risk, now_us);
+
+    if (ret <= 0) {
+        evlog_emit(f->events, node->stream, name, EV_WARNING, ret,
+                   "orchestrator: %s %s (rule %s, risk %.2f) not started: %s", comp_op_name(a->op),
+                   name, fo_rule_name(a->rule), a->risk, ret ? av_err2str(ret) : "no provision hook");
+        return 0;
+    }
+    evlog_emit(f->events, node->stream, name, EV_INFO, 0, "orchestrator: %s %s (rule %s, risk "
+               "%.2f): the provision hook runs for it; its url= line becomes the backup",
+               comp_op_name(a->op), name, fo_rule_name(a->rule), a->risk);
+    d[0] = 0;                     /* cut, not refused, when a name is long */
+    av_strlcatf(d, sizeof(d), "%s %s: rule %s, risk %.2f, by the provision hook",
+                comp_op_name(a->op), name, fo_rule_name(a->rule), a->risk);
+    ecg_note_decision(f->g, i, d);
+    return 1;
+}
+
 /* Posts one decision and says why. Returns 1 when it was posted. */
 static int act(Fo *f, int i, const FoAction *a, int64_t now_us)
 {
@@ -194,6 +238,12 @@ static int act(Fo *f, int i, const FoAction *a, int64_t now_us)
     CompRequest req = { .op = a->op, .instance = a->instance, .origin = "fo" };
     char why[256] = "", name[128], on[80] = "";
     int ret;
+
+    if (a->op == COMP_OP_ADD) {
+        id.instance = a->instance;
+        comp_format(&id, 0, name, sizeof(name));
+        return act_add(f, i, a, &id, name, now_us);
+    }
 
     /* a standby encoder opens on the device with the most headroom, under
      * the per-device budget (dra/place.h) */
@@ -262,6 +312,7 @@ int fo_tick(Fo *f, int64_t now_us)
         if (ecg_status(f->g, i, &v.st) < 0)
             continue;
         v.risk = fig.at_us ? fig.risk : -1;
+        v.add_instance = add_instance(f, i, &v.st);
         {
             const FoPolicy *p = &f->policy[f->stream_of[i]];
             int x = fo_crossing(&f->state[i], v.risk, p);

@@ -26,6 +26,7 @@ void fo_policy_default(FoPolicy *p, float thr_high, float thr_low)
         .keep_us = 60 * 1000000LL,
         .switch_back_us = 0,
         .max_cycles = 6,
+        .add_wait_us = 40 * 1000000LL,
     };
 }
 
@@ -44,11 +45,17 @@ int fo_crossing(FoCompState *s, float risk, const FoPolicy *p)
     return 0;
 }
 
+static int is_provision(CompOp op)
+{
+    return op == COMP_OP_PROVISION || op == COMP_OP_ADD;
+}
+
 void fo_applied(FoCompState *s, const FoAction *a, int64_t now_us)
 {
-    if (a->op == COMP_OP_PROVISION && a->rule != FO_RULE_STANDBY_ALWAYS) {
+    if (is_provision(a->op) && a->rule != FO_RULE_STANDBY_ALWAYS) {
         s->provisioned_at = now_us;
         s->instance = a->instance;
+        s->adding = a->op == COMP_OP_ADD;
         if (a->rule == FO_RULE_RISK_HIGH) {
             s->cycles[s->cycle_pos] = now_us;
             s->cycle_pos = (s->cycle_pos + 1) % FO_CYCLES_KEPT;
@@ -84,11 +91,25 @@ int fo_decide(FoCompState *s, const FoView *v, const FoPolicy *p, int64_t now_us
 {
     const CompStatus *st = &v->st;
     FoPolicy all_open;
-    int active = st->active, n = 0, backup_open = -1, ready = -1, idle = -1, extra = -1;
+    int active = st->active, n = 0, backup_open = -1, ready = -1, idle = -1, extra = -1,
+        adding = 0;
     float risk = v->risk;
 
-    if (st->nb_instances < 2 || active < 0)
+    if ((st->nb_instances < 2 && v->add_instance <= 0) || active < 0)
         return 0;
+    /* a backup asked of the provision hook: opening until the stage has it
+     * (from then on an ordinary backup: its state says, and once it is let
+     * go, by anyone, another may be asked for), or forgotten once add_wait
+     * has passed without it (the hook failed, or gave no URL to use) */
+    if (s->adding && s->instance < st->nb_instances && st->inst[s->instance].state != INST_VACANT)
+        s->adding = 0;
+    if (s->provisioned_at && s->adding &&
+        (s->instance >= st->nb_instances || st->inst[s->instance].state == INST_VACANT)) {
+        if (now_us - s->provisioned_at < p->add_wait_us)
+            adding = 1;
+        else
+            s->provisioned_at = 0;
+    }
     for (int i = 0; i < st->nb_instances; i++) {
         if (i == active)
             continue;
@@ -129,22 +150,24 @@ int fo_decide(FoCompState *s, const FoView *v, const FoPolicy *p, int64_t now_us
         s->low_since = 0;
     }
 
-    /* a backup ahead */
-    if (backup_open < 0 && idle >= 0) {
+    /* a backup ahead: a closed one, or else one from the provision hook
+     * (standby: always keeps the job's own: the stages reopen them) */
+    if (backup_open < 0 && !adding && (idle >= 0 || v->add_instance > 0)) {
         FoRule rule = FO_NB_RULES;
         if (p->standby == JOB_STANDBY_ALWAYS)
-            rule = FO_RULE_STANDBY_ALWAYS;
+            rule = idle >= 0 ? FO_RULE_STANDBY_ALWAYS : FO_NB_RULES;
         else if (p->standby == JOB_STANDBY_ON_RISK && v->failovers)
             rule = FO_RULE_REPROVISION;
         else if (p->standby == JOB_STANDBY_ON_RISK && s->above >= p->confirm_ticks &&
                  fo_cycles_last_hour(s, now_us) < p->max_cycles)
             rule = FO_RULE_RISK_HIGH;
         if (rule != FO_NB_RULES)
-            n = add(out, n, max, COMP_OP_PROVISION, idle, rule, risk);
+            n = idle >= 0 ? add(out, n, max, COMP_OP_PROVISION, idle, rule, risk)
+                          : add(out, n, max, COMP_OP_ADD, v->add_instance, rule, risk);
     }
 
     /* ... let go once the risk has passed: never the one in use */
-    if (p->standby == JOB_STANDBY_ON_RISK && s->provisioned_at && s->low_since &&
+    if (p->standby == JOB_STANDBY_ON_RISK && s->provisioned_at && !adding && s->low_since &&
         now_us - s->low_since >= p->keep_us && now_us - s->provisioned_at >= p->keep_us) {
         if (s->instance != active && s->instance < st->nb_instances &&
             is_open(st->inst[s->instance].state))
@@ -204,13 +227,13 @@ int fo_budget(FoCandidate *c, int n, int slots)
     int granted = 0;
 
     for (int i = 0; i < n; i++)
-        c[i].granted = c[i].a.op != COMP_OP_PROVISION;
+        c[i].granted = !is_provision(c[i].a.op);
     /* n is small (components with a provision this tick): pick the best
      * remaining one slots times */
     while (granted < slots) {
         int best = -1;
         for (int i = 0; i < n; i++)
-            if (!c[i].granted && c[i].a.op == COMP_OP_PROVISION &&
+            if (!c[i].granted && is_provision(c[i].a.op) &&
                 (best < 0 || priority(&c[i].a) > priority(&c[best].a)))
                 best = i;
         if (best < 0)

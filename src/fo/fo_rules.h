@@ -13,6 +13,11 @@
  *   provision  risk above provision_above for confirm ticks in a row, no
  *              backup open or opening (standby: always: whenever none is);
  *              after a reflex failover, the next backup at once
+ *   add        the same, for a component with no closed backup left that a
+ *              provision hook may give one (an output, add_instance): the
+ *              hook is run for a new instance (COMP_OP_ADD), and that
+ *              counts as a backup opening until it appears, for add_wait
+ *              at most (the hook's deadline and a margin)
  *   release    risk below release_below for keep, and the backup opened
  *              at least keep ago; never the instance in use
  *   switch     risk of the instance in use above switch_above and a backup
@@ -42,6 +47,9 @@ typedef struct FoPolicy {
     int64_t keep_us;
     int64_t switch_back_us;       /* 0: never */
     int max_cycles;               /* provisions per component per hour */
+    int64_t add_wait_us;          /* an ADD counts as a backup opening this
+                                     long at most: the hook's deadline, its
+                                     grace and a margin for the request */
 } FoPolicy;
 
 /* What the orchestrator sees of one component at a tick. */
@@ -49,6 +57,10 @@ typedef struct FoView {
     float risk;                   /* of the instance in use; < 0 unknown */
     CompStatus st;                /* as published (plane/inst.h) */
     int failovers;                /* reflex failovers since the previous tick */
+    int add_instance;             /* the instance a provision hook may add now
+                                     (a vacant slot, or the next one); 0 (the
+                                     primary, never added): none, for no hook,
+                                     not an output, or no room */
 } FoView;
 
 typedef enum FoRule {
@@ -62,7 +74,8 @@ typedef enum FoRule {
 } FoRule;
 
 typedef struct FoAction {
-    CompOp op;
+    CompOp op;                    /* COMP_OP_ADD: run the provision hook for a
+                                     new instance; its URL becomes it */
     int instance;
     FoRule rule;
     float risk;                   /* the risk that made it */
@@ -74,6 +87,8 @@ typedef struct FoCompState {
     int64_t low_since;            /* risk below release_below since; 0 not */
     int64_t provisioned_at;       /* the backup it opened on risk; 0 none */
     int instance;                 /* ... which one */
+    int adding;                   /* ... asked of the provision hook (ADD):
+                                     it exists once the stage adds it */
     float primary_risk;           /* last risk while the primary was in use */
     int primary_seen;             /* ... known at all (a model runs) */
     int alarm;                    /* risk went above provision_above and has
@@ -86,7 +101,8 @@ const char *fo_rule_name(FoRule r);
 
 /* Sets the defaults: standby on_risk, provision above thr_high, release
  * below thr_low, no proactive switch, confirm 3 ticks, keep 60 s, no
- * switch back, 6 cycles an hour. */
+ * switch back, 6 cycles an hour, an ADD awaited 40 s (a hook's default
+ * deadline and 10 s). */
 void fo_policy_default(FoPolicy *p, float thr_high, float thr_low);
 
 /*

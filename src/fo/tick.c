@@ -98,7 +98,7 @@ static int tick_start(Tick *sv, const Job *job, Ecg *g, EventLog *events)
         return AVERROR(ENOMEM);
     /* the orchestrator: without a model no risk is known, and it does
      * nothing on risk (thresholds out of reach) */
-    if ((ret = dra_alloc(&sv->dra, job, events)) < 0)
+    if ((ret = dra_alloc(&sv->dra, job, g, events)) < 0)
         return ret;
     ret = fo_alloc(&sv->fo, g, sv->dra, job, sv->pred ? predictor_model(sv->pred)->thr_high : 2.0f,
                    sv->pred ? predictor_model(sv->pred)->thr_low : -1.0f, events);

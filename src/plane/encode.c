@@ -596,6 +596,9 @@ static void carry_out(Encoder *enc, const CompRequest *r)
         enc->planned = i;
         enc->planned_seq = r->seq;
         return;
+    case COMP_OP_ADD:             /* the ECG refuses it for encoders: their
+                                     backup runs in this process */
+        break;
     }
     evlog_emit_seq(enc->st.events, enc->st.stream, enc->st.component, EV_REFUSED, 0, r->seq,
                    "unknown request %d", (int)r->op);

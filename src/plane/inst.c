@@ -11,6 +11,7 @@ const char *inst_state_name(InstState s)
     static const char *const names[INST_NB_STATES] = {
         [INST_IDLE] = "idle", [INST_OPENING] = "opening", [INST_READY] = "ready",
         [INST_ACTIVE] = "active", [INST_DRAINING] = "draining", [INST_BACKOFF] = "backoff",
+        [INST_VACANT] = "vacant",
     };
     return (unsigned)s < INST_NB_STATES ? names[s] : "?";
 }
@@ -21,6 +22,7 @@ const char *comp_op_name(CompOp op)
     case COMP_OP_PROVISION: return "provision";
     case COMP_OP_RELEASE:   return "release";
     case COMP_OP_SWITCH:    return "switch";
+    case COMP_OP_ADD:       return "add";
     }
     return "?";
 }
@@ -31,14 +33,18 @@ int inst_transition_ok(InstState from, InstState to)
     static const unsigned moves[INST_NB_STATES] = {
         /* opened ahead or on the spot; a source read from the start is
          * active at once */
-        [INST_IDLE]     = 1u << INST_OPENING | 1u << INST_ACTIVE | 1u << INST_READY,
+        [INST_IDLE]     = 1u << INST_OPENING | 1u << INST_ACTIVE | 1u << INST_READY |
+                          1u << INST_VACANT,
         [INST_OPENING]  = 1u << INST_READY | 1u << INST_ACTIVE | 1u << INST_BACKOFF |
                           1u << INST_IDLE,
         [INST_READY]    = 1u << INST_ACTIVE | 1u << INST_IDLE | 1u << INST_BACKOFF,
         [INST_ACTIVE]   = 1u << INST_DRAINING | 1u << INST_BACKOFF | 1u << INST_IDLE |
                           1u << INST_READY,
         [INST_DRAINING] = 1u << INST_IDLE | 1u << INST_BACKOFF | 1u << INST_READY,
-        [INST_BACKOFF]  = 1u << INST_OPENING | 1u << INST_IDLE | 1u << INST_ACTIVE,
+        [INST_BACKOFF]  = 1u << INST_OPENING | 1u << INST_IDLE | 1u << INST_ACTIVE |
+                          1u << INST_VACANT,
+        /* a released dynamic backup's slot, filled again by an ADD */
+        [INST_VACANT]   = 1u << INST_OPENING,
     };
     if ((unsigned)from >= INST_NB_STATES || (unsigned)to >= INST_NB_STATES || from == to)
         return 0;

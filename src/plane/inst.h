@@ -16,6 +16,9 @@
  *     ^        |         |  \------------------------/^
  *     |        v         v                           |
  *     +---- BACKOFF <- (failure from any open state)--+
+ *
+ * A backup added at run time (COMP_OP_ADD) goes IDLE (or BACKOFF) -> VACANT
+ * when it is released, and VACANT -> OPENING when an ADD fills its slot again.
  */
 #ifndef HS_INST_H
 #define HS_INST_H
@@ -30,6 +33,11 @@ typedef enum CompOp {
     COMP_OP_RELEASE,              /* close it, unless it is in use */
     COMP_OP_SWITCH,               /* planned: it takes over at the next keyframe
                                      (GOP boundary); instance 0 = switch back */
+    COMP_OP_ADD,                  /* outputs: a destination the job does not
+                                     name (url, from a provision hook, dra/) as
+                                     backup `instance` (the next one, or a vacant
+                                     slot), then opened ahead as by PROVISION.
+                                     Its RELEASE closes it and frees the slot */
 } CompOp;
 
 /* instance of a request: the stage picks (provision: the first backup that
@@ -37,13 +45,23 @@ typedef enum CompOp {
  * open backup not in use) */
 #define COMP_ANY (-2)
 
+/* A URL carried by a request, terminating NUL included, at most. */
+#define COMP_URL_SIZE 1024
+
+/* Copied by value into the mailbox (stage_post), so it holds no pointer:
+ * what it names is the request's own. */
 typedef struct CompRequest {
     CompOp op;
-    int instance;                 /* 0..nb_instances-1, or COMP_ANY */
+    int instance;                 /* 0..nb_instances-1, or COMP_ANY; ADD: the
+                                     instance to create */
     uint32_t seq;                 /* echoed by the event that reports the outcome */
     char origin[16];              /* who asked: "drill", "ctl", "fo" (for events) */
     char device[48];              /* provision of a standby encoder: the device
                                      the allocator placed it on; "": the job's */
+    char url[COMP_URL_SIZE];      /* ADD only: the destination, "" otherwise.
+                                     May hold credentials and a stream key:
+                                     shown through redact_url, never as is; the
+                                     stage keeps its own copy */
 } CompRequest;
 
 typedef enum InstState {
@@ -53,6 +71,9 @@ typedef enum InstState {
     INST_ACTIVE,                  /* in use */
     INST_DRAINING,                /* fed until its successor has every keyframe */
     INST_BACKOFF,                 /* failed; may open again at retry_at_us */
+    INST_VACANT,                  /* no destination: the slot of a backup added
+                                     at run time (COMP_OP_ADD) after its release;
+                                     only an ADD fills it again */
     INST_NB_STATES
 } InstState;
 
@@ -61,6 +82,8 @@ typedef struct InstStatus {
     int fails;                    /* failures so far */
     int64_t since_us;             /* in this state since (av_gettime_relative) */
     int64_t retry_at_us;          /* INST_BACKOFF only */
+    int dynamic;                  /* added at run time (COMP_OP_ADD), not the
+                                     job's: status shows it as such */
 } InstStatus;
 
 /* What a component last published; any thread may read a copy (stage_status). */

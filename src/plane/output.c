@@ -15,7 +15,10 @@
 #include "plane/params.h"
 #include "core/redact.h"
 
-#define OUT_MAX_INSTANCES 8      /* the primary and up to 7 backups */
+/* The primary and up to 7 backups, the job's and those added at run time
+ * (COMP_OP_ADD): the slots are all there from the start, nb_inst says how
+ * many are in use. */
+#define OUT_MAX_INSTANCES COMP_MAX_INSTANCES
 #define OUT_MAX_INPUTS    33     /* 32 renditions and audio */
 /* The thread wakes this often to watch its destinations: it bounds the
  * time from a destination's failure to its backup's first packet. */
@@ -69,7 +72,14 @@ enum OutInstState {
 
 typedef struct Inst {
     char component[64];          /* "out:main", "out:main.backup2" */
-    const char *url;
+    const char *url;             /* the job's, or own_url; NULL when vacant */
+    char *own_url;               /* a destination added at run time (COMP_OP_ADD,
+                                    a provision hook's URL): owned, freed
+                                    when it is let go; NULL for the job's */
+    int dynamic;                 /* added at run time: its release frees the slot */
+    int vacant;                  /* a dynamic slot let go: no destination, only
+                                    an ADD fills it again */
+    int retire;                  /* closing on its release: vacant once reaped */
     AVDictionary *options;       /* not owned: the job's */
     int64_t rw_timeout_us;
     Mux *mux;
@@ -253,6 +263,27 @@ static void answer(Output *out, const Inst *in, EventKind kind, uint32_t seq, in
 /* An event of the output's that answers no request. */
 #define emit(out, kind, ...) answer(out, NULL, kind, 0, 0, __VA_ARGS__)
 
+/* Slot i as a fresh closed destination: its name ("out:main",
+ * "out:main.backup", "out:main.backup2", comp.h's rules), URL (not
+ * copied), options and faults. */
+static void inst_setup(Output *out, int i, const char *url, AVDictionary *options,
+                       int64_t rw_timeout_us)
+{
+    Inst *d = &out->inst[i];
+    char role[16];
+
+    memset(d, 0, sizeof(*d));
+    if (!i)
+        snprintf(d->component, sizeof(d->component), "%s", out->st.component);
+    else
+        snprintf(d->component, sizeof(d->component), "%s.%s", out->st.component,
+                 comp_instance_name(i, role, sizeof(role)));
+    d->url = url;
+    d->options = options;
+    d->rw_timeout_us = rw_timeout_us;
+    fault_point_init(&d->faults, out->js, d->component);
+}
+
 /* Starts a muxer for inst with the parameters that hold at the cache's
  * start (a replay) or now (opened ahead). */
 static int inst_open(Output *out, Inst *in, int at_cache_start)
@@ -336,7 +367,26 @@ static void inst_close(Output *out, Inst *in, int trailer)
 
 static int has_backups(Output *out)
 {
-    return out->nb_inst > 1;
+    for (int i = 1; i < out->nb_inst; i++)
+        if (!out->inst[i].vacant)
+            return 1;
+    return 0;
+}
+
+/* A dynamic destination let go: its URL is forgotten (the release hook
+ * lets the remote behind it go too) and its slot is free for another ADD;
+ * free slots at the end are dropped, so that status lists no more
+ * instances than the output has. */
+static void inst_vacate(Output *out, Inst *in)
+{
+    av_freep(&in->own_url);
+    in->url = NULL;
+    in->vacant = 1;
+    in->retire = 0;
+    in->retry_at = 0;
+    in->open_seq = in->switch_seq = 0;
+    while (out->nb_inst > 1 && out->inst[out->nb_inst - 1].vacant)
+        out->nb_inst--;
 }
 
 /* A destination failed: join it and schedule it again (with back-off) when
@@ -446,7 +496,7 @@ static Inst *pick_next(Output *out, int failed, int64_t now)
     for (size_t p = 0; p < sizeof(pref) / sizeof(pref[0]); p++)
         for (int i = 0; i < out->nb_inst; i++) {
             Inst *in = &out->inst[i];
-            if (i == failed || in->state != pref[p])
+            if (i == failed || in->state != pref[p] || in->vacant)
                 continue;
             if (pref[p] == OI_IDLE && in->retry_at && now < in->retry_at)
                 continue;
@@ -554,7 +604,7 @@ static void provision(Output *out, const CompRequest *r)
     int ret;
 
     if (i == COMP_ANY) {
-        for (i = 1; i < out->nb_inst && out->inst[i].state != OI_IDLE; i++)
+        for (i = 1; i < out->nb_inst && (out->inst[i].state != OI_IDLE || out->inst[i].vacant); i++)
             ;
         if (i == out->nb_inst) {
             answer(out, NULL, EV_REFUSED, r->seq, 0, "every backup is open already");
@@ -586,8 +636,56 @@ static void provision(Output *out, const CompRequest *r)
     }
 }
 
+/* Add: a destination the job does not name (a provision hook's URL, from
+ * the allocator) becomes backup r->instance, the next slot or a vacant
+ * one, with the output's format, options and rw_timeout, and is opened
+ * ahead; answered as a provision is (EV_PROVISIONED once it is ready), or
+ * refused (no room, not the next instance, cannot open it). The URL is
+ * copied: the request is the mailbox's. */
+static void add_backup(Output *out, const CompRequest *r)
+{
+    int i = r->instance, ret;
+    char shown[512];
+    Inst *in;
+
+    if (!memchr(r->url, 0, sizeof(r->url)) || !r->url[0]) {
+        answer(out, NULL, EV_REFUSED, r->seq, 0, "add: no URL");
+        return;
+    }
+    redact_url(r->url, shown, sizeof(shown));
+    if (out->nb_inst >= OUT_MAX_INSTANCES && (i < 1 || i >= out->nb_inst || !out->inst[i].vacant)) {
+        answer(out, NULL, EV_REFUSED, r->seq, 0, "no room for %s: the output has %d "
+               "destinations, %d at most", shown, out->nb_inst, OUT_MAX_INSTANCES);
+        return;
+    }
+    if (i < 1 || i > out->nb_inst || (i < out->nb_inst && !out->inst[i].vacant)) {
+        answer(out, NULL, EV_REFUSED, r->seq, 0, "cannot add %s as instance %d: the next free "
+               "one is %d", shown, i, out->nb_inst);
+        return;
+    }
+    inst_setup(out, i, NULL, out->jo->options, out->jo->rw_timeout_us);
+    in = &out->inst[i];
+    in->dynamic = 1;
+    if (!(in->own_url = av_strdup(r->url))) {
+        inst_vacate(out, in);
+        answer(out, NULL, EV_REFUSED, r->seq, AVERROR(ENOMEM), "cannot add %s", shown);
+        return;
+    }
+    in->url = in->own_url;
+    out->nb_inst = FFMAX(out->nb_inst, i + 1);
+    if ((ret = inst_open(out, in, 0)) < 0) {
+        answer(out, in, EV_REFUSED, r->seq, ret, "cannot open %s", shown);
+        inst_vacate(out, in);
+        return;
+    }
+    in->state = OI_OPENING;
+    in->open_seq = r->seq;
+    emit(out, EV_INFO, "added %s as %s (%s), provisioning it", shown, in->component, r->origin);
+}
+
 /* Release: close instance i if it is open and not in use (COMP_ANY: every
- * backup that is). */
+ * backup that is). A destination added at run time is let go for good:
+ * its slot becomes vacant once its muxer has ended. */
 static void release(Output *out, const CompRequest *r)
 {
     int n = 0;
@@ -611,7 +709,15 @@ static void release(Output *out, const CompRequest *r)
                 answer(out, in, EV_REFUSED, in->switch_seq, 0, "released before it took over");
             in->open_seq = in->switch_seq = 0;
             inst_close(out, in, 0);
-            answer(out, in, EV_RELEASED, r->seq, 0, "released %s (%s)", in->component, r->origin);
+            in->retire = in->dynamic;
+            answer(out, in, EV_RELEASED, r->seq, 0, "released %s (%s)%s", in->component, r->origin,
+                   in->dynamic ? ": a destination added at run time, its slot is freed" : "");
+            n++;
+        } else if (in->dynamic && in->state == OI_IDLE && !in->vacant && r->instance == i) {
+            /* closed already (failed, in back-off): let its URL go all the same */
+            answer(out, in, EV_RELEASED, r->seq, 0, "released %s (%s): it was not open; a "
+                   "destination added at run time, its slot is freed", in->component, r->origin);
+            inst_vacate(out, in);
             n++;
         }
     }
@@ -630,7 +736,8 @@ static void switch_to(Output *out, const CompRequest *r)
         for (int k = 1; k < out->nb_inst && i == COMP_ANY; k++) {
             int c = (FFMAX(out->active, 0) + k) % out->nb_inst;
             enum OutInstState st = out->inst[c].state;
-            if (st == OI_IDLE || st == OI_OPENING || st == OI_READY || st == OI_WAIT_KEY)
+            if (!out->inst[c].vacant &&
+                (st == OI_IDLE || st == OI_OPENING || st == OI_READY || st == OI_WAIT_KEY))
                 i = c;
         }
         if (i == COMP_ANY) {
@@ -660,6 +767,10 @@ static void handle_requests(Output *out)
             emit(out, EV_WARNING, "drill dropped: %d requests wait already", STAGE_MAILBOX);
     }
     while (stage_take(&out->st, &r)) {
+        if (r.op == COMP_OP_ADD) {
+            add_backup(out, &r);
+            continue;
+        }
         if (r.instance != COMP_ANY && (r.instance < 0 || r.instance >= out->nb_inst)) {
             answer(out, NULL, EV_REFUSED, r.seq, 0, "no instance %d (it has %d)", r.instance,
                    out->nb_inst);
@@ -672,6 +783,11 @@ static void handle_requests(Output *out)
         }
         if (out->nb_inst < 2 && r.op != COMP_OP_SWITCH) {
             answer(out, NULL, EV_REFUSED, r.seq, 0, "the output has no backup");
+            continue;
+        }
+        if (r.instance != COMP_ANY && out->inst[r.instance].vacant) {
+            answer(out, &out->inst[r.instance], EV_REFUSED, r.seq, 0, "vacant: its destination "
+                   "was released (only a new URL fills it again)");
             continue;
         }
         switch (r.op) {
@@ -698,7 +814,10 @@ static void publish_status(Output *out, int64_t now)
         InstState s = map[in->state];
         if (s == INST_IDLE && in->retry_at && now < in->retry_at)
             s = INST_BACKOFF;
+        if (in->vacant)
+            s = INST_VACANT;
         inst_observe(&in->pub, s, in->fails, in->retry_at, now);
+        in->pub.dynamic = in->dynamic;
         st.inst[i] = in->pub;
     }
     stage_publish(&out->st, &st);
@@ -764,8 +883,10 @@ static void supervise(Output *out)
         if (in->state == OI_CLOSING) {
             if (ms == MUX_DONE || ms == MUX_FAILED) {
                 inst_reap(out, in);
-                if (out->js->standby == JOB_STANDBY_ALWAYS && i > 0 && i != out->active &&
-                    inst_open(out, in, 0) >= 0)
+                if (in->retire)
+                    inst_vacate(out, in);
+                else if (out->js->standby == JOB_STANDBY_ALWAYS && i > 0 && i != out->active &&
+                         inst_open(out, in, 0) >= 0)
                     in->state = OI_OPENING;
             }
             continue;
@@ -1080,21 +1201,11 @@ int output_alloc(Output **pout, const JobStream *js, const JobOutput *jo, int ha
     /* destinations: the primary, then the backups in order */
     out->nb_inst = FFMIN(1 + jo->nb_backups, OUT_MAX_INSTANCES);
     for (int i = 0; i < out->nb_inst; i++) {
-        Inst *d = &out->inst[i];
-        if (!i) {
-            snprintf(d->component, sizeof(d->component), "%s", comp);
-            d->url = jo->url;
-            d->options = jo->options;
-            d->rw_timeout_us = jo->rw_timeout_us;
-        } else {
-            const JobOutputBackup *b = &jo->backups[i - 1];
-            snprintf(d->component, sizeof(d->component), i == 1 ? "%s.backup" : "%s.backup%d",
-                     comp, i);
-            d->url = b->url;
-            d->options = b->options;
-            d->rw_timeout_us = b->rw_timeout_us;
-        }
-        fault_point_init(&d->faults, js, d->component);
+        if (!i)
+            inst_setup(out, 0, jo->url, jo->options, jo->rw_timeout_us);
+        else
+            inst_setup(out, i, jo->backups[i - 1].url, jo->backups[i - 1].options,
+                       jo->backups[i - 1].rw_timeout_us);
     }
     publish_status(out, av_gettime_relative());
     *pout = out;
@@ -1109,6 +1220,8 @@ void output_free(Output **pout)
         return;
     for (int i = 0; i < out->nb_inst; i++)
         mux_free(&out->inst[i].mux);
+    for (int i = 0; i < OUT_MAX_INSTANCES; i++)
+        av_freep(&out->inst[i].own_url);   /* a slot dropped at the end may hold none */
     stage_uninit(&out->st);
     if (out->cache.e)
         cache_clear(out);

@@ -15,7 +15,7 @@ version: 1
 supervisor:
   control: $SOCK
   hooks:
-    provision: [sh, -c, 'printf "%s\\n" "\$@" > $T/hook.args; echo rtmp://remote.example/live/SECRETKEY', sh,
+    provision: [sh, -c, 'printf "%s\\n" "\$@" > $T/hook.args; echo url=rtmp://remote.example/live/SECRETKEY', sh,
                 "{stream}", "{component}", "{instance}", "{risk}"]
     timeout: 5s
 streams:
@@ -66,6 +66,10 @@ hook=$(grep 'provision hook' "$T/risk.jsonl" | head -n 1)
 [ -n "$hook" ] || fail "no event for the hook: $(grep -v start "$T/risk.jsonl")"
 echo "$hook" | grep -q 'rtmp://remote.example/live/\*\*\*' || fail "the hook's URL is not in its event, masked: $hook"
 grep -q SECRETKEY "$T/risk.jsonl" && fail "the stream key reached the events"
+# the orchestrator opened the job's own backup: the hook's URL is not
+# taken over it, and an event says so
+grep "provision hook's URL" "$T/risk.jsonl" | grep -q "not used: instance 1 of news/out:rec is one of the job's own destinations" ||
+    fail "no event saying the hook's URL is not used: $(grep hook "$T/risk.jsonl")"
 
 # a provision hook that hangs is killed at its deadline, the run goes on
 sed -e "s|printf .*SECRETKEY'|sleep 60'|" -e 's|timeout: 5s|timeout: 1s|' -e 's|duration: 10s|duration: 6s|' \

@@ -245,6 +245,22 @@ static int ask(Ecg *g, const char *text, CompOp op, int instance, uint32_t *seq)
     return ret;
 }
 
+/* COMP_OP_ADD of url as instance of the component named text. */
+static int ask_add(Ecg *g, const char *text, int instance, const char *url)
+{
+    CompRequest req = { .op = COMP_OP_ADD, .instance = instance };
+    char err[256], why[256] = "";
+    CompId id;
+    int ret;
+
+    snprintf(req.url, sizeof(req.url), "%s", url);
+    CU_ASSERT_FATAL(ecg_lookup(g, text, &id, err, sizeof(err)) >= 0);
+    ret = ecg_request(g, &id, &req, why, sizeof(why));
+    CU_ASSERT(ret >= 0 || why[0]);
+    CU_ASSERT_PTR_NULL(strstr(why, "s3cret"));   /* a refusal never shows the URL */
+    return ret;
+}
+
 static void test_requests_static(void)
 {
     Job *job = load(two_streams);
@@ -279,6 +295,17 @@ static void test_requests_static(void)
                     AVERROR(ENODEV));
     CU_ASSERT_EQUAL(ask(g, "news/input", COMP_OP_SWITCH, 1, NULL), AVERROR(ENODEV));
     CU_ASSERT_EQUAL(ask(g, "news/enc:720p", COMP_OP_SWITCH, 0, NULL), AVERROR(ENODEV));
+    /* a URL from outside: outputs only, never over the job's instances */
+    CU_ASSERT_EQUAL(ask_add(g, "news/enc:720p", 2, "srt://u:s3cret@e.example:9000"), AVERROR(ENOTSUP));
+    CU_ASSERT_EQUAL(ask_add(g, "news/input", 2, "rtmp://e.example/live/s3cret"), AVERROR(ENOTSUP));
+    CU_ASSERT_EQUAL(ask_add(g, "news/out:youtube", 2, "rtmp://e.example/live/s3cret"), AVERROR(EINVAL));
+    CU_ASSERT_EQUAL(ask_add(g, "news/out:youtube", 0, "rtmp://e.example/live/s3cret"), AVERROR(EINVAL));
+    CU_ASSERT_EQUAL(ask_add(g, "news/out:youtube", COMP_MAX_INSTANCES, "rtmp://e.example/live/s3cret"),
+                    AVERROR(EINVAL));
+    CU_ASSERT_EQUAL(ask_add(g, "news/out:youtube", 3, ""), AVERROR(EINVAL));
+    CU_ASSERT_EQUAL(ask_add(g, "news/out:youtube.backup3", 4, "rtmp://e.example/live/s3cret"),
+                    AVERROR(EINVAL));
+    CU_ASSERT_EQUAL(ask_add(g, "news/out:youtube", 3, "rtmp://e.example/live/s3cret"), AVERROR(ENODEV));
     /* where the stream is ambiguous */
     comp_parse("enc:720p", 1, &id, why, sizeof(why));
     CU_ASSERT_EQUAL(ecg_request(g, &id, &req, NULL, 0), AVERROR(EINVAL));
@@ -334,6 +361,10 @@ static void test_requests_posted(void)
         CU_ASSERT_EQUAL(req.seq, 4242);
         CU_ASSERT_EQUAL(req.instance, 1);
     }
+    /* an ADD reaches the output's mailbox (the stage says whether it fits) */
+    CU_ASSERT_EQUAL(ask_add(g, "news/out:youtube", 3, "rtmp://e.example/live/s3cret"), 0);
+    CU_ASSERT_EQUAL(ecg_status(g, i, &st), 0);
+    CU_ASSERT_EQUAL(st.pending, 3);
     for (int k = 0; k < STAGE_MAILBOX + 2; k++)
         if (ask(g, "news/input", COMP_OP_SWITCH, 1, NULL) == AVERROR(EAGAIN))
             full++;

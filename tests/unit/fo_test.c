@@ -4,7 +4,8 @@
  * ticks, release after keep and never of the instance in use, flapping
  * bounded per hour, the proactive switch, switching back only to a healthy
  * primary, standby always and never, re-provisioning after a failover, a
- * failure while provisioning, and the job-wide budget.
+ * failure while provisioning, a backup asked of the provision hook (add),
+ * and the job-wide budget.
  */
 #include <string.h>
 
@@ -356,6 +357,91 @@ static void test_reprovision_and_failed_provision(void)
     CU_ASSERT(a[0].op == COMP_OP_PROVISION && a[0].instance == 1 && a[0].rule == FO_RULE_REPROVISION);
 }
 
+/* An output without a closed backup whose provision hook may give one:
+ * the hook is asked (ADD) for the next instance after confirm ticks; while
+ * its URL is awaited nothing more is asked; once the stage has it, it is
+ * an ordinary backup (released on low risk); a hook that gave nothing is
+ * forgotten after add_wait and asked again; a job backup that is closed is
+ * preferred to the hook. */
+static void test_add_from_hook(void)
+{
+    FoPolicy p = policy();
+    FoCompState s = { 0 };
+    FoAction a[4];
+    FoView v = view(1, 0, 0.9f);
+
+    /* no hook (add_instance 0): a component without backups is left alone */
+    for (int i = 1; i <= 4; i++)
+        CU_ASSERT_EQUAL(tick(&s, &v, &p, i * S, a), 0);
+    memset(&s, 0, sizeof(s));
+    v.add_instance = 1;
+    CU_ASSERT_EQUAL(tick(&s, &v, &p, 1 * S, a), 0);
+    CU_ASSERT_EQUAL(tick(&s, &v, &p, 2 * S, a), 0);
+    CU_ASSERT_FATAL(tick(&s, &v, &p, 3 * S, a) == 1);
+    CU_ASSERT(a[0].op == COMP_OP_ADD && a[0].instance == 1 && a[0].rule == FO_RULE_RISK_HIGH);
+    CU_ASSERT(s.adding && s.provisioned_at == 3 * S);
+    /* the hook runs: nothing more is asked until add_wait has passed */
+    for (int64_t t = 4 * S; t < 3 * S + p.add_wait_us; t += S)
+        CU_ASSERT_EQUAL(tick(&s, &v, &p, t, a), 0);
+    /* it gave nothing: forgotten, and asked again (the risk is still high) */
+    CU_ASSERT_FATAL(tick(&s, &v, &p, 3 * S + p.add_wait_us, a) == 1);
+    CU_ASSERT(a[0].op == COMP_OP_ADD && a[0].instance == 1);
+    /* this time the stage added it: opening, then ready; no more asked */
+    v = view(2, 0, 0.9f);
+    v.add_instance = 2;
+    v.st.inst[1].state = INST_OPENING;
+    v.st.inst[1].dynamic = 1;
+    CU_ASSERT_EQUAL(tick(&s, &v, &p, 50 * S, a), 0);
+    CU_ASSERT_FALSE(s.adding);                          /* an ordinary backup now */
+    v.st.inst[1].state = INST_READY;
+    CU_ASSERT_EQUAL(tick(&s, &v, &p, 51 * S, a), 0);
+    /* let go by someone else (ctl): its slot gone, the hook is asked at once */
+    {
+        FoCompState kept = s;
+        FoView gone = view(1, 0, 0.9f);
+        gone.add_instance = 1;
+        CU_ASSERT_FATAL(tick(&kept, &gone, &p, 51 * S + S / 2, a) == 1);
+        CU_ASSERT(a[0].op == COMP_OP_ADD && a[0].instance == 1);
+    }
+    /* the risk passes: it is released after keep like any backup ahead */
+    v.risk = 0.1f;
+    CU_ASSERT_EQUAL(tick(&s, &v, &p, 52 * S, a), 0);
+    CU_ASSERT_FATAL(tick(&s, &v, &p, 52 * S + p.keep_us, a) == 1);
+    CU_ASSERT(a[0].op == COMP_OP_RELEASE && a[0].instance == 1);
+    /* its slot is vacant now: the hook fills it when the risk is back */
+    v = view(2, 0, 0.9f);
+    v.st.inst[1].state = INST_VACANT;
+    v.add_instance = 1;
+    for (int i = 1; i <= 2; i++)
+        CU_ASSERT_EQUAL(tick(&s, &v, &p, 200 * S + i * S, a), 0);
+    CU_ASSERT_FATAL(tick(&s, &v, &p, 203 * S, a) == 1);
+    CU_ASSERT(a[0].op == COMP_OP_ADD && a[0].instance == 1);
+    CU_ASSERT_EQUAL(tick(&s, &v, &p, 204 * S, a), 0);   /* awaited, vacant still */
+
+    /* after a reflex failover to the added backup: the hook again, at once */
+    memset(&s, 0, sizeof(s));
+    v = view(2, 1, 0.0f);
+    v.st.inst[0].state = INST_BACKOFF;
+    v.failovers = 1;
+    v.add_instance = 2;
+    CU_ASSERT_FATAL(tick(&s, &v, &p, 1 * S, a) == 1);
+    CU_ASSERT(a[0].op == COMP_OP_ADD && a[0].instance == 2 && a[0].rule == FO_RULE_REPROVISION);
+
+    /* a closed job backup comes first; standby: always never asks the hook */
+    memset(&s, 0, sizeof(s));
+    v = view(2, 0, 0.9f);
+    v.add_instance = 2;
+    for (int i = 1; i <= 3; i++)
+        tick(&s, &v, &p, i * S, a);
+    CU_ASSERT(a[0].op == COMP_OP_PROVISION && a[0].instance == 1);
+    memset(&s, 0, sizeof(s));
+    p.standby = JOB_STANDBY_ALWAYS;
+    v = view(1, 0, 0.9f);
+    v.add_instance = 1;
+    for (int i = 1; i <= 5; i++)
+        CU_ASSERT_EQUAL(tick(&s, &v, &p, i * S, a), 0);
+}
+
 static void test_crossing(void)
 {
     FoPolicy p = policy();
@@ -384,7 +470,7 @@ static void test_crossing(void)
 static void test_budget(void)
 {
     FoCandidate c[5] = {
-        { .a = { COMP_OP_PROVISION, 1, FO_RULE_RISK_HIGH, 0.85f }, .comp = 0 },
+        { .a = { COMP_OP_ADD, 1, FO_RULE_RISK_HIGH, 0.85f }, .comp = 0 },   /* counts as one */
         { .a = { COMP_OP_PROVISION, 1, FO_RULE_RISK_HIGH, 0.99f }, .comp = 1 },
         { .a = { COMP_OP_RELEASE, 1, FO_RULE_RISK_LOW, 0.1f }, .comp = 2 },
         { .a = { COMP_OP_PROVISION, 1, FO_RULE_REPROVISION, 0.0f }, .comp = 3 },
@@ -423,6 +509,7 @@ int main(void)
     CU_add_test(s, "switch back to a healthy primary only", test_switch_back);
     CU_add_test(s, "standby always and never", test_standby_modes);
     CU_add_test(s, "re-provision, failure while provisioning", test_reprovision_and_failed_provision);
+    CU_add_test(s, "a backup from the provision hook (add)", test_add_from_hook);
     CU_add_test(s, "risk crossings", test_crossing);
     CU_add_test(s, "job-wide budget", test_budget);
     CU_basic_set_mode(CU_BRM_VERBOSE);

@@ -1,6 +1,7 @@
 /*
  * hook_test.c: exec hooks (src/dra/hook.c, src/core/hookarg.c) with real
- * processes: the argv a child receives, the URL on its stdout, a failure's
+ * processes: the argv a child receives, the url= line on its stdout (and
+ * its parser on synthetic text), a failure's
  * status and stderr, a hang killed at its deadline with the child it
  * forked, bounded output, the events and what they must not show, and no
  * zombie after any of it.
@@ -221,21 +222,74 @@ static void test_argv_reaches_child(void)
     assert_no_children();
 }
 
-/* stdout's last non-empty line, a URL, is the backup's; its key stays out
- * of the event. */
+/* The stdout protocol, on synthetic text: one url= line, among the hook's
+ * own lines, names the backup; none is no URL; two, or one that is not a
+ * URL, is an error that never quotes the value. */
+static void test_parse_url(void)
+{
+    static const char one[] = "job.batch/hs-news-1 created\n"
+                              "  url=  rtmp://edge.example.com/live/k3y  \r\n"
+                              "see http://dashboard.example/x\n";
+    static const char none[] = "rtmp://a/b/c\nstarted\nURL=rtmp://upper/case\nurl\n";
+    static const char two[] = "url=srt://a.example:9000\nwaiting\nurl=srt://b.example:9000\n";
+    static const char bad[] = "url=encoder-7 is up\n";
+    static const char empty[] = "url=\n";
+    static const char last[] = "x\nurl=https://u:p4ss@origin.example/up/index.m3u8";
+    const char *url;
+    size_t n;
+    char why[160], big[COMP_URL_SIZE + 32];
+
+    CU_ASSERT_EQUAL(dra_hook_parse_url(one, strlen(one), &url, &n, why, sizeof(why)), 1);
+    CU_ASSERT_EQUAL(n, strlen("rtmp://edge.example.com/live/k3y"));
+    CU_ASSERT_NSTRING_EQUAL(url, "rtmp://edge.example.com/live/k3y", n);
+    /* no NUL needed: the last line may end the buffer */
+    CU_ASSERT_EQUAL(dra_hook_parse_url(last, strlen(last), &url, &n, why, sizeof(why)), 1);
+    CU_ASSERT_EQUAL(n, strlen("https://u:p4ss@origin.example/up/index.m3u8"));
+    CU_ASSERT_EQUAL(dra_hook_parse_url(last, strlen(last) - 5, &url, &n, why, sizeof(why)), 1);
+    CU_ASSERT_EQUAL(n, strlen("https://u:p4ss@origin.example/up/index"));
+
+    /* a bare URL, an upper-case key, a key alone: no url= line */
+    CU_ASSERT_EQUAL(dra_hook_parse_url(none, strlen(none), &url, &n, why, sizeof(why)), 0);
+    CU_ASSERT_PTR_NULL(url);
+    CU_ASSERT_EQUAL(dra_hook_parse_url("", 0, &url, &n, why, sizeof(why)), 0);
+
+    CU_ASSERT_EQUAL(dra_hook_parse_url(two, strlen(two), &url, &n, why, sizeof(why)), AVERROR(EINVAL));
+    CU_ASSERT_PTR_NULL(url);
+    CU_ASSERT_STRING_EQUAL(why, "two url= lines (lines 1 and 3): which backup is meant is not clear");
+    CU_ASSERT_EQUAL(dra_hook_parse_url(bad, strlen(bad), &url, &n, why, sizeof(why)), AVERROR(EINVAL));
+    CU_ASSERT_STRING_EQUAL(why, "the url= line (line 1) is not a URL (scheme://...)");
+    CU_ASSERT_PTR_NULL(strstr(why, "encoder-7"));
+    CU_ASSERT_EQUAL(dra_hook_parse_url(empty, strlen(empty), &url, &n, why, sizeof(why)), AVERROR(EINVAL));
+
+    /* what a request can carry, at most */
+    snprintf(big, sizeof(big), "url=http://h/");
+    memset(big + strlen(big), 'a', sizeof(big) - 1 - strlen(big));
+    big[sizeof(big) - 1] = 0;
+    CU_ASSERT_EQUAL(dra_hook_parse_url(big, strlen(big), &url, &n, why, sizeof(why)), AVERROR(EINVAL));
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "1023 at most"));
+    big[4 + COMP_URL_SIZE - 1] = 0;             /* 1023 bytes: fits */
+    CU_ASSERT_EQUAL(dra_hook_parse_url(big, strlen(big), &url, &n, why, sizeof(why)), 1);
+    CU_ASSERT_EQUAL(n, COMP_URL_SIZE - 1);
+}
+
+/* A real hook's url= line is the backup's; its credentials and key stay
+ * out of the event and, from then on, out of every log line. */
 static void test_url(void)
 {
     char *argv[] = { "sh", "-c", "echo 'starting encoder'; echo; "
-                     "echo '  rtmp://edge.example.com/live/k3y-0f-the-backup  '; echo; echo",
+                     "echo '  url=rtmp://edge.example.com/live/k3y-0f-the-backup  '; echo 'started'",
                      NULL };
+    char *creds[] = { "sh", "-c", "echo url=http://hsuser:s3cr3t-pw@origin.example/up/x.m3u8", NULL };
     char *no_url[] = { "sh", "-c", "echo 'rtmp://a/b/c'; echo 'started'", NULL };
-    char *failed[] = { "sh", "-c", "echo 'rtmp://a/b/c'; exit 1", NULL };
+    char *two[] = { "sh", "-c", "echo url=rtmp://a/b/c0ffee; echo url=rtmp://d/e/f", NULL };
+    char *failed[] = { "sh", "-c", "echo 'url=rtmp://a/b/c'; exit 1", NULL };
     const DraHookResult *r;
     DraHook *h = run(argv, 5000000);
     char masked[256];
 
     r = dra_hook_result(h);
     CU_ASSERT_TRUE(r->ok);
+    CU_ASSERT_PTR_NULL(r->url_error);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r->url);
     CU_ASSERT_STRING_EQUAL(r->url, "rtmp://edge.example.com/live/k3y-0f-the-backup");
     CU_ASSERT_PTR_NOT_NULL(strstr(r->out, "starting encoder\n"));
@@ -249,9 +303,33 @@ static void test_url(void)
     CU_ASSERT_STRING_EQUAL(masked, "pushing to ****");
     dra_hook_free(&h);
 
-    h = run(no_url, 5000000);                   /* the last line is not a URL */
+    h = run(creds, 5000000);                    /* user:password@ */
+    r = dra_hook_result(h);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r->url);
+    CU_ASSERT_STRING_EQUAL(r->url, "http://hsuser:s3cr3t-pw@origin.example/up/x.m3u8");
+    CU_ASSERT_EQUAL(nb_events, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(events[0].cause, ", backup at http://***@origin.example/up/x.m3u8"));
+    CU_ASSERT_PTR_NULL(strstr(events[0].cause, "s3cr3t-pw"));
+    CU_ASSERT_PTR_NULL(strstr(events[0].cause, "hsuser"));
+    log_mask("auth with hsuser:s3cr3t-pw", masked, sizeof(masked));
+    CU_ASSERT_PTR_NULL(strstr(masked, "s3cr3t-pw"));
+    dra_hook_free(&h);
+
+    h = run(no_url, 5000000);                   /* a bare URL is the hook's chatter */
     CU_ASSERT_TRUE(dra_hook_result(h)->ok);
     CU_ASSERT_PTR_NULL(dra_hook_result(h)->url);
+    CU_ASSERT_PTR_NULL(dra_hook_result(h)->url_error);
+    CU_ASSERT_EQUAL(events[0].kind, EV_INFO);
+    dra_hook_free(&h);
+    h = run(two, 5000000);                      /* two: neither, and a warning */
+    r = dra_hook_result(h);
+    CU_ASSERT_TRUE(r->ok);
+    CU_ASSERT_PTR_NULL(r->url);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r->url_error);
+    CU_ASSERT_EQUAL(events[0].kind, EV_WARNING);
+    CU_ASSERT_PTR_NOT_NULL(strstr(events[0].cause, "provision hook done in "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(events[0].cause, ", but its URL is not used: two url= lines"));
+    CU_ASSERT_PTR_NULL(strstr(events[0].cause, "c0ffee"));
     dra_hook_free(&h);
     h = run(failed, 5000000);                   /* a failed hook started nothing */
     CU_ASSERT_FALSE(dra_hook_result(h)->ok);
@@ -390,7 +468,7 @@ static void test_left_behind(void)
 {
     const DraHookResult *r;
     pid_t child;
-    DraHook *h = run_forking("sleep 60 & echo $! > %s; echo http://backup.example/x",
+    DraHook *h = run_forking("sleep 60 & echo $! > %s; echo url=http://backup.example/x",
                              10000000, 0, &child);
 
     r = dra_hook_result(h);
@@ -406,7 +484,7 @@ static void test_left_behind(void)
 static void test_bounded_output(void)
 {
     char *argv[] = { "sh", "-c",
-                     "head -c 300000 /dev/zero | tr '\\0' a; echo; echo https://x.example/y; "
+                     "head -c 300000 /dev/zero | tr '\\0' a; echo; echo url=https://x.example/y; "
                      "head -c 200000 /dev/zero | tr '\\0' e >&2", NULL };
     DraHookArgs a = args_for(argv, 10000000);
     const DraHookResult *r;
@@ -418,7 +496,7 @@ static void test_bounded_output(void)
     CU_ASSERT_TRUE(r->ok);
     CU_ASSERT_EQUAL(r->out_len, 65536);
     CU_ASSERT_EQUAL(strlen(r->out), 65536);
-    CU_ASSERT_EQUAL(r->out_dropped, 300000 + 1 + 20 - 65536);
+    CU_ASSERT_EQUAL(r->out_dropped, 300000 + 1 + 24 - 65536);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r->url);
     CU_ASSERT_STRING_EQUAL(r->url, "https://x.example/y");
     CU_ASSERT_EQUAL(r->err_len, 65536);
@@ -516,7 +594,8 @@ int main(int argc, char **argv)
         { "expand", test_expand },
         { "start refused", test_start_refused },
         { "argv reaches the child", test_argv_reaches_child },
-        { "url on stdout", test_url },
+        { "url= line: the parser", test_parse_url },
+        { "url= line from a hook", test_url },
         { "failure", test_failure },
         { "deadline: SIGTERM, with its child", test_deadline },
         { "deadline: SIGKILL after the grace", test_deadline_kill },

@@ -185,6 +185,17 @@ static void test_state_machine(void)
     for (int i = 0; i < INST_NB_STATES; i++)
         CU_ASSERT(strcmp(inst_state_name(i), "?") != 0);
     CU_ASSERT_STRING_EQUAL(comp_op_name(COMP_OP_SWITCH), "switch");
+    CU_ASSERT_STRING_EQUAL(comp_op_name(COMP_OP_ADD), "add");
+
+    /* a released dynamic backup's slot: only filled again, never used as is */
+    CU_ASSERT_STRING_EQUAL(inst_state_name(INST_VACANT), "vacant");
+    CU_ASSERT(inst_transition_ok(INST_IDLE, INST_VACANT));
+    CU_ASSERT(inst_transition_ok(INST_BACKOFF, INST_VACANT));
+    CU_ASSERT(inst_transition_ok(INST_VACANT, INST_OPENING));
+    CU_ASSERT(!inst_transition_ok(INST_VACANT, INST_READY));
+    CU_ASSERT(!inst_transition_ok(INST_VACANT, INST_ACTIVE));
+    CU_ASSERT(!inst_transition_ok(INST_ACTIVE, INST_VACANT));
+    CU_ASSERT(!inst_transition_ok(INST_READY, INST_VACANT));
 }
 
 static void test_observe(void)
