@@ -639,7 +639,7 @@ void ecg_decision(Ecg *g, int i, char *buf, size_t size)
 void ecg_figures(Ecg *g, int i, EcgFigures *f)
 {
     if (i < 0 || i >= g->nb_nodes) {
-        *f = (EcgFigures){ .risk = -1, .rate = -1, .queue = -1 };
+        *f = (EcgFigures){ .risk = -1, .rate = -1, .queue = -1, .use = -1 };
         return;
     }
     pthread_mutex_lock(&g->lock);

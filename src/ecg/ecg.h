@@ -57,6 +57,9 @@ typedef struct EcgFigures {
     double rate;                  /* fps (encoders), packets/s (inputs, outputs);
                                      < 0 unknown */
     int queue;                    /* items waiting for it, < 0 unknown */
+    double use;                   /* share of its deadline a call of it has
+                                     taken or is taking (fo/fo_rules.h), < 0
+                                     unknown */
     int64_t at_us;                /* when (av_gettime_relative), 0 never */
 } EcgFigures;
 

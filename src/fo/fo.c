@@ -312,18 +312,22 @@ int fo_tick(Fo *f, int64_t now_us)
         if (ecg_status(f->g, i, &v.st) < 0)
             continue;
         v.risk = fig.at_us ? fig.risk : -1;
+        v.use = fig.at_us ? fig.use : -1;
         v.add_instance = add_instance(f, i, &v.st);
         {
             const FoPolicy *p = &f->policy[f->stream_of[i]];
-            int x = fo_crossing(&f->state[i], v.risk, p);
+            int dl;
+            float r = fo_effective_risk(v.risk, v.use, p, &dl);
+            int x = fo_crossing(&f->state[i], r, p);
             if (x) {
                 const CompId *node = ecg_node(f->g, i);
                 char name[128];
                 comp_format(node, 0, name, sizeof(name));
                 evlog_emit(f->events, node->stream, name, EV_RISK, 0,
-                           x > 0 ? "failure risk %.2f is above %.2f" :
-                                   "failure risk %.2f is back below %.2f",
-                           v.risk, x > 0 ? p->provision_above : p->release_below);
+                           x > 0 ? "failure risk %.2f is above %.2f%s" :
+                                   "failure risk %.2f is back below %.2f%s",
+                           r, x > 0 ? p->provision_above : p->release_below,
+                           dl ? " (its deadline's: the calls take too long)" : "");
             }
         }
         pthread_mutex_lock(&f->lock);

@@ -1,6 +1,8 @@
 /*
  * fo_rules.c: the orchestrator's rules for one component; see fo_rules.h.
  */
+#include <math.h>
+
 #include "fo/fo_rules.h"
 
 #define HOUR_US (3600 * 1000000LL)
@@ -11,6 +13,7 @@ const char *fo_rule_name(FoRule r)
         [FO_RULE_RISK_HIGH] = "risk_high", [FO_RULE_RISK_LOW] = "risk_low",
         [FO_RULE_SWITCH_AWAY] = "switch_away", [FO_RULE_SWITCH_BACK] = "switch_back",
         [FO_RULE_STANDBY_ALWAYS] = "standby_always", [FO_RULE_REPROVISION] = "reprovision",
+        [FO_RULE_DEADLINE] = "deadline",
     };
     return (unsigned)r < FO_NB_RULES ? names[r] : "?";
 }
@@ -28,6 +31,21 @@ void fo_policy_default(FoPolicy *p, float thr_high, float thr_low)
         .max_cycles = 6,
         .add_wait_us = 40 * 1000000LL,
     };
+}
+
+float fo_effective_risk(float risk, double use, const FoPolicy *p, int *deadline)
+{
+    double hi = p->provision_above, lo = fmax(p->release_below, 0), d;
+
+    *deadline = 0;
+    if (use < 0)
+        return risk;
+    d = use <= FO_DEADLINE_USE ? lo * use / FO_DEADLINE_USE :
+        hi + (1 - hi) * fmin((use - FO_DEADLINE_USE) / (1 - FO_DEADLINE_USE), 1);
+    if (d <= risk)
+        return risk;
+    *deadline = 1;
+    return (float)fmin(d, 1);
 }
 
 int fo_crossing(FoCompState *s, float risk, const FoPolicy *p)
@@ -56,7 +74,7 @@ void fo_applied(FoCompState *s, const FoAction *a, int64_t now_us)
         s->provisioned_at = now_us;
         s->instance = a->instance;
         s->adding = a->op == COMP_OP_ADD;
-        if (a->rule == FO_RULE_RISK_HIGH) {
+        if (a->rule == FO_RULE_RISK_HIGH || a->rule == FO_RULE_DEADLINE) {
             s->cycles[s->cycle_pos] = now_us;
             s->cycle_pos = (s->cycle_pos + 1) % FO_CYCLES_KEPT;
         }
@@ -92,8 +110,8 @@ int fo_decide(FoCompState *s, const FoView *v, const FoPolicy *p, int64_t now_us
     const CompStatus *st = &v->st;
     FoPolicy all_open;
     int active = st->active, n = 0, backup_open = -1, ready = -1, idle = -1, extra = -1,
-        adding = 0;
-    float risk = v->risk;
+        adding = 0, deadline;
+    float risk = fo_effective_risk(v->risk, v->use, p, &deadline);
 
     if ((st->nb_instances < 2 && v->add_instance <= 0) || active < 0)
         return 0;
@@ -160,7 +178,7 @@ int fo_decide(FoCompState *s, const FoView *v, const FoPolicy *p, int64_t now_us
             rule = FO_RULE_REPROVISION;
         else if (p->standby == JOB_STANDBY_ON_RISK && s->above >= p->confirm_ticks &&
                  fo_cycles_last_hour(s, now_us) < p->max_cycles)
-            rule = FO_RULE_RISK_HIGH;
+            rule = deadline ? FO_RULE_DEADLINE : FO_RULE_RISK_HIGH;
         if (rule != FO_NB_RULES)
             n = idle >= 0 ? add(out, n, max, COMP_OP_PROVISION, idle, rule, risk)
                           : add(out, n, max, COMP_OP_ADD, v->add_instance, rule, risk);

@@ -55,6 +55,7 @@ typedef struct FoPolicy {
 /* What the orchestrator sees of one component at a tick. */
 typedef struct FoView {
     float risk;                   /* of the instance in use; < 0 unknown */
+    double use;                   /* share of its deadline used; < 0 unknown */
     CompStatus st;                /* as published (plane/inst.h) */
     int failovers;                /* reflex failovers since the previous tick */
     int add_instance;             /* the instance a provision hook may add now
@@ -70,6 +71,8 @@ typedef enum FoRule {
     FO_RULE_SWITCH_BACK,          /* back to a primary that is healthy again */
     FO_RULE_STANDBY_ALWAYS,       /* standby: always keeps one ready */
     FO_RULE_REPROVISION,          /* after a reflex failover: the next backup */
+    FO_RULE_DEADLINE,             /* provision: its calls take a growing share
+                                     of their deadline */
     FO_NB_RULES
 } FoRule;
 
@@ -114,6 +117,24 @@ void fo_policy_default(FoPolicy *p, float thr_high, float thr_low);
  */
 int fo_decide(FoCompState *s, const FoView *v, const FoPolicy *p, int64_t now_us,
               FoAction *out, int max);
+
+/*
+ * The risk the rules act on: the model's (< 0 unknown), or, when larger,
+ * the deadline's: a component whose calls (an output's writes, an
+ * encoder's encode call, the one under way included) take a share `use`
+ * of the deadline after which the data plane fails it is at risk however
+ * well the model knows it. Up to FO_DEADLINE_USE (half the deadline) that
+ * risk rises to release_below, beyond it from provision_above to 1 at the
+ * deadline: a call taking more than half its deadline for confirm ticks
+ * opens the backup; near the deadline, a switch_above switch. Returns < 0
+ * when neither is known; *deadline is set when the deadline's is the one.
+ */
+#define FO_DEADLINE_USE 0.5
+/* The thresholds without a model (its own come with it): only the
+ * deadline's risk is known then. */
+#define FO_DEFAULT_ABOVE 0.8f
+#define FO_DEFAULT_BELOW 0.4f
+float fo_effective_risk(float risk, double use, const FoPolicy *p, int *deadline);
 
 /* The risk's crossings, with hysteresis: 1 when risk rises above
  * provision_above (once, until it is back below release_below), -1 when

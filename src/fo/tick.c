@@ -2,7 +2,9 @@
  * tick.c: the supervisor's tick; see tick.h. Moved out of cli/cmd_run.c
  * as it was: a component of the run, not a command.
  */
+#include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <libavutil/avstring.h>
 #include <libavutil/common.h>
@@ -23,6 +25,10 @@
  * for them, and the failure model, unless the job turns it off; all are
  * fed by the sampler every tick, the model first so that the others carry
  * its risk. The tick's thread only, but for fo (its sink: fo.h). */
+/* A deadline use without a newer figure stands this long (an origin
+ * answers a check per segment, not per tick). */
+#define TICK_USE_HOLD_US (3 * 1000000LL)
+
 struct Tick {
     LogCtx log;
     const Job *job;
@@ -39,6 +45,9 @@ struct Tick {
         double count;
         int64_t at_us;
         int source;              /* inputs: the source it was counted on */
+        double use;              /* the last deadline use known ... */
+        int64_t use_at_us;       /* ... and when: a tick without an answer
+                                    from the origin does not forget it */
     } *prev;
 };
 
@@ -96,12 +105,13 @@ static int tick_start(Tick *sv, const Job *job, Ecg *g, EventLog *events)
     sv->prev = av_calloc(ecg_nb_nodes(g), sizeof(*sv->prev));
     if (!sv->prev)
         return AVERROR(ENOMEM);
-    /* the orchestrator: without a model no risk is known, and it does
-     * nothing on risk (thresholds out of reach) */
+    /* the orchestrator: without a model only the deadline's risk is known
+     * (fo_rules.h), on the default thresholds */
     if ((ret = dra_alloc(&sv->dra, job, g, events)) < 0)
         return ret;
-    ret = fo_alloc(&sv->fo, g, sv->dra, job, sv->pred ? predictor_model(sv->pred)->thr_high : 2.0f,
-                   sv->pred ? predictor_model(sv->pred)->thr_low : -1.0f, events);
+    ret = fo_alloc(&sv->fo, g, sv->dra, job,
+                   sv->pred ? predictor_model(sv->pred)->thr_high : FO_DEFAULT_ABOVE,
+                   sv->pred ? predictor_model(sv->pred)->thr_low : FO_DEFAULT_BELOW, events);
     if (ret < 0)
         return ret;
     evlog_add_sink(events, fo_event_sink, sv->fo);
@@ -145,6 +155,52 @@ static double counter_rate(struct NodePrev *p, double count, int source, int64_t
     return rate;
 }
 
+/* The share of its deadline a component's calls take (fo_rules.h): an
+ * output's longest write of the tick over the earlier of its rw_timeout
+ * and the stream's latency budget (past either, the data plane fails it);
+ * an encoder's encode call under way over its call deadline (half the
+ * budget, else 5 s: encode.c). -1 when unknown, and for inputs, whose
+ * deadline (loss_timeout) is a few frames long: their packets' gaps say
+ * nothing ahead of it. */
+static double deadline_use(const Tick *sv, const Sample *s, const SampleComp *c,
+                           const CompStatus *st, int64_t now)
+{
+    const JobStream *js = NULL;
+    int64_t deadline = 0;
+    double use = -1;
+
+    for (int k = 0; k < sv->job->nb_streams && !js; k++)
+        if (!strcmp(sv->job->streams[k].name, c->stream))
+            js = &sv->job->streams[k];
+    if (!js)
+        return -1;
+    if (c->kind == COMP_OUTPUT) {
+        for (int o = 0; o < js->nb_outputs && !deadline; o++)
+            if (!strcmp(js->outputs[o].name, c->name))
+                deadline = js->outputs[o].rw_timeout_us;
+        if (js->latency_budget_us && (!deadline || js->latency_budget_us < deadline))
+            deadline = js->latency_budget_us;
+        if (deadline <= 0)
+            return -1;
+        /* its writes, and the checks of its uploads (the edge: HTTP HEADs,
+         * failed past rw_timeout) */
+        if (sample_has(c, OM_WRITE_LATENCY_MAX))
+            use = c->v[OM_WRITE_LATENCY_MAX];
+        for (int k = 0; k < s->nb_comps; k++) {
+            const SampleComp *e = &s->comps[k];
+            if (e->kind == COMP_EDGE && !strcmp(e->stream, c->stream) &&
+                !strcmp(e->name, c->name) && sample_has(e, XM_REQUEST_LATENCY))
+                use = fmax(use, e->v[XM_REQUEST_LATENCY]);
+        }
+        return use < 0 ? -1 : use * 1e6 / deadline;
+    }
+    if (c->kind == COMP_ENCODER) {
+        deadline = js->latency_budget_us ? js->latency_budget_us / 2 : 5000000;
+        return st->busy_since_us ? (double)(now - st->busy_since_us) / deadline : 0;
+    }
+    return -1;
+}
+
 /* The tick's figures for the graph (status, graphs): risk, rate, queue of
  * every input, encoder and output. An input's are those of the source in
  * use; edges have no figures of their own yet. */
@@ -157,7 +213,8 @@ static void tick_note(Tick *sv, const Sample *s, int64_t now)
 
     for (int k = 0; k < s->nb_comps; k++) {
         const SampleComp *c = &s->comps[k];
-        EcgFigures f = { .risk = -1, .rate = -1, .queue = -1, .at_us = now };
+        EcgFigures f = { .risk = -1, .rate = -1, .queue = -1, .use = -1, .at_us = now };
+        CompStatus st;
         CompId id = { .kind = c->kind, .instance = COMP_WHOLE };
         int i;
 
@@ -167,11 +224,15 @@ static void tick_note(Tick *sv, const Sample *s, int64_t now)
         av_strlcpy(id.name, c->name, sizeof(id.name));
         if ((i = ecg_find(sv->g, &id)) < 0)
             continue;
-        if (c->kind == COMP_INGEST) {
-            CompStatus st;
-            ecg_status(sv->g, i, &st);
-            if (c->backup != FFMAX(st.active, 0))
-                continue;         /* a source not in use */
+        ecg_status(sv->g, i, &st);
+        if (c->kind == COMP_INGEST && c->backup != FFMAX(st.active, 0))
+            continue;             /* a source not in use */
+        f.use = deadline_use(sv, s, c, &st, now);
+        if (f.use >= 0) {
+            sv->prev[i].use = f.use;
+            sv->prev[i].use_at_us = now;
+        } else if (sv->prev[i].use_at_us && now - sv->prev[i].use_at_us <= TICK_USE_HOLD_US) {
+            f.use = sv->prev[i].use;
         }
         if (sample_has(c, risk_of[c->kind]))
             f.risk = c->v[risk_of[c->kind]];

@@ -18,7 +18,7 @@
 /* A component of nb instances, instance active in use, the others idle. */
 static FoView view(int nb, int active, float risk)
 {
-    FoView v = { .risk = risk };
+    FoView v = { .risk = risk, .use = -1 };
 
     v.st.nb_instances = nb;
     v.st.active = active;
@@ -127,6 +127,60 @@ static void test_release_after_keep(void)
             w.risk = i % 10 ? 0.2f : 0.6f;
             CU_ASSERT(tick(&s2, &w, &p, i * S, a) == 0);
         }
+    }
+}
+
+/* The deadline's risk: a component whose calls take more than half their
+ * deadline is at risk whatever the model says (or without one), and the
+ * decision names the rule. */
+static void test_deadline(void)
+{
+    FoPolicy p = policy();
+    FoCompState s = { 0 };
+    FoAction a[4];
+    FoView v = view(2, 0, 0.1f);
+    int dl;
+
+    /* the scale: half the deadline is release_below, past it
+     * provision_above to 1 at the deadline */
+    CU_ASSERT_DOUBLE_EQUAL(fo_effective_risk(-1, 0.25, &p, &dl), 0.2, 1e-6);
+    CU_ASSERT(dl);
+    CU_ASSERT_DOUBLE_EQUAL(fo_effective_risk(-1, 0.75, &p, &dl), 0.9, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(fo_effective_risk(-1, 3.0, &p, &dl), 1.0, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(fo_effective_risk(0.95f, 0.75, &p, &dl), 0.95, 1e-6);
+    CU_ASSERT(!dl);                            /* the model's is larger */
+    CU_ASSERT_DOUBLE_EQUAL(fo_effective_risk(0.3f, -1, &p, &dl), 0.3, 1e-6);
+    CU_ASSERT(!dl);
+    CU_ASSERT(fo_effective_risk(-1, -1, &p, &dl) < 0);
+
+    /* writes at 60 % of the deadline for confirm ticks: provisioned */
+    v.use = 0.6;
+    CU_ASSERT(tick(&s, &v, &p, 1 * S, a) == 0);
+    CU_ASSERT(tick(&s, &v, &p, 2 * S, a) == 0);
+    CU_ASSERT_FATAL(tick(&s, &v, &p, 3 * S, a) == 1);
+    CU_ASSERT(a[0].op == COMP_OP_PROVISION && a[0].rule == FO_RULE_DEADLINE);
+    CU_ASSERT(a[0].risk > p.provision_above);
+    CU_ASSERT_STRING_EQUAL(fo_rule_name(FO_RULE_DEADLINE), "deadline");
+    /* near the deadline, with a proactive switch on: switched away */
+    v.st.inst[1].state = INST_READY;
+    p.switch_above = 0.95f;
+    v.use = 0.97;
+    CU_ASSERT_FATAL(tick(&s, &v, &p, 4 * S, a) == 1);
+    CU_ASSERT(a[0].op == COMP_OP_SWITCH && a[0].rule == FO_RULE_SWITCH_AWAY);
+    /* short calls keep the risk low: released after keep */
+    {
+        FoCompState s2 = { 0 };
+        FoView w = view(2, 0, -1);
+        int released = 0;
+        FoPolicy q = policy();
+        w.use = 0.7;
+        for (int t = 1; t <= 3; t++)
+            tick(&s2, &w, &q, t * S, a);
+        w.st.inst[1].state = INST_READY;
+        w.use = 0.05;
+        for (int t = 4; t <= 70; t++)
+            released += tick(&s2, &w, &q, t * S, a) == 1 && a[0].op == COMP_OP_RELEASE;
+        CU_ASSERT_EQUAL(released, 1);
     }
 }
 
@@ -504,6 +558,7 @@ int main(void)
     CU_add_test(s, "release after keep", test_release_after_keep);
     CU_add_test(s, "never release the instance in use", test_never_release_in_use);
     CU_add_test(s, "adopt backups opened by others; all_open", test_adopt_and_all_open);
+    CU_add_test(s, "the deadline's risk", test_deadline);
     CU_add_test(s, "flapping bounded per hour", test_flapping_bounded);
     CU_add_test(s, "proactive switch", test_switch_away);
     CU_add_test(s, "switch back to a healthy primary only", test_switch_back);
