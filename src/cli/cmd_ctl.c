@@ -233,8 +233,8 @@ static void print_status(json_t *answer)
         av_strlcpy(row[3], json_is_string(json_object_get(c, "in_use")) ?
                    str(c, "in_use") : "-", sizeof(row[3]));
         json_array_foreach(json_object_get(c, "instances"), k, inst)
-            av_strlcatf(row[4], sizeof(row[4]), "%s%s=%s", k ? " " : "", str(inst, "name"),
-                        str(inst, "state"));
+            av_strlcatf(row[4], sizeof(row[4]), "%s%s=%s%s", k ? " " : "", str(inst, "name"),
+                        str(inst, "state"), json_is_true(json_object_get(inst, "hot")) ? "(hot)" : "");
         v = json_object_get(c, "risk");
         snprintf(row[5], sizeof(row[5]), json_is_number(v) ? "%.2f" : "-", json_number_value(v));
         v = json_object_get(c, "rate");

@@ -13,7 +13,7 @@
 #include "dra/dra.h"
 #include "fo/fo.h"
 
-/* Decisions for one component at one tick, at most (fo_decide makes two). */
+/* Decisions for one component at one tick, at most (fo_decide makes three). */
 #define FO_MAX_ACTIONS 4
 
 struct Fo {
@@ -98,6 +98,9 @@ int fo_alloc(Fo **pf, Ecg *g, Dra *dra, const Job *job, float thr_high, float th
          * mode: only to a primary whose risk was low when last seen */
         p->standby = js->standby == JOB_STANDBY_ON_RISK ? JOB_STANDBY_ON_RISK : JOB_STANDBY_NEVER;
         p->switch_back_us = js->switch_back_us;
+        /* hot mode: the stage makes every open standby hot itself */
+        if (o->hot_above >= 0 && js->standby_mode == JOB_STANDBY_WARM)
+            p->hot_above = o->hot_above;
     }
     for (int i = 0; i < f->nb_nodes; i++) {
         const CompId *id = ecg_node(g, i);
@@ -152,7 +155,8 @@ static int act(Fo *f, int i, const FoAction *a, int64_t now_us)
 {
     const CompId *node = ecg_node(f->g, i);
     CompId id = *node;
-    CompRequest req = { .op = a->op, .instance = a->instance, .origin = "fo" };
+    CompRequest req = { .op = a->op, .instance = a->instance, .origin = "fo",
+                        .hot = a->rule == FO_RULE_RISK_HOT };
     char why[256] = "", name[128];
     int ret;
 
@@ -177,7 +181,8 @@ static int act(Fo *f, int i, const FoAction *a, int64_t now_us)
     }
     /* outside the process too: the job's hooks, for what is opened or let
      * go on risk (standby: always is the stage's own) */
-    if (f->dra && a->op == COMP_OP_PROVISION && a->rule != FO_RULE_STANDBY_ALWAYS)
+    if (f->dra && a->op == COMP_OP_PROVISION && a->rule != FO_RULE_STANDBY_ALWAYS &&
+        a->rule != FO_RULE_RISK_HOT)
         dra_provision(f->dra, &id, a->risk, now_us);
     else if (f->dra && a->op == COMP_OP_RELEASE)
         dra_release(f->dra, &id, a->risk, now_us);

@@ -22,6 +22,10 @@
  *              that was getting worse is not gone back to)
  *   hysteresis at most max_cycles provisions per component per hour: a
  *              risk hovering at a threshold does not flap
+ *   hot        risk above hot_above for confirm ticks and a standby encoder
+ *              ready but warm: a provision with hot set, so that it is fed
+ *              every frame and a switch to it costs no burst of encoding
+ *              (it opens nothing: no budget slot, no hook, no cycle)
  */
 #ifndef HS_FO_RULES_H
 #define HS_FO_RULES_H
@@ -42,6 +46,7 @@ typedef struct FoPolicy {
     int64_t keep_us;
     int64_t switch_back_us;       /* 0: never */
     int max_cycles;               /* provisions per component per hour */
+    float hot_above;              /* risk; > 1: never make a standby hot */
 } FoPolicy;
 
 /* What the orchestrator sees of one component at a tick. */
@@ -58,6 +63,7 @@ typedef enum FoRule {
     FO_RULE_SWITCH_BACK,          /* back to a primary that is healthy again */
     FO_RULE_STANDBY_ALWAYS,       /* standby: always keeps one ready */
     FO_RULE_REPROVISION,          /* after a reflex failover: the next backup */
+    FO_RULE_RISK_HOT,             /* a ready warm standby made hot: risk higher still */
     FO_NB_RULES
 } FoRule;
 
@@ -80,13 +86,14 @@ typedef struct FoCompState {
                                      not come back below release_below */
     int64_t cycles[FO_CYCLES_KEPT];   /* times of its last provisions, a ring */
     int cycle_pos;
+    int hot_ticks;                /* ticks in a row above hot_above */
 } FoCompState;
 
 const char *fo_rule_name(FoRule r);
 
 /* Sets the defaults: standby on_risk, provision above thr_high, release
  * below thr_low, no proactive switch, confirm 3 ticks, keep 60 s, no
- * switch back, 6 cycles an hour. */
+ * switch back, 6 cycles an hour, no standby made hot. */
 void fo_policy_default(FoPolicy *p, float thr_high, float thr_low);
 
 /*
@@ -119,8 +126,9 @@ typedef struct FoCandidate {
  * The job-wide budget of backups open ahead: of the provisions among c,
  * grants at most slots, the highest risks first (a component that must
  * keep a standby, standby: always, and a re-provision after a failover
- * come before any on risk); every other action is granted. Returns how
- * many provisions were granted.
+ * come before any on risk); every other action is granted, a standby
+ * made hot too (it is open already). Returns how many provisions were
+ * granted.
  */
 int fo_budget(FoCandidate *c, int n, int slots);
 
