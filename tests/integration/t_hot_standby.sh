@@ -11,6 +11,23 @@
 . "$(dirname "$0")/../lib/common.sh"
 need ffprobe jq
 
+# the rendition of every job here: GOP 1 s, a libx264 standby like the primary
+RENDITION='      - { name: main, width: 320, height: 180, bitrate: 300k, gop: 1s,
+          options: { preset: veryfast }, backup: { encoder: libx264, options: { preset: veryfast } } }'
+
+# NAME FILE FRAMES MAX_STEP: the video of FILE is whole: FRAMES frames (30
+# fps), none missing, all decodable, DTS increasing, no pts step above
+# MAX_STEP seconds
+check_whole() {
+    assert_eq "$1: frames" "$(probe_frames "$2" v:0)" "$3"
+    assert_eq "$1: decode errors" "$(probe_decoder_errors "$2")" 0
+    assert_eq "$1: non-increasing dts" "$(probe_nonmonotonic "$2" v:0)" 0
+    assert_le "$1: largest pts step (s)" "$(probe_max_gap "$2" v:0)" "$4"
+    probe_frame_numbers "$2" v:0 30 > "$T/frames"
+    _first=$(head -n 1 "$T/frames")
+    assert_eq "$1: frames missing" "$(frames_missing "$T/frames" "$_first" $((_first + $3 - 1)))" 0
+}
+
 # NAME FAULTS: runs the job with the faults: list given, checks the outputs
 run_case() {
     job "$T/$1.yaml" <<EOF
@@ -19,13 +36,7 @@ streams:
   - name: enc
     input: { url: "$(lavfi_src 320 180 30)", format: lavfi, realtime: false }
     renditions:
-      - name: main
-        width: 320
-        height: 180
-        bitrate: 300k
-        gop: 1s
-        options: { preset: veryfast }
-        backup: { encoder: libx264, options: { preset: veryfast } }
+$RENDITION
     outputs:
       - { name: hls, format: hls, url: $T/$1/index.m3u8, options: { hls_time: 1, hls_list_size: 0 } }
       - { name: flv, format: flv, url: $T/$1/rec.flv }
@@ -37,17 +48,8 @@ $2
 EOF
     "$HS" run --events "$T/$1.jsonl" "$T/$1.yaml" > "$T/$1.log" 2>&1 ||
         fail "$1: hotspare run exited $?: $(tail -n 5 "$T/$1.log")"
-    for f in "$T/$1/index.m3u8" "$T/$1/rec.flv"; do
-        n=$(basename "$f")
-        assert_eq "$1 $n: frames" "$(probe_frames "$f" v:0)" 180
-        assert_eq "$1 $n: decode errors" "$(probe_decoder_errors "$f")" 0
-        assert_eq "$1 $n: non-increasing dts" "$(probe_nonmonotonic "$f" v:0)" 0
-    done
-    assert_le "$1 hls: largest pts step (s)" "$(probe_max_gap "$T/$1/index.m3u8" v:0)" 0.0334
-    assert_le "$1 flv: largest pts step (s)" "$(probe_max_gap "$T/$1/rec.flv" v:0)" 0.0345
-    probe_frame_numbers "$T/$1/rec.flv" v:0 30 > "$T/$1.frames"
-    first=$(head -n 1 "$T/$1.frames")
-    assert_eq "$1: frames missing" "$(frames_missing "$T/$1.frames" "$first" $((first + 179)))" 0
+    check_whole "$1 hls" "$T/$1/index.m3u8" 180 0.0334
+    check_whole "$1 flv" "$T/$1/rec.flv" 180 0.0345
     # the standby was hot from the first GOP, before anything happened to
     # the primary: its "hot" event comes first in the events
     hot_line=$(grep -n '"component":"enc:main.backup","kind":"info","cause":"hot: given every frame from 0.000 s' \
@@ -99,13 +101,7 @@ streams:
   - name: enc
     input: { url: "$(lavfi_src 320 180 30)", format: lavfi, realtime: true }
     renditions:
-      - name: main
-        width: 320
-        height: 180
-        bitrate: 300k
-        gop: 1s
-        options: { preset: veryfast }
-        backup: { encoder: libx264, options: { preset: veryfast } }
+$RENDITION
     outputs:
       - { name: flv, format: flv, url: $T/ctl/rec.flv }
     standby: always
@@ -136,12 +132,5 @@ sw=$(grep '"kind":"switch"' "$T/ctl.jsonl")
 say "ctl: $(echo "$sw" | sed 's/.*"cause":"\([^"]*\)".*/\1/')"
 echo "$sw" | grep -q 'enc:main.backup (hot standby, given [1-9][0-9]* frames) took over from enc:main at a GOP boundary ([0-9.]* s), no flush' ||
     fail "ctl: the switch was not to the hot standby at a GOP boundary: $sw"
-f=$T/ctl/rec.flv
-assert_eq "ctl: frames" "$(probe_frames "$f" v:0)" 240
-assert_eq "ctl: decode errors" "$(probe_decoder_errors "$f")" 0
-assert_eq "ctl: non-increasing dts" "$(probe_nonmonotonic "$f" v:0)" 0
-assert_le "ctl: largest pts step (s)" "$(probe_max_gap "$f" v:0)" 0.0345
-probe_frame_numbers "$f" v:0 30 > "$T/ctl.frames"
-first=$(head -n 1 "$T/ctl.frames")
-assert_eq "ctl: frames missing" "$(frames_missing "$T/ctl.frames" "$first" $((first + 239)))" 0
+check_whole "ctl flv" "$T/ctl/rec.flv" 240 0.0345
 pass
