@@ -588,10 +588,21 @@ static void feed_standbys(Encoder *enc, const AVFrame *f, int gop_start)
     for (int i = 0; i < enc->nb_inst; i++) {
         EncInst *in = &enc->inst[i];
         AVFrame *c;
-        int ret;
+        int ret, hang = 0;
 
         if (!is_hot(enc, i) || (!in->fed && !gop_start))
             continue;
+        /* its own faults while it encodes (error, hang; a stall or a slow
+         * encoder is the one in use's) */
+        if (fault_any(&in->faults)) {
+            FaultEffect fx = fault_poll(&in->faults, av_rescale_q(f->pts, f->time_base, AV_TIME_BASE_Q));
+            if (fx.error) {
+                standby_failed(enc, i, AVERROR(EIO), "fault: encoding error");
+                continue;
+            }
+            if ((hang = fx.hang))
+                inst_event(enc, in, EV_WARNING, 0, "fault: the next encode call hangs");
+        }
         if (!in->worker && (ret = enc_worker_alloc(&in->worker, enc->st.log.name)) < 0) {
             standby_failed(enc, i, ret, "no worker thread");
             continue;
@@ -601,7 +612,7 @@ static void feed_standbys(Encoder *enc, const AVFrame *f, int gop_start)
             continue;
         }
         /* collect_standby left at most ENC_HOT_LAG < ENC_WORKER_QUEUE calls */
-        if ((ret = enc_worker_post(in->worker, &in->ci, c, 0)) < 0) {
+        if ((ret = enc_worker_post(in->worker, &in->ci, c, hang)) < 0) {
             av_frame_free(&c);
             standby_failed(enc, i, ret, "its worker's queue is full");
             continue;

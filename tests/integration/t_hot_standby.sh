@@ -4,7 +4,8 @@
 # primary mid-GOP: the hot standby takes over at the IDR of the first GOP
 # not passed on, with its own packets, encoding nothing again. A planned
 # switch (drill) and a switch back: at a GOP boundary, no flush, the old
-# encoder kept hot as the standby. A warm standby made hot by `ctl
+# encoder kept hot as the standby. A hot standby that hangs is given up
+# alone while the primary goes on. A warm standby made hot by `ctl
 # provision --hot` (what the orchestrator's risk_hot rule asks), published
 # hot in ctl status, then switched to without a flush. Every frame is in
 # the outputs, decodable, timestamps monotonic without a gap.
@@ -50,14 +51,14 @@ EOF
         fail "$1: hotspare run exited $?: $(tail -n 5 "$T/$1.log")"
     check_whole "$1 hls" "$T/$1/index.m3u8" 180 0.0334
     check_whole "$1 flv" "$T/$1/rec.flv" 180 0.0345
-    # the standby was hot from the first GOP, before anything happened to
-    # the primary: its "hot" event comes first in the events
+    # the standby was hot from the first GOP, before anything happened:
+    # its "hot" event comes before the first switch or failure
     hot_line=$(grep -n '"component":"enc:main.backup","kind":"info","cause":"hot: given every frame from 0.000 s' \
                "$T/$1.jsonl" | head -n 1 | cut -d: -f1)
     [ -n "$hot_line" ] || fail "$1: no event saying the standby is hot from 0 s"
-    sw_line=$(grep -n '"kind":"switch"' "$T/$1.jsonl" | head -n 1 | cut -d: -f1)
-    [ -n "$sw_line" ] || fail "$1: no switch event"
-    assert_le "$1: the standby was hot before the switch (event line)" "$hot_line" "$((sw_line - 1))"
+    sw_line=$(grep -n -E '"kind":"(switch|failure)"' "$T/$1.jsonl" | head -n 1 | cut -d: -f1)
+    [ -n "$sw_line" ] || fail "$1: no switch or failure event"
+    assert_le "$1: the standby was hot before (event line)" "$hot_line" "$((sw_line - 1))"
 }
 
 # --- a failure mid-GOP (2.5 s, GOP 1 s) ---------------------------------------
@@ -90,6 +91,12 @@ echo "$sws" | sed -n 1p | grep -q '"seq":' || fail "drill: the switch does not a
 echo "$sws" | sed -n 2p | grep -q 'enc:main (hot standby, given [1-9][0-9]* frames) took over from enc:main.backup at a GOP boundary (4.000 s), no flush' ||
     fail "drill: the switch back did not find the primary hot: $(echo "$sws" | sed -n 2p)"
 grep -q '"kind":"failure"' "$T/drill.jsonl" && fail "drill: a failure event"
+
+# --- the hot standby hangs: given up alone, the primary goes on ---------------
+run_case hang "      - { at: 2500ms, component: enc:main.backup, fault: hang }"
+grep '"component":"enc:main.backup","kind":"failure"' "$T/hang.jsonl" | grep -q 'hot standby: hung' ||
+    fail "hang: no failure event for the hung hot standby: $(grep failure "$T/hang.jsonl")"
+grep -q '"kind":"switch"' "$T/hang.jsonl" && fail "hang: a switch (the primary was fine)"
 
 # --- warm, made hot on request, then switched to ------------------------------
 SOCK=$T/hs.sock
