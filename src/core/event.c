@@ -42,6 +42,7 @@ static const char *const kind_names[NB_KINDS] = {
     [EV_RELEASED]      = "released",
     [EV_REFUSED]       = "refused",
     [EV_RISK]          = "risk",
+    [EV_AVERTED]       = "averted",
 };
 
 const char *evlog_kind_name(EventKind kind)

@@ -27,6 +27,10 @@ typedef enum EventKind {
     EV_REFUSED,      /* a request could not be carried out; cause says why */
     EV_RISK,         /* a component's risk went above provision_above, or
                         back below release_below (the orchestrator's) */
+    EV_AVERTED,      /* the orchestrator switched a component away at high
+                        risk and the switch was carried out: the failure
+                        the model saw coming cannot be in the data, so its
+                        ticks before are not labelled healthy (dataset.h) */
     EV_NB_KINDS
 } EventKind;
 

@@ -7,12 +7,14 @@
 #include "core/log.h"
 #include "dra/dra.h"
 #include "dra/hook.h"
+#include "dra/place.h"
 
 struct Dra {
     LogCtx log;
     const Job *job;
     EventLog *events;
     DraHook *running[DRA_MAX_RUNNING];   /* the tick's thread only */
+    DraPlace *place;             /* where standby encoders open */
 };
 
 int dra_alloc(Dra **pd, const Job *job, EventLog *events)
@@ -25,6 +27,10 @@ int dra_alloc(Dra **pd, const Job *job, EventLog *events)
     logctx_init(&d->log, "dra");
     d->job = job;
     d->events = events;
+    if (dra_place_alloc(&d->place, job->supervisor.orchestrator.max_sessions_per_device) < 0) {
+        dra_free(&d);
+        return AVERROR(ENOMEM);
+    }
     *pd = d;
     return 0;
 }
@@ -37,6 +43,7 @@ void dra_free(Dra **pd)
         return;
     for (int i = 0; i < DRA_MAX_RUNNING; i++)
         dra_hook_free(&d->running[i]);
+    dra_place_free(&d->place);
     av_freep(pd);
 }
 
@@ -88,4 +95,15 @@ int dra_tick(Dra *d, int64_t now_us)
             left++;
     }
     return left;
+}
+
+void dra_observe(Dra *d, const Sample *s)
+{
+    dra_place_observe(d->place, s);
+}
+
+int dra_place_standby(Dra *d, const JobEncoderBackup *eb, int64_t now_us, char *dev,
+                      size_t dev_size, char *why, size_t why_size)
+{
+    return dra_place(d->place, eb, now_us, dev, dev_size, why, why_size);
 }

@@ -6,6 +6,10 @@
  * runs the provision hook for it (a Kubernetes or Nomad job, a cloud
  * instance, a remote encoder), and the release hook when it lets it go.
  *
+ * A rendition's standby encoder that may run on several devices is
+ * placed on the one with the most headroom, under the per-device budget
+ * (place.h).
+ *
  * Hooks run beside the tick, never in its way: started, then polled every
  * tick until they end or their deadline kills them. Every run is an event
  * (hook.h). One thread: the tick's.
@@ -15,8 +19,11 @@
 
 #include <stdint.h>
 
+#include <stddef.h>
+
 #include "core/comp.h"
 #include "core/event.h"
+#include "hma/sample.h"
 #include "job/job.h"
 
 /* Hook runs at once, at most; one more is refused with a warning. */
@@ -40,5 +47,15 @@ int dra_release(Dra *d, const CompId *id, float risk, int64_t now_us);
 /* Polls the hooks that run: what they wrote, whether they ended, their
  * deadlines. Returns how many still run. */
 int dra_tick(Dra *d, int64_t now_us);
+
+/* What the tick's sample shows of the devices (GPUs), for placing standby
+ * encoders (place.h). */
+void dra_observe(Dra *d, const Sample *s);
+
+/* The device the standby eb opens on now, in dev ("" when there is nothing
+ * to choose), reserved there; AVERROR(EBUSY) with why when every device
+ * it may run on is lost or at max_sessions_per_device (place.h). */
+int dra_place_standby(Dra *d, const JobEncoderBackup *eb, int64_t now_us, char *dev,
+                      size_t dev_size, char *why, size_t why_size);
 
 #endif

@@ -473,9 +473,10 @@ int ecg_request(Ecg *g, const CompId *id, CompRequest *req, char *why, size_t wh
                       "encoders and outputs do (an edge follows its output)", name);
     if (req->op < COMP_OP_PROVISION || req->op > COMP_OP_SWITCH)
         return refuse(AVERROR(EINVAL), why, why_size, "unknown operation %d", (int)req->op);
-    if (n->id.kind == COMP_INGEST && req->op != COMP_OP_SWITCH)
+    if (n->id.kind == COMP_INGEST && req->op != COMP_OP_SWITCH &&
+        g->job->streams[n->stream].input.prefetch == JOB_PREFETCH_ALWAYS)
         return refuse(AVERROR(ENOTSUP), why, why_size, "%s is only switched, never %s: every "
-                      "source of an input is read all the time", name,
+                      "source of the input is read all the time (prefetch: always)", name,
                       req->op == COMP_OP_PROVISION ? "provisioned" : "released");
     if (id->instance >= 0) {
         if (inst != COMP_ANY && inst != id->instance)

@@ -16,6 +16,16 @@
 /* Decisions for one component at one tick, at most (fo_decide makes three). */
 #define FO_MAX_ACTIONS 4
 
+/* A switch away at high risk, from the decision until its stage says it
+ * was carried out (an EV_SWITCH with its seq): then it is an EV_AVERTED
+ * event, which the model's labels need (dataset.h). */
+typedef struct FoAway {
+    uint32_t seq;                /* the request; 0 none */
+    float risk;
+    int from;                    /* the instance switched away from */
+    int done;                    /* its switch event came */
+} FoAway;
+
 struct Fo {
     LogCtx log;
     Ecg *g;
@@ -30,6 +40,7 @@ struct Fo {
     FoCandidate *cand;           /* the tick's scratch, FO_MAX_ACTIONS per node */
     pthread_mutex_t lock;
     int *failures;               /* per node, since the last tick; guarded by lock */
+    FoAway *away;                /* per node; guarded by lock */
     int stopped;                 /* the graph may go: the sink ignores all; guarded by lock */
 };
 
@@ -45,6 +56,7 @@ void fo_free(Fo **pf)
     av_freep(&f->state);
     av_freep(&f->cand);
     av_freep(&f->failures);
+    av_freep(&f->away);
     av_freep(pf);
 }
 
@@ -73,7 +85,8 @@ int fo_alloc(Fo **pf, Ecg *g, Dra *dra, const Job *job, float thr_high, float th
     f->state = av_calloc(FFMAX(f->nb_nodes, 1), sizeof(*f->state));
     f->cand = av_calloc(FFMAX(f->nb_nodes, 1) * FO_MAX_ACTIONS, sizeof(*f->cand));
     f->failures = av_calloc(FFMAX(f->nb_nodes, 1), sizeof(*f->failures));
-    if (!f->policy || !f->stream_of || !f->state || !f->cand || !f->failures) {
+    f->away = av_calloc(FFMAX(f->nb_nodes, 1), sizeof(*f->away));
+    if (!f->policy || !f->stream_of || !f->state || !f->cand || !f->failures || !f->away) {
         fo_free(&f);
         return AVERROR(ENOMEM);
     }
@@ -122,6 +135,16 @@ void fo_event_sink(void *opaque, const Event *ev)
     CompId id;
     int i;
 
+    if (ev->kind == EV_SWITCH && ev->seq) {
+        /* a switch away carried out (the sink must not emit: the event
+         * log's lock is held; the tick reports it) */
+        pthread_mutex_lock(&f->lock);
+        for (i = 0; i < f->nb_nodes && !f->stopped; i++)
+            if (f->away[i].seq == ev->seq)
+                f->away[i].done = 1;
+        pthread_mutex_unlock(&f->lock);
+        return;
+    }
     if (ev->kind != EV_FAILURE || !ev->stream || !ev->component ||
         comp_parse(ev->component, 1, &id, NULL, 0) < 0)
         return;
@@ -150,6 +173,22 @@ int fo_provisioned(const Fo *f)
     return n;
 }
 
+/* The standby encoder of node i as the job has it; NULL: not an encoder
+ * with one. */
+static const JobEncoderBackup *standby_of(const Fo *f, int i)
+{
+    const CompId *id = ecg_node(f->g, i);
+    const JobStream *js;
+
+    if (id->kind != COMP_ENCODER || f->stream_of[i] < 0)
+        return NULL;
+    js = &f->job->streams[f->stream_of[i]];
+    for (int r = 0; r < js->nb_renditions; r++)
+        if (!strcmp(js->renditions[r].name, id->name))
+            return js->renditions[r].backup;
+    return NULL;
+}
+
 /* Posts one decision and says why. Returns 1 when it was posted. */
 static int act(Fo *f, int i, const FoAction *a, int64_t now_us)
 {
@@ -157,9 +196,24 @@ static int act(Fo *f, int i, const FoAction *a, int64_t now_us)
     CompId id = *node;
     CompRequest req = { .op = a->op, .instance = a->instance, .origin = "fo",
                         .hot = a->rule == FO_RULE_RISK_HOT };
-    char why[256] = "", name[128];
+    char why[256] = "", name[128], on[80] = "";
     int ret;
 
+    /* a standby encoder opens on the device with the most headroom, under
+     * the per-device budget (dra/place.h) */
+    if (f->dra && a->op == COMP_OP_PROVISION && standby_of(f, i)) {
+        id.instance = a->instance;
+        comp_format(&id, 0, name, sizeof(name));
+        if (dra_place_standby(f->dra, standby_of(f, i), now_us, req.device, sizeof(req.device),
+                              why, sizeof(why)) < 0) {
+            evlog_emit(f->events, node->stream, name, EV_INFO, 0,
+                       "orchestrator: no device for %s at risk %.2f: %s (max_sessions_per_device)",
+                       name, a->risk, why);
+            return 0;
+        }
+        if (req.device[0])
+            snprintf(on, sizeof(on), " on device %s", req.device);
+    }
     id.instance = COMP_WHOLE;
     ret = ecg_request(f->g, &id, &req, why, sizeof(why));
     id.instance = a->instance;
@@ -170,14 +224,21 @@ static int act(Fo *f, int i, const FoAction *a, int64_t now_us)
                    name, fo_rule_name(a->rule), a->risk, why[0] ? why : av_err2str(ret));
         return 0;
     }
-    evlog_emit_seq(f->events, node->stream, name, EV_INFO, 0, req.seq,
-                   "orchestrator: %s %s (rule %s, risk %.2f, request %u)", comp_op_name(a->op),
-                   name, fo_rule_name(a->rule), a->risk, (unsigned)req.seq);
     {
         char d[ECG_DECISION_SIZE];
-        snprintf(d, sizeof(d), "%s %s: rule %s, risk %.2f, request %u", comp_op_name(a->op),
-                 name, fo_rule_name(a->rule), a->risk, (unsigned)req.seq);
+        snprintf(d, sizeof(d), "%s %s%s: rule %s, risk %.2f, request %u", comp_op_name(a->op),
+                 name, on, fo_rule_name(a->rule), a->risk, (unsigned)req.seq);
         ecg_note_decision(f->g, i, d);
+    }
+    evlog_emit_seq(f->events, node->stream, name, EV_INFO, 0, req.seq,
+                   "orchestrator: %s %s%s (rule %s, risk %.2f, request %u)", comp_op_name(a->op),
+                   name, on, fo_rule_name(a->rule), a->risk, (unsigned)req.seq);
+    if (a->op == COMP_OP_SWITCH && a->rule == FO_RULE_SWITCH_AWAY) {
+        CompStatus st;
+        pthread_mutex_lock(&f->lock);
+        f->away[i] = (FoAway){ .seq = req.seq, .risk = a->risk,
+                               .from = ecg_status(f->g, i, &st) >= 0 ? st.active : -1 };
+        pthread_mutex_unlock(&f->lock);
     }
     /* outside the process too: the job's hooks, for what is opened or let
      * go on risk (standby: always is the stage's own) */
@@ -195,6 +256,7 @@ int fo_tick(Fo *f, int64_t now_us)
 
     for (int i = 0; i < f->nb_nodes; i++) {
         FoView v = { .risk = -1 };
+        FoAway away;
         EcgFigures fig;
         FoAction a[FO_MAX_ACTIONS];
         int n;
@@ -221,12 +283,25 @@ int fo_tick(Fo *f, int64_t now_us)
         pthread_mutex_lock(&f->lock);
         v.failovers = f->failures[i];
         f->failures[i] = 0;
+        away = f->away[i];
+        if (away.done)
+            f->away[i] = (FoAway){ 0 };
         pthread_mutex_unlock(&f->lock);
+        if (away.done) {
+            CompId from = *ecg_node(f->g, i);
+            char name[128];
+            from.instance = away.from;
+            comp_format(&from, 0, name, sizeof(name));
+            evlog_emit_seq(f->events, from.stream, name, EV_AVERTED, 0, away.seq,
+                           "switched away from %s at risk %.2f (request %u)", name, away.risk,
+                           (unsigned)away.seq);
+        }
         n = fo_decide(&f->state[i], &v, &f->policy[f->stream_of[i]], now_us, a, FO_MAX_ACTIONS);
         for (int k = 0; k < n; k++)
             f->cand[nb++] = (FoCandidate){ .a = a[k], .comp = i };
     }
     slots = FFMAX(f->max_provisioned - held, 0);
+    fo_order(f->cand, nb);
     fo_budget(f->cand, nb, slots);
     for (int k = 0; k < nb; k++) {
         FoCandidate *c = &f->cand[k];

@@ -87,7 +87,8 @@ int fo_decide(FoCompState *s, const FoView *v, const FoPolicy *p, int64_t now_us
               FoAction *out, int max)
 {
     const CompStatus *st = &v->st;
-    int active = st->active, n = 0, backup_open = -1, ready = -1, idle = -1;
+    FoPolicy all_open;
+    int active = st->active, n = 0, backup_open = -1, ready = -1, idle = -1, extra = -1;
     float risk = v->risk;
 
     if (st->nb_instances < 2 || active < 0)
@@ -97,10 +98,26 @@ int fo_decide(FoCompState *s, const FoView *v, const FoPolicy *p, int64_t now_us
             continue;
         if (is_open(st->inst[i].state) && backup_open < 0)
             backup_open = i;
-        if (st->inst[i].state == INST_READY && ready < 0)
+        /* a ready backup before a ready primary (for a switch away) */
+        if (st->inst[i].state == INST_READY && (ready < 0 || (ready == 0 && i > 0)))
             ready = i;
         if (i > 0 && st->inst[i].state == INST_IDLE && idle < 0)
             idle = i;
+        if (i > 0 && is_open(st->inst[i].state) && extra < 0)
+            extra = i;
+    }
+
+    /* on risk, a backup open that the orchestrator did not open (the
+     * reflex opened it cold, a drill or hotspare ctl asked) is let go like
+     * one of its own once the risk has passed; an input that reads every
+     * source all the time has nothing to open or let go */
+    if (st->all_open) {
+        all_open = *p;
+        all_open.standby = JOB_STANDBY_NEVER;
+        p = &all_open;
+    } else if (p->standby == JOB_STANDBY_ON_RISK && !s->provisioned_at && extra >= 0) {
+        s->provisioned_at = now_us;
+        s->instance = extra;
     }
 
     /* what the risk has been doing (unknown: neither high nor low) */
@@ -151,7 +168,11 @@ int fo_decide(FoCompState *s, const FoView *v, const FoPolicy *p, int64_t now_us
                 break;
             }
 
-    /* move before it breaks, to a backup that is ready */
+    /* move before it breaks, to a backup that is ready; to the primary
+     * only if it was healthy when last in use (no ping-pong between two
+     * instances that are both at risk) */
+    if (ready == 0 && s->primary_seen && s->primary_risk >= p->release_below)
+        ready = -1;
     if (risk >= 0 && risk > p->switch_above && ready >= 0) {
         n = add(out, n, max, COMP_OP_SWITCH, ready, FO_RULE_SWITCH_AWAY, risk);
         return n;
@@ -171,6 +192,26 @@ static double priority(const FoAction *a)
     if (a->rule == FO_RULE_STANDBY_ALWAYS || a->rule == FO_RULE_REPROVISION)
         return 2;
     return a->risk;
+}
+
+/* releases first: they make room */
+static double order_key(const FoAction *a)
+{
+    return a->op == COMP_OP_RELEASE ? 3 : priority(a);
+}
+
+void fo_order(FoCandidate *c, int n)
+{
+    /* insertion sort: n is small, and it keeps the order of equals */
+    for (int i = 1; i < n; i++) {
+        FoCandidate x = c[i];
+        int k = i;
+        while (k > 0 && order_key(&c[k - 1].a) < order_key(&x.a)) {
+            c[k] = c[k - 1];
+            k--;
+        }
+        c[k] = x;
+    }
 }
 
 int fo_budget(FoCandidate *c, int n, int slots)

@@ -132,6 +132,12 @@ typedef struct FoCandidate {
  */
 int fo_budget(FoCandidate *c, int n, int slots);
 
+/* Orders the candidates as they are acted on: releases (they make room),
+ * the promises (standby: always, a re-provision), then the highest risk,
+ * equals in their order; so that where a budget binds further down (a device's sessions,
+ * dra/place.h), the highest risks win there too. */
+void fo_order(FoCandidate *c, int n);
+
 /* Provisions on risk in the last hour (for the budget and the tests). */
 int fo_cycles_last_hour(const FoCompState *s, int64_t now_us);
 

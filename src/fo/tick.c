@@ -211,6 +211,8 @@ void tick_run(Tick *sv, int64_t now, int force)
     if (sv->pred)
         predictor_tick(sv->pred, s);
     tick_note(sv, s, now);
+    if (sv->dra)
+        dra_observe(sv->dra, s);
     if (sv->fo)
         fo_tick(sv->fo, now);
     if (sv->dra)

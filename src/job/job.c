@@ -102,7 +102,7 @@ static const char *const supervisor_keys[] = {
 };
 static const char *const orchestrator_keys[] = {
     "provision_above", "release_below", "switch_above", "confirm", "keep", "max_provisioned",
-    "hot_above", NULL,
+    "max_sessions_per_device", "hot_above", NULL,
 };
 static const char *const hooks_keys[] = { "provision", "release", "timeout", NULL };
 static const char *const hds_keys[] = { "path", "retention", "raw_window", NULL };
@@ -113,8 +113,9 @@ static const char *const stream_keys[] = {
 };
 static const char *const input_keys[] = {
     "url", "format", "options", "realtime", "filter", "rw_timeout", "backup",
-    "loss_timeout", "probes", NULL,
+    "loss_timeout", "probes", "prefetch", NULL,
 };
+static const char *const prefetch_words[] = { "always", "on_risk", NULL };
 static const char *const input_backup_keys[] = {
     "url", "format", "options", "realtime", "rw_timeout", NULL,
 };
@@ -261,6 +262,11 @@ static void load_input(Loader *ld, const yaml_node_t *map, JobInput *in)
     jl_load_filter(ld, map, in);
     jy_get_duration(ld, map, "loss_timeout", LOSS_TIMEOUT_MAX_US, &in->loss_timeout_us);
     load_probes(ld, map, in);
+    {
+        int w;
+        if (jy_get_word(ld, map, "prefetch", prefetch_words, &w) > 0)
+            in->prefetch = (JobPrefetch)w;
+    }
 
     in->nb_backups = get_backups(ld, map, "an input", (void **)&in->backups,
                                  sizeof(*in->backups), &items);
@@ -368,6 +374,51 @@ static void get_gop(Loader *ld, const yaml_node_t *map, JobRendition *r)
         r->gop_us = v;
 }
 
+/* "device" of a standby encoder: one, or a list the allocator chooses
+ * from (device: [0, 1]), in order of preference. */
+static void load_devices(Loader *ld, const yaml_node_t *b, JobEncoderBackup *eb)
+{
+    yaml_node_t *n = jy_map_get(ld, b, "device");
+    int nb;
+
+    if (!n)
+        return;
+    if (n->type != YAML_SEQUENCE_NODE) {
+        if (jy_get_string(ld, b, "device", &eb->device) <= 0)
+            return;
+        if (!(eb->devices = av_calloc(1, sizeof(*eb->devices))))
+            ld->enomem = 1;
+        else if ((eb->devices[0] = jy_strdup(ld, eb->device)))
+            eb->nb_devices = 1;
+        return;
+    }
+    nb = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (!nb || nb > JOB_MAX_DEVICES) {
+        report(ld, n, "'device' must list 1 to %d devices, got %d", JOB_MAX_DEVICES, nb);
+        return;
+    }
+    if (!(eb->devices = av_calloc(nb, sizeof(*eb->devices)))) {
+        ld->enomem = 1;
+        return;
+    }
+    for (int i = 0; i < nb; i++) {
+        yaml_node_t *d = jy_node_at(ld, n->data.sequence.items.start[i]);
+        NodeType t = jy_node_type(d);
+        if (t != T_STRING && t != T_INT) {
+            jy_wrong_type(ld, d, "device", "a device: a CUDA index or a render node");
+            continue;
+        }
+        for (int k = 0; k < eb->nb_devices; k++)
+            if (!strcmp(eb->devices[k], TEXT(d)))
+                report(ld, d, "device '%s' is listed twice", TEXT(d));
+        if (!(eb->devices[eb->nb_devices] = jy_strdup(ld, TEXT(d))))
+            return;
+        eb->nb_devices++;
+    }
+    if (eb->nb_devices && !(eb->device = jy_strdup(ld, eb->devices[0])))
+        return;
+}
+
 /* "backup" of a rendition: the standby encoder. */
 static void load_encoder_backup(Loader *ld, const yaml_node_t *map, JobRendition *r)
 {
@@ -394,7 +445,7 @@ static void load_encoder_backup(Loader *ld, const yaml_node_t *map, JobRendition
     jy_get_options(ld, b, &eb->options, &opts);
     if (codec)
         jl_check_encoder_options(ld, opts, codec);
-    jy_get_string(ld, b, "device", &eb->device);
+    load_devices(ld, b, eb);
 }
 
 static void load_rendition(Loader *ld, const yaml_node_t *map, JobRendition *r,
@@ -730,6 +781,13 @@ static void load_orchestrator(Loader *ld, const yaml_node_t *map, int job_wide,
         else if (jy_get_int(ld, m, "max_provisioned", 0, 100000, &v) > 0)
             o->max_provisioned = v ? (int)v : -1;   /* 0 written: none ahead */
     }
+    if (jy_map_get(ld, m, "max_sessions_per_device")) {
+        if (!job_wide)
+            report(ld, jy_map_get(ld, m, "max_sessions_per_device"), "'max_sessions_per_device' "
+                   "is job-wide: set it under supervisor: orchestrator:");
+        else if (jy_get_int(ld, m, "max_sessions_per_device", 1, 1024, &v) > 0)
+            o->max_sessions_per_device = (int)v;
+    }
     if (o->provision_above >= 0 && o->release_below >= 0 && o->release_below >= o->provision_above)
         report(ld, m, "'release_below' (%g) must be below 'provision_above' (%g)",
                o->release_below, o->provision_above);
@@ -741,18 +799,11 @@ static const char *const standby_mode_words[] = { "warm", "hot", NULL };
  * 0 when absent, -1 (reported) when it is something else. */
 static int get_standby_mode(Loader *ld, const yaml_node_t *map, JobStandbyMode *mode)
 {
-    yaml_node_t *n = jy_map_get(ld, map, "standby_mode");
+    int w, ret = jy_get_word(ld, map, "standby_mode", standby_mode_words, &w);
 
-    if (!n)
-        return 0;
-    if (jy_node_type(n) == T_STRING)
-        for (int i = 0; standby_mode_words[i]; i++)
-            if (!strcmp(TEXT(n), standby_mode_words[i])) {
-                *mode = (JobStandbyMode)i;
-                return 1;
-            }
-    report(ld, n, "'standby_mode' must be warm or hot");
-    return -1;
+    if (ret > 0)
+        *mode = (JobStandbyMode)w;
+    return ret;
 }
 
 /*
@@ -793,23 +844,13 @@ static void check_hot(Loader *ld, const yaml_node_t *map, const yaml_node_t *mod
 static void load_switching(Loader *ld, const yaml_node_t *map, const JobSupervisor *sv,
                            JobStream *st)
 {
-    yaml_node_t *n = jy_map_get(ld, map, "standby");
-    int mode_set;
+    int w, mode_set;
 
     st->standby = JOB_STANDBY_ON_RISK;
     st->switch_back_us = JOB_DEFAULT_SWITCH_BACK_US;
     st->latency_budget_us = JOB_DEFAULT_LATENCY_BUDGET_US;
-    if (n) {
-        int found = -1;
-        if (jy_node_type(n) == T_STRING)
-            for (int i = 0; standby_words[i]; i++)
-                if (!strcmp(TEXT(n), standby_words[i]))
-                    found = i;
-        if (found < 0)
-            report(ld, n, "'standby' must be on_risk, always or never");
-        else
-            st->standby = (JobStandby)found;
-    }
+    if (jy_get_word(ld, map, "standby", standby_words, &w) > 0)
+        st->standby = (JobStandby)w;
     get_duration_or_off(ld, map, "switch_back", "never", SWITCH_BACK_MAX_US, &st->switch_back_us);
     get_duration_or_off(ld, map, "latency_budget", "none", 0, &st->latency_budget_us);
     /* the stream's own, else the supervisor's */
@@ -1370,6 +1411,9 @@ static void free_stream(JobStream *st)
             av_freep(&r->backup->encoder);
             av_dict_free(&r->backup->options);
             av_freep(&r->backup->device);
+            for (int k = 0; k < r->backup->nb_devices; k++)
+                av_freep(&r->backup->devices[k]);
+            av_freep(&r->backup->devices);
             av_freep(&r->backup);
         }
     }

@@ -49,6 +49,15 @@ typedef struct JobInputBackup {
     JobLoc loc;
 } JobInputBackup;
 
+/* When an input's backup sources are read (prefetch:). */
+typedef enum JobPrefetch {
+    JOB_PREFETCH_ALWAYS,          /* all the time: a loss is bridged at once */
+    JOB_PREFETCH_ON_RISK,         /* only once provisioned (the orchestrator on
+                                     risk, a drill, hotspare ctl), or when the
+                                     source in use is lost: a healthy channel
+                                     pays for one ingest */
+} JobPrefetch;
+
 typedef struct JobInput {
     char *url;                    /* as written: may hold secrets; show it
                                      through redact_url() only */
@@ -61,6 +70,7 @@ typedef struct JobInput {
     int64_t rw_timeout_us;        /* deadline of each blocking call */
     JobInputBackup *backups;      /* in order of preference */
     int nb_backups;
+    JobPrefetch prefetch;         /* when the backups are read */
     int64_t loss_timeout_us;      /* no packet for this long: input lost */
     /* content failures (filters/probe-*.graph): how long black video, a
      * frozen picture or silent audio must last to count as a failure of
@@ -86,7 +96,12 @@ typedef struct JobEncoderBackup {
     int64_t bitrate;              /* 0 = the rendition's */
     AVDictionary *options;        /* NULL: none (not the primary's: they are
                                      the primary encoder's options) */
-    char *device;
+    char *device;                 /* the first of devices; NULL: default */
+    char **devices;               /* where it may run, in order of preference
+                                     (device: [0, 1]): the allocator opens it
+                                     on the one with most headroom; nb >= 1
+                                     when device is set */
+    int nb_devices;
     JobLoc loc;
 } JobEncoderBackup;
 
@@ -188,11 +203,14 @@ typedef struct JobOrchestrator {
     int64_t keep_us;              /* 0: the default */
     int max_provisioned;          /* backups ahead, job-wide (supervisor
                                      only); 0: the default */
+    int max_sessions_per_device;  /* encoder sessions a device (GPU) may hold
+                                     when the allocator places a standby there,
+                                     job-wide; 0: no limit */
     float hot_above;              /* risk above which a warm standby encoder
                                      is made hot; > 1 (off), < 0 (unset): never */
 } JobOrchestrator;
 
-#define JOB_ORCH_UNSET { -1, -1, -1, 0, 0, 0, -1 }
+#define JOB_ORCH_UNSET { -1, -1, -1, 0, 0, 0, 0, -1 }
 
 typedef struct JobStream {
     char *name;                   /* unique in the job, [a-z0-9_-]+ */
@@ -241,6 +259,7 @@ typedef struct JobSupervisor {
 } JobSupervisor;
 
 #define JOB_DEFAULT_TICK_US 1000000
+#define JOB_MAX_DEVICES 16
 #define JOB_DEFAULT_HOOK_TIMEOUT_US 30000000   /* 30 s */
 
 typedef struct Job {

@@ -144,6 +144,9 @@ int jy_get_string(Loader *ld, const yaml_node_t *map, const char *key, char **ou
 int jy_get_int(Loader *ld, const yaml_node_t *map, const char *key,
                int64_t min, int64_t max, int64_t *out);
 int jy_get_bool(Loader *ld, const yaml_node_t *map, const char *key, int *out);
+/* one of words (NULL-terminated): its index; the error lists them all */
+int jy_get_word(Loader *ld, const yaml_node_t *map, const char *key,
+                const char *const *words, int *out);
 /* more than 0 and at most max (0: no limit) */
 int jy_get_duration(Loader *ld, const yaml_node_t *map, const char *key,
                     int64_t max, int64_t *out);

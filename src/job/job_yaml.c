@@ -19,6 +19,7 @@
 
 #include <yaml.h>
 
+#include <libavutil/avstring.h>
 #include <libavutil/bprint.h>
 #include <libavutil/mem.h>
 
@@ -379,6 +380,26 @@ int jy_get_bool(Loader *ld, const yaml_node_t *map, const char *key, int *out)
     }
     *out = jy_in_words(TEXT(n), jy_true_words);
     return 1;
+}
+
+int jy_get_word(Loader *ld, const yaml_node_t *map, const char *key,
+                const char *const *words, int *out)
+{
+    yaml_node_t *n = jy_map_get(ld, map, key);
+    char list[256] = "";
+
+    if (!n)
+        return 0;
+    if (jy_node_type(n) == T_STRING)
+        for (int i = 0; words[i]; i++)
+            if (!strcmp(TEXT(n), words[i])) {
+                *out = i;
+                return 1;
+            }
+    for (int i = 0; words[i]; i++)
+        av_strlcatf(list, sizeof(list), "%s%s", i ? (words[i + 1] ? ", " : " or ") : "", words[i]);
+    report(ld, n, "'%s' must be %s", key, list);
+    return -1;
 }
 
 /* A value with units: a scalar that is not a boolean or null. Quoted or not,

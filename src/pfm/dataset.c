@@ -205,32 +205,36 @@ static int on_sample(void *opaque, const HdsTick *t, const SampleComp *c)
     return 0;
 }
 
-static int add_failure(DsSeries *s, int64_t t)
+/* Appends t to a growing array of times. */
+static int add_time(int64_t **v, int *nb, int *nb_alloc, int64_t t)
 {
-    if (s->nb_failures == s->nb_failures_alloc) {
-        int n = s->nb_failures_alloc ? s->nb_failures_alloc * 2 : 8;
-        int64_t *a = av_realloc_array(s->failure_us, n, sizeof(*a));
+    if (*nb == *nb_alloc) {
+        int n = *nb_alloc ? *nb_alloc * 2 : 8;
+        int64_t *a = av_realloc_array(*v, n, sizeof(*a));
         if (!a)
             return AVERROR(ENOMEM);
-        s->failure_us = a;
-        s->nb_failures_alloc = n;
+        *v = a;
+        *nb_alloc = n;
     }
-    s->failure_us[s->nb_failures++] = t;
+    (*v)[(*nb)++] = t;
     return 0;
 }
 
-/* The failure belongs to the series of its component whose ticks cover
- * its time (the run it happened in). */
+/* A failure (or a switch away at high risk) belongs to the series of its
+ * component whose ticks cover its time (the run it happened in). */
 static int on_event(void *opaque, const HdsEvent *e)
 {
     Loader *ld = opaque;
     Dataset *ds = ld->ds;
     CompId id;
-    int source, ret;
+    int source, ret, averted = !strcmp(e->kind, "averted");
 
-    if (strcmp(e->kind, "failure"))
+    if (strcmp(e->kind, "failure") && !averted)
         return 0;
-    ds->files[ld->file].failure_events++;
+    if (averted)
+        ds->files[ld->file].averted_events++;
+    else
+        ds->files[ld->file].failure_events++;
     /* "enc:720p.backup" is the encoder's series, "input.backup" its own */
     if (!e->component || comp_parse(e->component, 0, &id, NULL, 0) < 0 ||
         !health_kind_predicted(id.kind))
@@ -243,7 +247,9 @@ static int on_event(void *opaque, const HdsEvent *e)
         if (!match || !s->n || e->time_us < s->time_us[0] ||
             e->time_us > s->time_us[s->n - 1] + 5000000)
             continue;
-        if ((ret = add_failure(s, e->time_us)) < 0)
+        ret = averted ? add_time(&s->averted_us, &s->nb_averted, &s->nb_averted_alloc, e->time_us)
+                      : add_time(&s->failure_us, &s->nb_failures, &s->nb_failures_alloc, e->time_us);
+        if (ret < 0)
             return ret;
     }
     return 0;
@@ -334,8 +340,11 @@ int dataset_load(Dataset *ds, const char *path, char *err, size_t err_size)
         ret = hds_reader_events(r, &f, on_event, &ld);
     }
     if (ret >= 0)
-        for (int i = ld.first; i < ds->nb; i++)
-            count_failures(&ds->s[i]);
+        for (int i = ld.first; i < ds->nb; i++) {
+            DsSeries *s = &ds->s[i];
+            count_failures(s);
+            qsort(s->averted_us, s->nb_averted, sizeof(*s->averted_us), cmp_i64);
+        }
     if (ret < 0)
         snprintf(err, err_size, "%s: cannot read the data store: %s", path, av_err2str(ret));
     hds_reader_close(&r);
@@ -349,18 +358,25 @@ void dataset_label_series(const DsSeries *s, int64_t horizon_us, int64_t end_us,
 {
     int f = 0;                   /* first failure after t */
     int nf = 0;                  /* failures seen up to end_us */
+    int a = 0, na = 0;           /* the same for switches away */
 
     while (nf < s->nb_failures && s->failure_us[nf] <= end_us)
         nf++;
+    while (na < s->nb_averted && s->averted_us[na] <= end_us)
+        na++;
     for (int k = 0; k < s->n && s->time_us[k] <= end_us; k++) {
         int64_t t = s->time_us[k];
         float up = s->x[(size_t)k * FEAT_NB + FEAT_UP];
         while (f < nf && s->failure_us[f] <= t)
             f++;
+        while (a < na && s->averted_us[a] <= t)
+            a++;
         if (up == 0.0f || (f > 0 && t - s->failure_us[f - 1] <= DS_COOLDOWN_US))
             l[k] = -1;
         else if (f < nf && s->failure_us[f] <= t + horizon_us)
             l[k] = 1;
+        else if (a < na && s->averted_us[a] <= t + horizon_us)
+            l[k] = -1;
         else if (t + horizon_us > end_us)
             l[k] = -1;
         else
@@ -390,6 +406,7 @@ void dataset_free(Dataset *ds)
         av_free(ds->s[i].x);
         av_free(ds->s[i].label);
         av_free(ds->s[i].failure_us);
+        av_free(ds->s[i].averted_us);
     }
     av_free(ds->s);
     for (int i = 0; i < ds->nb_files; i++)

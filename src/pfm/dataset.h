@@ -21,6 +21,10 @@
  *      or no failure follows within H and the series ends before t + H (its
  *      future is unknown);
  *    1 when a counted failure follows in (t, t + H];
+ *   -1 when the orchestrator switched the component away at high risk in
+ *      (t, t + H] (an "averted" event): what would have followed is not
+ *      known, and calling it healthy would teach the model that high risk
+ *      is harmless;
  *    0 otherwise.
  */
 #ifndef HS_DATASET_H
@@ -49,12 +53,15 @@ typedef struct DsSeries {
     signed char *label;          /* n, after dataset_label() */
     int nb_failures, nb_failures_alloc;
     int64_t *failure_us;         /* counted failures, increasing */
+    int nb_averted, nb_averted_alloc;
+    int64_t *averted_us;         /* switched away at high risk, increasing */
 } DsSeries;
 
 typedef struct DsFile {
     char *path;
     int64_t first_us, last_us;   /* the span of its ticks */
     int64_t failure_events;      /* failure events read (counted or not) */
+    int64_t averted_events;      /* switches away at high risk */
 } DsFile;
 
 typedef struct Dataset {

@@ -9,6 +9,7 @@
 #include <libavcodec/avcodec.h>
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
+#include <libavutil/avstring.h>
 #include <libavutil/intreadwrite.h>
 #include <libavutil/mem.h>
 #include <libavutil/time.h>
@@ -69,6 +70,8 @@ typedef struct EncInst {
     EncWorker *worker;           /* its libav calls; NULL until the first, and
                                     after one hung (abandoned with its encoder) */
     InstStatus pub;              /* as last published */
+    char device[48];             /* placed by the allocator; vcfg.device
+                                    points here once it is set */
     /* standby_mode hot (is_hot): a standby given every frame */
     int hot_req;                 /* made hot by a request; until it closes */
     int fed;                     /* given every frame from fed_from on */
@@ -960,17 +963,25 @@ static void carry_out(Encoder *enc, const CompRequest *r)
         } else if (i == enc->active) {
             inst_event_seq(enc, in, EV_REFUSED, 0, r->seq, "it is in use");
         } else if (r->op == COMP_OP_PROVISION) {
-            int ret = inst_open(enc, i);
+            int ret;
+            /* the allocator's placement, for an encoder not open yet */
+            if (r->device[0] && !in->ci.ctx && enc->jr) {
+                av_strlcpy(in->device, r->device, sizeof(in->device));
+                in->vcfg.device = in->device;
+            }
+            ret = inst_open(enc, i);
             if (ret < 0) {
-                inst_event_seq(enc, in, EV_REFUSED, ret, r->seq, "cannot open it");
+                inst_event_seq(enc, in, EV_REFUSED, ret, r->seq, "cannot open it%s%s",
+                               r->device[0] ? " on device " : "", r->device);
                 return;
             }
             if (r->hot && enc->hot_ok)
                 in->hot_req = 1;
-            inst_event_seq(enc, in, EV_PROVISIONED, 0, r->seq, "open and ready%s (%s)",
+            inst_event_seq(enc, in, EV_PROVISIONED, 0, r->seq, "open and ready%s (%s%s%s)",
                            !is_hot(enc, i) ? (r->hot ? ", warm: this rendition cannot have a "
                                                        "hot standby" : "") :
-                           in->fed ? ", hot" : ", hot from the next GOP boundary", r->origin);
+                           in->fed ? ", hot" : ", hot from the next GOP boundary",
+                           r->origin, r->device[0] ? ", device " : "", r->device);
         } else {
             close_inst(enc, i);
             inst_event_seq(enc, in, EV_RELEASED, 0, r->seq, "released (%s)", r->origin);

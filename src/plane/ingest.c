@@ -26,6 +26,8 @@
 #define INGEST_PROBE_EXTRA_US (5 * 1000000LL)
 #define INGEST_RETRY_MIN_US 500000
 #define INGEST_RETRY_MAX_US (10 * 1000000LL)
+/* read_source's answer for a source held while it was read */
+#define INGEST_HELD 1
 
 enum { BR_VIDEO, BR_AUDIO, NB_BRANCHES };
 
@@ -49,12 +51,21 @@ struct Ingest {
     _Atomic int64_t packets, bytes, last_packet_us, read_us_sum, reads, gap_sum_us,
                     gap_sq_sum_us2, discontinuities, errors, reconnects;
     _Atomic int up;
+    /* Written by the input stage's thread only (ingest_abort, ingest_hold),
+     * so that cut, the deadline's interrupt, is always abort || held. */
     _Atomic int abort;           /* the input stage is done with it */
+    _Atomic int held;            /* not to be read now (prefetch: on_risk) */
+    _Atomic int cut;             /* a blocking call returns at once */
 };
 
 static int stopping(Ingest *in)
 {
     return atomic_load(in->cfg.stop) || atomic_load(&in->abort);
+}
+
+static int is_held(Ingest *in)
+{
+    return atomic_load(&in->held);
 }
 
 static int is_listener(const IngestConfig *c)
@@ -180,7 +191,7 @@ static int open_source(Ingest *in)
     dl_disarm(&in->dl);
     if (ret < 0) {
         av_dict_free(&opts);
-        if (stopping(in))
+        if (stopping(in) || is_held(in))
             return ret;
         return stage_fail(&in->st, ret, "cannot open input %s%s", in->shown,
                           dl_expired(&in->dl) ? " (no answer within rw_timeout)" : "");
@@ -192,6 +203,8 @@ static int open_source(Ingest *in)
     dl_arm(&in->dl, c->rw_timeout_us + INGEST_PROBE_EXTRA_US);
     ret = avformat_find_stream_info(in->ic, NULL);
     dl_disarm(&in->dl);
+    if (ret < 0 && (stopping(in) || is_held(in)))
+        return ret;
     if (ret < 0)
         return stage_fail(&in->st, ret, "cannot read the streams of input %s", in->shown);
 
@@ -237,8 +250,9 @@ static int open_source(Ingest *in)
     return 0;
 }
 
-/* Reads until the source ends, fails or the stream stops. Returns
- * AVERROR_EOF for an end, 0 for a stop, < 0 for a failure (reported). */
+/* Reads until the source ends, fails, is held or the stream stops. Returns
+ * AVERROR_EOF for an end, 0 for a stop, INGEST_HELD when it was held, < 0
+ * for a failure (reported). */
 static int read_source(Ingest *in)
 {
     const IngestConfig *c = &in->cfg;
@@ -251,6 +265,8 @@ static int read_source(Ingest *in)
 
         if (stopping(in))
             return 0;
+        if (is_held(in))
+            return INGEST_HELD;
         pkt = av_packet_alloc();
         if (!pkt)
             return AVERROR(ENOMEM);
@@ -268,6 +284,8 @@ static int read_source(Ingest *in)
             av_packet_free(&pkt);
             if (stopping(in))
                 return 0;
+            if (is_held(in))
+                return INGEST_HELD;
             if (ret == AVERROR_EOF || avio_feof(in->ic->pb)) {
                 stage_event(&in->st, EV_END, "input %s ended", in->shown);
                 return AVERROR_EOF;
@@ -346,6 +364,13 @@ static int ingest_run(void *arg)
     int ret = 0;
 
     for (;;) {
+        /* held: closed, waiting to be wanted (or stopped) */
+        while (is_held(in) && !stopping(in))
+            av_usleep(INGEST_SLICE_US);
+        if (stopping(in)) {
+            ret = 0;
+            break;
+        }
         ret = open_source(in);
         if (ret >= 0) {
             in->fails = 0;
@@ -355,6 +380,17 @@ static int ingest_run(void *arg)
         if (stopping(in) || ret == 0) {
             ret = 0;
             break;
+        }
+        if (ret == INGEST_HELD || is_held(in)) {
+            /* let go on purpose: no failure, no back-off; the input stage
+             * hears that the source is gone until it is wanted again */
+            stage_event(&in->st, EV_INFO, "input %s closed: not read until it is provisioned",
+                        in->shown);
+            in->fails = 0;
+            for (int b = 0; b < NB_BRANCHES; b++)
+                if (send_item(in, TQ_END, b, NULL) < 0)
+                    goto end;
+            continue;
         }
         /* lost or ended: the input stage hears it now */
         for (int b = 0; b < NB_BRANCHES; b++)
@@ -390,7 +426,9 @@ int ingest_alloc(Ingest **pin, const IngestConfig *cfg)
     stage_init(&in->st, cfg->js->name, cfg->component, cfg->events, ingest_run);
     in->cfg = *cfg;
     redact_url(cfg->url, in->shown, sizeof(in->shown));
-    dl_init(&in->dl, &in->abort);
+    atomic_init(&in->held, cfg->held);
+    atomic_init(&in->cut, cfg->held);
+    dl_init(&in->dl, &in->cut);
     fault_point_init(&in->faults, cfg->js, cfg->component);
     *pin = in;
     return 0;
@@ -416,6 +454,13 @@ int ingest_join(Ingest *in)
 void ingest_abort(Ingest *in)
 {
     atomic_store(&in->abort, 1);
+    atomic_store(&in->cut, 1);
+}
+
+void ingest_hold(Ingest *in, int held)
+{
+    atomic_store(&in->held, !!held);
+    atomic_store(&in->cut, held || atomic_load(&in->abort));
 }
 
 int ingest_running(Ingest *in)

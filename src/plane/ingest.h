@@ -47,6 +47,7 @@ typedef struct IngestConfig {
     int64_t rw_timeout_us;
     int instance;                /* 0: the primary */
     int reconnect;               /* open again after a loss */
+    int held;                    /* starts held: not read until ingest_hold(0) */
     ThreadQueue *q;              /* the input stage's; one of its senders */
     const _Atomic int *stop;     /* the run's graceful stop */
     EventLog *events;
@@ -80,5 +81,12 @@ int ingest_running(Ingest *in);
  * The run's graceful stop is seen by the input stage, which aborts its
  * instances. Thread-safe. */
 void ingest_abort(Ingest *in);
+
+/* Held (1), the source is closed and not read, without a failure or a
+ * back-off, and the input stage gets TQ_END for its branches (a blocking
+ * open or read is cut short); let go (0), it is opened at once and read
+ * again. The thread keeps running either way (prefetch: on_risk, input.c).
+ * Called from the input stage's thread only. */
+void ingest_hold(Ingest *in, int held);
 
 #endif

@@ -54,6 +54,9 @@ typedef struct Src {
     int key_seen;                /* (in use) video flows from a keyframe */
     int64_t bad_until;           /* content failed: not taken before this */
     int bad_count;
+    int held;                    /* prefetch: on_risk and not provisioned: not read */
+    uint32_t provision_seq;      /* a provision answered once the source is up */
+    char provision_origin[16];
 } Src;
 
 struct Input {
@@ -134,6 +137,10 @@ static void cache_push(Src *s, int branch, AVPacket *pkt, int64_t now)
     while (s->nb_cache > 1 && now - cache_at(s, 0)->wall_us > IN_CACHE_MAX_US)
         cache_pop(s);
 }
+
+/* Answers request seq about source i (-1: the input as a whole). */
+static void answer(Input *in, int i, EventKind kind, uint32_t seq, const char *fmt, ...)
+    av_printf_format(5, 6);
 
 /* --- forwarding ---------------------------------------------------------------- */
 
@@ -277,6 +284,26 @@ static int candidate(Input *in, int i, int64_t now)
            pick_start(in, s, &dummy) >= 0;
 }
 
+/* prefetch: on_risk, and the source in use is lost with no backup read
+ * ahead: the reflex opens every held backup now, cold (the stream repeats
+ * its last frame until one is up). Returns how many. */
+static int read_cold(Input *in, const char *why)
+{
+    int n = 0;
+
+    for (int i = 1; i < in->nb_src; i++)
+        if (in->src[i].held) {
+            in->src[i].held = 0;
+            ingest_hold(in->src[i].ing, 0);
+            n++;
+        }
+    if (n)
+        evlog_emit(in->st.events, in->st.stream, in->st.component, EV_WARNING, 0,
+                   "%s and no backup source was read ahead (prefetch: on_risk): "
+                   "opening %d now", why, n);
+    return n;
+}
+
 /* The source in use is gone (or its content failed): the first other that
  * is up takes over, without a gap on the stream's timeline. */
 static void failover(Input *in, int64_t now, const char *why)
@@ -315,6 +342,7 @@ static void failover(Input *in, int64_t now, const char *why)
     if (from >= 0)
         evlog_emit(in->st.events, in->st.stream, in->st.component, EV_WARNING, 0,
                    "no source is up: the stream repeats its last frame until one is");
+    read_cold(in, "the source in use was lost");
 }
 
 /* A packet of source i (consumed). */
@@ -323,6 +351,10 @@ static void take_packet(Input *in, int i, int b, AVPacket *pkt, int64_t now)
     Src *s = &in->src[i];
     int key = b == BR_VIDEO && (pkt->flags & AV_PKT_FLAG_KEY);
 
+    if (s->held) {
+        av_packet_free(&pkt);    /* read before it was let go */
+        return;
+    }
     if (!s->up_since)
         s->up_since = now;
     s->last_wall_us = now;
@@ -364,6 +396,10 @@ static void take_params(Input *in, int i, int b, StreamParams *sp)
 {
     Src *s = &in->src[i];
 
+    if (s->held) {
+        params_free(&sp);        /* opened before it was let go */
+        return;
+    }
     params_free(&s->sp[b]);
     s->sp[b] = sp;
     if (!s->up) {
@@ -371,6 +407,11 @@ static void take_params(Input *in, int i, int b, StreamParams *sp)
         s->session++;
         s->up_since = 0;
         cache_clear(s);
+        if (s->provision_seq) {
+            answer(in, i, EV_PROVISIONED, s->provision_seq, "read ahead and ready (%s)",
+                   s->provision_origin);
+            s->provision_seq = 0;
+        }
     }
     if (i == in->active) {
         /* the source in use came back on its own (a reconnect faster than
@@ -381,10 +422,6 @@ static void take_params(Input *in, int i, int b, StreamParams *sp)
                                                  in->frame_us);
     }
 }
-
-/* Answers request seq about source i (-1: the input as a whole). */
-static void answer(Input *in, int i, EventKind kind, uint32_t seq, const char *fmt, ...)
-    av_printf_format(5, 6);
 
 static void answer(Input *in, int i, EventKind kind, uint32_t seq, const char *fmt, ...)
 {
@@ -398,16 +435,100 @@ static void answer(Input *in, int i, EventKind kind, uint32_t seq, const char *f
                    kind, 0, seq, "%s", msg);
 }
 
+/* Stops reading backup source i (not in use): held, its cache dropped;
+ * what it was asked for ends with it. */
+static void hold_source(Input *in, int i, uint32_t seq)
+{
+    Src *s = &in->src[i];
+
+    s->held = 1;
+    ingest_hold(s->ing, 1);
+    cache_clear(s);
+    s->up = 0;
+    s->up_since = 0;
+    if (s->provision_seq)
+        answer(in, i, EV_REFUSED, s->provision_seq, "released by request %u before it was up",
+               (unsigned)seq);
+    s->provision_seq = 0;
+    if (in->planned == i) {
+        if (in->planned_seq)
+            answer(in, i, EV_REFUSED, in->planned_seq, "released by request %u", (unsigned)seq);
+        in->planned = -1;
+        in->planned_seq = 0;
+    }
+}
+
+/* prefetch: on_risk: a backup source is read ahead once provisioned (the
+ * provision is answered when it is up) and held again once released
+ * (never the one in use, never the primary). With prefetch: always every
+ * source is read all the time: refused. COMP_ANY: provision the first held
+ * backup, release every backup read and not in use. */
+static void provision_or_release(Input *in, const CompRequest *r)
+{
+    int prov = r->op == COMP_OP_PROVISION, i = r->instance, n = 0;
+    Src *s;
+
+    if (in->js->input.prefetch == JOB_PREFETCH_ALWAYS) {
+        answer(in, -1, EV_REFUSED, r->seq, "every source of this input is read all the time "
+               "(prefetch: always): it is switched, not %s", prov ? "provisioned" : "released");
+        return;
+    }
+    if (i == COMP_ANY && prov) {
+        for (int k = 1; k < in->nb_src && i == COMP_ANY; k++)
+            if (in->src[k].held)
+                i = k;
+        if (i == COMP_ANY) {
+            answer(in, -1, EV_REFUSED, r->seq, "every backup source is read already");
+            return;
+        }
+    } else if (i == COMP_ANY) {
+        for (int k = 1; k < in->nb_src; k++)
+            if (!in->src[k].held && k != in->active) {
+                hold_source(in, k, r->seq);
+                answer(in, k, EV_RELEASED, r->seq, "no longer read (%s)", r->origin);
+                n++;
+            }
+        if (!n)
+            answer(in, -1, EV_REFUSED, r->seq, "no backup source is read, other than the one in use");
+        return;
+    }
+    if (i < 0 || i >= in->nb_src) {
+        answer(in, -1, EV_REFUSED, r->seq, "no source %d (it has %d)", i, in->nb_src);
+        return;
+    }
+    s = &in->src[i];
+    if (i == 0) {
+        answer(in, i, EV_REFUSED, r->seq, "the primary source is always read");
+    } else if (!prov && i == in->active) {
+        answer(in, i, EV_REFUSED, r->seq, "it is in use");
+    } else if (!prov) {
+        hold_source(in, i, r->seq);
+        answer(in, i, EV_RELEASED, r->seq, "no longer read (%s)", r->origin);
+    } else {
+        if (s->held) {
+            s->held = 0;
+            ingest_hold(s->ing, 0);
+        }
+        if (s->up) {
+            answer(in, i, EV_PROVISIONED, r->seq, "read ahead and ready (%s)", r->origin);
+            return;
+        }
+        if (s->provision_seq)
+            answer(in, i, EV_REFUSED, s->provision_seq, "superseded by request %u",
+                   (unsigned)r->seq);
+        s->provision_seq = r->seq;
+        av_strlcpy(s->provision_origin, r->origin, sizeof(s->provision_origin));
+    }
+}
+
 /* A planned switch to source i at its next keyframe (COMP_ANY: the next
- * source after the one in use that is up). Every source is read all the
- * time, so provision and release have nothing to do: refused. */
+ * source after the one in use that is up). */
 static void carry_out(Input *in, const CompRequest *r)
 {
     int i = r->instance;
 
     if (r->op != COMP_OP_SWITCH) {
-        answer(in, -1, EV_REFUSED, r->seq, "every source of an input is read all the time: "
-               "it is switched, not %s", r->op == COMP_OP_PROVISION ? "provisioned" : "released");
+        provision_or_release(in, r);
         return;
     }
     if (i == COMP_ANY) {
@@ -443,7 +564,10 @@ static void carry_out(Input *in, const CompRequest *r)
 /* What other threads may read: every source's state, the one in use. */
 static void publish_status(Input *in, int64_t now)
 {
-    CompStatus st = { .nb_instances = in->nb_src, .active = in->active };
+    CompStatus st = {
+        .nb_instances = in->nb_src, .active = in->active,
+        .all_open = in->js->input.prefetch == JOB_PREFETCH_ALWAYS,
+    };
 
     for (int i = 0; i < in->nb_src; i++) {
         Src *s = &in->src[i];
@@ -452,7 +576,7 @@ static void publish_status(Input *in, int64_t now)
         int fresh = s->up && now - s->last_wall_us <= in->js->input.loss_timeout_us;
         InstState state = i == in->active ? INST_ACTIVE :
                           fresh ? INST_READY :
-                          ingest_running(s->ing) ? INST_OPENING : INST_IDLE;
+                          ingest_running(s->ing) && !s->held ? INST_OPENING : INST_IDLE;
         if (state != INST_ACTIVE && now < s->bad_until)
             state = INST_BACKOFF;
         inst_observe(&in->pub[i], state, s->bad_count, s->bad_until, now);
@@ -495,8 +619,11 @@ static void handle_requests(Input *in, int64_t now)
                 failover(in, now, why);
                 return;
             }
-        evlog_emit(in->st.events, in->st.stream, s->component, EV_WARNING, 0,
-                   "%s, and no other source is up: staying", why);
+        if (read_cold(in, why) && in->planned < 0)
+            in->planned = 1;     /* the first backup takes over at its first keyframe */
+        else
+            evlog_emit(in->st.events, in->st.stream, s->component, EV_WARNING, 0,
+                       "%s, and no other source is up: staying", why);
     }
 }
 
@@ -546,6 +673,13 @@ static int input_run(void *arg)
                 Src *s = &in->src[i];
                 s->up = 0;
                 s->up_since = 0;
+                if (s->held)
+                    cache_clear(s);
+                if (s->provision_seq) {
+                    answer(in, i, EV_REFUSED, s->provision_seq,
+                           "could not be read; it is tried again");
+                    s->provision_seq = 0;
+                }
                 if (i == in->active && s->reconnect) {
                     failover(in, now, "the source was lost");
                 } else if (i == in->active) {
@@ -657,6 +791,8 @@ int input_alloc(Input **pin, const JobStream *js, ThreadQueue *video_q, ThreadQu
         /* a live network source that is lost is opened again; a file or a
          * generated source that ends has ended */
         c.reconnect = s->reconnect = job_url_is_network(c.url);
+        /* prefetch: on_risk: backups wait to be provisioned */
+        c.held = s->held = i > 0 && js->input.prefetch == JOB_PREFETCH_ON_RISK;
         s->cache = av_calloc(IN_CACHE_MAX, sizeof(*s->cache));
         if (!s->cache || (ret = ingest_alloc(&s->ing, &c)) < 0)
             goto fail;

@@ -42,6 +42,8 @@ typedef struct CompRequest {
     int instance;                 /* 0..nb_instances-1, or COMP_ANY */
     uint32_t seq;                 /* echoed by the event that reports the outcome */
     char origin[16];              /* who asked: "drill", "ctl", "fo" (for events) */
+    char device[48];              /* provision of a standby encoder: the device
+                                     the allocator placed it on; "": the job's */
     int hot;                      /* PROVISION of a standby encoder: open it and
                                      feed it every frame from the next GOP
                                      (standby_mode: hot for this one); 0: the
@@ -72,6 +74,9 @@ typedef struct CompStatus {
     int nb_instances;
     int active;                   /* instance in use, -1 none */
     int pending;                  /* requests posted, not yet carried out */
+    int all_open;                 /* every instance is open all the time (an
+                                     input with prefetch: always): there is
+                                     nothing to provision or release */
     int64_t last_progress_us;     /* heartbeat: when it last handled an item */
     int64_t busy_since_us;        /* working on an item since; 0 idle (waiting) */
     InstStatus inst[COMP_MAX_INSTANCES];

@@ -75,6 +75,30 @@ grep 'provision hook' "$T/hang.jsonl" | grep -q '"kind":"warning"' || fail "no w
 grep 'provision hook' "$T/hang.jsonl" | grep -q 'deadline' || fail "the hook was not killed at its deadline: $(grep hook "$T/hang.jsonl")"
 pgrep -f 'sleep 60' > /dev/null && fail "the hung hook is still running"
 
+# a proactive switch (switch_above): provisioned, then switched away at
+# high risk; the switch carried out is an "averted" event, kept in the data
+# store for the model's labels (not to learn that high risk is harmless)
+sed -e 's|orchestrator: { provision_above: 0, confirm: 2 }|orchestrator: { provision_above: 0, switch_above: 0, confirm: 2 }|' \
+    -e "s|$SOCK|$T/away.sock|" -e 's|duration: 10s|duration: 8s|' \
+    -e "s|^supervisor:|supervisor:\\n  hds: { path: $T/away.hds }|" -e "s|out/a.ts|out/away-a.ts|" \
+    -e "s|out/b.ts|out/away-b.ts|" "$T/risk.yaml" > "$T/away.yaml"
+grep -q switch_above "$T/away.yaml" && grep -q away.hds "$T/away.yaml" || fail "the switch_above job was not made"
+"$HS" run --events "$T/away.jsonl" "$T/away.yaml" > "$T/away.log" 2>&1 || fail "run with switch_above exited $?: $(tail -n 3 "$T/away.log")"
+away=$(grep 'orchestrator: switch out:rec.backup' "$T/away.jsonl" | head -n 1)
+[ -n "$away" ] || fail "no switch away: $(grep -v '"start"' "$T/away.jsonl")"
+echo "$away" | grep -q 'rule switch_away' || fail "the switch does not name its rule: $away"
+averted=$(grep '"kind":"averted"' "$T/away.jsonl" | head -n 1)
+echo "$averted" | grep -q 'switched away from out:rec at risk 0\.[0-9]*' || fail "no averted event: $(grep -v '"start"' "$T/away.jsonl")"
+assert_eq "averted seq = switch request" "$(echo "$averted" | sed 's/.*"seq":\([0-9]*\).*/\1/')" \
+    "$(echo "$away" | sed 's/.*"seq":\([0-9]*\).*/\1/')"
+# no ping-pong: the primary that was at risk is not switched back to
+assert_eq "switches away" "$(grep -c 'orchestrator: switch' "$T/away.jsonl")" 1
+"$HS" hds export "$T/away.hds" --out "$T/away.csv" --events "$T/away-events.csv" > /dev/null ||
+    fail "hds export exited $?"
+grep -q 'averted' "$T/away-events.csv" || fail "the data store has no averted event: $(cat "$T/away-events.csv")"
+assert_eq "frames missing in the switch" \
+    "$(($(probe_frames "$T/out/away-a.ts" v:0) + $(probe_frames "$T/out/away-b.ts" v:0) >= 240 ? 0 : 1))" 0
+
 # a healthy job with the model's thresholds: nothing opened ahead
 job "$T/healthy.yaml" <<EOF
 version: 1

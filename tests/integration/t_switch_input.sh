@@ -11,15 +11,9 @@ need ffmpeg ffprobe
 RTMP=19370
 nginx_start ingest $RTMP 18100
 
-publish() {  # NAME PATTERN
-    bg ffmpeg -nostdin -v error -re -f lavfi -i "$2=size=320x180:rate=30" \
-        -f lavfi -i "sine=frequency=440:sample_rate=48000" \
-        -c:v libx264 -preset ultrafast -tune zerolatency -g 15 -c:a aac -b:a 64k \
-        -f flv "rtmp://127.0.0.1:$RTMP/live/$1"
-}
-publish main testsrc2
+rtmp_publish $RTMP main testsrc2
 PUB_MAIN=$BG_PID
-publish backup smptebars
+rtmp_publish $RTMP backup smptebars
 # both publishing before hotspare starts reading
 wait_for 10 sh -c "grep -q 'live/main' '$NGINX_DIR/rtmp_access.log' 2>/dev/null || \
     [ -s '$NGINX_DIR/rec/main.flv' ]" || fail "the main publisher did not start"

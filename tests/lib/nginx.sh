@@ -46,3 +46,14 @@ nginx_kill() {
     pkill -9 -P "$_p" 2>/dev/null
     kill -9 "$_p" 2>/dev/null
 }
+
+# rtmp_publish PORT NAME PATTERN: a live 320x180 30 fps source (lavfi
+# PATTERN, a 440 Hz tone) pushed to rtmp://127.0.0.1:PORT/live/NAME, in the
+# background (BG_PID): x264 ultrafast zerolatency, a keyframe every 15
+# frames, AAC.
+rtmp_publish() {
+    bg ffmpeg -nostdin -v error -re -f lavfi -i "$3=size=320x180:rate=30" \
+        -f lavfi -i "sine=frequency=440:sample_rate=48000" \
+        -c:v libx264 -preset ultrafast -tune zerolatency -g 15 -c:a aac -b:a 64k \
+        -f flv "rtmp://127.0.0.1:$1/live/$2"
+}

@@ -130,6 +130,58 @@ static void test_release_after_keep(void)
     }
 }
 
+/* A backup the orchestrator did not open (the reflex opened it cold, a
+ * drill or ctl asked) is let go like its own once the risk has passed;
+ * never the primary, never one in use; an input that reads every source
+ * all the time (all_open) gets neither provisions nor releases. */
+static void test_adopt_and_all_open(void)
+{
+    FoPolicy p = policy();
+    FoAction a[4];
+    int64_t t;
+
+    {
+        FoCompState s = { 0 };
+        FoView v = view(3, 0, 0.1f);
+        int released = 0;
+        v.st.inst[2].state = INST_READY;        /* opened by someone else */
+        for (t = S; t <= 70 * S; t += S) {
+            int n = tick(&s, &v, &p, t, a);
+            if (n) {
+                CU_ASSERT(a[0].op == COMP_OP_RELEASE);
+                CU_ASSERT(a[0].instance == 2);
+                CU_ASSERT(t >= 61 * S);          /* keep after it was seen */
+                v.st.inst[2].state = INST_IDLE;
+                released++;
+            }
+        }
+        CU_ASSERT(released == 1);
+    }
+    {
+        /* after a failover to backup 1, the primary comes back: it is not
+         * adopted (a primary is never released), and the backup in use is
+         * not released */
+        FoCompState s = { 0 };
+        FoView v = view(2, 1, 0.1f);
+        v.st.inst[0].state = INST_READY;
+        for (t = S; t <= 200 * S; t += S)
+            CU_ASSERT(tick(&s, &v, &p, t, a) == 0);
+    }
+    {
+        /* prefetch: always: backups open, and high risk asks nothing */
+        FoCompState s = { 0 };
+        FoView v = view(2, 0, 0.99f);
+        v.st.all_open = 1;
+        v.st.inst[1].state = INST_IDLE;         /* a file backup that ended */
+        for (t = S; t <= 10 * S; t += S)
+            CU_ASSERT(tick(&s, &v, &p, t, a) == 0);
+        v.st.inst[1].state = INST_READY;
+        v.risk = 0.1f;
+        for (t = 11 * S; t <= 200 * S; t += S)
+            CU_ASSERT(tick(&s, &v, &p, t, a) == 0);
+    }
+}
+
 static void test_never_release_in_use(void)
 {
     FoPolicy p = policy();
@@ -196,6 +248,16 @@ static void test_switch_away(void)
     v.st.inst[1].state = INST_READY;
     CU_ASSERT_FATAL(tick(&s, &v, &p, 2 * S, a) == 1);
     CU_ASSERT(a[0].op == COMP_OP_SWITCH && a[0].instance == 1 && a[0].rule == FO_RULE_SWITCH_AWAY);
+    /* on the backup now, still at risk: not back to the primary that was
+     * at risk too, only to another backup */
+    v.st.active = 1;
+    v.st.inst[1].state = INST_ACTIVE;
+    v.st.inst[0].state = INST_READY;
+    for (int t = 3; t < 10; t++)
+        CU_ASSERT(tick(&s, &v, &p, t * S, a) == 0);
+    v.st.inst[2].state = INST_READY;
+    CU_ASSERT_FATAL(tick(&s, &v, &p, 10 * S, a) == 1);
+    CU_ASSERT(a[0].op == COMP_OP_SWITCH && a[0].instance == 2);
     /* off by default */
     {
         FoPolicy q = policy();
@@ -442,6 +504,10 @@ static void test_budget(void)
     CU_ASSERT(fo_budget(c, 5, 0) == 0);
     CU_ASSERT(!c[1].granted && c[2].granted);
     CU_ASSERT(fo_budget(c, 5, 10) == 4);
+    /* the order they are acted on: the release, the promise, then by risk */
+    fo_order(c, 5);
+    CU_ASSERT(c[0].comp == 2 && c[1].comp == 3 && c[2].comp == 1 && c[3].comp == 4 &&
+              c[4].comp == 0);
     CU_ASSERT_STRING_EQUAL(fo_rule_name(FO_RULE_SWITCH_BACK), "switch_back");
 }
 
@@ -456,6 +522,7 @@ int main(void)
     CU_add_test(s, "provision after confirm ticks", test_provision_after_confirm);
     CU_add_test(s, "release after keep", test_release_after_keep);
     CU_add_test(s, "never release the instance in use", test_never_release_in_use);
+    CU_add_test(s, "adopt backups opened by others; all_open", test_adopt_and_all_open);
     CU_add_test(s, "flapping bounded per hour", test_flapping_bounded);
     CU_add_test(s, "proactive switch", test_switch_away);
     CU_add_test(s, "switch back to a healthy primary only", test_switch_back);

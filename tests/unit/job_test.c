@@ -193,7 +193,7 @@ static void test_unknown_keys(void)
                "    durattion: 5s\n", 6,
                "2:1: unknown key 'streems' in job (expected one of: version, rw_timeout, supervisor, streams)",
                "5:26: unknown key 'fromat' in input (expected one of: url, format, options, "
-               "realtime, filter, rw_timeout, backup, loss_timeout, probes)",
+               "realtime, filter, rw_timeout, backup, loss_timeout, probes, prefetch)",
                "8:9: unknown key 'widht' in rendition (expected one of: name, width, height, "
                "fps, encoder, bitrate, gop, options, device, backup)",
                "9:38: unknown key 'rendition' in output (expected one of: name, format, url, "
@@ -954,6 +954,7 @@ static void test_switching(void)
         "      url: rtmp://h/live/primary-key-123\n"
         "      backup: [ { url: rtmp://h/live/backup-key-456 }, { url: slate.mp4, realtime: false } ]\n"
         "      loss_timeout: 250ms\n"
+        "      prefetch: on_risk\n"
         "      probes: { black: 2s, silence: 5s }\n"
         "    audio: false\n"
         "    renditions:\n"
@@ -976,6 +977,7 @@ static void test_switching(void)
     CU_ASSERT_FALSE(in->backups[1].realtime);     /* as written */
     CU_ASSERT_EQUAL(in->backups[1].rw_timeout_us, JOB_DEFAULT_RW_TIMEOUT_US);
     CU_ASSERT_EQUAL(in->loss_timeout_us, 250000);
+    CU_ASSERT_EQUAL(in->prefetch, JOB_PREFETCH_ON_RISK);
     CU_ASSERT_EQUAL(in->black_us, 2000000);
     CU_ASSERT_EQUAL(in->freeze_us, 0);
     CU_ASSERT_EQUAL(in->silence_us, 5000000);
@@ -1004,6 +1006,24 @@ static void test_switching(void)
     CU_ASSERT_PTR_NULL(st->renditions[0].backup);
     CU_ASSERT_EQUAL(st->nb_faults, 0);
     job_free(&job);
+}
+
+static void test_prefetch(void)
+{
+    Job *job = load_ok(HEAD
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n");
+
+    /* the default reads every backup all the time, as before the key */
+    CU_ASSERT_EQUAL(job->streams[0].input.prefetch, JOB_PREFETCH_ALWAYS);
+    job_free(&job);
+    EXPECT_BAD("version: 1\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input: { url: in.ts, backup: { url: b.ts }, prefetch: sometimes }\n"
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n", 1,
+        "4:59: 'prefetch' must be always or on_risk");
 }
 
 static void test_switching_errors(void)
@@ -1326,12 +1346,54 @@ static void test_orchestrator(void)
         "9:39: 'keep' needs a unit, e.g. 20s",
         "9:59: 'max_provisioned' is job-wide: set it under supervisor: orchestrator:",
         "9:62: unknown key 'watch' in orchestrator (expected one of: provision_above, "
-        "release_below, switch_above, confirm, keep, max_provisioned, hot_above)");
+        "release_below, switch_above, confirm, keep, max_provisioned, max_sessions_per_device, "
+        "hot_above)");
     EXPECT_BAD(HEAD
         "    renditions: [ { name: r } ]\n"
         "    outputs: [ { name: o, url: o.ts } ]\n"
         "    orchestrator: { provision_above: 0.5, release_below: 0.6 }\n", 1,
         "8:19: 'release_below' (0.6) must be below 'provision_above' (0.5)");
+}
+
+/* A standby encoder may list the devices the allocator picks from; the
+ * per-device session budget is job-wide. */
+static void test_devices(void)
+{
+    Job *job = load_ok(
+        "version: 1\n"
+        "supervisor: { orchestrator: { max_sessions_per_device: 3 } }\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input: { url: in.ts }\n"
+        "    renditions:\n"
+        "      - { name: r, encoder: h264_nvenc, device: \"0\",\n"
+        "          backup: { encoder: h264_nvenc, device: [1, \"0\", cuda:2] } }\n"
+        "      - { name: s, backup: { device: /dev/dri/renderD129 } }\n"
+        "      - { name: t, backup: {} }\n"
+        "    outputs: [ { name: o, url: o.m3u8 } ]\n");
+    const JobRendition *r = job->streams[0].renditions;
+
+    CU_ASSERT_EQUAL(job->supervisor.orchestrator.max_sessions_per_device, 3);
+    CU_ASSERT_EQUAL_FATAL(r[0].backup->nb_devices, 3);
+    CU_ASSERT_STRING_EQUAL(r[0].backup->device, "1");           /* the first listed */
+    CU_ASSERT_STRING_EQUAL(r[0].backup->devices[1], "0");
+    CU_ASSERT_STRING_EQUAL(r[0].backup->devices[2], "cuda:2");
+    CU_ASSERT_EQUAL_FATAL(r[1].backup->nb_devices, 1);
+    CU_ASSERT_STRING_EQUAL(r[1].backup->devices[0], "/dev/dri/renderD129");
+    CU_ASSERT_EQUAL(r[2].backup->nb_devices, 0);
+    CU_ASSERT_PTR_NULL(r[2].backup->device);
+    job_free(&job);
+
+    EXPECT_BAD(HEAD
+        "    renditions:\n"
+        "      - { name: r, backup: { device: [] } }\n"
+        "      - { name: s, backup: { device: [0, 0, { a: 1 }] } }\n"
+        "    outputs: [ { name: o, url: o.m3u8 } ]\n"
+        "    orchestrator: { max_sessions_per_device: 2 }\n", 4,
+        "7:38: 'device' must list 1 to 16 devices, got 0",
+        "8:42: device '0' is listed twice",
+        "8:45: 'device' must be a device: a CUDA index or a render node, not a mapping",
+        "10:46: 'max_sessions_per_device' is job-wide: set it under supervisor: orchestrator:");
 }
 
 /* standby_mode: warm | hot, per stream over the supervisor's default;
@@ -1620,6 +1682,8 @@ int main(int argc, char **argv)
         { "many problems", test_many_problems },
         { "free and append", test_free_and_append },
         { "switching", test_switching },
+        { "prefetch", test_prefetch },
+        { "standby devices", test_devices },
         { "switching errors", test_switching_errors },
         { "faults", test_faults },
         { "fault names", test_fault_names },

@@ -147,6 +147,7 @@ static void write_store(const char *path)
         { 170, "out:main", "failure" },          /* a retry while down */
         { 250, "input.backup", "failure" },
         { 260, "other", "failure" },             /* no such component */
+        { 230, "out:main", "averted" },          /* switched away at high risk */
     };
 
     hds_config_init(&cfg);
@@ -175,7 +176,8 @@ static void write_store(const char *path)
             if (evs[e].at == t) {
                 Event ev = { .time_us = T0 + t * SEC + SEC / 2, .stream = "news",
                              .component = evs[e].comp, .cause = "test" };
-                ev.kind = !strcmp(evs[e].kind, "failure") ? EV_FAILURE : EV_SWITCH;
+                ev.kind = !strcmp(evs[e].kind, "failure") ? EV_FAILURE :
+                          !strcmp(evs[e].kind, "averted") ? EV_AVERTED : EV_SWITCH;
                 CU_ASSERT(hds_put_event(h, &ev) == 0);
             }
     }
@@ -255,6 +257,16 @@ static void test_dataset(void)
         CU_ASSERT_EQUAL(l[71], 1);                  /* a failure before the end */
     }
     CU_ASSERT_EQUAL(out->label[185], 0);
+    /* switched away at 230.5 s: the 30 s before are not called healthy,
+     * and nothing changes for the other series */
+    CU_ASSERT_EQUAL(ds.files[0].averted_events, 1);
+    CU_ASSERT_EQUAL(out->nb_averted, 1);
+    CU_ASSERT_EQUAL(out->nb_failures, 1);
+    CU_ASSERT_EQUAL(out->label[200], 0);
+    CU_ASSERT_EQUAL(out->label[201], -1);
+    CU_ASSERT_EQUAL(out->label[230], -1);
+    CU_ASSERT_EQUAL(out->label[231], 0);
+    CU_ASSERT_EQUAL(enc->label[201], 0);
     dataset_free(&ds);
     CU_ASSERT_EQUAL(ds.nb, 0);
 
