@@ -41,7 +41,7 @@
 
 typedef struct CtlOpts {
     const char *socket, *job, *format;
-    int json, follow, now;
+    int json, follow, now, hot;
     int timeout_ms;               /* -1: not given */
 } CtlOpts;
 
@@ -233,8 +233,8 @@ static void print_status(json_t *answer)
         av_strlcpy(row[3], json_is_string(json_object_get(c, "in_use")) ?
                    str(c, "in_use") : "-", sizeof(row[3]));
         json_array_foreach(json_object_get(c, "instances"), k, inst)
-            av_strlcatf(row[4], sizeof(row[4]), "%s%s=%s", k ? " " : "", str(inst, "name"),
-                        str(inst, "state"));
+            av_strlcatf(row[4], sizeof(row[4]), "%s%s=%s%s", k ? " " : "", str(inst, "name"),
+                        str(inst, "state"), json_is_true(json_object_get(inst, "hot")) ? "(hot)" : "");
         v = json_object_get(c, "risk");
         snprintf(row[5], sizeof(row[5]), json_is_number(v) ? "%.2f" : "-", json_number_value(v));
         v = json_object_get(c, "rate");
@@ -306,6 +306,8 @@ static json_t *build_request(const CtlOpts *o, int argc, char **argv, int *statu
         USAGE("--follow is for events");
     if (o->now && strcmp(cmd, "stop"))
         USAGE("--now is for stop");
+    if (o->hot && strcmp(cmd, "provision"))
+        USAGE("--hot is for provision");
     if (o->timeout_ms >= 0 && strcmp(cmd, "provision") && strcmp(cmd, "release") &&
         strcmp(cmd, "switch"))
         USAGE("--timeout is for provision, release and switch");
@@ -333,6 +335,8 @@ static json_t *build_request(const CtlOpts *o, int argc, char **argv, int *statu
         json_object_set_new(req, "component", json_string(argv[1]));
         if (nargs == 2)
             json_object_set_new(req, "instance", json_string(argv[2]));
+        if (o->hot)
+            json_object_set_new(req, "hot", json_true());
         if (wait)
             json_object_set_new(req, "wait_ms", json_integer(wait));
         return req;
@@ -408,6 +412,7 @@ static int ctl_exec(int argc, char **argv)
         { "timeout", required_argument, 0, 't' },
         { "follow",  no_argument,       0, 'F' },
         { "now",     no_argument,       0, 'N' },
+        { "hot",     no_argument,       0, 'H' },
         { 0, 0, 0, 0 },
     };
     CtlOpts o = { .timeout_ms = -1 };
@@ -427,6 +432,7 @@ static int ctl_exec(int argc, char **argv)
         case 'f': o.format = optarg; break;
         case 'F': o.follow = 1; break;
         case 'N': o.now = 1; break;
+        case 'H': o.hot = 1; break;
         case 't':
             if (parse_timeout(optarg, &o.timeout_ms) < 0)
                 return cmd_usage_error(&cmd_ctl_entry, "--timeout takes seconds (10, 2.5, "
@@ -483,7 +489,7 @@ static int ctl_exec(int argc, char **argv)
 const CmdEntry cmd_ctl_entry = {
     .name    = "ctl",
     .usage   = "[--socket PATH | --job JOB.yaml] status [--json] | graph [--format dot|json] |\n"
-               "       provision|release|switch COMPONENT [INSTANCE] [--timeout SEC] |\n"
+               "       provision|release|switch COMPONENT [INSTANCE] [--timeout SEC] [--hot] |\n"
                "       events [--follow] | stop [--now]",
     .summary = "ask a running supervisor, through its control socket",
     .help    = "The socket: --socket PATH, the job's (supervisor: { control: PATH }, else\n"
@@ -492,7 +498,9 @@ const CmdEntry cmd_ctl_entry = {
                "  status [--json]          every component: instance in use, states, risk,\n"
                "                           rate, queue, heartbeat (a table, or the JSON answer)\n"
                "  graph [--format dot|json] the chain as Graphviz DOT (default) or JSON\n"
-               "  provision COMPONENT [INSTANCE]   open a backup ahead (news/out:youtube backup)\n"
+               "  provision COMPONENT [INSTANCE]   open a backup ahead (news/out:youtube backup);\n"
+               "                           --hot: a standby encoder is also given every frame\n"
+               "                           (standby_mode: hot for it)\n"
                "  release COMPONENT [INSTANCE]     close a backup opened ahead\n"
                "  switch COMPONENT [INSTANCE]      planned switch at the next keyframe;\n"
                "                           INSTANCE: primary, backup, backupN or a number\n"

@@ -498,7 +498,7 @@ static void cmd_graph(Control *c, Client *cl, json_t *req)
 static void cmd_request(Control *c, Client *cl, json_t *req, const char *cmd, CompOp op)
 {
     json_t *jcomp = json_object_get(req, "component"), *jinst = json_object_get(req, "instance");
-    json_t *jwait = json_object_get(req, "wait_ms"), *a;
+    json_t *jwait = json_object_get(req, "wait_ms"), *jhot = json_object_get(req, "hot"), *a;
     CompRequest r = { .op = op, .instance = COMP_ANY };
     char err[512], name[160], iname[ECG_INSTANCE_NAME_SIZE];
     CompId id;
@@ -516,6 +516,11 @@ static void cmd_request(Control *c, Client *cl, json_t *req, const char *cmd, Co
     }
     if (jwait)
         wait_ms = (int)json_integer_value(jwait);
+    if (jhot && (!json_is_boolean(jhot) || (json_is_true(jhot) && op != COMP_OP_PROVISION))) {
+        send_error(c, cl, cmd, "'hot' is true or false, and only for provision");
+        return;
+    }
+    r.hot = json_is_true(jhot);
     node = ecg_lookup(c->g, json_string_value(jcomp), &id, err, sizeof(err));
     if (node < 0) {
         send_error(c, cl, cmd, "%s", err);

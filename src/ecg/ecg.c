@@ -740,8 +740,9 @@ static void describe_dot(Ecg *g, AVBPrint *bp, int64_t now)
             if (!strcmp(v.thread, "static"))
                 av_bprintf(&lb, "%s%s", k ? ", " : "", name);
             else
-                av_bprintf(&lb, "%s%s%s: %s", k ? ", " : "", name,
-                           v.st.inst[k].dynamic ? " (added)" : "", inst_state_name(v.st.inst[k].state));
+                av_bprintf(&lb, "%s%s%s: %s%s", k ? ", " : "", name,
+                           v.st.inst[k].dynamic ? " (added)" : "", inst_state_name(v.st.inst[k].state),
+                           v.st.hot_capable && v.st.inst[k].hot ? " (hot)" : "");
         }
         if (v.fig.risk >= 0)
             av_bprintf(&lb, "\nrisk %.2f", v.fig.risk);
@@ -803,6 +804,8 @@ static json_t *node_json(Ecg *g, int i, int64_t now)
         put(in, "fails", json_integer(v.st.inst[k].fails));
         /* added at run time from a provision hook's URL (never shown) */
         put(in, "dynamic", json_boolean(v.st.inst[k].dynamic));
+        if (v.st.hot_capable)     /* a standby encoder: fed every frame or not */
+            put(in, "hot", json_boolean(v.st.inst[k].hot));
         json_array_append_new(insts, in);
     }
     put(o, "instances", insts);

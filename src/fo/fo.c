@@ -14,7 +14,7 @@
 #include "dra/hook.h"
 #include "fo/fo.h"
 
-/* Decisions for one component at one tick, at most (fo_decide makes two). */
+/* Decisions for one component at one tick, at most (fo_decide makes three). */
 #define FO_MAX_ACTIONS 4
 
 /* A switch away at high risk, from the decision until its stage says it
@@ -116,6 +116,9 @@ int fo_alloc(Fo **pf, Ecg *g, Dra *dra, const Job *job, float thr_high, float th
          * hook may run, its grace, and two ticks for its URL to be posted
          * and added */
         p->add_wait_us = job->supervisor.hook_timeout_us + DRA_HOOK_GRACE_US + 2000000;
+        /* hot mode: the stage makes every open standby hot itself */
+        if (o->hot_above >= 0 && js->standby_mode == JOB_STANDBY_WARM)
+            p->hot_above = o->hot_above;
     }
     for (int i = 0; i < f->nb_nodes; i++) {
         const CompId *id = ecg_node(g, i);
@@ -235,7 +238,8 @@ static int act(Fo *f, int i, const FoAction *a, int64_t now_us)
 {
     const CompId *node = ecg_node(f->g, i);
     CompId id = *node;
-    CompRequest req = { .op = a->op, .instance = a->instance, .origin = "fo" };
+    CompRequest req = { .op = a->op, .instance = a->instance, .origin = "fo",
+                        .hot = a->rule == FO_RULE_RISK_HOT };
     char why[256] = "", name[128], on[80] = "";
     int ret;
 
@@ -288,7 +292,8 @@ static int act(Fo *f, int i, const FoAction *a, int64_t now_us)
     }
     /* outside the process too: the job's hooks, for what is opened or let
      * go on risk (standby: always is the stage's own) */
-    if (f->dra && a->op == COMP_OP_PROVISION && a->rule != FO_RULE_STANDBY_ALWAYS)
+    if (f->dra && a->op == COMP_OP_PROVISION && a->rule != FO_RULE_STANDBY_ALWAYS &&
+        a->rule != FO_RULE_RISK_HOT)
         dra_provision(f->dra, &id, a->risk, now_us);
     else if (f->dra && a->op == COMP_OP_RELEASE)
         dra_release(f->dra, &id, a->risk, now_us);

@@ -14,6 +14,7 @@ const char *fo_rule_name(FoRule r)
         [FO_RULE_SWITCH_AWAY] = "switch_away", [FO_RULE_SWITCH_BACK] = "switch_back",
         [FO_RULE_STANDBY_ALWAYS] = "standby_always", [FO_RULE_REPROVISION] = "reprovision",
         [FO_RULE_DEADLINE] = "deadline",
+        [FO_RULE_RISK_HOT] = "risk_hot",
     };
     return (unsigned)r < FO_NB_RULES ? names[r] : "?";
 }
@@ -30,6 +31,7 @@ void fo_policy_default(FoPolicy *p, float thr_high, float thr_low)
         .switch_back_us = 0,
         .max_cycles = 6,
         .add_wait_us = 40 * 1000000LL,
+        .hot_above = 2,
     };
 }
 
@@ -70,6 +72,8 @@ static int is_provision(CompOp op)
 
 void fo_applied(FoCompState *s, const FoAction *a, int64_t now_us)
 {
+    if (a->rule == FO_RULE_RISK_HOT)
+        return;                   /* it was open already: nothing of ours to release */
     if (is_provision(a->op) && a->rule != FO_RULE_STANDBY_ALWAYS) {
         s->provisioned_at = now_us;
         s->instance = a->instance;
@@ -194,6 +198,17 @@ int fo_decide(FoCompState *s, const FoView *v, const FoPolicy *p, int64_t now_us
             s->provisioned_at = 0;    /* in use, or gone: nothing of ours to release */
     }
 
+    /* a warm standby encoder made hot while the risk stays higher still:
+     * fed every frame, a switch to it costs no burst of encoding. Asked
+     * again each tick until it is published hot. */
+    s->hot_ticks = risk >= 0 && risk > p->hot_above ? s->hot_ticks + 1 : 0;
+    if (st->hot_capable && s->hot_ticks >= p->confirm_ticks)
+        for (int i = 0; i < st->nb_instances; i++)
+            if (i != active && st->inst[i].state == INST_READY && !st->inst[i].hot) {
+                n = add(out, n, max, COMP_OP_PROVISION, i, FO_RULE_RISK_HOT, risk);
+                break;
+            }
+
     /* move before it breaks, to a backup that is ready; to the primary
      * only if it was healthy when last in use (no ping-pong between two
      * instances that are both at risk) */
@@ -245,7 +260,7 @@ int fo_budget(FoCandidate *c, int n, int slots)
     int granted = 0;
 
     for (int i = 0; i < n; i++)
-        c[i].granted = !is_provision(c[i].a.op);
+        c[i].granted = !is_provision(c[i].a.op) || c[i].a.rule == FO_RULE_RISK_HOT;
     /* n is small (components with a provision this tick): pick the best
      * remaining one slots times */
     while (granted < slots) {

@@ -27,6 +27,10 @@
  *              that was getting worse is not gone back to)
  *   hysteresis at most max_cycles provisions per component per hour: a
  *              risk hovering at a threshold does not flap
+ *   hot        risk above hot_above for confirm ticks and a standby encoder
+ *              ready but warm: a provision with hot set, so that it is fed
+ *              every frame and a switch to it costs no burst of encoding
+ *              (it opens nothing: no budget slot, no hook, no cycle)
  */
 #ifndef HS_FO_RULES_H
 #define HS_FO_RULES_H
@@ -50,6 +54,7 @@ typedef struct FoPolicy {
     int64_t add_wait_us;          /* an ADD counts as a backup opening this
                                      long at most: the hook's deadline, its
                                      grace and a margin for the request */
+    float hot_above;              /* risk; > 1: never make a standby hot */
 } FoPolicy;
 
 /* What the orchestrator sees of one component at a tick. */
@@ -73,6 +78,7 @@ typedef enum FoRule {
     FO_RULE_REPROVISION,          /* after a reflex failover: the next backup */
     FO_RULE_DEADLINE,             /* provision: its calls take a growing share
                                      of their deadline */
+    FO_RULE_RISK_HOT,             /* a ready warm standby made hot: risk higher still */
     FO_NB_RULES
 } FoRule;
 
@@ -98,6 +104,7 @@ typedef struct FoCompState {
                                      not come back below release_below */
     int64_t cycles[FO_CYCLES_KEPT];   /* times of its last provisions, a ring */
     int cycle_pos;
+    int hot_ticks;                /* ticks in a row above hot_above */
 } FoCompState;
 
 const char *fo_rule_name(FoRule r);
@@ -105,7 +112,7 @@ const char *fo_rule_name(FoRule r);
 /* Sets the defaults: standby on_risk, provision above thr_high, release
  * below thr_low, no proactive switch, confirm 3 ticks, keep 60 s, no
  * switch back, 6 cycles an hour, an ADD awaited 40 s (a hook's default
- * deadline and 10 s). */
+ * deadline and 10 s), no standby made hot. */
 void fo_policy_default(FoPolicy *p, float thr_high, float thr_low);
 
 /*
@@ -156,8 +163,9 @@ typedef struct FoCandidate {
  * The job-wide budget of backups open ahead: of the provisions among c,
  * grants at most slots, the highest risks first (a component that must
  * keep a standby, standby: always, and a re-provision after a failover
- * come before any on risk); every other action is granted. Returns how
- * many provisions were granted.
+ * come before any on risk); every other action is granted, a standby
+ * made hot too (it is open already). Returns how many provisions were
+ * granted.
  */
 int fo_budget(FoCandidate *c, int n, int slots);
 

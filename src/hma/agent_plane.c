@@ -129,8 +129,8 @@ static void sample_sources(AgentPlane *a, Sample *s, int64_t now, double dt,
     }
 }
 
-static void sample_encoder(AgentPlane *a, Sample *s, Encoder *enc, const char *name, int64_t *prev,
-                           double dt, ThreadCpuFn cpu, void *opaque)
+static void sample_encoder(AgentPlane *a, Sample *s, Encoder *enc, const char *name,
+                           int has_standby, int64_t *prev, double dt, ThreadCpuFn cpu, void *opaque)
 {
     EncoderStats es;
     SampleComp *c;
@@ -163,6 +163,12 @@ static void sample_encoder(AgentPlane *a, Sample *s, Encoder *enc, const char *n
     sample_set(c, EM_DROPPED, es.dropped);
     if (es.quality >= 0)
         sample_set(c, EM_QP, es.quality / (double)FF_QP2LAMBDA);
+    /* the cost of a hot standby; its CPU is in EM_CPU_SECONDS (its worker
+     * and the encoder's own threads carry the component's name) */
+    if (has_standby) {
+        sample_set(c, EM_STANDBY_FRAMES, es.standby_frames);
+        sample_set(c, EM_STANDBY_BUSY_SECONDS, es.standby_busy_us / 1e6);
+    }
     snprintf(comp, sizeof(comp), "enc:%s", name);
     if ((cpus = cpu_of(a, comp, cpu, opaque)) >= 0)
         sample_set(c, EM_CPU_SECONDS, cpus);
@@ -232,8 +238,8 @@ int agent_plane_sample(AgentPlane *a, Sample *s, int64_t now_us, ThreadCpuFn cpu
     sample_sources(a, s, now_us, dt, cpu, opaque);
     for (int r = 0; r < js->nb_renditions; r++)
         sample_encoder(a, s, pipeline_encoder(a->p, r), js->renditions[r].name,
-                       &a->prev_frames[r], dt, cpu, opaque);
-    sample_encoder(a, s, pipeline_encoder(a->p, js->nb_renditions), "audio",
+                       !!js->renditions[r].backup, &a->prev_frames[r], dt, cpu, opaque);
+    sample_encoder(a, s, pipeline_encoder(a->p, js->nb_renditions), "audio", 0,
                    &a->prev_frames[js->nb_renditions], dt, cpu, opaque);
     sample_outputs(a, s, dt, cpu, opaque);
     a->prev_us = now_us;

@@ -75,6 +75,8 @@ static const MetricDef encoder_metrics[EM_NB] = {
     [EM_QP]           = { "hotspare_encoder_qp", G, "mean quantiser of the last tick's packets" },
     [EM_CPU_SECONDS]  = { "hotspare_encoder_cpu_seconds_total", C, "CPU time of the encoder thread" },
     [EM_FAILURE_RISK] = { "hotspare_encoder_failure_risk", G, "failure risk: P(it fails within the model's horizon) combined with how far it strays from its own past (predictor.h)" },
+    [EM_STANDBY_FRAMES] = { "hotspare_encoder_standby_frames_total", C, "frames a hot standby encoded beside the encoder in use (standby_mode: hot): the cost of hot" },
+    [EM_STANDBY_BUSY_SECONDS] = { "hotspare_encoder_standby_busy_seconds_total", C, "wall time of a hot standby's encode calls (its CPU is in hotspare_encoder_cpu_seconds_total: its threads carry the encoder's name)" },
 };
 
 static const MetricDef output_metrics[OM_NB] = {

@@ -119,6 +119,8 @@ enum EncoderMetric {
     EM_QP,                   /* mean QP of the tick's packets */
     EM_CPU_SECONDS,          /* the encoder thread, counter */
     EM_FAILURE_RISK,
+    EM_STANDBY_FRAMES,       /* frames given to a hot standby, counter */
+    EM_STANDBY_BUSY_SECONDS, /* time the hot standby's encode calls took, counter */
     EM_NB
 };
 

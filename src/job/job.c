@@ -98,18 +98,18 @@ static int get_name(Loader *ld, const yaml_node_t *map, const char *what, int lo
 
 static const char *const job_keys[] = { "version", "rw_timeout", "supervisor", "streams", NULL };
 static const char *const supervisor_keys[] = {
-    "tick", "hds", "metrics", "model", "control", "hooks", "orchestrator", NULL,
+    "tick", "hds", "metrics", "model", "control", "hooks", "orchestrator", "standby_mode", NULL,
 };
 static const char *const orchestrator_keys[] = {
     "provision_above", "release_below", "switch_above", "confirm", "keep", "max_provisioned",
-    "max_sessions_per_device", NULL,
+    "max_sessions_per_device", "hot_above", NULL,
 };
 static const char *const hooks_keys[] = { "provision", "release", "timeout", NULL };
 static const char *const hds_keys[] = { "path", "retention", "raw_window", NULL };
 static const char *const metrics_keys[] = { "listen", "allow_remote", NULL };
 static const char *const stream_keys[] = {
     "name", "input", "audio", "renditions", "outputs", "duration", "standby",
-    "switch_back", "latency_budget", "faults", "orchestrator", NULL,
+    "standby_mode", "switch_back", "latency_budget", "faults", "orchestrator", NULL,
 };
 static const char *const input_keys[] = {
     "url", "format", "options", "realtime", "filter", "rw_timeout", "backup",
@@ -770,6 +770,7 @@ static void load_orchestrator(Loader *ld, const yaml_node_t *map, int job_wide,
     get_risk(ld, m, "provision_above", 0, &o->provision_above);
     get_risk(ld, m, "release_below", 0, &o->release_below);
     get_risk(ld, m, "switch_above", 1, &o->switch_above);
+    get_risk(ld, m, "hot_above", 1, &o->hot_above);
     if (jy_get_int(ld, m, "confirm", 1, 3600, &v) > 0)
         o->confirm = (int)v;
     jy_get_duration(ld, m, "keep", 24 * 3600 * 1000000LL, &o->keep_us);
@@ -792,9 +793,58 @@ static void load_orchestrator(Loader *ld, const yaml_node_t *map, int job_wide,
                o->release_below, o->provision_above);
 }
 
-static void load_switching(Loader *ld, const yaml_node_t *map, JobStream *st)
+static const char *const standby_mode_words[] = { "warm", "hot", NULL };
+
+/* standby_mode: warm | hot, where the map has it. Returns 1 and sets *mode,
+ * 0 when absent, -1 (reported) when it is something else. */
+static int get_standby_mode(Loader *ld, const yaml_node_t *map, JobStandbyMode *mode)
 {
-    int w;
+    int w, ret = jy_get_word(ld, map, "standby_mode", standby_mode_words, &w);
+
+    if (ret > 0)
+        *mode = (JobStandbyMode)w;
+    return ret;
+}
+
+/*
+ * A hot standby holds a rendition's packets back a GOP at a time (the
+ * failover splices at an IDR), and a hung encode call is given up after
+ * half the latency budget: packets then leave up to a GOP plus half the
+ * budget late. Within the budget only when a GOP is at most half of it,
+ * so the budget must be at least 2 GOPs. A GOP in frames without the
+ * rendition's fps is checked when the encoder opens (encode.c).
+ */
+static void check_hot(Loader *ld, const yaml_node_t *map, const yaml_node_t *mode_node,
+                      const JobStream *st)
+{
+    const yaml_node_t *at = jy_map_get(ld, map, "latency_budget");
+
+    if (st->standby_mode != JOB_STANDBY_HOT || !st->latency_budget_us)
+        return;
+    if (!at)
+        at = mode_node ? mode_node : map;
+    for (int i = 0; i < st->nb_renditions; i++) {
+        const JobRendition *r = &st->renditions[i];
+        int64_t gop_us = r->gop_us;
+        char gop[32], budget[32], need[32];
+        if (!r->backup || !r->name)
+            continue;
+        if (!gop_us && r->gop_frames && r->fps.num > 0)
+            gop_us = av_rescale_q(r->gop_frames, av_inv_q(r->fps), AV_TIME_BASE_Q);
+        if (gop_us <= 0 || st->latency_budget_us >= 2 * gop_us)
+            continue;
+        report(ld, at, "'standby_mode: hot' holds rendition '%s' back a GOP at a time: with "
+               "a GOP of %s its latency_budget must be at least 2 GOPs (%s), got %s",
+               r->name, units_format_duration(gop_us, gop, sizeof(gop)),
+               units_format_duration(2 * gop_us, need, sizeof(need)),
+               units_format_duration(st->latency_budget_us, budget, sizeof(budget)));
+    }
+}
+
+static void load_switching(Loader *ld, const yaml_node_t *map, const JobSupervisor *sv,
+                           JobStream *st)
+{
+    int w, mode_set;
 
     st->standby = JOB_STANDBY_ON_RISK;
     st->switch_back_us = JOB_DEFAULT_SWITCH_BACK_US;
@@ -803,6 +853,11 @@ static void load_switching(Loader *ld, const yaml_node_t *map, JobStream *st)
         st->standby = (JobStandby)w;
     get_duration_or_off(ld, map, "switch_back", "never", SWITCH_BACK_MAX_US, &st->switch_back_us);
     get_duration_or_off(ld, map, "latency_budget", "none", 0, &st->latency_budget_us);
+    /* the stream's own, else the supervisor's */
+    st->standby_mode = sv->standby_mode;
+    mode_set = get_standby_mode(ld, map, &st->standby_mode);
+    if (mode_set >= 0)
+        check_hot(ld, map, mode_set ? jy_map_get(ld, map, "standby_mode") : ld->sv_standby_mode, st);
 }
 
 static const char *const fault_words[] = { "error", "stall", "slow", "drop", "close", "hang", NULL };
@@ -982,7 +1037,8 @@ static void load_faults(Loader *ld, const yaml_node_t *map, JobStream *st)
     }
 }
 
-static void load_stream(Loader *ld, const yaml_node_t *map, JobStream *st)
+static void load_stream(Loader *ld, const yaml_node_t *map, const JobSupervisor *sv,
+                        JobStream *st)
 {
     yaml_node_t *input, *list, *name_node;
     SeenSet names = { 0 };
@@ -1024,7 +1080,7 @@ static void load_stream(Loader *ld, const yaml_node_t *map, JobStream *st)
     jy_seen_free(&names);
 
     jy_get_duration(ld, map, "duration", 0, &st->duration_us);
-    load_switching(ld, map, st);
+    load_switching(ld, map, sv, st);
     load_orchestrator(ld, map, 0, &st->orchestrator);
     load_faults(ld, map, st);
 }
@@ -1177,6 +1233,8 @@ static void load_supervisor(Loader *ld, const yaml_node_t *root, JobSupervisor *
     }
     load_hooks(ld, map, sv);
     load_orchestrator(ld, map, 1, &sv->orchestrator);
+    if (get_standby_mode(ld, map, &sv->standby_mode) > 0)
+        ld->sv_standby_mode = jy_map_get(ld, map, "standby_mode");
 }
 
 static void load_job(Loader *ld, const yaml_node_t *root, Job *job)
@@ -1219,7 +1277,7 @@ static void load_job(Loader *ld, const yaml_node_t *root, Job *job)
         if (name_node)
             jy_unique_name(ld, &names, "stream", st->name, name_node);
         st->orchestrator = (JobOrchestrator)JOB_ORCH_UNSET;
-        load_stream(ld, s, st);
+        load_stream(ld, s, &job->supervisor, st);
         /* what the stream leaves out, the supervisor says */
         {
             const JobOrchestrator *d = &job->supervisor.orchestrator;
@@ -1230,6 +1288,8 @@ static void load_job(Loader *ld, const yaml_node_t *root, Job *job)
                 o->release_below = d->release_below;
             if (o->switch_above < 0)
                 o->switch_above = d->switch_above;
+            if (o->hot_above < 0)
+                o->hot_above = d->hot_above;
             if (!o->confirm)
                 o->confirm = d->confirm;
             if (!o->keep_us)

@@ -152,6 +152,16 @@ typedef enum JobStandby {
     JOB_STANDBY_NEVER,            /* only when a failure needs them */
 } JobStandby;
 
+/* What an open standby encoder does before it is needed (standby_mode). */
+typedef enum JobStandbyMode {
+    JOB_STANDBY_WARM,             /* open, fed nothing; at a failover it gets
+                                     the frames not passed on (a burst) */
+    JOB_STANDBY_HOT,              /* fed every frame beside the encoder in use,
+                                     its packets kept for the GOP: a switch
+                                     costs no burst; the rendition's packets
+                                     leave a GOP at a time (one GOP of delay) */
+} JobStandbyMode;
+
 /* What a fault does (faults:), or which operation a drill asks for. */
 typedef enum JobFaultKind {
     JOB_FAULT_ERROR,              /* the component's next libav call fails */
@@ -196,9 +206,11 @@ typedef struct JobOrchestrator {
     int max_sessions_per_device;  /* encoder sessions a device (GPU) may hold
                                      when the allocator places a standby there,
                                      job-wide; 0: no limit */
+    float hot_above;              /* risk above which a warm standby encoder
+                                     is made hot; > 1 (off), < 0 (unset): never */
 } JobOrchestrator;
 
-#define JOB_ORCH_UNSET { -1, -1, -1, 0, 0, 0, 0 }
+#define JOB_ORCH_UNSET { -1, -1, -1, 0, 0, 0, 0, -1 }
 
 typedef struct JobStream {
     char *name;                   /* unique in the job, [a-z0-9_-]+ */
@@ -210,6 +222,7 @@ typedef struct JobStream {
     int nb_outputs;               /* >= 1 */
     int64_t duration_us;          /* media time; 0 = until the input ends */
     JobStandby standby;
+    JobStandbyMode standby_mode;  /* the stream's, else the supervisor's */
     int64_t switch_back_us;       /* clear time before switching back to a
                                      primary that recovered; 0 = never */
     int64_t latency_budget_us;    /* live only; 0 = no budget */
@@ -241,6 +254,7 @@ typedef struct JobSupervisor {
     char **hook_release;          /* lets it go */
     int64_t hook_timeout_us;      /* deadline of each run */
     JobOrchestrator orchestrator; /* the job-wide defaults */
+    JobStandbyMode standby_mode;  /* the streams' default */
     JobLoc loc;
 } JobSupervisor;
 

@@ -61,6 +61,8 @@ typedef struct Loader {
     int enomem;                   /* an allocation failed: ENOMEM wins */
     int64_t rw_timeout_us;        /* the job-wide default */
     SeenSet urls;                 /* output URLs of the whole job */
+    const yaml_node_t *sv_standby_mode;   /* the supervisor's standby_mode:
+                                             where a stream's default came from */
 } Loader;
 
 /* A node under YAML 1.1 resolution of plain scalars (jy_node_type). */

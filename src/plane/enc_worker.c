@@ -15,6 +15,12 @@
 #include "core/log.h"
 #include "plane/enc_worker.h"
 
+/* A call waiting for the worker. */
+typedef struct WorkerCall {
+    AVFrame *f;                  /* NULL: flush */
+    int hang;
+} WorkerCall;
+
 struct EncWorker {
     pthread_t thread;
     char name[64];
@@ -24,15 +30,35 @@ struct EncWorker {
     int quit;                    /* the owner frees the worker */
     int abandoned;               /* the owner gave up on the call: the worker
                                     frees itself (and ci) when it returns */
-    int busy;                    /* a call is handed over, not yet done */
-    CodecInst ci;                /* the encoder of the call in progress; the
-                                    worker's own once abandoned */
-    AVFrame *f;
-    int hang;
-    int ret;
-    AVPacket **pkts;
+    CodecInst ci;                /* the encoder of the calls; the worker's own
+                                    once abandoned */
+    WorkerCall q[ENC_WORKER_QUEUE];   /* posted, not started: a ring */
+    int q_head, nb_q;
+    int busy;                    /* a call has started and not returned */
+    int64_t call_start_us;       /* ... when (mono_us) */
+    int64_t busy_us;             /* time spent in calls since the last take */
+    int err;                     /* the first error since the last take */
+    AVPacket **pkts;             /* the calls' packets, not taken yet */
     int nb_pkts;
 };
+
+/* The monotonic clock, as the deadlines' condition variable reads it. */
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+static void drop_queue(EncWorker *w)
+{
+    while (w->nb_q) {
+        av_frame_free(&w->q[w->q_head].f);
+        w->q_head = (w->q_head + 1) % ENC_WORKER_QUEUE;
+        w->nb_q--;
+    }
+}
 
 void enc_worker_free_packets(AVPacket ***pkts, int nb)
 {
@@ -88,6 +114,25 @@ static int encode(CodecInst *ci, AVFrame *f, AVPacket ***pkts, int *nb)
     }
 }
 
+/* Appends the call's packets (taken) to what waits for the owner. */
+static int keep_packets(EncWorker *w, AVPacket ***pkts, int nb)
+{
+    AVPacket **grown;
+
+    if (!nb)
+        return 0;
+    grown = av_realloc_array(w->pkts, w->nb_pkts + nb, sizeof(*grown));
+    if (!grown) {
+        enc_worker_free_packets(pkts, nb);
+        return AVERROR(ENOMEM);
+    }
+    memcpy(grown + w->nb_pkts, *pkts, nb * sizeof(*grown));
+    w->pkts = grown;
+    w->nb_pkts += nb;
+    av_freep(pkts);
+    return 0;
+}
+
 static void *worker_thread(void *arg)
 {
     EncWorker *w = arg;
@@ -96,43 +141,59 @@ static void *worker_thread(void *arg)
     pthread_mutex_lock(&w->lock);
     for (;;) {
         CodecInst ci;
-        AVFrame *f;
-        int hang;
+        WorkerCall call;
         AVPacket **pkts = NULL;
         int nb = 0, ret;
+        int64_t t0;
 
-        while (!w->busy && !w->quit)
+        while (!w->nb_q && !w->quit)
             pthread_cond_wait(&w->cond, &w->lock);
         if (w->quit)
             break;
+        call = w->q[w->q_head];
+        w->q[w->q_head].f = NULL;
+        w->q_head = (w->q_head + 1) % ENC_WORKER_QUEUE;
+        w->nb_q--;
+        if (w->err) {
+            /* behind a failed call: the owner learns of the failure first */
+            av_frame_free(&call.f);
+            pthread_cond_broadcast(&w->cond);
+            continue;
+        }
         ci = w->ci;
-        f = w->f;
-        w->f = NULL;
-        hang = w->hang;
+        w->busy = 1;
+        w->call_start_us = t0 = mono_us();
         pthread_mutex_unlock(&w->lock);
 
-        if (hang) {
+        if (call.hang) {
             /* the drill: a call that never returns, as a wedged driver's */
             av_log(NULL, AV_LOG_WARNING, "fault: the encoder hangs inside its encode call\n");
             for (;;)
                 sleep(3600);
         }
-        ret = encode(&ci, f, &pkts, &nb);
+        ret = encode(&ci, call.f, &pkts, &nb);
 
         pthread_mutex_lock(&w->lock);
         if (w->abandoned) {
-            /* too late: the stage has moved on to its standby */
+            /* too late: the stage has moved on to its standby; it never
+             * touches the worker again */
             pthread_mutex_unlock(&w->lock);
             enc_worker_free_packets(&pkts, nb);
+            enc_worker_free_packets(&w->pkts, w->nb_pkts);
+            drop_queue(w);
             codec_close(&ci);
             pthread_mutex_destroy(&w->lock);
             pthread_cond_destroy(&w->cond);
             av_free(w);
             return NULL;
         }
-        w->ret = ret;
-        w->pkts = pkts;
-        w->nb_pkts = nb;
+        w->busy_us += mono_us() - t0;
+        if (keep_packets(w, &pkts, nb) < 0 && ret >= 0)
+            ret = AVERROR(ENOMEM);
+        if (ret < 0 && !w->err) {
+            w->err = ret;
+            drop_queue(w);
+        }
         w->busy = 0;
         pthread_cond_broadcast(&w->cond);
     }
@@ -178,51 +239,80 @@ void enc_worker_free(EncWorker **pw)
     pthread_cond_broadcast(&w->cond);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
+    drop_queue(w);
+    enc_worker_free_packets(&w->pkts, w->nb_pkts);
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->cond);
     av_freep(pw);
 }
 
-int enc_worker_call(EncWorker **pw, CodecInst *ci, AVFrame *f, int hang, int64_t deadline_us,
-                    AVPacket ***pkts, int *nb)
+int enc_worker_post(EncWorker *w, const CodecInst *ci, AVFrame *f, int hang)
+{
+    pthread_mutex_lock(&w->lock);
+    if (w->nb_q == ENC_WORKER_QUEUE) {
+        pthread_mutex_unlock(&w->lock);
+        return AVERROR(EAGAIN);
+    }
+    w->ci = *ci;
+    w->q[(w->q_head + w->nb_q) % ENC_WORKER_QUEUE] = (WorkerCall){ f, hang };
+    w->nb_q++;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+int enc_worker_take(EncWorker **pw, CodecInst *ci, int max_left, int64_t deadline_us,
+                    AVPacket ***pkts, int *nb, int64_t *busy_us)
 {
     EncWorker *w = *pw;
-    struct timespec until;
-    int ret = 0;
+    int ret;
 
     *pkts = NULL;
     *nb = 0;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += deadline_us / 1000000;
-    until.tv_nsec += (deadline_us % 1000000) * 1000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
-
     pthread_mutex_lock(&w->lock);
-    w->ci = *ci;
-    w->f = f;
-    w->hang = hang;
-    w->busy = 1;
-    pthread_cond_broadcast(&w->cond);
-    while (w->busy && ret != ETIMEDOUT)
-        ret = pthread_cond_timedwait(&w->cond, &w->lock, &until);
-    if (w->busy) {
-        /* hung: the worker keeps the encoder and frees both itself, if
-         * the call ever returns */
-        w->abandoned = 1;
-        pthread_mutex_unlock(&w->lock);
-        pthread_detach(w->thread);
-        memset(ci, 0, sizeof(*ci));
-        *pw = NULL;
-        return AVERROR(ETIMEDOUT);
+    while (w->nb_q + w->busy > max_left) {
+        int64_t now = mono_us(), until;
+        struct timespec ts;
+        if (w->busy && now - w->call_start_us >= deadline_us) {
+            /* hung: the worker keeps the encoder and frees both itself, if
+             * the call ever returns */
+            w->abandoned = 1;
+            pthread_mutex_unlock(&w->lock);
+            pthread_detach(w->thread);
+            memset(ci, 0, sizeof(*ci));
+            *pw = NULL;
+            return AVERROR(ETIMEDOUT);
+        }
+        /* a call not started yet gets its whole deadline from now */
+        until = (w->busy ? w->call_start_us : now) + deadline_us;
+        ts.tv_sec = until / 1000000;
+        ts.tv_nsec = (until % 1000000) * 1000;
+        pthread_cond_timedwait(&w->cond, &w->lock, &ts);
     }
     *pkts = w->pkts;
     *nb = w->nb_pkts;
     w->pkts = NULL;
     w->nb_pkts = 0;
-    ret = w->ret;
+    ret = w->err;
+    w->err = 0;
+    if (busy_us)
+        *busy_us = w->busy_us;
+    w->busy_us = 0;
     pthread_mutex_unlock(&w->lock);
     return ret;
+}
+
+int enc_worker_call(EncWorker **pw, CodecInst *ci, AVFrame *f, int hang, int64_t deadline_us,
+                    AVPacket ***pkts, int *nb)
+{
+    int ret = enc_worker_post(*pw, ci, f, hang);
+
+    *pkts = NULL;
+    *nb = 0;
+    if (ret < 0) {
+        /* the owner posts nothing else to the worker of the encoder in use */
+        av_frame_free(&f);
+        return AVERROR_BUG;
+    }
+    return enc_worker_take(pw, ci, 0, deadline_us, pkts, nb, NULL);
 }

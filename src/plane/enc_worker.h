@@ -13,6 +13,13 @@
  *
  * A call costs a hand-over between two threads (a mutex and two condition
  * signals, some microseconds), small against encoding a frame.
+ *
+ * Calls may also be posted without waiting (enc_worker_post): a hot
+ * standby encodes the frames the encoder in use gets, on its own worker,
+ * in parallel with it, and the stage takes its packets when it likes
+ * (enc_worker_take). The calls run in the order posted; the first that
+ * fails drops the ones queued behind it, and its error is what the next
+ * take returns.
  */
 #ifndef HS_ENC_WORKER_H
 #define HS_ENC_WORKER_H
@@ -48,6 +55,32 @@ void enc_worker_free(EncWorker **pw);
  */
 int enc_worker_call(EncWorker **pw, CodecInst *ci, AVFrame *f, int hang, int64_t deadline_us,
                     AVPacket ***pkts, int *nb);
+
+/* Calls a worker queues at most: enc_worker_post answers AVERROR(EAGAIN)
+ * beyond. */
+#define ENC_WORKER_QUEUE 16
+
+/*
+ * Queues the call of f (consumed on success, untouched on failure; NULL
+ * flushes) for ci's encoder and returns at once. Every call queued at once
+ * is for the same encoder: ci is what the worker uses (its contents are
+ * copied; the caller keeps ci and does not close it before the calls are
+ * taken). Returns 0, or AVERROR(EAGAIN) when ENC_WORKER_QUEUE calls wait.
+ */
+int enc_worker_post(EncWorker *w, const CodecInst *ci, AVFrame *f, int hang);
+
+/*
+ * Takes the packets of the calls done so far (*pkts, *nb, as
+ * enc_worker_call), after waiting until at most max_left posted calls are
+ * not done (0: all done). Returns 0, the first error of a call since the
+ * last take (the calls queued behind it were dropped), or
+ * AVERROR(ETIMEDOUT) when the call in progress has run deadline_us without
+ * returning: the worker is then abandoned with ci, as in enc_worker_call.
+ * *busy_us (may be NULL): time the worker spent in calls since the
+ * previous take.
+ */
+int enc_worker_take(EncWorker **pw, CodecInst *ci, int max_left, int64_t deadline_us,
+                    AVPacket ***pkts, int *nb, int64_t *busy_us);
 
 void enc_worker_free_packets(AVPacket ***pkts, int nb);
 

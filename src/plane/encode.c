@@ -38,6 +38,11 @@
  * latency budget; with one, half of it, so that the renditions the ladder
  * feeds beside it are late by less than the budget when it is given up). */
 #define ENC_CALL_DEADLINE_US (5 * 1000000LL)
+/* A hot standby encodes on its own worker, in parallel with the encoder in
+ * use; it may fall this many calls behind before the stage waits for it
+ * (bounded by the call deadline: a standby that hangs is given up, and the
+ * encoder in use is held up by at most that long). */
+#define ENC_HOT_LAG 4
 
 typedef struct EncOutput {
     ThreadQueue *q;              /* not owned */
@@ -48,8 +53,9 @@ typedef struct EncOutput {
 typedef struct Pending {
     AVFrame *f;                  /* a reference, pts in the encoder time base */
     int64_t sent_us;             /* when it was given to the encoder */
-    int emitted;                 /* its packet came out */
-    int released;                /* ... and was passed on */
+    unsigned emitted;            /* bit i: instance i's packet for it came out */
+    int released;                /* the packet in use was passed on */
+    int gop_start;               /* the first frame of a GOP (a forced IDR) */
 } Pending;
 
 typedef struct EncInst {
@@ -66,6 +72,14 @@ typedef struct EncInst {
     InstStatus pub;              /* as last published */
     char device[48];             /* placed by the allocator; vcfg.device
                                     points here once it is set */
+    /* standby_mode hot (is_hot): a standby given every frame */
+    int hot_req;                 /* made hot by a request; until it closes */
+    int fed;                     /* given every frame from fed_from on */
+    int64_t fed_from;            /* pts, encoder time base; a GOP boundary */
+    int64_t fed_frames;          /* given while not in use */
+    AVPacket *kept[ENC_PENDING_MAX];   /* not in use: its packets from the
+                                          first frame not passed on, a ring */
+    int kept_head, nb_kept;
 } EncInst;
 
 struct Encoder {
@@ -91,6 +105,9 @@ struct Encoder {
     AVCodecParameters *out_par;  /* what the outputs were told */
     int64_t last_pts;            /* encoder time base */
     int64_t last_out_dts;        /* ENC_OUT_TB */
+    int hot_ok;                  /* a standby may be hot: video, a standby, and
+                                    a GOP that fits the latency budget */
+    int hot_mode;                /* standby_mode: hot (and hot_ok) */
     int gop;                     /* frames; 0: boundaries by time */
     int64_t gop_us;
     int64_t last_gop_index;
@@ -105,6 +122,7 @@ struct Encoder {
     int held_head, nb_held;
 
     _Atomic int64_t frames_in, packets_out, bytes_out, dropped, errors, switches, last_pts_us;
+    _Atomic int64_t standby_frames, standby_busy_us;   /* what hot standbys cost */
     _Atomic int quality, active_idx;
     _Atomic int64_t lat_hist[ENC_LAT_BUCKETS];
     int64_t lat_seen[ENC_LAT_BUCKETS];   /* enc_take_latency's caller only */
@@ -162,6 +180,80 @@ static void held_drop_all(Encoder *enc)
         enc->held_head = (enc->held_head + 1) % ENC_PENDING_MAX;
         enc->nb_held--;
     }
+}
+
+static int emitted_by(const Pending *p, int i)
+{
+    return i >= 0 && (p->emitted >> i) & 1;
+}
+
+/* --- a hot standby's packets ------------------------------------------------ */
+
+static AVPacket **kept_at(EncInst *in, int i)
+{
+    return &in->kept[(in->kept_head + i) % ENC_PENDING_MAX];
+}
+
+static AVPacket *kept_pop(EncInst *in)
+{
+    AVPacket *pkt = *kept_at(in, 0);
+
+    *kept_at(in, 0) = NULL;
+    in->kept_head = (in->kept_head + 1) % ENC_PENDING_MAX;
+    in->nb_kept--;
+    return pkt;
+}
+
+static void kept_drop_all(EncInst *in)
+{
+    while (in->nb_kept) {
+        AVPacket *pkt = kept_pop(in);
+        av_packet_free(&pkt);
+    }
+}
+
+/* The first frame not passed on (INT64_MAX: none): a standby's packets
+ * below it can never be used. */
+static int64_t first_not_passed(Encoder *enc)
+{
+    return enc->nb_pend ? pend_at(enc, 0)->f->pts : INT64_MAX;
+}
+
+/* Drops what a standby keeps below the first frame not passed on. */
+static void kept_trim(Encoder *enc, EncInst *in)
+{
+    int64_t from = first_not_passed(enc);
+
+    for (int n = in->nb_kept; n > 0; n--) {
+        AVPacket *pkt = kept_pop(in);
+        if (pkt->pts >= from)
+            in->kept[(in->kept_head + in->nb_kept++) % ENC_PENDING_MAX] = pkt;
+        else
+            av_packet_free(&pkt);
+    }
+}
+
+/* Is instance i a standby to be given every frame (from the next GOP
+ * boundary on, if it is not yet)? */
+static int is_hot(const Encoder *enc, int i)
+{
+    const EncInst *in = &enc->inst[i];
+
+    return enc->hot_ok && i != enc->active && in->ci.ctx && (enc->hot_mode || in->hot_req);
+}
+
+/* While a standby is or may be hot, packets leave a GOP at a time, so that
+ * a failover splices at the IDR of the first GOP not passed on. In
+ * standby_mode hot always (the delay stays the same when the standby comes
+ * and goes); made hot by a request, while it is. */
+static int hold_gops(const Encoder *enc)
+{
+    if (enc->hot_mode)
+        return 1;
+    for (int i = 0; i < enc->nb_inst; i++)
+        if (is_hot(enc, i))
+            return 1;
+    return 0;
 }
 
 /* --- outputs ---------------------------------------------------------------- */
@@ -289,46 +381,28 @@ static void record_latency(Encoder *enc, int64_t us)
 }
 
 /*
- * A packet of the encoder in use (consumed). Video packets are held until
- * every frame before them in presentation order is out, then passed on: a
- * failure can then cut between what was passed on and what was not, and
- * the frames not passed on are exactly those still pending.
+ * Passes on the held packets of the encoder in use every earlier frame (in
+ * presentation order) of which is out: a failure can then cut between what
+ * was passed on and what was not, and the frames not passed on are exactly
+ * those still pending. While a standby is hot (hold_gops), only whole
+ * GOPs: the cut is then at a GOP boundary, where the standby has an IDR.
  */
-static void took_packet(Encoder *enc, AVPacket *pkt)
+static void release_held(Encoder *enc)
 {
-    int64_t m = INT64_MAX, now = av_gettime_relative();
-    size_t sdsize;
-    const uint8_t *sd = av_packet_get_side_data(pkt, AV_PKT_DATA_QUALITY_STATS, &sdsize);
+    int64_t m = INT64_MAX, gop = INT64_MIN;
+    int hold = hold_gops(enc);
 
-    /* x264 reports -1 * FF_QP2LAMBDA for some flushed frames: keep the last
-     * meaningful value */
-    if (sd && sdsize >= 4 && (int)AV_RL32(sd) >= 0)
-        atomic_store(&enc->quality, (int)AV_RL32(sd));
-
-    if (!enc->jr) {
-        pass_on(enc, pkt);
-        return;
-    }
     for (int i = 0; i < enc->nb_pend; i++) {
         Pending *p = pend_at(enc, i);
-        if (!p->emitted && p->f->pts == pkt->pts) {
-            p->emitted = 1;
-            record_latency(enc, now - p->sent_us);
+        if (hold && p->gop_start)
+            gop = p->f->pts;
+        if (!emitted_by(p, enc->active)) {
+            /* no GOP start before it: it is in the GOP of the first frame
+             * pending, which cannot go yet */
+            m = !hold ? p->f->pts : gop != INT64_MIN ? gop : pend_at(enc, 0)->f->pts;
             break;
         }
     }
-    if (enc->nb_held == ENC_PENDING_MAX) {
-        /* cannot happen with a sane encoder: pass on rather than lose */
-        pass_on(enc, pkt);
-        return;
-    }
-    *held_at(enc, enc->nb_held++) = pkt;
-
-    for (int i = 0; i < enc->nb_pend; i++)
-        if (!pend_at(enc, i)->emitted) {
-            m = pend_at(enc, i)->f->pts;
-            break;
-        }
     while (enc->nb_held && (*held_at(enc, 0))->pts < m) {
         AVPacket *p = *held_at(enc, 0);
         for (int i = 0; i < enc->nb_pend; i++)
@@ -342,6 +416,74 @@ static void took_packet(Encoder *enc, AVPacket *pkt)
     }
     while (enc->nb_pend && pend_at(enc, 0)->released)
         pend_pop(enc);
+    for (int i = 0; i < enc->nb_inst; i++)
+        if (i != enc->active && enc->inst[i].nb_kept)
+            kept_trim(enc, &enc->inst[i]);
+}
+
+/* Holds a packet of the encoder in use (consumed), then passes on what may go. */
+static void hold(Encoder *enc, AVPacket *pkt)
+{
+    if (enc->nb_held == ENC_PENDING_MAX) {
+        /* cannot happen with a sane encoder: pass on rather than lose */
+        pass_on(enc, pkt);
+        return;
+    }
+    *held_at(enc, enc->nb_held++) = pkt;
+    release_held(enc);
+}
+
+/* Marks the frame of pkt as out of instance i; returns the frame, or NULL. */
+static Pending *mark_emitted(Encoder *enc, int i, const AVPacket *pkt)
+{
+    for (int k = 0; k < enc->nb_pend; k++) {
+        Pending *p = pend_at(enc, k);
+        if (!emitted_by(p, i) && p->f->pts == pkt->pts) {
+            p->emitted |= 1u << i;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* A packet of the encoder in use (consumed). */
+static void took_packet(Encoder *enc, AVPacket *pkt)
+{
+    size_t sdsize;
+    const uint8_t *sd = av_packet_get_side_data(pkt, AV_PKT_DATA_QUALITY_STATS, &sdsize);
+    Pending *p;
+
+    /* x264 reports -1 * FF_QP2LAMBDA for some flushed frames: keep the last
+     * meaningful value */
+    if (sd && sdsize >= 4 && (int)AV_RL32(sd) >= 0)
+        atomic_store(&enc->quality, (int)AV_RL32(sd));
+
+    if (!enc->jr) {
+        pass_on(enc, pkt);
+        return;
+    }
+    if ((p = mark_emitted(enc, enc->active, pkt)))
+        record_latency(enc, av_gettime_relative() - p->sent_us);
+    hold(enc, pkt);
+}
+
+/* A packet of hot standby i (consumed): kept while it may be needed. */
+static void standby_took(Encoder *enc, int i, AVPacket *pkt)
+{
+    EncInst *in = &enc->inst[i];
+
+    mark_emitted(enc, i, pkt);
+    if (pkt->pts < first_not_passed(enc) || in->nb_kept == ENC_PENDING_MAX) {
+        /* below what is passed on already; or (not with a sane encoder) no
+         * room: it cannot take over from here, until a new GOP */
+        if (in->nb_kept == ENC_PENDING_MAX) {
+            kept_drop_all(in);
+            in->fed = 0;
+        }
+        av_packet_free(&pkt);
+        return;
+    }
+    *kept_at(in, in->nb_kept++) = pkt;
 }
 
 /* --- the encoder in use ------------------------------------------------------ */
@@ -377,6 +519,171 @@ static const char *why_failed(Encoder *enc, int err, const char *why, char *buf,
     snprintf(buf, size, "hung: the encode call did not return within %.1f s (%s)",
              enc->call_deadline_us / 1e6, why);
     return buf;
+}
+
+static int make_active(Encoder *enc, int i);
+
+/* Closes instance i once its worker is done with it (a call that does not
+ * return within the deadline is abandoned with the encoder), and forgets
+ * it was hot. */
+static void close_inst(Encoder *enc, int i)
+{
+    EncInst *in = &enc->inst[i];
+
+    if (in->worker) {
+        AVPacket **pkts;
+        int nb;
+        enc_worker_take(&in->worker, &in->ci, 0, enc->call_deadline_us, &pkts, &nb, NULL);
+        enc_worker_free_packets(&pkts, nb);
+    }
+    codec_close(&in->ci);
+    kept_drop_all(in);
+    in->fed = 0;
+    in->hot_req = 0;
+}
+
+/* Hot standby i failed (err): closed, opened again after its back-off
+ * (standby: always, a provision); the encoder in use goes on. */
+static void standby_failed(Encoder *enc, int i, int err, const char *why)
+{
+    EncInst *in = &enc->inst[i];
+    char buf[160];
+
+    atomic_fetch_add(&enc->errors, 1);
+    inst_event(enc, in, EV_FAILURE, err, "hot standby: %s", why_failed(enc, err, why, buf, sizeof(buf)));
+    close_inst(enc, i);
+    in->fails++;
+    in->retry_at = av_gettime_relative() + inst_backoff(in->fails, ENC_RETRY_MIN_US, ENC_RETRY_MAX_US);
+}
+
+/* Takes what hot standby i has encoded, once at most max_left of its calls
+ * are left (the standby may lag, not hold the encoder in use up). Returns
+ * < 0 when it failed (it is then closed). */
+static int collect_standby(Encoder *enc, int i, int max_left)
+{
+    EncInst *in = &enc->inst[i];
+    AVPacket **pkts;
+    int nb, ret;
+    int64_t busy = 0;
+
+    if (!in->worker)
+        return 0;
+    ret = enc_worker_take(&in->worker, &in->ci, max_left, enc->call_deadline_us, &pkts, &nb, &busy);
+    atomic_fetch_add(&enc->standby_busy_us, busy);
+    for (int k = 0; k < nb; k++) {
+        standby_took(enc, i, pkts[k]);
+        pkts[k] = NULL;
+    }
+    av_free(pkts);
+    if (ret < 0)
+        standby_failed(enc, i, ret, "encoding failed");
+    return ret;
+}
+
+/*
+ * Gives every hot standby a reference to f (pts in the encoder time base,
+ * pict_type set), on its own worker, without waiting for it: it encodes in
+ * parallel with the encoder in use. A standby starts at a GOP boundary, so
+ * its first frame is an IDR where the encoder in use has one too.
+ */
+static void feed_standbys(Encoder *enc, const AVFrame *f, int gop_start)
+{
+    for (int i = 0; i < enc->nb_inst; i++) {
+        EncInst *in = &enc->inst[i];
+        AVFrame *c;
+        int ret, hang = 0;
+
+        if (!is_hot(enc, i) || (!in->fed && !gop_start))
+            continue;
+        /* its own faults while it encodes (error, hang; a stall or a slow
+         * encoder is the one in use's) */
+        if (fault_any(&in->faults)) {
+            FaultEffect fx = fault_poll(&in->faults, av_rescale_q(f->pts, f->time_base, AV_TIME_BASE_Q));
+            if (fx.error) {
+                standby_failed(enc, i, AVERROR(EIO), "fault: encoding error");
+                continue;
+            }
+            if ((hang = fx.hang))
+                inst_event(enc, in, EV_WARNING, 0, "fault: the next encode call hangs");
+        }
+        if (!in->worker && (ret = enc_worker_alloc(&in->worker, enc->st.log.name)) < 0) {
+            standby_failed(enc, i, ret, "no worker thread");
+            continue;
+        }
+        if (!(c = av_frame_clone(f))) {
+            standby_failed(enc, i, AVERROR(ENOMEM), "no memory for its frame");
+            continue;
+        }
+        /* collect_standby left at most ENC_HOT_LAG < ENC_WORKER_QUEUE calls */
+        if ((ret = enc_worker_post(in->worker, &in->ci, c, hang)) < 0) {
+            av_frame_free(&c);
+            standby_failed(enc, i, ret, "its worker's queue is full");
+            continue;
+        }
+        if (!in->fed) {
+            in->fed = 1;
+            in->fed_from = f->pts;
+            in->fed_frames = 0;
+            inst_event(enc, in, EV_INFO, 0, "hot: given every frame from %.3f s (a GOP boundary) "
+                       "beside %s", av_rescale_q(f->pts, f->time_base, AV_TIME_BASE_Q) / 1e6,
+                       enc->inst[enc->active].component);
+        }
+        in->fed_frames++;
+        atomic_fetch_add(&enc->standby_frames, 1);
+    }
+}
+
+/*
+ * Can hot standby i take over from the first frame not passed on? It must
+ * have been given that frame, the first of a GOP, and every one since.
+ */
+static int covers(Encoder *enc, int i)
+{
+    const EncInst *in = &enc->inst[i];
+    const Pending *first = enc->nb_pend ? pend_at(enc, 0) : NULL;
+
+    return is_hot(enc, i) && in->fed && in->worker &&
+           (!first || (first->gop_start && first->f->pts >= in->fed_from));
+}
+
+/*
+ * Hot standby i takes over at the first GOP not passed on: its packets from
+ * that GOP's IDR are kept (or on their way, from calls it is making in
+ * parallel), so nothing is encoded again. The packets held of the encoder
+ * that was in use are dropped (the caller has dealt with them). Returns 0,
+ * or < 0 when it cannot after all (it is then closed: it has been given
+ * frames past the ones a warm take-over would resend).
+ */
+static int take_over_hot(Encoder *enc, int i, const char *from, uint32_t seq, int planned)
+{
+    EncInst *in = &enc->inst[i];
+    int64_t at = first_not_passed(enc);
+    int ret, n = enc->nb_pend;
+
+    /* a few calls in flight at most (ENC_HOT_LAG) */
+    if ((ret = collect_standby(enc, i, 0)) < 0)
+        return ret;
+    kept_trim(enc, in);
+    if (in->nb_kept && !((*kept_at(in, 0))->flags & AV_PKT_FLAG_KEY)) {
+        close_inst(enc, i);
+        return AVERROR_BUG;       /* not a closed GOP after all */
+    }
+    ret = make_active(enc, i);
+    if (ret < 0)
+        return ret;
+    atomic_fetch_add(&enc->switches, 1);
+    if (at == INT64_MAX)
+        at = enc->last_pts + 1;
+    evlog_emit_seq(enc->st.events, enc->st.stream, enc->st.component, EV_SWITCH, 0, seq,
+                   "%s (hot standby, given %" PRId64 " frames) took over from %s at a GOP "
+                   "boundary (%.3f s)%s: %d frame%s not passed on, none encoded again",
+                   in->component, in->fed_frames, from,
+                   av_rescale_q(at, in->ci.ctx->time_base, AV_TIME_BASE_Q) / 1e6,
+                   planned ? ", no flush" : "", n, n == 1 ? "" : "s");
+    /* its packets from that IDR on, as if they had just come */
+    while (in->nb_kept)
+        hold(enc, kept_pop(in));
+    return 0;
 }
 
 static int inst_open(Encoder *enc, int i)
@@ -427,12 +734,25 @@ static int failover(Encoder *enc, int err, const char *why)
     atomic_fetch_add(&enc->errors, 1);
     inst_event(enc, fi, EV_FAILURE, err, "%s", why);
     held_drop_all(enc);
-    codec_close(&fi->ci);
+    close_inst(enc, failed);
     fi->fails++;
     fi->retry_at = av_gettime_relative() +
                    inst_backoff(fi->fails, ENC_RETRY_MIN_US, ENC_RETRY_MAX_US);
     enc->active = -1;
     atomic_store(&enc->active_idx, -1);
+
+    /* a hot standby that has every frame from the first GOP not passed
+     * on: no frame encoded again, no burst */
+    for (int i = 0; i < enc->nb_inst; i++) {
+        if (i == failed || !enc->inst[i].fed)
+            continue;
+        if (covers(enc, i) && take_over_hot(enc, i, fi->component, 0, 0) >= 0)
+            return 0;
+        /* given frames past the first not passed on, it cannot take them
+         * again as a warm standby: a fresh one (below) will */
+        if (enc->inst[i].ci.ctx)
+            close_inst(enc, i);
+    }
 
     for (int k = 1; k <= enc->nb_inst && next < 0; k++) {
         int i = (failed + k) % enc->nb_inst;
@@ -458,6 +778,9 @@ static int failover(Encoder *enc, int err, const char *why)
 
     /* the frames not passed on, in order, to the new encoder; taken first,
      * since what the encoder gives back meanwhile pops them off the list */
+    enc->inst[next].fed = enc->nb_pend > 0;
+    if (enc->nb_pend)
+        enc->inst[next].fed_from = pend_at(enc, 0)->f->pts;
     {
         int n = enc->nb_pend;
         AVFrame **resend = av_calloc(FFMAX(n, 1), sizeof(*resend));
@@ -465,7 +788,8 @@ static int failover(Encoder *enc, int err, const char *why)
             return AVERROR(ENOMEM);
         for (int i = 0; i < n; i++) {
             Pending *p = pend_at(enc, i);
-            p->emitted = p->released = 0;
+            p->emitted &= ~(1u << next);
+            p->released = 0;
             p->sent_us = av_gettime_relative();
             resend[i] = av_frame_clone(p->f);
         }
@@ -513,7 +837,7 @@ static int planned_switch(Encoder *enc, int target)
         return failover(enc, ret, why_failed(enc, ret, "flushing for a planned switch failed",
                                              why, sizeof(why)));
     }
-    codec_close(&enc->inst[from].ci);
+    close_inst(enc, from);
     pend_clear(enc);
     held_drop_all(enc);
     ret = make_active(enc, target);
@@ -523,6 +847,48 @@ static int planned_switch(Encoder *enc, int target)
                    enc->inst[target].component, enc->inst[from].component);
     enc->planned_seq = 0;
     return ret;
+}
+
+/*
+ * A planned switch to hot standby target, at a GOP boundary: it takes over
+ * at the first GOP not passed on, with its own packets from that IDR; the
+ * encoder in use is not flushed and nothing is encoded again. In
+ * standby_mode hot the one that was in use stays hot, as the standby
+ * (its packets held become what it keeps), else it is closed. Returns 1
+ * when done, 0 when the target has not yet every frame from there (the
+ * next boundary will see), < 0 when no encoder can go on.
+ */
+static int planned_switch_hot(Encoder *enc, int target)
+{
+    int from = enc->active, ret;
+    EncInst *fi = &enc->inst[from];
+    uint32_t seq = enc->planned_seq;
+
+    if (!covers(enc, target))
+        return 0;
+    /* what the one in use holds becomes what it keeps, as a standby */
+    while (enc->nb_held && fi->nb_kept < ENC_PENDING_MAX) {
+        fi->kept[(fi->kept_head + fi->nb_kept++) % ENC_PENDING_MAX] = *held_at(enc, 0);
+        enc->held_head = (enc->held_head + 1) % ENC_PENDING_MAX;
+        enc->nb_held--;
+    }
+    held_drop_all(enc);
+    fi->fed_frames = 0;
+    enc->planned_seq = 0;
+    ret = take_over_hot(enc, target, fi->component, seq, 1);
+    if (ret < 0) {
+        /* the one in use carries on: it has every frame */
+        if (seq)
+            inst_event_seq(enc, &enc->inst[target], EV_REFUSED, ret, seq,
+                           "the hot standby could not take over");
+        ret = make_active(enc, from);
+        while (fi->nb_kept)
+            hold(enc, kept_pop(fi));
+        return ret < 0 ? ret : 1;
+    }
+    if (!enc->hot_mode)
+        close_inst(enc, from);    /* made hot on request: the old one is not */
+    return 1;
 }
 
 /* Is the frame at pts (encoder time base) the first of a GOP? */
@@ -537,6 +903,36 @@ static int gop_boundary(Encoder *enc, int64_t pts, int64_t t_us)
         return 0;
     enc->last_gop_index = idx;
     return 1;
+}
+
+/*
+ * May a standby be hot here? It holds packets back a GOP at a time and the
+ * frames with them (ENC_PENDING_MAX, half for the GOP, half for the
+ * encoder's delay), and a hung call is given up after half the latency
+ * budget: the GOP must fit both. The job loader checks the budget where it
+ * knows the GOP in time; a GOP in frames is known here.
+ */
+static void check_hot(Encoder *enc)
+{
+    AVRational fr = enc->in_params->frame_rate;
+    int64_t gop_us = enc->gop > 0 && fr.num > 0 ?
+                     av_rescale_q(enc->gop, av_inv_q(fr), AV_TIME_BASE_Q) : enc->gop_us;
+    int64_t gop_frames = enc->gop > 0 ? enc->gop :
+                         fr.num > 0 ? av_rescale_q(enc->gop_us, AV_TIME_BASE_Q, av_inv_q(fr)) : 0;
+    const char *why = NULL;
+
+    if (enc->nb_inst < 2)
+        return;
+    if (enc->js->latency_budget_us && enc->js->latency_budget_us < 2 * gop_us)
+        why = "its latency budget is below 2 GOPs";
+    else if (gop_frames > ENC_PENDING_MAX / 2)
+        why = "its GOP is longer than 256 frames";
+    enc->hot_ok = !why;
+    enc->hot_mode = enc->hot_ok && enc->js->standby_mode == JOB_STANDBY_HOT;
+    if (why && enc->js->standby_mode == JOB_STANDBY_HOT)
+        evlog_emit(enc->st.events, enc->st.stream, enc->st.component, EV_WARNING, 0,
+                   "standby_mode hot is not possible (%s, GOP %.3f s): the standby stays warm",
+                   why, gop_us / 1e6);
 }
 
 /* One request from the mailbox. The encoder has a primary (0) and at most
@@ -574,14 +970,20 @@ static void carry_out(Encoder *enc, const CompRequest *r)
                 in->vcfg.device = in->device;
             }
             ret = inst_open(enc, i);
-            if (ret < 0)
+            if (ret < 0) {
                 inst_event_seq(enc, in, EV_REFUSED, ret, r->seq, "cannot open it%s%s",
                                r->device[0] ? " on device " : "", r->device);
-            else
-                inst_event_seq(enc, in, EV_PROVISIONED, 0, r->seq, "open and ready (%s%s%s)",
-                               r->origin, r->device[0] ? ", device " : "", r->device);
+                return;
+            }
+            if (r->hot && enc->hot_ok)
+                in->hot_req = 1;
+            inst_event_seq(enc, in, EV_PROVISIONED, 0, r->seq, "open and ready%s (%s%s%s)",
+                           !is_hot(enc, i) ? (r->hot ? ", warm: this rendition cannot have a "
+                                                       "hot standby" : "") :
+                           in->fed ? ", hot" : ", hot from the next GOP boundary",
+                           r->origin, r->device[0] ? ", device " : "", r->device);
         } else {
-            codec_close(&in->ci);
+            close_inst(enc, i);
             inst_event_seq(enc, in, EV_RELEASED, 0, r->seq, "released (%s)", r->origin);
         }
         return;
@@ -632,7 +1034,8 @@ static void handle_requests(Encoder *enc, int64_t t_us)
 /* What other threads may read: both instances' states, the one in use. */
 static void publish_status(Encoder *enc)
 {
-    CompStatus st = { .nb_instances = enc->nb_inst, .active = enc->active };
+    CompStatus st = { .nb_instances = enc->nb_inst, .active = enc->active,
+                      .hot_capable = enc->hot_ok };
     int64_t now = av_gettime_relative();
 
     for (int i = 0; i < enc->nb_inst; i++) {
@@ -640,6 +1043,7 @@ static void publish_status(Encoder *enc)
         InstState s = i == enc->active ? INST_ACTIVE : in->ci.ctx ? INST_READY :
                       in->retry_at && now < in->retry_at ? INST_BACKOFF : INST_IDLE;
         inst_observe(&in->pub, s, in->fails, in->retry_at, now);
+        in->pub.hot = is_hot(enc, i);
         st.inst[i] = in->pub;
     }
     stage_publish(&enc->st, &st);
@@ -690,7 +1094,16 @@ static int encode_video(Encoder *enc, AVFrame *f)
     if (f->pict_type == AV_PICTURE_TYPE_I && enc->planned >= 0) {
         int target = enc->planned;
         enc->planned = -1;
-        if (target != enc->active && (ret = planned_switch(enc, target)) < 0) {
+        if (target == enc->active) {
+            ret = 0;
+        } else if (is_hot(enc, target)) {
+            ret = planned_switch_hot(enc, target);
+            if (!ret)
+                enc->planned = target;   /* not every frame from there yet: next boundary */
+        } else {
+            ret = planned_switch(enc, target);
+        }
+        if (ret < 0) {
             av_frame_free(&f);
             return ret;
         }
@@ -728,16 +1141,26 @@ static int encode_video(Encoder *enc, AVFrame *f)
     p->f = av_frame_clone(f);
     p->sent_us = av_gettime_relative();
     p->emitted = p->released = 0;
+    p->gop_start = f->pict_type == AV_PICTURE_TYPE_I;
     if (!p->f) {
         enc->nb_pend--;
         av_frame_free(&f);
         return AVERROR(ENOMEM);
     }
+    if (!in->fed) {
+        in->fed = 1;
+        in->fed_from = f->pts;
+    }
+    /* a hot standby encodes the same frame meanwhile, on its own thread */
+    feed_standbys(enc, f, p->gop_start);
     ret = send(enc, f);
     if (ret < 0) {
         char why[128];
         return failover(enc, ret, why_failed(enc, ret, "encoding failed", why, sizeof(why)));
     }
+    for (int i = 0; i < enc->nb_inst; i++)
+        if (i != enc->active && enc->inst[i].fed)
+            collect_standby(enc, i, ENC_HOT_LAG);
 
     /* a live encoder behind real time has failed, when the hold-up is
      * here: frames wait in its queue. A rendition fed by a ladder that a
@@ -857,6 +1280,7 @@ static int enc_run(void *arg)
     if (enc->jr) {
         enc->gop = enc->in_params->frame_rate.num > 0 ? codec_gop_frames(enc->jr, enc->in_params->frame_rate) : 0;
         enc->gop_us = enc->jr->gop_us ? enc->jr->gop_us : 2000000;
+        check_hot(enc);
     }
 
     /* the primary; the standby too when it is to be ready from the start;
@@ -916,8 +1340,8 @@ end:
     pend_clear(enc);
     held_drop_all(enc);
     for (int i = 0; i < enc->nb_inst; i++) {
+        close_inst(enc, i);       /* a hot standby's calls: taken, or given up */
         enc_worker_free(&enc->inst[i].worker);
-        codec_close(&enc->inst[i].ci);
     }
     params_free(&enc->in_params);
     avcodec_parameters_free(&enc->out_par);
@@ -1028,6 +1452,8 @@ void enc_stats(Encoder *enc, EncoderStats *s)
     s->quality = atomic_load(&enc->quality);
     s->active = atomic_load(&enc->active_idx);
     s->queue_depth = tq_depth(enc->in);
+    s->standby_frames = atomic_load(&enc->standby_frames);
+    s->standby_busy_us = atomic_load(&enc->standby_busy_us);
     if (enc->jr && enc->jr->fps.num)
         s->target_fps = av_q2d(enc->jr->fps);
 }

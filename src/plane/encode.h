@@ -24,6 +24,19 @@
  * again for switch_back) happen at a GOP boundary: the encoder in use is
  * flushed, the other starts there with an IDR.
  *
+ * A hot standby (standby_mode: hot, or a provision request with hot set)
+ * is given every frame the encoder in use gets, from a GOP boundary on, on
+ * a worker of its own (it encodes in parallel, and a hang of either does
+ * not stop the other); both get a forced IDR on the first frame of every
+ * GOP. Its packets are kept from the first frame not passed on, and the
+ * encoder in use's are passed on a GOP at a time, once the GOP's last
+ * frame is out: a failover (or a planned switch) then splices at the IDR
+ * of the first GOP not passed on, with the standby's own packets from
+ * there; nothing is encoded again, so there is no burst of encoding, and
+ * no flush wait. The cost: twice the encoding, and one GOP of delay on the
+ * rendition. A standby that is not hot, or has not every frame from that
+ * IDR (it became hot since), takes over the warm way above.
+ *
  * An encoder that cannot open and has no standby is a failure event: it
  * sends TQ_END to its outputs, which go on without it.
  */
@@ -57,6 +70,8 @@ typedef struct EncoderStats {
     int active;                  /* 0 primary, 1 standby, -1 none */
     int queue_depth;             /* frames waiting for this stage */
     double target_fps;           /* 0 when unknown */
+    int64_t standby_frames;      /* frames given to a hot standby: its cost */
+    int64_t standby_busy_us;     /* time its encode calls took (its worker's) */
 } EncoderStats;
 
 /* A video encoder for jr, or the audio encoder for ja (exactly one non-NULL;

@@ -29,7 +29,7 @@
 
 typedef enum CompOp {
     COMP_OP_PROVISION = 1,        /* open the instance ahead: connected, header
-                                     written; encoder open; not fed */
+                                     written; encoder open; not fed unless hot */
     COMP_OP_RELEASE,              /* close it, unless it is in use */
     COMP_OP_SWITCH,               /* planned: it takes over at the next keyframe
                                      (GOP boundary); instance 0 = switch back */
@@ -62,6 +62,10 @@ typedef struct CompRequest {
                                      May hold credentials and a stream key:
                                      shown through redact_url, never as is; the
                                      stage keeps its own copy */
+    int hot;                      /* PROVISION of a standby encoder: open it and
+                                     feed it every frame from the next GOP
+                                     (standby_mode: hot for this one); 0: the
+                                     stream's standby_mode. Others ignore it */
 } CompRequest;
 
 typedef enum InstState {
@@ -84,6 +88,8 @@ typedef struct InstStatus {
     int64_t retry_at_us;          /* INST_BACKOFF only */
     int dynamic;                  /* added at run time (COMP_OP_ADD), not the
                                      job's: status shows it as such */
+    int hot;                      /* a standby encoder fed every frame (from
+                                     the next GOP boundary on); 0 otherwise */
 } InstStatus;
 
 /* What a component last published; any thread may read a copy (stage_status). */
@@ -97,6 +103,8 @@ typedef struct CompStatus {
     int64_t last_progress_us;     /* heartbeat: when it last handled an item */
     int64_t busy_since_us;        /* working on an item since; 0 idle (waiting) */
     InstStatus inst[COMP_MAX_INSTANCES];
+    int hot_capable;              /* a standby can be made hot (a video encoder
+                                     with a standby): InstStatus.hot means something */
 } CompStatus;
 
 const char *inst_state_name(InstState s);

@@ -5,7 +5,7 @@
  * bounded per hour, the proactive switch, switching back only to a healthy
  * primary, standby always and never, re-provisioning after a failover, a
  * failure while provisioning, a backup asked of the provision hook (add),
- * and the job-wide budget.
+ * the job-wide budget, and a warm standby encoder made hot on risk.
  */
 #include <string.h>
 
@@ -496,6 +496,110 @@ static void test_add_from_hook(void)
         CU_ASSERT_EQUAL(tick(&s, &v, &p, i * S, a), 0);
 }
 
+/* A ready warm standby encoder made hot when the risk stays above
+ * hot_above for confirm ticks; not below it, not while the standby is
+ * not ready, not once it is hot, not for a component that has no hot
+ * standby; and it takes no slot of the budget and no cycle. */
+static void test_hot(void)
+{
+    FoPolicy p = policy();
+    FoAction a[4];
+
+    p.standby = JOB_STANDBY_ALWAYS;
+    p.hot_above = 0.9f;
+    {
+        FoCompState s = { 0 };
+        FoView v = view(2, 0, 0.95f);
+        v.st.hot_capable = 1;
+        v.st.inst[1].state = INST_READY;
+        CU_ASSERT(tick(&s, &v, &p, 1 * S, a) == 0);
+        CU_ASSERT(tick(&s, &v, &p, 2 * S, a) == 0);
+        CU_ASSERT_FATAL(tick(&s, &v, &p, 3 * S, a) == 1);
+        CU_ASSERT(a[0].op == COMP_OP_PROVISION && a[0].instance == 1);
+        CU_ASSERT(a[0].rule == FO_RULE_RISK_HOT);
+        CU_ASSERT(a[0].risk > 0.94f);
+        CU_ASSERT(s.provisioned_at == 0);           /* nothing of ours to release */
+        CU_ASSERT(fo_cycles_last_hour(&s, 3 * S) == 0);
+        /* not published hot yet: asked again; once hot, never */
+        CU_ASSERT(tick(&s, &v, &p, 4 * S, a) == 1 && a[0].rule == FO_RULE_RISK_HOT);
+        v.st.inst[1].hot = 1;
+        for (int t = 5; t < 50; t++)
+            CU_ASSERT(tick(&s, &v, &p, t * S, a) == 0);
+    }
+    /* above provision_above, below hot_above: nothing */
+    {
+        FoCompState s = { 0 };
+        FoView v = view(2, 0, 0.85f);
+        v.st.hot_capable = 1;
+        v.st.inst[1].state = INST_READY;
+        for (int t = 1; t < 50; t++)
+            CU_ASSERT(tick(&s, &v, &p, t * S, a) == 0);
+        /* one tick below restarts the count */
+        v.risk = 0.95f;
+        tick(&s, &v, &p, 50 * S, a);
+        tick(&s, &v, &p, 51 * S, a);
+        v.risk = 0.5f;
+        CU_ASSERT(tick(&s, &v, &p, 52 * S, a) == 0);
+        v.risk = 0.95f;
+        CU_ASSERT(tick(&s, &v, &p, 53 * S, a) == 0);
+        CU_ASSERT(tick(&s, &v, &p, 54 * S, a) == 0);
+        CU_ASSERT(tick(&s, &v, &p, 55 * S, a) == 1 && a[0].rule == FO_RULE_RISK_HOT);
+    }
+    /* the standby not ready (opening, backing off, in use), or no hot
+     * standby at all (an output's backup): nothing */
+    {
+        static const InstState not_ready[] = { INST_OPENING, INST_BACKOFF, INST_DRAINING };
+        for (size_t k = 0; k < sizeof(not_ready) / sizeof(not_ready[0]); k++) {
+            FoCompState s = { 0 };
+            FoView v = view(2, 0, 0.95f);
+            v.st.hot_capable = 1;
+            v.st.inst[1].state = not_ready[k];
+            for (int t = 1; t < 10; t++)
+                CU_ASSERT(tick(&s, &v, &p, t * S, a) == 0);
+        }
+        {
+            FoCompState s = { 0 };
+            FoView v = view(2, 0, 0.95f);
+            v.st.inst[1].state = INST_READY;
+            for (int t = 1; t < 10; t++)
+                CU_ASSERT(tick(&s, &v, &p, t * S, a) == 0);
+        }
+        /* the standby is the one in use: the primary, ready again, is
+         * what is made hot */
+        {
+            FoCompState s = { 0 };
+            FoView v = view(2, 1, 0.95f);
+            v.st.hot_capable = 1;
+            v.st.inst[0].state = INST_READY;
+            tick(&s, &v, &p, 1 * S, a);
+            tick(&s, &v, &p, 2 * S, a);
+            CU_ASSERT_FATAL(tick(&s, &v, &p, 3 * S, a) == 1);
+            CU_ASSERT(a[0].rule == FO_RULE_RISK_HOT && a[0].instance == 0);
+        }
+    }
+    /* off by default */
+    {
+        FoPolicy d = policy();
+        FoCompState s = { 0 };
+        FoView v = view(2, 0, 1.0f);
+        d.standby = JOB_STANDBY_ALWAYS;
+        v.st.hot_capable = 1;
+        v.st.inst[1].state = INST_READY;
+        for (int t = 1; t < 10; t++)
+            CU_ASSERT(tick(&s, &v, &d, t * S, a) == 0);
+    }
+    /* the budget: a standby made hot opens nothing, so it needs no slot */
+    {
+        FoCandidate c[2] = {
+            { .a = { COMP_OP_PROVISION, 1, FO_RULE_RISK_HOT, 0.95f }, .comp = 0 },
+            { .a = { COMP_OP_PROVISION, 1, FO_RULE_RISK_HIGH, 0.99f }, .comp = 1 },
+        };
+        CU_ASSERT(fo_budget(c, 2, 0) == 0);
+        CU_ASSERT(c[0].granted && !c[1].granted);
+        CU_ASSERT_STRING_EQUAL(fo_rule_name(FO_RULE_RISK_HOT), "risk_hot");
+    }
+}
+
 static void test_crossing(void)
 {
     FoPolicy p = policy();
@@ -567,6 +671,7 @@ int main(void)
     CU_add_test(s, "a backup from the provision hook (add)", test_add_from_hook);
     CU_add_test(s, "risk crossings", test_crossing);
     CU_add_test(s, "job-wide budget", test_budget);
+    CU_add_test(s, "a warm standby made hot on risk", test_hot);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     fails = CU_get_number_of_failures();

@@ -201,8 +201,8 @@ static void test_unknown_keys(void)
                "10:14: unknown key 'codec' in audio (expected one of: encoder, bitrate, "
                "sample_rate, channels, options)",
                "11:5: unknown key 'durattion' in stream (expected one of: name, input, audio, "
-               "renditions, outputs, duration, standby, switch_back, latency_budget, faults, "
-               "orchestrator)");
+               "renditions, outputs, duration, standby, standby_mode, switch_back, latency_budget, "
+               "faults, orchestrator)");
 }
 
 static void test_wrong_types(void)
@@ -245,8 +245,8 @@ static void test_wrong_types(void)
                "5:12: 'input' must be a mapping, not a string",
                "6:12: 'audio' must be a mapping or false, not a string",
                "7:5: unknown key 'realtime' in stream (expected one of: name, input, audio, "
-               "renditions, outputs, duration, standby, switch_back, latency_budget, faults, "
-               "orchestrator)",
+               "renditions, outputs, duration, standby, standby_mode, switch_back, latency_budget, "
+               "faults, orchestrator)",
                "8:19: a rendition must be a mapping, not a list",
                "9:32: 'url' must be a string, not an integer");
 }
@@ -1040,7 +1040,7 @@ static void test_switching_errors(void)
         "8:56: output backup is missing 'url'",
         "9:14: 'standby' must be on_risk, always or never",
         "10:5: unknown key 'probes' in stream (expected one of: name, input, audio, renditions, outputs, "
-        "duration, standby, switch_back, latency_budget, faults, orchestrator)");
+        "duration, standby, standby_mode, switch_back, latency_budget, faults, orchestrator)");
 }
 
 /* faults: a schedule of faults and drills, each on a component that
@@ -1246,7 +1246,7 @@ static void test_supervisor(void)
         "5:12: '0.0.0.0:9464' is not a loopback address: metrics show the job's topology; "
         "set allow_remote: true to listen there",
         "6:3: unknown key 'prometheus' in supervisor (expected one of: tick, hds, metrics, model, "
-        "control, hooks, orchestrator)");
+        "control, hooks, orchestrator, standby_mode)");
     job = load_ok(
         "version: 1\n"
         "supervisor: { metrics: { listen: \"0.0.0.0:9464\", allow_remote: true } }\n"
@@ -1346,7 +1346,8 @@ static void test_orchestrator(void)
         "9:39: 'keep' needs a unit, e.g. 20s",
         "9:59: 'max_provisioned' is job-wide: set it under supervisor: orchestrator:",
         "9:62: unknown key 'watch' in orchestrator (expected one of: provision_above, "
-        "release_below, switch_above, confirm, keep, max_provisioned, max_sessions_per_device)");
+        "release_below, switch_above, confirm, keep, max_provisioned, max_sessions_per_device, "
+        "hot_above)");
     EXPECT_BAD(HEAD
         "    renditions: [ { name: r } ]\n"
         "    outputs: [ { name: o, url: o.ts } ]\n"
@@ -1393,6 +1394,95 @@ static void test_devices(void)
         "8:42: device '0' is listed twice",
         "8:45: 'device' must be a device: a CUDA index or a render node, not a mapping",
         "10:46: 'max_sessions_per_device' is job-wide: set it under supervisor: orchestrator:");
+}
+
+/* standby_mode: warm | hot, per stream over the supervisor's default;
+ * hot only with a latency budget of at least 2 GOPs; hot_above read like
+ * switch_above. */
+static void test_standby_mode(void)
+{
+    Job *job = load_ok(
+        "version: 1\n"
+        "supervisor: { standby_mode: hot, orchestrator: { hot_above: 0.9 } }\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input: { url: in.ts }\n"
+        "    renditions: [ { name: r, gop: 1s, backup: { encoder: libx264 } } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n"
+        "  - name: b\n"
+        "    input: { url: in.ts }\n"
+        "    renditions: [ { name: r, backup: { encoder: libx264 } } ]\n"
+        "    outputs: [ { name: o, url: p.ts } ]\n"
+        "    standby_mode: warm\n"
+        "    orchestrator: { hot_above: off }\n"
+        "  - name: c\n"
+        "    input: { url: in.ts }\n"
+        "    renditions: [ { name: r, gop: 60, fps: 30, backup: { encoder: libx264 } } ]\n"
+        "    outputs: [ { name: o, url: q.ts } ]\n"
+        "    latency_budget: 4s\n");
+
+    CU_ASSERT_EQUAL(job->supervisor.standby_mode, JOB_STANDBY_HOT);
+    CU_ASSERT_EQUAL(job->streams[0].standby_mode, JOB_STANDBY_HOT);     /* the supervisor's */
+    CU_ASSERT_EQUAL(job->streams[1].standby_mode, JOB_STANDBY_WARM);    /* its own */
+    CU_ASSERT_EQUAL(job->streams[2].standby_mode, JOB_STANDBY_HOT);     /* 2 s GOP, 4 s budget */
+    CU_ASSERT_DOUBLE_EQUAL(job->streams[0].orchestrator.hot_above, 0.9, 1e-6);
+    CU_ASSERT(job->streams[1].orchestrator.hot_above > 1);              /* off */
+    job_free(&job);
+
+    /* nothing said: warm, and no hot_above */
+    job = load_ok(HEAD
+        "    renditions: [ { name: r, backup: { encoder: libx264 } } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n");
+    CU_ASSERT_EQUAL(job->streams[0].standby_mode, JOB_STANDBY_WARM);
+    CU_ASSERT(job->streams[0].orchestrator.hot_above < 0);
+    job_free(&job);
+
+    /* no budget: hot holds back as much as it likes */
+    job = load_ok(HEAD
+        "    renditions: [ { name: r, gop: 10s, backup: { encoder: libx264 } } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n"
+        "    standby_mode: hot\n"
+        "    latency_budget: none\n");
+    CU_ASSERT_EQUAL(job->streams[0].standby_mode, JOB_STANDBY_HOT);
+    job_free(&job);
+
+    /* a word it does not know; a risk out of range */
+    EXPECT_BAD(HEAD
+        "    renditions: [ { name: r, backup: { encoder: libx264 } } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n"
+        "    standby_mode: lukewarm\n"
+        "    orchestrator: { hot_above: 2 }\n", 2,
+        "8:19: 'standby_mode' must be warm or hot",
+        "9:32: 'hot_above' must be a risk from 0 to 1 or off, got 2");
+    EXPECT_BAD("version: 1\nsupervisor: { standby_mode: [hot] }\nstreams:\n"
+               "  - name: a\n    input: { url: in.ts }\n"
+               "    renditions: [ { name: r } ]\n    outputs: [ { name: o, url: o.ts } ]\n", 1,
+               "2:29: 'standby_mode' must be warm or hot");
+
+    /* hot with a budget below 2 GOPs: at the stream's latency_budget, or
+     * at the standby_mode it has (its own, else the supervisor's); only
+     * renditions with a standby count */
+    EXPECT_BAD(HEAD
+        "    renditions:\n"
+        "      - { name: r, gop: 2s, backup: { encoder: libx264 } }\n"
+        "      - { name: s, gop: 5s }\n"
+        "    outputs: [ { name: o, url: o.m3u8 } ]\n"
+        "    standby_mode: hot\n"
+        "    latency_budget: 3s\n", 1,
+        "11:21: 'standby_mode: hot' holds rendition 'r' back a GOP at a time: with a GOP "
+        "of 2s its latency_budget must be at least 2 GOPs (4s), got 3s");
+    EXPECT_BAD(HEAD
+        "    renditions: [ { name: r, backup: { encoder: libx264 } } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n"
+        "    standby_mode: hot\n", 1,
+        "8:19: 'standby_mode: hot' holds rendition 'r' back a GOP at a time: with a GOP "
+        "of 2s its latency_budget must be at least 2 GOPs (4s), got 3s");
+    EXPECT_BAD("version: 1\nsupervisor: { standby_mode: hot }\nstreams:\n"
+               "  - name: a\n    input: { url: in.ts }\n"
+               "    renditions: [ { name: r, gop: 90, fps: 30, backup: { encoder: libx264 } } ]\n"
+               "    outputs: [ { name: o, url: o.ts } ]\n", 1,
+               "2:29: 'standby_mode: hot' holds rendition 'r' back a GOP at a time: with a GOP "
+               "of 3s its latency_budget must be at least 2 GOPs (6s), got 3s");
 }
 
 /* supervisor: hooks: argv lists with placeholders, and a deadline. */
@@ -1601,6 +1691,7 @@ int main(int argc, char **argv)
         { "supervisor", test_supervisor },
         { "hooks", test_hooks },
         { "orchestrator", test_orchestrator },
+        { "standby_mode", test_standby_mode },
     };
     char exe[PATH_MAX];
     CU_pSuite s;
