@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libavutil/avstring.h>
 #include <libavutil/common.h>
@@ -39,10 +40,36 @@ static const char *canonical(const char *name)
     return name;
 }
 
+/* A VAAPI render node as the DRM agent names its device: "dri:" and the
+ * PCI slot its sysfs entry links to (/dev/dri/renderD128 ->
+ * /sys/class/drm/renderD128/device -> ../../../0000:00:02.0); the name
+ * as it is for anything else. */
+static const char *drm_name(const char *name, char *buf, size_t size)
+{
+    const char *node = strrchr(name, '/');
+    char link[512], target[512];
+    ssize_t n;
+
+    if (strncmp(name, "/dev/dri/", 9) || !node)
+        return name;
+    snprintf(link, sizeof(link), "/sys/class/drm/%s/device", node + 1);
+    n = readlink(link, target, sizeof(target) - 1);
+    if (n <= 0)
+        return name;
+    target[n] = 0;
+    node = strrchr(target, '/');
+    av_strlcpy(buf, "dri:", size);
+    av_strlcat(buf, node ? node + 1 : target, size);
+    return buf;
+}
+
 static const DraDevice *find(const DraDevice *devs, int nb, const char *name)
 {
+    char buf[128];
+
+    name = canonical(drm_name(name, buf, sizeof(buf)));
     for (int i = 0; i < nb; i++)
-        if (!strcmp(canonical(devs[i].name), canonical(name)))
+        if (!strcmp(canonical(devs[i].name), name))
             return &devs[i];
     return NULL;
 }
@@ -96,6 +123,31 @@ void dra_place_free(DraPlace **pp)
     av_freep(pp);
 }
 
+/* A DRM video engine ("dri:PDEV:ENGINE", agent_drm): its device's
+ * headroom is its freest engine's. */
+static void observe_engine(DraPlace *p, const SampleComp *c)
+{
+    const char *engine = strrchr(c->name, ':');
+    char name[48];
+    double room;
+    DraDevice *d = NULL;
+
+    if (!engine || !sample_has(c, GM_VIDEO_ENGINE_BUSY))
+        return;
+    snprintf(name, sizeof(name), "%.*s", (int)(engine - c->name), c->name);
+    room = 1 - c->v[GM_VIDEO_ENGINE_BUSY];
+    for (int k = 0; k < p->nb_dev && !d; k++)
+        if (!strcmp(p->dev[k].name, name))
+            d = &p->dev[k];
+    if (!d && p->nb_dev < DRA_PLACE_MAX_DEVICES) {
+        d = &p->dev[p->nb_dev++];
+        *d = (DraDevice){ .up = 1, .headroom = room, .sessions = -1 };
+        av_strlcpy(d->name, name, sizeof(d->name));
+    }
+    if (d && room > d->headroom)
+        d->headroom = room;
+}
+
 void dra_place_observe(DraPlace *p, const Sample *s)
 {
     p->nb_dev = 0;
@@ -104,6 +156,10 @@ void dra_place_observe(DraPlace *p, const Sample *s)
         DraDevice *d = &p->dev[p->nb_dev];
         if (c->kind != COMP_GPU)
             continue;
+        if (!strncmp(c->name, "dri:", 4)) {
+            observe_engine(p, c);
+            continue;
+        }
         av_strlcpy(d->name, c->name, sizeof(d->name));
         d->up = !sample_has(c, GM_UP) || c->v[GM_UP] > 0.5;
         d->headroom = sample_has(c, GM_ENCODER_CAPACITY) ? c->v[GM_ENCODER_CAPACITY] :

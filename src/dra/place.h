@@ -6,8 +6,10 @@
  * max_sessions_per_device), from what the last tick saw of each device.
  *
  * Headroom is what NVML says is left of the GPU's encoder (capacity left,
- * else 1 - encoder utilisation); a device the tick knows nothing of (no
- * NVML, a VAAPI render node) counts as half free, so that a known busy
+ * else 1 - encoder utilisation), or for a VAAPI render node what DRM
+ * fdinfo says its freest video engine has left (agent_drm: known only for
+ * devices this process has open); a device the tick knows nothing of
+ * counts as half free, so that a known busy
  * GPU loses to it and a known idle one wins. A GPU NVML reports lost is
  * never picked. Sessions are NVML's count on the whole GPU, plus the
  * standbys placed there in the last DRA_PLACE_RESERVE_US (NVML sees a new

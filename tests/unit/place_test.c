@@ -124,6 +124,44 @@ static void test_place_sample(void)
     sample_free(&s);
 }
 
+/* VAAPI devices: the DRM agent's engines ("dri:PDEV:ENGINE") grouped by
+ * device, its freest engine's headroom; named "dri:PDEV" in a job (a render
+ * node path is resolved through sysfs, which this machine may lack). */
+static void test_drm(void)
+{
+    Sample s = { 0 };
+    SampleComp *c;
+    DraPlace *p = NULL;
+    static char *cand[] = { "dri:0000:00:02.0", "dri:0000:03:00.0" };
+    JobEncoderBackup eb = { .devices = cand, .nb_devices = 2 };
+    char dev[32], why[64];
+
+    CU_ASSERT_FATAL(dra_place_alloc(&p, 0) == 0);
+    sample_reset(&s, 0, 0);
+    c = sample_add_comp(&s, COMP_GPU, "", "dri:0000:00:02.0:vcs0", 0);
+    sample_set(c, GM_VIDEO_ENGINE_BUSY, 0.95);
+    c = sample_add_comp(&s, COMP_GPU, "", "dri:0000:00:02.0:vcs1", 0);
+    sample_set(c, GM_VIDEO_ENGINE_BUSY, 0.90);
+    c = sample_add_comp(&s, COMP_GPU, "", "dri:0000:03:00.0:vcn", 0);
+    sample_set(c, GM_VIDEO_ENGINE_BUSY, 0.30);
+    dra_place_observe(p, &s);
+    CU_ASSERT_EQUAL(dra_place(p, &eb, 0, dev, sizeof(dev), why, sizeof(why)), 0);
+    CU_ASSERT_STRING_EQUAL(dev, "dri:0000:03:00.0");
+    /* the first device's second engine frees up: its freest engine counts */
+    sample_reset(&s, 1, 1);
+    c = sample_add_comp(&s, COMP_GPU, "", "dri:0000:00:02.0:vcs0", 0);
+    sample_set(c, GM_VIDEO_ENGINE_BUSY, 0.95);
+    c = sample_add_comp(&s, COMP_GPU, "", "dri:0000:00:02.0:vcs1", 0);
+    sample_set(c, GM_VIDEO_ENGINE_BUSY, 0.05);
+    c = sample_add_comp(&s, COMP_GPU, "", "dri:0000:03:00.0:vcn", 0);
+    sample_set(c, GM_VIDEO_ENGINE_BUSY, 0.30);
+    dra_place_observe(p, &s);
+    CU_ASSERT_EQUAL(dra_place(p, &eb, 0, dev, sizeof(dev), why, sizeof(why)), 0);
+    CU_ASSERT_STRING_EQUAL(dev, "dri:0000:00:02.0");
+    dra_place_free(&p);
+    sample_free(&s);
+}
+
 int main(void)
 {
     CU_pSuite s;
@@ -136,6 +174,7 @@ int main(void)
     CU_add_test(s, "per-device session budget", test_budget);
     CU_add_test(s, "unknown devices and names", test_unknown);
     CU_add_test(s, "over a sample, with reservations", test_place_sample);
+    CU_add_test(s, "DRM video engines", test_drm);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     failed = (int)CU_get_number_of_failures();
