@@ -72,12 +72,12 @@ grep "provision hook's URL" "$T/risk.jsonl" | grep -q "not used: instance 1 of n
     fail "no event saying the hook's URL is not used: $(grep hook "$T/risk.jsonl")"
 
 # a provision hook that hangs is killed at its deadline, the run goes on
-sed -e "s|printf .*SECRETKEY'|sleep 60'|" -e 's|timeout: 5s|timeout: 1s|' -e 's|duration: 10s|duration: 6s|' \
+sed -e "s|printf .*SECRETKEY'|sleep 59.917'|" -e 's|timeout: 5s|timeout: 1s|' -e 's|duration: 10s|duration: 6s|' \
     -e "s|$SOCK|$T/hang.sock|" "$T/risk.yaml" > "$T/hang.yaml"
 "$HS" run --events "$T/hang.jsonl" "$T/hang.yaml" > "$T/hang.log" 2>&1 || fail "run with a hanging hook exited $?"
 grep 'provision hook' "$T/hang.jsonl" | grep -q '"kind":"warning"' || fail "no warning for the hanging hook: $(grep hook "$T/hang.jsonl")"
 grep 'provision hook' "$T/hang.jsonl" | grep -q 'deadline' || fail "the hook was not killed at its deadline: $(grep hook "$T/hang.jsonl")"
-pgrep -f 'sleep 60' > /dev/null && fail "the hung hook is still running"
+pgrep -f 'sleep 59.917' > /dev/null && fail "the hung hook is still running"
 
 # a proactive switch (switch_above): provisioned, then switched away at
 # high risk; the switch carried out is an "averted" event, kept in the data
