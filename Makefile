@@ -83,8 +83,12 @@ endif
 testprogs: hotspare $(UNIT_TARGETS) $(TOOL_BINS) $(STUB_LIBS)
 
 # T= narrows the run: make check T=hls  (integration tests whose name matches)
-check: testprogs check-layers
+check: testprogs check-layers check-card
 	@tests/run-all.sh $(if $(T),--only '$(T)')
+
+# the model card shows the shipped model's evaluation, as hotspare eval printed it
+check-card:
+	@models/corpus/card.sh --check && echo "check-card: models/README.md shows models/default.eval.txt"
 
 # A folder of src/ includes only folders below it (ARCHITECTURE.md):
 # core < job < plane < ecg < hma < hds < pfm < dra < fo < cli.
@@ -126,6 +130,6 @@ clean:
 distclean: clean
 	rm -f config.mak config.h config.log
 
-.PHONY: all check check-layers check-unit check-integration testprogs run bench model install uninstall clean distclean
+.PHONY: all check check-layers check-card check-unit check-integration testprogs run bench model install uninstall clean distclean
 
 -include $(SRCS:.c=.d) $(UNIT_SRCS:.c=.d) $(TOOL_SRCS:.c=.d) $(STUB_SRCS:.c=.d) $(BENCH_SRCS:.c=.d)

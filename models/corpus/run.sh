@@ -68,3 +68,7 @@ for j in $EVAL_JOBS; do eval_args="$eval_args --hds $DIR/${j%%:*}/${j%%:*}.hds";
 base=${MODEL%.hsm}
 "$HS" eval --model "$MODEL" $eval_args --json "$base.eval.json" --svg "$base.eval.svg" \
     | tee "$base.eval.txt"
+# the card shows this evaluation, and only it (for the shipped model)
+case "$MODEL" in
+    models/default.hsm|*/models/default.hsm) "$(dirname "$0")/card.sh" --update "$base.eval.txt" ;;
+esac

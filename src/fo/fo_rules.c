@@ -84,6 +84,9 @@ void fo_applied(FoCompState *s, const FoAction *a, int64_t now_us)
         }
     } else if (a->op == COMP_OP_RELEASE) {
         s->provisioned_at = 0;
+    } else if (a->op == COMP_OP_SWITCH && a->rule == FO_RULE_SWITCH_AWAY) {
+        s->switch_at = now_us;
+        s->switch_from = s->active;
     }
 }
 
@@ -214,7 +217,10 @@ int fo_decide(FoCompState *s, const FoView *v, const FoPolicy *p, int64_t now_us
      * instances that are both at risk) */
     if (ready == 0 && s->primary_seen && s->primary_risk >= p->release_below)
         ready = -1;
-    if (risk >= 0 && risk > p->switch_above && ready >= 0) {
+    s->active = active;
+    if (s->switch_at && (active != s->switch_from || now_us - s->switch_at >= FO_SWITCH_WAIT_US))
+        s->switch_at = 0;         /* carried out, or given up */
+    if (risk >= 0 && risk > p->switch_above && ready >= 0 && !s->switch_at) {
         n = add(out, n, max, COMP_OP_SWITCH, ready, FO_RULE_SWITCH_AWAY, risk);
         return n;
     }

@@ -41,6 +41,9 @@
 #include "plane/inst.h"
 
 #define FO_CYCLES_KEPT 16
+/* A switch away waits for its keyframe: not asked again from the same
+ * instance for this long (then it is taken as refused or lost). */
+#define FO_SWITCH_WAIT_US (5 * 1000000LL)
 
 typedef struct FoPolicy {
     JobStandby standby;
@@ -102,6 +105,9 @@ typedef struct FoCompState {
     int primary_seen;             /* ... known at all (a model runs) */
     int alarm;                    /* risk went above provision_above and has
                                      not come back below release_below */
+    int active;                   /* the instance in use at the last decision */
+    int64_t switch_at;            /* a switch away posted then (0: none) ... */
+    int switch_from;              /* ... from this instance */
     int64_t cycles[FO_CYCLES_KEPT];   /* times of its last provisions, a ring */
     int cycle_pos;
     int hot_ticks;                /* ticks in a row above hot_above */

@@ -302,6 +302,12 @@ static void test_switch_away(void)
     v.st.inst[1].state = INST_READY;
     CU_ASSERT_FATAL(tick(&s, &v, &p, 2 * S, a) == 1);
     CU_ASSERT(a[0].op == COMP_OP_SWITCH && a[0].instance == 1 && a[0].rule == FO_RULE_SWITCH_AWAY);
+    /* the switch waits for its keyframe: not asked again meanwhile, and
+     * asked again once FO_SWITCH_WAIT_US has passed without it */
+    CU_ASSERT(tick(&s, &v, &p, 2 * S + S / 2, a) == 0);
+    CU_ASSERT(tick(&s, &v, &p, 6 * S, a) == 0);
+    CU_ASSERT_FATAL(tick(&s, &v, &p, 7 * S, a) == 1);
+    CU_ASSERT(a[0].op == COMP_OP_SWITCH && a[0].instance == 1);
     /* on the backup now, still at risk: not back to the primary that was
      * at risk too, only to another backup */
     v.st.active = 1;
