@@ -241,6 +241,7 @@ static int act(Fo *f, int i, const FoAction *a, int64_t now_us)
     CompRequest req = { .op = a->op, .instance = a->instance, .origin = "fo",
                         .hot = a->rule == FO_RULE_RISK_HOT };
     char why[256] = "", name[128], on[80] = "";
+    const JobEncoderBackup *eb;
     int ret;
 
     if (a->op == COMP_OP_ADD) {
@@ -251,10 +252,10 @@ static int act(Fo *f, int i, const FoAction *a, int64_t now_us)
 
     /* a standby encoder opens on the device with the most headroom, under
      * the per-device budget (dra/place.h) */
-    if (f->dra && a->op == COMP_OP_PROVISION && standby_of(f, i)) {
+    if (f->dra && a->op == COMP_OP_PROVISION && (eb = standby_of(f, i))) {
         id.instance = a->instance;
         comp_format(&id, 0, name, sizeof(name));
-        if (dra_place_standby(f->dra, standby_of(f, i), now_us, req.device, sizeof(req.device),
+        if (dra_place_standby(f->dra, eb, now_us, req.device, sizeof(req.device),
                               why, sizeof(why)) < 0) {
             evlog_emit(f->events, node->stream, name, EV_INFO, 0,
                        "orchestrator: no device for %s at risk %.2f: %s (max_sessions_per_device)",

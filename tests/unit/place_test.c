@@ -124,38 +124,38 @@ static void test_place_sample(void)
     sample_free(&s);
 }
 
+/* A tick of two DRM devices: 0000:00:02.0 with engines vcs0 and vcs1,
+ * 0000:03:00.0 with vcn, at these busy shares; observed by p. */
+static void engines(Sample *s, DraPlace *p, double vcs0, double vcs1, double vcn)
+{
+    static const char *const names[3] = {
+        "dri:0000:00:02.0:vcs0", "dri:0000:00:02.0:vcs1", "dri:0000:03:00.0:vcn",
+    };
+    const double busy[3] = { vcs0, vcs1, vcn };
+
+    sample_reset(s, 0, 0);
+    for (int i = 0; i < 3; i++)
+        sample_set(sample_add_comp(s, COMP_GPU, "", names[i], 0), GM_VIDEO_ENGINE_BUSY, busy[i]);
+    dra_place_observe(p, s);
+}
+
 /* VAAPI devices: the DRM agent's engines ("dri:PDEV:ENGINE") grouped by
  * device, its freest engine's headroom; named "dri:PDEV" in a job (a render
  * node path is resolved through sysfs, which this machine may lack). */
 static void test_drm(void)
 {
     Sample s = { 0 };
-    SampleComp *c;
     DraPlace *p = NULL;
     static char *cand[] = { "dri:0000:00:02.0", "dri:0000:03:00.0" };
     JobEncoderBackup eb = { .devices = cand, .nb_devices = 2 };
     char dev[32], why[64];
 
     CU_ASSERT_FATAL(dra_place_alloc(&p, 0) == 0);
-    sample_reset(&s, 0, 0);
-    c = sample_add_comp(&s, COMP_GPU, "", "dri:0000:00:02.0:vcs0", 0);
-    sample_set(c, GM_VIDEO_ENGINE_BUSY, 0.95);
-    c = sample_add_comp(&s, COMP_GPU, "", "dri:0000:00:02.0:vcs1", 0);
-    sample_set(c, GM_VIDEO_ENGINE_BUSY, 0.90);
-    c = sample_add_comp(&s, COMP_GPU, "", "dri:0000:03:00.0:vcn", 0);
-    sample_set(c, GM_VIDEO_ENGINE_BUSY, 0.30);
-    dra_place_observe(p, &s);
+    engines(&s, p, 0.95, 0.90, 0.30);
     CU_ASSERT_EQUAL(dra_place(p, &eb, 0, dev, sizeof(dev), why, sizeof(why)), 0);
     CU_ASSERT_STRING_EQUAL(dev, "dri:0000:03:00.0");
     /* the first device's second engine frees up: its freest engine counts */
-    sample_reset(&s, 1, 1);
-    c = sample_add_comp(&s, COMP_GPU, "", "dri:0000:00:02.0:vcs0", 0);
-    sample_set(c, GM_VIDEO_ENGINE_BUSY, 0.95);
-    c = sample_add_comp(&s, COMP_GPU, "", "dri:0000:00:02.0:vcs1", 0);
-    sample_set(c, GM_VIDEO_ENGINE_BUSY, 0.05);
-    c = sample_add_comp(&s, COMP_GPU, "", "dri:0000:03:00.0:vcn", 0);
-    sample_set(c, GM_VIDEO_ENGINE_BUSY, 0.30);
-    dra_place_observe(p, &s);
+    engines(&s, p, 0.95, 0.05, 0.30);
     CU_ASSERT_EQUAL(dra_place(p, &eb, 0, dev, sizeof(dev), why, sizeof(why)), 0);
     CU_ASSERT_STRING_EQUAL(dev, "dri:0000:00:02.0");
     dra_place_free(&p);
