@@ -90,6 +90,11 @@ typedef struct InstStatus {
                                      job's: status shows it as such */
     int hot;                      /* a standby encoder fed every frame (from
                                      the next GOP boundary on); 0 otherwise */
+    uint64_t sock_inode;          /* the TCP socket its peer connection uses
+                                     (an output's destination, an input's
+                                     source), as /proc/self/fd names it:
+                                     socket:[INODE]; 0 when unknown or not
+                                     TCP. The network agent matches by it. */
 } InstStatus;
 
 /* What a component last published; any thread may read a copy (stage_status). */
