@@ -123,7 +123,9 @@ static const char *const probe_keys[] = { "black", "freeze", "silence", NULL };
 static const char *const encoder_backup_keys[] = {
     "encoder", "bitrate", "options", "device", NULL,
 };
-static const char *const output_backup_keys[] = { "url", "options", "rw_timeout", NULL };
+static const char *const output_backup_keys[] = {
+    "url", "options", "rw_timeout", "stall_timeout", "send_buffer_size", NULL,
+};
 static const char *const fault_keys[] = {
     "at", "component", "fault", "action", "duration", "ramp", "ratio", "every",
     "count", NULL,
@@ -136,7 +138,8 @@ static const char *const rendition_keys[] = {
     "device", "backup", NULL,
 };
 static const char *const output_keys[] = {
-    "name", "format", "url", "renditions", "options", "rw_timeout", "backup", NULL,
+    "name", "format", "url", "renditions", "options", "rw_timeout", "stall_timeout",
+    "send_buffer_size", "backup", NULL,
 };
 
 static JobLoc loc_of(const yaml_node_t *n)
@@ -605,6 +608,11 @@ static int output_url(Loader *ld, const yaml_node_t *url_node, const char *url,
     return jl_url_protocol(ld, url_node, url, proto_name, proto);
 }
 
+/* stall_timeout above a minute is rw_timeout's job; a send buffer above
+ * 64 MiB holds minutes of video, which is what the key is there to stop. */
+#define MAX_STALL_TIMEOUT_US (60 * 1000000LL)
+#define MAX_SEND_BUFFER      (64LL << 20)
+
 /* "backup" of an output: more destinations for the same muxer. */
 static void load_output_backups(Loader *ld, const yaml_node_t *map, JobOutput *o,
                                 const AVOutputFormat *ofmt)
@@ -621,6 +629,8 @@ static void load_output_backups(Loader *ld, const yaml_node_t *map, JobOutput *o
         int checkable = 1;
 
         b->rw_timeout_us = o->rw_timeout_us;
+        b->stall_timeout_us = o->stall_timeout_us;
+        b->send_buffer_size = o->send_buffer_size;
         if (!items[i])
             continue;
         b->loc = loc_of(items[i]);
@@ -636,6 +646,8 @@ static void load_output_backups(Loader *ld, const yaml_node_t *map, JobOutput *o
         if (ofmt && checkable)
             jl_check_output_options(ld, opts, ofmt, proto, proto_name);
         jy_get_duration(ld, items[i], "rw_timeout", 0, &b->rw_timeout_us);
+        jy_get_duration(ld, items[i], "stall_timeout", MAX_STALL_TIMEOUT_US, &b->stall_timeout_us);
+        jy_get_size(ld, items[i], "send_buffer_size", 0, MAX_SEND_BUFFER, &b->send_buffer_size);
     }
     av_free(items);
 }
@@ -663,6 +675,10 @@ static void load_output(Loader *ld, const yaml_node_t *map, JobStream *st, JobOu
     if (ofmt && checkable)
         jl_check_output_options(ld, opts, ofmt, proto, proto_name);
     jy_get_duration(ld, map, "rw_timeout", 0, &o->rw_timeout_us);
+    o->stall_timeout_us = JOB_DEFAULT_STALL_TIMEOUT_US;
+    o->send_buffer_size = JOB_DEFAULT_SEND_BUFFER;
+    jy_get_duration(ld, map, "stall_timeout", MAX_STALL_TIMEOUT_US, &o->stall_timeout_us);
+    jy_get_size(ld, map, "send_buffer_size", 0, MAX_SEND_BUFFER, &o->send_buffer_size);
     load_output_backups(ld, map, o, ofmt);
 
     max = ofmt ? job_format_max_video(ofmt->name) : INT_MAX;

@@ -24,6 +24,13 @@
 
 /* Defaults, documented in the README. */
 #define JOB_DEFAULT_RW_TIMEOUT_US   5000000   /* 5 s per blocking libav call */
+/* An output's peer that takes no data (no acknowledgement, no answer) for
+ * this long while something waits for it has failed (plane/conn.h). */
+#define JOB_DEFAULT_STALL_TIMEOUT_US 1000000
+/* What the kernel may hold of an output's unsent and unacknowledged bytes
+ * (SO_SNDBUF): about 0.5 s at 4 Mbit/s, so that "written" stays close to
+ * "delivered". */
+#define JOB_DEFAULT_SEND_BUFFER     262144
 #define JOB_DEFAULT_VIDEO_ENCODER   "libx264"
 #define JOB_DEFAULT_AUDIO_ENCODER   "aac"
 #define JOB_DEFAULT_AUDIO_BITRATE   128000
@@ -128,6 +135,8 @@ typedef struct JobOutputBackup {
     AVDictionary *options;        /* the output's options, with the backup's
                                      own on top */
     int64_t rw_timeout_us;
+    int64_t stall_timeout_us;
+    int64_t send_buffer_size;     /* bytes, 0: the kernel's own sizing */
     JobLoc loc;
 } JobOutputBackup;
 
@@ -140,6 +149,9 @@ typedef struct JobOutput {
     int nb_renditions;            /* >= 1 */
     AVDictionary *options;        /* muxer and protocol options */
     int64_t rw_timeout_us;
+    int64_t stall_timeout_us;     /* the peer takes nothing this long: failed */
+    int64_t send_buffer_size;     /* SO_SNDBUF of its TCP connections, bytes;
+                                     0: the kernel's own sizing */
     JobOutputBackup *backups;     /* in order of preference */
     int nb_backups;
     JobLoc loc;

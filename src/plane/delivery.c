@@ -33,6 +33,9 @@ struct Delivery {
     /* muxer thread only */
     OpenFile open[DELIVERY_MAX_OPEN];
     int liveness_only;           /* the origin does not answer HEAD for segments */
+    int64_t position_us;         /* media time of the packet being written */
+    int64_t closed_at_us;        /* position when the segment checked was closed */
+    int64_t confirmed_pts_us;    /* what came before it is on the origin */
     int error;
     char what[600];
 };
@@ -130,8 +133,11 @@ static void confirm(Delivery *d, AVFormatContext *s, const char *url)
         atomic_fetch_add(&d->counters->checks, 1);
         if (cls)
             atomic_fetch_add(&d->counters->status[cls - 2], 1);
-        if (cls == 2)
+        if (cls == 2) {
+            /* everything written before this segment closed is there */
+            d->confirmed_pts_us = d->closed_at_us;
             return;
+        }
         if (cls == 4 && ret != AVERROR_HTTP_NOT_FOUND) {
             d->liveness_only = 1;
             av_log(NULL, AV_LOG_WARNING, "the origin of %s answers HEAD with %s: uploads are "
@@ -167,8 +173,10 @@ static int hook_close2(AVFormatContext *s, AVIOContext *pb)
             break;
         }
     ret = d->io_close2(s, pb);
-    if (url && ret >= 0)
+    if (url && ret >= 0) {
+        d->closed_at_us = d->position_us;
         confirm(d, s, url);
+    }
     av_free(url);
     return ret;
 }
@@ -182,6 +190,7 @@ int delivery_attach(Delivery **pd, AVFormatContext *oc, int64_t timeout_us,
     if (!d)
         return AVERROR(ENOMEM);
     d->timeout_us = timeout_us;
+    d->position_us = d->closed_at_us = d->confirmed_pts_us = INT64_MIN;
     d->counters = counters;
     d->io_open = oc->io_open;
     d->io_close2 = oc->io_close2;
@@ -201,6 +210,17 @@ void delivery_free(Delivery **pd)
     for (int i = 0; i < DELIVERY_MAX_OPEN; i++)
         av_free(d->open[i].url);
     av_freep(pd);
+}
+
+void delivery_set_position(Delivery *d, int64_t pts_us)
+{
+    d->position_us = pts_us;
+}
+
+int delivery_confirmed(const Delivery *d, int64_t *pts_us)
+{
+    *pts_us = d->confirmed_pts_us;
+    return !d->liveness_only;
 }
 
 int delivery_error(const Delivery *d, char *what, size_t size)

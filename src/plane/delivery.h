@@ -59,6 +59,16 @@ int delivery_attach(Delivery **pd, AVFormatContext *oc, int64_t timeout_us,
                     DeliveryCounters *counters);
 void delivery_free(Delivery **pd);
 
+/* The media time of the packet the muxer is given next (before each
+ * write): a segment closed during that write holds what came before it. */
+void delivery_set_position(Delivery *d, int64_t pts_us);
+
+/* Into *pts_us: the media time before which every packet is in a segment
+ * the origin confirmed (INT64_MIN: none yet). Returns 0 when uploads are
+ * not confirmed at all (an ingest point that serves nothing: liveness
+ * only), 1 otherwise. */
+int delivery_confirmed(const Delivery *d, int64_t *pts_us);
+
 /* The HTTP status class of a libav result: 2 (success), 4, 5, or 0 when
  * it is not an HTTP answer (refused, timed out, ...). */
 int delivery_http_class(int err);

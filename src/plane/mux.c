@@ -12,6 +12,7 @@
 #include <libavutil/opt.h>
 #include <libavutil/time.h>
 
+#include "plane/conn.h"
 #include "plane/deadline.h"
 #include "plane/delivery.h"
 #include "core/log.h"
@@ -26,6 +27,21 @@
 #define MUX_QUEUE 1024
 /* Stall faults sleep in slices this long. */
 #define MUX_SLICE_US 20000
+/* Writes remembered until the peer holds them (MUX_CONFIRM_ACK). */
+#define MUX_CONFIRM_RING 4096
+/* Bytes counted as unread beyond what the socket says: the protocol's own
+ * buffers (RTMP keeps a tag until it is whole). */
+#define MUX_CONFIRM_MARGIN (64 * 1024)
+/* No connection to the destination found this long after it opened: the
+ * watch cannot see it (a proxy, an address it does not know), and what
+ * the peer holds is not known. */
+#define MUX_CONN_FIND_US 2000000
+
+/* A write: the stream's bytes after it, the newest media time in it. */
+typedef struct MuxWrote {
+    int64_t end;
+    int64_t pts_us;
+} MuxWrote;
 
 typedef struct MuxIn {
     int is_audio;
@@ -56,9 +72,18 @@ struct Mux {
     int caught_up;               /* once on time: the latency budget applies */
     int64_t behind_us;           /* the lag that failed it, 0: none */
     Delivery *delivery;          /* HLS/DASH over HTTP: segments confirmed */
+    ConnWatch *conn;             /* its TCP connections, NULL: none (conn.h) */
+    char stall_why[160];         /* what the watch saw when it failed a call */
+    int64_t opened_us;
+    int64_t newest_pts_us;       /* of what was written */
+    MuxWrote *wrote;             /* ring of MUX_CONFIRM_RING, MUX_CONFIRM_ACK */
+    int wrote_first, wrote_nb;
 
     DeliveryCounters http;       /* the confirmations' answers, any thread */
 
+    _Atomic int confirm;         /* MuxConfirm; written by the mux thread */
+    _Atomic int64_t confirmed_pts_us;
+    _Atomic uint64_t sock_inode;
     _Atomic int state;           /* MuxState */
     _Atomic int64_t packets, bytes, last_pts_us, write_us_last, write_us_max,
                     first_write_us, errors, write_us_sum, writes, write_us_recent_max;
@@ -182,6 +207,105 @@ static void add_hls_flags(AVDictionary **opts, const char *extra)
     av_dict_set(opts, "hls_flags", buf, 0);
 }
 
+/* Says what the watch saw when the peer stalled. */
+static int peer_stalled(Mux *m, const ConnFigures *f, int64_t busy_us, int64_t now)
+{
+    int64_t dl = conn_deadline(m->cfg.stall_timeout_us, f->rtt_us, f->rttvar_us);
+
+    if (!conn_stalled(f, busy_us, now, m->cfg.stall_timeout_us))
+        return 0;
+    if (f->owed_since_us)
+        snprintf(m->stall_why, sizeof(m->stall_why),
+                 "the peer has read nothing for %.2f s (%lld bytes unacknowledged, its window "
+                 "%lld of %lld bytes; stall_timeout %.1f s)",
+                 (now - FFMAX(f->owed_since_us, f->last_progress_us)) / 1e6,
+                 (long long)f->pending, (long long)f->window, (long long)f->window_max, dl / 1e6);
+    else
+        snprintf(m->stall_why, sizeof(m->stall_why),
+                 "no answer from the peer for %.2f s (stall_timeout %.1f s)",
+                 (now - FFMAX(now - busy_us, f->last_progress_us)) / 1e6, dl / 1e6);
+    return 1;
+}
+
+/* Deadline watch: asked by libav's interrupt callback while a call waits. */
+static int watch_peer(void *opaque, int64_t armed_us, int64_t now)
+{
+    Mux *m = opaque;
+    ConnFigures f;
+
+    conn_watch_poll(m->conn, now);
+    conn_watch_figures(m->conn, &f);
+    return peer_stalled(m, &f, now - armed_us, now);
+}
+
+/* Why the last armed call failed, for its event: "" when the peer said. */
+static const char *call_failure(Mux *m, char *buf, size_t size)
+{
+    if (dl_stalled(&m->dl))
+        snprintf(buf, size, " (%s)", m->stall_why);
+    else if (dl_expired(&m->dl))
+        snprintf(buf, size, " (no answer within rw_timeout)");
+    else
+        buf[0] = 0;
+    return buf;
+}
+
+/* After a write: how far the destination now holds the stream, and has
+ * the peer stopped taking it while nothing was waiting on it? */
+static int confirm_written(Mux *m, int64_t pts_us, int64_t now)
+{
+    MuxConfirm mode = atomic_load(&m->confirm);
+    ConnFigures f;
+    int64_t held, end, c;
+
+    if (pts_us > m->newest_pts_us)
+        m->newest_pts_us = pts_us;
+    if (mode == MUX_CONFIRM_WRITTEN) {
+        atomic_store(&m->confirmed_pts_us, m->newest_pts_us);
+        return 0;
+    }
+    if (mode == MUX_CONFIRM_SEGMENT && m->delivery) {
+        int64_t seg;
+        if (delivery_confirmed(m->delivery, &seg))
+            atomic_store(&m->confirmed_pts_us, seg);
+        else
+            atomic_store(&m->confirm, MUX_CONFIRM_NONE);   /* liveness only */
+    }
+    if (!m->conn)
+        return 0;
+    conn_watch_poll(m->conn, now);
+    conn_watch_figures(m->conn, &f);
+    atomic_store(&m->sock_inode, f.inode);
+    if (peer_stalled(m, &f, 0, now))
+        return AVERROR(ETIMEDOUT);
+    if (mode != MUX_CONFIRM_ACK || !m->oc->pb)
+        return 0;
+    if (!f.nb_sockets && !f.acked) {
+        if (now - m->opened_us > MUX_CONN_FIND_US) {
+            av_log(m, AV_LOG_WARNING, "no connection to %s found among the process's "
+                   "sockets: what it received is not known, a time window is kept\n", m->shown);
+            atomic_store(&m->confirm, MUX_CONFIRM_NONE);
+        }
+        return 0;
+    }
+    /* the stream's bytes so far, and those the peer may not have read:
+     * in libav's buffer, in the socket, in the peer's receive window */
+    end = avio_tell(m->oc->pb);
+    held = (m->oc->pb->buf_ptr - m->oc->pb->buffer) + f.pending + f.window_max + MUX_CONFIRM_MARGIN;
+    if (m->wrote_nb == MUX_CONFIRM_RING) {       /* the oldest is never confirmed */
+        m->wrote_first = (m->wrote_first + 1) % MUX_CONFIRM_RING;
+        m->wrote_nb--;
+    }
+    m->wrote[(m->wrote_first + m->wrote_nb++) % MUX_CONFIRM_RING] = (MuxWrote){ end, m->newest_pts_us };
+    c = end - held;
+    while (m->wrote_nb && m->wrote[m->wrote_first].end <= c) {
+        atomic_store(&m->confirmed_pts_us, m->wrote[m->wrote_first].pts_us);
+        m->wrote_first = (m->wrote_first + 1) % MUX_CONFIRM_RING;
+        m->wrote_nb--;
+    }
+    return 0;
+}
+
 /*
  * HLS and DASH write no byte before their first segment, so a header
  * written says nothing about the origin. An instance opened ahead must know
@@ -203,6 +327,7 @@ static int probe_peer(Mux *m)
     if (delivery_http_class(ret))
         return 0;
     return stage_fail(&m->st, ret, "the origin of %s does not answer%s", m->shown,
+                      dl_stalled(&m->dl) ? " within stall_timeout" :
                       dl_expired(&m->dl) ? " within rw_timeout" : "");
 }
 
@@ -213,7 +338,7 @@ static int open_output(Mux *m)
     AVDictionary *opts = NULL;
     const AVDictionaryEntry *e = NULL;
     AVBPrint vsm;
-    char filename[4096];
+    char filename[4096], why[200];
     int ret, nv = 0, na = 0;
 
     av_bprint_init(&vsm, 0, AV_BPRINT_SIZE_UNLIMITED);
@@ -254,6 +379,23 @@ static int open_output(Mux *m)
     }
     m->oc->interrupt_callback = dl_callback(&m->dl);
     m->oc->max_interleave_delta = MUX_MAX_INTERLEAVE_US;
+    if (!is_local(m->url) && !m->conn && m->cfg.stall_timeout_us > 0) {
+        if ((ret = conn_watch_alloc(&m->conn, m->url, m->cfg.send_buffer)) < 0) {
+            stage_fail(&m->st, ret, "out of memory");
+            goto end;
+        }
+        if (m->conn)
+            dl_set_watch(&m->dl, watch_peer, m);
+    }
+    m->opened_us = av_gettime_relative();
+    if (is_local(m->url))
+        atomic_store(&m->confirm, MUX_CONFIRM_WRITTEN);
+    else if ((fmt->flags & AVFMT_NOFILE))
+        atomic_store(&m->confirm, MUX_CONFIRM_SEGMENT);   /* NONE below without delivery */
+    else if (m->conn)
+        atomic_store(&m->confirm, MUX_CONFIRM_ACK);
+    else
+        atomic_store(&m->confirm, MUX_CONFIRM_NONE);
     if ((fmt->flags & AVFMT_NOFILE) && !is_local(m->url)) {
         const AVDictionaryEntry *p = av_dict_get(opts, "http_persistent", NULL, 0);
         if ((ret = delivery_attach(&m->delivery, m->oc, m->cfg.rw_timeout_us, &m->http)) < 0) {
@@ -264,6 +406,8 @@ static int open_output(Mux *m)
             av_log(m, AV_LOG_WARNING, "http_persistent keeps one connection open: uploaded "
                    "segments cannot be confirmed, and a stalled origin will not be noticed\n");
     }
+    if ((fmt->flags & AVFMT_NOFILE) && !m->delivery)
+        atomic_store(&m->confirm, MUX_CONFIRM_NONE);
     /* lavf would shift each instance by its own first timestamp; the
      * output's shift (ts_shift_us) is the same for all of them */
     if (!(fmt->flags & AVFMT_TS_NEGATIVE))
@@ -308,7 +452,7 @@ static int open_output(Mux *m)
         dl_disarm(&m->dl);
         if (ret < 0) {
             stage_fail(&m->st, ret, "cannot open %s%s", m->shown,
-                       dl_expired(&m->dl) ? " (no answer within rw_timeout)" : "");
+                       call_failure(m, why, sizeof(why)));
             goto end;
         }
     }
@@ -317,7 +461,7 @@ static int open_output(Mux *m)
     dl_disarm(&m->dl);
     if (ret < 0) {
         stage_fail(&m->st, ret, "cannot start %s %s%s", fmt->name, m->shown,
-                   dl_expired(&m->dl) ? " (no answer within rw_timeout)" : "");
+                   call_failure(m, why, sizeof(why)));
         goto end;
     }
     m->header_written = 1;
@@ -438,6 +582,8 @@ static int write_packet(Mux *m, AVPacket *pkt, int index)
         atomic_fetch_add(&m->packets, 1);
         atomic_fetch_add(&m->bytes, p->size);
 
+        if (m->delivery)
+            delivery_set_position(m->delivery, t_us);
         t0 = av_gettime_relative();
         dl_arm(&m->dl, m->cfg.rw_timeout_us);
         ret = av_interleaved_write_frame(m->oc, p);   /* takes p's reference */
@@ -457,6 +603,8 @@ static int write_packet(Mux *m, AVPacket *pkt, int index)
     av_packet_free(&pkt);
     if (ret >= 0 && m->delivery)
         ret = delivery_error(m->delivery, NULL, 0);   /* a segment closed above */
+    if (ret >= 0 && (ret = confirm_written(m, t_us, av_gettime_relative())) < 0)
+        atomic_store(&m->dl.stalled, 1);             /* said like a call's */
     if (ret < 0)
         return ret;
 
@@ -556,11 +704,13 @@ static int mux_run(void *arg)
                 if (m->behind_us)
                     stage_fail(&m->st, ret, "%s holds packets up: they waited %.1f s for it (latency budget %.1f s)",
                                m->shown, m->behind_us / 1e6, m->cfg.clock->latency_budget_us / 1e6);
+                else if (dl_stalled(&m->dl))
+                    stage_fail(&m->st, ret, "%s stopped taking data: %s", m->shown, m->stall_why);
                 else if (m->delivery && delivery_error(m->delivery, what, sizeof(what)) < 0)
                     stage_fail(&m->st, ret, "%s", what);
                 else
                     stage_fail(&m->st, ret, "writing to %s failed%s", m->shown,
-                               dl_expired(&m->dl) ? " (no answer within rw_timeout)" : "");
+                               call_failure(m, what, sizeof(what)));
                 break;
             }
         } else if (kind == TQ_PARAMS) {
@@ -576,6 +726,11 @@ static int mux_run(void *arg)
 
 end:
     tq_recv_done(m->q);
+    /* a failed destination gets no goodbye: its peer may be the reason,
+     * and the backup waits for this thread's end (every call is
+     * interrupted at once) */
+    if (ret < 0)
+        dl_arm(&m->dl, 0);
     close_output(m, trailer && ret >= 0);
     atomic_store(&m->state, ret < 0 ? MUX_FAILED : MUX_DONE);
     if (ret < 0 && m->cfg.wake)
@@ -603,9 +758,14 @@ int mux_alloc(Mux **pm, const MuxConfig *cfg, const MuxInput *inputs, int nb_inp
     m->cfg.options = m->options;
     dl_init(&m->dl, NULL);
     atomic_init(&m->state, MUX_OPENING);
+    atomic_init(&m->confirm, MUX_CONFIRM_NONE);
+    atomic_init(&m->confirmed_pts_us, INT64_MIN);
+    atomic_init(&m->sock_inode, 0);
+    m->newest_pts_us = INT64_MIN;
     m->q = tq_alloc(MUX_QUEUE, 1);
     m->in = av_calloc(nb_inputs, sizeof(*m->in));
-    if (!m->q || !m->in)
+    m->wrote = av_calloc(MUX_CONFIRM_RING, sizeof(*m->wrote));
+    if (!m->q || !m->in || !m->wrote)
         goto fail;
     m->nb_in = nb_inputs;
     for (int i = 0; i < nb_inputs; i++) {
@@ -632,6 +792,8 @@ void mux_free(Mux **pm)
         av_freep(&m->in[i].new_extradata);
     }
     av_freep(&m->in);
+    av_freep(&m->wrote);
+    conn_watch_free(&m->conn);
     tq_free(&m->q);
     av_dict_free(&m->options);
     stage_uninit(&(*pm)->st);
@@ -677,4 +839,15 @@ void mux_stats(Mux *m, MuxStats *s)
 int64_t mux_take_max_write(Mux *m)
 {
     return atomic_exchange(&m->write_us_recent_max, 0);
+}
+
+MuxConfirm mux_confirmed(Mux *m, int64_t *pts_us)
+{
+    *pts_us = atomic_load(&m->confirmed_pts_us);
+    return atomic_load(&m->confirm);
+}
+
+uint64_t mux_sock_inode(Mux *m)
+{
+    return atomic_load(&m->sock_inode);
 }

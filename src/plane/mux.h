@@ -71,6 +71,8 @@ typedef struct MuxConfig {
     ThreadQueue *wake;           /* gets an empty item (TQ_END, index -1) when
                                     this muxer fails, so that its owner acts
                                     at once; may be NULL; not owned */
+    int64_t stall_timeout_us;    /* its peer takes nothing this long: failed (conn.h) */
+    int64_t send_buffer;         /* SO_SNDBUF of its TCP connections; 0 the kernel's */
     FaultPoint *faults;          /* the instance's injected faults, or NULL;
                                     not owned, used by the mux thread only,
                                     kept by the owner across muxers so that a
@@ -89,6 +91,26 @@ typedef struct MuxStats {
     int64_t http_checks;         /* segments confirmed on the origin (delivery.h) */
     int64_t http_status[4];      /* their answers: 2xx, 3xx, 4xx, 5xx */
 } MuxStats;
+
+/* How far the destination is known to hold what was written. */
+typedef enum MuxConfirm {
+    MUX_CONFIRM_NONE,            /* not known (UDP, SRT, an ingest point that
+                                    serves nothing): the owner keeps a window */
+    MUX_CONFIRM_WRITTEN,         /* a local file: written is delivered */
+    MUX_CONFIRM_ACK,             /* a TCP stream: the peer acknowledged the bytes
+                                    and may have read them (its window is
+                                    counted as unread) */
+    MUX_CONFIRM_SEGMENT,         /* HLS/DASH over HTTP: the origin answered a
+                                    HEAD for the segment (delivery.h) */
+} MuxConfirm;
+
+/* How the destination confirms, and into *pts_us the media time (as
+ * given, before ts_shift) up to which it holds everything; INT64_MIN
+ * before anything is confirmed. Any thread. */
+MuxConfirm mux_confirmed(Mux *m, int64_t *pts_us);
+
+/* The TCP socket its destination uses (the newest), 0 when not known. */
+uint64_t mux_sock_inode(Mux *m);
 
 /* The longest write since the previous call (0: none), for a per-tick max. */
 int64_t mux_take_max_write(Mux *m);

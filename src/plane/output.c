@@ -30,6 +30,12 @@
  * at least a segment and a GOP more (see cache_window). */
 #define OUT_CACHE_EXTRA_US (2 * 1000000LL)
 #define OUT_CACHE_MAX_US  (60 * 1000000LL)
+/* With a destination that confirms (mux_confirmed), the cache keeps what it
+ * does not hold yet, from the keyframe before, and at least this much... */
+#define OUT_CONFIRM_FLOOR_US 1000000
+/* ...and this much more than it holds: the muxer's interleaving may write a
+ * packet after later ones of another stream. */
+#define OUT_CONFIRM_SLACK_US 1000000
 /* Entries at most, whatever the window: bounds memory when nothing
  * drains the cache (every destination down). */
 #define OUT_CACHE_MAX     65536
@@ -82,6 +88,8 @@ typedef struct Inst {
     int retire;                  /* closing on its release: vacant once reaped */
     AVDictionary *options;       /* not owned: the job's */
     int64_t rw_timeout_us;
+    int64_t stall_timeout_us;
+    int64_t send_buffer;
     Mux *mux;
     FaultPoint faults;           /* its faults, kept across its muxers (one
                                     at a time uses it: the last is joined
@@ -178,12 +186,34 @@ static int64_t needed_from(Output *out)
     return min;
 }
 
+/* The media time before which the cache may let packets go: what the
+ * destination in use is known to hold (less the interleaving slack), or,
+ * when that is not known, the window. */
+static int64_t cache_keep_from(Output *out)
+{
+    Cache *c = &out->cache;
+    int64_t confirmed;
+    MuxConfirm how = MUX_CONFIRM_NONE;
+
+    if (out->active >= 0 && out->inst[out->active].mux &&
+        (out->inst[out->active].state == OI_ACTIVE || out->inst[out->active].state == OI_STARTING))
+        how = mux_confirmed(out->inst[out->active].mux, &confirmed);
+    if (how == MUX_CONFIRM_NONE)
+        return c->newest_pts_us - out->window_us;
+    if (confirmed == INT64_MIN)
+        return c->newest_pts_us - OUT_CACHE_MAX_US;
+    return FFMAX(FFMIN(confirmed - OUT_CONFIRM_SLACK_US, c->newest_pts_us - OUT_CONFIRM_FLOOR_US),
+                 c->newest_pts_us - OUT_CACHE_MAX_US);
+}
+
 /* Keeps the cache starting at a keyframe of the cutting input and covering
- * the window; never drops what a destination still has to get. */
+ * what the destination in use may not hold yet (cache_keep_from); never
+ * drops what a destination still has to get. */
 static void cache_trim(Output *out)
 {
     Cache *c = &out->cache;
     int64_t need = needed_from(out);
+    int64_t keep_from = cache_keep_from(out);
 
     for (;;) {
         int64_t next_key = -1;
@@ -203,7 +233,7 @@ static void cache_trim(Output *out)
                 break;
             }
         }
-        if (next_key < 0 || cache_at(c, next_key)->pts_us > c->newest_pts_us - out->window_us)
+        if (next_key < 0 || cache_at(c, next_key)->pts_us > keep_from)
             return;
         while (c->first < next_key)
             cache_drop_first(out);
@@ -267,7 +297,7 @@ static void answer(Output *out, const Inst *in, EventKind kind, uint32_t seq, in
  * "out:main.backup", "out:main.backup2", comp.h's rules), URL (not
  * copied), options and faults. */
 static void inst_setup(Output *out, int i, const char *url, AVDictionary *options,
-                       int64_t rw_timeout_us)
+                       int64_t rw_timeout_us, int64_t stall_timeout_us, int64_t send_buffer)
 {
     Inst *d = &out->inst[i];
     char role[16];
@@ -281,6 +311,8 @@ static void inst_setup(Output *out, int i, const char *url, AVDictionary *option
     d->url = url;
     d->options = options;
     d->rw_timeout_us = rw_timeout_us;
+    d->stall_timeout_us = stall_timeout_us;
+    d->send_buffer = send_buffer;
     fault_point_init(&d->faults, out->js, d->component);
 }
 
@@ -293,6 +325,7 @@ static int inst_open(Output *out, Inst *in, int at_cache_start)
     MuxConfig cfg = {
         .js = out->js, .jo = out->jo, .component = in->component, .url = in->url,
         .options = in->options, .rw_timeout_us = in->rw_timeout_us,
+        .stall_timeout_us = in->stall_timeout_us, .send_buffer = in->send_buffer,
         .hls_start_number = -1, .ts_shift_us = out->ts_shift_us, .clock = out->clock,
         .events = out->st.events, .faults = &in->faults, .wake = out->in,
     };
@@ -663,7 +696,8 @@ static void add_backup(Output *out, const CompRequest *r)
                "one is %d", shown, i, out->nb_inst);
         return;
     }
-    inst_setup(out, i, NULL, out->jo->options, out->jo->rw_timeout_us);
+    inst_setup(out, i, NULL, out->jo->options, out->jo->rw_timeout_us,
+               out->jo->stall_timeout_us, out->jo->send_buffer_size);
     in = &out->inst[i];
     in->dynamic = 1;
     if (!(in->own_url = av_strdup(r->url))) {
@@ -818,6 +852,7 @@ static void publish_status(Output *out, int64_t now)
             s = INST_VACANT;
         inst_observe(&in->pub, s, in->fails, in->retry_at, now);
         in->pub.dynamic = in->dynamic;
+        in->pub.sock_inode = in->mux ? mux_sock_inode(in->mux) : 0;
         st.inst[i] = in->pub;
     }
     stage_publish(&out->st, &st);
@@ -1202,10 +1237,12 @@ int output_alloc(Output **pout, const JobStream *js, const JobOutput *jo, int ha
     out->nb_inst = FFMIN(1 + jo->nb_backups, OUT_MAX_INSTANCES);
     for (int i = 0; i < out->nb_inst; i++) {
         if (!i)
-            inst_setup(out, 0, jo->url, jo->options, jo->rw_timeout_us);
+            inst_setup(out, 0, jo->url, jo->options, jo->rw_timeout_us,
+                       jo->stall_timeout_us, jo->send_buffer_size);
         else
             inst_setup(out, i, jo->backups[i - 1].url, jo->backups[i - 1].options,
-                       jo->backups[i - 1].rw_timeout_us);
+                       jo->backups[i - 1].rw_timeout_us, jo->backups[i - 1].stall_timeout_us,
+                       jo->backups[i - 1].send_buffer_size);
     }
     publish_status(out, av_gettime_relative());
     *pout = out;

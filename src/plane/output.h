@@ -10,8 +10,13 @@
  * and each backup's.
  *
  * Zero loss: every packet goes into a cache first, which always starts at
- * a keyframe and covers at least the output's rw_timeout plus 2 s. The
- * instance in use is fed from the cache. When it fails (refused, reset,
+ * a keyframe and holds everything the destination in use has not
+ * confirmed (mux_confirmed): for a TCP stream, what the peer has not
+ * acknowledged, or may not have read (its receive window); for HLS/DASH
+ * over HTTP, every segment whose upload the origin has not confirmed; at
+ * least 2 s. Where nothing confirms (UDP, an ingest point that serves
+ * nothing), it covers the output's rw_timeout plus 2 s (and a segment
+ * and a GOP). The instance in use is fed from the cache. When it fails (refused, reset,
  * stalled past its deadline, behind real time past the latency budget, or
  * a fault), the next destination gets the cache replayed from its first
  * keyframe and then the live packets: nothing the failed one may not have

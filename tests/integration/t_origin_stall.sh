@@ -53,7 +53,7 @@ say "a slow origin: segments confirmed, no failure"
 fp_cmd px stall
 t_stall=$(date +%s%N)
 say "the primary origin's proxy stalls"
-wait_for 8 grep -q '"kind":"failure".*the origin did not confirm' "$T/events.jsonl" ||
+wait_for 8 grep -Eq '"kind":"failure".*(the origin did not confirm|stopped taking data)' "$T/events.jsonl" ||
     fail "the stalled origin was not noticed: $(cat "$T/events.jsonl")"
 t_fail=$(date +%s%N)
 wait "$HSPID"; rc=$?

@@ -197,7 +197,7 @@ static void test_unknown_keys(void)
                "8:9: unknown key 'widht' in rendition (expected one of: name, width, height, "
                "fps, encoder, bitrate, gop, options, device, backup)",
                "9:38: unknown key 'rendition' in output (expected one of: name, format, url, "
-               "renditions, options, rw_timeout, backup)",
+               "renditions, options, rw_timeout, stall_timeout, send_buffer_size, backup)",
                "10:14: unknown key 'codec' in audio (expected one of: encoder, bitrate, "
                "sample_rate, channels, options)",
                "11:5: unknown key 'durattion' in stream (expected one of: name, input, audio, "
@@ -415,6 +415,41 @@ static void test_units(void)
                "7:35: 'gop' has an unknown unit 'x' (expected us, ms, s, m, h or d)",
                "8:50: 'rw_timeout' must not be negative, got '-1s'",
                "9:15: 'duration' needs a unit, e.g. 20s");
+}
+
+/* stall_timeout and send_buffer_size: an output's, inherited by its
+ * backups unless a backup says otherwise; out of range named. */
+static void test_stall_keys(void)
+{
+    Job *job = load_ok("version: 1\n"
+                       "streams:\n"
+                       "  - name: a\n"
+                       "    input: { url: in.ts }\n"
+                       "    renditions: [ { name: r } ]\n"
+                       "    outputs:\n"
+                       "      - name: o\n"
+                       "        url: rtmp://127.0.0.1/live/k\n"
+                       "        stall_timeout: 2500ms\n"
+                       "        send_buffer_size: 64k\n"
+                       "        backup: [ { url: rtmp://127.0.0.2/live/k },\n"
+                       "                  { url: rtmp://127.0.0.3/live/k, send_buffer_size: 0, stall_timeout: 3s } ]\n");
+    const JobOutput *o = &job->streams[0].outputs[0];
+
+    CU_ASSERT_EQUAL(o->stall_timeout_us, 2500000);
+    CU_ASSERT_EQUAL(o->send_buffer_size, 64000);
+    CU_ASSERT_EQUAL(o->backups[0].stall_timeout_us, 2500000);
+    CU_ASSERT_EQUAL(o->backups[0].send_buffer_size, 64000);
+    CU_ASSERT_EQUAL(o->backups[1].stall_timeout_us, 3000000);
+    CU_ASSERT_EQUAL(o->backups[1].send_buffer_size, 0);
+    job_free(&job);
+    EXPECT_BAD("version: 1\n"
+               "streams:\n"
+               "  - name: a\n"
+               "    input: { url: in.ts }\n"
+               "    renditions: [ { name: r } ]\n"
+               "    outputs: [ { name: o, url: o.ts, stall_timeout: 2m, send_buffer_size: 100M } ]\n", 2,
+               "6:53: 'stall_timeout' must be more than 0 and at most 1m, got 2m",
+               "6:75: 'send_buffer_size' must be between 0 and 67108864, got 100000000");
 }
 
 static void test_names(void)
@@ -862,6 +897,8 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(st->renditions[0].gop_frames, 0);
     CU_ASSERT_EQUAL(st->renditions[0].width, 0);
     CU_ASSERT_EQUAL(st->outputs[0].rw_timeout_us, JOB_DEFAULT_RW_TIMEOUT_US);
+    CU_ASSERT_EQUAL(st->outputs[0].stall_timeout_us, JOB_DEFAULT_STALL_TIMEOUT_US);
+    CU_ASSERT_EQUAL(st->outputs[0].send_buffer_size, JOB_DEFAULT_SEND_BUFFER);
     CU_ASSERT_STRING_EQUAL(st->outputs[0].format, "hls");
     CU_ASSERT_EQUAL(st->outputs[0].nb_renditions, 1);
     CU_ASSERT_EQUAL(st->duration_us, 0);
@@ -1677,6 +1714,7 @@ int main(int argc, char **argv)
         { "redaction", test_redaction },
         { "full job", test_full_job },
         { "defaults", test_defaults },
+        { "stall_timeout and send_buffer_size", test_stall_keys },
         { "realtime and audio defaults", test_realtime_and_audio },
         { "yaml features", test_yaml_features },
         { "many problems", test_many_problems },
