@@ -31,9 +31,13 @@ const char *agent_disk_url_dir(const char *url, char *buf, size_t size)
 {
     const char *slash;
 
+    size_t scheme = strspn(url, "abcdefghijklmnopqrstuvwxyz0123456789+.-");
+
+    /* "proto:..." is a libav protocol (as libav reads it): only file: is
+     * a file */
     if (!strncmp(url, "file:", 5))
         url += 5;
-    else if (strstr(url, "://") || strchr(url, '|') || !strcmp(url, "-") || !*url)
+    else if ((scheme > 0 && url[scheme] == ':') || !strcmp(url, "-") || !*url)
         return NULL;
     slash = strrchr(url, '/');
     if (!slash)
