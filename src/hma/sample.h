@@ -116,7 +116,8 @@ enum IngestMetric {
     /* agent_net.h: the TCP connection(s) to the source, from tcp_info;
      * absent when the input has none (a file, UDP, SRT) */
     IM_TCP_CONNECTIONS,
-    IM_RTT,                  /* seconds, smoothed (the worst connection) */
+    IM_RTT,                  /* seconds, smoothed (agent_net.h: of the connection
+                                that matters) */
     IM_RTT_VAR,              /* seconds */
     IM_RETRANSMITS,          /* segments retransmitted, counter */
     IM_LOST,                 /* segments presumed lost now */
