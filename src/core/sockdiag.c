@@ -83,6 +83,49 @@ int sockdiag_build_request(uint8_t *buf, size_t size, int family, uint32_t state
     return sizeof(req);
 }
 
+/* The reverse of set_addr: a sockaddr into inet_diag's address and port. */
+static void get_addr(const struct sockaddr_storage *ss, uint32_t *a, uint16_t *port_be)
+{
+    memset(a, 0, 16);
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+        *port_be = in->sin_port;
+        memcpy(a, &in->sin_addr, 4);
+    } else {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+        *port_be = in6->sin6_port;
+        memcpy(a, &in6->sin6_addr, 16);
+    }
+}
+
+int sockdiag_build_lookup(uint8_t *buf, size_t size, const SockDiagTcp *s, uint32_t seq)
+{
+    struct {
+        struct nlmsghdr nlh;
+        struct inet_diag_req_v2 r;
+    } req;
+
+    if (size < sizeof(req) || (s->family != AF_INET && s->family != AF_INET6) ||
+        s->local.ss_family != s->family || s->peer.ss_family != s->family)
+        return AVERROR(EINVAL);
+    memset(&req, 0, sizeof(req));
+    req.nlh.nlmsg_len = sizeof(req);
+    req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    req.nlh.nlmsg_flags = NLM_F_REQUEST;
+    req.nlh.nlmsg_seq = seq;
+    req.r.sdiag_family = s->family;
+    req.r.sdiag_protocol = IPPROTO_TCP;
+    req.r.idiag_states = 0xfff;
+    req.r.idiag_ext = 1 << (INET_DIAG_INFO - 1);
+    get_addr(&s->local, req.r.id.idiag_src, &req.r.id.idiag_sport);
+    get_addr(&s->peer, req.r.id.idiag_dst, &req.r.id.idiag_dport);
+    req.r.id.idiag_if = s->ifindex;
+    req.r.id.idiag_cookie[0] = s->cookie[0];
+    req.r.id.idiag_cookie[1] = s->cookie[1];
+    memcpy(buf, &req, sizeof(req));
+    return sizeof(req);
+}
+
 static void set_addr(struct sockaddr_storage *ss, int family, const uint32_t *a, uint16_t port_be)
 {
     memset(ss, 0, sizeof(*ss));
@@ -186,6 +229,9 @@ static int parse_one(const struct nlmsghdr *h, const SockDiagParse *p, SockDiagT
     s->wqueue = m->idiag_wqueue;
     set_addr(&s->local, s->family, m->id.idiag_src, m->id.idiag_sport);
     set_addr(&s->peer, s->family, m->id.idiag_dst, m->id.idiag_dport);
+    s->ifindex = m->id.idiag_if;
+    s->cookie[0] = m->id.idiag_cookie[0];
+    s->cookie[1] = m->id.idiag_cookie[1];
     /* attributes follow the aligned message; one too short for its own
      * header ends the walk, a value cut short is read as far as it goes */
     a = (const uint8_t *)m + NLMSG_ALIGN(sizeof(*m));
@@ -349,6 +395,10 @@ struct SockDiag {
     int nb_inodes, alloc_inodes;
     SockDiagTcp *socks;
     int nb_socks, alloc_socks;
+    uint64_t *seen;              /* the inodes listed at the last dump, sorted */
+    int nb_seen, alloc_seen;
+    int since_dump;              /* queries since; -1: no dump yet */
+    int64_t nb_dumps;
 };
 
 int sockdiag_alloc(SockDiag **psd)
@@ -370,6 +420,7 @@ int sockdiag_alloc(SockDiag **psd)
     /* the kernel answers at once; this only bounds a kernel that does not */
     setsockopt(sd->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     sd->kernel_snd_wnd = uname(&u) == 0 && sockdiag_kernel_has_snd_wnd(u.release);
+    sd->since_dump = -1;
     sd->buf = av_malloc(RECV_SIZE);
     if (!sd->buf) {
         sockdiag_free(&sd);
@@ -390,6 +441,7 @@ void sockdiag_free(SockDiag **psd)
     av_freep(&sd->buf);
     av_freep(&sd->inodes);
     av_freep(&sd->socks);
+    av_freep(&sd->seen);
     av_freep(psd);
 }
 
@@ -473,21 +525,127 @@ static int dump_family(SockDiag *sd, int family, uint32_t states)
     }
 }
 
+/* Is every inode of a (sorted) in b (sorted)? */
+static int all_in(const uint64_t *a, int na, const uint64_t *b, int nb)
+{
+    int j = 0;
+
+    for (int i = 0; i < na; i++) {
+        while (j < nb && b[j] < a[i])
+            j++;
+        if (j == nb || b[j] != a[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* One socket looked up again: 0 and *s updated, AVERROR(ENOENT) when it
+ * is gone, another error when the lookup failed. */
+static int lookup(SockDiag *sd, SockDiagTcp *s)
+{
+    struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
+    SockDiagParse p = { 0 };
+    SockDiagTcp out;
+    int len, nb = 0, ret;
+    ssize_t n;
+
+    p.seq = ++sd->seq;
+    p.kernel_snd_wnd = sd->kernel_snd_wnd;
+    if ((len = sockdiag_build_lookup(sd->buf, RECV_SIZE, s, p.seq)) < 0)
+        return len;
+    if (sendto(sd->fd, sd->buf, len, 0, (struct sockaddr *)&nl, sizeof(nl)) != len)
+        return AVERROR(errno ? errno : EIO);
+    /* one answer, the socket or an error; older answers (a dump cut short
+     * by a timeout) are skipped by their sequence number */
+    do {
+        n = recv(sd->fd, sd->buf, RECV_SIZE, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? AVERROR(errno) : AVERROR(EIO);
+        ret = sockdiag_parse(sd->buf, n, &p, &out, 1, &nb, NULL);
+        if (ret < 0)
+            return ret;
+    } while (!nb);
+    /* the same socket: a reused 4-tuple would be another inode */
+    if (out.inode != s->inode)
+        return AVERROR(ENOENT);
+    *s = out;
+    return 0;
+}
+
+/* The sockets of the last answer, looked up again; those no longer ours
+ * or gone are dropped. < 0: a lookup failed, a dump is needed. */
+static int lookup_known(SockDiag *sd)
+{
+    int k = 0;
+
+    for (int i = 0; i < sd->nb_socks; i++) {
+        SockDiagTcp s = sd->socks[i];
+        int ret;
+        if (!bsearch(&s.inode, sd->inodes, sd->nb_inodes, sizeof(*sd->inodes), inode_cmp))
+            continue;
+        ret = lookup(sd, &s);
+        if (ret == AVERROR(ENOENT))
+            continue;
+        if (ret < 0)
+            return ret;
+        sd->socks[k++] = s;
+    }
+    sd->nb_socks = k;
+    return 0;
+}
+
+static int full_dump(SockDiag *sd, uint32_t states)
+{
+    int ret;
+
+    sd->nb_socks = 0;
+    sd->since_dump = 0;
+    sd->nb_dumps++;
+    if ((ret = dump_family(sd, AF_INET, states)) < 0 ||
+        (ret = dump_family(sd, AF_INET6, states)) < 0) {
+        sd->since_dump = -1;
+        return ret;
+    }
+    if (sd->alloc_seen < sd->nb_inodes) {
+        uint64_t *ns = av_realloc_array(sd->seen, sd->nb_inodes, sizeof(*ns));
+        if (!ns) {
+            sd->since_dump = -1;
+            return AVERROR(ENOMEM);
+        }
+        sd->seen = ns;
+        sd->alloc_seen = sd->nb_inodes;
+    }
+    memcpy(sd->seen, sd->inodes, sd->nb_inodes * sizeof(*sd->inodes));
+    sd->nb_seen = sd->nb_inodes;
+    return 0;
+}
+
 int sockdiag_query(SockDiag *sd, uint32_t states, const SockDiagTcp **socks, int *nb)
 {
     int ret;
 
     *socks = NULL;
     *nb = 0;
-    sd->nb_socks = 0;
     if ((ret = list_own_inodes(sd)) < 0)
         return ret;
-    if (!sd->nb_inodes)
-        return 0;
-    if ((ret = dump_family(sd, AF_INET, states)) < 0 ||
-        (ret = dump_family(sd, AF_INET6, states)) < 0)
+    /* a socket the last dump did not see may be a new TCP connection: only
+     * a dump finds it; otherwise the known ones are looked up */
+    if (sd->since_dump < 0 || ++sd->since_dump >= SOCKDIAG_DUMP_EVERY ||
+        !all_in(sd->inodes, sd->nb_inodes, sd->seen, sd->nb_seen) ||
+        lookup_known(sd) < 0)
+        ret = full_dump(sd, states);
+    if (ret < 0) {
+        sd->nb_socks = 0;
         return ret;
+    }
     *socks = sd->socks;
     *nb = sd->nb_socks;
     return 0;
+}
+
+int64_t sockdiag_nb_dumps(const SockDiag *sd)
+{
+    return sd->nb_dumps;
 }

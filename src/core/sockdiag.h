@@ -42,6 +42,8 @@ typedef struct SockDiagTcp {
     int family;                      /* AF_INET or AF_INET6 */
     struct sockaddr_storage local;   /* address and port (network order, */
     struct sockaddr_storage peer;    /*  as in sockaddr_in/in6) */
+    uint32_t ifindex;                /* with local, peer and cookie: the */
+    uint32_t cookie[2];              /*  socket's identity for a lookup */
     int state;                       /* TCP_ESTABLISHED... (netinet/tcp.h) */
     uint32_t rqueue;                 /* bytes received, not read (idiag_rqueue) */
     uint32_t wqueue;                 /* bytes written, not acknowledged
@@ -111,6 +113,12 @@ int sockdiag_parse(const uint8_t *buf, size_t len, const SockDiagParse *p,
  * tcpi_snd_wnd, 0 otherwise (also when the text is not a release). */
 int sockdiag_kernel_has_snd_wnd(const char *release);
 
+/* Writes into buf a request for the one socket s (as a dump returned it:
+ * addresses, ports, interface, cookie), asking for tcp_info: a hash
+ * lookup in the kernel instead of a walk of every TCP socket of the host.
+ * Returns its length, or AVERROR(EINVAL). */
+int sockdiag_build_lookup(uint8_t *buf, size_t size, const SockDiagTcp *s, uint32_t seq);
+
 /* "socket:[12345]" (readlink of /proc/self/fd/N) -> 12345. 0 or
  * AVERROR(EINVAL) when the link is not a socket's. */
 int sockdiag_parse_fd_link(const char *link, uint64_t *inode);
@@ -145,7 +153,18 @@ void sockdiag_free(SockDiag **psd);
  * next call. Returns 0 or a negative AVERROR. The sockets of this process
  * are listed from /proc/self/fd; a socket opened meanwhile may be missed
  * (it is there on the next call).
+ *
+ * Cost: a dump walks the kernel's whole connection table (3.3 ms of CPU
+ * per dump on the build machine with 243 TCP sockets, 2.8 ms with 700: the walk
+ * of the table, not the sockets, costs), so it is made
+ * only when this process has a socket the last dump did not see, and every
+ * SOCKDIAG_DUMP_EVERY calls (a socket listed before it connected); the
+ * calls between look each known socket up by its identity (microseconds).
  */
+#define SOCKDIAG_DUMP_EVERY 16
 int sockdiag_query(SockDiag *sd, uint32_t states, const SockDiagTcp **socks, int *nb);
+
+/* How many dumps sd has made (the rest were lookups). */
+int64_t sockdiag_nb_dumps(const SockDiag *sd);
 
 #endif

@@ -468,6 +468,38 @@ static void test_kernel_error(void)
     CU_ASSERT(sockdiag_parse((uint8_t *)&m, sizeof(m), &p, s, 1, &nb, NULL) == AVERROR_INVALIDDATA);
 }
 
+/* A lookup request names the socket exactly, and is no dump. */
+static void test_lookup_request(void)
+{
+    Capture *c = av_mallocz(sizeof(*c));
+    SockDiagParse p = { 0 };
+    SockDiagTcp s[2];
+    struct {
+        struct nlmsghdr h;
+        struct inet_diag_req_v2 r;
+    } req;
+    int nb = 0;
+
+    CU_ASSERT_FATAL(c != NULL);
+    load(c, "tcp6-full");
+    p.seq = c->seq;
+    CU_ASSERT_FATAL(sockdiag_parse(c->buf, c->len, &p, s, 2, &nb, NULL) == 1 && nb == 2);
+    CU_ASSERT(sockdiag_build_lookup((uint8_t *)&req, sizeof(req), &s[0], 77) == sizeof(req));
+    CU_ASSERT(req.h.nlmsg_seq == 77 && req.h.nlmsg_type == SOCK_DIAG_BY_FAMILY);
+    CU_ASSERT(!(req.h.nlmsg_flags & NLM_F_DUMP) && (req.h.nlmsg_flags & NLM_F_REQUEST));
+    CU_ASSERT(req.r.sdiag_family == AF_INET6 && req.r.sdiag_protocol == IPPROTO_TCP);
+    CU_ASSERT(ntohs(req.r.id.idiag_sport) == sockdiag_port(&s[0].local));
+    CU_ASSERT(ntohs(req.r.id.idiag_dport) == sockdiag_port(&s[0].peer));
+    CU_ASSERT(!memcmp(req.r.id.idiag_dst, &((struct sockaddr_in6 *)&s[0].peer)->sin6_addr, 16));
+    CU_ASSERT(req.r.id.idiag_cookie[0] == s[0].cookie[0] && req.r.id.idiag_cookie[1] == s[0].cookie[1]);
+    CU_ASSERT(s[0].cookie[0] || s[0].cookie[1]);
+    CU_ASSERT(req.r.idiag_ext == 1 << (INET_DIAG_INFO - 1));
+    CU_ASSERT(sockdiag_build_lookup((uint8_t *)&req, 8, &s[0], 1) == AVERROR(EINVAL));
+    s[0].family = AF_UNIX;
+    CU_ASSERT(sockdiag_build_lookup((uint8_t *)&req, sizeof(req), &s[0], 1) == AVERROR(EINVAL));
+    av_free(c);
+}
+
 static void test_helpers(void)
 {
     uint64_t ino = 0;
@@ -521,6 +553,7 @@ static void test_live(void)
     const SockDiagTcp *s;
     const SockDiagTcp *all;
     uint32_t notsent0, age0;
+    int64_t dumps;
     int nb, ret;
     Pair p;
 
@@ -546,9 +579,12 @@ static void test_live(void)
         CU_ASSERT(mine);
     }
 
-    /* idle: nothing in flight, and the last ACK ages */
+    /* idle: nothing in flight, and the last ACK ages; no new socket: the
+     * known ones are looked up, no dump */
+    dumps = sockdiag_nb_dumps(sd);
     usleep(300000);
     s = query(sd, p.cli_ino);
+    CU_ASSERT(sockdiag_nb_dumps(sd) == dumps);
     CU_ASSERT_FATAL(s != NULL);
     CU_ASSERT(s->unacked_bytes == 0 && s->notsent_bytes == 0 && s->wqueue == 0);
     CU_ASSERT(s->last_ack_recv_ms >= 250 && s->last_data_sent_ms >= 250);
@@ -589,11 +625,28 @@ static void test_live(void)
     CU_ASSERT(s->notsent_bytes == 0 && s->wqueue == 0);
     CU_ASSERT(s->bytes_acked == (uint64_t)p.written + 1);
 
-    /* closed: gone from the list */
+    CU_ASSERT(sockdiag_nb_dumps(sd) == dumps);
+    /* a new connection: found by a dump */
+    {
+        Pair q;
+        CU_ASSERT_FATAL(pair_open(&q, AF_INET6) == 0);
+        CU_ASSERT(query(sd, q.cli_ino) != NULL);
+        CU_ASSERT(sockdiag_nb_dumps(sd) == dumps + 1);
+        /* and looked up after; a dump every SOCKDIAG_DUMP_EVERY calls */
+        for (int i = 0; i < SOCKDIAG_DUMP_EVERY - 1; i++)
+            CU_ASSERT(query(sd, q.srv_ino) != NULL);
+        CU_ASSERT(sockdiag_nb_dumps(sd) == dumps + 1);
+        CU_ASSERT(query(sd, q.srv_ino) != NULL);
+        CU_ASSERT(sockdiag_nb_dumps(sd) == dumps + 2);
+        pair_close(&q);
+    }
+    /* closed: gone from the list, without a dump */
     {
         uint64_t ino = p.cli_ino;
+        dumps = sockdiag_nb_dumps(sd);
         pair_close(&p);
         CU_ASSERT(query(sd, ino) == NULL);
+        CU_ASSERT(sockdiag_nb_dumps(sd) == dumps);
     }
     sockdiag_free(&sd);
     sockdiag_free(&sd);
@@ -623,6 +676,7 @@ int main(int argc, char **argv)
     CU_add_test(s, "tcp_info of older kernels", test_short_tcp_info);
     CU_add_test(s, "cut answers and garbage", test_truncated_and_garbage);
     CU_add_test(s, "kernel errors", test_kernel_error);
+    CU_add_test(s, "lookup request", test_lookup_request);
     CU_add_test(s, "helpers", test_helpers);
     CU_add_test(s, "live loopback connections", test_live);
     CU_basic_set_mode(CU_BRM_VERBOSE);
