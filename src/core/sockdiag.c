@@ -539,9 +539,7 @@ static int all_in(const uint64_t *a, int na, const uint64_t *b, int nb)
     return 1;
 }
 
-/* One socket looked up again: 0 and *s updated, AVERROR(ENOENT) when it
- * is gone, another error when the lookup failed. */
-static int lookup(SockDiag *sd, SockDiagTcp *s)
+int sockdiag_lookup(SockDiag *sd, SockDiagTcp *s)
 {
     struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
     SockDiagParse p = { 0 };
@@ -585,7 +583,7 @@ static int lookup_known(SockDiag *sd)
         int ret;
         if (!bsearch(&s.inode, sd->inodes, sd->nb_inodes, sizeof(*sd->inodes), inode_cmp))
             continue;
-        ret = lookup(sd, &s);
+        ret = sockdiag_lookup(sd, &s);
         if (ret == AVERROR(ENOENT))
             continue;
         if (ret < 0)

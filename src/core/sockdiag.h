@@ -140,6 +140,7 @@ int sockdiag_same_endpoint(const struct sockaddr_storage *a, const struct sockad
 /* "127.0.0.1:1935", "[::1]:8080" */
 char *sockdiag_format(const struct sockaddr_storage *a, char *buf, size_t size);
 
+/* One netlink socket and its buffers: one per thread (not thread-safe). */
 typedef struct SockDiag SockDiag;
 
 /* Opens the netlink socket. AVERROR of socket(2) when the kernel has no
@@ -163,6 +164,12 @@ void sockdiag_free(SockDiag **psd);
  */
 #define SOCKDIAG_DUMP_EVERY 16
 int sockdiag_query(SockDiag *sd, uint32_t states, const SockDiagTcp **socks, int *nb);
+
+/* Reads one socket again, by its identity (s as a query returned it): a
+ * hash probe in the kernel, for polling one connection faster than the
+ * tick. 0 and *s updated, AVERROR(ENOENT) when it is gone (closed, or
+ * its addresses now another socket's), or another negative AVERROR. */
+int sockdiag_lookup(SockDiag *sd, SockDiagTcp *s);
 
 /* How many dumps sd has made (the rest were lookups). */
 int64_t sockdiag_nb_dumps(const SockDiag *sd);

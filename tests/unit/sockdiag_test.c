@@ -638,7 +638,13 @@ static void test_live(void)
         CU_ASSERT(sockdiag_nb_dumps(sd) == dumps + 1);
         CU_ASSERT(query(sd, q.srv_ino) != NULL);
         CU_ASSERT(sockdiag_nb_dumps(sd) == dumps + 2);
-        pair_close(&q);
+        /* one socket polled by itself */
+        {
+            SockDiagTcp one = *query(sd, q.cli_ino);
+            CU_ASSERT(sockdiag_lookup(sd, &one) == 0 && one.inode == q.cli_ino);
+            pair_close(&q);
+            CU_ASSERT(sockdiag_lookup(sd, &one) == AVERROR(ENOENT));
+        }
     }
     /* closed: gone from the list, without a dump */
     {
