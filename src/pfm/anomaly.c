@@ -25,8 +25,10 @@ static const ConfField conf_fields[] = {
     FIELD(warmup, 'i'), FIELD(spatial_tol, 'f'), FIELD(spatial_score, 'f'),
     FIELD(qfreeze, 'i'), FIELD(levels, 'i'), FIELD(requant, 'f'),
     FIELD(order, 'i'), FIELD(min_order, 'i'), FIELD(dwell, 'i'), FIELD(table_bits, 'i'),
-    FIELD(err_short, 'i'), FIELD(err_long, 'i'), FIELD(mean_floor, 'f'), FIELD(sd_floor, 'f'),
-    FIELD(logp_max, 'f'), FIELD(alarm, 'f'), FIELD(suppress, 'i'), FIELD(damp, 'f'),
+    FIELD(err_short, 'i'), FIELD(err_long, 'i'), FIELD(stat_skip, 'i'), FIELD(mean_floor, 'f'),
+    FIELD(sd_floor, 'f'), FIELD(logp_max, 'f'), FIELD(row_gain, 'f'), FIELD(row_cap, 'i'),
+    FIELD(alarm_gain, 'f'), FIELD(alarm_mem, 'i'), FIELD(alarm, 'f'), FIELD(suppress, 'i'),
+    FIELD(damp, 'f'),
 };
 #define NB_FIELDS (int)(sizeof(conf_fields) / sizeof(conf_fields[0]))
 
@@ -44,13 +46,18 @@ void anomaly_config_default(AnomalyConfig *c)
     c->min_order = 1;
     c->dwell = 1;
     c->table_bits = 10;
-    c->err_short = 10;
+    c->err_short = 11;
     c->err_long = 2000;
+    c->stat_skip = 100;
     c->mean_floor = 0.03f;       /* Numenta's anomaly likelihood floors */
     c->sd_floor = 0.0173f;
-    c->logp_max = 10;
+    c->logp_max = 6;
+    c->row_gain = 1;
+    c->row_cap = 20000;
+    c->alarm_gain = 0.1f;
+    c->alarm_mem = 10000;
     c->alarm = 0.5f;
-    c->suppress = 50;
+    c->suppress = 60;
     c->damp = 0.5f;
 }
 
@@ -61,7 +68,8 @@ int anomaly_config_check(const AnomalyConfig *c)
         c->table_bits < 4 || c->table_bits > ANOMALY_MAX_TABLE_BITS || c->err_short < 1 ||
         c->err_short > ANOMALY_MAX_SHORT || c->err_long < 2 || !(c->logp_max > 0) ||
         !(c->spatial_tol >= 0) || !(c->requant >= 0) || !(c->sd_floor > 0) ||
-        !(c->mean_floor >= 0))
+        !(c->mean_floor >= 0) || !(c->row_gain >= 0) || !(c->alarm_gain >= 0) ||
+        c->alarm_mem < 1)
         return AVERROR(EINVAL);
     return 0;
 }
@@ -208,6 +216,10 @@ double anomaly_step(const AnomalyConfig *c, AnomalyState *s, double value, Anoma
     if (s->n >= c->qfreeze) {
         sym = quantise(c, s, value);
         raw = novelty(c, s, sym);
+        /* a series that never moved has no past to be new against (its
+         * run only grows): a flat figure stays quiet until it moves */
+        if (s->vmax == s->vmin)
+            raw = 0;
 
         if (s->raw_fill == c->err_short)
             s->raw_sum -= s->raw[s->raw_pos];
@@ -223,10 +235,17 @@ double anomaly_step(const AnomalyConfig *c, AnomalyState *s, double value, Anoma
             double mean = fmax(s->lmean, c->mean_floor);
             double sd = fmax(sqrt(s->lvar), c->sd_floor);
             double lp = neg_log10_q((avg - mean) / sd);
+            /* the bar: higher as the statistics firm up (their deviation
+             * shrinks as the table fills, so a z means more later) and
+             * after recent alarms (a noisy series must say more) */
+            double bar = c->logp_max * (1 + c->row_gain * FFMIN(s->n, c->row_cap) / 10000.0) *
+                         (1 + c->alarm_gain * s->alarms);
             lik = 1 - pow(10, -lp);
-            score = av_clipd(lp / c->logp_max, 0, 1);
+            score = av_clipd(lp / bar, 0, 1);
         }
-        {
+        /* the first rows after the levels are cut are all new: they would
+         * teach the statistics that novelty is common */
+        if (s->n >= c->qfreeze + c->stat_skip) {
             double w, d;
             s->lcount++;
             w = s->lcount < c->err_long ? 1.0 / s->lcount : 1.0 / c->err_long;
@@ -245,6 +264,7 @@ double anomaly_step(const AnomalyConfig *c, AnomalyState *s, double value, Anoma
         else if (score >= c->alarm)
             s->last_alarm = s->n;
     }
+    s->alarms += (s->last_alarm == s->n) - s->alarms / c->alarm_mem;
     if (info) {
         info->symbol = sym;
         info->raw = raw;

@@ -29,15 +29,23 @@
  *      the manner of Numenta's anomaly likelihood: the mean of the last
  *      err_short raw values against the running mean and deviation (EWMA
  *      over about err_long rows, floored at mean_floor and sd_floor) of
- *      that mean; score = -log10 p / logp_max, clamped to [0,1];
+ *      that mean, learnt from stat_skip rows after the levels are cut (the
+ *      first rows are all new); score = -log10 p / bar, clamped to [0,1],
+ *      bar = logp_max x (1 + row_gain x min(rows seen, row_cap) / 10,000)
+ *      x (1 + alarm_gain x recent alarms). The bar rises as the statistics
+ *      firm up (the novelty's deviation shrinks while the table fills, so
+ *      the same burst gives a larger z later) and after alarms (each fades
+ *      over alarm_mem rows: a noisy series must say more); both are
+ *      bounded, so a long-lived component's bar stops at logp_max x 3 x
+ *      (1 + alarm_gain x its alarm load);
  *   5. after a score of alarm or more, the next suppress rows are damped to
  *      min(score, alarm) x damp: an alarm is one event, not a run of rows;
  *   6. the first warmup rows score 0.
  *
- * Cost per row: `order - min_order + 1` hash probes (1 with the defaults)
- * and about 50 flops, one erfc and one log10; no allocation. The state is
- * the fixed-size AnomalyState (about 1.2 KB: the 1024-counter table and a
- * few dozen numbers) that the caller embeds.
+ * Cost per row: `order - min_order + 1` hash probes (1 with the defaults),
+ * about 60 flops, one erfc, one log10 and one pow; no allocation. The state
+ * is the fixed-size AnomalyState (1,288 bytes on x86-64: the 1024-counter
+ * table and a few dozen numbers) that the caller embeds.
  *
  * Every field can be set with 'hotspare nab --param KEY=VALUE'. The
  * experiments (tests/data/nab/EXPERIMENTS.md) that did not raise the NAB
@@ -66,9 +74,14 @@ typedef struct AnomalyConfig {
     int table_bits;          /* transition memory: 2^table_bits counters */
     int err_short;           /* raw values averaged into the one judged */
     int err_long;            /* rows of the running mean and deviation */
+    int stat_skip;           /* rows after qfreeze kept out of them */
     float mean_floor;        /* floor of that running mean */
     float sd_floor;          /* floor of that running deviation */
-    float logp_max;          /* -log10 p that maps to score 1 */
+    float logp_max;          /* -log10 p that maps to score 1 on a fresh series */
+    float row_gain;          /* ... x (1 + row_gain x rows seen / 10,000) */
+    int row_cap;             /* ... counting at most row_cap rows */
+    float alarm_gain;        /* ... x (1 + alarm_gain x recent alarms) */
+    int alarm_mem;           /* rows over which an alarm fades (1/e) */
     float alarm;             /* score that counts as an alarm for suppression */
     int suppress;            /* rows damped after an alarm */
     float damp;              /* factor on min(score, alarm) while damped */
@@ -103,6 +116,7 @@ typedef struct AnomalyState {
     double lmean, lvar;          /* running statistics of the short average */
     long lcount;
     long last_alarm;             /* row of the last alarm, 0 = none */
+    double alarms;               /* alarms, each fading over alarm_mem rows */
     uint8_t seen[1 << ANOMALY_MAX_TABLE_BITS];
 } AnomalyState;
 
