@@ -160,10 +160,9 @@ static double novelty(const AnomalyConfig *c, AnomalyState *s, int sym)
     for (int k = c->min_order; k <= c->order && k <= s->nsym; k++) {
         unsigned h = transition_hash(s, k, sym, dw, c->table_bits);
         counted++;
-        if (!s->seen[h])
+        if (!(s->seen[h >> 6] >> (h & 63) & 1))
             fresh++;
-        if (s->seen[h] < UINT8_MAX)
-            s->seen[h]++;
+        s->seen[h >> 6] |= 1ull << (h & 63);
     }
     memmove(s->sym + 1, s->sym, sizeof(s->sym) - sizeof(s->sym[0]));
     s->sym[0] = (int16_t)sym;

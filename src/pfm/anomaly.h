@@ -19,9 +19,9 @@
  *   3. sequence novelty: for every context length k = min_order..order,
  *      has the transition (the last k symbols, and with dwell the log2 of
  *      how many rows the symbol has lasted -> this symbol) been seen
- *      before? A fixed table of 2^table_bits saturating counters, indexed
- *      by a hash of the transition, remembers them (a collision only makes
- *      a novelty look familiar). raw = the share of new transitions. This
+ *      before? A fixed table of 2^table_bits bits, indexed by a hash of
+ *      the transition, remembers them (a collision only makes a novelty
+ *      look familiar). raw = the share of new transitions. This
  *      is what HTM's sequence memory and CAD OSE's contexts measure, in a
  *      bounded memory; the dwell term catches a level held longer than
  *      ever (a flat stretch inside the usual range);
@@ -44,8 +44,8 @@
  *
  * Cost per row: `order - min_order + 1` hash probes (1 with the defaults),
  * about 60 flops, one erfc, one log10 and one pow; no allocation. The state
- * is the fixed-size AnomalyState (1,288 bytes on x86-64: the 1024-counter
- * table and a few dozen numbers) that the caller embeds.
+ * is the fixed-size AnomalyState (392 bytes on x86-64: the 1024-bit table
+ * and a few dozen numbers) that the caller embeds.
  *
  * Every field can be set with 'hotspare nab --param KEY=VALUE'. The
  * experiments (tests/data/nab/EXPERIMENTS.md) that did not raise the NAB
@@ -58,7 +58,7 @@
 #include <stdint.h>
 
 #define ANOMALY_MAX_ORDER      8     /* longest context */
-#define ANOMALY_MAX_TABLE_BITS 10    /* transition memory: at most 2^10 counters */
+#define ANOMALY_MAX_TABLE_BITS 10    /* transition memory: at most 2^10 bits */
 #define ANOMALY_MAX_SHORT      32    /* longest short average */
 
 typedef struct AnomalyConfig {
@@ -71,7 +71,7 @@ typedef struct AnomalyConfig {
     int order;               /* longest context (symbols) */
     int min_order;           /* shortest context counted (0: the symbol alone) */
     int dwell;               /* 1: how long the symbol has lasted (log2) is context */
-    int table_bits;          /* transition memory: 2^table_bits counters */
+    int table_bits;          /* transition memory: 2^table_bits bits */
     int err_short;           /* raw values averaged into the one judged */
     int err_long;            /* rows of the running mean and deviation */
     int stat_skip;           /* rows after qfreeze kept out of them */
@@ -117,7 +117,7 @@ typedef struct AnomalyState {
     long lcount;
     long last_alarm;             /* row of the last alarm, 0 = none */
     double alarms;               /* alarms, each fading over alarm_mem rows */
-    uint8_t seen[1 << ANOMALY_MAX_TABLE_BITS];
+    uint64_t seen[(1 << ANOMALY_MAX_TABLE_BITS) / 64];   /* one bit a transition */
 } AnomalyState;
 
 void anomaly_state_reset(AnomalyState *s);

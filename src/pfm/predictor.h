@@ -15,7 +15,7 @@
  *      inputs' scores. It needs no failure ever seen and no model: only the
  *      component's own past. Cost: FEAT_NB detector steps per component and
  *      tick (one hash probe and about 60 flops each), FEAT_NB x
- *      sizeof(AnomalyState) (about 21 KB) of state per component;
+ *      sizeof(AnomalyState) (about 6.3 KB) of state per component;
  *   4. risk = 1 - (1 - p_fail)(1 - w * anomaly), w the model's anomaly
  *      weight: either head can raise it, both together raise it more. The
  *      model's thresholds (thr_high to provision, thr_low to release)
