@@ -5,7 +5,9 @@
  * scorer (nab.h) on NAB's three profiles, next to the published scoreboard.
  *
  * Files are independent, so they are spread over threads; each file's
- * scores are the same whatever the thread count (the detector is seeded).
+ * scores are the same whatever the thread count (the detector is
+ * deterministic). The detector and its defaults are the ones the run steps
+ * on every component (predictor.h): what this command scores is what runs.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -29,7 +31,7 @@
 
 #define DEFAULT_OUT "out/nab"
 
-enum { DET_LSTM, DET_GAUSS };
+enum { DET_HOTSPARE, DET_GAUSS };
 static const char *const det_names[] = { "hotspare", "windowedGaussian" };
 
 /* The published scoreboard (NAB README, v1.0 table; Numenta HTM's upper end). */
@@ -151,12 +153,14 @@ static int run_file(NabRun *r, int fi)
             s[i] = nab_round_score(nab_gauss_update(g, f->value[i]));
         nab_gauss_free(&g);
     } else {
-        AnomalyDet *d = NULL;
-        if ((ret = anomaly_alloc(&d, &r->cfg)) < 0)
-            return ret;
+        /* the state the run embeds in each component, here one per file */
+        AnomalyState *st = av_malloc(sizeof(*st));
+        if (!st)
+            return AVERROR(ENOMEM);
+        anomaly_state_reset(st);
         for (int i = 0; i < f->nb_rows; i++)
-            s[i] = nab_round_score(anomaly_update(d, f->value[i], f->ts[i], NULL));
-        anomaly_free(&d);
+            s[i] = nab_round_score(anomaly_step(&r->cfg, st, f->value[i], NULL));
+        av_free(st);
     }
     if (r->out)
         ret = write_csv(r, f, s);
@@ -265,7 +269,7 @@ static void print_table(NabRun *r, const int *sel, const NabResult *res, double 
     char ours[64];
     int printed = 0;
 
-    if (r->detector == DET_LSTM)
+    if (r->detector == DET_HOTSPARE)
         anomaly_config_print(&r->cfg, cfg, sizeof(cfg));
     printf("NAB: %d files, %ld rows, %d windows; detector %s, %.1f s\n",
            c->nb_files, c->nb_rows, c->nb_windows, det_names[r->detector], secs);
@@ -319,7 +323,7 @@ static int nab_exec(int argc, char **argv)
         { "threads",  required_argument, 0, 'j' },
         { 0, 0, 0, 0 },
     };
-    NabRun r = { .detector = DET_LSTM, .out = DEFAULT_OUT };
+    NabRun r = { .detector = DET_HOTSPARE, .out = DEFAULT_OUT };
     NabCorpus *c = NULL;
     NabResult res[NAB_NB_PROFILES];
     pthread_t th[64];
@@ -351,8 +355,8 @@ static int nab_exec(int argc, char **argv)
             break;
         }
         case 'd':
-            if (!strcmp(optarg, det_names[DET_LSTM]) || !strcmp(optarg, "lstm"))
-                r.detector = DET_LSTM;
+            if (!strcmp(optarg, det_names[DET_HOTSPARE]))
+                r.detector = DET_HOTSPARE;
             else if (!strcmp(optarg, det_names[DET_GAUSS]))
                 r.detector = DET_GAUSS;
             else
@@ -379,6 +383,8 @@ static int nab_exec(int argc, char **argv)
                 return cmd_usage_error(&cmd_nab_entry, "bad option");
         }
     }
+    if (anomaly_config_check(&r.cfg) < 0)
+        return cmd_usage_error(&cmd_nab_entry, "a --param is out of the detector's limits");
     if (optind != argc - 1)
         return cmd_usage_error(&cmd_nab_entry, optind >= argc ? "no NAB directory given"
                                                               : "one NAB directory only");
@@ -446,7 +452,8 @@ const CmdEntry cmd_nab_entry = {
         "      --no-out           write no CSVs\n"
         "  -p, --profile NAME     standard, reward_low_FP_rate, reward_low_FN_rate\n"
         "                         (repeatable; all three by default)\n"
-        "  -d, --detector NAME    hotspare (the LSTM detector, default) or\n"
+        "  -d, --detector NAME    hotspare (the detector every component runs,\n"
+        "                         default; anomaly.h) or\n"
         "                         windowedGaussian (NAB's baseline)\n"
         "  -P, --param KEY=VALUE  change one setting of the detector, for experiments\n"
         "                         (the table prints them all); the defaults are the\n"

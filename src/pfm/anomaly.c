@@ -1,54 +1,77 @@
 /*
- * anomaly.c: the online forecast-error detector; see anomaly.h.
+ * anomaly.c: the online sequence-novelty detector; see anomaly.h.
  */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libavutil/common.h>
 #include <libavutil/error.h>
-#include <libavutil/mem.h>
 
 #include "pfm/anomaly.h"
-#include "pfm/lstm.h"
 
 /* The configuration's fields, by name, for anomaly_config_set/print. */
 typedef struct ConfField {
     const char *name;
     size_t offset;
-    char type;                   /* 'i' int, 'f' float, 'u' uint64 */
+    char type;                   /* 'i' int, 'f' float */
 } ConfField;
 
 #define FIELD(n, t) { #n, offsetof(AnomalyConfig, n), t }
 static const ConfField conf_fields[] = {
-    FIELD(seed, 'u'), FIELD(bptt, 'i'), FIELD(train_every, 'i'), FIELD(train_steps, 'i'),
-    FIELD(lr, 'f'), FIELD(warmup, 'i'), FIELD(err_long, 'i'), FIELD(err_short, 'i'),
-    FIELD(spatial_tol, 'f'), FIELD(spatial_score, 'f'), FIELD(alarm, 'f'), FIELD(suppress, 'i'),
-    FIELD(logp_max, 'f'), FIELD(models, 'i'), FIELD(damp, 'f'), FIELD(fc_delta, 'i'),
+    FIELD(warmup, 'i'), FIELD(spatial_tol, 'f'), FIELD(spatial_score, 'f'),
+    FIELD(qfreeze, 'i'), FIELD(levels, 'i'), FIELD(requant, 'f'),
+    FIELD(order, 'i'), FIELD(min_order, 'i'), FIELD(dwell, 'i'), FIELD(table_bits, 'i'),
+    FIELD(err_short, 'i'), FIELD(err_long, 'i'), FIELD(stat_skip, 'i'), FIELD(mean_floor, 'f'),
+    FIELD(sd_floor, 'f'), FIELD(logp_max, 'f'), FIELD(row_gain, 'f'), FIELD(row_cap, 'i'),
+    FIELD(alarm_gain, 'f'), FIELD(alarm_mem, 'i'), FIELD(alarm, 'f'), FIELD(suppress, 'i'),
+    FIELD(damp, 'f'),
 };
 #define NB_FIELDS (int)(sizeof(conf_fields) / sizeof(conf_fields[0]))
 
 void anomaly_config_default(AnomalyConfig *c)
 {
+    /* tests/data/nab/EXPERIMENTS.md: how each value was chosen */
     memset(c, 0, sizeof(*c));
-    c->seed = 1;
-    c->models = 1;
-    c->bptt = 16;
-    c->train_every = 4;
-    c->train_steps = 1;
-    c->lr = 3e-4f;
     c->warmup = 300;
-    c->err_long = 2000;
-    c->err_short = 10;
     c->spatial_tol = 0.05f;
     c->spatial_score = 1.0f;
+    c->qfreeze = 150;
+    c->levels = 16;
+    c->requant = 0;
+    c->order = 1;
+    c->min_order = 1;
+    c->dwell = 1;
+    c->table_bits = 10;
+    c->err_short = 11;
+    c->err_long = 2000;
+    c->stat_skip = 100;
+    c->mean_floor = 0.03f;       /* Numenta's anomaly likelihood floors */
+    c->sd_floor = 0.0173f;
+    c->logp_max = 6;
+    c->row_gain = 1;
+    c->row_cap = 20000;
+    c->alarm_gain = 0.1f;
+    c->alarm_mem = 10000;
     c->alarm = 0.5f;
-    c->suppress = 100;
+    c->suppress = 60;
     c->damp = 0.5f;
-    c->fc_delta = 1;
-    c->logp_max = 10;
+}
+
+int anomaly_config_check(const AnomalyConfig *c)
+{
+    if (c->levels < 1 || c->levels > 1000 || c->order < 1 || c->order > ANOMALY_MAX_ORDER ||
+        c->min_order < 0 || c->min_order > c->order || c->dwell < 0 || c->dwell > 1 ||
+        c->table_bits < 4 || c->table_bits > ANOMALY_MAX_TABLE_BITS || c->err_short < 1 ||
+        c->err_short > ANOMALY_MAX_SHORT || c->err_long < 2 || !(c->logp_max > 0) ||
+        !(c->spatial_tol >= 0) || !(c->requant >= 0) || !(c->sd_floor > 0) ||
+        !(c->mean_floor >= 0) || !(c->row_gain >= 0) || !(c->alarm_gain >= 0) ||
+        c->alarm_mem < 1)
+        return AVERROR(EINVAL);
+    return 0;
 }
 
 int anomaly_config_set(AnomalyConfig *c, const char *key, const char *value)
@@ -65,16 +88,11 @@ int anomaly_config_set(AnomalyConfig *c, const char *key, const char *value)
             if (*end || end == value || errno || !isfinite(v))
                 return AVERROR(EINVAL);
             *(float *)((char *)c + f->offset) = (float)v;
-        } else if (f->type == 'i') {
+        } else {
             long v = strtol(value, &end, 10);
             if (*end || end == value || errno || v < 0 || v > 1000000000)
                 return AVERROR(EINVAL);
             *(int *)((char *)c + f->offset) = (int)v;
-        } else {
-            unsigned long long v = strtoull(value, &end, 10);
-            if (*end || end == value || errno)
-                return AVERROR(EINVAL);
-            *(uint64_t *)((char *)c + f->offset) = v;
         }
         return 0;
     }
@@ -92,293 +110,166 @@ void anomaly_config_print(const AnomalyConfig *c, char *buf, int size)
         if (f->type == 'f')
             len += snprintf(buf + len, size - len, "%s%s=%g", sep, f->name,
                             *(const float *)((const char *)c + f->offset));
-        else if (f->type == 'i')
+        else
             len += snprintf(buf + len, size - len, "%s%s=%d", sep, f->name,
                             *(const int *)((const char *)c + f->offset));
-        else
-            len += snprintf(buf + len, size - len, "%s%s=%llu", sep, f->name,
-                            (unsigned long long)*(const uint64_t *)((const char *)c + f->offset));
     }
 }
 
-/* Mean and deviation of the last len values. */
-typedef struct RollStat {
-    double *v;
-    int len, pos, fill;
-    double sum, sum2;
-} RollStat;
-
-static void roll_push(RollStat *r, double x)
+void anomaly_state_reset(AnomalyState *s)
 {
-    if (r->fill == r->len) {
-        double old = r->v[r->pos];
-        r->sum -= old;
-        r->sum2 -= old * old;
-    } else {
-        r->fill++;
-    }
-    r->v[r->pos] = x;
-    r->sum += x;
-    r->sum2 += x * x;
-    r->pos = (r->pos + 1) % r->len;
-    /* the running sums drift with every subtraction: recompute them once a
-     * lap (it depends on the row count only, so reruns stay bit-exact) */
-    if (r->pos == 0) {
-        r->sum = r->sum2 = 0;
-        for (int i = 0; i < r->fill; i++) {
-            r->sum += r->v[i];
-            r->sum2 += r->v[i] * r->v[i];
-        }
-    }
+    memset(s, 0, sizeof(*s));
 }
 
-/* log10 of the Gaussian upper tail Q(z); asymptotic where erfc underflows */
-static double log10_q(double z)
+/* -log10 of the Gaussian upper tail Q(z); asymptotic where erfc underflows */
+static double neg_log10_q(double z)
 {
     if (z < 30)
-        return log10(0.5 * erfc(z / sqrt(2.0)));
-    return (-0.5 * z * z - log(z) - 0.5 * log(2 * M_PI)) / M_LN10;
+        return -log10(0.5 * erfc(z / M_SQRT2));
+    return (0.5 * z * z + log(z) + 0.5 * log(2 * M_PI)) / M_LN10;
 }
 
-/* log10 of the probability of a value above x under the history's Gaussian;
- * 0 (certain) while the history is too short */
-static double roll_log10_q(const RollStat *r, double x)
+/* the transition (k previous symbols, dwell -> sym) as a table index */
+static unsigned transition_hash(const AnomalyState *s, int k, int sym, int dwell, int bits)
 {
-    double mu, var;
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)(k | dwell << 8);
 
-    if (r->fill < 2)
-        return 0;
-    mu = r->sum / r->fill;
-    var = r->sum2 / r->fill - mu * mu;
-    return log10_q((x - mu) / sqrt(var > 1e-8 ? var : 1e-8));
+    h = (h ^ (uint16_t)sym) * 1099511628211ull;
+    for (int i = 0; i < k; i++)
+        h = (h ^ (uint16_t)s->sym[i]) * 1099511628211ull;
+    h ^= h >> 29;                /* FNV-1a, then a mixer for the low bits */
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 32;
+    return (unsigned)(h & ((1u << bits) - 1));
 }
 
-struct AnomalyDet {
-    AnomalyConfig cfg;
-    Lstm *lstm[ANOMALY_MAX_MODELS];
-    LstmHyper hp;
-    LstmState st[ANOMALY_MAX_MODELS];   /* after the latest row */
-    long n;                      /* rows seen */
-
-    /* normalisation (Welford) and the range seen */
-    double mean, m2, vmin, vmax;
-    /* feature state */
-    double lag[3], ew_fast, ew_slow, ew_absd;
-
-    /* the last bptt+1 inputs, and the state before each */
-    float (*ring_x)[LSTM_F];
-    LstmState *ring_s[ANOMALY_MAX_MODELS];
-    float *win;                  /* chronological copy for lstm_train */
-    int ring_len, ring_pos, ring_fill;
-
-    float forecast;              /* of the next x */
-    int have_forecast;
-
-    /* errors: the last err_short raw ones; the history of their averages
-     * over err_long rows */
-    double *err_short;
-    int short_pos, short_fill;
-    double short_sum;
-    RollStat hist_avg;
-
-    long last_alarm;             /* row of the last alarm, -1 = none */
-};
-
-void anomaly_free(AnomalyDet **pd)
+/* The novelty of symbol sym after the stored ones, learnt as it is judged. */
+static double novelty(const AnomalyConfig *c, AnomalyState *s, int sym)
 {
-    AnomalyDet *d = *pd;
+    int counted = 0, fresh = 0, dw = 0;
 
-    if (!d)
-        return;
-    for (int k = 0; k < ANOMALY_MAX_MODELS; k++) {
-        lstm_free(&d->lstm[k]);
-        av_freep(&d->ring_s[k]);
-    }
-    av_freep(&d->ring_x);
-    av_freep(&d->win);
-    av_freep(&d->err_short);
-    av_freep(&d->hist_avg.v);
-    av_freep(pd);
-}
-
-int anomaly_alloc(AnomalyDet **pd, const AnomalyConfig *cfg)
-{
-    AnomalyDet *d;
-    int ret;
-
-    *pd = NULL;
-    if (cfg->models < 1 || cfg->models > ANOMALY_MAX_MODELS || cfg->bptt < 1 || cfg->bptt > LSTM_T_MAX || cfg->train_every < 1 ||
-        cfg->err_long < 2 || cfg->err_short < 1 || !(cfg->lr > 0))
-        return AVERROR(EINVAL);
-    if (!(d = av_mallocz(sizeof(*d))))
-        return AVERROR(ENOMEM);
-    d->cfg = *cfg;
-    d->ring_len = cfg->bptt + 1;
-    for (int k = 0; k < cfg->models; k++) {
-        if ((ret = lstm_alloc(&d->lstm[k], cfg->seed + k)) < 0)
-            goto fail;
-        if (!(d->ring_s[k] = av_calloc(d->ring_len, sizeof(*d->ring_s[k])))) {
-            ret = AVERROR(ENOMEM);
-            goto fail;
-        }
-        lstm_state_reset(&d->st[k]);
-    }
-    if (!(d->ring_x = av_calloc(d->ring_len, sizeof(*d->ring_x))) ||
-        !(d->win = av_calloc(d->ring_len * LSTM_F, sizeof(float))) ||
-        !(d->err_short = av_calloc(cfg->err_short, sizeof(double))) ||
-        !(d->hist_avg.v = av_calloc(cfg->err_long, sizeof(double)))) {
-        ret = AVERROR(ENOMEM);
-        goto fail;
-    }
-    d->hist_avg.len = cfg->err_long;
-    lstm_hyper_default(&d->hp);
-    d->hp.lr = cfg->lr;
-    d->hp.w_fail = 0;            /* no labels here */
-    for (int k = 0; k < LSTM_F; k++)
-        d->hp.fc_mask[k] = k == (cfg->fc_delta ? 1 : 0);
-    d->last_alarm = -1;
-    *pd = d;
-    return 0;
-fail:
-    anomaly_free(&d);
-    return ret;
-}
-
-static double clipd(double v, double lim)
-{
-    return v > lim ? lim : v < -lim ? -lim : v;
-}
-
-/* The LSTM's inputs for normalised value x at ts. */
-static void features(AnomalyDet *d, double x, int64_t ts, float *phi)
-{
-    const double two_pi = 6.283185307179586;
-    double dx = d->n > 1 ? x - d->lag[0] : 0;
-    double tod = (double)(((ts % 86400) + 86400) % 86400) / 86400;
-    double dow = (double)((((ts / 86400) + 4) % 7 + 7) % 7) / 7;   /* 1970-01-01: Thursday */
-
-    if (d->n <= 1) {
-        d->lag[0] = d->lag[1] = d->lag[2] = x;
-        d->ew_fast = d->ew_slow = x;
-        d->ew_absd = 0;
-    }
-    d->ew_fast += 0.3 * (x - d->ew_fast);
-    d->ew_slow += 0.02 * (x - d->ew_slow);
-    d->ew_absd += 0.1 * (fabs(dx) - d->ew_absd);
-    phi[0] = (float)x;
-    phi[1] = (float)clipd(dx, 10);
-    phi[2] = (float)d->lag[0];
-    phi[3] = (float)d->lag[1];
-    phi[4] = (float)d->lag[2];
-    phi[5] = (float)d->ew_fast;
-    phi[6] = (float)d->ew_slow;
-    phi[7] = (float)clipd(x - d->ew_slow, 10);
-    phi[8] = (float)clipd(d->ew_absd, 10);
-    phi[9] = (float)sin(two_pi * tod);
-    phi[10] = (float)cos(two_pi * tod);
-    phi[11] = (float)sin(two_pi * dow);
-    phi[12] = (float)cos(two_pi * dow);
-    phi[13] = phi[14] = phi[15] = 0;   /* unused inputs */
-    d->lag[2] = d->lag[1];
-    d->lag[1] = d->lag[0];
-    d->lag[0] = x;
-}
-
-static void train(AnomalyDet *d)
-{
-    int oldest = d->ring_pos;    /* the ring is full: ring_pos is the oldest */
-
-    for (int i = 0; i < d->ring_len; i++)
-        memcpy(d->win + i * LSTM_F, d->ring_x[(oldest + i) % d->ring_len], sizeof(float) * LSTM_F);
-    for (int s = 0; s < d->cfg.train_steps; s++)
-        for (int k = 0; k < d->cfg.models; k++)
-            lstm_train(d->lstm[k], &d->hp, d->win, NULL, &d->ring_s[k][oldest], 1, d->cfg.bptt, NULL);
-}
-
-double anomaly_update(AnomalyDet *d, double value, int64_t ts, AnomalyInfo *info)
-{
-    const AnomalyConfig *c = &d->cfg;
-    double x, sd, err = 0, avg, score = 0, lik = 0, delta, fc = d->forecast;
-    float phi[LSTM_F];
-    int spatial = 0;
-
-    d->n++;
-    /* spatial check against the range seen before this row */
-    if (d->n > 1 && d->vmax > d->vmin) {
-        double tol = (d->vmax - d->vmin) * c->spatial_tol;
-        spatial = value > d->vmax + tol || value < d->vmin - tol;
-    }
-    if (d->n == 1 || value > d->vmax)
-        d->vmax = value;
-    if (d->n == 1 || value < d->vmin)
-        d->vmin = value;
-
-    delta = value - d->mean;
-    d->mean += delta / d->n;
-    d->m2 += delta * (value - d->mean);
-    sd = d->n > 1 ? sqrt(d->m2 / (d->n - 1)) : 0;
-    x = sd > 0 ? clipd((value - d->mean) / sd, 10) : 0;
-
-    features(d, x, ts, phi);
-    if (d->have_forecast)
-        err = fabs(x - d->forecast);
-
-    /* remember the input and the state before it, then step */
-    memcpy(d->ring_x[d->ring_pos], phi, sizeof(phi));
-    for (int k = 0; k < c->models; k++)
-        d->ring_s[k][d->ring_pos] = d->st[k];
-    d->ring_pos = (d->ring_pos + 1) % d->ring_len;
-    if (d->ring_fill < d->ring_len)
-        d->ring_fill++;
-    {
-        /* the models' forecasts averaged: their errors are partly
-         * independent (different seeds), so the mean is steadier */
-        double f = 0;
-        float y[LSTM_F];
-        for (int k = 0; k < c->models; k++) {
-            lstm_step(d->lstm[k], &d->st[k], phi, NULL, y);
-            f += c->fc_delta ? x + y[1] : y[0];
-        }
-        d->forecast = f / c->models;
-    }
-    d->have_forecast = 1;
-    if (d->ring_fill == d->ring_len && d->n % c->train_every == 0)
-        train(d);
-
-    /* the error's short average against its long history */
-    if (d->short_fill == c->err_short)
-        d->short_sum -= d->err_short[d->short_pos];
+    if (s->nsym && sym == s->sym[0])
+        s->run++;
     else
-        d->short_fill++;
-    d->err_short[d->short_pos] = err;
-    d->short_sum += err;
-    d->short_pos = (d->short_pos + 1) % c->err_short;
-    avg = d->short_sum / d->short_fill;
-
-    {
-        /* the short average against its history */
-        double lp = roll_log10_q(&d->hist_avg, avg);
-        lik = 1 - pow(10, lp);
-        /* log scale: p = 10^-logp_max/2 -> 0.5, p <= 10^-logp_max -> 1 */
-        score = -lp / c->logp_max;
-        score = score < 0 ? 0 : score > 1 ? 1 : score;
+        s->run = 1;
+    /* log2 of the rows on this symbol, this one included: a level held
+     * longer than ever before is new once per doubling */
+    if (c->dwell)
+        for (int r = s->run; r > 1 && dw < 31; r >>= 1)
+            dw++;
+    for (int k = c->min_order; k <= c->order && k <= s->nsym; k++) {
+        unsigned h = transition_hash(s, k, sym, dw, c->table_bits);
+        counted++;
+        if (!(s->seen[h >> 6] >> (h & 63) & 1))
+            fresh++;
+        s->seen[h >> 6] |= 1ull << (h & 63);
     }
-    roll_push(&d->hist_avg, avg);
+    memmove(s->sym + 1, s->sym, sizeof(s->sym) - sizeof(s->sym[0]));
+    s->sym[0] = (int16_t)sym;
+    if (s->nsym < ANOMALY_MAX_ORDER)
+        s->nsym++;
+    return counted ? (double)fresh / counted : 0;
+}
+
+/* The symbol of value v; cuts (or re-cuts) the levels from the range seen. */
+static int quantise(const AnomalyConfig *c, AnomalyState *s, double v)
+{
+    double range = s->vmax - s->vmin;
+
+    if (!s->qset || (c->requant > 0 && range > s->qrange * c->requant)) {
+        if (s->qset) {
+            /* the old symbols meant other values: forget them */
+            memset(s->seen, 0, sizeof(s->seen));
+            s->nsym = 0;
+        }
+        s->qset = 1;
+        s->qrange = range;
+        s->qlo = s->vmin;
+        /* a flat start: any departure is a symbol of its own */
+        s->qstep = range > 0 ? range / c->levels : fabs(s->vmin) * 1e-3 + 1e-12;
+    }
+    /* far values share the outermost symbols (int16 storage) */
+    return (int)av_clipd(floor((v - s->qlo) / s->qstep), -1000, 1000);
+}
+
+double anomaly_step(const AnomalyConfig *c, AnomalyState *s, double value, AnomalyInfo *info)
+{
+    double score = 0, raw = 0, avg = 0, lik = 0;
+    int spatial = 0, sym = INT16_MIN;
+
+    if (info)
+        memset(info, 0, sizeof(*info));
+    if (isnan(value))
+        return 0;
+    s->n++;
+    /* the spatial check, against the range seen before this row */
+    if (s->n > 1 && s->vmax > s->vmin) {
+        double tol = (s->vmax - s->vmin) * c->spatial_tol;
+        spatial = value > s->vmax + tol || value < s->vmin - tol;
+    }
+    if (s->n == 1 || value > s->vmax)
+        s->vmax = value;
+    if (s->n == 1 || value < s->vmin)
+        s->vmin = value;
+
+    if (s->n >= c->qfreeze) {
+        sym = quantise(c, s, value);
+        raw = novelty(c, s, sym);
+        /* a series that never moved has no past to be new against (its
+         * run only grows): a flat figure stays quiet until it moves */
+        if (s->vmax == s->vmin)
+            raw = 0;
+
+        if (s->raw_fill == c->err_short)
+            s->raw_sum -= s->raw[s->raw_pos];
+        else
+            s->raw_fill++;
+        s->raw[s->raw_pos] = (float)raw;
+        s->raw_sum += (float)raw;
+        s->raw_pos = (s->raw_pos + 1) % c->err_short;
+        avg = s->raw_sum / s->raw_fill;
+
+        /* judged against the past before it joins it */
+        if (s->lcount > 0) {
+            double mean = fmax(s->lmean, c->mean_floor);
+            double sd = fmax(sqrt(s->lvar), c->sd_floor);
+            double lp = neg_log10_q((avg - mean) / sd);
+            /* the bar: higher as the statistics firm up (their deviation
+             * shrinks as the table fills, so a z means more later) and
+             * after recent alarms (a noisy series must say more) */
+            double bar = c->logp_max * (1 + c->row_gain * FFMIN(s->n, c->row_cap) / 10000.0) *
+                         (1 + c->alarm_gain * s->alarms);
+            lik = 1 - pow(10, -lp);
+            score = av_clipd(lp / bar, 0, 1);
+        }
+        /* the first rows after the levels are cut are all new: they would
+         * teach the statistics that novelty is common */
+        if (s->n >= c->qfreeze + c->stat_skip) {
+            double w, d;
+            s->lcount++;
+            w = s->lcount < c->err_long ? 1.0 / s->lcount : 1.0 / c->err_long;
+            d = avg - s->lmean;
+            s->lmean += w * d;
+            s->lvar = (1 - w) * (s->lvar + w * d * d);
+        }
+    }
     if (spatial && score < c->spatial_score)
         score = c->spatial_score;
-    if (d->n <= c->warmup)
+    if (s->n <= c->warmup)
         score = 0;
     if (c->suppress > 0) {
-        if (d->last_alarm >= 0 && d->n - d->last_alarm <= c->suppress)
+        if (s->last_alarm > 0 && s->n - s->last_alarm <= c->suppress)
             score = fmin(score, c->alarm) * c->damp;
         else if (score >= c->alarm)
-            d->last_alarm = d->n;
+            s->last_alarm = s->n;
     }
+    s->alarms += (s->last_alarm == s->n) - s->alarms / c->alarm_mem;
     if (info) {
-        info->x = x;
-        info->forecast = fc;
-        info->error = err;
+        info->symbol = sym;
+        info->raw = raw;
+        info->avg = avg;
         info->likelihood = lik;
+        info->spatial = spatial;
         info->score = score;
     }
     return score;

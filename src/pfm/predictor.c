@@ -37,6 +37,8 @@ void predictor_state_reset(PredState *st)
 {
     memset(st, 0, sizeof(*st));
     lstm_state_reset(&st->lstm);
+    for (int k = 0; k < FEAT_NB; k++)
+        anomaly_state_reset(&st->anom[k]);
 }
 
 void predictor_normalise(const Model *m, const float *raw, float *xn)
@@ -59,57 +61,22 @@ int predictor_model_fits(const Model *m, char *why, size_t size)
     return 0;
 }
 
-/* -log10 of the upper Gaussian tail beyond z (erfc, and its asymptote far
- * out where erfc underflows). */
-static double neg_log10_tail(double z)
-{
-    double p;
-
-    if (z <= 0)
-        return -log10(0.5 * erfc(z / M_SQRT2));
-    p = 0.5 * erfc(z / M_SQRT2);
-    if (p > 1e-300)
-        return -log10(p);
-    return (z * z / 2 + log(z * sqrt(2 * M_PI))) / M_LN10;
-}
-
 void predictor_step(const Model *m, PredState *st, const float *raw, PredOut *out)
 {
+    AnomalyConfig cfg;
     float xn[LSTM_F], fc[LSTM_F], p;
-    double err = 0, a = 0;
-    int n = 0;
+    double a = 0;
+
+    /* the configuration `hotspare nab` scores (a few stores per tick: no
+     * state shared between threads) */
+    anomaly_config_default(&cfg);
+    /* each input judged against its own past: the component is as
+     * anomalous as its most anomalous figure */
+    for (int k = 0; k < FEAT_NB; k++)
+        a = fmax(a, anomaly_step(&cfg, &st->anom[k], raw[k], NULL));
 
     predictor_normalise(m, raw, xn);
-
-    /* the error of the forecast made at the previous tick, on what this
-     * tick has (an absent figure was not forecast wrong) */
-    if (st->ticks > 0) {
-        for (int k = 0; k < LSTM_F; k++)
-            if (!isnan(raw[k])) {
-                err += fabsf(xn[k] - st->forecast[k]);
-                n++;
-            }
-        err = n ? err / n : 0;
-        st->err_fast = st->ticks == 1 ? err : st->err_fast + PRED_ERR_FAST * (err - st->err_fast);
-        if (st->ticks > PRED_WARMUP) {
-            double sd = sqrt(st->err_var) + 1e-3;
-            a = fmin(fmax(neg_log10_tail((st->err_fast - st->err_mean) / sd) / PRED_LOGP_MAX, 0), 1);
-            /* the first ticks below 0.5 tail are no evidence either way */
-            if (a < -log10(0.5) / PRED_LOGP_MAX + 1e-9)
-                a = 0;
-        }
-        /* the running statistics learn after judging, so a sudden change
-         * is judged against the past it breaks from */
-        {
-            double w = st->ticks < PRED_ERR_LONG ? 1.0 / st->ticks : 1.0 / PRED_ERR_LONG;
-            double d = st->err_fast - st->err_mean;
-            st->err_mean += w * d;
-            st->err_var = (1 - w) * (st->err_var + w * d * d);
-        }
-    }
-
     lstm_step(m->lstm, &st->lstm, xn, &p, fc);
-    memcpy(st->forecast, fc, sizeof(fc));
     st->ticks++;
 
     out->p_fail = p;

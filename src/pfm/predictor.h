@@ -8,14 +8,14 @@
  *   2. one LSTM step from the component's own state (lstm.h): the failure
  *      head's p_fail, P(this component fails within the model's horizon),
  *      and the forecast head's guess of the next normalised vector;
- *   3. the unsupervised score: the error of the forecast made at the
- *      previous tick (mean absolute error over the features), smoothed
- *      (EWMA, a few ticks), as a Gaussian tail probability against the
- *      component's own running mean and deviation of that error (EWMA,
- *      about PRED_ERR_LONG ticks), mapped to [0,1] on a log scale
- *      (anomaly = -log10(p) / 10: 0.5 is p = 1e-5). Scored 0 for the first
- *      PRED_WARMUP ticks of a component. This is what works on the first
- *      day: it needs no failure ever seen, only the component's own past;
+ *   3. the unsupervised score (anomaly.h): one detector per input of the
+ *      raw health vector, stepped on that input's own values (an absent
+ *      figure is skipped) with anomaly_config_default(), the configuration
+ *      `hotspare nab` scores; the component's anomaly is the highest of its
+ *      inputs' scores. It needs no failure ever seen and no model: only the
+ *      component's own past. Cost: FEAT_NB detector steps per component and
+ *      tick (one hash probe and about 60 flops each), FEAT_NB x
+ *      sizeof(AnomalyState) (about 6.3 KB) of state per component;
  *   4. risk = 1 - (1 - p_fail)(1 - w * anomaly), w the model's anomaly
  *      weight: either head can raise it, both together raise it more. The
  *      model's thresholds (thr_high to provision, thr_low to release)
@@ -32,23 +32,19 @@
 #ifndef HS_PREDICTOR_H
 #define HS_PREDICTOR_H
 
+#include "pfm/anomaly.h"
 #include "pfm/health.h"
 #include "pfm/lstm.h"
 #include "pfm/model.h"
 #include "hma/sample.h"
 
-#define PRED_WARMUP     30       /* ticks before the anomaly score counts */
-#define PRED_ERR_FAST   0.3      /* EWMA weight of the error being judged */
-#define PRED_ERR_LONG   120      /* ticks of the error's running statistics */
-#define PRED_LOGP_MAX   10.0     /* -log10 p that maps to anomaly 1 */
 #define PRED_INPUT_MAX  10.0f    /* normalised inputs are clamped to +-this */
 
 typedef struct PredState {
     HealthState feat;
     LstmState lstm;
-    float forecast[LSTM_F];      /* made at the previous tick */
+    AnomalyState anom[FEAT_NB];  /* one detector per input */
     int ticks;                   /* stepped so far */
-    double err_fast, err_mean, err_var;
 } PredState;
 
 typedef struct PredOut {

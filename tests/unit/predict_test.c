@@ -278,7 +278,8 @@ static void test_dataset(void)
 static void test_predictor_step(void)
 {
     Model *m = NULL;
-    PredState st;
+    static PredState st;          /* FEAT_NB detector states: not on the stack */
+    AnomalyConfig ac;
     PredOut o;
     float x[FEAT_NB];
     float before = 0, peak = 0;
@@ -286,23 +287,29 @@ static void test_predictor_step(void)
     CU_ASSERT_FATAL(model_alloc(&m, 7) == 0);
     m->anomaly_weight = 1.0f;
     predictor_state_reset(&st);
-    for (int t = 0; t < 400; t++) {
+    anomaly_config_default(&ac);
+    for (int t = 0; t < 700; t++) {
         for (int k = 0; k < FEAT_NB; k++)
             x[k] = (float)(0.1 * sin(t * 0.3 + k));
-        if (t >= 300)
+        x[3] = NAN;                                 /* an absent figure */
+        if (t >= 600)
             x[FEAT_LATENCY] += 5;                   /* the component changes */
         predictor_step(m, &st, x, &o);
         CU_ASSERT(o.p_fail >= 0 && o.p_fail <= 1);
         CU_ASSERT(o.anomaly >= 0 && o.anomaly <= 1);
         CU_ASSERT(o.risk >= o.p_fail - 1e-6 && o.risk <= 1);
         CU_ASSERT(fabsf(o.risk - (1 - (1 - o.p_fail) * (1 - o.anomaly))) < 1e-5);
-        if (t <= PRED_WARMUP)
+        /* the detector `hotspare nab` scores, with its warm-up */
+        if (t < ac.warmup)
             CU_ASSERT_EQUAL(o.anomaly, 0);
-        if (t > 100 && t < 300)
+        if (t > ac.warmup && t < 600)
             before = fmaxf(before, o.anomaly);
-        if (t >= 300 && t < 310)
+        if (t >= 600 && t < 610)
             peak = fmaxf(peak, o.anomaly);
     }
+    /* the absent figure was skipped, never learnt */
+    CU_ASSERT_EQUAL(st.anom[3].n, 0);
+    CU_ASSERT_EQUAL(st.anom[FEAT_LATENCY].n, 700);
     CU_ASSERT(peak > 0.5f);
     CU_ASSERT(peak > before + 0.3f);
     model_free(&m);
