@@ -16,6 +16,7 @@
 #include "plane/delivery.h"
 #include "core/log.h"
 #include "plane/mux.h"
+#include "plane/srt_out.h"
 #include "core/redact.h"
 
 /* How far apart the streams may drift in the interleaving queue before
@@ -214,6 +215,7 @@ static int open_output(Mux *m)
     const AVDictionaryEntry *e = NULL;
     AVBPrint vsm;
     char filename[4096];
+    SrtOutPlan srt = { 0, 0 };
     int ret, nv = 0, na = 0;
 
     av_bprint_init(&vsm, 0, AV_BPRINT_SIZE_UNLIMITED);
@@ -302,6 +304,15 @@ static int open_output(Mux *m)
         stage_fail(&m->st, ret, "cannot create the directory of %s", m->shown);
         goto end;
     }
+    if (srt_out_is_srt(m->url)) {
+        /* a hung SRT peer shows only as a write that waits (srt_out.h) */
+        srt = srt_out_plan(SRT_OUT_STALL_US, SRT_OUT_SEND_BUFFER,
+                           srt_out_bitrate(m->cfg.js, jo, m->options));
+        if ((ret = srt_out_options(&opts, m->url, &srt)) < 0) {
+            stage_fail(&m->st, ret, "out of memory");
+            goto end;
+        }
+    }
     if (!(fmt->flags & AVFMT_NOFILE)) {
         dl_arm(&m->dl, m->cfg.rw_timeout_us);
         ret = avio_open2(&m->oc->pb, filename, AVIO_FLAG_WRITE, &m->oc->interrupt_callback, &opts);
@@ -311,6 +322,9 @@ static int open_output(Mux *m)
                        dl_expired(&m->dl) ? " (no answer within rw_timeout)" : "");
             goto end;
         }
+        if (srt_out_is_srt(m->url) && srt_out_arm(m->oc->pb, m->url, m->options, &srt) < 0)
+            av_log(m, AV_LOG_WARNING, "cannot shorten the SRT write timeout: a hung peer "
+                   "is noticed after rw_timeout\n");
     }
     dl_arm(&m->dl, m->cfg.rw_timeout_us);
     ret = avformat_write_header(m->oc, &opts);
