@@ -44,13 +44,13 @@ streams:
       url: "srt://127.0.0.1:$P?mode=listener"
       options: { analyzeduration: 500000 }   # else 5 s of live data, read ahead
       backup: { url: "srt://127.0.0.1:$((P + 1))?mode=caller&streamid=$STREAMID", options: { analyzeduration: 500000 } }
-      loss_timeout: 200ms
+      loss_timeout: 300ms
     renditions:
       - { name: main, width: 320, height: 180, fps: 30, bitrate: 300k, gop: 1s, options: { preset: veryfast } }
     outputs:
       - { name: rec, format: mpegts, url: $T/$1/out.ts }
     switch_back: never
-    duration: 8s
+    duration: 12s     # an input that started late begins with a backlog
 EOF
     if [ "$2" = -9 ]; then    # once: the job is the same
         "$HS" check "$T/$1.yaml" > "$T/$1.check" 2>&1 || fail "$1: hotspare check: $(cat "$T/$1.check")"
@@ -86,13 +86,13 @@ EOF
         fail "$1: no switch to the backup: $(cat "$T/$1.jsonl")"
     ms=$(grep -o 'no packet for [0-9]* ms' "$T/$1.jsonl" | head -n 1 | awk '{print $4}')
     [ -n "$ms" ] || fail "$1: the loss was not noticed from the packets' age: $(cat "$T/$1.jsonl")"
-    assert_le "$1: time from the last packet to the switch (ms)" "$ms" 234
+    assert_le "$1: time from the last packet to the switch (ms)" "$ms" 334
     # from the signal: SRT hands a packet over its latency (120 ms) after
-    # it was sent, then loss_timeout (200 ms), and the shared machine
+    # it was sent, then loss_timeout (300 ms), and the shared machine
     sw=$(grep '"kind":"switch"' "$T/$1.jsonl" | head -n 1)
     ms=$(($(event_ms "$sw") - ACT_MS))
     assert_ge "$1: time from the signal to the switch (ms)" $ms 0
-    assert_le "$1: time from the signal to the switch (ms)" $ms 700
+    assert_le "$1: time from the signal to the switch (ms)" $ms 800
 
     out=$T/$1/out.ts
     assert_eq "$1: decode errors" "$(probe_errors "$out")" 0
@@ -102,7 +102,7 @@ EOF
     first=$(head -n 1 "$T/$1.frames"); last=$(tail -n 1 "$T/$1.frames")
     assert_eq "$1: frames missing between the first and the last" \
         "$(frames_missing "$T/$1.frames" "$first" "$last")" 0
-    assert_ge "$1: frames in the 8 s" "$(wc -l < "$T/$1.frames")" 239
+    assert_ge "$1: frames in the 12 s" "$(wc -l < "$T/$1.frames")" 359
     grep '"component":"input' "$T/$1.jsonl" | grep '"kind":"failure"' | grep -qv 'no packet for' &&
         fail "$1: an input failed otherwise than by the packets' age: $(grep '"kind":"failure"' "$T/$1.jsonl")"
     return 0

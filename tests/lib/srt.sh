@@ -1,7 +1,7 @@
 # tests/lib/srt.sh: SRT peers for integration tests (sourced after common.sh).
 #
 #   srt_publish URL SRC     ffmpeg publishing SRC (testsrc2, smptebars, ...)
-#                           320x180 at 30 fps (GOP 1 s) with a tone, MPEG-TS,
+#                           160x90 at 30 fps (GOP 1 s) with a tone, MPEG-TS,
 #                           to URL (srt://...?mode=caller, or udp://...),
 #                           encoded live (x264 ultrafast, zerolatency: cheap,
 #                           and packets leave as frames are made); its pid
@@ -15,7 +15,7 @@
 
 srt_publish() {
     bg ffmpeg -hide_banner -loglevel error -nostdin -re \
-        -f lavfi -i "$2=size=320x180:rate=30" -f lavfi -i sine=frequency=1000:sample_rate=48000 \
+        -f lavfi -i "$2=size=160x90:rate=30" -f lavfi -i sine=frequency=1000:sample_rate=48000 \
         -c:v libx264 -preset ultrafast -tune zerolatency -g 30 -b:v 300k -c:a aac -f mpegts "$1"
 }
 
