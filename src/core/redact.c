@@ -62,8 +62,11 @@ static int split_url(const char *url, size_t len, UrlParts *p)
         q++;
     p->path_len = q - p->path;
     if (q < end && *q == '?') {
+        /* SRT's query runs to the end: its streamid's access control
+         * syntax ("streamid=#!::r=live/feed,m=publish") starts with '#' */
+        int srt = p->scheme_len == 3 && !strncasecmp(url, "srt", 3);
         p->query = q + 1;
-        while (q < end && *q != '#')
+        while (q < end && (srt || *q != '#'))
             q++;
         p->query_len = q - p->query;
     }
@@ -202,10 +205,24 @@ static int ends_url(int c)
            c == ')' || c == ']' || c == ',';
 }
 
+/* Does the URL that runs up to p end there? "url: reason", "url." and
+ * "url, more" end it at the punctuation; inside a query a comma followed
+ * by more of the URL is part of a value (an SRT streamid, "u=bob,r=k1"). */
+static int url_ends_at(const char *p, int in_query)
+{
+    int last = isspace((unsigned char)p[1]) || !p[1];
+
+    if (*p == ',' && in_query)
+        return last;
+    return ends_url((unsigned char)*p) ||
+           ((*p == ':' || *p == '.' || *p == ';') && last);
+}
+
 char *redact_text(const char *text, char *buf, size_t size)
 {
     Out o = { buf, size, 0 };
     const char *s = text, *mark;
+    int in_query;
 
     if (!size)
         return buf;
@@ -219,11 +236,11 @@ char *redact_text(const char *text, char *buf, size_t size)
             s = end;
             continue;
         }
-        while (!ends_url((unsigned char)*end) &&
-               /* "url: reason" and "url." end the URL at the punctuation */
-               !((*end == ':' || *end == '.' || *end == ';') &&
-                 (isspace((unsigned char)end[1]) || !end[1])))
+        in_query = 0;
+        while (!url_ends_at(end, in_query)) {
+            in_query |= *end == '?';
             end++;
+        }
         out_put(&o, s, start - s);
         redact_span(start, end - start, &o);
         s = end;

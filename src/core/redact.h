@@ -5,7 +5,8 @@
  * "http://user:pass@origin/...", "srt://host:9000?passphrase=...". Anything
  * that leaves the process shows the redacted form instead:
  *   - the userinfo ("user:password@") becomes "***@",
- *   - every query value becomes "***" (the keys stay, they help debugging),
+ *   - every query value becomes "***" (the keys stay, they help debugging);
+ *     an SRT query runs to the end of the URL (a streamid may hold "#"),
  *   - for RTMP-family URLs, every path segment after the application becomes
  *     "***" (the stream key),
  *   - a local path is shown as it is.

@@ -17,6 +17,7 @@
 #include "plane/delivery.h"
 #include "core/log.h"
 #include "plane/mux.h"
+#include "plane/srt_out.h"
 #include "core/redact.h"
 
 /* How far apart the streams may drift in the interleaving queue before
@@ -339,6 +340,7 @@ static int open_output(Mux *m)
     const AVDictionaryEntry *e = NULL;
     AVBPrint vsm;
     char filename[4096], why[200];
+    SrtOutPlan srt = { 0, 0 };
     int ret, nv = 0, na = 0;
 
     av_bprint_init(&vsm, 0, AV_BPRINT_SIZE_UNLIMITED);
@@ -446,6 +448,16 @@ static int open_output(Mux *m)
         stage_fail(&m->st, ret, "cannot create the directory of %s", m->shown);
         goto end;
     }
+    if (srt_out_is_srt(m->url)) {
+        /* a hung SRT peer shows only as a write that waits (srt_out.h) */
+        srt = srt_out_plan(m->cfg.stall_timeout_us > 0 ? m->cfg.stall_timeout_us : SRT_OUT_STALL_US,
+                           m->cfg.send_buffer > 0 ? m->cfg.send_buffer : SRT_OUT_SEND_BUFFER,
+                           srt_out_bitrate(m->cfg.js, jo, m->options));
+        if ((ret = srt_out_options(&opts, m->url, &srt)) < 0) {
+            stage_fail(&m->st, ret, "out of memory");
+            goto end;
+        }
+    }
     if (!(fmt->flags & AVFMT_NOFILE)) {
         dl_arm(&m->dl, m->cfg.rw_timeout_us);
         ret = avio_open2(&m->oc->pb, filename, AVIO_FLAG_WRITE, &m->oc->interrupt_callback, &opts);
@@ -455,6 +467,9 @@ static int open_output(Mux *m)
                        call_failure(m, why, sizeof(why)));
             goto end;
         }
+        if (srt_out_is_srt(m->url) && srt_out_arm(m->oc->pb, m->url, m->options, &srt) < 0)
+            av_log(m, AV_LOG_WARNING, "cannot shorten the SRT write timeout: a hung peer "
+                   "is noticed after rw_timeout\n");
     }
     dl_arm(&m->dl, m->cfg.rw_timeout_us);
     ret = avformat_write_header(m->oc, &opts);

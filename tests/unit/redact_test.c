@@ -19,6 +19,10 @@ static const struct { const char *in, *out; } cases[] = {
     { "testsrc2=size=1280x720:rate=30",                  "testsrc2=size=1280x720:rate=30" },
     { "udp://239.0.0.1:5000",                            "udp://239.0.0.1:5000" },
     { "http://h/p#frag",                                 "http://h/p#***" },
+    /* an SRT streamid (access control syntax) holds '#', ',' and '=' */
+    { "srt://h:9000?streamid=#!::r=live/feed,m=publish&latency=200000",
+      "srt://h:9000?streamid=***&latency=***" },
+    { "SRT://h:9000?passphrase=0123456789ab#x",          "SRT://h:9000?passphrase=***" },
 };
 
 static void test_redact_url(void)
@@ -51,6 +55,10 @@ static void test_secrets(void)
 
     redact_url_secrets("rtmp://u:pw@h/app/KEY?a=1&b=2", collect, acc);
     CU_ASSERT_STRING_EQUAL(acc, "u:pw|pw|KEY|1|2|");
+    acc[0] = 0;
+    redact_url_secrets("srt://h:9000?mode=caller&passphrase=0123456789ab&streamid=#!::u=bob,r=k1",
+                       collect, acc);
+    CU_ASSERT_STRING_EQUAL(acc, "caller|0123456789ab|#!::u=bob,r=k1|");
 }
 
 static void test_redact_text(void)
@@ -61,6 +69,13 @@ static void test_redact_text(void)
     CU_ASSERT_STRING_EQUAL(buf, "Cannot open connection rtmp://h:1935/live/***: Connection refused");
     redact_text("Opening 'http://u:p@h/x.ts' for writing", buf, sizeof(buf));
     CU_ASSERT_STRING_EQUAL(buf, "Opening 'http://***@h/x.ts' for writing");
+    /* libsrt names the URL it could not reach: a streamid's commas are
+     * part of it, a comma and a space after it are not */
+    redact_text("Connection to srt://h:9000?streamid=#!::u=bob,r=live/k1 failed: timed out",
+                buf, sizeof(buf));
+    CU_ASSERT_STRING_EQUAL(buf, "Connection to srt://h:9000?streamid=*** failed: timed out");
+    redact_text("tried srt://h:9000?passphrase=abcdefghij, then gave up", buf, sizeof(buf));
+    CU_ASSERT_STRING_EQUAL(buf, "tried srt://h:9000?passphrase=***, then gave up");
     redact_text("no url here:// at all", buf, sizeof(buf));
     CU_ASSERT_STRING_EQUAL(buf, "no url here:// at all");
 }
