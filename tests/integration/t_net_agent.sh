@@ -41,7 +41,7 @@ streams:
           options: { preset: ultrafast, tune: zerolatency, qp: "4" } }
     outputs:
       - { name: push, format: flv, url: "rtmp://127.0.0.1:$RTMP/live/net" }
-      - { name: far, format: flv, url: "rtmp://127.0.0.1:$RTMP2/live/net", rw_timeout: 60s }
+      - { name: far, format: flv, url: "rtmp://127.0.0.1:$RTMP2/live/net", rw_timeout: 60s, stall_timeout: 60s }
       - { name: hls, format: hls, url: $T/out/index.m3u8, options: { hls_list_size: 0 } }
     duration: 120s                # ended by the test; long enough on a loaded machine
 EOF
