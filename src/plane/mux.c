@@ -512,7 +512,9 @@ static void close_output(Mux *m, int trailer)
     if (!(m->oc->oformat->flags & AVFMT_NOFILE))
         avio_closep(&m->oc->pb);
     avformat_free_context(m->oc);
-    if (m->delivery && delivery_error(m->delivery, what, sizeof(what)) < 0)
+    /* a failed muxer closes with every call interrupted: its checks fail
+     * for that, and its failure has been said */
+    if (trailer && m->delivery && delivery_error(m->delivery, what, sizeof(what)) < 0)
         av_log(m, AV_LOG_ERROR, "%s (while closing)\n", what);
     delivery_free(&m->delivery);
     m->oc = NULL;
