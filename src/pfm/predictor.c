@@ -24,13 +24,30 @@ typedef struct PredEntry {
     int source;                  /* inputs: which source; others 0 */
     char stream[40], name[48];
     PredState st;
+    unsigned stamp;              /* the last tick that put it in the batch */
 } PredEntry;
+
+/* A component of one tick's batch. */
+typedef struct PredSlot {
+    PredEntry *e;
+    int comp;                    /* its index in the sample */
+    int later;                   /* the same identity as an earlier one of the
+                                  * tick (a primary and its backup share one
+                                  * series): stepped after the batch, in order */
+    float raw[FEAT_NB];
+} PredSlot;
 
 /* Used by the run's supervision thread only. */
 struct Predictor {
     Model *model;
     PredEntry *e;                /* nb_alloc entries; hash 0 = empty */
     int nb, nb_alloc;
+    /* one tick's batch (lstm_step_batch), sized for the largest sample */
+    PredSlot *slot;
+    LstmState **lst;             /* the slots' LSTM states */
+    float *xn, *pf, *fc;         /* normalised inputs (n, F), p_fail (n), forecasts (n, F) */
+    int batch_alloc;
+    unsigned stamp;
 };
 
 void predictor_state_reset(PredState *st)
@@ -73,13 +90,14 @@ static double neg_log10_tail(double z)
     return (z * z / 2 + log(z * sqrt(2 * M_PI))) / M_LN10;
 }
 
-void predictor_step(const Model *m, PredState *st, const float *raw, PredOut *out)
+/* A tick of one component once its LSTM has stepped on xn (raw normalised)
+ * into p and fc: the anomaly of the forecast made at the previous tick, and
+ * the outputs. */
+static void step_finish(const Model *m, PredState *st, const float *raw, const float *xn,
+                        float p, const float *fc, PredOut *out)
 {
-    float xn[LSTM_F], fc[LSTM_F], p;
     double err = 0, a = 0;
     int n = 0;
-
-    predictor_normalise(m, raw, xn);
 
     /* the error of the forecast made at the previous tick, on what this
      * tick has (an absent figure was not forecast wrong) */
@@ -108,13 +126,21 @@ void predictor_step(const Model *m, PredState *st, const float *raw, PredOut *ou
         }
     }
 
-    lstm_step(m->lstm, &st->lstm, xn, &p, fc);
-    memcpy(st->forecast, fc, sizeof(fc));
+    memcpy(st->forecast, fc, sizeof(st->forecast));
     st->ticks++;
 
     out->p_fail = p;
     out->anomaly = (float)a;
     out->risk = 1.0f - (1.0f - p) * (1.0f - m->anomaly_weight * (float)a);
+}
+
+void predictor_step(const Model *m, PredState *st, const float *raw, PredOut *out)
+{
+    float xn[LSTM_F], fc[LSTM_F], p;
+
+    predictor_normalise(m, raw, xn);
+    lstm_step(m->lstm, &st->lstm, xn, &p, fc);
+    step_finish(m, st, raw, xn, p, fc, out);
 }
 
 int predictor_alloc(Predictor **pp, Model **pm)
@@ -138,6 +164,9 @@ void predictor_free(Predictor **pp)
         return;
     model_free(&p->model);
     av_free(p->e);
+    av_free(p->slot);
+    av_free(p->lst);
+    av_free(p->xn);
     av_freep(pp);
 }
 
@@ -219,30 +248,86 @@ static int risk_metric(CompKind k)
     }
 }
 
+/* room for a batch of n and, first, for n more entries: the batch holds
+ * pointers into the table, which a lookup must not move */
+static int batch_reserve(Predictor *p, int n)
+{
+    while ((p->nb + n + 1) * 2 > p->nb_alloc)
+        if (grow(p) < 0)
+            return AVERROR(ENOMEM);
+    if (n > p->batch_alloc) {
+        av_freep(&p->slot);
+        av_freep(&p->lst);
+        av_freep(&p->xn);
+        p->batch_alloc = 0;
+        if (!(p->slot = av_calloc(n, sizeof(*p->slot))) ||
+            !(p->lst = av_calloc(n, sizeof(*p->lst))) ||
+            !(p->xn = av_calloc((size_t)n * (2 * LSTM_F + 1), sizeof(float))))
+            return AVERROR(ENOMEM);
+        p->fc = p->xn + (size_t)n * LSTM_F;
+        p->pf = p->fc + (size_t)n * LSTM_F;
+        p->batch_alloc = n;
+    }
+    return 0;
+}
+
 int predictor_tick(Predictor *p, Sample *s)
 {
     const Model *m = p->model;
     HealthHost host;
-    int stepped = 0;
+    int n = 0, nslot = 0;
 
     health_host(s, &host);
+    if (batch_reserve(p, s->nb_comps) < 0)
+        return AVERROR(ENOMEM);
+    if (!++p->stamp)
+        p->stamp = 1;
     for (int i = 0; i < s->nb_comps; i++) {
         SampleComp *c = &s->comps[i];
+        PredSlot *sl = &p->slot[nslot];
         PredEntry *e;
-        PredOut o;
-        float x[FEAT_NB];
 
         if (!health_kind_predicted(c->kind))
             continue;
         if (!(e = lookup(p, c)))
             return AVERROR(ENOMEM);
-        health_extract(&e->st.feat, c, &host, s->time_us, x);
-        predictor_step(m, &e->st, x, &o);
-        sample_set(c, risk_metric(c->kind), o.risk);
-        stepped++;
-
+        sl->e = e;
+        sl->comp = i;
+        sl->later = e->stamp == p->stamp;
+        nslot++;
+        if (sl->later)
+            continue;
+        e->stamp = p->stamp;
+        health_extract(&e->st.feat, c, &host, s->time_us, sl->raw);
+        predictor_normalise(m, sl->raw, p->xn + (size_t)n * LSTM_F);
+        p->lst[n++] = &e->st.lstm;
     }
-    return stepped;
+    /* every component at once: each weight is loaded once for several */
+    lstm_step_batch(m->lstm, p->lst, p->xn, n, p->pf, p->fc);
+    for (int i = 0, b = 0; i < nslot; i++) {
+        PredSlot *sl = &p->slot[i];
+        SampleComp *c = &s->comps[sl->comp];
+        PredOut o;
+
+        if (sl->later)
+            continue;
+        step_finish(m, &sl->e->st, sl->raw, p->xn + (size_t)b * LSTM_F, p->pf[b],
+                    p->fc + (size_t)b * LSTM_F, &o);
+        sample_set(c, risk_metric(c->kind), o.risk);
+        b++;
+    }
+    for (int i = 0; i < nslot; i++) {
+        PredSlot *sl = &p->slot[i];
+        SampleComp *c = &s->comps[sl->comp];
+        PredOut o;
+
+        if (!sl->later)
+            continue;
+        health_extract(&sl->e->st.feat, c, &host, s->time_us, sl->raw);
+        predictor_step(m, &sl->e->st, sl->raw, &o);
+        sample_set(c, risk_metric(c->kind), o.risk);
+    }
+    return nslot;
 }
 
 static int readable(const char *path)
