@@ -54,17 +54,23 @@
  *   avx2      x86 only, when the CPU has AVX2 and FMA: the gate product as
  *             a register-tiled matrix product with fused multiply-adds,
  *             several components at once in lstm_step_batch.
- * The two differ only in rounding (FMA rounds a*b+c once, the sums run in
- * another order, the activations use FMA). Bound, checked by
- * tests/unit/lstm_test.c on the seeded model and on one with 2.5x its
- * weights (gates far from their linear range), over LSTM_SIMD_BOUND_STEPS
- * steps of inputs in [-2, 2]: every output (p_fail, forecast) and the
- * state (h, c) of the two paths agree within LSTM_SIMD_BOUND absolute
- * (outputs and h are O(1): p in (0,1), |h| < 1). Why it holds: one step's
- * rounding differs by a few ulp of the 48-term sums (|z| ~ 10, so ~1e-6
- * at worst), and the cell damps what it carries over (|f| < 1, the
- * activations' slopes <= 1), so the difference does not compound; the test
- * prints the worst it sees (~1e-6).
+ * The two differ only in rounding: FMA rounds a*b+c once, the sums run in
+ * another order, the AVX2 activations use a cheaper exponential (relative
+ * error 6e-7 against 2e-7) and a reciprocal estimate refined by one Newton
+ * step. Bound, checked by tests/unit/lstm_test.c over LSTM_SIMD_BOUND_STEPS
+ * steps of inputs in [-2, 2], on the seeded model and on one with 2.5x its
+ * weights (gates far from their linear range): every output (p_fail,
+ * forecast) and the state (h, c) of the two paths agree within
+ * LSTM_SIMD_BOUND x max(1, |value|) (p is in (0,1) and |h| < 1: absolute;
+ * c may grow: relative). Why it holds: one step's difference is a few ulp
+ * of the 48-term gate sums and of the activations (~1e-7 of |z|), and the
+ * cell does not compound it: the carried c is scaled by f < 1, the
+ * activations' slopes are <= 1, so each step's difference is mostly that
+ * step's rounding, and the worst over a run grows only as the largest of
+ * many small draws. Measured (avx2 on an AMD EPYC): seeded model 8e-7,
+ * 2.5x weights 5e-6 after 2,000 steps and 8e-6 after 20,000; the bound,
+ * 2e-5, leaves room for other compilers and CPUs (p_fail itself moved by
+ * at most 4e-7 in those runs).
  * Within a path, lstm_step_batch gives bit for bit what lstm_step gives.
  */
 #ifndef HS_LSTM_H
@@ -178,7 +184,7 @@ typedef enum LstmSimd {
     LSTM_SIMD_NB
 } LstmSimd;
 
-#define LSTM_SIMD_BOUND        1e-5
+#define LSTM_SIMD_BOUND        2e-5
 #define LSTM_SIMD_BOUND_STEPS  2000
 
 /*
