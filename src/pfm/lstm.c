@@ -281,8 +281,8 @@ _Static_assert(TILE_NB <= 8, "a tile's probabilities are one vector");
 /* e^x on 8 lanes by exp_approx's method, made cheaper for the sigmoid and
  * tanh it serves (FMA units are what the step runs short of):
  * - n = round(x log2 e) by adding 1.5 * 2^23, whose float then holds n in
- *   its low mantissa bits: they become 2^n's exponent with an integer add
- *   and a shift, no rounding or conversion instruction;
+ *   its low mantissa bits: shifted into the exponent field and added to
+ *   the polynomial's bits, no rounding, conversion or multiply;
  * - r = x - n ln2 with one constant: its error, n * 2e-9, matters only for
  *   large |x|, where sigmoid and tanh are saturated;
  * - e^r by a degree-5 polynomial, minimax with e^0 = 1 (relative error
@@ -305,9 +305,12 @@ AVX2_INL __m256 exp8(__m256 x)
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.499993742f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.999993742f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    /* t's bits are 0x4b400000 + n: the shift drops all but n + 127 */
-    e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+    /* t's bits are 0x4b400000 + n: shifted, all but n drops out, and adding
+     * n << 23 to p's bits scales p by 2^n without an FMA unit (exact while
+     * the result is normal; below 1e-37 it is a wrong but tiny number,
+     * where sigmoid and tanh are saturated anyway) */
+    e = _mm256_slli_epi32(_mm256_castps_si256(t), 23);
+    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), e));
 }
 
 /* 1/d for 1 <= d <= e^87: the 12-bit estimate and one Newton step (error
@@ -435,7 +438,7 @@ AVX2_INL void cell_avx2(float *z, LstmState *s)
 AVX2_INL void step_tile(const Params_f *p, LstmState *const *s, const float *x, const int nb,
                         float *p_fail, float *forecast)
 {
-    float u[TILE_NB][LSTM_K], z[TILE_NB][LSTM_G], hb[TILE_NB][LSTM_H];
+    _Alignas(32) float u[TILE_NB][LSTM_K], z[TILE_NB][LSTM_G], hb[TILE_NB][LSTM_H];
 
     for (int b = 0; b < nb; b++) {
         memcpy(u[b], x + b * LSTM_F, LSTM_F * sizeof(float));
