@@ -224,41 +224,64 @@ static int path_lanes(LstmSimd path)
     return path == LSTM_SIMD_AVX2 ? 8 : 4;
 }
 
-/* The clock in MHz from the best of runs timings of the peak loop of the
- * best path: its rate over its flops per cycle. */
-static double measure_mhz(int runs, int amd, double *gflops)
+/* The fastest run of the best path's peak loop so far (GFLOP/s), and how
+ * many runs: sampled before every timed case, so that a clock measured
+ * while a neighbour held the core does not stand for the peak. */
+static double loop_best;
+static int loop_runs;
+
+static void clock_sample(void)
+{
+    double g;
+
+#if defined(__x86_64__) || defined(__i386__)
+    g = lstm_simd_available(LSTM_SIMD_AVX2) ? peak_avx2(2000000) : peak_baseline(2000000);
+#else
+    g = peak_baseline(2000000);
+#endif
+    loop_best = g > loop_best ? g : loop_best;
+    loop_runs++;
+}
+
+/* the clock in MHz that loop_best implies */
+static double loop_mhz(int amd)
 {
     LstmSimd path = lstm_simd_available(LSTM_SIMD_AVX2) ? LSTM_SIMD_AVX2 : LSTM_SIMD_BASELINE;
 
-    *gflops = 0;
-    for (int r = 0; r < runs; r++) {
-        double g;
-#if defined(__x86_64__) || defined(__i386__)
-        g = path == LSTM_SIMD_AVX2 ? peak_avx2(5000000) : peak_baseline(5000000);
-#else
-        g = peak_baseline(5000000);
-#endif
-        if (g > *gflops)
-            *gflops = g;
-    }
-    return *gflops * 1e3 / (path_lanes(path) * path_per_lane(path, amd));
+    return loop_best * 1e3 / (path_lanes(path) * path_per_lane(path, amd));
 }
 
-static void bench_path(Bench *b, LstmSimd path, int runs, double mhz, int amd)
+/* one path's timings: ns per step of each case, runs of each */
+typedef struct PathRes {
+    LstmSimd path;
+    double one[MAX_RUNS], byone[MAX_RUNS], batch[MAX_RUNS];
+} PathRes;
+
+static int measure_path(Bench *b, LstmSimd path, int runs, PathRes *res)
 {
-    double one[MAX_RUNS], byone[MAX_RUNS], batch[MAX_RUNS], peak;
-    int lanes = path_lanes(path), per_lane = path_per_lane(path, amd);
     int ticks = b->ncomp >= 1000 ? 2 : 20, reps = 50000;
-    char label[64];
 
     if (lstm_simd_set(path) < 0)
-        return;
+        return -1;
+    res->path = path;
     for (int r = 0; r < runs; r++) {
-        one[r] = run_one(b, reps);
-        byone[r] = run_tick(b, ticks, 0) * 1e6 / b->ncomp;
-        batch[r] = run_tick(b, ticks, 1) * 1e6 / b->ncomp;
+        clock_sample();
+        res->one[r] = run_one(b, reps);
+        clock_sample();
+        res->byone[r] = run_tick(b, ticks, 0) * 1e6 / b->ncomp;
+        clock_sample();
+        res->batch[r] = run_tick(b, ticks, 1) * 1e6 / b->ncomp;
     }
-    peak = mhz * 1e-3 * lanes * per_lane;
+    return 0;
+}
+
+static void print_path(PathRes *res, int runs, int ncomp, double mhz, int amd)
+{
+    LstmSimd path = res->path;
+    int lanes = path_lanes(path), per_lane = path_per_lane(path, amd);
+    double peak = mhz * 1e-3 * lanes * per_lane;
+    char label[64];
+
     printf("\npath %s%s: peak %.1f GFLOP/s = %.0f MHz x %d lanes x %d flops/lane/cycle (%s)\n",
            lstm_simd_name(path), path == LSTM_SIMD_AVX2 ? " (AVX2+FMA)" : " (portable C, as compiled)",
            peak, mhz, lanes, per_lane,
@@ -267,11 +290,11 @@ static void bench_path(Bench *b, LstmSimd path, int runs, double mhz, int amd)
            "% peak", "", "ms/tick", "");
     printf("%-28s %9s %9s %8s %8s %8s %8s %9s %9s\n", "", "best", "median", "best", "median",
            "best", "median", "best", "median");
-    print_row("one component, step", one, runs, peak, 0);
-    snprintf(label, sizeof(label), "%d, one by one", b->ncomp);
-    print_row(label, byone, runs, peak, b->ncomp);
-    snprintf(label, sizeof(label), "%d, batched", b->ncomp);
-    print_row(label, batch, runs, peak, b->ncomp);
+    print_row("one component, step", res->one, runs, peak, 0);
+    snprintf(label, sizeof(label), "%d, one by one", ncomp);
+    print_row(label, res->byone, runs, peak, ncomp);
+    snprintf(label, sizeof(label), "%d, batched", ncomp);
+    print_row(label, res->batch, runs, peak, ncomp);
 }
 
 int main(int argc, char **argv)
@@ -280,7 +303,10 @@ int main(int argc, char **argv)
     int runs = argc > 2 ? atoi(argv[2]) : 31, amd;
     const char *env = getenv("HOTSPARE_SIMD");
     char buf[256];
-    double mhz, mhz_meas, loop;
+    static PathRes res[LSTM_SIMD_NB];
+    int nres = 0;
+    LstmSimd first = lstm_simd();
+    double mhz;
 
     b.ncomp = argc > 1 ? atoi(argv[1]) : 10000;
     if (b.ncomp < 1 || runs < 1 || runs > MAX_RUNS) {
@@ -303,25 +329,25 @@ int main(int argc, char **argv)
 
     mhz = atof(cpuinfo("cpu MHz", buf, sizeof(buf)));
     amd = !strcmp(cpuinfo("vendor_id", buf, sizeof(buf)), "AuthenticAMD");
-    mhz_meas = measure_mhz(3 * runs, amd, &loop);
+    for (int r = 0; r < runs; r++)
+        clock_sample();
+    for (int p = 0; p < LSTM_SIMD_NB; p++)
+        if ((env && *env ? p == (int)first : lstm_simd_available(p)) &&
+            measure_path(&b, p, runs, &res[nres]) == 0)
+            nres++;
     printf("LSTM step, F=%d H=%d layers=%d, %.0f flops/step, one core; %s; %d runs of each case "
-           "in thread CPU time (best and median: the machine may be shared)\n", LSTM_F, LSTM_H, LSTM_LAYERS,
-           FLOPS_PER_STEP, cpuinfo("model name", buf, sizeof(buf)), runs);
-    printf("path chosen at start-up: %s%s\n", lstm_simd_name(lstm_simd()),
-           env && *env ? " (HOTSPARE_SIMD)" : "");
+           "in thread CPU time (best and median: the machine may be shared)\n", LSTM_F, LSTM_H,
+           LSTM_LAYERS, FLOPS_PER_STEP, cpuinfo("model name", buf, sizeof(buf)), runs);
+    printf("path chosen at start-up: %s%s\n", lstm_simd_name(first), env && *env ? " (HOTSPARE_SIMD)" : "");
     printf("clock: %.0f MHz in /proc/cpuinfo; %.0f MHz measured (a loop of independent %s: "
-           "%.1f GFLOP/s, best of %d, / %d flops per cycle); the peaks use the larger\n",
-           mhz, mhz_meas, lstm_simd_available(LSTM_SIMD_AVX2) ? "FMAs" : "multiplies and adds",
-           loop, 3 * runs, lstm_simd_available(LSTM_SIMD_AVX2) ? 32 : 4 * path_per_lane(0, amd));
-    if (mhz_meas > mhz)
-        mhz = mhz_meas;
-    if (env && *env) {
-        bench_path(&b, lstm_simd(), runs, mhz, amd);
-    } else {
-        for (int s = 0; s < LSTM_SIMD_NB; s++)
-            if (lstm_simd_available(s))
-                bench_path(&b, s, runs, mhz, amd);
-    }
+           "%.1f GFLOP/s, the best of %d runs taken before every timed case, / %d flops per cycle); "
+           "the peaks use the larger\n",
+           mhz, loop_mhz(amd), lstm_simd_available(LSTM_SIMD_AVX2) ? "FMAs" : "multiplies and adds",
+           loop_best, loop_runs, lstm_simd_available(LSTM_SIMD_AVX2) ? 32 : 4 * path_per_lane(0, amd));
+    if (loop_mhz(amd) > mhz)
+        mhz = loop_mhz(amd);
+    for (int i = 0; i < nres; i++)
+        print_path(&res[i], runs, b.ncomp, mhz, amd);
     lstm_free(&b.m);
     av_free(b.st);
     av_free(b.sp);
