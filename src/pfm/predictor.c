@@ -211,13 +211,15 @@ static int grow(Predictor *p)
     return 0;
 }
 
-static PredEntry *lookup(Predictor *p, const SampleComp *c)
+/* c's entry: a new one when it has none and insert is set (NULL when that
+ * fails), else NULL when it has none */
+static PredEntry *lookup(Predictor *p, const SampleComp *c, int insert)
 {
     int source = health_series_source(c->kind, c->backup);
     uint64_t h = identity_hash(c, source);
     int i;
 
-    if ((p->nb + 1) * 2 > p->nb_alloc && grow(p) < 0)
+    if (!insert ? !p->nb_alloc : (p->nb + 1) * 2 > p->nb_alloc && grow(p) < 0)
         return NULL;
     for (i = h % p->nb_alloc; p->e[i].hash; i = (i + 1) % p->nb_alloc) {
         PredEntry *e = &p->e[i];
@@ -225,6 +227,8 @@ static PredEntry *lookup(Predictor *p, const SampleComp *c)
             !strcmp(e->stream, c->stream) && !strcmp(e->name, c->name))
             return e;
     }
+    if (!insert)
+        return NULL;
     {
         PredEntry *e = &p->e[i];
         e->hash = h;
@@ -248,11 +252,11 @@ static int risk_metric(CompKind k)
     }
 }
 
-/* room for a batch of n and, first, for n more entries: the batch holds
+/* room for a batch of n and, first, for nnew more entries: the batch holds
  * pointers into the table, which a lookup must not move */
-static int batch_reserve(Predictor *p, int n)
+static int batch_reserve(Predictor *p, int n, int nnew)
 {
-    while ((p->nb + n + 1) * 2 > p->nb_alloc)
+    while ((p->nb + nnew + 1) * 2 > p->nb_alloc)
         if (grow(p) < 0)
             return AVERROR(ENOMEM);
     if (n > p->batch_alloc) {
@@ -275,10 +279,12 @@ int predictor_tick(Predictor *p, Sample *s)
 {
     const Model *m = p->model;
     HealthHost host;
-    int n = 0, nslot = 0;
+    int n = 0, nslot = 0, nnew = 0;
 
     health_host(s, &host);
-    if (batch_reserve(p, s->nb_comps) < 0)
+    for (int i = 0; i < s->nb_comps; i++)
+        nnew += health_kind_predicted(s->comps[i].kind) && !lookup(p, &s->comps[i], 0);
+    if (batch_reserve(p, s->nb_comps, nnew) < 0)
         return AVERROR(ENOMEM);
     if (!++p->stamp)
         p->stamp = 1;
@@ -289,7 +295,7 @@ int predictor_tick(Predictor *p, Sample *s)
 
         if (!health_kind_predicted(c->kind))
             continue;
-        if (!(e = lookup(p, c)))
+        if (!(e = lookup(p, c, 1)))
             return AVERROR(ENOMEM);
         sl->e = e;
         sl->comp = i;
