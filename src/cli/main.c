@@ -14,6 +14,7 @@
 #include "cli/cmd.h"
 #include "config.h"
 #include "core/log.h"
+#include "pfm/lstm.h"
 
 static void print_version(void)
 {
@@ -21,6 +22,7 @@ static void print_version(void)
     printf("libavformat %s, libavcodec %s, libavfilter %s, libavutil %s\n",
            AV_STRINGIFY(LIBAVFORMAT_VERSION), AV_STRINGIFY(LIBAVCODEC_VERSION),
            AV_STRINGIFY(LIBAVFILTER_VERSION), AV_STRINGIFY(LIBAVUTIL_VERSION));
+    printf("lstm step: %s (HOTSPARE_SIMD=baseline|avx2|auto)\n", lstm_simd_name(lstm_simd()));
 }
 
 static void print_help(void)

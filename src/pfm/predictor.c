@@ -24,13 +24,30 @@ typedef struct PredEntry {
     int source;                  /* inputs: which source; others 0 */
     char stream[40], name[48];
     PredState st;
+    unsigned stamp;              /* the last tick that put it in the batch */
 } PredEntry;
+
+/* A component of one tick's batch. */
+typedef struct PredSlot {
+    PredEntry *e;
+    int comp;                    /* its index in the sample */
+    int later;                   /* the same identity as an earlier one of the
+                                  * tick (a primary and its backup share one
+                                  * series): stepped after the batch, in order */
+    float raw[FEAT_NB];
+} PredSlot;
 
 /* Used by the run's supervision thread only. */
 struct Predictor {
     Model *model;
     PredEntry *e;                /* nb_alloc entries; hash 0 = empty */
     int nb, nb_alloc;
+    /* one tick's batch (lstm_step_batch), sized for the largest sample */
+    PredSlot *slot;
+    LstmState **lst;             /* the slots' LSTM states */
+    float *xn, *pf, *fc;         /* normalised inputs (n, F), p_fail (n), forecasts (n, F) */
+    int batch_alloc;
+    unsigned stamp;
 };
 
 void predictor_state_reset(PredState *st)
@@ -61,27 +78,32 @@ int predictor_model_fits(const Model *m, char *why, size_t size)
     return 0;
 }
 
-void predictor_step(const Model *m, PredState *st, const float *raw, PredOut *out)
+/* A tick of one component once its LSTM has stepped (p): the anomaly of
+ * each input against its own past, with the configuration `hotspare nab`
+ * scores (a few stores per tick: no state shared between threads); the
+ * component is as anomalous as its most anomalous figure. */
+static void step_finish(const Model *m, PredState *st, const float *raw, float p, PredOut *out)
 {
     AnomalyConfig cfg;
-    float xn[LSTM_F], fc[LSTM_F], p;
     double a = 0;
 
-    /* the configuration `hotspare nab` scores (a few stores per tick: no
-     * state shared between threads) */
     anomaly_config_default(&cfg);
-    /* each input judged against its own past: the component is as
-     * anomalous as its most anomalous figure */
     for (int k = 0; k < FEAT_NB; k++)
         a = fmax(a, anomaly_step(&cfg, &st->anom[k], raw[k], NULL));
-
-    predictor_normalise(m, raw, xn);
-    lstm_step(m->lstm, &st->lstm, xn, &p, fc);
     st->ticks++;
 
     out->p_fail = p;
     out->anomaly = (float)a;
     out->risk = 1.0f - (1.0f - p) * (1.0f - m->anomaly_weight * (float)a);
+}
+
+void predictor_step(const Model *m, PredState *st, const float *raw, PredOut *out)
+{
+    float xn[LSTM_F], fc[LSTM_F], p;
+
+    predictor_normalise(m, raw, xn);
+    lstm_step(m->lstm, &st->lstm, xn, &p, fc);
+    step_finish(m, st, raw, p, out);
 }
 
 int predictor_alloc(Predictor **pp, Model **pm)
@@ -105,6 +127,9 @@ void predictor_free(Predictor **pp)
         return;
     model_free(&p->model);
     av_free(p->e);
+    av_free(p->slot);
+    av_free(p->lst);
+    av_free(p->xn);
     av_freep(pp);
 }
 
@@ -149,13 +174,15 @@ static int grow(Predictor *p)
     return 0;
 }
 
-static PredEntry *lookup(Predictor *p, const SampleComp *c)
+/* c's entry: a new one when it has none and insert is set (NULL when that
+ * fails), else NULL when it has none */
+static PredEntry *lookup(Predictor *p, const SampleComp *c, int insert)
 {
     int source = health_series_source(c->kind, c->backup);
     uint64_t h = identity_hash(c, source);
     int i;
 
-    if ((p->nb + 1) * 2 > p->nb_alloc && grow(p) < 0)
+    if (!insert ? !p->nb_alloc : (p->nb + 1) * 2 > p->nb_alloc && grow(p) < 0)
         return NULL;
     for (i = h % p->nb_alloc; p->e[i].hash; i = (i + 1) % p->nb_alloc) {
         PredEntry *e = &p->e[i];
@@ -163,6 +190,8 @@ static PredEntry *lookup(Predictor *p, const SampleComp *c)
             !strcmp(e->stream, c->stream) && !strcmp(e->name, c->name))
             return e;
     }
+    if (!insert)
+        return NULL;
     {
         PredEntry *e = &p->e[i];
         e->hash = h;
@@ -186,30 +215,87 @@ static int risk_metric(CompKind k)
     }
 }
 
+/* room for a batch of n and, first, for nnew more entries: the batch holds
+ * pointers into the table, which a lookup must not move */
+static int batch_reserve(Predictor *p, int n, int nnew)
+{
+    while ((p->nb + nnew + 1) * 2 > p->nb_alloc)
+        if (grow(p) < 0)
+            return AVERROR(ENOMEM);
+    if (n > p->batch_alloc) {
+        av_freep(&p->slot);
+        av_freep(&p->lst);
+        av_freep(&p->xn);
+        p->batch_alloc = 0;
+        if (!(p->slot = av_calloc(n, sizeof(*p->slot))) ||
+            !(p->lst = av_calloc(n, sizeof(*p->lst))) ||
+            !(p->xn = av_calloc((size_t)n * (2 * LSTM_F + 1), sizeof(float))))
+            return AVERROR(ENOMEM);
+        p->fc = p->xn + (size_t)n * LSTM_F;
+        p->pf = p->fc + (size_t)n * LSTM_F;
+        p->batch_alloc = n;
+    }
+    return 0;
+}
+
 int predictor_tick(Predictor *p, Sample *s)
 {
     const Model *m = p->model;
     HealthHost host;
-    int stepped = 0;
+    int n = 0, nslot = 0, nnew = 0;
 
     health_host(s, &host);
+    for (int i = 0; i < s->nb_comps; i++)
+        nnew += health_kind_predicted(s->comps[i].kind) && !lookup(p, &s->comps[i], 0);
+    if (batch_reserve(p, s->nb_comps, nnew) < 0)
+        return AVERROR(ENOMEM);
+    if (!++p->stamp)
+        p->stamp = 1;
     for (int i = 0; i < s->nb_comps; i++) {
         SampleComp *c = &s->comps[i];
+        PredSlot *sl = &p->slot[nslot];
         PredEntry *e;
-        PredOut o;
-        float x[FEAT_NB];
 
         if (!health_kind_predicted(c->kind))
             continue;
-        if (!(e = lookup(p, c)))
+        if (!(e = lookup(p, c, 1)))
             return AVERROR(ENOMEM);
-        health_extract(&e->st.feat, c, &host, s->time_us, x);
-        predictor_step(m, &e->st, x, &o);
-        sample_set(c, risk_metric(c->kind), o.risk);
-        stepped++;
-
+        sl->e = e;
+        sl->comp = i;
+        sl->later = e->stamp == p->stamp;
+        nslot++;
+        if (sl->later)
+            continue;
+        e->stamp = p->stamp;
+        health_extract(&e->st.feat, c, &host, s->time_us, sl->raw);
+        predictor_normalise(m, sl->raw, p->xn + (size_t)n * LSTM_F);
+        p->lst[n++] = &e->st.lstm;
     }
-    return stepped;
+    /* every component at once: each weight is loaded once for several */
+    lstm_step_batch(m->lstm, p->lst, p->xn, n, p->pf, p->fc);
+    for (int i = 0, b = 0; i < nslot; i++) {
+        PredSlot *sl = &p->slot[i];
+        SampleComp *c = &s->comps[sl->comp];
+        PredOut o;
+
+        if (sl->later)
+            continue;
+        step_finish(m, &sl->e->st, sl->raw, p->pf[b], &o);
+        sample_set(c, risk_metric(c->kind), o.risk);
+        b++;
+    }
+    for (int i = 0; i < nslot; i++) {
+        PredSlot *sl = &p->slot[i];
+        SampleComp *c = &s->comps[sl->comp];
+        PredOut o;
+
+        if (!sl->later)
+            continue;
+        health_extract(&sl->e->st.feat, c, &host, s->time_us, sl->raw);
+        predictor_step(m, &sl->e->st, sl->raw, &o);
+        sample_set(c, risk_metric(c->kind), o.risk);
+    }
+    return nslot;
 }
 
 static int readable(const char *path)

@@ -10,6 +10,7 @@ grep -q '^  run ' "$T/help.txt" || fail "--help does not list run"
 grep -q '^  check ' "$T/help.txt" || fail "--help does not list check"
 "$HS" --version | grep -q '^hotspare ' || fail "--version"
 "$HS" --version | grep -q 'libavformat 59' || fail "--version names no libav"
+HOTSPARE_SIMD=baseline "$HS" --version | grep -q '^lstm step: baseline' || fail "--version names no LSTM path"
 "$HS" run --help | grep -q -- '--progress' || fail "run --help"
 
 "$HS" frobnicate 2>/dev/null; assert_eq "unknown command" $? 2

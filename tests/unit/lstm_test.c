@@ -8,7 +8,10 @@
  *   - the float training path's gradient against the double one;
  *   - reference vectors: tests/data/lstm/ref_step.txt, written once from a
  *     seeded model (HS_WRITE_REF=1 tests/unit/lstm_test rewrites it);
- *   - training on tests/data/lstm/trace.csv learns, bit for bit the same twice.
+ *   - training on tests/data/lstm/trace.csv learns, bit for bit the same twice;
+ *   - the SIMD paths (lstm.h): each against the baseline within
+ *     LSTM_SIMD_BOUND, the batched step against the single one bit for bit
+ *     on each path, and how a path is chosen (HOTSPARE_SIMD).
  */
 #include <CUnit/Basic.h>
 #include <stdio.h>
@@ -43,6 +46,70 @@ static void test_exp(void)
         CU_ASSERT(v[2] == 1.0f);
         CU_ASSERT(fabsf(v[3] - (float)(1 / (1 + exp(-3.0)))) < 1e-7f);
     }
+}
+
+#ifdef LSTM_HAVE_AVX2
+/* exp8 on the lanes of v (n a multiple of 8), sigmoid8 into sg, tanh8 into th */
+AVX2_FN static void avx2_acts(const float *v, int n, float *ex, float *sg, float *th)
+{
+    for (int i = 0; i < n; i += 8) {
+        __m256 x = _mm256_loadu_ps(v + i);
+        _mm256_storeu_ps(ex + i, exp8(x));
+        _mm256_storeu_ps(sg + i, sigmoid8(x));
+        _mm256_storeu_ps(th + i, tanh8(x));
+    }
+}
+#endif
+
+/* The AVX2 path's activations against libm: exp8 within 6e-7 relative on
+ * [-10, 10] (lstm.c), sigmoid and tanh within 5e-7 absolute everywhere (tanh
+ * as 1 - 2/(e^2x + 1) loses a few ulp of 1 near 0),
+ * saturated and finite far out and for NaN. */
+static void test_exp_avx2(void)
+{
+#ifdef LSTM_HAVE_AVX2
+    enum { N = 8 * 2048 };
+    static float v[N], ex[N], sg[N], th[N];
+    double wex = 0, wsg = 0, wth = 0;
+
+    if (!lstm_simd_available(LSTM_SIMD_AVX2)) {
+        printf("\n  avx2 not available on this CPU: not checked");
+        return;
+    }
+    for (int i = 0; i < N - 8; i++)
+        v[i] = -20.0f + 40.0f * i / (N - 8);
+    v[N - 8] = -1e30f;
+    v[N - 7] = 1e30f;
+    v[N - 6] = NAN;
+    v[N - 5] = 0.0f;
+    v[N - 4] = -87.5f;
+    v[N - 3] = 87.5f;
+    v[N - 2] = -100.0f;
+    v[N - 1] = 100.0f;
+    avx2_acts(v, N, ex, sg, th);
+    for (int i = 0; i < N - 8; i++) {
+        double x = v[i];
+        if (fabs(x) <= 10)
+            wex = fmax(wex, fabs(ex[i] - exp(x)) / exp(x));
+        wsg = fmax(wsg, fabs(sg[i] - 1 / (1 + exp(-x))));
+        wth = fmax(wth, fabs(th[i] - tanh(x)));
+    }
+    printf("\n  avx2: exp8 worst relative error %.2e on [-10, 10]; sigmoid %.2e, tanh %.2e "
+           "absolute on [-20, 20]", wex, wsg, wth);
+    CU_ASSERT(wex < 6e-7);
+    CU_ASSERT(wsg < 5e-7 && wth < 5e-7);
+    for (int i = N - 8; i < N; i++) {
+        CU_ASSERT(isfinite(ex[i]) && isfinite(sg[i]) && isfinite(th[i]));
+        CU_ASSERT(sg[i] >= 0 && sg[i] <= 1 && th[i] >= -1 && th[i] <= 1);
+    }
+    /* saturated, to within the reciprocal's last bits (it is an estimate
+     * refined once: 1/2 comes out 1 ulp off, so tanh(0) is 6e-8, not 0) */
+    CU_ASSERT(sg[N - 8] < 1e-30f && sg[N - 7] >= 1.0f - 2e-7f);
+    CU_ASSERT(th[N - 8] <= -1.0f + 2e-7f && th[N - 7] >= 1.0f - 2e-7f);
+    CU_ASSERT(fabsf(sg[N - 5] - 0.5f) < 1e-7f && fabsf(th[N - 5]) < 1e-7f && ex[N - 5] == 1.0f);
+#else
+    printf("\n  no AVX2 path in this build");
+#endif
 }
 
 /* deterministic test inputs */
@@ -207,6 +274,8 @@ static void test_reference(void)
     FILE *f;
     int n = 0;
 
+    /* the file is written by the baseline; every path is checked against it */
+    CU_ASSERT_FATAL(lstm_simd_set(LSTM_SIMD_BASELINE) == 0);
     ref_outputs(out);
     if (getenv("HS_WRITE_REF")) {
         f = fopen(REF_PATH, "w");
@@ -241,10 +310,25 @@ static void test_reference(void)
         CU_ASSERT(t == REF_STEPS);
     }
     fclose(f);
-    printf("\n  %d reference values, worst difference %.2e", n, worst);
+    printf("\n  %d reference values, worst difference %.2e (baseline)", n, worst);
     /* the stored values have 9 digits; a different compiler may contract
      * a * b + c into one FMA, which moves the last bits: 1e-5 covers it */
     CU_ASSERT(worst < 1e-5);
+
+    /* the other paths against the file, within the stated bound */
+    for (int p = 0; p < LSTM_SIMD_NB; p++) {
+        double w = 0;
+        float o2[REF_STEPS][1 + LSTM_F];
+        if (p == LSTM_SIMD_BASELINE || lstm_simd_set(p) < 0)
+            continue;
+        ref_outputs(o2);
+        for (int t = 0; t < REF_STEPS; t++)
+            for (int k = 0; k <= LSTM_F; k++)
+                w = fmax(w, fabs(o2[t][k] - out[t][k]));
+        printf("\n  %s against the baseline: worst difference %.2e", lstm_simd_name(p), w);
+        CU_ASSERT(w < LSTM_SIMD_BOUND);
+    }
+    lstm_simd_set(simd_best());
 }
 
 /* The step agrees with the training forward (the same cell). */
@@ -253,8 +337,14 @@ static void test_step_vs_forward(void)
     float x[(REF_STEPS + 1) * LSTM_F], out[REF_STEPS][1 + LSTM_F];
     double worst = 0;
     Lstm *m = NULL;
+    LstmSimd path = lstm_simd();
 
+    /* the training forward is the baseline's code: the same cell, so the
+     * same bits but for the failure head's expf; other paths are compared
+     * with the baseline by test_simd_bound */
+    CU_ASSERT_FATAL(lstm_simd_set(LSTM_SIMD_BASELINE) == 0);
     ref_outputs(out);
+    lstm_simd_set(path);
     CU_ASSERT_FATAL(lstm_alloc(&m, REF_SEED) == 0);
     for (int i = 0; i < (REF_STEPS + 1) * LSTM_F; i++)
         x[i] = (float)(2.0 * test_value(i / LSTM_F, i % LSTM_F));
@@ -271,6 +361,175 @@ static void test_step_vs_forward(void)
     }
     CU_ASSERT(worst < 1e-6);
     lstm_free(&m);
+}
+
+/* ---- SIMD paths ---------------------------------------------------------------- */
+
+/* A model scaled by gain (2.5: gates far from their linear range) or not. */
+static Lstm *simd_model(uint64_t seed, float gain)
+{
+    Lstm *m = NULL;
+
+    CU_ASSERT_FATAL(lstm_alloc(&m, seed) == 0);
+    for (int i = 0; i < LSTM_NUM_PARAMS; i++)
+        lstm_params(m)[i] = gain * lstm_params(m)[i] + 0.05f * (gain - 1) * sinf((float)i);
+    return m;
+}
+
+/* Steps of m on path over the test inputs (in [-2, 2]); outputs per step:
+ * p_fail, forecast (F), h (H), c (H). */
+#define SIMD_OUT (1 + LSTM_F + 2 * LSTM_H)
+static void simd_run(const Lstm *m, LstmSimd path, int steps, float (*out)[SIMD_OUT])
+{
+    LstmState s;
+
+    CU_ASSERT_FATAL(lstm_simd_set(path) == 0);
+    lstm_state_reset(&s);
+    for (int t = 0; t < steps; t++) {
+        float x[LSTM_F];
+        for (int k = 0; k < LSTM_F; k++)
+            x[k] = (float)(2.0 * test_value(t, k));
+        lstm_step(m, &s, x, &out[t][0], &out[t][1]);
+        memcpy(&out[t][1 + LSTM_F], s.h, sizeof(s.h));
+        memcpy(&out[t][1 + LSTM_F + LSTM_H], s.c, sizeof(s.c));
+    }
+}
+
+/* Each path against the baseline over LSTM_SIMD_BOUND_STEPS steps: every
+ * output and the state within LSTM_SIMD_BOUND x max(1, |value|) (lstm.h
+ * argues why). */
+static void test_simd_bound(void)
+{
+    static float base[LSTM_SIMD_BOUND_STEPS][SIMD_OUT], other[LSTM_SIMD_BOUND_STEPS][SIMD_OUT];
+    static const float gains[] = { 1.0f, 2.5f };
+    int compared = 0;
+
+    for (int p = 0; p < LSTM_SIMD_NB; p++) {
+        if (p == LSTM_SIMD_BASELINE)
+            continue;
+        if (!lstm_simd_available(p)) {
+            printf("\n  %s: not available on this CPU or build, not compared", lstm_simd_name(p));
+            continue;
+        }
+        for (size_t g = 0; g < sizeof(gains) / sizeof(gains[0]); g++) {
+            Lstm *m = simd_model(REF_SEED + g, gains[g]);
+            double worst[4] = { 0 }, w;
+            int exact = 0, tw = 0;
+
+            simd_run(m, LSTM_SIMD_BASELINE, LSTM_SIMD_BOUND_STEPS, base);
+            simd_run(m, p, LSTM_SIMD_BOUND_STEPS, other);
+            for (int t = 0; t < LSTM_SIMD_BOUND_STEPS; t++)
+                for (int k = 0; k < SIMD_OUT; k++) {
+                    int part = k == 0 ? 0 : k <= LSTM_F ? 1 : k <= LSTM_F + LSTM_H ? 2 : 3;
+                    /* relative where |value| > 1: c is not bounded */
+                    double d = fabs(other[t][k] - base[t][k]) / fmax(1.0, fabs(base[t][k]));
+                    exact += other[t][k] == base[t][k];
+                    if (d > worst[part])
+                        tw = t;
+                    worst[part] = fmax(worst[part], d);
+                }
+            w = fmax(fmax(worst[0], worst[1]), fmax(worst[2], worst[3]));
+            printf("\n  %s vs baseline, weights x%.1f, %d steps: worst difference p_fail %.2e, "
+                   "forecast %.2e, h %.2e, c %.2e (at step %d; %.0f%% of values equal)",
+                   lstm_simd_name(p), gains[g], LSTM_SIMD_BOUND_STEPS, worst[0], worst[1],
+                   worst[2], worst[3], tw, 100.0 * exact / (LSTM_SIMD_BOUND_STEPS * SIMD_OUT));
+            CU_ASSERT(w < LSTM_SIMD_BOUND);
+            /* they are different code: a path equal everywhere would mean
+             * the dispatch ran the baseline twice */
+            CU_ASSERT(w > 0);
+            compared++;
+            lstm_free(&m);
+        }
+    }
+    printf("\n  %d comparisons", compared);
+    lstm_simd_set(simd_best());
+}
+
+/* On each path, lstm_step_batch gives lstm_step's bits, for batch sizes
+ * around the tile's, with either output absent. */
+static void test_simd_batch(void)
+{
+    enum { N = 29 };
+    static const int sizes[] = { 1, 2, 5, 6, 7, 12, 13, N };
+
+    for (int p = 0; p < LSTM_SIMD_NB; p++) {
+        Lstm *m;
+        int mismatches = 0;
+
+        if (lstm_simd_set(p) < 0)
+            continue;
+        m = simd_model(9, 1.5f);
+        for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+            int n = sizes[z];
+            for (int outs = 0; outs < 4; outs++) {
+                LstmState one[N], bat[N], *ptr[N];
+                float x[N][LSTM_F], p1[N], pb[N], f1[N][LSTM_F], fb[N][LSTM_F];
+
+                /* different states and inputs per component */
+                for (int c = 0; c < n; c++) {
+                    for (int j = 0; j < LSTM_H; j++) {
+                        one[c].h[j] = (float)(0.9 * sin(c + 0.3 * j));
+                        one[c].c[j] = (float)(2.0 * cos(0.7 * c - j));
+                    }
+                    for (int k = 0; k < LSTM_F; k++)
+                        x[c][k] = (float)(2.0 * test_value(c + 3, k));
+                    bat[c] = one[c];
+                    ptr[c] = &bat[c];
+                }
+                memset(p1, 0, sizeof(p1));
+                memset(pb, 0, sizeof(pb));
+                memset(f1, 0, sizeof(f1));
+                memset(fb, 0, sizeof(fb));
+                for (int t = 0; t < 3; t++) {
+                    for (int c = 0; c < n; c++)
+                        lstm_step(m, &one[c], x[c], outs & 1 ? &p1[c] : NULL,
+                                  outs & 2 ? f1[c] : NULL);
+                    lstm_step_batch(m, ptr, x[0], n, outs & 1 ? pb : NULL, outs & 2 ? fb[0] : NULL);
+                }
+                mismatches += memcmp(one, bat, n * sizeof(one[0])) != 0;
+                mismatches += memcmp(p1, pb, n * sizeof(p1[0])) != 0;
+                mismatches += memcmp(f1, fb, n * sizeof(f1[0])) != 0;
+                /* the states did move */
+                CU_ASSERT(bat[n - 1].c[0] != (float)(2.0 * cos(0.7 * (n - 1))));
+            }
+        }
+        printf("\n  %s: batched vs one by one, %d mismatches", lstm_simd_name(p), mismatches);
+        CU_ASSERT_EQUAL(mismatches, 0);
+        lstm_free(&m);
+    }
+    lstm_simd_set(simd_best());
+}
+
+/* Names, availability and HOTSPARE_SIMD. */
+static void test_simd_choice(void)
+{
+    LstmSimd s;
+    int have_avx2 = lstm_simd_available(LSTM_SIMD_AVX2);
+
+    CU_ASSERT(lstm_simd_available(LSTM_SIMD_BASELINE));
+    CU_ASSERT_STRING_EQUAL(lstm_simd_name(LSTM_SIMD_BASELINE), "baseline");
+    CU_ASSERT_STRING_EQUAL(lstm_simd_name(LSTM_SIMD_AVX2), "avx2");
+    CU_ASSERT_PTR_NULL(lstm_simd_name(LSTM_SIMD_NB));
+    CU_ASSERT(lstm_simd_parse("baseline", &s) == 0 && s == LSTM_SIMD_BASELINE);
+    CU_ASSERT(lstm_simd_parse("avx2", &s) == 0 && s == LSTM_SIMD_AVX2);
+    CU_ASSERT(lstm_simd_parse("auto", &s) == 0 && s == (have_avx2 ? LSTM_SIMD_AVX2 : LSTM_SIMD_BASELINE));
+    CU_ASSERT(lstm_simd_parse("sse9", &s) == AVERROR(EINVAL));
+    CU_ASSERT(lstm_simd_set(LSTM_SIMD_NB) == AVERROR(ENOSYS));
+    CU_ASSERT(lstm_simd_set(LSTM_SIMD_AVX2) == (have_avx2 ? 0 : AVERROR(ENOSYS)));
+    CU_ASSERT(lstm_simd_set(LSTM_SIMD_BASELINE) == 0 && lstm_simd() == LSTM_SIMD_BASELINE);
+
+    /* what the first step reads from the environment */
+    setenv("HOTSPARE_SIMD", "baseline", 1);
+    CU_ASSERT(simd_from_env() == LSTM_SIMD_BASELINE);
+    setenv("HOTSPARE_SIMD", "avx2", 1);
+    CU_ASSERT(simd_from_env() == simd_best());
+    setenv("HOTSPARE_SIMD", "no-such-path", 1);   /* a warning, then the best */
+    CU_ASSERT(simd_from_env() == simd_best());
+    unsetenv("HOTSPARE_SIMD");
+    CU_ASSERT(simd_from_env() == simd_best());
+    printf("\n  this CPU: %s; best path %s", have_avx2 ? "avx2+fma" : "no avx2+fma",
+           lstm_simd_name(simd_best()));
+    lstm_simd_set(simd_best());
 }
 
 /* ---- training on the committed trace ------------------------------------------ */
@@ -431,6 +690,10 @@ int main(void)
     CU_add_test(s, "reference vectors", test_reference);
     CU_add_test(s, "step vs training forward", test_step_vs_forward);
     CU_add_test(s, "training on a trace learns, reproducibly", test_training);
+    CU_add_test(s, "SIMD paths: choice", test_simd_choice);
+    CU_add_test(s, "SIMD paths: the AVX2 activations", test_exp_avx2);
+    CU_add_test(s, "SIMD paths: each within the bound of the baseline", test_simd_bound);
+    CU_add_test(s, "SIMD paths: batched step = single step, bit for bit", test_simd_batch);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     {

@@ -345,6 +345,60 @@ static void test_predictor_tick(void)
     sample_free(&s);
 }
 
+/* predictor_tick steps its components as one batch (lstm_step_batch): the
+ * risks are those of stepping each alone, bit for bit, on whichever SIMD
+ * path runs, also for a backup encoder that shares its primary's series,
+ * and while components keep arriving (the table grows under the batch) */
+static void test_predictor_batch(void)
+{
+    enum { NENC = 80, TICKS = 40 };
+    Model *m = NULL, *ref = NULL;
+    Predictor *p = NULL;
+    Sample s = { 0 };
+    PredState st[NENC + 1];
+    int mismatches = 0, stepped = 0;
+
+    CU_ASSERT_FATAL(model_alloc(&m, 5) == 0 && model_alloc(&ref, 5) == 0);
+    ref->anomaly_weight = m->anomaly_weight = 0.5f;
+    CU_ASSERT_FATAL(predictor_alloc(&p, &m) == 0);
+    for (int i = 0; i <= NENC; i++)
+        predictor_state_reset(&st[i]);
+    for (int t = 0; t < TICKS; t++) {
+        HealthHost host;
+        sample_reset(&s, T0 + t * SEC, t);
+        sample_add_comp(&s, COMP_HOST, "", "host", 0);
+        for (int i = 0; i < NENC && i < 5 + 3 * t; i++) {
+            char name[16];
+            snprintf(name, sizeof(name), "r%d", i);
+            set_encoder(sample_add_comp(&s, COMP_ENCODER, "a", name, 0),
+                        (30.0 - i % 7) * t, 1000.0 * t * (i + 1), 30, 0.01 * (1 + i % 3), 0, 0, 0);
+            /* r0's backup next to it (in its tile of the batch): the same
+             * series as r0, stepped after it */
+            if (i == 0)
+                set_encoder(sample_add_comp(&s, COMP_ENCODER, "a", "r0", 1), 29.0 * t, 0, 30,
+                            0.02, 0, 0, 0);
+        }
+        stepped += predictor_tick(p, &s) == s.nb_comps - 1;
+
+        health_host(&s, &host);
+        for (int i = 1; i < s.nb_comps; i++) {
+            PredState *ps = &st[i <= 2 ? 0 : i - 2];
+            float x[FEAT_NB];
+            PredOut o;
+            health_extract(&ps->feat, &s.comps[i], &host, s.time_us, x);
+            predictor_step(ref, ps, x, &o);
+            mismatches += s.comps[i].v[EM_FAILURE_RISK] != o.risk;
+        }
+    }
+    printf("\n  %d ticks of 6 to %d components: %d risks differ from one by one", TICKS, NENC + 1,
+           mismatches);
+    CU_ASSERT_EQUAL(stepped, TICKS);
+    CU_ASSERT_EQUAL(mismatches, 0);
+    predictor_free(&p);
+    model_free(&ref);
+    sample_free(&s);
+}
+
 int main(void)
 {
     CU_pSuite suite;
@@ -362,6 +416,7 @@ int main(void)
     CU_add_test(suite, "a data store as labelled series", test_dataset);
     CU_add_test(suite, "one component stepped", test_predictor_step);
     CU_add_test(suite, "a sample stepped, its risk set", test_predictor_tick);
+    CU_add_test(suite, "a sample stepped as a batch = one by one", test_predictor_batch);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     failures = CU_get_number_of_failures();
