@@ -175,24 +175,30 @@ static double deadline_use(const Tick *sv, const Sample *s, const SampleComp *c,
     if (!js)
         return -1;
     if (c->kind == COMP_OUTPUT) {
+        int64_t answer = 0;      /* how long a peer may leave a call unanswered */
         for (int o = 0; o < js->nb_outputs && !deadline; o++)
-            if (!strcmp(js->outputs[o].name, c->name))
+            if (!strcmp(js->outputs[o].name, c->name)) {
                 deadline = js->outputs[o].rw_timeout_us;
+                answer = js->outputs[o].stall_timeout_us;
+            }
         if (js->latency_budget_us && (!deadline || js->latency_budget_us < deadline))
             deadline = js->latency_budget_us;
         if (deadline <= 0)
             return -1;
-        /* its writes, and the checks of its uploads (the edge: HTTP HEADs,
-         * failed past rw_timeout) */
+        if (answer <= 0 || answer > deadline)
+            answer = deadline;
+        /* its writes (slow ones fail past rw_timeout or the budget while
+         * the peer reads), and the checks of its uploads (the edge: HTTP
+         * HEADs, failed when unanswered for stall_timeout, conn.h) */
         if (sample_has(c, OM_WRITE_LATENCY_MAX))
-            use = c->v[OM_WRITE_LATENCY_MAX];
+            use = c->v[OM_WRITE_LATENCY_MAX] * 1e6 / deadline;
         for (int k = 0; k < s->nb_comps; k++) {
             const SampleComp *e = &s->comps[k];
             if (e->kind == COMP_EDGE && !strcmp(e->stream, c->stream) &&
                 !strcmp(e->name, c->name) && sample_has(e, XM_REQUEST_LATENCY))
-                use = fmax(use, e->v[XM_REQUEST_LATENCY]);
+                use = fmax(use, e->v[XM_REQUEST_LATENCY] * 1e6 / answer);
         }
-        return use < 0 ? -1 : use * 1e6 / deadline;
+        return use;
     }
     if (c->kind == COMP_ENCODER) {
         deadline = js->latency_budget_us ? js->latency_budget_us / 2 : 5000000;
