@@ -15,6 +15,12 @@
  * not on_backup); both alarm at 0.5. The model alarms at its own
  * threshold. Printed as a table; --json and --svg write the same figures
  * and a plot of the risk over time with the failures marked.
+ *
+ * With --faults (the schedules the corpus generator wrote), each failure
+ * is put down to the scenario that made it: degradation-led (the fault
+ * came on gradually), abrupt, or other (no scenario explains it), and the
+ * figures are also given by kind: what a predictor can be asked to catch
+ * is the first kind.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libavutil/common.h>
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
@@ -36,6 +43,7 @@
 #include "pfm/train.h"
 
 #define MAX_STORES 64
+#define MAX_SCHEDULES 16
 #define EWMA_W     0.05
 #define EWMA_WARM  30
 #define Z_ALARM    3.0
@@ -95,7 +103,68 @@ static void score_ewma(const Dataset *ds, float *out)
     }
 }
 
-static EvalSeries *series_of(const Dataset *ds, const float *score)
+/* Appends the scenarios of the schedule at path to *f. Returns 0 or a
+ * negative AVERROR, having said why (file and line). */
+static int faults_load(const char *path, EvalFault **f, int *nb)
+{
+    FILE *in = fopen(path, "r");
+    char line[512], err[256];
+    int ln = 0, ret = 0;
+
+    if (!in) {
+        ret = AVERROR(errno);
+        fprintf(stderr, "hotspare eval: %s: %s\n", path, av_err2str(ret));
+        return ret;
+    }
+    while (fgets(line, sizeof(line), in)) {
+        EvalFault one;
+        ln++;
+        if ((ret = eval_fault_parse(line, &one, err, sizeof(err))) < 0) {
+            fprintf(stderr, "hotspare eval: %s:%d: %s\n", path, ln, err);
+            break;
+        }
+        if (ret) {
+            EvalFault *a = av_realloc_array(*f, *nb + 1, sizeof(*a));
+            if (!a) {
+                ret = AVERROR(ENOMEM);
+                break;
+            }
+            *f = a;
+            a[(*nb)++] = one;
+        }
+        ret = 0;
+    }
+    fclose(in);
+    return ret;
+}
+
+/* The kind of every failure of every series (one array, per series in
+ * order of ds->s, of their failures), from the schedules: a failure's time
+ * counts from its stream's first tick in its store. Caller frees. */
+static signed char *failure_classes(const Dataset *ds, const EvalFault *f, int nb)
+{
+    size_t n = 0, off = 0;
+    signed char *c;
+
+    for (int i = 0; i < ds->nb; i++)
+        n += ds->s[i].nb_failures;
+    if (!(c = av_malloc(n ? n : 1)))
+        return NULL;
+    for (int i = 0; i < ds->nb; i++) {
+        const DsSeries *s = &ds->s[i];
+        const char *comp = strchr(s->label_name, '/');
+        int64_t t0 = INT64_MAX;
+        comp = comp ? comp + 1 : s->label_name;
+        for (int j = 0; j < ds->nb; j++)
+            if (ds->s[j].file == s->file && ds->s[j].n && !strcmp(ds->s[j].stream, s->stream))
+                t0 = FFMIN(t0, ds->s[j].time_us[0]);
+        for (int k = 0; k < s->nb_failures; k++)
+            c[off++] = eval_fault_class(f, nb, s->stream, comp, s->failure_us[k] - t0);
+    }
+    return c;
+}
+
+static EvalSeries *series_of(const Dataset *ds, const float *score, const signed char *cls)
 {
     EvalSeries *es = av_calloc(ds->nb ? ds->nb : 1, sizeof(*es));
     size_t off = 0;
@@ -107,9 +176,11 @@ static EvalSeries *series_of(const Dataset *ds, const float *score)
         es[i] = (EvalSeries){
             .stream = s->stream, .name = s->label_name, .n = s->n, .time_us = s->time_us,
             .score = score + off, .label = s->label, .nb_failures = s->nb_failures,
-            .failure_us = s->failure_us,
+            .failure_us = s->failure_us, .failure_class = cls,
         };
         off += s->n;
+        if (cls)
+            cls += s->nb_failures;
     }
     return es;
 }
@@ -137,10 +208,15 @@ static int eval_exec(int argc, char **argv)
         { "json",       required_argument, 0, 'j' },
         { "svg",        required_argument, 0, 'g' },
         { "panels",     required_argument, 0, 'P' },
+        { "faults",     required_argument, 0, 'F' },
         CMD_COMMON_LONGOPTS,
         { 0 },
     };
     const char *stores[MAX_STORES], *model_path = NULL, *json = NULL, *svg = NULL;
+    const char *schedules[MAX_SCHEDULES];
+    int nb_schedules = 0, nb_faults = 0;
+    EvalFault *faults = NULL;
+    signed char *cls = NULL;
     int nb_stores = 0, c, ret, status = HS_EXIT_USAGE, panels = 12;
     Dataset ds = { 0 };
     Model *m = NULL;
@@ -163,6 +239,11 @@ static int eval_exec(int argc, char **argv)
             if (nb_stores == MAX_STORES)
                 return cmd_usage_error(&cmd_eval_entry, "at most %d data stores", MAX_STORES);
             stores[nb_stores++] = optarg;
+            break;
+        case 'F':
+            if (nb_schedules == MAX_SCHEDULES)
+                return cmd_usage_error(&cmd_eval_entry, "at most %d schedules", MAX_SCHEDULES);
+            schedules[nb_schedules++] = optarg;
             break;
         case 'j':
             json = optarg;
@@ -187,11 +268,19 @@ static int eval_exec(int argc, char **argv)
     if (!nb_stores)
         return cmd_usage_error(&cmd_eval_entry, "no data store given (--hds FILE)");
 
-    if (model_load(model_path, &m, NULL) < 0)
+    for (int i = 0; i < nb_schedules; i++)
+        if (faults_load(schedules[i], &faults, &nb_faults) < 0) {
+            av_free(faults);
+            return HS_EXIT_USAGE;
+        }
+    if (model_load(model_path, &m, NULL) < 0) {
+        av_free(faults);
         return HS_EXIT_USAGE;          /* the loader said why */
+    }
     if (predictor_model_fits(m, err, sizeof(err)) < 0) {
         fprintf(stderr, "hotspare eval: %s: %s\n", model_path, err);
         model_free(&m);
+        av_free(faults);
         return HS_EXIT_USAGE;
     }
     for (int i = 0; i < nb_stores; i++)
@@ -215,8 +304,10 @@ static int eval_exec(int argc, char **argv)
     train_score(m, &ds, NULL, NULL, risk);
     score_static(m, &ds, stat);
     score_ewma(&ds, ewma);
-    if (!(es[0] = series_of(&ds, risk)) || !(es[1] = series_of(&ds, stat)) ||
-        !(es[2] = series_of(&ds, ewma)))
+    if (nb_schedules && !(cls = failure_classes(&ds, faults, nb_faults)))
+        goto end;
+    if (!(es[0] = series_of(&ds, risk, cls)) || !(es[1] = series_of(&ds, stat, cls)) ||
+        !(es[2] = series_of(&ds, ewma, cls)))
         goto end;
 
     /* a threshold of 1 never fires (model.h) */
@@ -267,6 +358,8 @@ end:
     av_free(risk);
     av_free(stat);
     av_free(ewma);
+    av_free(cls);
+    av_free(faults);
     model_free(&m);
     dataset_free(&ds);
     return status;
@@ -274,7 +367,7 @@ end:
 
 const CmdEntry cmd_eval_entry = {
     .name    = "eval",
-    .usage   = "--model FILE --hds FILE [--hds FILE ...] [--json FILE] [--svg FILE]",
+    .usage   = "--model FILE --hds FILE [--hds FILE ...] [--faults FILE ...] [--json FILE] [--svg FILE]",
     .summary = "measure how well a model predicts the failures recorded in data stores",
     .help    =
         "Steps every component of the data stores through the model as a run would,\n"
@@ -286,6 +379,11 @@ const CmdEntry cmd_eval_entry = {
         "  -m, --model FILE   the model file (models/default.hsm)\n"
         "  -H, --hds FILE     a data store (repeatable); evaluate on data the model\n"
         "                     was not trained on\n"
+        "      --faults FILE  the schedule of the faults injected while the stores\n"
+        "                     recorded (repeatable; models/corpus/gen.awk's faults.tsv):\n"
+        "                     the figures are also given for the failures that came on\n"
+        "                     gradually (led), those that came without warning (abrupt)\n"
+        "                     and the others\n"
         "      --json FILE    the figures as JSON ('-': standard output)\n"
         "      --svg FILE     a plot of the risk over time, failures marked\n"
         "      --panels N     components plotted, those with failures first [12]\n",

@@ -48,6 +48,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What kind of failure a failure was, from the schedule of the faults
+ * that made it (eval_fault_class): one whose fault came on gradually
+ * (there were precursors to see), one that came without warning, or one
+ * no schedule explains (or no schedule was given). */
+enum { EVAL_CLASS_OTHER, EVAL_CLASS_LED, EVAL_CLASS_ABRUPT, EVAL_CLASSES };
+
 typedef struct EvalSeries {
     const char *stream;          /* for stream-hours */
     const char *name;            /* "news/enc:720p": for plots and reports */
@@ -57,6 +63,7 @@ typedef struct EvalSeries {
     const signed char *label;    /* n: 1, 0, or -1 (unknown) */
     int nb_failures;
     const int64_t *failure_us;   /* increasing */
+    const signed char *failure_class;  /* nb_failures EVAL_CLASS_*; NULL: all other */
 } EvalSeries;
 
 #define EVAL_LEAD_BUCKETS 7      /* lead time histogram, see EvalResult */
@@ -81,6 +88,11 @@ typedef struct EvalResult {
     /* caught failures by lead time, buckets [0,1) [1,5) [5,10) [10,20)
      * [20,30) [30,45) [45,inf) seconds */
     int lead_hist[EVAL_LEAD_BUCKETS];
+    /* the same by kind of failure (EVAL_CLASS_*): failures, caught, median
+     * lead of the caught ones (NAN when none) */
+    int class_failures[EVAL_CLASSES], class_caught[EVAL_CLASSES];
+    double class_lead_median_s[EVAL_CLASSES];
+    double false_alarms_per_day;       /* per stream-day: 24 x per hour */
 } EvalResult;
 
 extern const double eval_lead_bucket_s[EVAL_LEAD_BUCKETS];   /* lower bounds */
@@ -125,6 +137,41 @@ double eval_pr_auc(const float *score, const signed char *label, size_t n);
 int eval_choose_threshold(const EvalSeries *s, int nb, int64_t horizon_us,
                           double max_fa_per_hour, double release_ratio,
                           double *threshold, EvalResult *r);
+
+/* ---- the kinds of failure -------------------------------------------------- */
+
+/* One scenario of a fault schedule (models/corpus/gen.awk's faults.tsv):
+ * a line "START END STREAM COMPONENT CLASS SCENARIO", times in seconds
+ * from the stream's start, CLASS led, abrupt or benign, "*" for STREAM or
+ * COMPONENT matching any. */
+typedef struct EvalFault {
+    char stream[48], component[48], scenario[24];
+    int64_t start_us, end_us;
+    int cls;                     /* EVAL_CLASS_LED, EVAL_CLASS_ABRUPT; OTHER for benign */
+} EvalFault;
+
+/* How late after its scenario's end a failure is still its (a stall's
+ * failure comes when a timeout passes; a ramp's when the backlog passes
+ * the budget, after the ramp if it was short), and how early before its
+ * start (the stream's start is known to a tick). */
+#define EVAL_FAULT_AFTER_US   (20 * 1000000LL)
+#define EVAL_FAULT_BEFORE_US  (2 * 1000000LL)
+
+/* Parses one line of a schedule into f. Returns 1 (a scenario), 0 (an
+ * empty line or a comment), or AVERROR(EINVAL) with the field at fault in
+ * err. */
+int eval_fault_parse(const char *line, EvalFault *f, char *err, size_t err_size);
+
+/*
+ * The kind of a failure of component ("out:hls", "enc:hi", "input": the
+ * series' name without its stream) of stream at t_us from the stream's
+ * start: the class of the scenario that covers it, [start -
+ * EVAL_FAULT_BEFORE_US, end + EVAL_FAULT_AFTER_US], one naming the stream
+ * and component before one naming "*", then the one that started last.
+ * EVAL_CLASS_OTHER when none does.
+ */
+int eval_fault_class(const EvalFault *f, int nb, const char *stream, const char *component,
+                     int64_t t_us);
 
 /* ---- reports ------------------------------------------------------------ */
 
