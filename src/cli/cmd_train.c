@@ -163,11 +163,17 @@ static int train_exec(int argc, char **argv)
         goto end;
     }
     {
-        int failures = 0;
+        int failures = 0, confirmed, censored;
         for (int i = 0; i < ds.nb; i++)
             failures += ds.s[i].nb_failures;
         fprintf(stderr, "training on %d store%s: %d component series, %" PRId64 " ticks, %d failures\n",
                 ds.nb_files, ds.nb_files == 1 ? "" : "s", ds.nb, ds.ticks, failures);
+        /* label feedback: what the orchestrator's own switches did to the labels */
+        dataset_averted_count(&ds, cfg.horizon_us, &confirmed, &censored);
+        if (confirmed + censored)
+            fprintf(stderr, "switches away at high risk: %d; %d confirmed by the instance's own "
+                    "failure (positives), %d censored (never negatives)\n",
+                    confirmed + censored, confirmed, censored);
         if (!failures)
             fprintf(stderr, "hotspare train: warning: no failure in the data: the failure head "
                     "learns nothing; the risk will come from the anomaly head alone\n");

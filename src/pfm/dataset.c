@@ -14,6 +14,14 @@
 #include "core/comp.h"
 #include "hds/hds.h"
 
+/* An event kept until the whole file is read. */
+typedef struct LoadedEvent {
+    int64_t time_us;
+    char stream[40];
+    char component[64];          /* as the event names it: "out:main.backup" */
+    int series, index;           /* averted: where it went */
+} LoadedEvent;
+
 typedef struct Loader {
     Dataset *ds;
     int file;
@@ -29,6 +37,13 @@ typedef struct Loader {
     /* identity -> series, open addressing over series indices + 1 */
     int *table;
     int table_size;
+    /* every failure event of this file, by instance, for the later state
+     * of the switches away (an averted event names the instance) */
+    LoadedEvent *fails;
+    int nb_fails, nb_fails_alloc;
+    /* the averted events: their series, index there, and instance */
+    LoadedEvent *averted;
+    int nb_averted_ev, nb_averted_ev_alloc;
 } Loader;
 
 static uint64_t key_hash(int64_t run, CompKind kind, const char *stream, const char *name, int source)
@@ -220,6 +235,66 @@ static int add_time(int64_t **v, int *nb, int *nb_alloc, int64_t t)
     return 0;
 }
 
+static int add_time(int64_t **v, int *nb, int *nb_alloc, int64_t t);
+
+static int keep_event(LoadedEvent **v, int *nb, int *nb_alloc, const HdsEvent *e, int series,
+                      int index)
+{
+    LoadedEvent *le;
+
+    if (*nb == *nb_alloc) {
+        int n = *nb_alloc ? *nb_alloc * 2 : 16;
+        LoadedEvent *a = av_realloc_array(*v, n, sizeof(*a));
+        if (!a)
+            return AVERROR(ENOMEM);
+        *v = a;
+        *nb_alloc = n;
+    }
+    le = &(*v)[(*nb)++];
+    le->time_us = e->time_us;
+    av_strlcpy(le->stream, e->stream ? e->stream : "", sizeof(le->stream));
+    av_strlcpy(le->component, e->component ? e->component : "", sizeof(le->component));
+    le->series = series;
+    le->index = index;
+    return 0;
+}
+
+/* The risk an averted event's text gives ("... at risk 0.93 ..."), NAN
+ * when it gives none. */
+static float averted_risk(const char *cause)
+{
+    const char *p = cause ? strstr(cause, "at risk ") : NULL;
+    char *end;
+    double r;
+
+    if (!p)
+        return NAN;
+    r = strtod(p + 8, &end);
+    return end == p + 8 || !(r >= 0 && r <= 1) ? NAN : (float)r;
+}
+
+static int add_averted(DsSeries *s, int64_t t, float risk)
+{
+    int n = s->nb_averted_alloc, ret;
+
+    if ((ret = add_time(&s->averted_us, &s->nb_averted, &s->nb_averted_alloc, t)) < 0)
+        return ret;
+    if (s->nb_averted_alloc != n || !s->averted_risk) {
+        float *r = av_realloc_array(s->averted_risk, s->nb_averted_alloc, sizeof(*r));
+        int64_t *f;
+        if (!r)
+            return AVERROR(ENOMEM);
+        s->averted_risk = r;
+        f = av_realloc_array(s->averted_fail_us, s->nb_averted_alloc, sizeof(*f));
+        if (!f)
+            return AVERROR(ENOMEM);
+        s->averted_fail_us = f;
+    }
+    s->averted_risk[s->nb_averted - 1] = risk;
+    s->averted_fail_us[s->nb_averted - 1] = INT64_MAX;
+    return 0;
+}
+
 /* A failure (or a switch away at high risk) belongs to the series of its
  * component whose ticks cover its time (the run it happened in). */
 static int on_event(void *opaque, const HdsEvent *e)
@@ -231,10 +306,13 @@ static int on_event(void *opaque, const HdsEvent *e)
 
     if (strcmp(e->kind, "failure") && !averted)
         return 0;
-    if (averted)
+    if (averted) {
         ds->files[ld->file].averted_events++;
-    else
+    } else {
         ds->files[ld->file].failure_events++;
+        if ((ret = keep_event(&ld->fails, &ld->nb_fails, &ld->nb_fails_alloc, e, -1, -1)) < 0)
+            return ret;
+    }
     /* "enc:720p.backup" is the encoder's series, "input.backup" its own */
     if (!e->component || comp_parse(e->component, 0, &id, NULL, 0) < 0 ||
         !health_kind_predicted(id.kind))
@@ -247,10 +325,15 @@ static int on_event(void *opaque, const HdsEvent *e)
         if (!match || !s->n || e->time_us < s->time_us[0] ||
             e->time_us > s->time_us[s->n - 1] + 5000000)
             continue;
-        ret = averted ? add_time(&s->averted_us, &s->nb_averted, &s->nb_averted_alloc, e->time_us)
-                      : add_time(&s->failure_us, &s->nb_failures, &s->nb_failures_alloc, e->time_us);
-        if (ret < 0)
+        if (averted) {
+            if ((ret = add_averted(s, e->time_us, averted_risk(e->cause))) < 0 ||
+                (ret = keep_event(&ld->averted, &ld->nb_averted_ev, &ld->nb_averted_ev_alloc, e, i,
+                                  s->nb_averted - 1)) < 0)
+                return ret;
+        } else if ((ret = add_time(&s->failure_us, &s->nb_failures, &s->nb_failures_alloc,
+                                   e->time_us)) < 0) {
             return ret;
+        }
     }
     return 0;
 }
@@ -276,6 +359,36 @@ static int tick_at(const DsSeries *s, int64_t t)
         }
     }
     return r;
+}
+
+/* The later state of each switch away: the first failure event of the
+ * instance it left, after it. Events come in time order, so each
+ * averted event's is the first failure of its instance past its time. */
+static void averted_outcomes(Loader *ld)
+{
+    for (int a = 0; a < ld->nb_averted_ev; a++) {
+        const LoadedEvent *av = &ld->averted[a];
+        DsSeries *s = &ld->ds->s[av->series];
+        for (int f = 0; f < ld->nb_fails; f++) {
+            const LoadedEvent *fe = &ld->fails[f];
+            if (fe->time_us > av->time_us && !strcmp(fe->stream, av->stream) &&
+                !strcmp(fe->component, av->component)) {
+                s->averted_fail_us[av->index] = fe->time_us;
+                break;
+            }
+        }
+    }
+}
+
+/* Sorts the switches away of s by time, their risks and outcomes with them. */
+static void sort_averted(DsSeries *s)
+{
+    for (int i = 1; i < s->nb_averted; i++)
+        for (int j = i; j > 0 && s->averted_us[j] < s->averted_us[j - 1]; j--) {
+            FFSWAP(int64_t, s->averted_us[j], s->averted_us[j - 1]);
+            FFSWAP(float, s->averted_risk[j], s->averted_risk[j - 1]);
+            FFSWAP(int64_t, s->averted_fail_us[j], s->averted_fail_us[j - 1]);
+        }
 }
 
 /* Keeps the failures that are new incidents of a component that was up. */
@@ -339,19 +452,46 @@ int dataset_load(Dataset *ds, const char *path, char *err, size_t err_size)
             df->first_us = df->last_us = 0;
         ret = hds_reader_events(r, &f, on_event, &ld);
     }
-    if (ret >= 0)
+    if (ret >= 0) {
+        averted_outcomes(&ld);
         for (int i = ld.first; i < ds->nb; i++) {
             DsSeries *s = &ds->s[i];
             count_failures(s);
-            qsort(s->averted_us, s->nb_averted, sizeof(*s->averted_us), cmp_i64);
+            sort_averted(s);
         }
+    }
     if (ret < 0)
         snprintf(err, err_size, "%s: cannot read the data store: %s", path, av_err2str(ret));
     hds_reader_close(&r);
     av_free(ld.comps);
     av_free(ld.feat);
     av_free(ld.table);
+    av_free(ld.fails);
+    av_free(ld.averted);
     return ret;
+}
+
+/* Did the instance switched away from at s's switch a fail on its own
+ * within the horizon of the switch (and is that known by end_us)? */
+static int averted_confirmed(const DsSeries *s, int a, int64_t horizon_us, int64_t end_us)
+{
+    int64_t f = s->averted_fail_us[a];
+
+    return f != INT64_MAX && f <= end_us && f - s->averted_us[a] <= horizon_us;
+}
+
+void dataset_averted_count(const Dataset *ds, int64_t horizon_us, int *confirmed, int *censored)
+{
+    *confirmed = *censored = 0;
+    for (int i = 0; i < ds->nb; i++) {
+        const DsSeries *s = &ds->s[i];
+        for (int a = 0; a < s->nb_averted; a++) {
+            if (averted_confirmed(s, a, horizon_us, INT64_MAX))
+                (*confirmed)++;
+            else
+                (*censored)++;
+        }
+    }
 }
 
 void dataset_label_series(const DsSeries *s, int64_t horizon_us, int64_t end_us, signed char *l)
@@ -376,7 +516,7 @@ void dataset_label_series(const DsSeries *s, int64_t horizon_us, int64_t end_us,
         else if (f < nf && s->failure_us[f] <= t + horizon_us)
             l[k] = 1;
         else if (a < na && s->averted_us[a] <= t + horizon_us)
-            l[k] = -1;
+            l[k] = averted_confirmed(s, a, horizon_us, end_us) ? 1 : -1;
         else if (t + horizon_us > end_us)
             l[k] = -1;
         else
@@ -407,6 +547,8 @@ void dataset_free(Dataset *ds)
         av_free(ds->s[i].label);
         av_free(ds->s[i].failure_us);
         av_free(ds->s[i].averted_us);
+        av_free(ds->s[i].averted_risk);
+        av_free(ds->s[i].averted_fail_us);
     }
     av_free(ds->s);
     for (int i = 0; i < ds->nb_files; i++)

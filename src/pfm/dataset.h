@@ -21,11 +21,19 @@
  *      or no failure follows within H and the series ends before t + H (its
  *      future is unknown);
  *    1 when a counted failure follows in (t, t + H];
- *   -1 when the orchestrator switched the component away at high risk in
- *      (t, t + H] (an "averted" event): what would have followed is not
+ *   when the orchestrator switched the component away at high risk in
+ *      (t, t + H] (an "averted" event), what would have followed is not
  *      known, and calling it healthy would teach the model that high risk
- *      is harmless;
+ *      is harmless (the mitigation erases the label that would have
+ *      confirmed the prediction): such ticks are never negatives. They are
+ *       1 when the instance switched away from failed on its own within H
+ *         of the switch (its failure event came after it: the switch only
+ *         came first; the prediction is confirmed),
+ *      -1 (censored) otherwise: left out of training and of the per-tick
+ *         figures, as the ticks whose future the data does not hold;
  *    0 otherwise.
+ * models/README.md ("Label feedback") argues for censoring over calling
+ * every averted failure a positive.
  */
 #ifndef HS_DATASET_H
 #define HS_DATASET_H
@@ -55,6 +63,11 @@ typedef struct DsSeries {
     int64_t *failure_us;         /* counted failures, increasing */
     int nb_averted, nb_averted_alloc;
     int64_t *averted_us;         /* switched away at high risk, increasing */
+    float *averted_risk;         /* nb_averted: the risk the switch was made
+                                  * at (NAN: the event does not say) */
+    int64_t *averted_fail_us;    /* nb_averted: the first failure event of
+                                  * the instance switched away from after the
+                                  * switch; INT64_MAX: none */
 } DsSeries;
 
 typedef struct DsFile {
@@ -86,6 +99,11 @@ int dataset_label(Dataset *ds, int64_t horizon_us);
  * uses for the ticks before its validation part, so that no label leaks
  * what happens in it. */
 void dataset_label_series(const DsSeries *s, int64_t horizon_us, int64_t end_us, signed char *label);
+
+/* The switches away at high risk of the dataset, for a horizon: how many
+ * were confirmed (the instance failed on its own within the horizon after
+ * the switch: those ticks are positives) and how many are censored. */
+void dataset_averted_count(const Dataset *ds, int64_t horizon_us, int *confirmed, int *censored);
 
 /* Frees everything the dataset holds (the struct itself is the caller's)
  * and zeroes it. */

@@ -275,6 +275,87 @@ static void test_dataset(void)
     dataset_free(&ds);
 }
 
+/* Label feedback: an output switched away from at high risk twice. After
+ * the first switch (100.5 s) the instance it left failed on its own 40 s
+ * later (its failure event names it): the prediction is confirmed and the
+ * ticks within the horizon before the switch are positives. After the
+ * second (200.5 s) the instance failed only 130 s later, past the horizon:
+ * censored. */
+static void test_label_feedback(void)
+{
+    static const struct { int at; const char *comp; const char *kind; const char *cause; } evs[] = {
+        { 100, "out:main", "averted", "switched away from out:main at risk 0.93 (request 3)" },
+        { 140, "out:main", "failure", "test" },
+        { 200, "out:main", "averted", "switched away from out:main at risk 0.81 (request 4)" },
+        { 330, "out:main", "failure", "test" },
+    };
+    char path[128], err[256];
+    HdsConfig cfg;
+    Hds *h = NULL;
+    Sample smp = { 0 };
+    Dataset ds = { 0 };
+    const DsSeries *out;
+    int confirmed, censored;
+
+    snprintf(path, sizeof(path), "%s/feedback.hds", tmpdir);
+    hds_config_init(&cfg);
+    cfg.path = path;
+    cfg.queue_ticks = 512;
+    CU_ASSERT_FATAL(hds_open(&h, &cfg) == 0);
+    for (int t = 0; t < 400; t++) {
+        SampleComp *c;
+        sample_reset(&smp, T0 + t * SEC, t);
+        c = sample_add_comp(&smp, COMP_OUTPUT, "news", "main", 0);
+        sample_set(c, OM_UP, 1);
+        sample_set(c, OM_PACKETS, 40.0 * t);
+        CU_ASSERT(hds_put_sample(h, &smp) == 0);
+        for (size_t e = 0; e < sizeof(evs) / sizeof(evs[0]); e++)
+            if (evs[e].at == t) {
+                Event ev = { .time_us = T0 + t * SEC + SEC / 2, .stream = "news",
+                             .component = evs[e].comp, .cause = evs[e].cause };
+                ev.kind = !strcmp(evs[e].kind, "failure") ? EV_FAILURE : EV_AVERTED;
+                CU_ASSERT(hds_put_event(h, &ev) == 0);
+            }
+    }
+    hds_close(&h);
+    sample_free(&smp);
+
+    CU_ASSERT_FATAL(dataset_load(&ds, path, err, sizeof(err)) == 0);
+    out = find(&ds, COMP_OUTPUT, "main", 0);
+    CU_ASSERT_FATAL(out != NULL);
+    CU_ASSERT_EQUAL_FATAL(out->nb_averted, 2);
+    /* the switch is stored with its risk and the later state of what it left */
+    CU_ASSERT(fabsf(out->averted_risk[0] - 0.93f) < 1e-6);
+    CU_ASSERT(fabsf(out->averted_risk[1] - 0.81f) < 1e-6);
+    CU_ASSERT_EQUAL(out->averted_fail_us[0], T0 + 140 * SEC + SEC / 2);
+    CU_ASSERT_EQUAL(out->averted_fail_us[1], T0 + 330 * SEC + SEC / 2);
+
+    CU_ASSERT_EQUAL(dataset_label(&ds, 60 * SEC), 0);
+    dataset_averted_count(&ds, 60 * SEC, &confirmed, &censored);
+    CU_ASSERT_EQUAL(confirmed, 1);
+    CU_ASSERT_EQUAL(censored, 1);
+    CU_ASSERT_EQUAL(out->label[40], 0);
+    CU_ASSERT_EQUAL(out->label[41], 1);     /* the switch at 100.5 is within 60 s */
+    CU_ASSERT_EQUAL(out->label[79], 1);     /* the failure at 140.5 is not yet, the switch is */
+    CU_ASSERT_EQUAL(out->label[100], 1);
+    CU_ASSERT_EQUAL(out->label[140], 1);    /* its own failure */
+    CU_ASSERT_EQUAL(out->label[141], -1);   /* cooldown */
+    /* the second switch: censored, never a negative */
+    CU_ASSERT_EQUAL(out->label[151], -1);
+    CU_ASSERT_EQUAL(out->label[200], -1);
+    CU_ASSERT_EQUAL(out->label[201], 0);
+    CU_ASSERT_EQUAL(out->label[271], 1);    /* the failure at 330.5 */
+    /* a horizon of 30 s: the first instance's failure came 40 s after its
+     * switch, too late to confirm it: censored too */
+    CU_ASSERT_EQUAL(dataset_label(&ds, 30 * SEC), 0);
+    dataset_averted_count(&ds, 30 * SEC, &confirmed, &censored);
+    CU_ASSERT_EQUAL(confirmed, 0);
+    CU_ASSERT_EQUAL(censored, 2);
+    CU_ASSERT_EQUAL(out->label[80], -1);
+    CU_ASSERT_EQUAL(out->label[70], 0);
+    dataset_free(&ds);
+}
+
 static void test_predictor_step(void)
 {
     Model *m = NULL;
@@ -353,6 +434,7 @@ int main(void)
     CU_add_test(suite, "health vector of an encoder", test_health_encoder);
     CU_add_test(suite, "health vector of other kinds", test_health_kinds);
     CU_add_test(suite, "a data store as labelled series", test_dataset);
+    CU_add_test(suite, "switches away at high risk: confirmed or censored", test_label_feedback);
     CU_add_test(suite, "one component stepped", test_predictor_step);
     CU_add_test(suite, "a sample stepped, its risk set", test_predictor_tick);
     CU_basic_set_mode(CU_BRM_VERBOSE);
