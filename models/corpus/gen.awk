@@ -77,6 +77,17 @@ function origin_ramp(t, st, sc, fmt, lo, hi,    r, s) {
     return r + s
 }
 
+# The input loses a growing share of its packets, d s at each ratio of
+# the list, then stalls past loss_timeout; returns the length.
+function input_steps(t, st, sc, d, ratios,    n, r, i) {
+    n = split(ratios, r, " ")
+    for (i = 1; i <= n; i++)
+        fault(t + (i - 1) * d, "input", sprintf("fault: drop, duration: %ds, ratio: %s", d, r[i]))
+    fault(t + n * d, "input", "fault: stall, duration: 3s")
+    sched(t, t + n * d + 3, st, "input", "led", sc)
+    return n * d + 3
+}
+
 # One scenario for stream st (role: origin, disk, local) at t; returns its length.
 function scenario(t, st, role,    sc, len, d, c, r, s) {
     sc = "enc_ramp enc_ramp out_ramp out_ramp in_decay in_thin in_thin enc_error enc_hang out_error in_stall enc_wobble out_hiccup in_jitter"
@@ -97,24 +108,11 @@ function scenario(t, st, role,    sc, len, d, c, r, s) {
         fault(t, "out:hls", sprintf("fault: slow, duration: %ds, ramp: %dms", len, irnd(20, 40)))
         sched(t, t + len, st, "out:hls", "led", sc)
     } else if (sc == "in_decay") {
-        d = irnd(20, 40)
-        fault(t, "input", sprintf("fault: drop, duration: %ds, ratio: 0.1", d))
-        fault(t + d, "input", sprintf("fault: drop, duration: %ds, ratio: 0.3", d))
-        fault(t + 2 * d, "input", sprintf("fault: drop, duration: %ds, ratio: 0.6", d))
-        fault(t + 3 * d, "input", "fault: stall, duration: 3s")
-        len = 3 * d + 3
-        sched(t, t + len, st, "input", "led", sc)
+        len = input_steps(t, st, sc, irnd(20, 40), "0.1 0.3 0.6")
     } else if (sc == "in_thin") {
         # packets thin out in steps (a publisher whose uplink degrades),
         # then nothing comes: the ingest rate drops long before the loss
-        d = irnd(15, 35)
-        fault(t, "input", sprintf("fault: drop, duration: %ds, ratio: 0.05", d))
-        fault(t + d, "input", sprintf("fault: drop, duration: %ds, ratio: 0.1", d))
-        fault(t + 2 * d, "input", sprintf("fault: drop, duration: %ds, ratio: 0.2", d))
-        fault(t + 3 * d, "input", sprintf("fault: drop, duration: %ds, ratio: 0.4", d))
-        fault(t + 4 * d, "input", "fault: stall, duration: 3s")
-        len = 4 * d + 3
-        sched(t, t + len, st, "input", "led", sc)
+        len = input_steps(t, st, sc, irnd(15, 35), "0.05 0.1 0.2 0.4")
     } else if (sc == "org_delay") {
         len = origin_ramp(t, st, sc, "fp delay 0ms..%dms over %ds", 300, 900)
     } else if (sc == "org_bw") {
