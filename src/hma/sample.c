@@ -25,6 +25,15 @@ static const MetricDef host_metrics[HM_NB] = {
     [HM_DISK_BUSY_RATIO] = { "hotspare_host_disk_busy_ratio", G, "share of the last tick the disk was busy" },
     [HM_NET_RX_BYTES]    = { "hotspare_host_network_receive_bytes_total", C, "bytes received on all interfaces" },
     [HM_NET_TX_BYTES]    = { "hotspare_host_network_transmit_bytes_total", C, "bytes sent on all interfaces" },
+    [HM_RSS_GROWTH]      = { "hotspare_process_resident_memory_growth_bytes_per_second", G, "growth of the resident set size: least-squares slope over the last 30 ticks" },
+    [HM_CGROUP_MEMORY_CURRENT] = { "hotspare_process_cgroup_memory_current_bytes", G, "memory charged to the process's cgroup (v2 memory.current)" },
+    [HM_CGROUP_MEMORY_MAX]     = { "hotspare_process_cgroup_memory_max_bytes", G, "the cgroup's hard memory limit (memory.max); absent when unlimited" },
+    [HM_CGROUP_MEMORY_HIGH]    = { "hotspare_process_cgroup_memory_high_bytes", G, "the cgroup's throttling limit (memory.high); absent when unlimited" },
+    [HM_CGROUP_MEMORY_TIME_TO_LIMIT] = { "hotspare_process_cgroup_memory_time_to_limit_seconds", G, "time until memory.current reaches the lower of memory.high and memory.max at its growth over the last 30 ticks; absent when not growing or unlimited" },
+    [HM_STORE_FS_FREE]   = { "hotspare_host_store_filesystem_free_bytes", G, "bytes free (for unprivileged writers) on the data store's filesystem" },
+    [HM_STORE_FS_SIZE]   = { "hotspare_host_store_filesystem_size_bytes", G, "size of the data store's filesystem" },
+    [HM_STORE_FS_FILL_RATE] = { "hotspare_host_store_filesystem_fill_rate_bytes_per_second", G, "growth of the used bytes of the data store's filesystem: least-squares slope over the last 30 ticks" },
+    [HM_STORE_FS_TIME_TO_FULL] = { "hotspare_host_store_filesystem_time_to_full_seconds", G, "time until the data store's filesystem is full at its fill rate; absent when not filling" },
 };
 
 static const MetricDef gpu_metrics[GM_NB] = {
@@ -58,6 +67,19 @@ static const MetricDef ingest_metrics[IM_NB] = {
     [IM_ERRORS]           = { "hotspare_ingest_errors_total", C, "demuxing and decoding errors" },
     [IM_CPU_SECONDS]      = { "hotspare_ingest_cpu_seconds_total", C, "CPU time of the ingest and decoder threads" },
     [IM_FAILURE_RISK]     = { "hotspare_ingest_failure_risk", G, "failure risk: P(it fails within the model's horizon) combined with how far it strays from its own past (predictor.h)" },
+    [IM_TCP_CONNECTIONS]  = { "hotspare_ingest_tcp_connections", G, "TCP connections to the source the network agent found" },
+    [IM_RTT]              = { "hotspare_ingest_rtt_seconds", G, "smoothed round-trip time to the source (tcp_info; the largest of its connections)" },
+    [IM_RTT_VAR]          = { "hotspare_ingest_rtt_variance_seconds", G, "round-trip time variation (tcp_info rttvar)" },
+    [IM_RETRANSMITS]      = { "hotspare_ingest_retransmits_total", C, "segments retransmitted to the source" },
+    [IM_LOST]             = { "hotspare_ingest_lost_packets", G, "segments presumed lost now (tcp_info lost)" },
+    [IM_UNACKED_BYTES]    = { "hotspare_ingest_unacked_bytes", G, "bytes sent to the source and not acknowledged" },
+    [IM_NOTSENT_BYTES]    = { "hotspare_ingest_notsent_bytes", G, "bytes written for the source and not sent yet" },
+    [IM_PEER_WINDOW]      = { "hotspare_ingest_peer_window_bytes", G, "the source's advertised receive window (Linux 6.2 and later)" },
+    [IM_DELIVERY_RATE]    = { "hotspare_ingest_delivery_rate_bytes_per_second", G, "the kernel's estimate of the rate delivered to the source" },
+    [IM_LAST_ACK_AGE]     = { "hotspare_ingest_last_ack_age_seconds", G, "time since the source last acknowledged anything" },
+    [IM_LAST_DATA_RECV_AGE] = { "hotspare_ingest_last_data_received_age_seconds", G, "time since data last came from the source" },
+    [IM_LAST_DATA_SENT_AGE] = { "hotspare_ingest_last_data_sent_age_seconds", G, "time since data last went to the source" },
+    [IM_RECV_QUEUE_BYTES] = { "hotspare_ingest_receive_queue_bytes", G, "bytes received from the source and not read yet (grows when hotspare is the slow side)" },
 };
 
 static const MetricDef encoder_metrics[EM_NB] = {
@@ -91,6 +113,10 @@ static const MetricDef output_metrics[OM_NB] = {
     [OM_RECONNECTS]        = { "hotspare_output_reconnects_total", C, "times the output was opened again" },
     [OM_CPU_SECONDS]       = { "hotspare_output_cpu_seconds_total", C, "CPU time of the muxer thread" },
     [OM_FAILURE_RISK]      = { "hotspare_output_failure_risk", G, "failure risk: P(it fails within the model's horizon) combined with how far it strays from its own past (predictor.h)" },
+    [OM_FS_FREE]           = { "hotspare_output_filesystem_free_bytes", G, "bytes free (for unprivileged writers) on the filesystem the output writes to" },
+    [OM_FS_SIZE]           = { "hotspare_output_filesystem_size_bytes", G, "size of the filesystem the output writes to" },
+    [OM_FS_FILL_RATE]      = { "hotspare_output_filesystem_fill_rate_bytes_per_second", G, "growth of the used bytes of the output's filesystem (all writers): least-squares slope over the last 30 ticks" },
+    [OM_FS_TIME_TO_FULL]   = { "hotspare_output_filesystem_time_to_full_seconds", G, "time until the output's filesystem is full at its fill rate; absent when not filling" },
 };
 
 static const MetricDef edge_metrics[XM_NB] = {
@@ -102,6 +128,19 @@ static const MetricDef edge_metrics[XM_NB] = {
     [XM_STATUS_4XX]      = { "hotspare_edge_responses_4xx_total", C, "HTTP responses 4xx" },
     [XM_STATUS_5XX]      = { "hotspare_edge_responses_5xx_total", C, "HTTP responses 5xx" },
     [XM_THROUGHPUT]      = { "hotspare_edge_throughput_bytes_per_second", G, "rate delivered to the peer over the last tick" },
+    [XM_TCP_CONNECTIONS] = { "hotspare_edge_tcp_connections", G, "TCP connections to the peer the network agent found" },
+    [XM_RTT]             = { "hotspare_edge_rtt_seconds", G, "smoothed round-trip time to the peer (tcp_info; the largest of its connections)" },
+    [XM_RTT_VAR]         = { "hotspare_edge_rtt_variance_seconds", G, "round-trip time variation (tcp_info rttvar)" },
+    [XM_RETRANSMITS]     = { "hotspare_edge_retransmits_total", C, "segments retransmitted to the peer" },
+    [XM_LOST]            = { "hotspare_edge_lost_packets", G, "segments presumed lost now (tcp_info lost)" },
+    [XM_UNACKED_BYTES]   = { "hotspare_edge_unacked_bytes", G, "bytes sent to the peer and not acknowledged" },
+    [XM_NOTSENT_BYTES]   = { "hotspare_edge_notsent_bytes", G, "bytes written for the peer and not sent yet (grows when its window is closed)" },
+    [XM_PEER_WINDOW]     = { "hotspare_edge_peer_window_bytes", G, "the peer's advertised receive window (Linux 6.2 and later)" },
+    [XM_DELIVERY_RATE]   = { "hotspare_edge_delivery_rate_bytes_per_second", G, "the kernel's estimate of the rate delivered to the peer" },
+    [XM_LAST_ACK_AGE]    = { "hotspare_edge_last_ack_age_seconds", G, "time since the peer last acknowledged anything" },
+    [XM_LAST_DATA_RECV_AGE] = { "hotspare_edge_last_data_received_age_seconds", G, "time since data last came from the peer" },
+    [XM_LAST_DATA_SENT_AGE] = { "hotspare_edge_last_data_sent_age_seconds", G, "time since data last went to the peer (grows while its window is closed)" },
+    [XM_RECV_QUEUE_BYTES]   = { "hotspare_edge_receive_queue_bytes", G, "bytes received from the peer and not read yet" },
 };
 
 #undef G

@@ -66,6 +66,18 @@ enum HostMetric {
     HM_DISK_BUSY_RATIO,
     HM_NET_RX_BYTES,         /* all interfaces, counters */
     HM_NET_TX_BYTES,
+    /* agent_mem.h: memory growth and the cgroup's limits */
+    HM_RSS_GROWTH,           /* bytes/s, least-squares slope of RSS over the window */
+    HM_CGROUP_MEMORY_CURRENT,/* cgroup v2 memory.current, bytes */
+    HM_CGROUP_MEMORY_MAX,    /* memory.max; absent when "max" (no limit) */
+    HM_CGROUP_MEMORY_HIGH,   /* memory.high; absent when "max" */
+    HM_CGROUP_MEMORY_TIME_TO_LIMIT, /* seconds to the lower limit at the growth
+                                       of memory.current; absent when not growing */
+    /* agent_disk.h: the filesystem of the data store (hds_path) */
+    HM_STORE_FS_FREE,        /* bytes available to unprivileged writers */
+    HM_STORE_FS_SIZE,
+    HM_STORE_FS_FILL_RATE,   /* bytes/s, slope of used bytes over the window */
+    HM_STORE_FS_TIME_TO_FULL,/* seconds; absent when not filling */
     HM_NB
 };
 
@@ -101,6 +113,21 @@ enum IngestMetric {
     IM_ERRORS,               /* demux and decode errors, counter */
     IM_CPU_SECONDS,          /* ingest + decoder threads, counter */
     IM_FAILURE_RISK,         /* the predictor's risk, 0..1 (predictor.h) */
+    /* agent_net.h: the TCP connection(s) to the source, from tcp_info;
+     * absent when the input has none (a file, UDP, SRT) */
+    IM_TCP_CONNECTIONS,
+    IM_RTT,                  /* seconds, smoothed (the worst connection) */
+    IM_RTT_VAR,              /* seconds */
+    IM_RETRANSMITS,          /* segments retransmitted, counter */
+    IM_LOST,                 /* segments presumed lost now */
+    IM_UNACKED_BYTES,        /* sent, not acknowledged by the peer */
+    IM_NOTSENT_BYTES,        /* written, not sent yet */
+    IM_PEER_WINDOW,          /* the peer's receive window, bytes (Linux >= 6.2) */
+    IM_DELIVERY_RATE,        /* bytes/s, the kernel's estimate */
+    IM_LAST_ACK_AGE,         /* seconds since the peer's last ACK */
+    IM_LAST_DATA_RECV_AGE,   /* seconds since data last came from the peer */
+    IM_LAST_DATA_SENT_AGE,   /* seconds since data last went to the peer */
+    IM_RECV_QUEUE_BYTES,     /* received, not read by us yet */
     IM_NB
 };
 
@@ -136,6 +163,13 @@ enum OutputMetric {
     OM_RECONNECTS,           /* counter */
     OM_CPU_SECONDS,          /* the muxer thread, counter */
     OM_FAILURE_RISK,
+    /* agent_disk.h: the filesystem a file output writes to; absent for
+     * network outputs */
+    OM_FS_FREE,              /* bytes available to unprivileged writers */
+    OM_FS_SIZE,
+    OM_FS_FILL_RATE,         /* bytes/s, slope of used bytes over the window
+                                (every writer's, not only this output's) */
+    OM_FS_TIME_TO_FULL,      /* seconds; absent when not filling */
     OM_NB
 };
 
@@ -148,6 +182,21 @@ enum EdgeMetric {
     XM_STATUS_4XX,
     XM_STATUS_5XX,
     XM_THROUGHPUT,           /* bytes/s */
+    /* agent_net.h: the output's TCP connection(s) to the peer, as for
+     * IngestMetric's; absent when it has none */
+    XM_TCP_CONNECTIONS,
+    XM_RTT,
+    XM_RTT_VAR,
+    XM_RETRANSMITS,
+    XM_LOST,
+    XM_UNACKED_BYTES,
+    XM_NOTSENT_BYTES,
+    XM_PEER_WINDOW,
+    XM_DELIVERY_RATE,
+    XM_LAST_ACK_AGE,
+    XM_LAST_DATA_RECV_AGE,
+    XM_LAST_DATA_SENT_AGE,
+    XM_RECV_QUEUE_BYTES,
     XM_NB
 };
 
