@@ -188,7 +188,8 @@ static int flush_tick(Loader *ld)
             continue;
         if ((si = series_of(ld, ld->tick.run, c)) < 0)
             return si;
-        health_extract(&ld->feat[si - ld->first], c, &host, ld->tick.time_us, x);
+        health_extract(&ld->feat[si - ld->first], c, health_peer(ld->comps, ld->nb_comps, c), &host,
+                       ld->tick.time_us, x);
         if ((ret = series_append(&ds->s[si], ld->tick.time_us, x)) < 0)
             return ret;
         ds->ticks++;

@@ -236,7 +236,7 @@ int predictor_tick(Predictor *p, Sample *s)
             continue;
         if (!(e = lookup(p, c)))
             return AVERROR(ENOMEM);
-        health_extract(&e->st.feat, c, &host, s->time_us, x);
+        health_extract(&e->st.feat, c, health_peer(s->comps, s->nb_comps, c), &host, s->time_us, x);
         predictor_step(m, &e->st, x, &o);
         sample_set(c, risk_metric(c->kind), o.risk);
         stepped++;

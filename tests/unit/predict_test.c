@@ -63,7 +63,7 @@ static void test_health_encoder(void)
     CU_ASSERT(h.v[0] == 0.25f && isnan(h.v[1]) && isnan(h.v[2]) && h.v[3] == 1.5f);
 
     set_encoder(&c, 0, 0, 30, 0.01, 2, 0, 0);
-    health_extract(&st, &c, &h, T0, x);
+    health_extract(&st, &c, NULL, &h, T0, x);
     CU_ASSERT_EQUAL(x[FEAT_UP], 1);
     CU_ASSERT_EQUAL(x[FEAT_ON_BACKUP], 0);
     CU_ASSERT(fabsf(x[FEAT_RATE_RATIO] - 1.0f) < 1e-6);
@@ -79,7 +79,7 @@ static void test_health_encoder(void)
     /* a second later: 3 errors, half a core, half the frame rate, a standby */
     c.backup = 1;
     set_encoder(&c, 15, 10000, 15, 0.01, 0, 3, 0.5);
-    health_extract(&st, &c, &h, T0 + SEC, x);
+    health_extract(&st, &c, NULL, &h, T0 + SEC, x);
     CU_ASSERT(fabsf(x[FEAT_ERRORS] - logf(4)) < 1e-5);
     CU_ASSERT(fabsf(x[FEAT_CPU] - 0.5f) < 1e-6);
     CU_ASSERT(fabsf(x[FEAT_RATE_RATIO] - 0.5f) < 1e-6);
@@ -88,13 +88,13 @@ static void test_health_encoder(void)
 
     /* the counters went back (a new run): no negative increase */
     set_encoder(&c, 0, 0, 30, 0.01, 0, 0, 0);
-    health_extract(&st, &c, &h, T0 + 2 * SEC, x);
+    health_extract(&st, &c, NULL, &h, T0 + 2 * SEC, x);
     CU_ASSERT_EQUAL(x[FEAT_ERRORS], 0);
     CU_ASSERT_EQUAL(x[FEAT_CPU], 0);
 
     /* an absent figure stays absent */
     c.present &= ~(1u << EM_LATENCY_P50);
-    health_extract(&st, &c, &h, T0 + 3 * SEC, x);
+    health_extract(&st, &c, NULL, &h, T0 + 3 * SEC, x);
     CU_ASSERT(isnan(x[FEAT_LATENCY]));
 }
 
@@ -112,7 +112,7 @@ static void test_health_kinds(void)
     CU_ASSERT(!health_kind_predicted(COMP_HOST) && !health_kind_predicted(COMP_GPU));
     CU_ASSERT(health_kind_predicted(COMP_INGEST) && health_kind_predicted(COMP_OUTPUT));
     CU_ASSERT(!health_kind_predicted(COMP_EDGE));
-    health_extract(&sg, &gpu, &h, T0, x);
+    health_extract(&sg, &gpu, NULL, &h, T0, x);
     for (int i = 0; i < FEAT_NB; i++)
         CU_ASSERT(isnan(x[i]));
 
@@ -122,13 +122,69 @@ static void test_health_kinds(void)
         sample_set(&in, IM_THROUGHPUT, t < 61 ? 100000 : 50000);
         sample_set(&in, IM_PACKETS, t < 61 ? 50.0 * t : 50.0 * 60 + 25);
         sample_set(&in, IM_LAST_PACKET_AGE, t < 61 ? 0.02 : 30);
-        health_extract(&st, &in, &h, T0 + t * SEC, x);
+        health_extract(&st, &in, NULL, &h, T0 + t * SEC, x);
     }
     CU_ASSERT(fabsf(x[FEAT_THROUGHPUT_RATIO] - 0.5f) < 1e-3);
     CU_ASSERT(fabsf(x[FEAT_RATE_RATIO] - 0.5f) < 1e-3);
     CU_ASSERT_EQUAL(x[FEAT_STALE], 10);                        /* clamped */
     CU_ASSERT_EQUAL(x[FEAT_ON_BACKUP], 1);                     /* a backup source */
     CU_ASSERT_EQUAL(x[FEAT_KIND], 0);
+}
+
+/* The figures of the agents: an output's network figures are its edge's
+ * (the same instance's, health_peer), its filesystem's are its own; the
+ * latency's trend against its own slow average; the process's RSS growth. */
+static void test_health_agents(void)
+{
+    SampleComp comps[3] = {
+        { .kind = COMP_OUTPUT, .stream = "news", .name = "main", .backup = 0 },
+        { .kind = COMP_EDGE, .stream = "news", .name = "main", .backup = 1 },
+        { .kind = COMP_EDGE, .stream = "news", .name = "main", .backup = 0 },
+    };
+    SampleComp host = { .kind = COMP_HOST, .stream = "", .name = "host" };
+    SampleComp *out = &comps[0], *edge = &comps[2];
+    HealthState st = { 0 };
+    HealthHost h;
+    float x[FEAT_NB];
+
+    CU_ASSERT_PTR_EQUAL(health_peer(comps, 3, out), edge);      /* its own instance's */
+    CU_ASSERT_PTR_NULL(health_peer(comps, 2, out));
+    CU_ASSERT_PTR_NULL(health_peer(comps, 3, edge));            /* only outputs have one */
+
+    sample_set(&host, HM_RSS_GROWTH, 2e6);
+    health_host_comp(&host, &h);
+    sample_set(out, OM_UP, 1);
+    sample_set(out, OM_WRITE_LATENCY, 0.01);
+    sample_set(out, OM_FS_FREE, 25e6);
+    sample_set(out, OM_FS_SIZE, 100e6);
+    sample_set(edge, XM_RTT, 0.001);
+    sample_set(edge, XM_UNACKED_BYTES, 999);
+    sample_set(edge, XM_PEER_WINDOW, 99999);
+    sample_set(edge, XM_LAST_ACK_AGE, 2.5);
+    health_extract(&st, out, edge, &h, T0, x);
+    CU_ASSERT(fabsf(x[FEAT_NET_RTT] - -3.0f) < 1e-5);
+    CU_ASSERT(fabsf(x[FEAT_NET_UNACKED] - 3.0f) < 1e-5);        /* log10(1 + 999) */
+    CU_ASSERT(fabsf(x[FEAT_NET_WINDOW] - 5.0f) < 1e-5);
+    CU_ASSERT(fabsf(x[FEAT_NET_ACK_WAIT] - 2.5f) < 1e-6);       /* bytes wait for it */
+    CU_ASSERT(fabsf(x[FEAT_FS_FREE] - 0.25f) < 1e-6);
+    CU_ASSERT_EQUAL(x[FEAT_FS_FULL], 5);                        /* not filling */
+    CU_ASSERT(fabsf(x[FEAT_HOST_RSS_GROWTH] - asinhf(2)) < 1e-5);
+    CU_ASSERT_EQUAL(x[FEAT_LATENCY_TREND], 0);                  /* its first latency */
+
+    /* a filesystem filling, nothing waiting for an ACK, writes 10 x slower */
+    sample_set(out, OM_FS_TIME_TO_FULL, 99);
+    sample_set(out, OM_WRITE_LATENCY, 0.1);
+    sample_set(edge, XM_UNACKED_BYTES, 0);
+    health_extract(&st, out, edge, &h, T0 + SEC, x);
+    CU_ASSERT(fabsf(x[FEAT_FS_FULL] - 2.0f) < 1e-5);            /* log10(1 + 99) */
+    CU_ASSERT_EQUAL(x[FEAT_NET_ACK_WAIT], 0);
+    CU_ASSERT(fabsf(x[FEAT_LATENCY_TREND] - 1.0f) < 1e-5);      /* a decade above */
+
+    /* no edge, no filesystem: absent, not "fine" */
+    out->present &= ~((1u << OM_FS_FREE) | (1u << OM_FS_SIZE));
+    health_extract(&st, out, NULL, &h, T0 + 2 * SEC, x);
+    CU_ASSERT(isnan(x[FEAT_NET_RTT]) && isnan(x[FEAT_NET_ACK_WAIT]) && isnan(x[FEAT_FS_FREE]) &&
+              isnan(x[FEAT_FS_FULL]));
 }
 
 /* A store with one stream: an encoder (primary, then its standby after a
@@ -433,6 +489,7 @@ int main(void)
     suite = CU_add_suite("predict", NULL, NULL);
     CU_add_test(suite, "health vector of an encoder", test_health_encoder);
     CU_add_test(suite, "health vector of other kinds", test_health_kinds);
+    CU_add_test(suite, "health vector: the agents' figures", test_health_agents);
     CU_add_test(suite, "a data store as labelled series", test_dataset);
     CU_add_test(suite, "switches away at high risk: confirmed or censored", test_label_feedback);
     CU_add_test(suite, "one component stepped", test_predictor_step);
