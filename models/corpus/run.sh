@@ -114,8 +114,8 @@ if [ -n "$todo" ]; then
     done
     # the signals' trap cleans up itself: an EXIT trap does not run when a
     # signal's trap exits in every shell
-    trap 'harness_cleanup; stop_nginx' EXIT
-    trap 'trap - EXIT; kill $DRIVERS 2> /dev/null; harness_cleanup; stop_nginx; exit 1' INT TERM HUP
+    trap 'harness_cleanup || true; stop_nginx' EXIT
+    trap 'trap - EXIT; kill $DRIVERS 2> /dev/null; harness_cleanup || true; stop_nginx; exit 1' INT TERM HUP
     # the origin of every job's s00: an nginx taking HLS over WebDAV PUT
     N=$DIR/nginx
     rm -rf "$N"
@@ -167,11 +167,12 @@ if [ -n "$todo" ]; then
     DRIVERS="$DRIVERS $!"
     # the jobs end by themselves (duration); what their drivers still had
     # to do is of no use then
+    # a run whose stream failed for good ends with status 1: its store is whole
     for p in $RUNS; do wait "$p" || echo "corpus: a run ended with status $? (see its run.log)"; done
     kill $DRIVERS 2> /dev/null || true
-    harness_cleanup
-    stop_nginx
     trap - EXIT
+    harness_cleanup || true
+    stop_nginx
     for j in $todo; do
         n=${j%%:*}
         [ -s "$DIR/$n/$n.hds" ] || { echo "corpus: $n recorded nothing (see $DIR/$n/run.log)" >&2; exit 1; }
