@@ -10,6 +10,11 @@
 #include <libavutil/mem.h>
 
 #include "hma/agent_plane.h"
+#include "plane/stage.h"
+
+/* The Stage that every stage struct begins with (stage.h), for the
+ * published status (InstStatus.sock_inode). */
+#define STAGE_OF(x) ((Stage *)(void *)(x))
 
 /* What the previous tick saw, for rates. */
 typedef struct SourcePrev {
@@ -20,6 +25,14 @@ typedef struct OutputPrev {
     int64_t bytes, write_us_sum, writes;
 } OutputPrev;
 
+/* Per output: where each destination's connection goes, the edge's
+ * retransmission counter, each destination's filesystem (-1: not a file). */
+typedef struct OutputNet {
+    NetPeer peer[COMP_MAX_INSTANCES];
+    NetTrack track;
+    int fs[COMP_MAX_INSTANCES];
+} OutputNet;
+
 struct AgentPlane {
     Pipeline *p;
     const JobStream *js;
@@ -27,6 +40,11 @@ struct AgentPlane {
     SourcePrev prev_src[16];
     int64_t *prev_frames;        /* per rendition, then audio */
     OutputPrev *prev_out;        /* per output */
+    AgentNet *net;               /* not owned; NULL: no network figures */
+    AgentDisk *disk;             /* not owned; NULL: no filesystem figures */
+    NetPeer src_peer[16];
+    NetTrack src_track[16];
+    OutputNet *out_net;          /* per output */
 };
 
 int agent_plane_alloc(AgentPlane **pa, Pipeline *p)
@@ -40,7 +58,8 @@ int agent_plane_alloc(AgentPlane **pa, Pipeline *p)
     a->js = pipeline_stream(p);
     a->prev_frames = av_calloc(a->js->nb_renditions + 1, sizeof(*a->prev_frames));
     a->prev_out = av_calloc(a->js->nb_outputs, sizeof(*a->prev_out));
-    if (!a->prev_frames || !a->prev_out) {
+    a->out_net = av_calloc(a->js->nb_outputs, sizeof(*a->out_net));
+    if (!a->prev_frames || !a->prev_out || !a->out_net) {
         agent_plane_free(&a);
         return AVERROR(ENOMEM);
     }
@@ -54,7 +73,54 @@ void agent_plane_free(AgentPlane **pa)
         return;
     av_freep(&(*pa)->prev_frames);
     av_freep(&(*pa)->prev_out);
+    av_freep(&(*pa)->out_net);
     av_freep(pa);
+}
+
+/* A URL whose host does not resolve keeps its figures absent: said once
+ * here, never with the URL (it may hold a key). */
+static void resolve(AgentPlane *a, const char *what, const char *url,
+                    const AVDictionary *opts, NetPeer *peer)
+{
+    int ret = agent_net_resolve(url, opts, peer);
+
+    if (ret < 0)
+        av_log(a->net, AV_LOG_WARNING, "%s/%s: cannot resolve the host of its URL (%s): "
+               "its connection is found only if the stage names it\n",
+               a->js->name, what, av_err2str(ret));
+}
+
+int agent_plane_set_agents(AgentPlane *a, AgentNet *net, AgentDisk *disk)
+{
+    const JobStream *js = a->js;
+    char name[96];
+
+    a->net = net;
+    a->disk = disk;
+    if (net)
+        for (int i = 0; i < 1 + js->input.nb_backups && i < 16; i++)
+            resolve(a, i ? "input.backup" : "input",
+                    i ? js->input.backups[i - 1].url : js->input.url,
+                    i ? js->input.backups[i - 1].options : js->input.options, &a->src_peer[i]);
+    for (int o = 0; o < js->nb_outputs; o++) {
+        const JobOutput *jo = &js->outputs[o];
+        OutputNet *on = &a->out_net[o];
+        for (int k = 0; k < COMP_MAX_INSTANCES; k++)
+            on->fs[k] = -1;
+        for (int k = 0; k < 1 + jo->nb_backups && k < COMP_MAX_INSTANCES; k++) {
+            const char *url = k ? jo->backups[k - 1].url : jo->url;
+            char dir[4096];
+            snprintf(name, sizeof(name), "%s%s", jo->name, k ? ".backup" : "");
+            if (net)
+                resolve(a, name, url, k ? jo->backups[k - 1].options : jo->options, &on->peer[k]);
+            if (disk && agent_disk_url_dir(url, dir, sizeof(dir))) {
+                on->fs[k] = agent_disk_add(disk, dir);
+                if (on->fs[k] == AVERROR(ENOMEM))
+                    return on->fs[k];
+            }
+        }
+    }
+    return 0;
 }
 
 static double cpu_of(AgentPlane *a, const char *component, ThreadCpuFn cpu, void *opaque)
@@ -72,6 +138,10 @@ static void sample_sources(AgentPlane *a, Sample *s, int64_t now, double dt,
 {
     int active = input_active(pipeline_input(a->p));
     int nb = FFMIN(input_nb_sources(pipeline_input(a->p)), 16);
+    CompStatus cs;
+
+    if (a->net)
+        stage_status(STAGE_OF(pipeline_input(a->p)), &cs);
 
     for (int i = 0; i < nb; i++) {
         SourcePrev *pv = &a->prev_src[i];
@@ -126,6 +196,12 @@ static void sample_sources(AgentPlane *a, Sample *s, int64_t now, double dt,
         }
         if (cpus >= 0)
             sample_set(c, IM_CPU_SECONDS, cpus);
+        if (a->net) {
+            NetFigures nf;
+            agent_net_component(a->net, i < COMP_MAX_INSTANCES ? cs.inst[i].sock_inode : 0,
+                                &a->src_peer[i], AGENT_NET_RECV, &a->src_track[i], &nf);
+            agent_net_sample(&nf, c, IM_TCP_CONNECTIONS);
+        }
     }
 }
 
@@ -187,7 +263,11 @@ static void sample_outputs(AgentPlane *a, Sample *s, double dt, ThreadCpuFn cpu,
         char comp[64];
         double cpus;
 
+        OutputNet *on = &a->out_net[o];
+        int inst;
+
         output_stats(pipeline_output(a->p, o), &os);
+        inst = os.active >= 0 && os.active < COMP_MAX_INSTANCES ? os.active : 0;
         up = os.opened && os.active >= 0 && !os.failed;
         writes = os.writes - pv->writes;
         max = output_take_max_write(pipeline_output(a->p, o));
@@ -209,6 +289,8 @@ static void sample_outputs(AgentPlane *a, Sample *s, double dt, ThreadCpuFn cpu,
         snprintf(comp, sizeof(comp), "out:%s", js->outputs[o].name);
         if ((cpus = cpu_of(a, comp, cpu, opaque)) >= 0)
             sample_set(c, OM_CPU_SECONDS, cpus);
+        if (a->disk)
+            agent_disk_sample(a->disk, on->fs[inst], c, OM_FS_FREE);
 
         /* the peer, as the output's writes see it; HTTP status classes
          * from the segment confirmations of HLS/DASH over HTTP (absent for
@@ -225,6 +307,14 @@ static void sample_outputs(AgentPlane *a, Sample *s, double dt, ThreadCpuFn cpu,
         if (os.http_checks)
             for (int k = 0; k < 4; k++)
                 sample_set(e, XM_STATUS_2XX + k, os.http_status[k]);
+        if (a->net) {
+            CompStatus cs;
+            NetFigures nf;
+            stage_status(STAGE_OF(pipeline_output(a->p, o)), &cs);
+            agent_net_component(a->net, cs.inst[inst].sock_inode, &on->peer[inst],
+                                AGENT_NET_SEND, &on->track, &nf);
+            agent_net_sample(&nf, e, XM_TCP_CONNECTIONS);
+        }
         *pv = (OutputPrev){ os.bytes, os.write_us_sum, os.writes };
     }
 }

@@ -6,8 +6,11 @@
 #include <libavutil/mem.h>
 #include <libavutil/time.h>
 
+#include "hma/agent_disk.h"
 #include "hma/agent_drm.h"
 #include "hma/agent_host.h"
+#include "hma/agent_mem.h"
+#include "hma/agent_net.h"
 #include "hma/agent_plane.h"
 #include "hma/agent_nvml.h"
 #include "core/log.h"
@@ -31,6 +34,10 @@ struct Sampler {
     AgentDrmSample *drm_cur, *drm_prev;
     AgentDrmStats *drm_stats;
     int drm_have_prev;
+    AgentNet *net;
+    AgentDisk *disk;
+    int store_fs;                /* the data store's filesystem, -1: none */
+    AgentMem *mem;
 };
 
 /* The first local directory the job writes to: its disk's I/O matters. */
@@ -81,8 +88,18 @@ int sampler_alloc(Sampler **psm, const Job *job, Pipeline **pl, int nb)
     /* each agent that cannot work here says so once and stays out */
     if ((ret = agent_host_alloc(&sm->host, output_dir(job, dir, sizeof(dir)))) < 0 ||
         (ret = agent_nvml_alloc(&sm->nvml, NULL)) < 0 ||
-        (ret = agent_drm_alloc(&sm->drm)) < 0)
+        (ret = agent_drm_alloc(&sm->drm)) < 0 ||
+        (ret = agent_net_alloc(&sm->net)) < 0 ||
+        (ret = agent_disk_alloc(&sm->disk)) < 0 ||
+        (ret = agent_mem_alloc(&sm->mem)) < 0)
         goto fail;
+    sm->store_fs = -1;
+    if (job->supervisor.hds_path &&
+        agent_disk_url_dir(job->supervisor.hds_path, dir, sizeof(dir)))
+        sm->store_fs = agent_disk_add(sm->disk, dir);
+    for (int i = 0; i < sm->nb; i++)
+        if ((ret = agent_plane_set_agents(sm->planes[i], sm->net, sm->disk)) < 0)
+            goto fail;
     if (agent_nvml_status(sm->nvml, NULL) >= 0)
         agent_nvml_events_start(sm->nvml, 0);
     *psm = sm;
@@ -104,6 +121,9 @@ void sampler_free(Sampler **psm)
     agent_nvml_free(&sm->nvml);
     agent_drm_free(&sm->drm);
     agent_host_free(&sm->host);
+    agent_net_free(&sm->net);
+    agent_disk_free(&sm->disk);
+    agent_mem_free(&sm->mem);
     av_freep(&sm->host_cur);
     av_freep(&sm->host_prev);
     av_freep(&sm->drm_cur);
@@ -140,7 +160,27 @@ static double thread_cpu(void *opaque, const char *component)
     return found ? (double)ticks / h->clk_tck : -1;
 }
 
-static void sample_host(Sampler *sm)
+/* Memory growth, the cgroup's limits, the data store's filesystem. */
+static void sample_host_trends(Sampler *sm, SampleComp *c, double now_s)
+{
+    const AgentHostSample *cur = sm->host_cur;
+    AgentMemFigures m;
+
+    agent_mem_sample(sm->mem, now_s, (cur->have & AGENT_HOST_RSS) ? (double)cur->rss_bytes : -1, &m);
+    if (m.have_rss_growth)
+        sample_set(c, HM_RSS_GROWTH, m.rss_growth);
+    if (m.have_current)
+        sample_set(c, HM_CGROUP_MEMORY_CURRENT, m.current);
+    if (m.have_max)
+        sample_set(c, HM_CGROUP_MEMORY_MAX, m.max);
+    if (m.have_high)
+        sample_set(c, HM_CGROUP_MEMORY_HIGH, m.high);
+    if (m.have_time_to_limit)
+        sample_set(c, HM_CGROUP_MEMORY_TIME_TO_LIMIT, m.time_to_limit);
+    agent_disk_sample(sm->disk, sm->store_fs, c, HM_STORE_FS_FREE);
+}
+
+static void sample_host(Sampler *sm, double now_s)
 {
     AgentHostSample *cur = sm->host_cur;
     AgentHostRates *r = NULL;
@@ -189,6 +229,7 @@ static void sample_host(Sampler *sm)
         sample_set(c, HM_NET_RX_BYTES, rx);
         sample_set(c, HM_NET_TX_BYTES, tx);
     }
+    sample_host_trends(sm, c, now_s);
 }
 
 static void sample_nvml(Sampler *sm)
@@ -288,7 +329,10 @@ Sample *sampler_tick(Sampler *sm)
     AgentHostSample *t;
 
     sample_reset(&sm->s, av_gettime(), sm->tick++);
-    sample_host(sm);
+    /* the shared agents first: the components read what they took */
+    agent_net_refresh(sm->net);
+    agent_disk_refresh(sm->disk, now / 1e6);
+    sample_host(sm, now / 1e6);
     sample_nvml(sm);
     sample_drm(sm);
     for (int i = 0; i < sm->nb; i++)

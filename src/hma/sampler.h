@@ -6,7 +6,11 @@
  * holds the outputs, the network), each GPU (NVML for NVIDIA, DRM fdinfo
  * for VAAPI devices this process uses), and every stream's components
  * (agent_plane.h). Per-component CPU comes from the threads named after
- * the component (encoder libraries' worker threads inherit the name).
+ * the component (encoder libraries' worker threads inherit the name). The
+ * network agent (agent_net.h) gives the sources and the outputs' edges the
+ * kernel's figures of their TCP connections; the disk agent (agent_disk.h)
+ * the file outputs' and the data store's filesystems; the memory agent
+ * (agent_mem.h) the process's memory growth and its cgroup's limits.
  *
  * Probes that cannot work here (no GPU, no PSI) have said so once and add
  * nothing: absent, not zero.
