@@ -27,6 +27,8 @@
 # run.sh mounts and fills (when disk=1); the others to a local directory.
 # Each stream gets its own schedule, one scenario every 60-120 s:
 #
+# Input faults go to the source in use (see input_failed).
+#
 #   led: precursors, then a failure (what the failure head can learn)
 #     enc_ramp     the encoder slows down frame by frame (a CPU it shares
 #                  more and more) until it is behind real time past the
@@ -77,14 +79,23 @@ function origin_ramp(t, st, sc, fmt, lo, hi,    r, s) {
     return r + s
 }
 
+# An input does not switch back: after a failure the stream reads its
+# backup source until that one fails, so an input's faults go to the
+# source in use (a fault on the other one would fail nothing, and its
+# precursors would be labelled healthy).
+function input_failed() {
+    insrc = insrc == "input" ? "input.backup" : "input"
+}
+
 # The input loses a growing share of its packets, d s at each ratio of
 # the list, then stalls past loss_timeout; returns the length.
 function input_steps(t, st, sc, d, ratios,    n, r, i) {
     n = split(ratios, r, " ")
     for (i = 1; i <= n; i++)
-        fault(t + (i - 1) * d, "input", sprintf("fault: drop, duration: %ds, ratio: %s", d, r[i]))
-    fault(t + n * d, "input", "fault: stall, duration: 3s")
-    sched(t, t + n * d + 3, st, "input", "led", sc)
+        fault(t + (i - 1) * d, insrc, sprintf("fault: drop, duration: %ds, ratio: %s", d, r[i]))
+    fault(t + n * d, insrc, "fault: stall, duration: 3s")
+    sched(t, t + n * d + 3, st, insrc, "led", sc)
+    input_failed()
     return n * d + 3
 }
 
@@ -135,9 +146,10 @@ function scenario(t, st, role,    sc, len, d, c, r, s) {
         fault(t, "out:hls", "fault: " pick("error close"))
         sched(t, t, st, "out:hls", "abrupt", sc)
     } else if (sc == "in_stall") {
-        fault(t, "input", "fault: stall, duration: 3s")
+        fault(t, insrc, "fault: stall, duration: 3s")
         len = 3
-        sched(t, t + len, st, "input", "abrupt", sc)
+        sched(t, t + len, st, insrc, "abrupt", sc)
+        input_failed()
     } else if (sc == "org_hang") {
         s = irnd(8, 15)
         outside(t, "fp stall")
@@ -157,8 +169,8 @@ function scenario(t, st, role,    sc, len, d, c, r, s) {
         sched(t, t + 1, st, "out:hls", "benign", sc)
     } else if (sc == "in_jitter") {
         len = irnd(5, 20)
-        fault(t, "input", sprintf("fault: drop, duration: %ds, ratio: 0.02", len))
-        sched(t, t + len, st, "input", "benign", sc)
+        fault(t, insrc, sprintf("fault: drop, duration: %ds, ratio: 0.02", len))
+        sched(t, t + len, st, insrc, "benign", sc)
     } else if (sc == "org_wobble") {
         len = irnd(20, 40)
         outside(t, sprintf("fp delay 0ms..%dms over %ds", irnd(20, 60), len))
@@ -251,6 +263,7 @@ BEGIN {
         printf "    latency_budget: %ds\n", budget
         printf "    duration: %ds\n", total
         flines = ""
+        insrc = "input"
         t = irnd(40, 100)
         n = 0
         while (t < total - 60) {
@@ -259,8 +272,8 @@ BEGIN {
             t += len + irnd(60, 120)
         }
         if (!n) {
-            fault(total - 40, "input", "fault: stall, duration: 3s")
-            sched(total - 40, total - 37, st, "input", "abrupt", "in_stall")
+            fault(total - 40, insrc, "fault: stall, duration: 3s")
+            sched(total - 40, total - 37, st, insrc, "abrupt", "in_stall")
         }
         if (flines != "")
             printf "    faults:\n%s", flines

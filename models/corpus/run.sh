@@ -115,7 +115,7 @@ if [ -n "$todo" ]; then
     # the signals' trap cleans up itself: an EXIT trap does not run when a
     # signal's trap exits in every shell
     trap 'harness_cleanup || true; stop_nginx' EXIT
-    trap 'trap - EXIT; kill $DRIVERS 2> /dev/null; harness_cleanup || true; stop_nginx; exit 1' INT TERM HUP
+    trap 'trap - EXIT; kill $RUNS $DRIVERS 2> /dev/null; harness_cleanup || true; stop_nginx; exit 1' INT TERM HUP
     # the origin of every job's s00: an nginx taking HLS over WebDAV PUT
     N=$DIR/nginx
     rm -rf "$N"

@@ -13,7 +13,8 @@
  *
  * Both read the component's own figures (health.h slots up to cpu_cores,
  * not on_backup); both alarm at 0.5. The model alarms at its own
- * threshold. Printed as a table; --json and --svg write the same figures
+ * threshold. Every detector's alarm needs --confirm ticks in a row above
+ * its threshold (eval_confirm), as the orchestrator's does. Printed as a table; --json and --svg write the same figures
  * and a plot of the risk over time with the failures marked.
  *
  * With --faults (the schedules the corpus generator wrote), each failure
@@ -185,6 +186,26 @@ static EvalSeries *series_of(const Dataset *ds, const float *score, const signed
     return es;
 }
 
+/* --alarms: each alarm onset of the model, a line: "SERIES SECONDS true|false|unjudged"
+ * (seconds from its stream's first tick), to tell what the false ones were. */
+typedef struct AlarmLog {
+    FILE *f;
+    const Dataset *ds;
+} AlarmLog;
+
+static void log_alarm(void *opaque, int series, int64_t t_us, int judged)
+{
+    AlarmLog *al = opaque;
+    const DsSeries *s = &al->ds->s[series];
+    int64_t t0 = INT64_MAX;
+
+    for (int j = 0; j < al->ds->nb; j++)
+        if (al->ds->s[j].file == s->file && al->ds->s[j].n && !strcmp(al->ds->s[j].stream, s->stream))
+            t0 = FFMIN(t0, al->ds->s[j].time_us[0]);
+    fprintf(al->f, "%s %.0f %s\n", s->label_name, (t_us - t0) / 1e6,
+            judged == 0 ? "true" : judged == 1 ? "false" : "unjudged");
+}
+
 static int write_file(const char *path, const char *text)
 {
     FILE *f = strcmp(path, "-") ? fopen(path, "w") : stdout;
@@ -209,12 +230,16 @@ static int eval_exec(int argc, char **argv)
         { "svg",        required_argument, 0, 'g' },
         { "panels",     required_argument, 0, 'P' },
         { "faults",     required_argument, 0, 'F' },
+        { "confirm",    required_argument, 0, 'C' },
+        { "threshold",  required_argument, 0, 'T' },
+        { "alarms",     required_argument, 0, 'A' },
         CMD_COMMON_LONGOPTS,
         { 0 },
     };
     const char *stores[MAX_STORES], *model_path = NULL, *json = NULL, *svg = NULL;
-    const char *schedules[MAX_SCHEDULES];
-    int nb_schedules = 0, nb_faults = 0;
+    const char *schedules[MAX_SCHEDULES], *alarms = NULL;
+    int nb_schedules = 0, nb_faults = 0, confirm = TRAIN_CONFIRM;
+    double threshold = NAN;
     EvalFault *faults = NULL;
     signed char *cls = NULL;
     int nb_stores = 0, c, ret, status = HS_EXIT_USAGE, panels = 12;
@@ -244,6 +269,22 @@ static int eval_exec(int argc, char **argv)
             if (nb_schedules == MAX_SCHEDULES)
                 return cmd_usage_error(&cmd_eval_entry, "at most %d schedules", MAX_SCHEDULES);
             schedules[nb_schedules++] = optarg;
+            break;
+        case 'C':
+            confirm = atoi(optarg);
+            if (confirm < 1 || confirm > 60)
+                return cmd_usage_error(&cmd_eval_entry, "--confirm wants 1..60 ticks, got '%s'", optarg);
+            break;
+        case 'T': {
+            char *end;
+            threshold = strtod(optarg, &end);
+            if (*end || !(threshold > 0 && threshold <= 1))
+                return cmd_usage_error(&cmd_eval_entry, "--threshold wants a risk in (0, 1], got '%s'",
+                                       optarg);
+            break;
+        }
+        case 'A':
+            alarms = optarg;
             break;
         case 'j':
             json = optarg;
@@ -304,6 +345,13 @@ static int eval_exec(int argc, char **argv)
     train_score(m, &ds, NULL, NULL, risk);
     score_static(m, &ds, stat);
     score_ewma(&ds, ewma);
+    /* every detector read as the orchestrator reads the risk: above its
+     * threshold for confirm ticks in a row */
+    for (size_t i = 0, off = 0; i < (size_t)ds.nb; off += ds.s[i++].n) {
+        eval_confirm(risk + off, ds.s[i].n, confirm);
+        eval_confirm(stat + off, ds.s[i].n, confirm);
+        eval_confirm(ewma + off, ds.s[i].n, confirm);
+    }
     if (nb_schedules && !(cls = failure_classes(&ds, faults, nb_faults)))
         goto end;
     if (!(es[0] = series_of(&ds, risk, cls)) || !(es[1] = series_of(&ds, stat, cls)) ||
@@ -313,21 +361,36 @@ static int eval_exec(int argc, char **argv)
     /* a threshold of 1 never fires (model.h) */
     rows[0] = (EvalReportRow){ .detector = "model", .release = m->thr_low,
                                .threshold = m->thr_high < 1 ? m->thr_high : 1 + 1e-6 };
+    if (!isnan(threshold)) {
+        rows[0].threshold = threshold;
+        rows[0].release = threshold * TRAIN_RELEASE_RATIO;
+    }
     rows[1] = (EvalReportRow){ .detector = "static threshold", .threshold = 0.5, .release = 0.5 };
     rows[2] = (EvalReportRow){ .detector = "ewma z-score", .threshold = 0.5, .release = 0.5 };
-    for (int d = 0; d < 3; d++)
-        if ((ret = eval_run(es[d], ds.nb, rows[d].threshold, rows[d].release, horizon, &rows[d].r)) < 0) {
+    for (int d = 0; d < 3; d++) {
+        AlarmLog al = { .ds = &ds };
+        if (!d && alarms && !(al.f = fopen(alarms, "w"))) {
+            fprintf(stderr, "hotspare eval: cannot write %s: %s\n", alarms, av_err2str(AVERROR(errno)));
+            goto end;
+        }
+        ret = eval_run_alarms(es[d], ds.nb, rows[d].threshold, rows[d].release, horizon, &rows[d].r,
+                              al.f ? log_alarm : NULL, &al);
+        if (al.f)
+            fclose(al.f);
+        if (ret < 0) {
             fprintf(stderr, "hotspare eval: %s\n", av_err2str(ret));
             goto end;
         }
+    }
 
     {
         int n = eval_report_table(rows, 3, horizon, NULL, 0);
         if (!(buf = av_malloc(n + 1)))
             goto end;
         eval_report_table(rows, 3, horizon, buf, n + 1);
-        printf("%s: %d component series from %d store%s, %" PRId64 " ticks\n%s", model_path, ds.nb,
-               ds.nb_files, ds.nb_files == 1 ? "" : "s", ds.ticks, buf);
+        printf("%s: %d component series from %d store%s, %" PRId64 " ticks; alarms after %d tick%s "
+               "above the threshold\n%s", model_path, ds.nb, ds.nb_files, ds.nb_files == 1 ? "" : "s",
+               ds.ticks, confirm, confirm == 1 ? "" : "s in a row", buf);
         av_freep(&buf);
     }
     if (json) {
@@ -379,6 +442,11 @@ const CmdEntry cmd_eval_entry = {
         "  -m, --model FILE   the model file (models/default.hsm)\n"
         "  -H, --hds FILE     a data store (repeatable); evaluate on data the model\n"
         "                     was not trained on\n"
+        "      --confirm N    an alarm needs N ticks in a row above the threshold, as\n"
+        "                     the orchestrator's confirm (its default) [3]\n"
+        "      --threshold R  the model's alarm threshold instead of its own\n"
+        "      --alarms FILE  the model's alarms, one a line: component, seconds from\n"
+        "                     its stream's start, true, false or unjudged\n"
         "      --faults FILE  the schedule of the faults injected while the stores\n"
         "                     recorded (repeatable; models/corpus/gen.awk's faults.tsv):\n"
         "                     the figures are also given for the failures that came on\n"

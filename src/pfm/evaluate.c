@@ -330,7 +330,8 @@ static int failure_class(const EvalSeries *e, int i)
 /* The whole event view at one threshold, plus the per-tick precision and
  * recall (which need the same pass over the ticks). */
 static void event_pass(const Prep *p, const EvalSeries *s, int nb, double threshold,
-                       double release, int64_t horizon_us, EvalResult *r)
+                       double release, int64_t horizon_us, EvalResult *r,
+                       EvalAlarmFn on_alarm, void *opaque)
 {
     int64_t tp = 0, fp = 0;
     int caught = 0;
@@ -365,8 +366,13 @@ static void event_pass(const Prep *p, const EvalSeries *s, int nb, double thresh
                 r->alarms++;
                 while (fi < nf && f[fi] <= t)
                     fi++;
-                if (fi == nf || f[fi] - t > horizon_us)
-                    r->false_alarms++;
+                /* no failure follows: false, unless the tick's future is
+                 * unknown (label -1: down, just failed, the data ends) */
+                int judged = fi == nf || f[fi] - t > horizon_us ? (lab < 0 ? 2 : 1) : 0;
+                r->false_alarms += judged == 1;
+                r->unjudged_alarms += judged == 2;
+                if (on_alarm)
+                    on_alarm(opaque, k, t, judged);
             }
             if (above & (fa < nf)) {
                 /* the failures in (t, t + horizon] not caught yet are caught
@@ -423,18 +429,33 @@ static void event_pass(const Prep *p, const EvalSeries *s, int nb, double thresh
 int eval_run(const EvalSeries *s, int nb, double threshold, double release,
              int64_t horizon_us, EvalResult *r)
 {
-    Prep p;
-    int ret;
+    return eval_run_alarms(s, nb, threshold, release, horizon_us, r, NULL, NULL);
+}
 
-    if (!r || isnan(threshold) || isnan(release) || release > threshold || horizon_us <= 0)
-        return AVERROR(EINVAL);
-    if ((ret = eval_check_series(s, nb)) < 0)
-        return ret;
-    if ((ret = prep_init(&p, s, nb)) < 0)
-        return ret;
-    event_pass(&p, s, nb, threshold, release, horizon_us, r);
-    prep_free(&p);
-    return 0;
+/* ---- what an orchestrator acts on -------------------------------------- */
+
+void eval_confirm(float *score, int n, int confirm)
+{
+    /* the last confirm - 1 scored values before the tick, oldest first */
+    float prev[64];
+    int np = 0;
+
+    confirm = FFMIN(confirm, (int)FF_ARRAY_ELEMS(prev) + 1);
+    if (confirm <= 1)
+        return;
+    for (int i = 0; i < n; i++) {
+        float v = score[i], m = v;
+        int full = np == confirm - 1;
+        if (isnan(v))
+            continue;
+        for (int k = 0; k < np; k++)
+            m = fminf(m, prev[k]);
+        if (full)
+            memmove(prev, prev + 1, (--np) * sizeof(*prev));
+        prev[np++] = v;
+        /* too few ticks yet for confirm in a row: nothing to act on */
+        score[i] = full ? m : 0.0f;
+    }
 }
 
 /* ---- the kinds of failure ------------------------------------------------ */
@@ -494,6 +515,23 @@ int eval_fault_class(const EvalFault *f, int nb, const char *stream, const char 
     return best < 0 ? EVAL_CLASS_OTHER : f[best].cls;
 }
 
+int eval_run_alarms(const EvalSeries *s, int nb, double threshold, double release,
+                    int64_t horizon_us, EvalResult *r, EvalAlarmFn on_alarm, void *opaque)
+{
+    Prep p;
+    int ret;
+
+    if (!r || isnan(threshold) || isnan(release) || release > threshold || horizon_us <= 0)
+        return AVERROR(EINVAL);
+    if ((ret = eval_check_series(s, nb)) < 0)
+        return ret;
+    if ((ret = prep_init(&p, s, nb)) < 0)
+        return ret;
+    event_pass(&p, s, nb, threshold, release, horizon_us, r, on_alarm, opaque);
+    prep_free(&p);
+    return 0;
+}
+
 /* ---- the threshold -------------------------------------------------------- */
 
 /* Candidates: every distinct score when there are at most MAX_CANDIDATES,
@@ -548,7 +586,7 @@ int eval_choose_threshold(const EvalSeries *s, int nb, int64_t horizon_us,
 
     nc = candidates(&p, c);
     for (int k = 0; k < nc; k++) {
-        event_pass(&p, s, nb, c[k], FFMIN(c[k] * release_ratio, c[k]), horizon_us, &cur);
+        event_pass(&p, s, nb, c[k], FFMIN(c[k] * release_ratio, c[k]), horizon_us, &cur, NULL, NULL);
         if (!within_budget(&cur, max_fa_per_hour))
             continue;
         /* candidates ascend: ">=" on the last key prefers the higher one */
@@ -571,7 +609,8 @@ int eval_choose_threshold(const EvalSeries *s, int nb, int64_t horizon_us,
      * that a threshold stored as a float (the model file) stays above it. */
     top = p.nb_keys ? key_score(p.keys[p.nb_keys - 1]) : 1.0;
     *threshold = top + FFMAX(1e-6, fabs(top) * 1e-6);
-    event_pass(&p, s, nb, *threshold, FFMIN(*threshold * release_ratio, *threshold), horizon_us, r);
+    event_pass(&p, s, nb, *threshold, FFMIN(*threshold * release_ratio, *threshold), horizon_us, r,
+               NULL, NULL);
     prep_free(&p);
     return AVERROR(ENOENT);
 }
@@ -619,6 +658,7 @@ static const Figure figures[] = {
     FIG("caught",            "caught",                F_CAUGHT, r.caught),
     FIG("alarms",            "alarms",                F_INT,    r.alarms),
     FIG("false alarms",      "false_alarms",          F_INT,    r.false_alarms),
+    FIG("unjudged alarms",   "unjudged_alarms",       F_INT,    r.unjudged_alarms),
     FIG("stream-hours",      "stream_hours",          F_DOUBLE, r.stream_hours),
     FIG("false alarms/hour", "false_alarms_per_hour", F_DOUBLE, r.false_alarms_per_hour),
     FIG("false alarms/day",  "false_alarms_per_day",  F_DOUBLE, r.false_alarms_per_day),

@@ -27,7 +27,11 @@
  *     some tick in [failure - horizon, failure) of its series; its lead
  *     time is failure time minus the earliest such tick with the alarm on
  *     (so at most horizon). An onset is a false alarm when no failure of
- *     its series follows within (onset, onset + horizon]. False alarms per
+ *     its series follows within (onset, onset + horizon] and its tick's
+ *     label is 0 or 1; with label -1 (the component down, just failed and
+ *     switched, switched away at high risk, or its data ending within the
+ *     horizon: its future is unknown) such an onset is unjudged, counted
+ *     apart (unjudged_alarms), neither true nor false. False alarms per
  *     stream-hour divide by the hours covered by the series of the
  *     evaluated streams (the time span of each stream's ticks, counted
  *     once per stream, not per component).
@@ -37,7 +41,8 @@
  *     starts before the score went below release is no new onset (no new
  *     page) but still catches the failures it precedes. Ticks whose score
  *     is NAN are skipped as if absent: they neither end a run nor re-arm.
- *     Labels play no part in this view. Every listed failure counts, also
+ *     Labels play no part in this view but to leave unjudged the onsets
+ *     whose future is unknown. Every listed failure counts, also
  *     one outside its series' ticks (it cannot be caught). A series with a
  *     NULL stream is a stream of its own; a stream's span runs from its
  *     earliest tick to its latest, scored or not.
@@ -79,6 +84,7 @@ typedef struct EvalResult {
     int caught;                        /* with an alarm before them */
     int alarms;                        /* onsets */
     int false_alarms;
+    int unjudged_alarms;               /* no failure follows, future unknown */
     double stream_hours;
     double false_alarms_per_hour;      /* NAN when stream_hours is 0 */
     double lead_median_s;              /* of caught failures (the mean of the
@@ -107,6 +113,13 @@ extern const double eval_lead_bucket_s[EVAL_LEAD_BUCKETS];   /* lower bounds */
  */
 int eval_run(const EvalSeries *s, int nb, double threshold, double release,
              int64_t horizon_us, EvalResult *r);
+
+/* The same, calling on_alarm for every alarm onset (series index, time,
+ * and what it was: 0 true, 1 false, 2 unjudged) in series order, then
+ * time. */
+typedef void (*EvalAlarmFn)(void *opaque, int series, int64_t t_us, int judged);
+int eval_run_alarms(const EvalSeries *s, int nb, double threshold, double release,
+                    int64_t horizon_us, EvalResult *r, EvalAlarmFn on_alarm, void *opaque);
 
 /* The per-tick areas alone (used for threshold searches and tests):
  * scores and labels of n examples (labels 0/1 only; others skipped, and
@@ -137,6 +150,17 @@ double eval_pr_auc(const float *score, const signed char *label, size_t n);
 int eval_choose_threshold(const EvalSeries *s, int nb, int64_t horizon_us,
                           double max_fa_per_hour, double release_ratio,
                           double *threshold, EvalResult *r);
+
+/*
+ * The score as an orchestrator that acts only after `confirm` ticks in a
+ * row above its threshold reads it: each tick's score becomes the lowest of
+ * its own and the confirm - 1 scored ticks before it (so "above the
+ * threshold" means "above it for confirm ticks"; 0 for the first confirm -
+ * 1 scored ticks), in place over one series' n ticks. NAN ticks stay NAN
+ * and are skipped, as eval_run skips them. confirm <= 1 changes nothing;
+ * at most 65.
+ */
+void eval_confirm(float *score, int n, int confirm);
 
 /* ---- the kinds of failure -------------------------------------------------- */
 

@@ -477,7 +477,7 @@ static int make_budget(EvalSeries *s)
         q_e[i] = sec == 300 || sec == 2990 ? 0.3f : sec == 600 || sec == 1200 ? 0.9f :
                  sec == 1780 ? 0.7f : sec == 1790 ? 0.6f : 0.1f;
         q_quiet[i] = i % 2 ? 0.1f : 0.0f;
-        q_l[i] = -1;
+        q_l[i] = 0;                 /* known futures: every onset is judged */
     }
     for (int k = 0; k < 10; k++)
         s[k] = (EvalSeries){ streams[k], streams[k], Q_N, q_t, k ? q_quiet : q_e, q_l,
@@ -798,6 +798,39 @@ static void test_fault_classes(void)
     CU_ASSERT_EQUAL(r.class_failures[EVAL_CLASS_OTHER], 2);
     CU_ASSERT_EQUAL(r.class_caught[EVAL_CLASS_OTHER], 2);
     CU_ASSERT_DOUBLE_EQUAL(r.class_lead_median_s[EVAL_CLASS_OTHER], 9.0, 1e-12);
+}
+
+/* An onset whose future is unknown (label -1) and that no failure follows
+ * is neither true nor false; the same onset at a labelled tick is false. */
+static void test_unjudged(void)
+{
+    static int64_t t[6];
+    static float sc[6] = { 0.1f, 0.9f, 0.1f, 0.1f, 0.9f, 0.1f };
+    static signed char lb[6] = { 0, -1, 0, 0, 0, -1 };
+    EvalSeries e = { "u", "u/out", 6, t, sc, lb, 0, NULL, NULL };
+    EvalResult r;
+
+    for (int i = 0; i < 6; i++)
+        t[i] = i * S;
+    CU_ASSERT_FATAL(eval_run(&e, 1, 0.5, 0.3, 10 * S, &r) == 0);
+    CU_ASSERT_EQUAL(r.alarms, 2);
+    CU_ASSERT_EQUAL(r.unjudged_alarms, 1);
+    CU_ASSERT_EQUAL(r.false_alarms, 1);
+}
+
+/* confirm 3: a tick is above the threshold when it and the two scored
+ * ticks before it are; NAN ticks are skipped; the first two give 0. */
+static void test_confirm(void)
+{
+    float v[8] = { 0.9f, 0.8f, 0.7f, NAN, 0.95f, 0.2f, 0.9f, 0.9f };
+    const float want[8] = { 0, 0, 0.7f, NAN, 0.7f, 0.2f, 0.2f, 0.2f };
+    float one[3] = { 0.5f, 0.6f, 0.7f };
+
+    eval_confirm(v, 8, 3);
+    for (int i = 0; i < 8; i++)
+        CU_ASSERT(isnan(want[i]) ? isnan(v[i]) : v[i] == want[i]);
+    eval_confirm(one, 3, 1);                    /* 1: as it was */
+    CU_ASSERT(one[0] == 0.5f && one[1] == 0.6f && one[2] == 0.7f);
 }
 
 static void test_report_table(void)
@@ -1121,6 +1154,8 @@ int main(void)
     CU_add_test(s, "threshold within a false-alarm budget", test_choose_threshold);
     CU_add_test(s, "threshold among many scores", test_choose_many);
     CU_add_test(s, "kinds of failure from a schedule", test_fault_classes);
+    CU_add_test(s, "events: onsets whose future is unknown", test_unjudged);
+    CU_add_test(s, "confirm: ticks in a row above the threshold", test_confirm);
     CU_add_test(s, "report: table", test_report_table);
     CU_add_test(s, "report: JSON", test_report_json);
     CU_add_test(s, "plot: SVG", test_plot);
