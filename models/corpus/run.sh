@@ -195,7 +195,16 @@ done
 base=${MODEL%.hsm}
 "$HS" eval --model "$MODEL" $eval_args --json "$base.eval.json" --svg "$base.eval.svg" \
     | tee "$base.eval.txt"
-# the card shows this evaluation, and only it (for the shipped model)
+# the card shows this evaluation, and only it (for the shipped model); the
+# held-out job ships with it (compressed), with its schedules, so that
+# tests/integration/t_model_corpus.sh can evaluate the shipped model again
 case "$MODEL" in
-    models/default.hsm|*/models/default.hsm) "$(dirname "$0")/card.sh" --update "$base.eval.txt" ;;
+    models/default.hsm|*/models/default.hsm)
+        "$(dirname "$0")/card.sh" --update "$base.eval.txt"
+        for j in $EVAL_JOBS; do
+            n=${j%%:*}
+            xz -9 -c "$DIR/$n/$n.hds" > "models/corpus/$n.hds.xz"
+            cp "$DIR/$n/faults.tsv" "models/corpus/$n.faults.tsv"
+        done
+        cp "$DIR/cpu.faults.tsv" models/corpus/cpu.faults.tsv ;;
 esac

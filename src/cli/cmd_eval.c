@@ -104,68 +104,7 @@ static void score_ewma(const Dataset *ds, float *out)
     }
 }
 
-/* Appends the scenarios of the schedule at path to *f. Returns 0 or a
- * negative AVERROR, having said why (file and line). */
-static int faults_load(const char *path, EvalFault **f, int *nb)
-{
-    FILE *in = fopen(path, "r");
-    char line[512], err[256];
-    int ln = 0, ret = 0;
-
-    if (!in) {
-        ret = AVERROR(errno);
-        fprintf(stderr, "hotspare eval: %s: %s\n", path, av_err2str(ret));
-        return ret;
-    }
-    while (fgets(line, sizeof(line), in)) {
-        EvalFault one;
-        ln++;
-        if ((ret = eval_fault_parse(line, &one, err, sizeof(err))) < 0) {
-            fprintf(stderr, "hotspare eval: %s:%d: %s\n", path, ln, err);
-            break;
-        }
-        if (ret) {
-            EvalFault *a = av_realloc_array(*f, *nb + 1, sizeof(*a));
-            if (!a) {
-                ret = AVERROR(ENOMEM);
-                break;
-            }
-            *f = a;
-            a[(*nb)++] = one;
-        }
-        ret = 0;
-    }
-    fclose(in);
-    return ret;
-}
-
-/* The kind of every failure of every series (one array, per series in
- * order of ds->s, of their failures), from the schedules: a failure's time
- * counts from its stream's first tick in its store. Caller frees. */
-static signed char *failure_classes(const Dataset *ds, const EvalFault *f, int nb)
-{
-    size_t n = 0, off = 0;
-    signed char *c;
-
-    for (int i = 0; i < ds->nb; i++)
-        n += ds->s[i].nb_failures;
-    if (!(c = av_malloc(n ? n : 1)))
-        return NULL;
-    for (int i = 0; i < ds->nb; i++) {
-        const DsSeries *s = &ds->s[i];
-        const char *comp = strchr(s->label_name, '/');
-        int64_t t0 = INT64_MAX;
-        comp = comp ? comp + 1 : s->label_name;
-        for (int j = 0; j < ds->nb; j++)
-            if (ds->s[j].file == s->file && ds->s[j].n && !strcmp(ds->s[j].stream, s->stream))
-                t0 = FFMIN(t0, ds->s[j].time_us[0]);
-        for (int k = 0; k < s->nb_failures; k++)
-            c[off++] = eval_fault_class(f, nb, s->stream, comp, s->failure_us[k] - t0);
-    }
-    return c;
-}
-
-static EvalSeries *series_of(const Dataset *ds, const float *score, const signed char *cls)
+static EvalSeries *series_of(const Dataset *ds, const float *score)
 {
     EvalSeries *es = av_calloc(ds->nb ? ds->nb : 1, sizeof(*es));
     size_t off = 0;
@@ -177,11 +116,9 @@ static EvalSeries *series_of(const Dataset *ds, const float *score, const signed
         es[i] = (EvalSeries){
             .stream = s->stream, .name = s->label_name, .n = s->n, .time_us = s->time_us,
             .score = score + off, .label = s->label, .nb_failures = s->nb_failures,
-            .failure_us = s->failure_us, .failure_class = cls,
+            .failure_us = s->failure_us, .failure_class = s->failure_class,
         };
         off += s->n;
-        if (cls)
-            cls += s->nb_failures;
     }
     return es;
 }
@@ -241,7 +178,6 @@ static int eval_exec(int argc, char **argv)
     int nb_schedules = 0, nb_faults = 0, confirm = TRAIN_CONFIRM;
     double threshold = NAN;
     EvalFault *faults = NULL;
-    signed char *cls = NULL;
     int nb_stores = 0, c, ret, status = HS_EXIT_USAGE, panels = 12;
     Dataset ds = { 0 };
     Model *m = NULL;
@@ -310,7 +246,8 @@ static int eval_exec(int argc, char **argv)
         return cmd_usage_error(&cmd_eval_entry, "no data store given (--hds FILE)");
 
     for (int i = 0; i < nb_schedules; i++)
-        if (faults_load(schedules[i], &faults, &nb_faults) < 0) {
+        if (eval_faults_load(schedules[i], &faults, &nb_faults, err, sizeof(err)) < 0) {
+            fprintf(stderr, "hotspare eval: %s\n", err);
             av_free(faults);
             return HS_EXIT_USAGE;
         }
@@ -352,10 +289,11 @@ static int eval_exec(int argc, char **argv)
         eval_confirm(stat + off, ds.s[i].n, confirm);
         eval_confirm(ewma + off, ds.s[i].n, confirm);
     }
-    if (nb_schedules && !(cls = failure_classes(&ds, faults, nb_faults)))
+    /* after the labels: the per-tick figures keep every failure's ticks */
+    if (nb_schedules && dataset_classify(&ds, faults, nb_faults, 0) < 0)
         goto end;
-    if (!(es[0] = series_of(&ds, risk, cls)) || !(es[1] = series_of(&ds, stat, cls)) ||
-        !(es[2] = series_of(&ds, ewma, cls)))
+    if (!(es[0] = series_of(&ds, risk)) || !(es[1] = series_of(&ds, stat)) ||
+        !(es[2] = series_of(&ds, ewma)))
         goto end;
 
     /* a threshold of 1 never fires (model.h) */
@@ -421,7 +359,6 @@ end:
     av_free(risk);
     av_free(stat);
     av_free(ewma);
-    av_free(cls);
     av_free(faults);
     model_free(&m);
     dataset_free(&ds);

@@ -515,7 +515,8 @@ void dataset_label_series(const DsSeries *s, int64_t horizon_us, int64_t end_us,
         if (up == 0.0f || (f > 0 && t - s->failure_us[f - 1] <= DS_COOLDOWN_US))
             l[k] = -1;
         else if (f < nf && s->failure_us[f] <= t + horizon_us)
-            l[k] = 1;
+            l[k] = s->censor_abrupt && s->failure_class &&
+                   s->failure_class[f] == EVAL_CLASS_ABRUPT ? -1 : 1;
         else if (a < na && s->averted_us[a] <= t + horizon_us)
             l[k] = averted_confirmed(s, a, horizon_us, end_us) ? 1 : -1;
         else if (t + horizon_us > end_us)
@@ -523,6 +524,28 @@ void dataset_label_series(const DsSeries *s, int64_t horizon_us, int64_t end_us,
         else
             l[k] = 0;
     }
+}
+
+int dataset_classify(Dataset *ds, const EvalFault *f, int nb, int censor)
+{
+    for (int i = 0; i < ds->nb; i++) {
+        DsSeries *s = &ds->s[i];
+        const char *comp = strchr(s->label_name, '/');
+        int64_t t0 = INT64_MAX;
+        signed char *c = av_realloc(s->failure_class, s->nb_failures ? s->nb_failures : 1);
+
+        if (!c)
+            return AVERROR(ENOMEM);
+        s->failure_class = c;
+        s->censor_abrupt = censor;
+        comp = comp ? comp + 1 : s->label_name;
+        for (int j = 0; j < ds->nb; j++)
+            if (ds->s[j].file == s->file && ds->s[j].n && !strcmp(ds->s[j].stream, s->stream))
+                t0 = FFMIN(t0, ds->s[j].time_us[0]);
+        for (int k = 0; k < s->nb_failures; k++)
+            c[k] = eval_fault_class(f, nb, s->stream, comp, s->failure_us[k] - t0);
+    }
+    return 0;
 }
 
 int dataset_label(Dataset *ds, int64_t horizon_us)
@@ -549,6 +572,7 @@ void dataset_free(Dataset *ds)
         av_free(ds->s[i].failure_us);
         av_free(ds->s[i].averted_us);
         av_free(ds->s[i].averted_risk);
+        av_free(ds->s[i].failure_class);
         av_free(ds->s[i].averted_fail_us);
     }
     av_free(ds->s);

@@ -20,7 +20,8 @@
  *      happened in [t - DS_COOLDOWN_US, t] (the switch and its turbulence),
  *      or no failure follows within H and the series ends before t + H (its
  *      future is unknown);
- *    1 when a counted failure follows in (t, t + H];
+ *    1 when a counted failure follows in (t, t + H] (-1 when that failure
+ *      is an abrupt one and the series censors those: dataset_classify);
  *   when the orchestrator switched the component away at high risk in
  *      (t, t + H] (an "averted" event), what would have followed is not
  *      known, and calling it healthy would teach the model that high risk
@@ -41,6 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pfm/evaluate.h"
 #include "pfm/health.h"
 #include "hma/sample.h"
 
@@ -65,6 +67,9 @@ typedef struct DsSeries {
     int64_t *averted_us;         /* switched away at high risk, increasing */
     float *averted_risk;         /* nb_averted: the risk the switch was made
                                   * at (NAN: the event does not say) */
+    signed char *failure_class;  /* nb_failures EVAL_CLASS_*, after
+                                  * dataset_classify(); NULL before */
+    int censor_abrupt;           /* label the ticks before an abrupt failure -1 */
     int64_t *averted_fail_us;    /* nb_averted: the first failure event of
                                   * the instance switched away from after the
                                   * switch; INT64_MAX: none */
@@ -99,6 +104,18 @@ int dataset_label(Dataset *ds, int64_t horizon_us);
  * uses for the ticks before its validation part, so that no label leaks
  * what happens in it. */
 void dataset_label_series(const DsSeries *s, int64_t horizon_us, int64_t end_us, signed char *label);
+
+/*
+ * Puts each failure down to the scenario of a fault schedule that made it
+ * (eval_fault_class: the failure's time counts from its stream's first tick
+ * in its store) into each series' failure_class. With censor, the ticks
+ * within the horizon before an abrupt failure are labelled -1 from then on
+ * (dataset_label): a failure that came without warning by construction
+ * teaches the failure head nothing but noise. Call after dataset_load
+ * (failures are final) and before dataset_label. Returns 0 or
+ * AVERROR(ENOMEM).
+ */
+int dataset_classify(Dataset *ds, const EvalFault *f, int nb, int censor);
 
 /* The switches away at high risk of the dataset, for a horizon: how many
  * were confirmed (the instance failed on its own within the horizon after

@@ -10,6 +10,7 @@
  * pointer into each series' failures: O(N) per threshold, which is what
  * lets the threshold search try every candidate.
  */
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -493,6 +494,40 @@ int eval_fault_parse(const char *line, EvalFault *f, char *err, size_t err_size)
     f->start_us = (int64_t)(start * 1e6);
     f->end_us = (int64_t)(end * 1e6);
     return 1;
+}
+
+int eval_faults_load(const char *path, EvalFault **f, int *nb, char *err, size_t err_size)
+{
+    FILE *in = fopen(path, "r");
+    char line[512], why[256];
+    int ln = 0, ret = 0;
+
+    if (!in) {
+        ret = AVERROR(errno);
+        snprintf(err, err_size, "%s: %s", path, av_err2str(ret));
+        return ret;
+    }
+    while (fgets(line, sizeof(line), in)) {
+        EvalFault one;
+        ln++;
+        if ((ret = eval_fault_parse(line, &one, why, sizeof(why))) < 0) {
+            snprintf(err, err_size, "%s:%d: %s", path, ln, why);
+            break;
+        }
+        if (ret) {
+            EvalFault *a = av_realloc_array(*f, *nb + 1, sizeof(*a));
+            if (!a) {
+                ret = AVERROR(ENOMEM);
+                snprintf(err, err_size, "%s: out of memory", path);
+                break;
+            }
+            *f = a;
+            a[(*nb)++] = one;
+        }
+        ret = 0;
+    }
+    fclose(in);
+    return ret;
 }
 
 int eval_fault_class(const EvalFault *f, int nb, const char *stream, const char *component,

@@ -186,6 +186,11 @@ typedef struct EvalFault {
  * err. */
 int eval_fault_parse(const char *line, EvalFault *f, char *err, size_t err_size);
 
+/* Appends the scenarios of the schedule file at path to *f (*nb of them;
+ * av_free it). Returns 0, or a negative AVERROR with the reason in err
+ * (the file and line named). */
+int eval_faults_load(const char *path, EvalFault **f, int *nb, char *err, size_t err_size);
+
 /*
  * The kind of a failure of component ("out:hls", "enc:hi", "input": the
  * series' name without its stream) of stream at t_us from the stream's

@@ -323,6 +323,23 @@ static void test_dataset(void)
     CU_ASSERT_EQUAL(out->label[230], -1);
     CU_ASSERT_EQUAL(out->label[231], 0);
     CU_ASSERT_EQUAL(enc->label[201], 0);
+
+    /* a schedule: the encoder's failure was abrupt (censored when asked),
+     * the output's no scenario explains */
+    {
+        EvalFault f;
+        char why[128];
+        CU_ASSERT_EQUAL_FATAL(eval_fault_parse("90 101 news enc:720p abrupt enc_error", &f, why,
+                                               sizeof(why)), 1);
+        CU_ASSERT_EQUAL(dataset_classify(&ds, &f, 1, 1), 0);
+        CU_ASSERT_EQUAL(enc->failure_class[0], EVAL_CLASS_ABRUPT);
+        CU_ASSERT_EQUAL(out->failure_class[0], EVAL_CLASS_OTHER);
+        CU_ASSERT_EQUAL(dataset_label(&ds, 30 * SEC), 0);
+        CU_ASSERT_EQUAL(enc->label[70], 0);
+        CU_ASSERT_EQUAL(enc->label[71], -1);        /* censored, not positive */
+        CU_ASSERT_EQUAL(enc->label[100], -1);
+        CU_ASSERT_EQUAL(out->label[150], 1);        /* unchanged */
+    }
     dataset_free(&ds);
     CU_ASSERT_EQUAL(ds.nb, 0);
 
