@@ -44,6 +44,9 @@ typedef struct Loader {
     /* the averted events: their series, index there, and instance */
     LoadedEvent *averted;
     int nb_averted_ev, nb_averted_ev_alloc;
+    /* input switches: the source that took over (in index) */
+    LoadedEvent *inswitch;
+    int nb_inswitch, nb_inswitch_alloc;
 } Loader;
 
 static uint64_t key_hash(int64_t run, CompKind kind, const char *stream, const char *name, int source)
@@ -305,6 +308,15 @@ static int on_event(void *opaque, const HdsEvent *e)
     CompId id;
     int source, ret, averted = !strcmp(e->kind, "averted");
 
+    if (!strcmp(e->kind, "switch") && e->component && !strncmp(e->component, "input", 5) && e->cause) {
+        /* "input.backup takes over at ...": the source now in use */
+        char first[64];
+        if (sscanf(e->cause, "%63s", first) == 1 && comp_parse(first, 0, &id, NULL, 0) == 0 &&
+            id.kind == COMP_INGEST)
+            return keep_event(&ld->inswitch, &ld->nb_inswitch, &ld->nb_inswitch_alloc, e, -1,
+                              health_series_source(id.kind, id.instance));
+        return 0;
+    }
     if (strcmp(e->kind, "failure") && !averted)
         return 0;
     if (averted) {
@@ -381,6 +393,62 @@ static void averted_outcomes(Loader *ld)
     }
 }
 
+/* Appends [from, to) to s's idle spans. */
+static int add_idle(DsSeries *s, int64_t from, int64_t to)
+{
+    if (s->nb_idle == s->nb_idle_alloc) {
+        int n = s->nb_idle_alloc ? s->nb_idle_alloc * 2 : 4;
+        int64_t *a = av_realloc_array(s->idle_from_us, n, sizeof(*a)), *b;
+        if (!a)
+            return AVERROR(ENOMEM);
+        s->idle_from_us = a;
+        if (!(b = av_realloc_array(s->idle_to_us, n, sizeof(*b))))
+            return AVERROR(ENOMEM);
+        s->idle_to_us = b;
+        s->nb_idle_alloc = n;
+    }
+    s->idle_from_us[s->nb_idle] = from;
+    s->idle_to_us[s->nb_idle++] = to;
+    return 0;
+}
+
+/* The spans each input source of this file was not the one in use: the
+ * primary from the start until a switch, another from the start until it
+ * took over, each after another took over. Switch events come in time
+ * order. */
+static int input_idle(Loader *ld)
+{
+    Dataset *ds = ld->ds;
+
+    for (int i = ld->first; i < ds->nb; i++) {
+        DsSeries *s = &ds->s[i];
+        int64_t from = s->source == 0 ? INT64_MIN : s->n ? s->time_us[0] : 0;
+        int in_use = s->source == 0;
+        if (s->kind != COMP_INGEST || !s->n)
+            continue;
+        for (int k = 0; k < ld->nb_inswitch; k++) {
+            const LoadedEvent *sw = &ld->inswitch[k];
+            int now = sw->index == s->source;
+            if (strcmp(sw->stream, s->stream) || sw->time_us < s->time_us[0] || now == in_use)
+                continue;
+            if (now) {          /* an idle span ends */
+                int ret = add_idle(s, from, sw->time_us);
+                if (ret < 0)
+                    return ret;
+            } else {
+                from = sw->time_us;
+            }
+            in_use = now;
+        }
+        if (!in_use) {          /* idle until the end */
+            int ret = add_idle(s, from, INT64_MAX);
+            if (ret < 0)
+                return ret;
+        }
+    }
+    return 0;
+}
+
 /* Sorts the switches away of s by time, their risks and outcomes with them. */
 static void sort_averted(DsSeries *s)
 {
@@ -453,6 +521,8 @@ int dataset_load(Dataset *ds, const char *path, char *err, size_t err_size)
             df->first_us = df->last_us = 0;
         ret = hds_reader_events(r, &f, on_event, &ld);
     }
+    if (ret >= 0)
+        ret = input_idle(&ld);
     if (ret >= 0) {
         averted_outcomes(&ld);
         for (int i = ld.first; i < ds->nb; i++) {
@@ -469,6 +539,7 @@ int dataset_load(Dataset *ds, const char *path, char *err, size_t err_size)
     av_free(ld.table);
     av_free(ld.fails);
     av_free(ld.averted);
+    av_free(ld.inswitch);
     return ret;
 }
 
@@ -500,6 +571,7 @@ void dataset_label_series(const DsSeries *s, int64_t horizon_us, int64_t end_us,
     int f = 0;                   /* first failure after t */
     int nf = 0;                  /* failures seen up to end_us */
     int a = 0, na = 0;           /* the same for switches away */
+    int d = 0;                   /* the first idle span not over at t */
 
     while (nf < s->nb_failures && s->failure_us[nf] <= end_us)
         nf++;
@@ -512,7 +584,10 @@ void dataset_label_series(const DsSeries *s, int64_t horizon_us, int64_t end_us,
             f++;
         while (a < na && s->averted_us[a] <= t)
             a++;
-        if (up == 0.0f || (f > 0 && t - s->failure_us[f - 1] <= DS_COOLDOWN_US))
+        while (d < s->nb_idle && s->idle_to_us[d] <= t)
+            d++;
+        if (up == 0.0f || (d < s->nb_idle && s->idle_from_us[d] <= t) ||
+            (f > 0 && t - s->failure_us[f - 1] <= DS_COOLDOWN_US))
             l[k] = -1;
         else if (f < nf && s->failure_us[f] <= t + horizon_us)
             l[k] = s->censor_abrupt && s->failure_class &&
@@ -573,6 +648,8 @@ void dataset_free(Dataset *ds)
         av_free(ds->s[i].averted_us);
         av_free(ds->s[i].averted_risk);
         av_free(ds->s[i].failure_class);
+        av_free(ds->s[i].idle_from_us);
+        av_free(ds->s[i].idle_to_us);
         av_free(ds->s[i].averted_fail_us);
     }
     av_free(ds->s);

@@ -15,8 +15,15 @@
  * the same incident) and no counted failure of the same series came within
  * DS_INCIDENT_US before it.
  *
+ * An input source that is not the stream's source in use (a backup before
+ * it took over, the primary after: inputs do not switch back) is read, but
+ * nothing of it fails: the data plane reports failures of the source in
+ * use. Its ticks have no label: which one is in use comes from the
+ * switch events ("input.backup takes over ...").
+ *
  * Label of the tick at time t, horizon H:
- *   -1 when the component is down at t (up = 0), or a counted failure
+ *   -1 when the component is down at t (up = 0), or not in use (an input
+ *      source above), or a counted failure
  *      happened in [t - DS_COOLDOWN_US, t] (the switch and its turbulence),
  *      or no failure follows within H and the series ends before t + H (its
  *      future is unknown);
@@ -67,6 +74,10 @@ typedef struct DsSeries {
     int64_t *averted_us;         /* switched away at high risk, increasing */
     float *averted_risk;         /* nb_averted: the risk the switch was made
                                   * at (NAN: the event does not say) */
+    int nb_idle;                 /* inputs: spans [idle_from, idle_to) the */
+    int nb_idle_alloc;
+    int64_t *idle_from_us;       /* source was not the one in use */
+    int64_t *idle_to_us;
     signed char *failure_class;  /* nb_failures EVAL_CLASS_*, after
                                   * dataset_classify(); NULL before */
     int censor_abrupt;           /* label the ticks before an abrupt failure -1 */

@@ -201,6 +201,7 @@ static void write_store(const char *path)
         { 104, "enc:720p.backup", "failure" },   /* the same incident */
         { 150, "out:main", "failure" },
         { 170, "out:main", "failure" },          /* a retry while down */
+        { 120, "input", "switch" },              /* the backup source takes over */
         { 250, "input.backup", "failure" },
         { 260, "other", "failure" },             /* no such component */
         { 230, "out:main", "averted" },          /* switched away at high risk */
@@ -232,6 +233,8 @@ static void write_store(const char *path)
             if (evs[e].at == t) {
                 Event ev = { .time_us = T0 + t * SEC + SEC / 2, .stream = "news",
                              .component = evs[e].comp, .cause = "test" };
+                if (!strcmp(evs[e].comp, "input"))
+                    ev.cause = "input.backup takes over at 120.500 s (no packet for 300 ms)";
                 ev.kind = !strcmp(evs[e].kind, "failure") ? EV_FAILURE :
                           !strcmp(evs[e].kind, "averted") ? EV_AVERTED : EV_SWITCH;
                 CU_ASSERT(hds_put_event(h, &ev) == 0);
@@ -299,6 +302,12 @@ static void test_dataset(void)
     CU_ASSERT_EQUAL(enc->label[270], -1);          /* its future is unknown */
     CU_ASSERT_EQUAL(out->label[150], 1);
     CU_ASSERT_EQUAL(out->label[175], -1);          /* down */
+    /* inputs: the source in use has labels, the other none */
+    CU_ASSERT_EQUAL(in0->label[120], 0);
+    CU_ASSERT_EQUAL(in0->label[121], -1);          /* the backup took over at 120.5 */
+    CU_ASSERT_EQUAL(in1->label[120], -1);
+    CU_ASSERT_EQUAL(in1->label[121], 0);
+    CU_ASSERT_EQUAL(in1->label[221], 1);           /* its own failure at 250.5 */
 
     /* as if the store ended at 140 s: the output's failure at 150.5 s is
      * not known, and what lies within 30 s of the end is unknown */
