@@ -50,8 +50,14 @@ table() {
                 printf "| abrupt failures caught | %s | %s | %s |\n", v["abrupt caught", 1], v["abrupt caught", 2], v["abrupt caught", 3]
                 printf "| other failures caught (no scenario explains them) | %s | %s | %s |\n", v["other caught", 1], v["other caught", 2], v["other caught", 3]
             }
-            printf "| alarms (false) in %s stream-hours | %s (%s) | %s (%s) | %s (%s) |\n", v["stream-hours", 1],
-                   v["alarms", 1], v["false alarms", 1], v["alarms", 2], v["false alarms", 2], v["alarms", 3], v["false alarms", 3]
+            if (("unjudged alarms", 1) in v)
+                printf "| alarms (false, unjudged) in %s stream-hours | %s (%s, %s) | %s (%s, %s) | %s (%s, %s) |\n",
+                       v["stream-hours", 1], v["alarms", 1], v["false alarms", 1], v["unjudged alarms", 1],
+                       v["alarms", 2], v["false alarms", 2], v["unjudged alarms", 2],
+                       v["alarms", 3], v["false alarms", 3], v["unjudged alarms", 3]
+            else
+                printf "| alarms (false) in %s stream-hours | %s (%s) | %s (%s) | %s (%s) |\n", v["stream-hours", 1],
+                       v["alarms", 1], v["false alarms", 1], v["alarms", 2], v["false alarms", 2], v["alarms", 3], v["false alarms", 3]
             printf "| false alarms per stream-hour | %s | %s | %s |\n", fh(v["false alarms/hour", 1]), fh(v["false alarms/hour", 2]), fh(v["false alarms/hour", 3])
             if (("false alarms/day", 1) in v)
                 printf "| false alarms per stream-day | %s | %s | %s |\n", fh(v["false alarms/day", 1]), fh(v["false alarms/day", 2]), fh(v["false alarms/day", 3])

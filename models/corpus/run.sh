@@ -32,6 +32,9 @@
 #                   the threshold is chosen [1: validation holds about 1.6
 #                   stream-hours, where one a day would allow none at all]
 #   VAL             the share of each training store that validates [0.4]
+#   EXTRA_TRAIN     more corpus directories whose training jobs (c1, c2)
+#                   train too: earlier recordings of the recipe (the shipped
+#                   model: one, see models/README.md)
 #
 # Recording takes CORPUS_MINUTES of wall time (the jobs run side by side)
 # and about 0.5 core, plus the CPU load it adds on purpose (at most 0.9 of
@@ -190,6 +193,11 @@ fi
 hds_args="--faults $DIR/cpu.faults.tsv"
 for j in $TRAIN_JOBS; do
     hds_args="$hds_args --hds $DIR/${j%%:*}/${j%%:*}.hds --faults $DIR/${j%%:*}/faults.tsv"
+done
+for d in ${EXTRA_TRAIN:-}; do
+    for j in $TRAIN_JOBS; do
+        hds_args="$hds_args --hds $d/${j%%:*}/${j%%:*}.hds --faults $d/${j%%:*}/faults.tsv"
+    done
 done
 "$HS" train $hds_args --out "$MODEL" --seed 1 --horizon "$HORIZON" --max-false-alarms "$MAX_FA" \
     --validation "$VAL"
