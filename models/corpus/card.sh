@@ -28,9 +28,12 @@ table() {
         # "name   model static ewma": the last three fields are the columns
         NF >= 4 { n = NF; key = $1; for (i = 2; i <= n - 3; i++) key = key " " $i
                   v[key, 1] = $(n - 2); v[key, 2] = $(n - 1); v[key, 3] = $n }
-        function f3(x) { return sprintf("%.3f", x) }
-        function fs(x) { return sprintf("%.1f s", x) }
-        function fh(x) { return x >= 1000 ? sprintf("%.0f", x) : sprintf("%.1f", x) }
+        # "-": undefined (nothing caught, nothing to divide by)
+        function f3(x) { return x == "-" ? "-" : sprintf("%.3f", x) }
+        function f2(x) { return x == "-" ? "-" : sprintf("%.2f", x) }
+        function f1(x) { return x == "-" ? "-" : sprintf("%.1f", x) }
+        function fs(x) { return x == "-" ? "-" : sprintf("%.1f s", x) }
+        function fh(x) { return x == "-" ? "-" : x >= 1000 ? sprintf("%.0f", x) : sprintf("%.1f", x) }
         END {
             if (!(("ROC-AUC", 1) in v) || !(("lead median (s)", 1) in v)) {
                 print "card.sh: not the output of hotspare eval" > "/dev/stderr"; exit 2
@@ -40,12 +43,29 @@ table() {
             printf "| ROC-AUC (per tick) | %s | %s | %s |\n", f3(v["ROC-AUC", 1]), f3(v["ROC-AUC", 2]), f3(v["ROC-AUC", 3])
             printf "| PR-AUC (per tick) | %s | %s | %s |\n", f3(v["PR-AUC", 1]), f3(v["PR-AUC", 2]), f3(v["PR-AUC", 3])
             printf "| failures caught | %s | %s | %s |\n", v["caught", 1], v["caught", 2], v["caught", 3]
-            printf "| alarms (false) in %s stream-hours | %s (%s) | %s (%s) | %s (%s) |\n", v["stream-hours", 1],
-                   v["alarms", 1], v["false alarms", 1], v["alarms", 2], v["false alarms", 2], v["alarms", 3], v["false alarms", 3]
+            if (("led caught", 1) in v) {
+                printf "| degradation-led failures caught | %s | %s | %s |\n", v["led caught", 1], v["led caught", 2], v["led caught", 3]
+                printf "| degradation-led lead time, median | %s | %s | %s |\n", fs(v["led lead median (s)", 1]),
+                       fs(v["led lead median (s)", 2]), fs(v["led lead median (s)", 3])
+                printf "| abrupt failures caught | %s | %s | %s |\n", v["abrupt caught", 1], v["abrupt caught", 2], v["abrupt caught", 3]
+                printf "| other failures caught (no scenario explains them) | %s | %s | %s |\n", v["other caught", 1], v["other caught", 2], v["other caught", 3]
+            }
+            if (("unjudged alarms", 1) in v)
+                printf "| alarms (false, unjudged) in %s stream-hours | %s (%s, %s) | %s (%s, %s) | %s (%s, %s) |\n",
+                       v["stream-hours", 1], v["alarms", 1], v["false alarms", 1], v["unjudged alarms", 1],
+                       v["alarms", 2], v["false alarms", 2], v["unjudged alarms", 2],
+                       v["alarms", 3], v["false alarms", 3], v["unjudged alarms", 3]
+            else
+                printf "| alarms (false) in %s stream-hours | %s (%s) | %s (%s) | %s (%s) |\n", v["stream-hours", 1],
+                       v["alarms", 1], v["false alarms", 1], v["alarms", 2], v["false alarms", 2], v["alarms", 3], v["false alarms", 3]
             printf "| false alarms per stream-hour | %s | %s | %s |\n", fh(v["false alarms/hour", 1]), fh(v["false alarms/hour", 2]), fh(v["false alarms/hour", 3])
-            printf "| precision per tick at the threshold | %.2f | %.2f | %.2f |\n", v["precision", 1], v["precision", 2], v["precision", 3]
-            printf "| lead time, median (p10-p90) | %s (%.1f-%.1f) | %s | %s |\n", fs(v["lead median (s)", 1]),
-                   v["lead p10 (s)", 1], v["lead p90 (s)", 1], fs(v["lead median (s)", 2]), fs(v["lead median (s)", 3])
+            if (("false alarms/day", 1) in v)
+                printf "| false alarms per stream-day | %s | %s | %s |\n", fh(v["false alarms/day", 1]), fh(v["false alarms/day", 2]), fh(v["false alarms/day", 3])
+            printf "| precision per tick at the threshold | %s | %s | %s |\n", f2(v["precision", 1]), f2(v["precision", 2]), f2(v["precision", 3])
+            lead = v["lead median (s)", 1] == "-" ? "-" : sprintf("%s (%s-%s)", fs(v["lead median (s)", 1]),
+                   f1(v["lead p10 (s)", 1]), f1(v["lead p90 (s)", 1]))
+            printf "| lead time, median (p10-p90) | %s | %s | %s |\n", lead, fs(v["lead median (s)", 2]),
+                   fs(v["lead median (s)", 3])
             printf "| threshold (release) | %.4f (%.4f) | z = 3 | z = 3 |\n", v["threshold", 1], v["release", 1]
         }' "$EVAL"
 }

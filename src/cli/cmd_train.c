@@ -77,11 +77,13 @@ static int train_exec(int argc, char **argv)
         { "patience",         required_argument, 0, 'p' },
         { "validation",       required_argument, 0, 'V' },
         { "max-false-alarms", required_argument, 0, 'f' },
+        { "faults",           required_argument, 0, 'F' },
         CMD_COMMON_LONGOPTS,
         { 0 },
     };
     const char *stores[MAX_STORES], *out = NULL;
-    int nb_stores = 0, c, ret, status = HS_EXIT_USAGE;
+    int nb_stores = 0, c, ret, status = HS_EXIT_USAGE, nb_faults = 0, nb_schedules = 0;
+    EvalFault *faults = NULL;
     TrainConfig cfg;
     TrainReport rep;
     Dataset ds = { 0 };
@@ -136,6 +138,13 @@ static int train_exec(int argc, char **argv)
                 return cmd_usage_error(&cmd_train_entry, "--max-false-alarms wants a number of "
                                        "false alarms per stream-hour, got '%s'", optarg);
             break;
+        case 'F':
+            nb_schedules++;
+            if ((ret = eval_faults_load(optarg, &faults, &nb_faults, err, sizeof(err))) < 0) {
+                av_free(faults);
+                return cmd_usage_error(&cmd_train_entry, "%s", err);
+            }
+            break;
         default:
             if (cmd_common_option(c, optarg) <= 0)
                 return cmd_usage_error(&cmd_train_entry, "bad option");
@@ -157,17 +166,38 @@ static int train_exec(int argc, char **argv)
             goto end;
         }
     }
+    /* a schedule: the ticks before failures that came without warning by
+     * construction are censored, not positives */
+    if (nb_schedules && (ret = dataset_classify(&ds, faults, nb_faults, 1)) < 0) {
+        fprintf(stderr, "hotspare train: %s\n", av_err2str(ret));
+        status = HS_EXIT_FAILED;
+        goto end;
+    }
     if ((ret = dataset_label(&ds, cfg.horizon_us)) < 0) {
         fprintf(stderr, "hotspare train: %s\n", av_err2str(ret));
         status = HS_EXIT_FAILED;
         goto end;
     }
     {
-        int failures = 0;
+        int failures = 0, confirmed, censored;
         for (int i = 0; i < ds.nb; i++)
             failures += ds.s[i].nb_failures;
         fprintf(stderr, "training on %d store%s: %d component series, %" PRId64 " ticks, %d failures\n",
                 ds.nb_files, ds.nb_files == 1 ? "" : "s", ds.nb, ds.ticks, failures);
+        if (nb_schedules) {
+            int n[EVAL_CLASSES] = { 0 };
+            for (int i = 0; i < ds.nb; i++)
+                for (int k = 0; k < ds.s[i].nb_failures; k++)
+                    n[ds.s[i].failure_class[k]]++;
+            fprintf(stderr, "by the schedules: %d degradation-led, %d abrupt (their ticks censored), "
+                    "%d other\n", n[EVAL_CLASS_LED], n[EVAL_CLASS_ABRUPT], n[EVAL_CLASS_OTHER]);
+        }
+        /* label feedback: what the orchestrator's own switches did to the labels */
+        dataset_averted_count(&ds, cfg.horizon_us, &confirmed, &censored);
+        if (confirmed + censored)
+            fprintf(stderr, "switches away at high risk: %d; %d confirmed by the instance's own "
+                    "failure (positives), %d censored (never negatives)\n",
+                    confirmed + censored, confirmed, censored);
         if (!failures)
             fprintf(stderr, "hotspare train: warning: no failure in the data: the failure head "
                     "learns nothing; the risk will come from the anomaly head alone\n");
@@ -200,6 +230,7 @@ static int train_exec(int argc, char **argv)
     status = HS_EXIT_OK;
 
 end:
+    av_free(faults);
     model_free(&m);
     dataset_free(&ds);
     return status;
@@ -207,7 +238,7 @@ end:
 
 const CmdEntry cmd_train_entry = {
     .name    = "train",
-    .usage   = "--hds FILE [--hds FILE ...] --out models/NAME.hsm [--horizon 60s] [--seed N]",
+    .usage   = "--hds FILE [--hds FILE ...] --out models/NAME.hsm [--horizon 60s] [--seed N] [--faults FILE ...]",
     .summary = "train the failure model on data stores and write a model file",
     .help    =
         "Reads every component's samples and failure events from the data stores,\n"
@@ -224,6 +255,10 @@ const CmdEntry cmd_train_entry = {
         "      --epochs N            at most this many passes over the data [40]\n"
         "      --patience N          stop after N epochs without improvement [10]\n"
         "      --validation F        fraction of each store's span that validates [0.25]\n"
-        "      --max-false-alarms N  per stream-hour, when choosing the threshold [1]\n",
+        "      --max-false-alarms N  per stream-hour, when choosing the threshold [1]\n"
+        "      --faults FILE         the schedule of the faults injected while the stores\n"
+        "                            recorded (repeatable; models/corpus/gen.awk's faults.tsv):\n"
+        "                            the ticks before the failures it calls abrupt (no\n"
+        "                            warning by construction) are left out, not positives\n",
     .exec    = train_exec,
 };

@@ -14,6 +14,14 @@
 #include "core/comp.h"
 #include "hds/hds.h"
 
+/* An event kept until the whole file is read. */
+typedef struct LoadedEvent {
+    int64_t time_us;
+    char stream[40];
+    char component[64];          /* as the event names it: "out:main.backup" */
+    int series, index;           /* averted: where it went */
+} LoadedEvent;
+
 typedef struct Loader {
     Dataset *ds;
     int file;
@@ -29,6 +37,16 @@ typedef struct Loader {
     /* identity -> series, open addressing over series indices + 1 */
     int *table;
     int table_size;
+    /* every failure event of this file, by instance, for the later state
+     * of the switches away (an averted event names the instance) */
+    LoadedEvent *fails;
+    int nb_fails, nb_fails_alloc;
+    /* the averted events: their series, index there, and instance */
+    LoadedEvent *averted;
+    int nb_averted_ev, nb_averted_ev_alloc;
+    /* input switches: the source that took over (in index) */
+    LoadedEvent *inswitch;
+    int nb_inswitch, nb_inswitch_alloc;
 } Loader;
 
 static uint64_t key_hash(int64_t run, CompKind kind, const char *stream, const char *name, int source)
@@ -173,7 +191,8 @@ static int flush_tick(Loader *ld)
             continue;
         if ((si = series_of(ld, ld->tick.run, c)) < 0)
             return si;
-        health_extract(&ld->feat[si - ld->first], c, &host, ld->tick.time_us, x);
+        health_extract(&ld->feat[si - ld->first], c, health_peer(ld->comps, ld->nb_comps, c), &host,
+                       ld->tick.time_us, x);
         if ((ret = series_append(&ds->s[si], ld->tick.time_us, x)) < 0)
             return ret;
         ds->ticks++;
@@ -220,6 +239,66 @@ static int add_time(int64_t **v, int *nb, int *nb_alloc, int64_t t)
     return 0;
 }
 
+static int add_time(int64_t **v, int *nb, int *nb_alloc, int64_t t);
+
+static int keep_event(LoadedEvent **v, int *nb, int *nb_alloc, const HdsEvent *e, int series,
+                      int index)
+{
+    LoadedEvent *le;
+
+    if (*nb == *nb_alloc) {
+        int n = *nb_alloc ? *nb_alloc * 2 : 16;
+        LoadedEvent *a = av_realloc_array(*v, n, sizeof(*a));
+        if (!a)
+            return AVERROR(ENOMEM);
+        *v = a;
+        *nb_alloc = n;
+    }
+    le = &(*v)[(*nb)++];
+    le->time_us = e->time_us;
+    av_strlcpy(le->stream, e->stream ? e->stream : "", sizeof(le->stream));
+    av_strlcpy(le->component, e->component ? e->component : "", sizeof(le->component));
+    le->series = series;
+    le->index = index;
+    return 0;
+}
+
+/* The risk an averted event's text gives ("... at risk 0.93 ..."), NAN
+ * when it gives none. */
+static float averted_risk(const char *cause)
+{
+    const char *p = cause ? strstr(cause, "at risk ") : NULL;
+    char *end;
+    double r;
+
+    if (!p)
+        return NAN;
+    r = strtod(p + 8, &end);
+    return end == p + 8 || !(r >= 0 && r <= 1) ? NAN : (float)r;
+}
+
+static int add_averted(DsSeries *s, int64_t t, float risk)
+{
+    int n = s->nb_averted_alloc, ret;
+
+    if ((ret = add_time(&s->averted_us, &s->nb_averted, &s->nb_averted_alloc, t)) < 0)
+        return ret;
+    if (s->nb_averted_alloc != n || !s->averted_risk) {
+        float *r = av_realloc_array(s->averted_risk, s->nb_averted_alloc, sizeof(*r));
+        int64_t *f;
+        if (!r)
+            return AVERROR(ENOMEM);
+        s->averted_risk = r;
+        f = av_realloc_array(s->averted_fail_us, s->nb_averted_alloc, sizeof(*f));
+        if (!f)
+            return AVERROR(ENOMEM);
+        s->averted_fail_us = f;
+    }
+    s->averted_risk[s->nb_averted - 1] = risk;
+    s->averted_fail_us[s->nb_averted - 1] = INT64_MAX;
+    return 0;
+}
+
 /* A failure (or a switch away at high risk) belongs to the series of its
  * component whose ticks cover its time (the run it happened in). */
 static int on_event(void *opaque, const HdsEvent *e)
@@ -229,12 +308,24 @@ static int on_event(void *opaque, const HdsEvent *e)
     CompId id;
     int source, ret, averted = !strcmp(e->kind, "averted");
 
+    if (!strcmp(e->kind, "switch") && e->component && !strncmp(e->component, "input", 5) && e->cause) {
+        /* "input.backup takes over at ...": the source now in use */
+        char first[64];
+        if (sscanf(e->cause, "%63s", first) == 1 && comp_parse(first, 0, &id, NULL, 0) == 0 &&
+            id.kind == COMP_INGEST)
+            return keep_event(&ld->inswitch, &ld->nb_inswitch, &ld->nb_inswitch_alloc, e, -1,
+                              health_series_source(id.kind, id.instance));
+        return 0;
+    }
     if (strcmp(e->kind, "failure") && !averted)
         return 0;
-    if (averted)
+    if (averted) {
         ds->files[ld->file].averted_events++;
-    else
+    } else {
         ds->files[ld->file].failure_events++;
+        if ((ret = keep_event(&ld->fails, &ld->nb_fails, &ld->nb_fails_alloc, e, -1, -1)) < 0)
+            return ret;
+    }
     /* "enc:720p.backup" is the encoder's series, "input.backup" its own */
     if (!e->component || comp_parse(e->component, 0, &id, NULL, 0) < 0 ||
         !health_kind_predicted(id.kind))
@@ -247,10 +338,15 @@ static int on_event(void *opaque, const HdsEvent *e)
         if (!match || !s->n || e->time_us < s->time_us[0] ||
             e->time_us > s->time_us[s->n - 1] + 5000000)
             continue;
-        ret = averted ? add_time(&s->averted_us, &s->nb_averted, &s->nb_averted_alloc, e->time_us)
-                      : add_time(&s->failure_us, &s->nb_failures, &s->nb_failures_alloc, e->time_us);
-        if (ret < 0)
+        if (averted) {
+            if ((ret = add_averted(s, e->time_us, averted_risk(e->cause))) < 0 ||
+                (ret = keep_event(&ld->averted, &ld->nb_averted_ev, &ld->nb_averted_ev_alloc, e, i,
+                                  s->nb_averted - 1)) < 0)
+                return ret;
+        } else if ((ret = add_time(&s->failure_us, &s->nb_failures, &s->nb_failures_alloc,
+                                   e->time_us)) < 0) {
             return ret;
+        }
     }
     return 0;
 }
@@ -276,6 +372,92 @@ static int tick_at(const DsSeries *s, int64_t t)
         }
     }
     return r;
+}
+
+/* The later state of each switch away: the first failure event of the
+ * instance it left, after it. Events come in time order, so each
+ * averted event's is the first failure of its instance past its time. */
+static void averted_outcomes(Loader *ld)
+{
+    for (int a = 0; a < ld->nb_averted_ev; a++) {
+        const LoadedEvent *av = &ld->averted[a];
+        DsSeries *s = &ld->ds->s[av->series];
+        for (int f = 0; f < ld->nb_fails; f++) {
+            const LoadedEvent *fe = &ld->fails[f];
+            if (fe->time_us > av->time_us && !strcmp(fe->stream, av->stream) &&
+                !strcmp(fe->component, av->component)) {
+                s->averted_fail_us[av->index] = fe->time_us;
+                break;
+            }
+        }
+    }
+}
+
+/* Appends [from, to) to s's idle spans. */
+static int add_idle(DsSeries *s, int64_t from, int64_t to)
+{
+    if (s->nb_idle == s->nb_idle_alloc) {
+        int n = s->nb_idle_alloc ? s->nb_idle_alloc * 2 : 4;
+        int64_t *a = av_realloc_array(s->idle_from_us, n, sizeof(*a)), *b;
+        if (!a)
+            return AVERROR(ENOMEM);
+        s->idle_from_us = a;
+        if (!(b = av_realloc_array(s->idle_to_us, n, sizeof(*b))))
+            return AVERROR(ENOMEM);
+        s->idle_to_us = b;
+        s->nb_idle_alloc = n;
+    }
+    s->idle_from_us[s->nb_idle] = from;
+    s->idle_to_us[s->nb_idle++] = to;
+    return 0;
+}
+
+/* The spans each input source of this file was not the one in use: the
+ * primary from the start until a switch, another from the start until it
+ * took over, each after another took over. Switch events come in time
+ * order. */
+static int input_idle(Loader *ld)
+{
+    Dataset *ds = ld->ds;
+
+    for (int i = ld->first; i < ds->nb; i++) {
+        DsSeries *s = &ds->s[i];
+        int64_t from = s->source == 0 ? INT64_MIN : s->n ? s->time_us[0] : 0;
+        int in_use = s->source == 0;
+        if (s->kind != COMP_INGEST || !s->n)
+            continue;
+        for (int k = 0; k < ld->nb_inswitch; k++) {
+            const LoadedEvent *sw = &ld->inswitch[k];
+            int now = sw->index == s->source;
+            if (strcmp(sw->stream, s->stream) || sw->time_us < s->time_us[0] || now == in_use)
+                continue;
+            if (now) {          /* an idle span ends */
+                int ret = add_idle(s, from, sw->time_us);
+                if (ret < 0)
+                    return ret;
+            } else {
+                from = sw->time_us;
+            }
+            in_use = now;
+        }
+        if (!in_use) {          /* idle until the end */
+            int ret = add_idle(s, from, INT64_MAX);
+            if (ret < 0)
+                return ret;
+        }
+    }
+    return 0;
+}
+
+/* Sorts the switches away of s by time, their risks and outcomes with them. */
+static void sort_averted(DsSeries *s)
+{
+    for (int i = 1; i < s->nb_averted; i++)
+        for (int j = i; j > 0 && s->averted_us[j] < s->averted_us[j - 1]; j--) {
+            FFSWAP(int64_t, s->averted_us[j], s->averted_us[j - 1]);
+            FFSWAP(float, s->averted_risk[j], s->averted_risk[j - 1]);
+            FFSWAP(int64_t, s->averted_fail_us[j], s->averted_fail_us[j - 1]);
+        }
 }
 
 /* Keeps the failures that are new incidents of a component that was up. */
@@ -340,18 +522,48 @@ int dataset_load(Dataset *ds, const char *path, char *err, size_t err_size)
         ret = hds_reader_events(r, &f, on_event, &ld);
     }
     if (ret >= 0)
+        ret = input_idle(&ld);
+    if (ret >= 0) {
+        averted_outcomes(&ld);
         for (int i = ld.first; i < ds->nb; i++) {
             DsSeries *s = &ds->s[i];
             count_failures(s);
-            qsort(s->averted_us, s->nb_averted, sizeof(*s->averted_us), cmp_i64);
+            sort_averted(s);
         }
+    }
     if (ret < 0)
         snprintf(err, err_size, "%s: cannot read the data store: %s", path, av_err2str(ret));
     hds_reader_close(&r);
     av_free(ld.comps);
     av_free(ld.feat);
     av_free(ld.table);
+    av_free(ld.fails);
+    av_free(ld.averted);
+    av_free(ld.inswitch);
     return ret;
+}
+
+/* Did the instance switched away from at s's switch a fail on its own
+ * within the horizon of the switch (and is that known by end_us)? */
+static int averted_confirmed(const DsSeries *s, int a, int64_t horizon_us, int64_t end_us)
+{
+    int64_t f = s->averted_fail_us[a];
+
+    return f != INT64_MAX && f <= end_us && f - s->averted_us[a] <= horizon_us;
+}
+
+void dataset_averted_count(const Dataset *ds, int64_t horizon_us, int *confirmed, int *censored)
+{
+    *confirmed = *censored = 0;
+    for (int i = 0; i < ds->nb; i++) {
+        const DsSeries *s = &ds->s[i];
+        for (int a = 0; a < s->nb_averted; a++) {
+            if (averted_confirmed(s, a, horizon_us, INT64_MAX))
+                (*confirmed)++;
+            else
+                (*censored)++;
+        }
+    }
 }
 
 void dataset_label_series(const DsSeries *s, int64_t horizon_us, int64_t end_us, signed char *l)
@@ -359,6 +571,7 @@ void dataset_label_series(const DsSeries *s, int64_t horizon_us, int64_t end_us,
     int f = 0;                   /* first failure after t */
     int nf = 0;                  /* failures seen up to end_us */
     int a = 0, na = 0;           /* the same for switches away */
+    int d = 0;                   /* the first idle span not over at t */
 
     while (nf < s->nb_failures && s->failure_us[nf] <= end_us)
         nf++;
@@ -371,17 +584,43 @@ void dataset_label_series(const DsSeries *s, int64_t horizon_us, int64_t end_us,
             f++;
         while (a < na && s->averted_us[a] <= t)
             a++;
-        if (up == 0.0f || (f > 0 && t - s->failure_us[f - 1] <= DS_COOLDOWN_US))
+        while (d < s->nb_idle && s->idle_to_us[d] <= t)
+            d++;
+        if (up == 0.0f || (d < s->nb_idle && s->idle_from_us[d] <= t) ||
+            (f > 0 && t - s->failure_us[f - 1] <= DS_COOLDOWN_US))
             l[k] = -1;
         else if (f < nf && s->failure_us[f] <= t + horizon_us)
-            l[k] = 1;
+            l[k] = s->censor_abrupt && s->failure_class &&
+                   s->failure_class[f] == EVAL_CLASS_ABRUPT ? -1 : 1;
         else if (a < na && s->averted_us[a] <= t + horizon_us)
-            l[k] = -1;
+            l[k] = averted_confirmed(s, a, horizon_us, end_us) ? 1 : -1;
         else if (t + horizon_us > end_us)
             l[k] = -1;
         else
             l[k] = 0;
     }
+}
+
+int dataset_classify(Dataset *ds, const EvalFault *f, int nb, int censor)
+{
+    for (int i = 0; i < ds->nb; i++) {
+        DsSeries *s = &ds->s[i];
+        const char *comp = strchr(s->label_name, '/');
+        int64_t t0 = INT64_MAX;
+        signed char *c = av_realloc(s->failure_class, s->nb_failures ? s->nb_failures : 1);
+
+        if (!c)
+            return AVERROR(ENOMEM);
+        s->failure_class = c;
+        s->censor_abrupt = censor;
+        comp = comp ? comp + 1 : s->label_name;
+        for (int j = 0; j < ds->nb; j++)
+            if (ds->s[j].file == s->file && ds->s[j].n && !strcmp(ds->s[j].stream, s->stream))
+                t0 = FFMIN(t0, ds->s[j].time_us[0]);
+        for (int k = 0; k < s->nb_failures; k++)
+            c[k] = eval_fault_class(f, nb, s->stream, comp, s->failure_us[k] - t0);
+    }
+    return 0;
 }
 
 int dataset_label(Dataset *ds, int64_t horizon_us)
@@ -407,6 +646,11 @@ void dataset_free(Dataset *ds)
         av_free(ds->s[i].label);
         av_free(ds->s[i].failure_us);
         av_free(ds->s[i].averted_us);
+        av_free(ds->s[i].averted_risk);
+        av_free(ds->s[i].failure_class);
+        av_free(ds->s[i].idle_from_us);
+        av_free(ds->s[i].idle_to_us);
+        av_free(ds->s[i].averted_fail_us);
     }
     av_free(ds->s);
     for (int i = 0; i < ds->nb_files; i++)

@@ -15,17 +15,33 @@
  * the same incident) and no counted failure of the same series came within
  * DS_INCIDENT_US before it.
  *
+ * An input source that is not the stream's source in use (a backup before
+ * it took over, the primary after: inputs do not switch back) is read, but
+ * nothing of it fails: the data plane reports failures of the source in
+ * use. Its ticks have no label: which one is in use comes from the
+ * switch events ("input.backup takes over ...").
+ *
  * Label of the tick at time t, horizon H:
- *   -1 when the component is down at t (up = 0), or a counted failure
+ *   -1 when the component is down at t (up = 0), or not in use (an input
+ *      source above), or a counted failure
  *      happened in [t - DS_COOLDOWN_US, t] (the switch and its turbulence),
  *      or no failure follows within H and the series ends before t + H (its
  *      future is unknown);
- *    1 when a counted failure follows in (t, t + H];
- *   -1 when the orchestrator switched the component away at high risk in
- *      (t, t + H] (an "averted" event): what would have followed is not
+ *    1 when a counted failure follows in (t, t + H] (-1 when that failure
+ *      is an abrupt one and the series censors those: dataset_classify);
+ *   when the orchestrator switched the component away at high risk in
+ *      (t, t + H] (an "averted" event), what would have followed is not
  *      known, and calling it healthy would teach the model that high risk
- *      is harmless;
+ *      is harmless (the mitigation erases the label that would have
+ *      confirmed the prediction): such ticks are never negatives. They are
+ *       1 when the instance switched away from failed on its own within H
+ *         of the switch (its failure event came after it: the switch only
+ *         came first; the prediction is confirmed),
+ *      -1 (censored) otherwise: left out of training and of the per-tick
+ *         figures, as the ticks whose future the data does not hold;
  *    0 otherwise.
+ * models/README.md ("Label feedback") argues for censoring over calling
+ * every averted failure a positive.
  */
 #ifndef HS_DATASET_H
 #define HS_DATASET_H
@@ -33,6 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pfm/evaluate.h"
 #include "pfm/health.h"
 #include "hma/sample.h"
 
@@ -55,6 +72,18 @@ typedef struct DsSeries {
     int64_t *failure_us;         /* counted failures, increasing */
     int nb_averted, nb_averted_alloc;
     int64_t *averted_us;         /* switched away at high risk, increasing */
+    float *averted_risk;         /* nb_averted: the risk the switch was made
+                                  * at (NAN: the event does not say) */
+    int nb_idle;                 /* inputs: spans [idle_from, idle_to) the */
+    int nb_idle_alloc;
+    int64_t *idle_from_us;       /* source was not the one in use */
+    int64_t *idle_to_us;
+    signed char *failure_class;  /* nb_failures EVAL_CLASS_*, after
+                                  * dataset_classify(); NULL before */
+    int censor_abrupt;           /* label the ticks before an abrupt failure -1 */
+    int64_t *averted_fail_us;    /* nb_averted: the first failure event of
+                                  * the instance switched away from after the
+                                  * switch; INT64_MAX: none */
 } DsSeries;
 
 typedef struct DsFile {
@@ -86,6 +115,23 @@ int dataset_label(Dataset *ds, int64_t horizon_us);
  * uses for the ticks before its validation part, so that no label leaks
  * what happens in it. */
 void dataset_label_series(const DsSeries *s, int64_t horizon_us, int64_t end_us, signed char *label);
+
+/*
+ * Puts each failure down to the scenario of a fault schedule that made it
+ * (eval_fault_class: the failure's time counts from its stream's first tick
+ * in its store) into each series' failure_class. With censor, the ticks
+ * within the horizon before an abrupt failure are labelled -1 from then on
+ * (dataset_label): a failure that came without warning by construction
+ * teaches the failure head nothing but noise. Call after dataset_load
+ * (failures are final) and before dataset_label. Returns 0 or
+ * AVERROR(ENOMEM).
+ */
+int dataset_classify(Dataset *ds, const EvalFault *f, int nb, int censor);
+
+/* The switches away at high risk of the dataset, for a horizon: how many
+ * were confirmed (the instance failed on its own within the horizon after
+ * the switch: those ticks are positives) and how many are censored. */
+void dataset_averted_count(const Dataset *ds, int64_t horizon_us, int *confirmed, int *censored);
 
 /* Frees everything the dataset holds (the struct itself is the caller's)
  * and zeroes it. */

@@ -10,6 +10,7 @@
  * pointer into each series' failures: O(N) per threshold, which is what
  * lets the threshold search try every candidate.
  */
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -191,12 +192,16 @@ typedef struct Prep {
     int failures;
     double stream_hours;
     int64_t *leads;              /* scratch: one per failure */
+    signed char *lead_class;     /* the class of each of leads */
+    int64_t *class_leads;        /* scratch: one per failure */
 } Prep;
 
 static void prep_free(Prep *p)
 {
     av_freep(&p->keys);
     av_freep(&p->leads);
+    av_freep(&p->lead_class);
+    av_freep(&p->class_leads);
 }
 
 int eval_check_series(const EvalSeries *s, int nb)
@@ -277,6 +282,8 @@ static int prep_init(Prep *p, const EvalSeries *s, int nb)
         return ret;
     if (!(p->keys = av_malloc_array(n ? n : 1, sizeof(*p->keys))) ||
         !(p->leads = av_malloc_array(nf ? nf : 1, sizeof(*p->leads))) ||
+        !(p->lead_class = av_malloc(nf ? nf : 1)) ||
+        !(p->class_leads = av_malloc_array(nf ? nf : 1, sizeof(*p->class_leads))) ||
         !(tmp = av_malloc_array(n ? n : 1, sizeof(*tmp)))) {
         prep_free(p);
         return AVERROR(ENOMEM);
@@ -308,10 +315,24 @@ static int64_t nearest_rank(const int64_t *v, int n, int pct)
     return v[FFMAX(rank, 1) - 1];
 }
 
+/* The median of sorted v[n], n > 0 (the mean of the middle two for even n). */
+static double median_s(const int64_t *v, int n)
+{
+    return (n & 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0) / 1e6;
+}
+
+static int failure_class(const EvalSeries *e, int i)
+{
+    int c = e->failure_class ? e->failure_class[i] : EVAL_CLASS_OTHER;
+
+    return c > EVAL_CLASS_OTHER && c < EVAL_CLASSES ? c : EVAL_CLASS_OTHER;
+}
+
 /* The whole event view at one threshold, plus the per-tick precision and
  * recall (which need the same pass over the ticks). */
 static void event_pass(const Prep *p, const EvalSeries *s, int nb, double threshold,
-                       double release, int64_t horizon_us, EvalResult *r)
+                       double release, int64_t horizon_us, EvalResult *r,
+                       EvalAlarmFn on_alarm, void *opaque)
 {
     int64_t tp = 0, fp = 0;
     int caught = 0;
@@ -325,6 +346,8 @@ static void event_pass(const Prep *p, const EvalSeries *s, int nb, double thresh
         int fa = 0;              /* first failure not yet caught or missed */
         int on = 0, armed = 1;
 
+        for (int i = 0; i < nf; i++)
+            r->class_failures[failure_class(e, i)]++;
         /* Branch-free but for onsets and catches: with scores near the
          * threshold, as the search's middle candidates have them, a branch
          * on each tick's score costs more than the rest of the pass. */
@@ -344,8 +367,13 @@ static void event_pass(const Prep *p, const EvalSeries *s, int nb, double thresh
                 r->alarms++;
                 while (fi < nf && f[fi] <= t)
                     fi++;
-                if (fi == nf || f[fi] - t > horizon_us)
-                    r->false_alarms++;
+                /* no failure follows: false, unless the tick's future is
+                 * unknown (label -1: down, just failed, the data ends) */
+                int judged = fi == nf || f[fi] - t > horizon_us ? (lab < 0 ? 2 : 1) : 0;
+                r->false_alarms += judged == 1;
+                r->unjudged_alarms += judged == 2;
+                if (on_alarm)
+                    on_alarm(opaque, k, t, judged);
             }
             if (above & (fa < nf)) {
                 /* the failures in (t, t + horizon] not caught yet are caught
@@ -355,6 +383,7 @@ static void event_pass(const Prep *p, const EvalSeries *s, int nb, double thresh
                 while (fa < nf && f[fa] <= t)
                     fa++;
                 while (fa < nf && f[fa] - t <= horizon_us) {
+                    p->lead_class[caught] = failure_class(e, fa);
                     p->leads[caught++] = f[fa] - t;
                     fa++;
                 }
@@ -372,11 +401,21 @@ static void event_pass(const Prep *p, const EvalSeries *s, int nb, double thresh
     r->caught = caught;
     r->stream_hours = p->stream_hours;
     r->false_alarms_per_hour = p->stream_hours > 0 ? r->false_alarms / p->stream_hours : NAN;
+    r->false_alarms_per_day = r->false_alarms_per_hour * 24;
     r->lead_median_s = r->lead_p10_s = r->lead_p90_s = NAN;
+    for (int c = 0; c < EVAL_CLASSES; c++) {
+        int m = 0;
+        for (int i = 0; i < caught; i++)
+            if (p->lead_class[i] == c)
+                p->class_leads[m++] = p->leads[i];
+        r->class_caught[c] = m;
+        qsort(p->class_leads, m, sizeof(*p->class_leads), cmp_i64);
+        r->class_lead_median_s[c] = m ? median_s(p->class_leads, m) : NAN;
+    }
     if (caught) {
         int64_t *l = p->leads;
         qsort(l, caught, sizeof(*l), cmp_i64);
-        r->lead_median_s = (caught & 1 ? l[caught / 2] : (l[caught / 2 - 1] + l[caught / 2]) / 2.0) / 1e6;
+        r->lead_median_s = median_s(l, caught);
         r->lead_p10_s = nearest_rank(l, caught, 10) / 1e6;
         r->lead_p90_s = nearest_rank(l, caught, 90) / 1e6;
         for (int i = 0; i < caught; i++) {
@@ -391,6 +430,129 @@ static void event_pass(const Prep *p, const EvalSeries *s, int nb, double thresh
 int eval_run(const EvalSeries *s, int nb, double threshold, double release,
              int64_t horizon_us, EvalResult *r)
 {
+    return eval_run_alarms(s, nb, threshold, release, horizon_us, r, NULL, NULL);
+}
+
+/* ---- what an orchestrator acts on -------------------------------------- */
+
+void eval_confirm(float *score, int n, int confirm)
+{
+    /* the last confirm - 1 scored values before the tick, oldest first */
+    float prev[64];
+    int np = 0;
+
+    confirm = FFMIN(confirm, (int)FF_ARRAY_ELEMS(prev) + 1);
+    if (confirm <= 1)
+        return;
+    for (int i = 0; i < n; i++) {
+        float v = score[i], m = v;
+        int full = np == confirm - 1;
+        if (isnan(v))
+            continue;
+        for (int k = 0; k < np; k++)
+            m = fminf(m, prev[k]);
+        if (full)
+            memmove(prev, prev + 1, (--np) * sizeof(*prev));
+        prev[np++] = v;
+        /* too few ticks yet for confirm in a row: nothing to act on */
+        score[i] = full ? m : 0.0f;
+    }
+}
+
+/* ---- the kinds of failure ------------------------------------------------ */
+
+int eval_fault_parse(const char *line, EvalFault *f, char *err, size_t err_size)
+{
+    char cls[16];
+    double start, end;
+    int n = 0;
+
+    while (*line == ' ' || *line == '\t')
+        line++;
+    if (!*line || *line == '\n' || *line == '#')
+        return 0;
+    memset(f, 0, sizeof(*f));
+    if (sscanf(line, "%lf %lf %47s %47s %15s %23s%n", &start, &end, f->stream, f->component, cls,
+               f->scenario, &n) != 6) {
+        snprintf(err, err_size, "want START END STREAM COMPONENT CLASS SCENARIO");
+        return AVERROR(EINVAL);
+    }
+    if (!(start >= 0 && end >= start && end < 1e7)) {
+        snprintf(err, err_size, "START and END: seconds, 0 <= START <= END");
+        return AVERROR(EINVAL);
+    }
+    if (!strcmp(cls, "led"))
+        f->cls = EVAL_CLASS_LED;
+    else if (!strcmp(cls, "abrupt"))
+        f->cls = EVAL_CLASS_ABRUPT;
+    else if (!strcmp(cls, "benign"))
+        f->cls = EVAL_CLASS_OTHER;
+    else {
+        snprintf(err, err_size, "CLASS: led, abrupt or benign, not '%s'", cls);
+        return AVERROR(EINVAL);
+    }
+    f->start_us = (int64_t)(start * 1e6);
+    f->end_us = (int64_t)(end * 1e6);
+    return 1;
+}
+
+int eval_faults_load(const char *path, EvalFault **f, int *nb, char *err, size_t err_size)
+{
+    FILE *in = fopen(path, "r");
+    char line[512], why[256];
+    int ln = 0, ret = 0;
+
+    if (!in) {
+        ret = AVERROR(errno);
+        snprintf(err, err_size, "%s: %s", path, av_err2str(ret));
+        return ret;
+    }
+    while (fgets(line, sizeof(line), in)) {
+        EvalFault one;
+        ln++;
+        if ((ret = eval_fault_parse(line, &one, why, sizeof(why))) < 0) {
+            snprintf(err, err_size, "%s:%d: %s", path, ln, why);
+            break;
+        }
+        if (ret) {
+            EvalFault *a = av_realloc_array(*f, *nb + 1, sizeof(*a));
+            if (!a) {
+                ret = AVERROR(ENOMEM);
+                snprintf(err, err_size, "%s: out of memory", path);
+                break;
+            }
+            *f = a;
+            a[(*nb)++] = one;
+        }
+        ret = 0;
+    }
+    fclose(in);
+    return ret;
+}
+
+int eval_fault_class(const EvalFault *f, int nb, const char *stream, const char *component,
+                     int64_t t_us)
+{
+    int best = -1, best_rank = -1;
+
+    for (int i = 0; i < nb; i++) {
+        int any_s = !strcmp(f[i].stream, "*"), any_c = !strcmp(f[i].component, "*");
+        int rank;
+        if ((!any_s && strcmp(f[i].stream, stream)) || (!any_c && strcmp(f[i].component, component)) ||
+            t_us < f[i].start_us - EVAL_FAULT_BEFORE_US || t_us > f[i].end_us + EVAL_FAULT_AFTER_US)
+            continue;
+        rank = !any_s + !any_c;
+        if (rank > best_rank || (rank == best_rank && f[i].start_us > f[best].start_us)) {
+            best = i;
+            best_rank = rank;
+        }
+    }
+    return best < 0 ? EVAL_CLASS_OTHER : f[best].cls;
+}
+
+int eval_run_alarms(const EvalSeries *s, int nb, double threshold, double release,
+                    int64_t horizon_us, EvalResult *r, EvalAlarmFn on_alarm, void *opaque)
+{
     Prep p;
     int ret;
 
@@ -400,7 +562,7 @@ int eval_run(const EvalSeries *s, int nb, double threshold, double release,
         return ret;
     if ((ret = prep_init(&p, s, nb)) < 0)
         return ret;
-    event_pass(&p, s, nb, threshold, release, horizon_us, r);
+    event_pass(&p, s, nb, threshold, release, horizon_us, r, on_alarm, opaque);
     prep_free(&p);
     return 0;
 }
@@ -459,7 +621,7 @@ int eval_choose_threshold(const EvalSeries *s, int nb, int64_t horizon_us,
 
     nc = candidates(&p, c);
     for (int k = 0; k < nc; k++) {
-        event_pass(&p, s, nb, c[k], FFMIN(c[k] * release_ratio, c[k]), horizon_us, &cur);
+        event_pass(&p, s, nb, c[k], FFMIN(c[k] * release_ratio, c[k]), horizon_us, &cur, NULL, NULL);
         if (!within_budget(&cur, max_fa_per_hour))
             continue;
         /* candidates ascend: ">=" on the last key prefers the higher one */
@@ -482,7 +644,8 @@ int eval_choose_threshold(const EvalSeries *s, int nb, int64_t horizon_us,
      * that a threshold stored as a float (the model file) stays above it. */
     top = p.nb_keys ? key_score(p.keys[p.nb_keys - 1]) : 1.0;
     *threshold = top + FFMAX(1e-6, fabs(top) * 1e-6);
-    event_pass(&p, s, nb, *threshold, FFMIN(*threshold * release_ratio, *threshold), horizon_us, r);
+    event_pass(&p, s, nb, *threshold, FFMIN(*threshold * release_ratio, *threshold), horizon_us, r,
+               NULL, NULL);
     prep_free(&p);
     return AVERROR(ENOENT);
 }
@@ -507,14 +670,16 @@ static int bp_done(AVBPrint *bp)
 /* The figures of a detector, in the order both reports give them: the
  * table's row label, the JSON key, and where the value is. The lead time
  * histogram follows them. */
-enum { F_DOUBLE, F_INT, F_I64, F_CAUGHT };
+enum { F_DOUBLE, F_INT, F_I64, F_CAUGHT, F_CLASS_CAUGHT };
 typedef struct Figure {
     const char *label, *key;
     int type;
     size_t offset;               /* in EvalReportRow */
+    int cls;                     /* F_CLASS_CAUGHT: which */
 } Figure;
 
-#define FIG(l, k, t, f) { l, k, t, offsetof(EvalReportRow, f) }
+#define FIG(l, k, t, f) { l, k, t, offsetof(EvalReportRow, f), 0 }
+#define FIG_CLASS(l, k, c) { l, k, F_CLASS_CAUGHT, offsetof(EvalReportRow, r.class_caught[c]), c }
 static const Figure figures[] = {
     FIG("threshold",         "threshold",             F_DOUBLE, threshold),
     FIG("release",           "release",               F_DOUBLE, release),
@@ -528,11 +693,19 @@ static const Figure figures[] = {
     FIG("caught",            "caught",                F_CAUGHT, r.caught),
     FIG("alarms",            "alarms",                F_INT,    r.alarms),
     FIG("false alarms",      "false_alarms",          F_INT,    r.false_alarms),
+    FIG("unjudged alarms",   "unjudged_alarms",       F_INT,    r.unjudged_alarms),
     FIG("stream-hours",      "stream_hours",          F_DOUBLE, r.stream_hours),
     FIG("false alarms/hour", "false_alarms_per_hour", F_DOUBLE, r.false_alarms_per_hour),
+    FIG("false alarms/day",  "false_alarms_per_day",  F_DOUBLE, r.false_alarms_per_day),
     FIG("lead median (s)",   "lead_median_s",         F_DOUBLE, r.lead_median_s),
     FIG("lead p10 (s)",      "lead_p10_s",            F_DOUBLE, r.lead_p10_s),
     FIG("lead p90 (s)",      "lead_p90_s",            F_DOUBLE, r.lead_p90_s),
+    FIG_CLASS("led caught",  "led_caught",            EVAL_CLASS_LED),
+    FIG("led lead median (s)", "led_lead_median_s",   F_DOUBLE, r.class_lead_median_s[EVAL_CLASS_LED]),
+    FIG_CLASS("abrupt caught", "abrupt_caught",       EVAL_CLASS_ABRUPT),
+    FIG("abrupt lead median (s)", "abrupt_lead_median_s", F_DOUBLE, r.class_lead_median_s[EVAL_CLASS_ABRUPT]),
+    FIG_CLASS("other caught", "other_caught",         EVAL_CLASS_OTHER),
+    FIG("other lead median (s)", "other_lead_median_s", F_DOUBLE, r.class_lead_median_s[EVAL_CLASS_OTHER]),
 };
 
 /* One figure as text: %.4g for people, %.6g for the tools that read JSON
@@ -552,6 +725,10 @@ static void figure_text(const Figure *f, const EvalReportRow *row, int json, cha
     case F_CAUGHT:               /* "3/4" in the table: of how many */
         snprintf(buf, size, json ? "%d" : "%d/%d", row->r.caught, row->r.failures);
         return;
+    case F_CLASS_CAUGHT:
+        snprintf(buf, size, json ? "%d" : "%d/%d", row->r.class_caught[f->cls],
+                 row->r.class_failures[f->cls]);
+        return;
     }
     v = *(const double *)p;
     if (json)
@@ -560,7 +737,7 @@ static void figure_text(const Figure *f, const EvalReportRow *row, int json, cha
         snprintf(buf, size, isnan(v) ? "-" : "%.4g", v);
 }
 
-#define LABEL_WIDTH 20
+#define LABEL_WIDTH 24
 #define COLUMN_WIDTH 12
 
 static const char *detector_name(const EvalReportRow *row)
@@ -651,7 +828,9 @@ int eval_report_json(const EvalReportRow *rows, int nb, int64_t horizon_us, char
         av_bprintf(&bp, ",\"lead_hist\":[");
         for (int b = 0; b < EVAL_LEAD_BUCKETS; b++)
             av_bprintf(&bp, "%s%d", b ? "," : "", rows[d].r.lead_hist[b]);
-        av_bprintf(&bp, "]}");
+        av_bprintf(&bp, "],\"led_failures\":%d,\"abrupt_failures\":%d,\"other_failures\":%d}",
+                   rows[d].r.class_failures[EVAL_CLASS_LED], rows[d].r.class_failures[EVAL_CLASS_ABRUPT],
+                   rows[d].r.class_failures[EVAL_CLASS_OTHER]);
     }
     av_bprintf(&bp, "]}\n");
     return bp_done(&bp);

@@ -27,7 +27,11 @@
  *     some tick in [failure - horizon, failure) of its series; its lead
  *     time is failure time minus the earliest such tick with the alarm on
  *     (so at most horizon). An onset is a false alarm when no failure of
- *     its series follows within (onset, onset + horizon]. False alarms per
+ *     its series follows within (onset, onset + horizon] and its tick's
+ *     label is 0 or 1; with label -1 (the component down, just failed and
+ *     switched, switched away at high risk, or its data ending within the
+ *     horizon: its future is unknown) such an onset is unjudged, counted
+ *     apart (unjudged_alarms), neither true nor false. False alarms per
  *     stream-hour divide by the hours covered by the series of the
  *     evaluated streams (the time span of each stream's ticks, counted
  *     once per stream, not per component).
@@ -37,7 +41,8 @@
  *     starts before the score went below release is no new onset (no new
  *     page) but still catches the failures it precedes. Ticks whose score
  *     is NAN are skipped as if absent: they neither end a run nor re-arm.
- *     Labels play no part in this view. Every listed failure counts, also
+ *     Labels play no part in this view but to leave unjudged the onsets
+ *     whose future is unknown. Every listed failure counts, also
  *     one outside its series' ticks (it cannot be caught). A series with a
  *     NULL stream is a stream of its own; a stream's span runs from its
  *     earliest tick to its latest, scored or not.
@@ -48,6 +53,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What kind of failure a failure was, from the schedule of the faults
+ * that made it (eval_fault_class): one whose fault came on gradually
+ * (there were precursors to see), one that came without warning, or one
+ * no schedule explains (or no schedule was given). */
+enum { EVAL_CLASS_OTHER, EVAL_CLASS_LED, EVAL_CLASS_ABRUPT, EVAL_CLASSES };
+
 typedef struct EvalSeries {
     const char *stream;          /* for stream-hours */
     const char *name;            /* "news/enc:720p": for plots and reports */
@@ -57,6 +68,7 @@ typedef struct EvalSeries {
     const signed char *label;    /* n: 1, 0, or -1 (unknown) */
     int nb_failures;
     const int64_t *failure_us;   /* increasing */
+    const signed char *failure_class;  /* nb_failures EVAL_CLASS_*; NULL: all other */
 } EvalSeries;
 
 #define EVAL_LEAD_BUCKETS 7      /* lead time histogram, see EvalResult */
@@ -72,6 +84,7 @@ typedef struct EvalResult {
     int caught;                        /* with an alarm before them */
     int alarms;                        /* onsets */
     int false_alarms;
+    int unjudged_alarms;               /* no failure follows, future unknown */
     double stream_hours;
     double false_alarms_per_hour;      /* NAN when stream_hours is 0 */
     double lead_median_s;              /* of caught failures (the mean of the
@@ -81,6 +94,11 @@ typedef struct EvalResult {
     /* caught failures by lead time, buckets [0,1) [1,5) [5,10) [10,20)
      * [20,30) [30,45) [45,inf) seconds */
     int lead_hist[EVAL_LEAD_BUCKETS];
+    /* the same by kind of failure (EVAL_CLASS_*): failures, caught, median
+     * lead of the caught ones (NAN when none) */
+    int class_failures[EVAL_CLASSES], class_caught[EVAL_CLASSES];
+    double class_lead_median_s[EVAL_CLASSES];
+    double false_alarms_per_day;       /* per stream-day: 24 x per hour */
 } EvalResult;
 
 extern const double eval_lead_bucket_s[EVAL_LEAD_BUCKETS];   /* lower bounds */
@@ -95,6 +113,13 @@ extern const double eval_lead_bucket_s[EVAL_LEAD_BUCKETS];   /* lower bounds */
  */
 int eval_run(const EvalSeries *s, int nb, double threshold, double release,
              int64_t horizon_us, EvalResult *r);
+
+/* The same, calling on_alarm for every alarm onset (series index, time,
+ * and what it was: 0 true, 1 false, 2 unjudged) in series order, then
+ * time. */
+typedef void (*EvalAlarmFn)(void *opaque, int series, int64_t t_us, int judged);
+int eval_run_alarms(const EvalSeries *s, int nb, double threshold, double release,
+                    int64_t horizon_us, EvalResult *r, EvalAlarmFn on_alarm, void *opaque);
 
 /* The per-tick areas alone (used for threshold searches and tests):
  * scores and labels of n examples (labels 0/1 only; others skipped, and
@@ -125,6 +150,57 @@ double eval_pr_auc(const float *score, const signed char *label, size_t n);
 int eval_choose_threshold(const EvalSeries *s, int nb, int64_t horizon_us,
                           double max_fa_per_hour, double release_ratio,
                           double *threshold, EvalResult *r);
+
+/*
+ * The score as an orchestrator that acts only after `confirm` ticks in a
+ * row above its threshold reads it: each tick's score becomes the lowest of
+ * its own and the confirm - 1 scored ticks before it (so "above the
+ * threshold" means "above it for confirm ticks"; 0 for the first confirm -
+ * 1 scored ticks), in place over one series' n ticks. NAN ticks stay NAN
+ * and are skipped, as eval_run skips them. confirm <= 1 changes nothing;
+ * at most 65.
+ */
+void eval_confirm(float *score, int n, int confirm);
+
+/* ---- the kinds of failure -------------------------------------------------- */
+
+/* One scenario of a fault schedule (models/corpus/gen.awk's faults.tsv):
+ * a line "START END STREAM COMPONENT CLASS SCENARIO", times in seconds
+ * from the stream's start, CLASS led, abrupt or benign, "*" for STREAM or
+ * COMPONENT matching any. */
+typedef struct EvalFault {
+    char stream[48], component[48], scenario[24];
+    int64_t start_us, end_us;
+    int cls;                     /* EVAL_CLASS_LED, EVAL_CLASS_ABRUPT; OTHER for benign */
+} EvalFault;
+
+/* How late after its scenario's end a failure is still its (a stall's
+ * failure comes when a timeout passes; a ramp's when the backlog passes
+ * the budget, after the ramp if it was short), and how early before its
+ * start (the stream's start is known to a tick). */
+#define EVAL_FAULT_AFTER_US   (20 * 1000000LL)
+#define EVAL_FAULT_BEFORE_US  (2 * 1000000LL)
+
+/* Parses one line of a schedule into f. Returns 1 (a scenario), 0 (an
+ * empty line or a comment), or AVERROR(EINVAL) with the field at fault in
+ * err. */
+int eval_fault_parse(const char *line, EvalFault *f, char *err, size_t err_size);
+
+/* Appends the scenarios of the schedule file at path to *f (*nb of them;
+ * av_free it). Returns 0, or a negative AVERROR with the reason in err
+ * (the file and line named). */
+int eval_faults_load(const char *path, EvalFault **f, int *nb, char *err, size_t err_size);
+
+/*
+ * The kind of a failure of component ("out:hls", "enc:hi", "input": the
+ * series' name without its stream) of stream at t_us from the stream's
+ * start: the class of the scenario that covers it, [start -
+ * EVAL_FAULT_BEFORE_US, end + EVAL_FAULT_AFTER_US], one naming the stream
+ * and component before one naming "*", then the one that started last.
+ * EVAL_CLASS_OTHER when none does.
+ */
+int eval_fault_class(const EvalFault *f, int nb, const char *stream, const char *component,
+                     int64_t t_us);
 
 /* ---- reports ------------------------------------------------------------ */
 

@@ -13,6 +13,8 @@ const char *const health_feature_names[FEAT_NB] = {
     "up", "on_backup", "throughput_ratio", "rate_ratio", "latency_log",
     "latency_peak_log", "queue_log", "errors", "drops", "stale_s", "cpu_cores",
     "host_cpu_psi", "host_memory_psi", "host_io_psi", "host_cpu_cores", "kind",
+    "latency_trend", "net_rtt_log", "net_unacked_log", "net_ack_wait_s", "net_window_log",
+    "fs_free_ratio", "fs_full_log", "host_rss_growth",
 };
 
 /* the slow averages of rates: about a minute */
@@ -20,6 +22,8 @@ const char *const health_feature_names[FEAT_NB] = {
 #define FEAT_RATIO_MAX 4.0f
 #define FEAT_STALE_MAX 10.0f
 #define FEAT_LAT_FLOOR 1e-5
+#define FEAT_ACK_MAX   10.0f
+#define FEAT_FULL_MAX  5.0f            /* log10(1 + s): a day and more */
 
 enum { HAVE_ERRORS = 1, HAVE_DROPS = 2, HAVE_CPU = 4, HAVE_BYTES = 8, HAVE_ITEMS = 16 };
 
@@ -35,9 +39,10 @@ void health_series_id(CompKind kind, const char *stream, const char *name, int s
 
 void health_host_comp(const SampleComp *c, HealthHost *h)
 {
-    static const int m[4] = { HM_PSI_CPU_SOME, HM_PSI_MEMORY_SOME, HM_PSI_IO_SOME, HM_CPU_RATIO };
+    static const int m[5] = { HM_PSI_CPU_SOME, HM_PSI_MEMORY_SOME, HM_PSI_IO_SOME, HM_CPU_RATIO,
+                              HM_RSS_GROWTH };
 
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         h->v[i] = c && c->kind == COMP_HOST && sample_has(c, m[i]) ? (float)c->v[m[i]] : NAN;
 }
 
@@ -51,9 +56,38 @@ void health_host(const Sample *s, HealthHost *h)
     health_host_comp(NULL, h);
 }
 
+static float lat_log(float v);
+static float clampf(float v, float lo, float hi);
+
 static float get(const SampleComp *c, int m)
 {
-    return m >= 0 && sample_has(c, m) ? (float)c->v[m] : NAN;
+    return c && m >= 0 && sample_has(c, m) ? (float)c->v[m] : NAN;
+}
+
+const SampleComp *health_peer(const SampleComp *comps, int nb, const SampleComp *c)
+{
+    if (c->kind != COMP_OUTPUT)
+        return NULL;
+    for (int i = 0; i < nb; i++)
+        if (comps[i].kind == COMP_EDGE && comps[i].backup == c->backup &&
+            !strcmp(comps[i].stream, c->stream) && !strcmp(comps[i].name, c->name))
+            return &comps[i];
+    return NULL;
+}
+
+/* The network figures (slots 17-20) from a connection's metrics: rtt,
+ * unacked, notsent, window, ack_age (indices into its kind's catalogue). */
+static void net_figures(const SampleComp *c, const int m[5], float *x)
+{
+    float rtt = get(c, m[0]), unacked = get(c, m[1]), notsent = get(c, m[2]);
+    float window = get(c, m[3]), ack_age = get(c, m[4]);
+    float waiting = (isnan(unacked) ? 0 : unacked) + (isnan(notsent) ? 0 : notsent);
+
+    x[FEAT_NET_RTT] = lat_log(rtt);
+    x[FEAT_NET_UNACKED] = isnan(unacked) && isnan(notsent) ? NAN : (float)log10(1 + fmax(waiting, 0));
+    /* an idle connection waits for no ACK: its age says nothing */
+    x[FEAT_NET_ACK_WAIT] = isnan(ack_age) ? NAN : unacked > 0 ? clampf(ack_age, 0, FEAT_ACK_MAX) : 0;
+    x[FEAT_NET_WINDOW] = isnan(window) ? NAN : (float)log10(1 + fmax(window, 0));
 }
 
 static float lat_log(float v)
@@ -98,8 +132,8 @@ static float ratio_to_avg(double rate, double *avg, int *n, double dt)
     return clampf(r, 0, FEAT_RATIO_MAX);
 }
 
-void health_extract(HealthState *st, const SampleComp *c, const HealthHost *h,
-                      int64_t time_us, float *x)
+void health_extract(HealthState *st, const SampleComp *c, const SampleComp *peer,
+                    const HealthHost *h, int64_t time_us, float *x)
 {
     /* per kind: the metric behind each slot (-1: none) */
     int up = -1, bytes = -1, bytes_is_rate = 0, items = -1, lat = -1, peak = -1, queue = -1;
@@ -169,5 +203,31 @@ void health_extract(HealthState *st, const SampleComp *c, const HealthHost *h,
     for (int i = 0; i < 4; i++)
         x[FEAT_HOST_CPU_PSI + i] = h ? h->v[i] : NAN;
     x[FEAT_KIND] = kind;
+
+    /* the trend of its latency: against a slow average it then joins */
+    if (!isnan(x[FEAT_LATENCY])) {
+        double a = fmax(1.0 / (st->n_lat + 1), dt > 0 ? 1 - exp(-dt / FEAT_AVG_S) : 0);
+        x[FEAT_LATENCY_TREND] = st->n_lat ? (float)(x[FEAT_LATENCY] - st->avg_lat) : 0;
+        st->avg_lat += a * (x[FEAT_LATENCY] - st->avg_lat);
+        st->n_lat++;
+    }
+    if (c->kind == COMP_INGEST) {
+        static const int m[5] = { IM_RTT, IM_UNACKED_BYTES, IM_NOTSENT_BYTES, IM_PEER_WINDOW,
+                                  IM_LAST_ACK_AGE };
+        net_figures(c, m, x);
+    } else if (c->kind == COMP_OUTPUT) {
+        static const int m[5] = { XM_RTT, XM_UNACKED_BYTES, XM_NOTSENT_BYTES, XM_PEER_WINDOW,
+                                  XM_LAST_ACK_AGE };
+        float free_b = get(c, OM_FS_FREE), size = get(c, OM_FS_SIZE), ttf = get(c, OM_FS_TIME_TO_FULL);
+        if (peer)
+            net_figures(peer, m, x);
+        if (size > 0 && !isnan(free_b)) {
+            x[FEAT_FS_FREE] = clampf(free_b / size, 0, 1);
+            /* absent while it is not filling: as far from full as it gets */
+            x[FEAT_FS_FULL] = isnan(ttf) ? FEAT_FULL_MAX :
+                              clampf((float)log10(1 + fmax(ttf, 0)), 0, FEAT_FULL_MAX);
+        }
+    }
+    x[FEAT_HOST_RSS_GROWTH] = h && !isnan(h->v[4]) ? (float)asinh(h->v[4] / 1e6) : NAN;
     st->prev_us = time_us;
 }

@@ -28,10 +28,26 @@
  *  13  host_io_psi       /proc/pressure/io some avg10
  *  14  host_cpu_cores    this process's CPU over the tick (cores)
  *  15  kind              0 ingest, 0.5 encoder, 1 output
+ *  16  latency_trend     latency_log less its own slow average (EWMA, about a
+ *                        minute): how much slower than usual its work is now
+ *  17  net_rtt_log       its TCP connection's smoothed RTT (log10 s): the
+ *                        source's for an ingest, the peer's (its edge's) for
+ *                        an output; - for an encoder
+ *  18  net_unacked_log   log10(1 + bytes sent and not acknowledged + written
+ *                        and not sent)
+ *  19  net_ack_wait_s    seconds since the peer's last ACK while bytes wait
+ *                        for one (0 when none waits), <= 10
+ *  20  net_window_log    log10(1 + the peer's receive window, bytes)
+ *  21  fs_free_ratio     -                    -                    free / size of
+ *                                                                  its filesystem
+ *  22  fs_full_log       -                    -                    log10(1 + seconds
+ *                        to full) at the fill rate, <= 5; 5 when not filling
+ *  23  host_rss_growth   asinh(the process's RSS growth in MB/s), the same for all
  *
  * An output's edge (its peer) is not predicted on its own: its figures are
  * the output's writes seen from the other side, and a failure of the one
- * is a failure of the other; the output's risk covers both.
+ * is a failure of the other; the output's risk covers both, and its
+ * network figures (17-20) are the edge's (health_peer finds it).
  *
  * latency_* are log10 of seconds (floored at 10 us). Ratios are clamped
  * to [0, 4]. A value the component does not have this tick is NAN: the
@@ -57,13 +73,18 @@ enum {
     FEAT_UP, FEAT_ON_BACKUP, FEAT_THROUGHPUT_RATIO, FEAT_RATE_RATIO, FEAT_LATENCY,
     FEAT_LATENCY_PEAK, FEAT_QUEUE, FEAT_ERRORS, FEAT_DROPS, FEAT_STALE, FEAT_CPU,
     FEAT_HOST_CPU_PSI, FEAT_HOST_MEMORY_PSI, FEAT_HOST_IO_PSI, FEAT_HOST_CPU, FEAT_KIND,
+    FEAT_LATENCY_TREND, FEAT_NET_RTT, FEAT_NET_UNACKED, FEAT_NET_ACK_WAIT, FEAT_NET_WINDOW,
+    FEAT_FS_FREE, FEAT_FS_FULL, FEAT_HOST_RSS_GROWTH,
 };
+
+_Static_assert(FEAT_HOST_RSS_GROWTH == FEAT_NB - 1, "the health vector fills the model's inputs");
 
 extern const char *const health_feature_names[FEAT_NB];
 
 /* The machine's figures of one tick, the same for every component. */
 typedef struct HealthHost {
-    float v[4];                  /* psi cpu, memory, io; process cores; NAN absent */
+    float v[5];                  /* psi cpu, memory, io; process cores; RSS
+                                  * growth (bytes/s); NAN absent */
 } HealthHost;
 
 typedef struct HealthState {
@@ -72,6 +93,8 @@ typedef struct HealthState {
     uint32_t have;               /* which prev_* hold a value (bit per field) */
     double avg_bytes, avg_items; /* slow averages of the rates */
     int n_bytes, n_items;        /* rates averaged so far */
+    double avg_lat;              /* slow average of latency_log */
+    int n_lat;
 } HealthState;
 
 /* Is this kind predicted (does it get a health vector)? */
@@ -103,12 +126,17 @@ void health_host(const Sample *s, HealthHost *h);
  * time); c may be NULL. */
 void health_host_comp(const SampleComp *c, HealthHost *h);
 
+/* The component among comps[nb] whose network figures are c's: an
+ * output's edge (same stream, name and instance); NULL for other kinds or
+ * when there is none. */
+const SampleComp *health_peer(const SampleComp *comps, int nb, const SampleComp *c);
+
 /*
  * The health vector of component c at time_us into x (FEAT_NB floats, NAN
- * where absent), advancing st. Components of kinds that are not predicted
- * get all NAN.
+ * where absent), advancing st. peer: what health_peer gave (may be NULL).
+ * Components of kinds that are not predicted get all NAN.
  */
-void health_extract(HealthState *st, const SampleComp *c, const HealthHost *h,
-                      int64_t time_us, float *x);
+void health_extract(HealthState *st, const SampleComp *c, const SampleComp *peer,
+                    const HealthHost *h, int64_t time_us, float *x);
 
 #endif

@@ -82,7 +82,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LSTM_F       16
+#define LSTM_F       24
 #define LSTM_H       32
 #define LSTM_LAYERS  1
 #define LSTM_T_MAX   64

@@ -267,7 +267,7 @@ int predictor_tick(Predictor *p, Sample *s)
         if (sl->later)
             continue;
         e->stamp = p->stamp;
-        health_extract(&e->st.feat, c, &host, s->time_us, sl->raw);
+        health_extract(&e->st.feat, c, health_peer(s->comps, s->nb_comps, c), &host, s->time_us, sl->raw);
         predictor_normalise(m, sl->raw, p->xn + (size_t)n * LSTM_F);
         p->lst[n++] = &e->st.lstm;
     }
@@ -291,7 +291,7 @@ int predictor_tick(Predictor *p, Sample *s)
 
         if (!sl->later)
             continue;
-        health_extract(&sl->e->st.feat, c, &host, s->time_us, sl->raw);
+        health_extract(&sl->e->st.feat, c, health_peer(s->comps, s->nb_comps, c), &host, s->time_us, sl->raw);
         predictor_step(m, &sl->e->st, sl->raw, &o);
         sample_set(c, risk_metric(c->kind), o.risk);
     }

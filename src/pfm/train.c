@@ -29,6 +29,7 @@ void train_config_default(TrainConfig *c)
     c->lr = 2e-3f;
     c->val_fraction = 0.25;
     c->max_fa_per_hour = 1.0;
+    c->confirm = TRAIN_CONFIRM;
 }
 
 /* xorshift64*: the sampling order, reproducible */
@@ -386,6 +387,8 @@ int train_model(const Dataset *ds, const TrainConfig *cfg, Model **pm, TrainRepo
         int better;
         for (int64_t i = 0; i < ds->ticks; i++)
             risk[i] = 1.0f - (1.0f - p[i]) * (1.0f - weights[w] * an[i]);
+        for (int i = 0; i < ds->nb; i++)
+            eval_confirm(risk + sp.off[i], ds->s[i].n, cfg->confirm);
         av_freep(&es);
         if ((ret = val_series(ds, &sp, risk, &es, &nb_es)) < 0)
             goto end;
@@ -431,9 +434,9 @@ int train_model(const Dataset *ds, const TrainConfig *cfg, Model **pm, TrainRepo
                  rep->epochs, rep->best_epoch, cfg->patience);
         add_prov(m, "val_failure_head", "PR-AUC %.3f, ROC-AUC %.3f", rep->val_pr_auc, rep->val_roc_auc);
         add_prov(m, "val_risk", "on the part that chose them (optimistic; see hotspare eval on "
-                 "held-out data): threshold %.3f (release %.3f), anomaly weight %.2f: caught %d of %d "
-                 "failures, %d false alarms, %.2f per stream-hour, median lead %.0f s",
-                 rep->threshold, rep->release, rep->anomaly_weight, rep->val.caught,
+                 "held-out data): threshold %.3f (release %.3f) for %d ticks in a row, anomaly weight "
+                 "%.2f: caught %d of %d failures, %d false alarms, %.2f per stream-hour, median lead "
+                 "%.0f s", rep->threshold, rep->release, cfg->confirm, rep->anomaly_weight, rep->val.caught,
                  rep->val.failures, rep->val.false_alarms, rep->val.false_alarms_per_hour,
                  rep->val.lead_median_s);
     }

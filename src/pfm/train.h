@@ -19,7 +19,8 @@
  *
  * Thresholds: on the validation part, for each anomaly weight in a small
  * set, the threshold on the risk that catches the most failures with at
- * most max_fa_per_hour false alarms per stream-hour (evaluate.h); the
+ * most max_fa_per_hour false alarms per stream-hour (evaluate.h), an alarm
+ * being `confirm` ticks in a row above it (eval_confirm); the
  * weight that catches most wins (then fewer false alarms, then the
  * smaller weight). The release threshold is TRAIN_RELEASE_RATIO of it.
  *
@@ -37,6 +38,9 @@
 
 #define TRAIN_POS_WEIGHT_MAX 100.0
 #define TRAIN_RELEASE_RATIO  0.7
+/* ticks in a row above the threshold before an alarm, when thresholds are
+ * chosen and evaluated: the orchestrator's default confirm */
+#define TRAIN_CONFIRM        3
 
 typedef struct TrainConfig {
     int64_t horizon_us;          /* the failure head's horizon (60 s) */
@@ -49,6 +53,7 @@ typedef struct TrainConfig {
     float lr;                    /* Adam step size (2e-3) */
     double val_fraction;         /* of each store's span (0.25) */
     double max_fa_per_hour;      /* false alarms per stream-hour (1) */
+    int confirm;                 /* ticks above the threshold for an alarm (TRAIN_CONFIRM) */
     /* called after every batch and epoch (may be NULL) */
     void (*progress)(void *opaque, int epoch, int max_epochs, double epoch_done,
                      double train_loss, double val_metric);

@@ -187,7 +187,7 @@ static signed char a_l[A_N];
 
 static EvalSeries make_a(void)
 {
-    EvalSeries e = { "s1", "s1/enc:720p", A_N, a_t, a_s, a_l, 2, a_f };
+    EvalSeries e = { "s1", "s1/enc:720p", A_N, a_t, a_s, a_l, 2, a_f, NULL };
 
     for (int i = 0; i < A_N; i++) {
         a_t[i] = i * S;
@@ -289,10 +289,10 @@ static signed char b_l[B_N], c_l[C_N], d_l[D_N];
 static int make_all(EvalSeries *s)
 {
     s[0] = make_a();
-    s[1] = (EvalSeries){ "s1", "s1/out:hls", B_N, b_t, b_s, b_l, 2, b_f };
-    s[2] = (EvalSeries){ "s2", "s2/enc<&\">", C_N, c_t, c_s, c_l, 0, NULL };
-    s[3] = (EvalSeries){ "s2", "s2/dec", D_N, d_t, d_s, d_l, 1, d_f };
-    s[4] = (EvalSeries){ "s3", "s3/empty", 0, NULL, NULL, NULL, 0, NULL };
+    s[1] = (EvalSeries){ "s1", "s1/out:hls", B_N, b_t, b_s, b_l, 2, b_f, NULL };
+    s[2] = (EvalSeries){ "s2", "s2/enc<&\">", C_N, c_t, c_s, c_l, 0, NULL, NULL };
+    s[3] = (EvalSeries){ "s2", "s2/dec", D_N, d_t, d_s, d_l, 1, d_f, NULL };
+    s[4] = (EvalSeries){ "s3", "s3/empty", 0, NULL, NULL, NULL, 0, NULL, NULL };
     for (int i = 0; i < B_N; i++) {
         b_t[i] = (30 + i) * S;
         b_s[i] = 30 + i == 69 ? 0.5f : 30 + i == 75 ? 0.9f : 0.1f;
@@ -352,7 +352,7 @@ static void test_lead_buckets(void)
     static int64_t t[N], f[EVAL_LEAD_BUCKETS];
     static float sc[N];
     static signed char lb[N];
-    EvalSeries e = { "x", "x/enc", N, t, sc, lb, EVAL_LEAD_BUCKETS, f };
+    EvalSeries e = { "x", "x/enc", N, t, sc, lb, EVAL_LEAD_BUCKETS, f, NULL };
     EvalResult r;
 
     for (int i = 0; i < N; i++) {
@@ -398,7 +398,7 @@ static void test_invalid(void)
     CU_ASSERT_EQUAL(eval_run(s, nb, 0.5, 0.3, S, NULL), AVERROR(EINVAL));
     CU_ASSERT_EQUAL(eval_run(s, -1, 0.5, 0.3, S, &r), AVERROR(EINVAL));
     CU_ASSERT_EQUAL(eval_run(NULL, 1, 0.5, 0.3, S, &r), AVERROR(EINVAL));
-    bad = (EvalSeries){ "x", "x", 3, t, sc, lb, 0, NULL };
+    bad = (EvalSeries){ "x", "x", 3, t, sc, lb, 0, NULL, NULL };
     CU_ASSERT_EQUAL(eval_run(&bad, 1, 0.5, 0.3, S, &r), AVERROR(EINVAL));   /* equal times */
     t[2] = 2 * S;
     CU_ASSERT_EQUAL(eval_run(&bad, 1, 0.5, 0.3, S, &r), 0);
@@ -477,11 +477,11 @@ static int make_budget(EvalSeries *s)
         q_e[i] = sec == 300 || sec == 2990 ? 0.3f : sec == 600 || sec == 1200 ? 0.9f :
                  sec == 1780 ? 0.7f : sec == 1790 ? 0.6f : 0.1f;
         q_quiet[i] = i % 2 ? 0.1f : 0.0f;
-        q_l[i] = -1;
+        q_l[i] = 0;                 /* known futures: every onset is judged */
     }
     for (int k = 0; k < 10; k++)
         s[k] = (EvalSeries){ streams[k], streams[k], Q_N, q_t, k ? q_quiet : q_e, q_l,
-                             k ? 0 : 2, k ? NULL : q_f };
+                             k ? 0 : 2, k ? NULL : q_f, NULL };
     return 10;
 }
 
@@ -564,7 +564,7 @@ static void test_choose_many(void)
                 sc[k * (N / NS) + 200 + 300 * j - d] += 0.3f;
         }
         s[k] = (EvalSeries){ "one", "one/x", N / NS, t + k * (N / NS), sc + k * (N / NS),
-                             lb + k * (N / NS), 3, f[k] };
+                             lb + k * (N / NS), 3, f[k], NULL };
     }
     CU_ASSERT_EQUAL_FATAL(eval_choose_threshold(s, NS, 20 * S, 50, 0.8, &thr, &r), 0);
     for (int i = 0; i < N && !found; i++)
@@ -735,6 +735,104 @@ static int render(ReportFn fn, EvalReportRow *rows, char *buf, size_t size)
     return len;
 }
 
+/* The kinds of failure: a schedule's lines, the scenario a failure is put
+ * down to, and the figures by kind. */
+static void test_fault_classes(void)
+{
+    static const char *lines[] = {
+        "100\t190\ts1\tout:hls\tled\torg_delay\n",
+        "150 150 s1 enc:hi abrupt enc_error",
+        "120 200 * * led cpu_ramp",
+        "300 320 s2 input benign in_jitter",
+    };
+    EvalFault f[4], g;
+    char err[128];
+    signed char cls[2] = { EVAL_CLASS_LED, EVAL_CLASS_ABRUPT };
+    EvalSeries a = make_a();
+    EvalResult r;
+
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT_EQUAL_FATAL(eval_fault_parse(lines[i], &f[i], err, sizeof(err)), 1);
+    CU_ASSERT_STRING_EQUAL(f[0].component, "out:hls");
+    CU_ASSERT_STRING_EQUAL(f[0].scenario, "org_delay");
+    CU_ASSERT_EQUAL(f[0].start_us, 100 * S);
+    CU_ASSERT_EQUAL(f[0].end_us, 190 * S);
+    CU_ASSERT_EQUAL(f[0].cls, EVAL_CLASS_LED);
+    CU_ASSERT_EQUAL(f[1].cls, EVAL_CLASS_ABRUPT);
+    CU_ASSERT_EQUAL(f[3].cls, EVAL_CLASS_OTHER);
+    CU_ASSERT_EQUAL(eval_fault_parse("# comment", &g, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(eval_fault_parse("  \n", &g, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(eval_fault_parse("1 2 s1 out:hls sudden x", &g, err, sizeof(err)), AVERROR(EINVAL));
+    CU_ASSERT(strstr(err, "sudden") != NULL);
+    CU_ASSERT_EQUAL(eval_fault_parse("5 2 s1 out:hls led x", &g, err, sizeof(err)), AVERROR(EINVAL));
+    CU_ASSERT_EQUAL(eval_fault_parse("5 9 s1 out:hls", &g, err, sizeof(err)), AVERROR(EINVAL));
+
+    /* its own stream and component, within [start - 2 s, end + 20 s] */
+    CU_ASSERT_EQUAL(eval_fault_class(f, 4, "s1", "out:hls", 98 * S), EVAL_CLASS_LED);
+    CU_ASSERT_EQUAL(eval_fault_class(f, 4, "s1", "out:hls", 210 * S), EVAL_CLASS_LED);
+    CU_ASSERT_EQUAL(eval_fault_class(f, 4, "s1", "out:hls", 221 * S), EVAL_CLASS_OTHER);  /* the "*" one ends at 220 */
+    CU_ASSERT_EQUAL(eval_fault_class(f, 4, "s1", "out:hls", 97 * S), EVAL_CLASS_OTHER);
+    /* a named scenario before a "*" one: the encoder's error during the CPU ramp */
+    CU_ASSERT_EQUAL(eval_fault_class(f, 4, "s1", "enc:hi", 150 * S), EVAL_CLASS_ABRUPT);
+    CU_ASSERT_EQUAL(eval_fault_class(f, 4, "s1", "enc:lo", 150 * S), EVAL_CLASS_LED);
+    CU_ASSERT_EQUAL(eval_fault_class(f, 4, "s2", "input", 310 * S), EVAL_CLASS_OTHER);
+    CU_ASSERT_EQUAL(eval_fault_class(f, 0, "s1", "out:hls", 150 * S), EVAL_CLASS_OTHER);
+
+    /* the figures by kind: A's two failures, both caught (leads 8 and 10 s) */
+    a.failure_class = cls;
+    CU_ASSERT_FATAL(eval_run(&a, 1, 0.5, 0.3, 10 * S, &r) == 0);
+    CU_ASSERT_EQUAL(r.class_failures[EVAL_CLASS_LED], 1);
+    CU_ASSERT_EQUAL(r.class_failures[EVAL_CLASS_ABRUPT], 1);
+    CU_ASSERT_EQUAL(r.class_failures[EVAL_CLASS_OTHER], 0);
+    CU_ASSERT_EQUAL(r.class_caught[EVAL_CLASS_LED], 1);
+    CU_ASSERT_EQUAL(r.class_caught[EVAL_CLASS_ABRUPT], 1);
+    CU_ASSERT(isnan(r.class_lead_median_s[EVAL_CLASS_OTHER]));
+    CU_ASSERT_DOUBLE_EQUAL(r.class_lead_median_s[EVAL_CLASS_LED] +
+                           r.class_lead_median_s[EVAL_CLASS_ABRUPT], 18.0, 1e-9);
+    CU_ASSERT(r.class_lead_median_s[EVAL_CLASS_LED] == 8.0 ||
+              r.class_lead_median_s[EVAL_CLASS_LED] == 10.0);
+    CU_ASSERT_DOUBLE_EQUAL(r.false_alarms_per_day, 24 * r.false_alarms_per_hour, 1e-9);
+    /* no classes: every failure is "other" */
+    a.failure_class = NULL;
+    CU_ASSERT_FATAL(eval_run(&a, 1, 0.5, 0.3, 10 * S, &r) == 0);
+    CU_ASSERT_EQUAL(r.class_failures[EVAL_CLASS_OTHER], 2);
+    CU_ASSERT_EQUAL(r.class_caught[EVAL_CLASS_OTHER], 2);
+    CU_ASSERT_DOUBLE_EQUAL(r.class_lead_median_s[EVAL_CLASS_OTHER], 9.0, 1e-12);
+}
+
+/* An onset whose future is unknown (label -1) and that no failure follows
+ * is neither true nor false; the same onset at a labelled tick is false. */
+static void test_unjudged(void)
+{
+    static int64_t t[6];
+    static float sc[6] = { 0.1f, 0.9f, 0.1f, 0.1f, 0.9f, 0.1f };
+    static signed char lb[6] = { 0, -1, 0, 0, 0, -1 };
+    EvalSeries e = { "u", "u/out", 6, t, sc, lb, 0, NULL, NULL };
+    EvalResult r;
+
+    for (int i = 0; i < 6; i++)
+        t[i] = i * S;
+    CU_ASSERT_FATAL(eval_run(&e, 1, 0.5, 0.3, 10 * S, &r) == 0);
+    CU_ASSERT_EQUAL(r.alarms, 2);
+    CU_ASSERT_EQUAL(r.unjudged_alarms, 1);
+    CU_ASSERT_EQUAL(r.false_alarms, 1);
+}
+
+/* confirm 3: a tick is above the threshold when it and the two scored
+ * ticks before it are; NAN ticks are skipped; the first two give 0. */
+static void test_confirm(void)
+{
+    float v[8] = { 0.9f, 0.8f, 0.7f, NAN, 0.95f, 0.2f, 0.9f, 0.9f };
+    const float want[8] = { 0, 0, 0.7f, NAN, 0.7f, 0.2f, 0.2f, 0.2f };
+    float one[3] = { 0.5f, 0.6f, 0.7f };
+
+    eval_confirm(v, 8, 3);
+    for (int i = 0; i < 8; i++)
+        CU_ASSERT(isnan(want[i]) ? isnan(v[i]) : v[i] == want[i]);
+    eval_confirm(one, 3, 1);                    /* 1: as it was */
+    CU_ASSERT(one[0] == 0.5f && one[1] == 0.6f && one[2] == 0.7f);
+}
+
 static void test_report_table(void)
 {
     EvalReportRow rows[2];
@@ -749,6 +847,9 @@ static void test_report_table(void)
     CU_ASSERT(strstr(buf, "2/2") != NULL);           /* caught */
     CU_ASSERT(strstr(buf, "0/5") != NULL);
     CU_ASSERT(strstr(buf, "122") != NULL);           /* 2 false alarms in 59 s: 122 an hour */
+    CU_ASSERT(strstr(buf, "2929") != NULL);          /* and 2929 a day */
+    CU_ASSERT(strstr(buf, "led caught") != NULL);
+    CU_ASSERT(strstr(buf, "abrupt caught") != NULL);
     {
         /* every row is as wide as the header: a fixed-width table */
         const char *p = buf, *nl;
@@ -944,7 +1045,7 @@ static void test_plot(void)
         static int64_t lt[36000];
         static float ls[36000];
         static signed char ll[36000];
-        EvalSeries big = { "big", "big/enc", 36000, lt, ls, ll, 0, NULL };
+        EvalSeries big = { "big", "big/enc", 36000, lt, ls, ll, 0, NULL, NULL };
         uint32_t seed = 5;
         for (int i = 0; i < 36000; i++) {
             lt[i] = i * S;
@@ -1007,7 +1108,7 @@ static void test_scale(void)
             lb[j] = k % 3 == 0 && i >= 140 && i < 150 ? 1 : i >= 190 ? -1 : 0;
         }
         s[k] = (EvalSeries){ names[k], names[k], per, t + k * per, sc + k * per, lb + k * per,
-                             k % 3 == 0, f + k };
+                             k % 3 == 0, f + k, NULL };
     }
     t0 = av_gettime_relative();
     ret = eval_run(s, ns, 0.7, 0.5, 10 * S, &r);
@@ -1052,6 +1153,9 @@ int main(void)
     CU_add_test(s, "invalid arguments", test_invalid);
     CU_add_test(s, "threshold within a false-alarm budget", test_choose_threshold);
     CU_add_test(s, "threshold among many scores", test_choose_many);
+    CU_add_test(s, "kinds of failure from a schedule", test_fault_classes);
+    CU_add_test(s, "events: onsets whose future is unknown", test_unjudged);
+    CU_add_test(s, "confirm: ticks in a row above the threshold", test_confirm);
     CU_add_test(s, "report: table", test_report_table);
     CU_add_test(s, "report: JSON", test_report_json);
     CU_add_test(s, "plot: SVG", test_plot);

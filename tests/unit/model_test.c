@@ -173,7 +173,11 @@ static void test_header(void)
     expect_refusal(b, image_size, "version", "format version 2", "reads version 1", "newer", NULL);
     memcpy(b, image, image_size);
     AV_WL32(b + 8, 8);
-    expect_refusal(b, image_size, "F", "inputs F expected 16", "found 8", NULL);
+    {
+        char want[32];
+        snprintf(want, sizeof(want), "inputs F expected %d", LSTM_F);
+        expect_refusal(b, image_size, "F", want, "found 8", NULL);
+    }
     memcpy(b, image, image_size);
     AV_WL32(b + 12, 64);
     expect_refusal(b, image_size, "H", "hidden H expected 32", "found 64", NULL);

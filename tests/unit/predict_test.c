@@ -63,7 +63,7 @@ static void test_health_encoder(void)
     CU_ASSERT(h.v[0] == 0.25f && isnan(h.v[1]) && isnan(h.v[2]) && h.v[3] == 1.5f);
 
     set_encoder(&c, 0, 0, 30, 0.01, 2, 0, 0);
-    health_extract(&st, &c, &h, T0, x);
+    health_extract(&st, &c, NULL, &h, T0, x);
     CU_ASSERT_EQUAL(x[FEAT_UP], 1);
     CU_ASSERT_EQUAL(x[FEAT_ON_BACKUP], 0);
     CU_ASSERT(fabsf(x[FEAT_RATE_RATIO] - 1.0f) < 1e-6);
@@ -79,7 +79,7 @@ static void test_health_encoder(void)
     /* a second later: 3 errors, half a core, half the frame rate, a standby */
     c.backup = 1;
     set_encoder(&c, 15, 10000, 15, 0.01, 0, 3, 0.5);
-    health_extract(&st, &c, &h, T0 + SEC, x);
+    health_extract(&st, &c, NULL, &h, T0 + SEC, x);
     CU_ASSERT(fabsf(x[FEAT_ERRORS] - logf(4)) < 1e-5);
     CU_ASSERT(fabsf(x[FEAT_CPU] - 0.5f) < 1e-6);
     CU_ASSERT(fabsf(x[FEAT_RATE_RATIO] - 0.5f) < 1e-6);
@@ -88,13 +88,13 @@ static void test_health_encoder(void)
 
     /* the counters went back (a new run): no negative increase */
     set_encoder(&c, 0, 0, 30, 0.01, 0, 0, 0);
-    health_extract(&st, &c, &h, T0 + 2 * SEC, x);
+    health_extract(&st, &c, NULL, &h, T0 + 2 * SEC, x);
     CU_ASSERT_EQUAL(x[FEAT_ERRORS], 0);
     CU_ASSERT_EQUAL(x[FEAT_CPU], 0);
 
     /* an absent figure stays absent */
     c.present &= ~(1u << EM_LATENCY_P50);
-    health_extract(&st, &c, &h, T0 + 3 * SEC, x);
+    health_extract(&st, &c, NULL, &h, T0 + 3 * SEC, x);
     CU_ASSERT(isnan(x[FEAT_LATENCY]));
 }
 
@@ -112,7 +112,7 @@ static void test_health_kinds(void)
     CU_ASSERT(!health_kind_predicted(COMP_HOST) && !health_kind_predicted(COMP_GPU));
     CU_ASSERT(health_kind_predicted(COMP_INGEST) && health_kind_predicted(COMP_OUTPUT));
     CU_ASSERT(!health_kind_predicted(COMP_EDGE));
-    health_extract(&sg, &gpu, &h, T0, x);
+    health_extract(&sg, &gpu, NULL, &h, T0, x);
     for (int i = 0; i < FEAT_NB; i++)
         CU_ASSERT(isnan(x[i]));
 
@@ -122,13 +122,69 @@ static void test_health_kinds(void)
         sample_set(&in, IM_THROUGHPUT, t < 61 ? 100000 : 50000);
         sample_set(&in, IM_PACKETS, t < 61 ? 50.0 * t : 50.0 * 60 + 25);
         sample_set(&in, IM_LAST_PACKET_AGE, t < 61 ? 0.02 : 30);
-        health_extract(&st, &in, &h, T0 + t * SEC, x);
+        health_extract(&st, &in, NULL, &h, T0 + t * SEC, x);
     }
     CU_ASSERT(fabsf(x[FEAT_THROUGHPUT_RATIO] - 0.5f) < 1e-3);
     CU_ASSERT(fabsf(x[FEAT_RATE_RATIO] - 0.5f) < 1e-3);
     CU_ASSERT_EQUAL(x[FEAT_STALE], 10);                        /* clamped */
     CU_ASSERT_EQUAL(x[FEAT_ON_BACKUP], 1);                     /* a backup source */
     CU_ASSERT_EQUAL(x[FEAT_KIND], 0);
+}
+
+/* The figures of the agents: an output's network figures are its edge's
+ * (the same instance's, health_peer), its filesystem's are its own; the
+ * latency's trend against its own slow average; the process's RSS growth. */
+static void test_health_agents(void)
+{
+    SampleComp comps[3] = {
+        { .kind = COMP_OUTPUT, .stream = "news", .name = "main", .backup = 0 },
+        { .kind = COMP_EDGE, .stream = "news", .name = "main", .backup = 1 },
+        { .kind = COMP_EDGE, .stream = "news", .name = "main", .backup = 0 },
+    };
+    SampleComp host = { .kind = COMP_HOST, .stream = "", .name = "host" };
+    SampleComp *out = &comps[0], *edge = &comps[2];
+    HealthState st = { 0 };
+    HealthHost h;
+    float x[FEAT_NB];
+
+    CU_ASSERT_PTR_EQUAL(health_peer(comps, 3, out), edge);      /* its own instance's */
+    CU_ASSERT_PTR_NULL(health_peer(comps, 2, out));
+    CU_ASSERT_PTR_NULL(health_peer(comps, 3, edge));            /* only outputs have one */
+
+    sample_set(&host, HM_RSS_GROWTH, 2e6);
+    health_host_comp(&host, &h);
+    sample_set(out, OM_UP, 1);
+    sample_set(out, OM_WRITE_LATENCY, 0.01);
+    sample_set(out, OM_FS_FREE, 25e6);
+    sample_set(out, OM_FS_SIZE, 100e6);
+    sample_set(edge, XM_RTT, 0.001);
+    sample_set(edge, XM_UNACKED_BYTES, 999);
+    sample_set(edge, XM_PEER_WINDOW, 99999);
+    sample_set(edge, XM_LAST_ACK_AGE, 2.5);
+    health_extract(&st, out, edge, &h, T0, x);
+    CU_ASSERT(fabsf(x[FEAT_NET_RTT] - -3.0f) < 1e-5);
+    CU_ASSERT(fabsf(x[FEAT_NET_UNACKED] - 3.0f) < 1e-5);        /* log10(1 + 999) */
+    CU_ASSERT(fabsf(x[FEAT_NET_WINDOW] - 5.0f) < 1e-5);
+    CU_ASSERT(fabsf(x[FEAT_NET_ACK_WAIT] - 2.5f) < 1e-6);       /* bytes wait for it */
+    CU_ASSERT(fabsf(x[FEAT_FS_FREE] - 0.25f) < 1e-6);
+    CU_ASSERT_EQUAL(x[FEAT_FS_FULL], 5);                        /* not filling */
+    CU_ASSERT(fabsf(x[FEAT_HOST_RSS_GROWTH] - asinhf(2)) < 1e-5);
+    CU_ASSERT_EQUAL(x[FEAT_LATENCY_TREND], 0);                  /* its first latency */
+
+    /* a filesystem filling, nothing waiting for an ACK, writes 10 x slower */
+    sample_set(out, OM_FS_TIME_TO_FULL, 99);
+    sample_set(out, OM_WRITE_LATENCY, 0.1);
+    sample_set(edge, XM_UNACKED_BYTES, 0);
+    health_extract(&st, out, edge, &h, T0 + SEC, x);
+    CU_ASSERT(fabsf(x[FEAT_FS_FULL] - 2.0f) < 1e-5);            /* log10(1 + 99) */
+    CU_ASSERT_EQUAL(x[FEAT_NET_ACK_WAIT], 0);
+    CU_ASSERT(fabsf(x[FEAT_LATENCY_TREND] - 1.0f) < 1e-5);      /* a decade above */
+
+    /* no edge, no filesystem: absent, not "fine" */
+    out->present &= ~((1u << OM_FS_FREE) | (1u << OM_FS_SIZE));
+    health_extract(&st, out, NULL, &h, T0 + 2 * SEC, x);
+    CU_ASSERT(isnan(x[FEAT_NET_RTT]) && isnan(x[FEAT_NET_ACK_WAIT]) && isnan(x[FEAT_FS_FREE]) &&
+              isnan(x[FEAT_FS_FULL]));
 }
 
 /* A store with one stream: an encoder (primary, then its standby after a
@@ -145,6 +201,7 @@ static void write_store(const char *path)
         { 104, "enc:720p.backup", "failure" },   /* the same incident */
         { 150, "out:main", "failure" },
         { 170, "out:main", "failure" },          /* a retry while down */
+        { 120, "input", "switch" },              /* the backup source takes over */
         { 250, "input.backup", "failure" },
         { 260, "other", "failure" },             /* no such component */
         { 230, "out:main", "averted" },          /* switched away at high risk */
@@ -176,6 +233,8 @@ static void write_store(const char *path)
             if (evs[e].at == t) {
                 Event ev = { .time_us = T0 + t * SEC + SEC / 2, .stream = "news",
                              .component = evs[e].comp, .cause = "test" };
+                if (!strcmp(evs[e].comp, "input"))
+                    ev.cause = "input.backup takes over at 120.500 s (no packet for 300 ms)";
                 ev.kind = !strcmp(evs[e].kind, "failure") ? EV_FAILURE :
                           !strcmp(evs[e].kind, "averted") ? EV_AVERTED : EV_SWITCH;
                 CU_ASSERT(hds_put_event(h, &ev) == 0);
@@ -243,6 +302,12 @@ static void test_dataset(void)
     CU_ASSERT_EQUAL(enc->label[270], -1);          /* its future is unknown */
     CU_ASSERT_EQUAL(out->label[150], 1);
     CU_ASSERT_EQUAL(out->label[175], -1);          /* down */
+    /* inputs: the source in use has labels, the other none */
+    CU_ASSERT_EQUAL(in0->label[120], 0);
+    CU_ASSERT_EQUAL(in0->label[121], -1);          /* the backup took over at 120.5 */
+    CU_ASSERT_EQUAL(in1->label[120], -1);
+    CU_ASSERT_EQUAL(in1->label[121], 0);
+    CU_ASSERT_EQUAL(in1->label[221], 1);           /* its own failure at 250.5 */
 
     /* as if the store ended at 140 s: the output's failure at 150.5 s is
      * not known, and what lies within 30 s of the end is unknown */
@@ -267,11 +332,109 @@ static void test_dataset(void)
     CU_ASSERT_EQUAL(out->label[230], -1);
     CU_ASSERT_EQUAL(out->label[231], 0);
     CU_ASSERT_EQUAL(enc->label[201], 0);
+
+    /* a schedule: the encoder's failure was abrupt (censored when asked),
+     * the output's no scenario explains */
+    {
+        EvalFault f;
+        char why[128];
+        CU_ASSERT_EQUAL_FATAL(eval_fault_parse("90 101 news enc:720p abrupt enc_error", &f, why,
+                                               sizeof(why)), 1);
+        CU_ASSERT_EQUAL(dataset_classify(&ds, &f, 1, 1), 0);
+        CU_ASSERT_EQUAL(enc->failure_class[0], EVAL_CLASS_ABRUPT);
+        CU_ASSERT_EQUAL(out->failure_class[0], EVAL_CLASS_OTHER);
+        CU_ASSERT_EQUAL(dataset_label(&ds, 30 * SEC), 0);
+        CU_ASSERT_EQUAL(enc->label[70], 0);
+        CU_ASSERT_EQUAL(enc->label[71], -1);        /* censored, not positive */
+        CU_ASSERT_EQUAL(enc->label[100], -1);
+        CU_ASSERT_EQUAL(out->label[150], 1);        /* unchanged */
+    }
     dataset_free(&ds);
     CU_ASSERT_EQUAL(ds.nb, 0);
 
     CU_ASSERT(dataset_load(&ds, "/nonexistent/x.hds", err, sizeof(err)) < 0);
     CU_ASSERT(strstr(err, "x.hds") || strstr(err, "no such"));
+    dataset_free(&ds);
+}
+
+/* Label feedback: an output switched away from at high risk twice. After
+ * the first switch (100.5 s) the instance it left failed on its own 40 s
+ * later (its failure event names it): the prediction is confirmed and the
+ * ticks within the horizon before the switch are positives. After the
+ * second (200.5 s) the instance failed only 130 s later, past the horizon:
+ * censored. */
+static void test_label_feedback(void)
+{
+    static const struct { int at; const char *comp; const char *kind; const char *cause; } evs[] = {
+        { 100, "out:main", "averted", "switched away from out:main at risk 0.93 (request 3)" },
+        { 140, "out:main", "failure", "test" },
+        { 200, "out:main", "averted", "switched away from out:main at risk 0.81 (request 4)" },
+        { 330, "out:main", "failure", "test" },
+    };
+    char path[128], err[256];
+    HdsConfig cfg;
+    Hds *h = NULL;
+    Sample smp = { 0 };
+    Dataset ds = { 0 };
+    const DsSeries *out;
+    int confirmed, censored;
+
+    snprintf(path, sizeof(path), "%s/feedback.hds", tmpdir);
+    hds_config_init(&cfg);
+    cfg.path = path;
+    cfg.queue_ticks = 512;
+    CU_ASSERT_FATAL(hds_open(&h, &cfg) == 0);
+    for (int t = 0; t < 400; t++) {
+        SampleComp *c;
+        sample_reset(&smp, T0 + t * SEC, t);
+        c = sample_add_comp(&smp, COMP_OUTPUT, "news", "main", 0);
+        sample_set(c, OM_UP, 1);
+        sample_set(c, OM_PACKETS, 40.0 * t);
+        CU_ASSERT(hds_put_sample(h, &smp) == 0);
+        for (size_t e = 0; e < sizeof(evs) / sizeof(evs[0]); e++)
+            if (evs[e].at == t) {
+                Event ev = { .time_us = T0 + t * SEC + SEC / 2, .stream = "news",
+                             .component = evs[e].comp, .cause = evs[e].cause };
+                ev.kind = !strcmp(evs[e].kind, "failure") ? EV_FAILURE : EV_AVERTED;
+                CU_ASSERT(hds_put_event(h, &ev) == 0);
+            }
+    }
+    hds_close(&h);
+    sample_free(&smp);
+
+    CU_ASSERT_FATAL(dataset_load(&ds, path, err, sizeof(err)) == 0);
+    out = find(&ds, COMP_OUTPUT, "main", 0);
+    CU_ASSERT_FATAL(out != NULL);
+    CU_ASSERT_EQUAL_FATAL(out->nb_averted, 2);
+    /* the switch is stored with its risk and the later state of what it left */
+    CU_ASSERT(fabsf(out->averted_risk[0] - 0.93f) < 1e-6);
+    CU_ASSERT(fabsf(out->averted_risk[1] - 0.81f) < 1e-6);
+    CU_ASSERT_EQUAL(out->averted_fail_us[0], T0 + 140 * SEC + SEC / 2);
+    CU_ASSERT_EQUAL(out->averted_fail_us[1], T0 + 330 * SEC + SEC / 2);
+
+    CU_ASSERT_EQUAL(dataset_label(&ds, 60 * SEC), 0);
+    dataset_averted_count(&ds, 60 * SEC, &confirmed, &censored);
+    CU_ASSERT_EQUAL(confirmed, 1);
+    CU_ASSERT_EQUAL(censored, 1);
+    CU_ASSERT_EQUAL(out->label[40], 0);
+    CU_ASSERT_EQUAL(out->label[41], 1);     /* the switch at 100.5 is within 60 s */
+    CU_ASSERT_EQUAL(out->label[79], 1);     /* the failure at 140.5 is not yet, the switch is */
+    CU_ASSERT_EQUAL(out->label[100], 1);
+    CU_ASSERT_EQUAL(out->label[140], 1);    /* its own failure */
+    CU_ASSERT_EQUAL(out->label[141], -1);   /* cooldown */
+    /* the second switch: censored, never a negative */
+    CU_ASSERT_EQUAL(out->label[151], -1);
+    CU_ASSERT_EQUAL(out->label[200], -1);
+    CU_ASSERT_EQUAL(out->label[201], 0);
+    CU_ASSERT_EQUAL(out->label[271], 1);    /* the failure at 330.5 */
+    /* a horizon of 30 s: the first instance's failure came 40 s after its
+     * switch, too late to confirm it: censored too */
+    CU_ASSERT_EQUAL(dataset_label(&ds, 30 * SEC), 0);
+    dataset_averted_count(&ds, 30 * SEC, &confirmed, &censored);
+    CU_ASSERT_EQUAL(confirmed, 0);
+    CU_ASSERT_EQUAL(censored, 2);
+    CU_ASSERT_EQUAL(out->label[80], -1);
+    CU_ASSERT_EQUAL(out->label[70], 0);
     dataset_free(&ds);
 }
 
@@ -385,7 +548,7 @@ static void test_predictor_batch(void)
             PredState *ps = &st[i <= 2 ? 0 : i - 2];
             float x[FEAT_NB];
             PredOut o;
-            health_extract(&ps->feat, &s.comps[i], &host, s.time_us, x);
+            health_extract(&ps->feat, &s.comps[i], health_peer(s.comps, s.nb_comps, &s.comps[i]), &host, s.time_us, x);
             predictor_step(ref, ps, x, &o);
             mismatches += s.comps[i].v[EM_FAILURE_RISK] != o.risk;
         }
@@ -413,7 +576,9 @@ int main(void)
     suite = CU_add_suite("predict", NULL, NULL);
     CU_add_test(suite, "health vector of an encoder", test_health_encoder);
     CU_add_test(suite, "health vector of other kinds", test_health_kinds);
+    CU_add_test(suite, "health vector: the agents' figures", test_health_agents);
     CU_add_test(suite, "a data store as labelled series", test_dataset);
+    CU_add_test(suite, "switches away at high risk: confirmed or censored", test_label_feedback);
     CU_add_test(suite, "one component stepped", test_predictor_step);
     CU_add_test(suite, "a sample stepped, its risk set", test_predictor_tick);
     CU_add_test(suite, "a sample stepped as a batch = one by one", test_predictor_batch);
