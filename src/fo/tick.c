@@ -187,18 +187,19 @@ static double deadline_use(const Tick *sv, const Sample *s, const SampleComp *c,
             return -1;
         if (answer <= 0 || answer > deadline)
             answer = deadline;
-        /* its writes (slow ones fail past rw_timeout or the budget while
-         * the peer reads), and the checks of its uploads (the edge: HTTP
-         * HEADs, failed when unanswered for stall_timeout, conn.h) */
+        /* its writes and the checks of its uploads (the edge: HTTP HEADs,
+         * made inside the writes): a call the peer leaves waiting for
+         * stall_timeout fails (conn.h), so that is the deadline they come
+         * close to, before rw_timeout and the budget */
         if (sample_has(c, OM_WRITE_LATENCY_MAX))
-            use = c->v[OM_WRITE_LATENCY_MAX] * 1e6 / deadline;
+            use = c->v[OM_WRITE_LATENCY_MAX];
         for (int k = 0; k < s->nb_comps; k++) {
             const SampleComp *e = &s->comps[k];
             if (e->kind == COMP_EDGE && !strcmp(e->stream, c->stream) &&
                 !strcmp(e->name, c->name) && sample_has(e, XM_REQUEST_LATENCY))
-                use = fmax(use, e->v[XM_REQUEST_LATENCY] * 1e6 / answer);
+                use = fmax(use, e->v[XM_REQUEST_LATENCY]);
         }
-        return use;
+        return use < 0 ? -1 : use * 1e6 / answer;
     }
     if (c->kind == COMP_ENCODER) {
         deadline = js->latency_budget_us ? js->latency_budget_us / 2 : 5000000;
