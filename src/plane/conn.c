@@ -86,14 +86,6 @@ static int split(const char *url, char *host, size_t hsize, int *port)
     return *port > 0 && *port < 65536;
 }
 
-int conn_url_is_tcp(const char *url)
-{
-    char host[256];
-    int port;
-
-    return url && split(url, host, sizeof(host), &port);
-}
-
 int conn_watch_alloc(ConnWatch **pw, const char *url, int64_t send_buffer)
 {
     struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };

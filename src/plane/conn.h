@@ -87,7 +87,4 @@ int64_t conn_deadline(int64_t stall_timeout_us, int64_t rtt_us, int64_t rttvar_u
  * it in one call (0: not waiting). Pure. */
 int conn_stalled(const ConnFigures *f, int64_t busy_us, int64_t now_us, int64_t stall_timeout_us);
 
-/* Of a URL: does a watch apply (a TCP protocol with a host)? Pure. */
-int conn_url_is_tcp(const char *url);
-
 #endif
