@@ -215,12 +215,17 @@ static int peer_stalled(Mux *m, const ConnFigures *f, int64_t busy_us, int64_t n
 
     if (!conn_stalled(f, busy_us, now, m->cfg.stall_timeout_us))
         return 0;
-    if (f->owed_since_us)
+    if (f->owed_since_us && f->window >= 0)
         snprintf(m->stall_why, sizeof(m->stall_why),
                  "the peer has read nothing for %.2f s (%lld bytes unacknowledged, its window "
                  "%lld of %lld bytes; stall_timeout %.1f s)",
                  (now - FFMAX(f->owed_since_us, f->last_progress_us)) / 1e6,
                  (long long)f->pending, (long long)f->window, (long long)f->window_max, dl / 1e6);
+    else if (f->owed_since_us)   /* a kernel before 6.2 does not say the window */
+        snprintf(m->stall_why, sizeof(m->stall_why),
+                 "the peer has read nothing for %.2f s (%lld bytes unacknowledged; "
+                 "stall_timeout %.1f s)", (now - FFMAX(f->owed_since_us, f->last_progress_us)) / 1e6,
+                 (long long)f->pending, dl / 1e6);
     else
         snprintf(m->stall_why, sizeof(m->stall_why),
                  "no answer from the peer for %.2f s (stall_timeout %.1f s)",
@@ -390,14 +395,6 @@ static int open_output(Mux *m)
             dl_set_watch(&m->dl, watch_peer, m);
     }
     m->opened_us = av_gettime_relative();
-    if (is_local(m->url))
-        atomic_store(&m->confirm, MUX_CONFIRM_WRITTEN);
-    else if ((fmt->flags & AVFMT_NOFILE))
-        atomic_store(&m->confirm, MUX_CONFIRM_SEGMENT);   /* NONE below without delivery */
-    else if (m->conn)
-        atomic_store(&m->confirm, MUX_CONFIRM_ACK);
-    else
-        atomic_store(&m->confirm, MUX_CONFIRM_NONE);
     if ((fmt->flags & AVFMT_NOFILE) && !is_local(m->url)) {
         const AVDictionaryEntry *p = av_dict_get(opts, "http_persistent", NULL, 0);
         if ((ret = delivery_attach(&m->delivery, m->oc, m->cfg.rw_timeout_us, &m->http)) < 0) {
@@ -408,8 +405,11 @@ static int open_output(Mux *m)
             av_log(m, AV_LOG_WARNING, "http_persistent keeps one connection open: uploaded "
                    "segments cannot be confirmed, and a stalled origin will not be noticed\n");
     }
-    if ((fmt->flags & AVFMT_NOFILE) && !m->delivery)
-        atomic_store(&m->confirm, MUX_CONFIRM_NONE);
+    /* how far the destination will be known to hold what is written */
+    atomic_store(&m->confirm, is_local(m->url) ? MUX_CONFIRM_WRITTEN :
+                              (fmt->flags & AVFMT_NOFILE) ? (m->delivery ? MUX_CONFIRM_SEGMENT
+                                                                         : MUX_CONFIRM_NONE) :
+                              m->conn ? MUX_CONFIRM_ACK : MUX_CONFIRM_NONE);
     /* lavf would shift each instance by its own first timestamp; the
      * output's shift (ts_shift_us) is the same for all of them */
     if (!(fmt->flags & AVFMT_TS_NEGATIVE))
