@@ -59,6 +59,10 @@ scrape() { "$GET" http://127.0.0.1:$PORT/metrics > "$1" || fail "GET /metrics"; 
 
 wait_for 15 sh -c "'$GET' http://127.0.0.1:$PORT/metrics | grep -q '^hotspare_edge_tcp_connections{.*component=\"far\"'" ||
     fail "no TCP figures for the RTMP output's edge"
+# the publisher's stream may take seconds to come through nginx: the push
+# output must be writing before "healthy" means anything
+wait_for 20 sh -c "'$GET' http://127.0.0.1:$PORT/metrics | awk '/^hotspare_output_packets_total\\{.*component=\"push\"/ && \$2 > 0 { ok = 1 } END { exit !ok }'" ||
+    fail "the RTMP output never wrote a packet"
 sleep 3
 scrape "$T/a.prom"
 promtool check metrics < "$T/a.prom" > "$T/promtool.out" 2>&1 ||
