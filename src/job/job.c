@@ -139,7 +139,7 @@ static const char *const rendition_keys[] = {
 };
 static const char *const output_keys[] = {
     "name", "format", "url", "renditions", "options", "rw_timeout", "stall_timeout",
-    "send_buffer_size", "backup", NULL,
+    "send_buffer_size", "backup", "pathways", "steering", NULL,
 };
 
 static JobLoc loc_of(const yaml_node_t *n)
@@ -680,6 +680,7 @@ static void load_output(Loader *ld, const yaml_node_t *map, JobStream *st, JobOu
     jy_get_duration(ld, map, "stall_timeout", MAX_STALL_TIMEOUT_US, &o->stall_timeout_us);
     jy_get_size(ld, map, "send_buffer_size", 0, MAX_SEND_BUFFER, &o->send_buffer_size);
     load_output_backups(ld, map, o, ofmt);
+    jl_load_pathways(ld, map, o, ofmt);
 
     max = ofmt ? job_format_max_video(ofmt->name) : INT_MAX;
     if (o->nb_renditions > max) {
@@ -1312,6 +1313,7 @@ static void load_job(Loader *ld, const yaml_node_t *root, Job *job)
                 o->keep_us = d->keep_us;
         }
     }
+    jl_check_steering(ld, root, job);
     jy_seen_free(&names);
 }
 
@@ -1446,6 +1448,13 @@ static void free_stream(JobStream *st)
             av_dict_free(&o->backups[b].options);
         }
         av_freep(&o->backups);
+        for (int p = 0; p < o->nb_pathways; p++) {
+            av_freep(&o->pathways[p].id);
+            av_freep(&o->pathways[p].base);
+        }
+        av_freep(&o->pathways);
+        av_freep(&o->steering.uri);
+        av_freep(&o->steering.path);
     }
     av_freep(&st->outputs);
     for (int i = 0; i < st->nb_faults; i++)

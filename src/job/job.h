@@ -140,6 +140,28 @@ typedef struct JobOutputBackup {
     JobLoc loc;
 } JobOutputBackup;
 
+/* A CDN path viewers reach an HLS/DASH output through (Content Steering). */
+typedef struct JobPathway {
+    char *id;                     /* PATHWAY-ID / serviceLocation: [A-Za-z0-9._-] */
+    char *base;                   /* absolute http(s) URL of the output's directory
+                                     as viewers reach it through this CDN, ending
+                                     in '/'; may hold a token (a secret) */
+    JobLoc loc;
+} JobPathway;
+
+/* The steering manifest of an output with pathways. */
+typedef struct JobSteering {
+    char *uri;                    /* as players reach it (SERVER-URI); may hold
+                                     a token */
+    char *path;                   /* its path: what the supervisor's HTTP
+                                     endpoint answers, "/news/main.json" */
+    int64_t ttl_us;               /* TTL players are told, whole seconds */
+    JobLoc loc;
+} JobSteering;
+
+#define JOB_DEFAULT_STEERING_TTL_US (10 * 1000000LL)
+#define JOB_MAX_PATHWAYS 8
+
 typedef struct JobOutput {
     char *name;                   /* unique in the stream */
     char *format;                 /* muxer name, guessed from the URL when
@@ -154,6 +176,10 @@ typedef struct JobOutput {
                                      0: the kernel's own sizing */
     JobOutputBackup *backups;     /* in order of preference */
     int nb_backups;
+    JobPathway *pathways;         /* HLS and DASH: the CDN paths to viewers,
+                                     in the operator's order of preference */
+    int nb_pathways;
+    JobSteering steering;         /* set when nb_pathways */
     JobLoc loc;
 } JobOutput;
 

@@ -209,6 +209,16 @@ void jl_check_output_options(Loader *ld, const yaml_node_t *opts,
 void jl_check_audio_params(Loader *ld, const yaml_node_t *map, const AVCodec *c,
                            const JobAudio *a);
 
+/* ---- job_steer.c --------------------------------------------------------- */
+
+/* "pathways" and "steering" of an output (after its format is known; ofmt
+ * NULL when it is not). */
+void jl_load_pathways(Loader *ld, const yaml_node_t *map, JobOutput *o,
+                      const AVOutputFormat *ofmt);
+
+/* Job-wide: steering paths unique, and an HTTP endpoint to serve them. */
+void jl_check_steering(Loader *ld, const yaml_node_t *root, const Job *job);
+
 /* "filter" of an input: a preset name or an inline graph, checked in a
  * scratch graph. */
 void jl_load_filter(Loader *ld, const yaml_node_t *map, JobInput *in);

@@ -197,7 +197,8 @@ static void test_unknown_keys(void)
                "8:9: unknown key 'widht' in rendition (expected one of: name, width, height, "
                "fps, encoder, bitrate, gop, options, device, backup)",
                "9:38: unknown key 'rendition' in output (expected one of: name, format, url, "
-               "renditions, options, rw_timeout, stall_timeout, send_buffer_size, backup)",
+               "renditions, options, rw_timeout, stall_timeout, send_buffer_size, backup, "
+               "pathways, steering)",
                "10:14: unknown key 'codec' in audio (expected one of: encoder, bitrate, "
                "sample_rate, channels, options)",
                "11:5: unknown key 'durattion' in stream (expected one of: name, input, audio, "
@@ -450,6 +451,69 @@ static void test_stall_keys(void)
                "    outputs: [ { name: o, url: o.ts, stall_timeout: 2m, send_buffer_size: 100M } ]\n", 2,
                "6:53: 'stall_timeout' must be more than 0 and at most 1m, got 2m",
                "6:75: 'send_buffer_size' must be between 0 and 67108864, got 100000000");
+}
+
+/* pathways and steering: ids, bases and the manifest's path as players
+ * need them; the endpoint that serves it must be on. */
+static void test_pathways(void)
+{
+    Job *job = load_ok("version: 1\n"
+                       "supervisor: { metrics: 127.0.0.1:9464 }\n"
+                       "streams:\n"
+                       "  - name: a\n"
+                       "    input: { url: in.ts }\n"
+                       "    renditions: [ { name: r } ]\n"
+                       "    outputs:\n"
+                       "      - name: main\n"
+                       "        url: http://127.0.0.1:8080/live/a/index.m3u8\n"
+                       "        pathways:\n"
+                       "          - { id: cdn-a, base: \"https://a.cdn.example/live/a/\" }\n"
+                       "          - { id: cdn.b_2, base: \"http://b.cdn.example/live/a\" }\n"
+                       "        steering: { uri: \"https://steer.example/a/main.json?asset=7\" }\n");
+    const JobOutput *o = &job->streams[0].outputs[0];
+
+    CU_ASSERT_EQUAL(o->nb_pathways, 2);
+    CU_ASSERT_STRING_EQUAL(o->pathways[0].id, "cdn-a");
+    CU_ASSERT_STRING_EQUAL(o->pathways[1].base, "http://b.cdn.example/live/a/");
+    CU_ASSERT_STRING_EQUAL(o->steering.path, "/a/main.json");
+    CU_ASSERT_EQUAL(o->steering.ttl_us, 10000000);
+    job_free(&job);
+    EXPECT_BAD("version: 1\n"
+               "supervisor: { metrics: 127.0.0.1:9464 }\n"
+               "streams:\n"
+               "  - name: a\n"
+               "    input: { url: in.ts }\n"
+               "    renditions: [ { name: r } ]\n"
+               "    outputs:\n"
+               "      - name: main\n"
+               "        url: o/index.m3u8\n"
+               "        pathways: [ { id: \"cdn a\", base: /live/ }, { id: b, base: \"http://b/\" },\n"
+               "                    { id: b, base: \"http://c/\", weight: 2 } ]\n"
+               "        steering: { uri: \"http://s/x.json\", ttl: 1.5s }\n"
+               "      - { name: r, url: rtmp://127.0.0.1/live/k, pathways: [ { id: a, base: \"http://a/\" } ] }\n"
+               "      - { name: t, url: t/i.m3u8, steering: { uri: \"http://s/y.json\" } }\n"
+               "      - { name: u, url: u/i.mpd, pathways: [ { id: a, base: \"http://a/\" } ], steering: { uri: \"http://s/x.json\" } }\n"
+               "      - { name: v, url: v/i.mpd, pathways: [ { id: a, base: \"http://a/\" } ] }\n", 9,
+               "10:27: pathway id 'cdn a' may hold only [A-Za-z0-9._-] (HLS PATHWAY-ID)",
+               "10:42: base must be an absolute http:// or https:// URL (players resolve against it)",
+               "11:27: duplicate pathway name 'b' (first at line 10)",
+               "11:49: unknown key 'weight' in pathway (expected one of: id, base)",
+               "12:50: steering ttl is told to players in whole seconds: write 10s, not a fraction",
+               "13:60: pathways are for hls and dash outputs (Content Steering), not flv",
+               "14:45: steering without pathways: list the CDN paths under pathways:",
+               "15:88: steering uri path '/x.json' is already the manifest of another output "
+               "(line 12): each output needs its own",
+               "16:9: an output with pathways is missing 'steering'");
+    EXPECT_BAD("version: 1\n"
+               "streams:\n"
+               "  - name: a\n"
+               "    input: { url: in.ts }\n"
+               "    renditions: [ { name: r } ]\n"
+               "    outputs: [ { name: o, url: o/i.m3u8, pathways: [ { id: a, base: \"http://a/\" } ],\n"
+               "                 steering: { uri: \"http://s/x.json\" } } ]\n", 1,
+               "1:1: an output steers viewers, and the steering manifest is served by the "
+               "supervisor's HTTP endpoint: set supervisor: metrics: { listen: ADDR } (with "
+               "allow_remote: true where players reach it from outside)");
 }
 
 static void test_names(void)
@@ -1703,7 +1767,8 @@ int main(int argc, char **argv)
         { "references", test_references },
         { "ranges", test_ranges },
         { "units", test_units },
-        { "names", test_names },
+        { "pathways", test_pathways },
+    { "names", test_names },
         { "audio", test_audio },
         { "encoders and formats", test_encoders_and_formats },
         { "options", test_options },
