@@ -71,6 +71,17 @@ static int name_ok(const char *s, size_t n, int gpu)
     return 1;
 }
 
+/* An output's edge "main", or the edge of one of its CDN pathways
+ * "main:cdn-a" (output names hold no ':'). */
+static int edge_name_ok(const char *s, size_t n)
+{
+    const char *c = memchr(s, ':', n);
+
+    if (!c)
+        return name_ok(s, n, 0);
+    return n < COMP_NAME_SIZE && name_ok(s, c - s, 0) && name_ok(c + 1, n - (c - s) - 1, 0);
+}
+
 int comp_format(const CompId *id, int with_stream, char *buf, size_t size)
 {
     char word[24];
@@ -189,9 +200,11 @@ int comp_parse(const char *text, int whole_default, CompId *id, char *err, size_
             kind = k;
     if (kind < 0)
         return bad(err, err_size, text, KINDS_TEXT);
-    if (!name_ok(colon + 1, n - pl, 0))
-        return bad(err, err_size, text, "the name after ':' must be 1-47 characters "
-                   "of [A-Za-z0-9_.-]");
+    if (kind == COMP_EDGE ? !edge_name_ok(colon + 1, n - pl) : !name_ok(colon + 1, n - pl, 0))
+        return bad(err, err_size, text, kind == COMP_EDGE ?
+                   "an edge is edge:OUTPUT or edge:OUTPUT:PATHWAY, 1-47 characters of "
+                   "[A-Za-z0-9_.-] and that ':'" :
+                   "the name after ':' must be 1-47 characters of [A-Za-z0-9_.-]");
     id->kind = kind;
     memcpy(id->name, colon + 1, n - pl);
     return 0;

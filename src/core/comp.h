@@ -5,14 +5,16 @@
  *   news/input    news/input.backup    news/input.backup2
  *   news/enc:720p news/enc:720p.backup news/enc:audio
  *   news/out:main news/out:main.backup2
- *   news/edge:main
+ *   news/edge:main  news/edge:main:cdn-a
  *   host          gpu:gpu0
  *
  * ".backup" is instance 1, ".backupN" instance N (2 <= N < COMP_MAX_INSTANCES),
  * no suffix the primary. Where the component as a whole is meant (a
  * request, a prediction series) instance is COMP_WHOLE and no suffix is
  * written. Rendition and output names may hold '.' ("out:HD.main.backup"):
- * only a last '.' segment that begins with "backup" is an instance. After
+ * only a last '.' segment that begins with "backup" is an instance. An
+ * edge is an output's peer ("edge:main") or one of the CDN pathways viewers
+ * reach it through ("edge:main:cdn-a"). After
  * "gpu:" the rest is the name, ':' and '.' included (DRM engines). This
  * file knows no job: whether a component exists is the caller's question.
  */
@@ -35,7 +37,8 @@ typedef enum CompKind {
     COMP_INGEST  = 2,             /* an input: demuxing and decoding; "input" */
     COMP_ENCODER = 3,             /* a rendition's or the audio encoder; "enc:NAME" */
     COMP_OUTPUT  = 4,             /* a packager/muxer; "out:NAME" */
-    COMP_EDGE    = 5,             /* the peer an output delivers to; "edge:NAME" */
+    COMP_EDGE    = 5,             /* the peer an output delivers to, "edge:NAME";
+                                     a CDN pathway to viewers, "edge:NAME:PATHWAY" */
     COMP_NB_KINDS
 } CompKind;
 

@@ -81,6 +81,7 @@ static void test_round_trip_kinds(void)
     round_trip(id_of("news", COMP_ENCODER, "720p", 0), 0, 0, "enc:720p");
     round_trip(id_of("news", COMP_OUTPUT, "main", 0), 0, 0, "out:main");
     round_trip(id_of("news", COMP_EDGE, "main", 0), 0, 0, "edge:main");
+    round_trip(id_of("news", COMP_EDGE, "main:cdn-a", 0), 1, 0, "news/edge:main:cdn-a");
 }
 
 static void test_round_trip_instances(void)
@@ -160,6 +161,15 @@ static void test_refused(void)
     refused("out:a b", name);
     refused("out:a/b", "the stream name before '/' must be 1-47 characters of [a-z0-9_-]");
     refused("out:main$", name);
+    refused("out:main:cdn-a", name);   /* only an edge has a pathway */
+    {
+        const char *edge = "an edge is edge:OUTPUT or edge:OUTPUT:PATHWAY, 1-47 characters "
+                           "of [A-Za-z0-9_.-] and that ':'";
+        refused("edge::cdn-a", edge);
+        refused("edge:main:", edge);
+        refused("edge:main:a:b", edge);
+        refused("edge:main:a b", edge);
+    }
     refused("out:abcdefghijabcdefghijabcdefghijabcdefghijabcdefgh", name);
     refused("out:a.backup1", "the first backup is written .backup, the next ones .backup2, "
             ".backup3, ...");
