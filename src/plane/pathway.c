@@ -14,7 +14,12 @@
  *     pathway clones get their own groups, "<GROUP>_clone_<ID>". Its test
  *     playlist (tests/unit/controller/level-controller.ts,
  *     multivariantPlaylistWithPathways) gives every pathway its own
- *     GROUP-IDs (AAC-foo, AAC-bar).
+ *     GROUP-IDs (AAC-foo, AAC-bar). src/controller/level-controller.ts
+ *     keys a level by "<PATHWAY-ID>-<bitrate>-<RESOLUTION>-<FRAME-RATE>-
+ *     <CODECS>", so each pathway's copy of a variant stays its own level;
+ *     the light build (no steering) drops the pathway from the key and
+ *     takes the copies as redundant URLs of one level: the copies keep
+ *     every other attribute as libav wrote it so that this still holds.
  *   - MPEG DASH schema (MPEGGroup/DASHSchema, 5th-Ed-AMD1): MPD children in
  *     the order ProgramInformation*, BaseURL*, Location*, PatchLocation*,
  *     ServiceDescription*, ..., Period+, Metrics*, EssentialProperty*,
