@@ -14,7 +14,12 @@
  *     pathway clones get their own groups, "<GROUP>_clone_<ID>". Its test
  *     playlist (tests/unit/controller/level-controller.ts,
  *     multivariantPlaylistWithPathways) gives every pathway its own
- *     GROUP-IDs (AAC-foo, AAC-bar).
+ *     GROUP-IDs (AAC-foo, AAC-bar). src/controller/level-controller.ts
+ *     keys a level by "<PATHWAY-ID>-<bitrate>-<RESOLUTION>-<FRAME-RATE>-
+ *     <CODECS>", so each pathway's copy of a variant stays its own level;
+ *     the light build (no steering) drops the pathway from the key and
+ *     takes the copies as redundant URLs of one level: the copies keep
+ *     every other attribute as libav wrote it so that this still holds.
  *   - MPEG DASH schema (MPEGGroup/DASHSchema, 5th-Ed-AMD1): MPD children in
  *     the order ProgramInformation*, BaseURL*, Location*, PatchLocation*,
  *     ServiceDescription*, ..., Period+, Metrics*, EssentialProperty*,
@@ -146,10 +151,16 @@ static int next_line(Lines *l, const char **s, size_t *n)
     return *n > PATHWAY_MAX_LINE ? AVERROR_INVALIDDATA : 1;
 }
 
-static int starts(const char *s, size_t n, const char *prefix)
+/* Does s..end start with prefix? */
+static int has_prefix(const char *s, const char *end, const char *prefix)
 {
     size_t k = strlen(prefix);
-    return n >= k && !memcmp(s, prefix, k);
+    return (size_t)(end - s) >= k && !memcmp(s, prefix, k);
+}
+
+static int starts(const char *s, size_t n, const char *prefix)
+{
+    return has_prefix(s, s + n, prefix);
 }
 
 /* ---- URIs ------------------------------------------------------------ */
@@ -513,40 +524,65 @@ static int xml_is(const XmlTag *t, const char *name)
     return t->name_len == strlen(name) && !memcmp(t->name, name, t->name_len);
 }
 
-/* The value of attribute name in tag t, entities &amp; &lt; &gt; &quot;
- * &apos; decoded, into buf. Returns its length, AVERROR(ENOENT) when
- * absent, AVERROR(ENAMETOOLONG) when it does not fit. */
-static int xml_attr(const XmlTag *t, const char *name, char *buf, size_t size)
+/* v..e with the entities &amp; &lt; &gt; &quot; &apos; decoded, into buf.
+ * Returns its length or AVERROR(ENAMETOOLONG). */
+static int xml_unescape(const char *v, const char *e, char *buf, size_t size)
 {
     static const char *const ent[][2] = {
         { "&amp;", "&" }, { "&lt;", "<" }, { "&gt;", ">" }, { "&quot;", "\"" }, { "&apos;", "'" },
     };
-    size_t k = strlen(name), o = 0;
-    const char *s = t->name + t->name_len, *e;
+    size_t o = 0;
 
-    for (;;) {
-        s = memmem(s, t->end - s, name, k);
-        if (!s)
-            return AVERROR(ENOENT);
-        if (av_isspace(s[-1]) && s + k + 1 < t->end && s[k] == '=' && (s[k + 1] == '"' || s[k + 1] == '\''))
-            break;
-        s += k;
-    }
-    e = memchr(s + k + 2, s[k + 1], t->end - (s + k + 2));
-    for (s += k + 2; e && s < e; ) {
-        size_t j = 0;
-        while (j < FF_ARRAY_ELEMS(ent) && !(e - s >= (ptrdiff_t)strlen(ent[j][0]) &&
-                                            !memcmp(s, ent[j][0], strlen(ent[j][0]))))
+    while (v < e) {
+        size_t j = 0, k = 1;
+        while (j < FF_ARRAY_ELEMS(ent) && !has_prefix(v, e, ent[j][0]))
             j++;
         if (o + 1 >= size)
             return AVERROR(ENAMETOOLONG);
-        buf[o++] = j < FF_ARRAY_ELEMS(ent) ? ent[j][1][0] : *s;
-        s += j < FF_ARRAY_ELEMS(ent) ? strlen(ent[j][0]) : 1;
+        if (j < FF_ARRAY_ELEMS(ent))
+            k = strlen(ent[j][0]);
+        buf[o++] = j < FF_ARRAY_ELEMS(ent) ? ent[j][1][0] : *v;
+        v += k;
     }
-    if (!e)
-        return AVERROR_INVALIDDATA;
     buf[o] = 0;
     return (int)o;
+}
+
+static const char *skip_space(const char *s, const char *end)
+{
+    while (s < end && av_isspace(*s))
+        s++;
+    return s;
+}
+
+/* The value of attribute name in tag t (decoded) into buf: its length,
+ * AVERROR(ENOENT) when absent, AVERROR(ENAMETOOLONG), AVERROR_INVALIDDATA
+ * when the attributes do not parse. Reads them in turn, so that a name
+ * inside another attribute's value is never taken for one. */
+static int xml_attr(const XmlTag *t, const char *name, char *buf, size_t size)
+{
+    const char *s = t->name + t->name_len, *end = t->end - 1 - (t->kind == XT_EMPTY);
+    size_t k = strlen(name);
+
+    while ((s = skip_space(s, end)) < end) {
+        const char *n0 = s, *n1, *v, *e;
+        while (s < end && *s != '=' && !av_isspace(*s))
+            s++;
+        n1 = s;
+        s = skip_space(s, end);
+        if (s >= end || *s != '=')
+            return AVERROR_INVALIDDATA;
+        s = skip_space(s + 1, end);
+        if (s >= end || (*s != '"' && *s != '\''))
+            return AVERROR_INVALIDDATA;
+        v = s + 1;
+        if (!(e = memchr(v, *s, end - v)))
+            return AVERROR_INVALIDDATA;
+        if ((size_t)(n1 - n0) == k && !memcmp(n0, name, k))
+            return xml_unescape(v, e, buf, size);
+        s = e + 1;
+    }
+    return AVERROR(ENOENT);
 }
 
 /* ---- DASH MPD rewrite ------------------------------------------------- */

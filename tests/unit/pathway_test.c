@@ -317,6 +317,27 @@ static void test_dash_static(void)
     av_bprint_finalize(&out, NULL);
 }
 
+/* Without ProgramInformation the BaseURLs open the MPD; `first` picks the
+ * default service location. */
+static void test_dash_minimal(void)
+{
+    const Pathway w[2] = { { "x", "http://x.example/d/" }, { "y", "http://y.example/d/" } };
+    const SteeringPlan p = { w, 2, "http://s.example/s.json", "y" };
+    const char *in = "<?xml version=\"1.0\"?>\n<MPD type=\"static\">\n\t<Period>\n\t</Period>\n</MPD>\n";
+    AVBPrint out;
+
+    av_bprint_init(&out, 0, AV_BPRINT_SIZE_UNLIMITED);
+    CU_ASSERT_EQUAL(pathway_dash_mpd(in, strlen(in), &p, &out), 0);
+    CU_ASSERT_STRING_EQUAL(out.str,
+        "<?xml version=\"1.0\"?>\n<MPD type=\"static\">\n"
+        "\t<BaseURL serviceLocation=\"x\">http://x.example/d/</BaseURL>\n"
+        "\t<BaseURL serviceLocation=\"y\">http://y.example/d/</BaseURL>\n"
+        "\t<Period>\n\t</Period>\n"
+        "\t<ContentSteering defaultServiceLocation=\"y\" queryBeforeStart=\"true\">"
+        "http://s.example/s.json</ContentSteering>\n</MPD>\n");
+    av_bprint_finalize(&out, NULL);
+}
+
 /* ---- refusals ---------------------------------------------------------- */
 
 /* What a rewrite answers (its text dropped). */
@@ -600,7 +621,7 @@ static void test_mpd_newest(void)
         "<MPD type=\"dynamic\"><Period><AdaptationSet mimeType=\"audio/mp4\"><Representation id=\"a\">"
         "<SegmentTemplate media=\"a$Number$.m4s\"><SegmentTimeline><S d=\"1\"/></SegmentTimeline>"
         "</SegmentTemplate></Representation></AdaptationSet>"
-        "<AdaptationSet contentType=\"video\"><SegmentTemplate timescale=\"1000\" startNumber=\"10\" "
+        "<AdaptationSet contentType=\"video\"><SegmentTemplate x=' media=\"no\"' timescale = \"1000\" startNumber=\"10\" "
         "media=\"v_$RepresentationID$_$Time%08d$_$Bandwidth$_$$.m4s\"><SegmentTimeline>"
         "<S t=\"5000\" d=\"2000\" r=\"2\"/><S d=\"1500\"/></SegmentTimeline></SegmentTemplate>"
         "<Representation id=\"hi&amp;q\" bandwidth=\"800000\"/><Representation id=\"lo\"/>"
@@ -611,7 +632,8 @@ static void test_mpd_newest(void)
            &(PlaylistNewest){ 8, 4, 1, 1, "chunk-stream0-00008.m4s", 0 });
     newest("dash_static.in", pathway_mpd_newest,
            &(PlaylistNewest){ 3, 3, 1, 1, "chunk-stream0-00003.m4s", 1 });
-    /* a template at AdaptationSet level, the other identifiers */
+    /* a template at AdaptationSet level, the other identifiers, an
+     * attribute name inside another's value */
     CU_ASSERT_EQUAL(pathway_mpd_newest(tpl, strlen(tpl), &nw), 0);
     expect_newest(&nw, &(PlaylistNewest){ 13, 4, 2, 1.5, "v_hi&q_00011000_800000_$.m4s", 0 });
     /* what libav does not write */
@@ -654,6 +676,7 @@ int main(void)
     CU_add_test(s, "HLS URIs: absolute kept, relative resolved, token carried", test_hls_uris);
     CU_add_test(s, "DASH live MPD (golden, schema order, xmllint)", test_dash_live);
     CU_add_test(s, "DASH static MPD (golden)", test_dash_static);
+    CU_add_test(s, "DASH minimal MPD, first pathway chosen", test_dash_minimal);
     CU_add_test(s, "bad inputs get a clear error", test_bad_inputs);
     CU_add_test(s, "every prefix of every input", test_truncated);
     CU_add_test(s, "random mutations", test_mutations);
