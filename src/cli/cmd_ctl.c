@@ -41,7 +41,7 @@
 
 typedef struct CtlOpts {
     const char *socket, *job, *format;
-    int json, follow, now, hot;
+    int json, follow, now, hot, autos;
     int timeout_ms;               /* -1: not given */
 } CtlOpts;
 
@@ -235,6 +235,10 @@ static void print_status(json_t *answer)
         json_array_foreach(json_object_get(c, "instances"), k, inst)
             av_strlcatf(row[4], sizeof(row[4]), "%s%s=%s%s", k ? " " : "", str(inst, "name"),
                         str(inst, "state"), json_is_true(json_object_get(inst, "hot")) ? "(hot)" : "");
+        v = json_object_get(c, "priority");
+        if (json_is_integer(v))   /* a CDN pathway: its place, not instances */
+            snprintf(row[4], sizeof(row[4]), "priority %lld%s", (long long)json_integer_value(v),
+                     json_is_true(json_object_get(c, "pinned")) ? " (pinned)" : "");
         v = json_object_get(c, "risk");
         snprintf(row[5], sizeof(row[5]), json_is_number(v) ? "%.2f" : "-", json_number_value(v));
         v = json_object_get(c, "rate");
@@ -308,6 +312,8 @@ static json_t *build_request(const CtlOpts *o, int argc, char **argv, int *statu
         USAGE("--now is for stop");
     if (o->hot && strcmp(cmd, "provision"))
         USAGE("--hot is for provision");
+    if (o->autos && strcmp(cmd, "steer"))
+        USAGE("--auto is for steer");
     if (o->timeout_ms >= 0 && strcmp(cmd, "provision") && strcmp(cmd, "release") &&
         strcmp(cmd, "switch"))
         USAGE("--timeout is for provision, release and switch");
@@ -341,7 +347,31 @@ static json_t *build_request(const CtlOpts *o, int argc, char **argv, int *statu
             json_object_set_new(req, "wait_ms", json_integer(wait));
         return req;
     }
-    USAGE("unknown command '%s' (status, graph, provision, release, switch, events, stop)", cmd);
+    if (!strcmp(cmd, "steer")) {
+        /* steer STREAM/OUTPUT PATHWAY... | steer STREAM/OUTPUT --auto */
+        const char *slash = nargs ? strchr(argv[1], '/') : NULL;
+        json_t *order;
+        if (!nargs || !slash || slash == argv[1] || !slash[1])
+            USAGE("steer takes STREAM/OUTPUT and the pathways in order (news/main cdn-b "
+                  "cdn-a), or --auto");
+        if (o->autos == (nargs > 1))
+            USAGE(o->autos ? "steer --auto takes no pathway" :
+                  "steer takes the pathways in order, or --auto to give the order back");
+        json_object_set_new(req, "stream", json_stringn(argv[1], slash - argv[1]));
+        json_object_set_new(req, "output", json_string(slash + 1));
+        if (o->autos) {
+            json_object_set_new(req, "auto", json_true());
+            return req;
+        }
+        if (!(order = json_array()))
+            USAGE("out of memory");
+        for (int i = 2; i <= nargs; i++)
+            json_array_append_new(order, json_string(argv[i]));
+        json_object_set_new(req, "order", order);
+        return req;
+    }
+    USAGE("unknown command '%s' (status, graph, provision, release, switch, events, steer, "
+          "stop)", cmd);
 #undef USAGE
 }
 
@@ -370,6 +400,17 @@ static int show_answer(const CtlOpts *o, const char *cmd, json_t *a)
         size_t i;
         json_array_foreach(json_object_get(a, "events"), i, ev)
             print_json(ev);
+    } else if (!strcmp(cmd, "steer")) {
+        json_t *id;
+        size_t i;
+        if (!json_is_true(json_object_get(a, "pinned")))
+            printf("pathway order given back to the rules (from the next tick)\n");
+        else {
+            printf("pathway order pinned:");
+            json_array_foreach(json_object_get(a, "order"), i, id)
+                printf(" %s", json_string_value(id));
+            printf(" (from the next tick, until steer --auto)\n");
+        }
     } else if (!strcmp(cmd, "stop")) {
         printf("%s\n", json_is_true(json_object_get(a, "now")) ? "exiting now" :
                "stopping: inputs closed, outputs finishing");
@@ -413,6 +454,7 @@ static int ctl_exec(int argc, char **argv)
         { "follow",  no_argument,       0, 'F' },
         { "now",     no_argument,       0, 'N' },
         { "hot",     no_argument,       0, 'H' },
+        { "auto",    no_argument,       0, 'A' },
         { 0, 0, 0, 0 },
     };
     CtlOpts o = { .timeout_ms = -1 };
@@ -433,6 +475,7 @@ static int ctl_exec(int argc, char **argv)
         case 'F': o.follow = 1; break;
         case 'N': o.now = 1; break;
         case 'H': o.hot = 1; break;
+        case 'A': o.autos = 1; break;
         case 't':
             if (parse_timeout(optarg, &o.timeout_ms) < 0)
                 return cmd_usage_error(&cmd_ctl_entry, "--timeout takes seconds (10, 2.5, "
@@ -490,7 +533,8 @@ const CmdEntry cmd_ctl_entry = {
     .name    = "ctl",
     .usage   = "[--socket PATH | --job JOB.yaml] status [--json] | graph [--format dot|json] |\n"
                "       provision|release|switch COMPONENT [INSTANCE] [--timeout SEC] [--hot] |\n"
-               "       events [--follow] | stop [--now]",
+               "       events [--follow] | steer STREAM/OUTPUT PATHWAY... | steer STREAM/OUTPUT --auto |\n"
+               "       stop [--now]",
     .summary = "ask a running supervisor, through its control socket",
     .help    = "The socket: --socket PATH, the job's (supervisor: { control: PATH }, else\n"
                "$XDG_RUNTIME_DIR/hotspare/JOB.sock, else ./JOB.sock), or without either\n"
@@ -507,6 +551,9 @@ const CmdEntry cmd_ctl_entry = {
                "  --timeout SEC            how long they wait for the outcome (default 10;\n"
                "                           0: do not wait, print the request's number)\n"
                "  events [--follow]        recent events as JSON lines; --follow: until the run ends\n"
+               "  steer STREAM/OUTPUT PATHWAY...   pin the order players are steered to the\n"
+               "                           output's CDN pathways (the ones left out follow);\n"
+               "                           --auto: give the order back to the risk rules\n"
                "  stop [--now]             stop like SIGTERM; --now: exit at once (status 255)\n\n"
                "Exit status: 0 done, 1 refused or failed (the reason on stderr), 2 usage,\n"
                "3 no supervisor at that socket.\n",

@@ -116,6 +116,12 @@ static int control_open(Control **pctl, const Job *job, EventLog *events)
     return 0;
 }
 
+static int steer_pin(void *opaque, const char *stream, const char *output,
+                     const char *const *ids, int n, char *why, size_t why_size)
+{
+    return fo_steer_pin(opaque, stream, output, ids, n, why, why_size);
+}
+
 static int run_job(const Job *job, const char *progress_path, const char *events_path)
 {
     Ecg *g = NULL;
@@ -152,6 +158,10 @@ static int run_job(const Job *job, const char *progress_path, const char *events
         evlog_free(&events);
         control_free(&ctl);
         return HS_EXIT_USAGE;
+    }
+    if (tick_steering(tick)) {
+        hooks.steer = steer_pin;
+        hooks.steer_opaque = tick_steering(tick);
     }
     if (ctl && (ret = control_start(ctl, g, &hooks)) < 0)
         goto end;

@@ -637,6 +637,53 @@ static void cmd_stop(Control *c, Client *cl, json_t *req)
         c->hooks.stop(c->hooks.opaque, now);
 }
 
+/* {"cmd":"steer","stream":S,"output":O,"order":["cdn-b","cdn-a"]} pins the
+ * pathway order; "order":[] (or "auto":true) gives it back to the rules. */
+static void cmd_steer(Control *c, Client *cl, json_t *req)
+{
+    const char *stream = json_string_value(json_object_get(req, "stream"));
+    const char *output = json_string_value(json_object_get(req, "output"));
+    json_t *jorder = json_object_get(req, "order"), *a;
+    const char *ids[JOB_MAX_PATHWAYS];
+    char why[256] = "";
+    size_t n = 0;
+    int ret;
+
+    if (!c->hooks.steer) {
+        send_error(c, cl, "steer", "no output of this job has pathways to steer");
+        return;
+    }
+    if (!stream || !output) {
+        send_error(c, cl, "steer", "'stream' and 'output' are required");
+        return;
+    }
+    if (json_is_true(json_object_get(req, "auto")))
+        jorder = NULL;
+    else if (!json_is_array(jorder) || json_array_size(jorder) > JOB_MAX_PATHWAYS) {
+        send_error(c, cl, "steer", "'order' must be a list of at most %d pathway ids, or "
+                   "\"auto\": true", JOB_MAX_PATHWAYS);
+        return;
+    }
+    for (n = 0; jorder && n < json_array_size(jorder); n++)
+        if (!(ids[n] = json_string_value(json_array_get(jorder, n)))) {
+            send_error(c, cl, "steer", "'order' must hold pathway ids (strings)");
+            return;
+        }
+    if ((ret = c->hooks.steer(c->hooks.steer_opaque, stream, output, ids, (int)n, why,
+                              sizeof(why))) < 0) {
+        send_error(c, cl, "steer", "%s", why[0] ? why : av_err2str(ret));
+        return;
+    }
+    av_log(c, AV_LOG_INFO, "steering of %.64s/%.64s %s on the control socket\n", stream, output,
+           n ? "pinned" : "given back to the rules");
+    if ((a = answer_ok("steer"))) {
+        json_object_set_new(a, "pinned", json_boolean(n > 0));
+        if (jorder)
+            json_object_set(a, "order", jorder);
+    }
+    client_send(c, cl, a);
+}
+
 /* One request line (without its newline). */
 static void handle_line(Control *c, Client *cl, const char *line, size_t len)
 {
@@ -668,7 +715,7 @@ static void handle_line(Control *c, Client *cl, const char *line, size_t len)
     }
     if (!cmd) {
         send_error(c, cl, NULL, "'cmd' is required: status, graph, provision, release, "
-                   "switch, events or stop");
+                   "switch, events, steer or stop");
         goto end;
     }
     if (!strcmp(cmd, "status"))
@@ -685,9 +732,11 @@ static void handle_line(Control *c, Client *cl, const char *line, size_t len)
         cmd_events(c, cl, req);
     else if (!strcmp(cmd, "stop"))
         cmd_stop(c, cl, req);
+    else if (!strcmp(cmd, "steer"))
+        cmd_steer(c, cl, req);
     else
         send_error(c, cl, cmd, "unknown command '%.64s' (status, graph, provision, release, "
-                   "switch, events, stop)", cmd);
+                   "switch, events, steer, stop)", cmd);
 end:
     json_decref(req);
 }

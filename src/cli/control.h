@@ -47,6 +47,11 @@ typedef struct ControlHooks {
      * once with status 255, as a second signal does (does not return). */
     void (*stop)(void *opaque, int now);
     void *opaque;
+    /* ctl steer: pins STREAM/OUTPUT's pathway order to ids (n 0: back to
+     * the rules); 0 or a negative AVERROR with why. NULL: no steering. */
+    int (*steer)(void *opaque, const char *stream, const char *output, const char *const *ids,
+                 int n, char *why, size_t why_size);
+    void *steer_opaque;
 } ControlHooks;
 
 /* The default directory of sockets: $XDG_RUNTIME_DIR/hotspare, else ".". */

@@ -43,6 +43,7 @@ static const char *const kind_names[NB_KINDS] = {
     [EV_REFUSED]       = "refused",
     [EV_RISK]          = "risk",
     [EV_AVERTED]       = "averted",
+    [EV_STEER]         = "steer",
 };
 
 const char *evlog_kind_name(EventKind kind)

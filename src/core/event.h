@@ -31,6 +31,8 @@ typedef enum EventKind {
                         risk and the switch was carried out: the failure
                         the model saw coming cannot be in the data, so its
                         ticks before are not labelled healthy (dataset.h) */
+    EV_STEER,        /* the order in which viewers are steered to an
+                        output's CDN pathways changed (fo/steering.h) */
     EV_NB_KINDS
 } EventKind;
 

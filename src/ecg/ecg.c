@@ -92,6 +92,11 @@ static void count_stream(const JobStream *js, int *nodes, int *edges)
 
     /* input, vdec, ladder, renditions, outputs, edges; adec and enc:audio */
     *nodes += 3 + js->nb_renditions + 2 * js->nb_outputs + 2 * audio;
+    /* a CDN pathway's edge each, fed by its output's edge */
+    for (int o = 0; o < js->nb_outputs; o++) {
+        *nodes += js->outputs[o].nb_pathways;
+        *edges += js->outputs[o].nb_pathways;
+    }
     /* input->vdec, vdec->ladder, ladder->each rendition, each output's
      * renditions, output->edge; input->adec, adec->enc:audio, audio->outputs */
     *edges += 2 + js->nb_renditions + js->nb_outputs + 3 * audio + audio * js->nb_outputs;
@@ -108,7 +113,7 @@ static void build_stream(Ecg *g, int s)
     const JobStream *js = &g->job->streams[s];
     Pipeline *p = g->pl ? g->pl[s] : NULL;
     int audio = js->audio.enabled != 0;
-    int in, vdec, adec = -1, ladder, aenc = -1, enc0, out0;
+    int in, vdec, adec = -1, ladder, aenc = -1, enc0, out0, pw0;
 
     in = add_node(g, s, ECG_ROLE_COMPONENT, COMP_INGEST, "input", 1 + js->input.nb_backups,
                   p ? STAGE_OF(pipeline_input(p)) : NULL);
@@ -136,6 +141,19 @@ static void build_stream(Ecg *g, int s)
                          1 + js->outputs[o].nb_backups, NULL);
         g->nodes[e].of = out0 + o;
     }
+    /* the CDN pathways viewers reach each output through, after the edges:
+     * "edge:main:cdn-a", in the output's state, with the priority the
+     * steering gives them (ecg_note) */
+    pw0 = g->nb_nodes;
+    for (int o = 0; o < js->nb_outputs; o++)
+        for (int k = 0; k < js->outputs[o].nb_pathways; k++) {
+            char name[COMP_NAME_SIZE];
+            int e;
+            snprintf(name, sizeof(name), "%s:%s", js->outputs[o].name,
+                     js->outputs[o].pathways[k].id);
+            e = add_node(g, s, ECG_ROLE_COMPONENT, COMP_EDGE, name, 1, NULL);
+            g->nodes[e].of = out0 + o;
+        }
 
     /* edges, grouped by the node they leave, in node order */
     add_edge(g, in, vdec);
@@ -156,6 +174,9 @@ static void build_stream(Ecg *g, int s)
             add_edge(g, aenc, out0 + o);
     for (int o = 0; o < js->nb_outputs; o++)
         add_edge(g, out0 + o, out0 + js->nb_outputs + o);
+    for (int o = 0; o < js->nb_outputs; o++)
+        for (int k = 0; k < js->outputs[o].nb_pathways; k++)
+            add_edge(g, out0 + js->nb_outputs + o, pw0++);
 }
 
 static int build(Ecg *g)
@@ -748,6 +769,8 @@ static void describe_dot(Ecg *g, AVBPrint *bp, int64_t now)
             av_bprintf(&lb, "\nrisk %.2f", v.fig.risk);
         if (v.fig.rate >= 0)
             av_bprintf(&lb, "%s%.1f %s", v.fig.risk >= 0 ? ", " : "\n", v.fig.rate, rate_unit(g, i));
+        if (v.fig.priority > 0)
+            av_bprintf(&lb, "\npriority %d%s", v.fig.priority, v.fig.pinned ? " (pinned)" : "");
         av_bprintf(bp, "    ");
         dot_string(bp, v.id);
         av_bprintf(bp, " [label=");
@@ -817,6 +840,11 @@ static json_t *node_json(Ecg *g, int i, int64_t now)
     put(o, "rate", v.fig.rate >= 0 ? json_real(v.fig.rate) : json_null());
     put(o, "rate_unit", json_string(rate_unit(g, i)));
     put(o, "queue", v.fig.queue >= 0 ? json_integer(v.fig.queue) : json_null());
+    if (g->nodes[i].id.kind == COMP_EDGE && strchr(g->nodes[i].id.name, ':')) {
+        /* a CDN pathway: its place in PATHWAY-PRIORITY (1 first) */
+        put(o, "priority", v.fig.priority > 0 ? json_integer(v.fig.priority) : json_null());
+        put(o, "pinned", json_boolean(v.fig.pinned));
+    }
     put(o, "heartbeat_age_ms", v.st.last_progress_us ?
         json_integer((now - v.st.last_progress_us) / 1000) : json_null());
     put(o, "busy_ms", v.st.busy_since_us ?

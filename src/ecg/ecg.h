@@ -4,6 +4,7 @@
  * agents, the control socket and `hotspare graph` use.
  *
  *   news/input -> news/vdec -> news/ladder -> news/enc:720p -> news/out:main -> news/edge:main
+ *     -> news/edge:main:cdn-a (a CDN pathway to viewers, one per pathway)
  *              -> news/adec --------------> news/enc:audio -/
  *
  * It owns the job's pipelines and adds no thread: a request goes to the
@@ -60,6 +61,9 @@ typedef struct EcgFigures {
     double use;                   /* share of its deadline a call of it has
                                      taken or is taking (fo/fo_rules.h), < 0
                                      unknown */
+    int priority;                 /* a CDN pathway's place in its output's
+                                     PATHWAY-PRIORITY, 1 first; 0 unknown */
+    int pinned;                   /* ... an order set by hand (ctl steer) */
     int64_t at_us;                /* when (av_gettime_relative), 0 never */
 } EcgFigures;
 

@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "dra/dra.h"
 #include "fo/fo.h"
+#include "fo/steering.h"
 #include "fo/tick.h"
 #include "hds/hds.h"
 #include "hma/metrics.h"
@@ -41,6 +42,8 @@ struct Tick {
     Ecg *g;                      /* not owned: gets each tick's figures */
     Fo *fo;                      /* acts on them */
     Dra *dra;                    /* runs the job's exec hooks for it */
+    Steer *steer;                /* the steering manifests on the endpoint */
+    FoSteer *steering;           /* ... and their order */
     struct NodePrev {            /* per node of g: a counter's last value */
         double count;
         int64_t at_us;
@@ -135,6 +138,11 @@ static int tick_start(Tick *sv, const Job *job, Ecg *g, EventLog *events)
                 av_err2str(ret));
         return ret;
     }
+    if ((ret = steer_alloc(&sv->steer, job, sv->metrics)) < 0 ||
+        (ret = fo_steer_alloc(&sv->steering, job, g, sv->steer, events,
+                              sv->pred ? predictor_model(sv->pred)->thr_high : FO_DEFAULT_ABOVE,
+                              sv->pred ? predictor_model(sv->pred)->thr_low : FO_DEFAULT_BELOW)) < 0)
+        return ret;
     if ((ret = sampler_alloc(&sv->sampler, job, ecg_pipelines(g), ecg_nb_streams(g))) < 0)
         return ret;
     sampler_set_events(sv->sampler, events);
@@ -279,6 +287,8 @@ void tick_run(Tick *sv, int64_t now, int force)
     if (sv->pred)
         predictor_tick(sv->pred, s);
     tick_note(sv, s, now);
+    if (sv->steer)
+        fo_steer_tick(sv->steering, s, now);
     if (sv->dra)
         dra_observe(sv->dra, s);
     if (sv->fo)
@@ -295,6 +305,7 @@ void tick_stop(Tick *sv)
 {
     if (!sv)
         return;
+    steer_free(&sv->steer);      /* off the endpoint before it stops */
     metrics_stop(&sv->metrics);
     hds_close(&sv->hds);
     predictor_free(&sv->pred);
@@ -313,6 +324,7 @@ void tick_free(Tick **pt)
         return;
     tick_stop(t);
     fo_free(&t->fo);
+    fo_steer_free(&t->steering); /* the control socket may pin until it ends */
     av_freep(pt);
 }
 
@@ -332,4 +344,9 @@ int tick_alloc(Tick **pt, const Job *job, Ecg *g, EventLog *events)
     }
     *pt = t;
     return 0;
+}
+
+FoSteer *tick_steering(Tick *t)
+{
+    return t ? t->steering : NULL;
 }

@@ -17,6 +17,7 @@
 
 #include "core/event.h"
 #include "ecg/ecg.h"
+#include "fo/steering.h"
 #include "job/job.h"
 
 typedef struct Tick Tick;
@@ -40,6 +41,10 @@ void tick_run(Tick *t, int64_t now_us, int force);
  * after the streams' last events, before the graph goes. NULL-safe; twice
  * is fine. */
 void tick_stop(Tick *t);
+
+/* The steering of viewers (ctl steer pins through it); NULL when no
+ * output has pathways. Lives until tick_free. */
+FoSteer *tick_steering(Tick *t);
 
 /* After the event log is freed (the orchestrator is one of its sinks). */
 void tick_free(Tick **pt);

@@ -50,6 +50,14 @@ struct Metrics {
     Snapshot *current;           /* what scrapes see, NULL before the first tick */
     Snapshot *spare;             /* unreferenced, kept for the next publish */
     MetricsStats stats;
+    struct {
+        char *path;
+        MetricsRouteFn fn;
+        void *opaque;
+    } routes[METRICS_MAX_ROUTES];
+    int nb_routes;               /* protected by lock */
+    pthread_mutex_t route_lock;  /* held while a route's handler runs, so
+                                    that metrics_unroute can wait for it */
 };
 
 /* ---- rendering ----------------------------------------------------------- */
@@ -384,6 +392,101 @@ static enum MHD_Result answer_text(struct MHD_Connection *conn, unsigned status,
     return body ? answer(conn, status, "text/plain; charset=utf-8", body, strlen(body)) : MHD_NO;
 }
 
+typedef struct ArgList {
+    MetricsArg a[METRICS_MAX_ARGS];
+    int nb;                      /* -1: more than METRICS_MAX_ARGS */
+} ArgList;
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    ArgList *l = cls;
+
+    (void)kind;
+    if (l->nb < 0 || l->nb == METRICS_MAX_ARGS) {
+        l->nb = -1;
+        return MHD_NO;
+    }
+    l->a[l->nb++] = (MetricsArg){ key, value };
+    return MHD_YES;
+}
+
+/* A route's document, or -1 when url is none of them. */
+static enum MHD_Result answer_route(Metrics *m, struct MHD_Connection *conn, const char *url,
+                                    int *found)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result r;
+    ArgList args = { .nb = 0 };
+    const char *type = "text/plain; charset=utf-8";
+    char *body = NULL;
+    unsigned status = 0;
+
+    pthread_mutex_lock(&m->route_lock);
+    for (int i = 0; i < m->nb_routes && !status; i++)
+        if (!strcmp(m->routes[i].path, url)) {
+            MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
+            status = m->routes[i].fn(m->routes[i].opaque, url, args.a, args.nb, &type, &body);
+        }
+    pthread_mutex_unlock(&m->route_lock);
+    if (!(*found = status != 0))
+        return MHD_NO;
+    if (!body && !(body = av_strdup("")))
+        return MHD_NO;
+    resp = MHD_create_response_from_buffer_with_free_callback(strlen(body), body, free_response);
+    if (!resp) {
+        av_free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+    r = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+int metrics_route(Metrics *m, const char *path, MetricsRouteFn fn, void *opaque)
+{
+    int ret = 0;
+
+    pthread_mutex_lock(&m->route_lock);
+    for (int i = 0; i < m->nb_routes; i++)
+        if (!strcmp(m->routes[i].path, path))
+            ret = AVERROR(EEXIST);
+    if (!ret && (!strcmp(path, "/metrics") || m->nb_routes == METRICS_MAX_ROUTES))
+        ret = !strcmp(path, "/metrics") ? AVERROR(EEXIST) : AVERROR(ENOSPC);
+    if (!ret) {
+        if (!(m->routes[m->nb_routes].path = av_strdup(path)))
+            ret = AVERROR(ENOMEM);
+        else {
+            m->routes[m->nb_routes].fn = fn;
+            m->routes[m->nb_routes].opaque = opaque;
+            m->nb_routes++;
+        }
+    }
+    pthread_mutex_unlock(&m->route_lock);
+    return ret;
+}
+
+void metrics_unroute(Metrics *m, void *opaque)
+{
+    int k = 0;
+
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->route_lock);
+    for (int i = 0; i < m->nb_routes; i++) {
+        if (m->routes[i].opaque == opaque) {
+            av_freep(&m->routes[i].path);
+            continue;
+        }
+        m->routes[k++] = m->routes[i];
+    }
+    m->nb_routes = k;
+    pthread_mutex_unlock(&m->route_lock);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -403,6 +506,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return answer_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "GET /metrics\n");
     }
     if (strcmp(url, "/metrics")) {
+        int found;
+        enum MHD_Result r = answer_route(m, conn, url, &found);
+        if (found)
+            return r;
         pthread_mutex_lock(&m->lock);
         m->stats.not_found++;
         pthread_mutex_unlock(&m->lock);
@@ -503,6 +610,7 @@ int metrics_start(Metrics **pm, const char *addr, int allow_remote)
         return AVERROR(ENOMEM);
     logctx_init(&m->log, "metrics");
     pthread_mutex_init(&m->lock, NULL);
+    pthread_mutex_init(&m->route_lock, NULL);
     if ((ret = parse_addr(addr, &ss, err, sizeof(err))) < 0) {
         av_log(m, AV_LOG_ERROR, "%s\n", err);
         goto fail;
@@ -551,6 +659,9 @@ void metrics_stop(Metrics **pm)
     /* the server thread is gone: nothing else holds a reference */
     snapshot_free(&m->current);
     snapshot_free(&m->spare);
+    for (int i = 0; i < m->nb_routes; i++)
+        av_freep(&m->routes[i].path);
+    pthread_mutex_destroy(&m->route_lock);
     pthread_mutex_destroy(&m->lock);
     av_freep(pm);
 }

@@ -54,6 +54,33 @@ int metrics_port(const Metrics *m);
  * AVERROR(ENOMEM) (the previous sample stays). Thread-safe. */
 int metrics_publish(Metrics *m, const Sample *s);
 
+/*
+ * Routes: other documents the endpoint serves beside /metrics (the
+ * steering manifests, dra/steer.h). A route answers GET and HEAD of one
+ * path (the query apart), with CORS open (players on any page read it).
+ * The handler runs on the server's thread: it must be quick and
+ * thread-safe. args: the query's parameters, decoded, in order (at most
+ * METRICS_MAX_ARGS; nb_args -1 when there were more: a malformed query).
+ * It sets *type (static) and *body (av_malloc'd, consumed) and returns
+ * the HTTP status.
+ */
+#define METRICS_MAX_ARGS 16
+#define METRICS_MAX_ROUTES 64
+typedef struct MetricsArg {
+    const char *key, *value;      /* value NULL: the key had no '=' */
+} MetricsArg;
+typedef unsigned (*MetricsRouteFn)(void *opaque, const char *path, const MetricsArg *args,
+                                   int nb_args, const char **type, char **body);
+
+/* Adds a route (path "/news/main.json"). Thread-safe; returns 0,
+ * AVERROR(EEXIST) (a path taken), AVERROR(ENOSPC) (too many),
+ * AVERROR(ENOMEM). */
+int metrics_route(Metrics *m, const char *path, MetricsRouteFn fn, void *opaque);
+
+/* Removes every route of opaque: after it returns, its handler is not
+ * running and will not run. */
+void metrics_unroute(Metrics *m, void *opaque);
+
 typedef struct MetricsStats {
     int64_t scrapes_text;          /* /metrics answered in text 0.0.4 */
     int64_t scrapes_openmetrics;   /* ... in OpenMetrics */

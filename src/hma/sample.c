@@ -141,6 +141,15 @@ static const MetricDef edge_metrics[XM_NB] = {
     [XM_LAST_DATA_RECV_AGE] = { "hotspare_edge_last_data_received_age_seconds", G, "time since data last came from the peer" },
     [XM_LAST_DATA_SENT_AGE] = { "hotspare_edge_last_data_sent_age_seconds", G, "time since data last went to the peer (grows while its window is closed)" },
     [XM_RECV_QUEUE_BYTES]   = { "hotspare_edge_receive_queue_bytes", G, "bytes received from the peer and not read yet" },
+    [XM_SEGMENT_LATENCY]  = { "hotspare_edge_segment_latency_seconds", G, "CDN pathway: time the synthetic viewer took to fetch the head of the newest segment" },
+    [XM_SEGMENT_DURATION] = { "hotspare_edge_segment_duration_seconds", G, "CDN pathway: the segment duration its playlist gives" },
+    [XM_FRESHNESS]        = { "hotspare_edge_staleness_seconds", G, "CDN pathway: how far the newest segment it serves is behind the newest one uploaded" },
+    [XM_PROBE_FAILURES]   = { "hotspare_edge_probe_failures_total", C, "CDN pathway: synthetic viewer probes that failed" },
+    [XM_FAILURE_RISK]     = { "hotspare_edge_failure_risk", G, "CDN pathway: the risk steering acts on (0..1)" },
+    [XM_STEER_PRIORITY]   = { "hotspare_edge_steering_priority", G, "CDN pathway: its place in the steering manifest's PATHWAY-PRIORITY, 1 first" },
+    [XM_STEER_REQUESTS]   = { "hotspare_edge_steering_requests_total", C, "CDN pathway: steering manifest requests from players using it" },
+    [XM_STEER_PLAYERS]    = { "hotspare_edge_steering_players", G, "CDN pathway: players using it (their requests over the last two TTLs, halved)" },
+    [XM_STEER_THROUGHPUT] = { "hotspare_edge_steering_throughput_bits_per_second", G, "CDN pathway: mean throughput its players report" },
 };
 
 #undef G

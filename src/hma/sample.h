@@ -198,6 +198,19 @@ enum EdgeMetric {
     XM_LAST_DATA_RECV_AGE,
     XM_LAST_DATA_SENT_AGE,
     XM_RECV_QUEUE_BYTES,
+    /* agent_edge.h: a CDN pathway's synthetic viewer (edge:OUTPUT:PATHWAY;
+     * XM_UP, XM_REQUEST_LATENCY (the playlist's), XM_REQUESTS (probes),
+     * XM_STATUS_*, XM_THROUGHPUT (the segment's) are its figures too) */
+    XM_SEGMENT_LATENCY,      /* seconds to fetch the head of the newest segment */
+    XM_SEGMENT_DURATION,     /* seconds, the playlist's target duration */
+    XM_FRESHNESS,            /* seconds the edge's newest segment is behind the origin's */
+    XM_PROBE_FAILURES,       /* counter */
+    XM_FAILURE_RISK,         /* the risk the steering acts on, 0..1 */
+    /* dra/steer.h: what the steering tells players and what they say */
+    XM_STEER_PRIORITY,       /* place in PATHWAY-PRIORITY, 1 first */
+    XM_STEER_REQUESTS,       /* counter: manifest requests from players on it */
+    XM_STEER_PLAYERS,        /* players on it (requests over two TTLs / 2) */
+    XM_STEER_THROUGHPUT,     /* bit/s, mean the players report */
     XM_NB
 };
 

@@ -11,6 +11,7 @@
 #include "hma/agent_host.h"
 #include "hma/agent_mem.h"
 #include "hma/agent_net.h"
+#include "hma/agent_edge.h"
 #include "hma/agent_plane.h"
 #include "hma/agent_nvml.h"
 #include "core/log.h"
@@ -36,6 +37,7 @@ struct Sampler {
     int drm_have_prev;
     AgentNet *net;
     AgentDisk *disk;
+    AgentEdge *edge;             /* CDN pathways' viewers; NULL: none */
     int store_fs;                /* the data store's filesystem, -1: none */
     AgentMem *mem;
 };
@@ -91,7 +93,8 @@ int sampler_alloc(Sampler **psm, const Job *job, Pipeline **pl, int nb)
         (ret = agent_drm_alloc(&sm->drm)) < 0 ||
         (ret = agent_net_alloc(&sm->net)) < 0 ||
         (ret = agent_disk_alloc(&sm->disk)) < 0 ||
-        (ret = agent_mem_alloc(&sm->mem)) < 0)
+        (ret = agent_mem_alloc(&sm->mem)) < 0 ||
+        (ret = agent_edge_alloc(&sm->edge, job, pl, job->supervisor.tick_us)) < 0)
         goto fail;
     sm->store_fs = -1;
     if (job->supervisor.hds_path &&
@@ -124,6 +127,7 @@ void sampler_free(Sampler **psm)
     agent_net_free(&sm->net);
     agent_disk_free(&sm->disk);
     agent_mem_free(&sm->mem);
+    agent_edge_free(&sm->edge);
     av_freep(&sm->host_cur);
     av_freep(&sm->host_prev);
     av_freep(&sm->drm_cur);
@@ -337,6 +341,7 @@ Sample *sampler_tick(Sampler *sm)
     sample_drm(sm);
     for (int i = 0; i < sm->nb; i++)
         agent_plane_sample(sm->planes[i], &sm->s, now, thread_cpu, sm);
+    agent_edge_sample(sm->edge, &sm->s, now);
     t = sm->host_prev;
     sm->host_prev = sm->host_cur;
     sm->host_cur = t;

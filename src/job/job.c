@@ -680,7 +680,7 @@ static void load_output(Loader *ld, const yaml_node_t *map, JobStream *st, JobOu
     jy_get_duration(ld, map, "stall_timeout", MAX_STALL_TIMEOUT_US, &o->stall_timeout_us);
     jy_get_size(ld, map, "send_buffer_size", 0, MAX_SEND_BUFFER, &o->send_buffer_size);
     load_output_backups(ld, map, o, ofmt);
-    jl_load_pathways(ld, map, o, ofmt);
+    jl_load_pathways(ld, map, st, o, ofmt);
 
     max = ofmt ? job_format_max_video(ofmt->name) : INT_MAX;
     if (o->nb_renditions > max) {

@@ -213,7 +213,7 @@ void jl_check_audio_params(Loader *ld, const yaml_node_t *map, const AVCodec *c,
 
 /* "pathways" and "steering" of an output (after its format is known; ofmt
  * NULL when it is not). */
-void jl_load_pathways(Loader *ld, const yaml_node_t *map, JobOutput *o,
+void jl_load_pathways(Loader *ld, const yaml_node_t *map, const JobStream *st, JobOutput *o,
                       const AVOutputFormat *ofmt);
 
 /* Job-wide: steering paths unique, and an HTTP endpoint to serve them. */

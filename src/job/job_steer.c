@@ -101,7 +101,12 @@ static void load_one_pathway(Loader *ld, const yaml_node_t *item, const JobOutpu
     }
     if ((n = jy_map_require(ld, item, "pathway", "base")) &&
         jy_get_string(ld, item, "base", &pw->base) > 0 && pw->base &&
-        absolute_http(ld, n, "base", pw->base) && pw->base[strlen(pw->base) - 1] != '/') {
+        absolute_http(ld, n, "base", pw->base) && strpbrk(pw->base, "?#")) {
+        /* players resolve segments against the playlist's URL, which drops
+         * its query: a token there would not reach them */
+        report(ld, n, "base is a directory URL without a query or fragment (put a CDN token "
+               "in the path)");
+    } else if (pw->base && pw->base[strlen(pw->base) - 1] != '/') {
         /* a directory: the playlists' relative names are appended to it */
         char *b = av_asprintf("%s/", pw->base);
         if (!b)
@@ -136,7 +141,7 @@ static void load_steering(Loader *ld, const yaml_node_t *map, JobOutput *o)
     }
 }
 
-void jl_load_pathways(Loader *ld, const yaml_node_t *map, JobOutput *o,
+void jl_load_pathways(Loader *ld, const yaml_node_t *map, const JobStream *st, JobOutput *o,
                       const AVOutputFormat *ofmt)
 {
     yaml_node_t *list = NULL;
@@ -169,6 +174,14 @@ void jl_load_pathways(Loader *ld, const yaml_node_t *map, JobOutput *o,
                          &o->pathways[i], &ids);
     jy_seen_free(&ids);
     load_steering(ld, map, o);
+    /* libav writes a variant's BANDWIDTH from its bitrate, and leaves out
+     * a variant without one: players would find no pathway at all */
+    for (int i = 0; i < o->nb_renditions && ofmt && !strcmp(ofmt->name, "hls"); i++)
+        if (o->renditions[i] >= 0 && !st->renditions[o->renditions[i]].bitrate) {
+            report(ld, list, "pathways: rendition '%s' needs a bitrate (the multivariant "
+                   "playlist's BANDWIDTH comes from it)", st->renditions[o->renditions[i]].name);
+            break;
+        }
 }
 
 /* A place the job file gave, as libyaml marks it, to report at. */

@@ -15,6 +15,7 @@
 #include "plane/conn.h"
 #include "plane/deadline.h"
 #include "plane/delivery.h"
+#include "plane/pathway_io.h"
 #include "core/log.h"
 #include "plane/mux.h"
 #include "plane/srt_out.h"
@@ -73,6 +74,7 @@ struct Mux {
     int caught_up;               /* once on time: the latency budget applies */
     int64_t behind_us;           /* the lag that failed it, 0: none */
     Delivery *delivery;          /* HLS/DASH over HTTP: segments confirmed */
+    PathwayIo *pathways;         /* HLS/DASH with CDN pathways */
     ConnWatch *conn;             /* its TCP connections, NULL: none (conn.h) */
     char stall_why[160];         /* what the watch saw when it failed a call */
     int64_t opened_us;
@@ -337,6 +339,26 @@ static int probe_peer(Mux *m)
                       dl_expired(&m->dl) ? " within rw_timeout" : "");
 }
 
+/* Content Steering in the multivariant playlist or MPD (pathway_io.h),
+ * after the delivery hook: the rewritten document is what is uploaded and
+ * checked. */
+static int attach_pathways(Mux *m, const AVOutputFormat *fmt)
+{
+    const JobOutput *jo = m->cfg.jo;
+    const char *base = strrchr(m->url, '/');
+    char doc[1024], media[COMP_NAME_SIZE + 8];
+    int dash = !strcmp(fmt->name, "dash");
+
+    if (!m->oc->io_open)
+        return 0;
+    base = base ? base + 1 : m->url;
+    snprintf(doc, sizeof(doc), "%.*s", (int)strcspn(base, "?#"), base);
+    /* the first rendition's media playlist: "%v.m3u8" named after it */
+    snprintf(media, sizeof(media), "%s.m3u8", m->cfg.js->renditions[jo->renditions[0]].name);
+    return pathway_io_attach(&m->pathways, m->oc, jo, dash, doc, dash ? NULL : media,
+                             m->cfg.newest_seq, m->cfg.segment_ms, m);
+}
+
 static int open_output(Mux *m)
 {
     const JobOutput *jo = m->cfg.jo;
@@ -353,7 +375,9 @@ static int open_output(Mux *m)
         ret = stage_fail(&m->st, AVERROR_MUXER_NOT_FOUND, "unknown output format '%s'", jo->format);
         goto end;
     }
-    m->multivariant = !strcmp(fmt->name, "hls") && jo->nb_renditions > 1;
+    /* pathways need a multivariant playlist to list them in, even for one
+     * rendition */
+    m->multivariant = !strcmp(fmt->name, "hls") && (jo->nb_renditions > 1 || jo->nb_pathways);
     av_strlcpy(filename, m->url, sizeof(filename));
     av_dict_copy(&opts, m->options, 0);
     if (m->multivariant) {
@@ -404,6 +428,10 @@ static int open_output(Mux *m)
         if (p && strcmp(p->value, "0") && !m->restarts)
             av_log(m, AV_LOG_WARNING, "http_persistent keeps one connection open: uploaded "
                    "segments cannot be confirmed, and a stalled origin will not be noticed\n");
+    }
+    if (jo->nb_pathways && (ret = attach_pathways(m, fmt)) < 0) {
+        stage_fail(&m->st, ret, "out of memory");
+        goto end;
     }
     /* how far the destination will be known to hold what is written */
     atomic_store(&m->confirm, is_local(m->url) ? MUX_CONFIRM_WRITTEN :
@@ -517,6 +545,7 @@ static void close_output(Mux *m, int trailer)
     if (trailer && m->delivery && delivery_error(m->delivery, what, sizeof(what)) < 0)
         av_log(m, AV_LOG_ERROR, "%s (while closing)\n", what);
     delivery_free(&m->delivery);
+    pathway_io_free(&m->pathways);
     m->oc = NULL;
     m->header_written = 0;
 }

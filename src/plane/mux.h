@@ -27,6 +27,7 @@
 #ifndef HS_MUX_H
 #define HS_MUX_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <libavcodec/packet.h>
@@ -73,6 +74,10 @@ typedef struct MuxConfig {
                                     at once; may be NULL; not owned */
     int64_t stall_timeout_us;    /* its peer takes nothing this long: failed (conn.h) */
     int64_t send_buffer;         /* SO_SNDBUF of its TCP connections; 0 the kernel's */
+    _Atomic int64_t *newest_seq; /* HLS/DASH with pathways: where the newest
+                                    segment number of the playlists written
+                                    is published (pathway_io.h); not owned */
+    _Atomic int64_t *segment_ms; /* ... and its target duration */
     FaultPoint *faults;          /* the instance's injected faults, or NULL;
                                     not owned, used by the mux thread only,
                                     kept by the owner across muxers so that a

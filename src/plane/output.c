@@ -137,6 +137,8 @@ struct Output {
     _Atomic int64_t pub_write_us_sum, pub_writes, tick_max_write;
     _Atomic int64_t done_write_us_sum, done_writes;
     _Atomic int64_t done_http[5], pub_http[5];  /* checks, then 2xx..5xx answers */
+    _Atomic int64_t newest_seq, segment_ms;     /* pathways: the playlists' newest
+                                                   segment (pathway_io.h) */
 };
 
 int output_nb_inputs(const JobOutput *jo, int has_audio)
@@ -355,6 +357,8 @@ static int inst_open(Output *out, Inst *in, int at_cache_start)
             cfg.hls_start_number = (int64_t)(from / 1e6 / hls_time);
     }
 
+    cfg.newest_seq = &out->newest_seq;
+    cfg.segment_ms = &out->segment_ms;
     ret = mux_alloc(&in->mux, &cfg, mi, out->nb_inputs);
     if (ret >= 0)
         ret = mux_start(in->mux);
@@ -1208,6 +1212,7 @@ int output_alloc(Output **pout, const JobStream *js, const JobOutput *jo, int ha
     out->clock = clock;
     out->active = -1;
     atomic_init(&out->active_idx, -1);
+    atomic_init(&out->newest_seq, -1);
     redact_url(jo->url, out->shown, sizeof(out->shown));
     fault_point_init(&out->drills, js, comp);
     out->window_us = cache_window(js, jo);
@@ -1299,4 +1304,6 @@ void output_stats(Output *out, OutputStats *s)
     for (int i = 0; i < 4; i++)
         s->http_status[i] = atomic_load(&out->pub_http[1 + i]);
     s->failed = stage_state(&out->st) == STAGE_FAILED;
+    s->newest_seq = atomic_load(&out->newest_seq);
+    s->segment_s = atomic_load(&out->segment_ms) / 1e3;
 }

@@ -62,6 +62,10 @@ typedef struct OutputStats {
     int64_t http_checks;         /* segments confirmed on an origin (delivery.h) */
     int64_t http_status[4];      /* their answers: 2xx, 3xx, 4xx, 5xx */
     int failed;                  /* the stage has ended on a failure */
+    int64_t newest_seq;          /* HLS/DASH with pathways: the newest segment
+                                    in the newest playlist written (of the
+                                    first rendition), -1 none */
+    double segment_s;            /* ... its target duration, 0 unknown */
 } OutputStats;
 
 /* The longest write since the previous call (0: none): the per-tick max

@@ -462,7 +462,7 @@ static void test_pathways(void)
                        "streams:\n"
                        "  - name: a\n"
                        "    input: { url: in.ts }\n"
-                       "    renditions: [ { name: r } ]\n"
+                       "    renditions: [ { name: r, bitrate: 1M } ]\n"
                        "    outputs:\n"
                        "      - name: main\n"
                        "        url: http://127.0.0.1:8080/live/a/index.m3u8\n"
@@ -493,7 +493,9 @@ static void test_pathways(void)
                "      - { name: r, url: rtmp://127.0.0.1/live/k, pathways: [ { id: a, base: \"http://a/\" } ] }\n"
                "      - { name: t, url: t/i.m3u8, steering: { uri: \"http://s/y.json\" } }\n"
                "      - { name: u, url: u/i.mpd, pathways: [ { id: a, base: \"http://a/\" } ], steering: { uri: \"http://s/x.json\" } }\n"
-               "      - { name: v, url: v/i.mpd, pathways: [ { id: a, base: \"http://a/\" } ] }\n", 9,
+               "      - { name: v, url: v/i.mpd, pathways: [ { id: a, base: \"http://a/\" } ] }\n", 10,
+               "10:19: pathways: rendition 'r' needs a bitrate (the multivariant playlist's "
+               "BANDWIDTH comes from it)",
                "10:27: pathway id 'cdn a' may hold only [A-Za-z0-9._-] (HLS PATHWAY-ID)",
                "10:42: base must be an absolute http:// or https:// URL (players resolve against it)",
                "11:27: duplicate pathway name 'b' (first at line 10)",
@@ -508,7 +510,7 @@ static void test_pathways(void)
                "streams:\n"
                "  - name: a\n"
                "    input: { url: in.ts }\n"
-               "    renditions: [ { name: r } ]\n"
+               "    renditions: [ { name: r, bitrate: 1M } ]\n"
                "    outputs: [ { name: o, url: o/i.m3u8, pathways: [ { id: a, base: \"http://a/\" } ],\n"
                "                 steering: { uri: \"http://s/x.json\" } } ]\n", 1,
                "1:1: an output steers viewers, and the steering manifest is served by the "

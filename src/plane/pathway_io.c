@@ -1,0 +1,231 @@
+/*
+ * pathway_io.c: the muxer's hook for CDN pathways; see pathway_io.h.
+ */
+#include <string.h>
+
+#include <libavutil/avstring.h>
+#include <libavutil/mem.h>
+
+#include "plane/pathway.h"
+#include "plane/pathway_io.h"
+
+/* Documents held open at once: libav writes a playlist and closes it
+ * before the next, the master and a media playlist at most together. */
+#define PIO_MAX_OPEN 4
+
+enum { DOC_MASTER = 1, DOC_MEDIA = 2 };
+
+typedef struct HeldDoc {
+    AVIOContext *dyn;
+    char *url;
+    AVDictionary *opts;          /* the muxer's options for the real open */
+    int what;                    /* DOC_MASTER, DOC_MEDIA, or both (an MPD) */
+} HeldDoc;
+
+struct PathwayIo {
+    void *log_ctx;
+    int dash;
+    char *doc, *media;
+    Pathway pw[JOB_MAX_PATHWAYS];
+    SteeringPlan plan;
+    _Atomic int64_t *newest_seq, *segment_ms;
+    int (*io_open)(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
+                   AVDictionary **options);
+    int (*io_close2)(AVFormatContext *s, AVIOContext *pb);
+    void *opaque;                /* the wrapped hook's */
+    HeldDoc held[PIO_MAX_OPEN];
+    int warned;
+};
+
+/* The file name of url, without a query and a ".tmp" of libav's
+ * temp_file: does it name `name`? */
+static int names(const char *url, const char *name)
+{
+    const char *b = strrchr(url, '/');
+    size_t n, len = strlen(name);
+
+    b = b ? b + 1 : url;
+    n = strcspn(b, "?#");
+    if (n == len + 4 && !strncmp(b + len, ".tmp", 4))
+        n = len;
+    return n == len && !strncmp(b, name, len);
+}
+
+static int wrapped_open(AVFormatContext *s, PathwayIo *p, AVIOContext **pb, const char *url,
+                        int flags, AVDictionary **options)
+{
+    int ret;
+
+    s->opaque = p->opaque;
+    ret = p->io_open(s, pb, url, flags, options);
+    s->opaque = p;
+    return ret;
+}
+
+static int wrapped_close(AVFormatContext *s, PathwayIo *p, AVIOContext *pb)
+{
+    int ret;
+
+    s->opaque = p->opaque;
+    ret = p->io_close2(s, pb);
+    s->opaque = p;
+    return ret;
+}
+
+static int hook_open(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
+                     AVDictionary **options)
+{
+    PathwayIo *p = s->opaque;
+    int what = 0, ret;
+
+    if (flags & AVIO_FLAG_WRITE) {
+        if (names(url, p->doc))
+            what = DOC_MASTER | (p->dash ? DOC_MEDIA : 0);
+        else if (p->media && names(url, p->media))
+            what = DOC_MEDIA;
+    }
+    for (int i = 0; what && i < PIO_MAX_OPEN; i++) {
+        HeldDoc *h = &p->held[i];
+        if (h->dyn)
+            continue;
+        if ((ret = avio_open_dyn_buf(&h->dyn)) < 0)
+            return ret;
+        if (!(h->url = av_strdup(url)) ||
+            (options && *options && av_dict_copy(&h->opts, *options, 0) < 0)) {
+            uint8_t *b;
+            avio_close_dyn_buf(h->dyn, &b);
+            av_free(b);
+            h->dyn = NULL;
+            av_freep(&h->url);
+            av_dict_free(&h->opts);
+            return AVERROR(ENOMEM);
+        }
+        h->what = what;
+        *pb = h->dyn;
+        return 0;
+    }
+    return wrapped_open(s, p, pb, url, flags, options);
+}
+
+/* Publishes the newest segment a media playlist or MPD lists. */
+static void note_newest(PathwayIo *p, const char *text, size_t len)
+{
+    PlaylistNewest nw;
+
+    if ((p->dash ? pathway_mpd_newest(text, len, &nw) : pathway_hls_newest(text, len, &nw)) < 0 ||
+        nw.seq < 0)
+        return;
+    atomic_store(p->newest_seq, nw.seq);
+    if (nw.target_s > 0)
+        atomic_store(p->segment_ms, (int64_t)(nw.target_s * 1e3));
+}
+
+/* Writes the document held in h where libav meant it to go. */
+static int write_out(AVFormatContext *s, PathwayIo *p, HeldDoc *h, const char *data, size_t len)
+{
+    AVIOContext *real = NULL;
+    int ret = wrapped_open(s, p, &real, h->url, AVIO_FLAG_WRITE, &h->opts);
+
+    if (ret < 0)
+        return ret;
+    avio_write(real, (const unsigned char *)data, (int)len);
+    avio_flush(real);
+    ret = real->error;
+    {
+        int r = wrapped_close(s, p, real);
+        return ret < 0 ? ret : r;
+    }
+}
+
+static int hook_close2(AVFormatContext *s, AVIOContext *pb)
+{
+    PathwayIo *p = s->opaque;
+    HeldDoc *h = NULL;
+    uint8_t *buf = NULL;
+    AVBPrint out;
+    int len, ret;
+
+    for (int i = 0; i < PIO_MAX_OPEN && !h; i++)
+        if (p->held[i].dyn && p->held[i].dyn == pb)
+            h = &p->held[i];
+    if (!h)
+        return wrapped_close(s, p, pb);
+    len = avio_close_dyn_buf(h->dyn, &buf);
+    h->dyn = NULL;
+    av_bprint_init(&out, 0, AV_BPRINT_SIZE_UNLIMITED);
+    if (h->what & DOC_MEDIA)
+        note_newest(p, (const char *)buf, len);
+    if (h->what & DOC_MASTER) {
+        ret = p->dash ? pathway_dash_mpd((const char *)buf, len, &p->plan, &out)
+                      : pathway_hls_multivariant((const char *)buf, len, &p->plan, &out);
+        if (ret >= 0 && av_bprint_is_complete(&out)) {
+            ret = write_out(s, p, h, out.str, out.len);
+            goto end;
+        }
+        if (!p->warned++)
+            av_log(p->log_ctx, AV_LOG_WARNING, "the %s could not be written with its "
+                   "pathways (%s): it goes out as libav wrote it, with one pathway\n",
+                   p->dash ? "MPD" : "multivariant playlist",
+                   ret < 0 ? av_err2str(ret) : "out of memory");
+    }
+    ret = write_out(s, p, h, (const char *)buf, len);
+end:
+    av_bprint_finalize(&out, NULL);
+    av_free(buf);
+    av_freep(&h->url);
+    av_dict_free(&h->opts);
+    return ret;
+}
+
+void pathway_io_free(PathwayIo **pp)
+{
+    PathwayIo *p = *pp;
+
+    if (!p)
+        return;
+    for (int i = 0; i < PIO_MAX_OPEN; i++) {
+        if (p->held[i].dyn) {
+            uint8_t *b;
+            avio_close_dyn_buf(p->held[i].dyn, &b);
+            av_free(b);
+        }
+        av_freep(&p->held[i].url);
+        av_dict_free(&p->held[i].opts);
+    }
+    av_freep(&p->doc);
+    av_freep(&p->media);
+    av_freep(pp);
+}
+
+int pathway_io_attach(PathwayIo **pp, AVFormatContext *oc, const JobOutput *jo, int dash,
+                      const char *doc, const char *media, _Atomic int64_t *newest_seq,
+                      _Atomic int64_t *segment_ms, void *log_ctx)
+{
+    PathwayIo *p = av_mallocz(sizeof(*p));
+
+    *pp = NULL;
+    if (!p)
+        return AVERROR(ENOMEM);
+    p->log_ctx = log_ctx;
+    p->dash = dash;
+    p->doc = av_strdup(doc);
+    p->media = media ? av_strdup(media) : NULL;
+    if (!p->doc || (media && !p->media)) {
+        pathway_io_free(&p);
+        return AVERROR(ENOMEM);
+    }
+    for (int i = 0; i < jo->nb_pathways && i < JOB_MAX_PATHWAYS; i++)
+        p->pw[i] = (Pathway){ jo->pathways[i].id, jo->pathways[i].base };
+    p->plan = (SteeringPlan){ .pathways = p->pw, .nb_pathways = FFMIN(jo->nb_pathways, JOB_MAX_PATHWAYS),
+                              .server_uri = jo->steering.uri, .first = jo->pathways[0].id };
+    p->newest_seq = newest_seq;
+    p->segment_ms = segment_ms;
+    p->io_open = oc->io_open;
+    p->io_close2 = oc->io_close2;
+    p->opaque = oc->opaque;
+    oc->opaque = p;
+    oc->io_open = hook_open;
+    oc->io_close2 = hook_close2;
+    *pp = p;
+    return 0;
+}
