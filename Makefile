@@ -83,7 +83,7 @@ endif
 testprogs: hotspare $(UNIT_TARGETS) $(TOOL_BINS) $(STUB_LIBS)
 
 # T= narrows the run: make check T=hls  (integration tests whose name matches)
-check: testprogs check-layers check-card
+check: testprogs check-layers check-card browser-deps
 	@tests/run-all.sh $(if $(T),--only '$(T)')
 
 # the model card shows the shipped model's evaluation, as hotspare eval printed it
@@ -98,8 +98,20 @@ check-layers:
 check-unit: testprogs
 	@tests/run-all.sh --unit-only
 
-check-integration: testprogs
+check-integration: testprogs browser-deps
 	@tests/run-all.sh --integration-only $(if $(T),--only '$(T)')
+
+# The browser tests' players and driver (tests/browser/package-lock.json,
+# pinned): npm ci, again when the lock file changes; node_modules is not in
+# git. Never downloads a browser (Debian's chromium). Without npm, or
+# offline, the browser tests skip and say why.
+BROWSER_STAMP := tests/browser/node_modules/.package-lock.json
+browser-deps: $(BROWSER_STAMP)
+$(BROWSER_STAMP): tests/browser/package-lock.json tests/browser/package.json
+	$(call say,NPM,tests/browser)if command -v npm >/dev/null 2>&1; then \
+	  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error || \
+	  echo "npm ci --prefix tests/browser failed: the browser tests will skip"; \
+	else echo "no npm: the browser tests will skip (./configure --install-deps)"; fi
 
 run: hotspare
 	./hotspare run samples/quickstart.yaml
@@ -130,6 +142,6 @@ clean:
 distclean: clean
 	rm -f config.mak config.h config.log
 
-.PHONY: all check check-layers check-card check-unit check-integration testprogs run bench model install uninstall clean distclean
+.PHONY: all check check-layers check-card check-unit check-integration testprogs browser-deps run bench model install uninstall clean distclean
 
 -include $(SRCS:.c=.d) $(UNIT_SRCS:.c=.d) $(TOOL_SRCS:.c=.d) $(STUB_SRCS:.c=.d) $(BENCH_SRCS:.c=.d)
