@@ -162,9 +162,13 @@ static void steer_one(FoSteer *f, SteerOutState *o, Sample *s, int64_t now)
         if (c[p] && sample_has(c[p], XM_UP)) {
             v.known = 1;
             v.up = c[p]->v[XM_UP] > 0;
-            v.risk = fo_effective_risk(-1, edge_use(c[p]), &o->fp, &dl);
+            /* a viewer that failed: the edge has failed, whatever its
+             * answers' times */
+            v.risk = v.up ? fo_effective_risk(-1, edge_use(c[p]), &o->fp, &dl) : 1;
             if (v.risk >= 0)
                 sample_set(c[p], XM_FAILURE_RISK, v.risk);
+            if (jo->steering.on_failure_only)
+                v.risk = v.up ? 0 : 1;   /* demote_on: failure: the risk is not acted on */
         }
         ch = steer_judge(&o->st[p], &v, &o->sp, now);
         if (ch == STEER_DEMOTED_RISK)

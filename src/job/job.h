@@ -156,6 +156,9 @@ typedef struct JobSteering {
     char *path;                   /* its path: what the supervisor's HTTP
                                      endpoint answers, "/news/main.json" */
     int64_t ttl_us;               /* TTL players are told, whole seconds */
+    int on_failure_only;          /* demote_on: failure: a pathway loses its
+                                     place only once its viewer fails (no
+                                     prediction; for comparison) */
     JobLoc loc;
 } JobSteering;
 

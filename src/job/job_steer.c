@@ -8,6 +8,7 @@
  *   steering:
  *     ttl: 10s
  *     uri: "https://steer.example/news/main.json"
+ *     demote_on: risk            # or failure: only once its viewer fails
  *
  * What players are given must be usable as it is: bases and the steering
  * URI are absolute http(s) URLs (a player resolves the variants against
@@ -25,7 +26,8 @@
 #include "job/job_int.h"
 
 static const char *const pathway_keys[] = { "id", "base", NULL };
-static const char *const steering_keys[] = { "uri", "ttl", NULL };
+static const char *const steering_keys[] = { "uri", "ttl", "demote_on", NULL };
+static const char *const demote_words[] = { "risk", "failure", NULL };
 
 /* A TTL above an hour steers nobody in time; players count it in seconds. */
 #define MAX_STEERING_TTL_US (3600 * 1000000LL)
@@ -134,6 +136,7 @@ static void load_steering(Loader *ld, const yaml_node_t *map, JobOutput *o)
         jy_get_string(ld, s, "uri", &st->uri) > 0 && st->uri &&
         absolute_http(ld, n, "steering uri", st->uri))
         st->path = uri_path(ld, st->uri);
+    jy_get_word(ld, s, "demote_on", demote_words, &st->on_failure_only);
     if (jy_get_duration(ld, s, "ttl", MAX_STEERING_TTL_US, &st->ttl_us) > 0 &&
         st->ttl_us % 1000000) {
         report(ld, jy_map_get(ld, s, "ttl"), "steering ttl is told to players in whole "

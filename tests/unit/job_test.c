@@ -469,7 +469,7 @@ static void test_pathways(void)
                        "        pathways:\n"
                        "          - { id: cdn-a, base: \"https://a.cdn.example/live/a/\" }\n"
                        "          - { id: cdn.b_2, base: \"http://b.cdn.example/live/a\" }\n"
-                       "        steering: { uri: \"https://steer.example/a/main.json?asset=7\" }\n");
+                       "        steering: { uri: \"https://steer.example/a/main.json?asset=7\", demote_on: failure }\n");
     const JobOutput *o = &job->streams[0].outputs[0];
 
     CU_ASSERT_EQUAL(o->nb_pathways, 2);
@@ -477,6 +477,7 @@ static void test_pathways(void)
     CU_ASSERT_STRING_EQUAL(o->pathways[1].base, "http://b.cdn.example/live/a/");
     CU_ASSERT_STRING_EQUAL(o->steering.path, "/a/main.json");
     CU_ASSERT_EQUAL(o->steering.ttl_us, 10000000);
+    CU_ASSERT_EQUAL(o->steering.on_failure_only, 1);
     job_free(&job);
     EXPECT_BAD("version: 1\n"
                "supervisor: { metrics: 127.0.0.1:9464 }\n"
