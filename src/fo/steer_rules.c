@@ -23,6 +23,7 @@ SteerChange steer_judge(SteerPathState *st, const SteerView *v, const SteerPolic
     if (!v->known)
         return STEER_NONE;
     st->last_risk = v->up ? v->risk : 1;
+    st->down = !v->up;
     st->above = v->up && v->risk > p->demote_above ? st->above + 1 : 0;
     good = v->up && v->risk >= 0 && v->risk < p->promote_below;
     if (!good)
@@ -53,18 +54,13 @@ void steer_order(const SteerPathState *st, int n, int *order)
     for (int i = 0; i < n; i++)
         if (!st[i].demoted)
             order[k++] = i;
-    /* the demoted, least at risk first; equals in the job's order (an
-     * insertion sort: a handful of pathways) */
-    for (int i = 0; i < n; i++) {
-        int j;
-        if (!st[i].demoted)
-            continue;
-        for (j = k; j > 0 && st[order[j - 1]].demoted && st[order[j - 1]].last_risk > st[i].last_risk;
-             j--)
-            order[j] = order[j - 1];
-        order[j] = i;
-        k++;
-    }
+    /* the demoted: those whose viewer gets answers before those whose
+     * viewer fails, each in the job's order (not by the risk, which moves a
+     * little every tick: viewers would be sent back and forth) */
+    for (int down = 0; down < 2; down++)
+        for (int i = 0; i < n; i++)
+            if (st[i].demoted && st[i].down == down)
+                order[k++] = i;
 }
 
 void steer_pin_merge(const int *rules, int n, const int *pin, int npin, int *order)

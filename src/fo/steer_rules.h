@@ -19,7 +19,8 @@
  *
  * Pathways not demoted keep the operator's order (the job's list): viewers
  * are not moved between healthy CDNs because one measured a little
- * faster this tick. Demoted ones follow, the least at risk first. Every
+ * faster this tick. Demoted ones follow: those still answering first,
+ * then those that fail, each in the job's order. Every
  * pathway stays listed: a player whose every other pathway fails still
  * has one to try.
  */
@@ -51,6 +52,7 @@ typedef struct SteerPathState {
     int64_t demoted_at;
     int64_t good_since;           /* up and below promote_below since; 0 not */
     float last_risk;
+    int down;                     /* its viewer failed at the last report */
 } SteerPathState;
 
 typedef enum SteerChange {

@@ -37,12 +37,14 @@ typedef struct Viewer {
     pthread_t thread;
     int started;
     int64_t deadline_us;         /* of the call under way; viewer thread only */
+    int ever_up;                 /* viewer thread only */
     /* protected by AgentEdge.lock: */
     EdgeView v;
     int64_t busy_since_us;
     /* the tick's thread only: the origin's newest segments */
     int64_t seqs[EDGE_HISTORY], seen_at[EDGE_HISTORY];
     int nb_hist;
+    int64_t first_upload_us;     /* the origin's first segment seen then */
 } Viewer;
 
 struct AgentEdge {
@@ -88,8 +90,9 @@ static int64_t fetch(Viewer *w, const char *url, int64_t max, AVBPrint *body)
     int64_t got = 0;
     int ret;
 
-    if (max)
-        av_dict_set_int(&opts, "end_offset", max, 0);   /* Range: bytes=0-(max-1) */
+    /* no Range (end_offset): libav 5.1 takes a segment shorter than the
+     * range for a broken transfer ("Stream ends prematurely"); the read
+     * stops at max and the connection is closed instead */
     av_dict_set(&opts, "user_agent", "hotspare-edge-viewer", 0);
     log_quiet_libav(1);          /* the viewer says what failed, once per change */
     ret = avio_open2(&pb, url, AVIO_FLAG_READ, &cb, &opts);
@@ -196,6 +199,7 @@ static void probe(Viewer *w)
     pthread_mutex_lock(&a->lock);
     w->busy_since_us = 0;
     w->v.known = 1;
+    w->v.started_us = t0;
     w->v.probes++;
     if (cls >= 0)
         w->v.status[cls]++;
@@ -211,14 +215,18 @@ static void probe(Viewer *w)
     }
     if (ret < 0) {
         w->v.failures++;
+        /* before the edge has ever answered (the first segments not
+         * uploaded yet) a failure is no news */
         if (w->v.up || !w->v.why[0] || strcmp(w->v.why, why))
-            av_log(a, AV_LOG_WARNING, "edge viewer %s: %s\n", w->shown, why);
+            av_log(a, w->ever_up ? AV_LOG_WARNING : AV_LOG_VERBOSE, "edge viewer %s: %s\n",
+                   w->shown, why);
         av_strlcpy(w->v.why, why, sizeof(w->v.why));
     } else if (!w->v.up && w->v.why[0]) {
         av_log(a, AV_LOG_INFO, "edge viewer %s: answers again\n", w->shown);
         w->v.why[0] = 0;
     }
     w->v.up = ret >= 0;
+    w->ever_up |= w->v.up;
     pthread_mutex_unlock(&a->lock);
 }
 
@@ -352,6 +360,8 @@ int agent_edge_view(AgentEdge *a, int st, int o, int p, EdgeView *v)
 /* Remembers when the origin's newest segment of w's output was first seen. */
 static void note_origin(Viewer *w, int64_t seq, int64_t now)
 {
+    if (seq >= 0 && !w->first_upload_us)
+        w->first_upload_us = now;
     if (seq < 0 || (w->nb_hist && w->seqs[w->nb_hist - 1] >= seq)) {
         if (seq >= 0 && w->nb_hist && seq < w->seqs[w->nb_hist - 1])
             w->nb_hist = 0;      /* numbering started again (a new muxer) */
@@ -386,8 +396,10 @@ void agent_edge_sample(AgentEdge *a, Sample *s, int64_t now_us)
         snprintf(name, sizeof(name), "%s:%s", jo->name, jo->pathways[w->p].id);
         if (!(c = sample_add_comp(s, COMP_EDGE, js->name, name, 0)))
             return;
-        if (!v.known && !v.busy_us)
-            continue;            /* nothing seen yet */
+        /* nothing seen yet; or nothing uploaded yet, which no edge can
+         * serve: its 404s say nothing of it */
+        if ((!v.known && !v.busy_us) || !w->first_upload_us || v.started_us < w->first_upload_us)
+            continue;
         target = v.target_s > 0 ? v.target_s : os.segment_s > 0 ? os.segment_s : 0;
         sample_set(c, XM_UP, v.up && v.busy_us < (int64_t)(2 * (target > 0 ? target : 1) * 1e6));
         sample_set(c, XM_REQUESTS, v.probes);

@@ -48,6 +48,7 @@ typedef struct EdgeView {
     int64_t seq;                  /* the newest segment it serves, -1 unknown */
     double target_s;              /* the playlist's segment duration */
     int64_t busy_us;              /* a probe under way for this long, 0 none */
+    int64_t started_us;           /* when the last finished probe began */
     char why[200];                /* why the last probe failed */
 } EdgeView;
 

@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include <libavutil/avstring.h>
@@ -1035,4 +1036,55 @@ int pathway_mpd_newest(const char *text, size_t len, PlaylistNewest *nw)
         ret = av_bprint_is_complete(&uri) ? copy_uri(nw, uri.str, uri.len) : AVERROR(ENOMEM);
     av_bprint_finalize(&uri, NULL);
     return ret;
+}
+
+/* An attribute's duration, [v, e): seconds, or -1. */
+static double attr_duration(const char *v, const char *e)
+{
+    char buf[64];
+
+    if (e - v >= (ptrdiff_t)sizeof(buf))
+        return -1;
+    memcpy(buf, v, e - v);
+    buf[e - v] = 0;
+    return iso_duration(buf);
+}
+
+/* The value of attribute name in the tag [tag, end): [*v, *ve), or 0. */
+static int root_attr(const char *tag, const char *end, const char *name, const char **v,
+                     const char **ve)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = tag; p + n + 2 < end; p++)
+        if ((p[-1] == ' ' || p[-1] == '\t' || p[-1] == '\n' || p[-1] == '\r') &&
+            !strncmp(p, name, n) && p[n] == '=' && p[n + 1] == '"') {
+            *v = p + n + 2;
+            *ve = memchr(*v, '"', end - *v);
+            return *ve != NULL;
+        }
+    return 0;
+}
+
+int pathway_mpd_live_delay(const char *in, size_t len, double segments, AVBPrint *out)
+{
+    const char *end = in + len, *tag = NULL, *tag_end, *d, *de, *m, *me;
+    double delay, seg;
+
+    for (const char *p = in; p + 4 < end && !tag; p++)
+        if (!strncmp(p, "<MPD", 4) && p[4] && strchr(" \t\r\n>", p[4]))
+            tag = p;
+    if (!tag || !(tag_end = memchr(tag, '>', end - tag)))
+        return AVERROR_INVALIDDATA;
+    if (!root_attr(tag + 1, tag_end, "suggestedPresentationDelay", &d, &de) ||
+        !root_attr(tag + 1, tag_end, "maxSegmentDuration", &m, &me) ||
+        (delay = attr_duration(d, de)) < 0 || (seg = attr_duration(m, me)) <= 0 ||
+        delay >= segments * seg) {
+        av_bprint_append_data(out, in, len);
+        return done(out);
+    }
+    av_bprint_append_data(out, in, d - in);
+    av_bprintf(out, "PT%.1fS", segments * seg);
+    av_bprint_append_data(out, de, end - de);
+    return done(out);
 }

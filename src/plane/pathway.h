@@ -130,6 +130,18 @@ int pathway_hls_newest(const char *text, size_t len, PlaylistNewest *nw);
  */
 int pathway_mpd_newest(const char *text, size_t len, PlaylistNewest *nw);
 
+/*
+ * libav 5.1's dash muxer says suggestedPresentationDelay = one segment:
+ * dash.js then plays at the live edge on an empty buffer and stalls at
+ * every segment (measured: tests/integration/t_steering.sh). Rewrites the
+ * MPD root's suggestedPresentationDelay to at least `segments` times its
+ * maxSegmentDuration (as hls.js keeps three target durations back),
+ * appended to out. An MPD without either attribute, or whose delay is long
+ * enough, is copied as it is. Returns 0, AVERROR_INVALIDDATA (no MPD
+ * element), AVERROR(ENOMEM).
+ */
+int pathway_mpd_live_delay(const char *in, size_t len, double segments, AVBPrint *out);
+
 /* 1 when id is a legal pathway id: 1..PATHWAY_ID_MAX characters of
  * [a-z], [A-Z], [0-9], '.', '-', '_' (the HLS steering spec's rule; DASH
  * serviceLocation is any string, so the stricter rule serves both). */

@@ -15,6 +15,9 @@
 
 enum { DOC_MASTER = 1, DOC_MEDIA = 2 };
 
+/* Segments a DASH player is told to stay behind the live edge. */
+#define PIO_LIVE_DELAY_SEGMENTS 3
+
 typedef struct HeldDoc {
     AVIOContext *dyn;
     char *url;
@@ -156,8 +159,19 @@ static int hook_close2(AVFormatContext *s, AVIOContext *pb)
     if (h->what & DOC_MEDIA)
         note_newest(p, (const char *)buf, len);
     if (h->what & DOC_MASTER) {
-        ret = p->dash ? pathway_dash_mpd((const char *)buf, len, &p->plan, &out)
-                      : pathway_hls_multivariant((const char *)buf, len, &p->plan, &out);
+        if (p->dash) {
+            /* and a live delay dash.js can play at (pathway.h) */
+            AVBPrint mpd;
+            av_bprint_init(&mpd, 0, AV_BPRINT_SIZE_UNLIMITED);
+            ret = pathway_dash_mpd((const char *)buf, len, &p->plan, &mpd);
+            if (ret >= 0)
+                ret = av_bprint_is_complete(&mpd) ?
+                      pathway_mpd_live_delay(mpd.str, mpd.len, PIO_LIVE_DELAY_SEGMENTS, &out) :
+                      AVERROR(ENOMEM);
+            av_bprint_finalize(&mpd, NULL);
+        } else {
+            ret = pathway_hls_multivariant((const char *)buf, len, &p->plan, &out);
+        }
         if (ret >= 0 && av_bprint_is_complete(&out)) {
             ret = write_out(s, p, h, out.str, out.len);
             goto end;

@@ -654,6 +654,37 @@ static void test_mpd_newest(void)
                     AVERROR_INVALIDDATA);
 }
 
+/* libav's one-segment suggestedPresentationDelay made three segments;
+ * one long enough, or none, left alone. */
+static void test_mpd_live_delay(void)
+{
+    static const char *const in =
+        "<?xml version=\"1.0\"?>\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\"\n"
+        "\ttype=\"dynamic\"\n\tsuggestedPresentationDelay=\"PT2S\"\n"
+        "\tmaxSegmentDuration=\"PT2.0S\">\n<Period/></MPD>\n";
+    AVBPrint bp;
+
+    av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
+    CU_ASSERT_EQUAL(pathway_mpd_live_delay(in, strlen(in), 3, &bp), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(bp.str, "suggestedPresentationDelay=\"PT6.0S\"\n"));
+    CU_ASSERT_EQUAL(bp.len, strlen(in) + 2);
+    av_bprint_clear(&bp);
+    CU_ASSERT_EQUAL(pathway_mpd_live_delay(in, strlen(in), 1, &bp), 0);
+    CU_ASSERT_STRING_EQUAL(bp.str, in);
+    av_bprint_clear(&bp);
+    {
+        const char *hms = "<MPD a=\"1\" suggestedPresentationDelay=\"PT0H0M1.0S\" maxSegmentDuration=\"PT0H1M0.0S\">";
+        CU_ASSERT_EQUAL(pathway_mpd_live_delay(hms, strlen(hms), 3, &bp), 0);
+        CU_ASSERT_PTR_NOT_NULL(strstr(bp.str, "\"PT180.0S\""));
+        av_bprint_clear(&bp);
+    }
+    CU_ASSERT_EQUAL(pathway_mpd_live_delay("<MPD>", 5, 3, &bp), 0);   /* nothing to go by */
+    CU_ASSERT_STRING_EQUAL(bp.str, "<MPD>");
+    av_bprint_clear(&bp);
+    CU_ASSERT_EQUAL(pathway_mpd_live_delay("<html>", 6, 3, &bp), AVERROR_INVALIDDATA);
+    av_bprint_finalize(&bp, NULL);
+}
+
 int main(void)
 {
     char exe[PATH_MAX];
@@ -685,6 +716,7 @@ int main(void)
     CU_add_test(s, "pathway id and base validators", test_validators);
     CU_add_test(s, "HLS media playlist: newest segment", test_hls_newest);
     CU_add_test(s, "MPD: newest segment", test_mpd_newest);
+    CU_add_test(s, "MPD: live delay of three segments", test_mpd_live_delay);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     failed = (int)CU_get_number_of_failures();

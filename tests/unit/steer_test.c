@@ -82,15 +82,20 @@ static void test_down_and_hysteresis(void)
     CU_ASSERT(st[0].demoted);
 }
 
-/* Every pathway demoted: the least at risk first, a failed one last. */
+/* Every pathway demoted: those answering first, a failed one last, in the
+ * job's order whatever their risks (which move every tick). */
 static void test_all_demoted(void)
 {
-    SteerPathState st[3] = { { .demoted = 1, .last_risk = 0.9f }, { .demoted = 1, .last_risk = 1 },
+    SteerPathState st[3] = { { .demoted = 1, .last_risk = 0.9f }, { .demoted = 1, .last_risk = 1, .down = 1 },
                              { .demoted = 1, .last_risk = 0.85f } };
     int order[3];
 
     steer_order(st, 3, order);
-    CU_ASSERT(order[0] == 2 && order[1] == 0 && order[2] == 1);
+    CU_ASSERT(order[0] == 0 && order[1] == 2 && order[2] == 1);
+    st[0].last_risk = 0.8f;
+    st[2].last_risk = 0.95f;
+    steer_order(st, 3, order);
+    CU_ASSERT(order[0] == 0 && order[1] == 2 && order[2] == 1);
 }
 
 static void test_pin_merge(void)
