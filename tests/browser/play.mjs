@@ -288,6 +288,11 @@ try {
     executablePath: opts.chromium,
     headless: true,
     timeout: 120000,   // a loaded machine takes tens of seconds
+    // SIGTERM/SIGINT end the run here, JSON written; playwright's own
+    // handlers would close the browser under the page first
+    handleSIGTERM: false,
+    handleSIGINT: false,
+    handleSIGHUP: false,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
       '--disable-component-update', '--no-first-run', '--autoplay-policy=no-user-gesture-required',
       '--mute-audio'],
@@ -341,8 +346,10 @@ try {
       dropped_frames: v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().droppedVideoFrames : null };
   }).catch((e) => ({ error: e.message }));
 } catch (e) {
-  code = 4;
-  process.stderr.write(`play.mjs: ${e.message.split('\n')[0]}\n`);
+  if (!(stopping && result.played)) {
+    code = 4;
+    process.stderr.write(`play.mjs: ${e.message.split('\n')[0]}\n`);
+  }
 }
 if (!result.end_ms) result.end_ms = Date.now();
 finishStalls(result.end_ms);
