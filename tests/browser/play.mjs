@@ -7,7 +7,8 @@
 //        --out result.json [--steering-off] [--mark FILE] [--block SUBSTR]...
 //        [--start-timeout S] [--chromium PATH] [--verbose]
 //
-//   --seconds N       how long to play once playback has started
+//   --seconds N       how long to play once playback has started; SIGTERM
+//                     or SIGINT ends the run sooner (the JSON is written)
 //   --steering-off    the player's content steering is off (hls.js: no
 //                     contentSteeringController; dash.js:
 //                     applyContentSteering false)
@@ -287,6 +288,11 @@ try {
     executablePath: opts.chromium,
     headless: true,
     timeout: 120000,   // a loaded machine takes tens of seconds
+    // SIGTERM/SIGINT end the run here, JSON written; playwright's own
+    // handlers would close the browser under the page first
+    handleSIGTERM: false,
+    handleSIGINT: false,
+    handleSIGHUP: false,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
       '--disable-component-update', '--no-first-run', '--autoplay-policy=no-user-gesture-required',
       '--mute-audio'],
@@ -311,22 +317,27 @@ page.on('pageerror', (e) => onEvent({ type: 'error', t: Date.now(), fatal: true,
 page.on('crash', () => onEvent({ type: 'error', t: Date.now(), fatal: true, source: 'browser', details: 'page crashed' }));
 await page.exposeFunction('hsReport', onEvent);
 
+let stopping = false;
+process.on('SIGTERM', () => { stopping = true; });
+process.on('SIGINT', () => { stopping = true; });
+
 let code = 0;
 try {
   await page.goto(pageUrl, { waitUntil: 'load', timeout: 60000 });
   const t0 = Date.now();
-  while (!result.played && Date.now() - t0 < startTimeout * 1000) await page.waitForTimeout(100);
+  while (!result.played && !stopping && Date.now() - t0 < startTimeout * 1000) await page.waitForTimeout(100);
   if (!result.played) {
     code = 4;
-    process.stderr.write(`play.mjs: ${kind} never played ${opts.src} within ${startTimeout} s` +
+    process.stderr.write(`play.mjs: ${kind} never played ${opts.src} ${stopping ? 'before it was stopped' : `within ${startTimeout} s`}` +
       (result.errors.length ? `; last error: ${JSON.stringify(result.errors[result.errors.length - 1])}` : '') + '\n');
   } else {
     const until = result.start_ms + seconds * 1000;
-    while (Date.now() < until) {
+    while (Date.now() < until && !stopping) {
       writeMark(Date.now());
       await page.waitForTimeout(Math.min(500, Math.max(1, until - Date.now())));
     }
   }
+  result.end_ms = Date.now();
   result.final = await page.evaluate(() => {
     const v = document.getElementById('video');
     const b = v.buffered;
@@ -335,10 +346,12 @@ try {
       dropped_frames: v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().droppedVideoFrames : null };
   }).catch((e) => ({ error: e.message }));
 } catch (e) {
-  code = 4;
-  process.stderr.write(`play.mjs: ${e.message.split('\n')[0]}\n`);
+  if (!(stopping && result.played)) {
+    code = 4;
+    process.stderr.write(`play.mjs: ${e.message.split('\n')[0]}\n`);
+  }
 }
-result.end_ms = Date.now();
+if (!result.end_ms) result.end_ms = Date.now();
 finishStalls(result.end_ms);
 writeMark(result.end_ms);
 writeResult();
@@ -347,7 +360,7 @@ writeResult();
 await Promise.race([browser.close().catch(() => {}), new Promise((ok) => setTimeout(ok, 5000))]);
 server.close();
 if (code === 0) {
-  process.stderr.write(`play.mjs: ${kind} ${result.player_version} played ${seconds} s: ` +
+  process.stderr.write(`play.mjs: ${kind} ${result.player_version} played ${(result.end_ms - result.start_ms) / 1000} s: ` +
     `${result.segments.length} segments, ${result.stall_count} stalls (${result.stall_seconds} s), ` +
     `${result.steering_requests.length} steering requests, ${result.errors.length} errors\n`);
 }

@@ -4,13 +4,19 @@
 # (nginx caching proxies on 127.0.0.2 and 127.0.0.3, each behind a fault
 # proxy) serve them as pathways cdn-a and cdn-b; a hand-written multivariant
 # playlist and an MPD rewritten by the origin name both pathways and a
-# steering manifest, a static file the test rewrites. hls.js and dash.js
-# play in headless Chromium (tests/browser/play.mjs), both at once:
-#   1. steering on: they play through cdn-a without a stall; once the
-#      manifest puts cdn-b first they move to cdn-b, without a stall
-#   2. steering off: cdn-a slows (its bandwidth falls below the stream's
-#      bitrate), then dies; the stall the players' own failover costs is
-#      reported (not judged)
+# steering manifest, a static file the test rewrites. Four players play at
+# once in headless Chromium (tests/browser/play.mjs): hls.js and dash.js,
+# each with content steering on and off.
+#   1. all start on cdn-a; with steering on, no stall
+#   2. the manifest puts cdn-b first: the steered players move to cdn-b
+#      within a few seconds (TTL 2 s), without a stall
+#   3. cdn-a slows (its bandwidth falls below the stream's bitrate), then
+#      dies: the steered players, on cdn-b, do not stall; the stall the
+#      others' own failover costs is reported (not judged)
+# A stall with media buffered ahead is the machine's, not the network's:
+# reported, not judged; past a load average of 4 per CPU (or
+# HS_BROWSER_LOAD_MAX) no stall is judged. Chromium may then take a minute
+# or two to start.
 . "$(dirname "$0")/../lib/common.sh"
 need ffmpeg node jq
 [ -x /usr/bin/chromium ] || skip "no /usr/bin/chromium (./configure --install-deps)"
@@ -78,9 +84,6 @@ master() {  # master FILE PATHWAY...: the multivariant playlist, a variant per p
     } > "$W/hls/$_f"
 }
 master master.m3u8 cdn-a cdn-b
-# hls.js without its steering controller sees two variants alike but for
-# the host and its ABR takes the last one: this copy lists cdn-a last so
-# that the player without steering starts where the one with steering did
 master master-a-last.m3u8 cdn-b cdn-a
 HLS=$(origin_url)/hls/master.m3u8
 DASH=$(origin_url)/dash/steered.mpd
@@ -99,65 +102,77 @@ play() {    # play NAME PLAYER SRC SECONDS [OPTION...]: play.mjs in the backgrou
         --out "$T/$_n.json" --mark "$T/$_n.mark" "$@" 2> "$T/$_n.err"
     eval "PID_$_n=\$BG_PID"
 }
-finish() {  # finish NAME: wait for play.mjs; skip when Chromium cannot run
+finish() {  # finish NAME: stop play.mjs, wait; skip when Chromium cannot run
     eval "_pid=\$PID_$1"
+    kill -TERM "$_pid" 2>/dev/null
     wait "$_pid"
     _rc=$?
     [ $_rc = 3 ] && skip "Chromium cannot run here: $(tail -n 1 "$T/$1.err")"
     [ $_rc = 0 ] || fail "play.mjs $1 failed (status $_rc): $(tail -n 3 "$T/$1.err")"
     [ -s "$T/$1.json" ] || fail "play.mjs $1 wrote no result"
 }
+stop() {    # stop NAME...: end those runs (they write their JSON)
+    for _n in "$@"; do
+        eval "kill -TERM \$PID_$_n" 2>/dev/null
+    done
+}
+# wait_until EPOCH_S CMD...: poll CMD until it succeeds or the wall clock
+# passes EPOCH_S (wait_for counts polls, which a loaded machine stretches)
+wait_until() {
+    _until=$1
+    shift
+    while ! "$@"; do
+        [ "$(date +%s)" -lt "$_until" ] || return 1
+        sleep 0.2
+    done
+}
 up_or_gone() { [ -s "$T/$1.mark" ] || fp_exited "$2"; }
-await_start() {  # await_start NAME: until it plays (mark file) or play.mjs ends
+await_start() {  # await_start NAME EPOCH_S: until it plays (mark file) or play.mjs ends
     eval "_pid=\$PID_$1"
-    wait_for 120 up_or_gone "$1" "$_pid"
-    [ -s "$T/$1.mark" ] || finish "$1"
-    [ -s "$T/$1.mark" ] || fail "$1 did not start playing"
+    wait_until "$2" up_or_gone "$1" "$_pid"
+    [ -s "$T/$1.mark" ] || fp_exited "$_pid" || stop "$1"
+    [ -s "$T/$1.mark" ] && return 0
+    finish "$1"
+    # a run stopped before playing ends with status 4: finish fails first
+    fail "$1 did not start playing"
 }
 jn() { jq -r "$2" "$T/$1.json"; }
+since() {   # since NAME MS [FILTER]: seconds stalled after MS (by stalls FILTER selects)
+    jn "$1" "[.stalls[]|select(.end_ms > $2)|select(${3:-true})|(.end_ms - ([.start_ms, $2]|max)) / 1000]|add // 0"
+}
 mark() { sed -n "s/^$2=//p" "$T/$1.mark"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# --- 1. steering on: cdn-a, then cdn-b when the manifest says so ------------
-play hls1 hls "$HLS" 20
-play dash1 dash "$DASH" 20
-await_start hls1
-await_start dash1
-say "both playing: hls.js started $(mark hls1 start_ms), dash.js $(mark dash1 start_ms)"
+load_start=$(cut -d' ' -f1 /proc/loadavg)
+say "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
+play hls_on hls "$HLS" 180
+play dash_on dash "$DASH" 180
+# hls.js without its steering controller sees two variants alike but for
+# the host and its ABR takes the last one: this copy lists cdn-a last so
+# that it starts where the steered one does
+play hls_off hls "$(origin_url)/hls/master-a-last.m3u8" 180 --steering-off
+play dash_off dash "$DASH" 180 --steering-off
+ALL="hls_on dash_on hls_off dash_off"
+# a machine too loaded to start four browsers in 150 s cannot judge players
+t_start=$(($(date +%s) + 150))
+for n in $ALL; do
+    wait_until $t_start up_or_gone $n "$(eval echo \$PID_$n)" ||
+        skip "$n not playing after 150 s: Chromium cannot run in time here (load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs)"
+    await_start $n $t_start
+done
+say "all four playing"
+
+# --- 2. the steering manifest puts cdn-b first -------------------------------
 sleep 8
 t_flip=$(now_ms)
 steer cdn-b cdn-a
 say "steering manifest: cdn-b first at $t_flip"
-finish hls1
-finish dash1
+on_b() { [ "$(mark "$1" host)" = "127.0.0.3:$((PORT + 1))" ]; }
+wait_until $(($(date +%s) + 20)) on_b hls_on && wait_until $(($(date +%s) + 20)) on_b dash_on ||
+    say "a steered player is not on cdn-b yet"
+sleep 2
 
-for n in hls1 dash1; do
-    say "$n: $(jn $n '.player + " " + .player_version'): start-up $(jn $n .startup_ms) ms," \
-        "$(jn $n '.segments|length') segments, $(jn $n '.steering_requests|length') steering requests," \
-        "$(jn $n '.errors|length') errors"
-    say "$n: steering query: $(jn $n '[.steering_requests[].query]|unique|tostring' | cut -c1-300)"
-    assert_eq "$n: first pathway host" "$(jn $n .first_host)" "127.0.0.2:$((PORT + 1))"
-    assert_eq "$n: segments on cdn-b before the flip" \
-        "$(jn $n "[.segments[]|select(.t_ms < $t_flip and (.host|startswith(\"127.0.0.3\")))]|length")" 0
-    other=$(jn $n .first_other_pathway_ms)
-    [ "$other" != null ] || fail "$n: never moved to cdn-b: $(jn $n '.steering_requests|tostring' | cut -c1-600)"
-    assert_eq "$n: moved to" "$(jn $n .first_other_host)" "127.0.0.3:$((PORT + 1))"
-    assert_le "$n: ms from the flip to the first cdn-b segment" $((other - t_flip)) 8000
-    assert_eq "$n: segments on cdn-a after the move" \
-        "$(jn $n "[.segments[]|select(.t_ms > $other + 500 and (.host|startswith(\"127.0.0.2\")))]|length")" 0
-    say "$n: stalls with steering: $(jn $n .stall_count), $(jn $n .stall_seconds) s" \
-        "($(jn $n '[.stalls[]|{s:.seconds, ahead:.buffer_ahead_s}]|tostring'))"
-    assert_eq "$n: stalls on an empty buffer, with steering" "$(jn $n .empty_stall_count)" 0
-    assert_eq "$n: fatal errors" "$(jn $n .fatal_errors)" 0
-done
-
-# --- 2. steering off: cdn-a slows, then dies ---------------------------------
-steer cdn-a cdn-b
-play hls2 hls "$(origin_url)/hls/master-a-last.m3u8" 28 --steering-off
-play dash2 dash "$DASH" 28 --steering-off
-await_start hls2
-await_start dash2
-sleep 4
+# --- 3. cdn-a slows down, then dies -------------------------------------------
 # the stream takes about 46 kB/s: below that the buffer drains
 t_ramp=$(now_ms)
 edge_ctl a 'bandwidth 200k..8k over 4s exp' || fail "edge_ctl a"
@@ -167,20 +182,56 @@ t_kill=$(now_ms)
 edge_kill a
 "$TOP/tests/tools/httpget" -t 1 "$(edge_url a)/healthz" > /dev/null 2>&1 && fail "cdn-a still answers after edge_kill"
 say "cdn-a killed at $t_kill"
-finish hls2
-finish dash2
+sleep 12
+stop $ALL
+for n in $ALL; do finish $n; done
+load_end=$(cut -d' ' -f1 /proc/loadavg)
+say "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+# On a machine loaded far past its CPUs, Chromium, the players and ffmpeg
+# itself fall behind (the source late, the page's timers late): stalls are
+# then the machine's, reported and not judged. The pathways still are.
+load_max=${HS_BROWSER_LOAD_MAX:-$(($(nproc) * 4))}
+judge_stalls=yes move_max=10000
+awk -v a="$load_start" -v b="$load_end" -v m="$load_max" 'BEGIN { exit !(a > m || b > m) }' && {
+    judge_stalls=no move_max=20000
+    say "load average above $load_max: stalls are reported, not judged"
+}
 
-for n in hls2 dash2; do
+for n in $ALL; do
+    say "$n: $(jn $n '.player + " " + .player_version'), steering $(jn $n .steering): start-up $(jn $n .startup_ms) ms," \
+        "$(jn $n '.segments|length') segments, $(jn $n '.steering_requests|length') steering requests," \
+        "$(jn $n '.errors|length') errors ($(jn $n .fatal_errors) fatal)"
     assert_eq "$n: first pathway host" "$(jn $n .first_host)" "127.0.0.2:$((PORT + 1))"
+    say "$n: stalls: $(jn $n '[.stalls[]|{from_flip_ms:(.start_ms - '"$t_flip"'), s:.seconds, ahead:.buffer_ahead_s, open}]|tostring')"
+done
+
+for n in hls_on dash_on; do
+    say "$n: steering queries: $(jn $n '[.steering_requests[].query]|unique|tostring' | cut -c1-300)"
+    assert_eq "$n: segments on cdn-b before the flip" \
+        "$(jn $n "[.segments[]|select(.t_ms < $t_flip and (.host|startswith(\"127.0.0.3\")))]|length")" 0
+    other=$(jn $n .first_other_pathway_ms)
+    [ "$other" != null ] || fail "$n: never moved to cdn-b: $(jn $n '.steering_requests|tostring' | cut -c1-600)"
+    assert_eq "$n: moved to" "$(jn $n .first_other_host)" "127.0.0.3:$((PORT + 1))"
+    # the next steering request comes within a TTL (2 s), the next segment
+    # within a segment (2 s); a loaded machine adds seconds (20 s allowed
+    # past the load limit)
+    assert_le "$n: ms from the flip to the first cdn-b segment" $((other - t_flip)) $move_max
+    assert_eq "$n: segments on cdn-a after the move" \
+        "$(jn $n "[.segments[]|select(.t_ms > $other + 500 and (.host|startswith(\"127.0.0.2\")))]|length")" 0
+    say "$n: with steering: $(jn $n .stall_count) stalls, $(jn $n .stall_seconds) s," \
+        "of them on an empty buffer $(jn $n .empty_stall_seconds) s"
+    [ $judge_stalls = yes ] &&
+        assert_eq "$n: stalls on an empty buffer, with steering" "$(jn $n .empty_stall_count)" 0
+    assert_eq "$n: fatal errors" "$(jn $n .fatal_errors)" 0
+done
+
+for n in hls_off dash_off; do
     other=$(jn $n .first_other_pathway_ms)
     if [ "$other" = null ]; then moved="never moved to cdn-b"
     else moved="first cdn-b segment $((other - t_kill)) ms after the kill"; fi
-    ramp=".stalls[]|select(.end_ms > $t_ramp)"
-    kill=".stalls[]|select(.end_ms > $t_kill)"
-    say "$n: steering off, cdn-a slowed then killed: stalls since it slowed: $(jn $n "[$ramp]|length")," \
-        "$(jn $n "[$ramp|.seconds]|add // 0") s, since the kill: $(jn $n "[$kill|.seconds]|add // 0") s; $moved;" \
-        "$(jn $n '.errors|length') errors ($(jn $n .fatal_errors) fatal)"
-    say "$n: all stalls: $(jn $n '[.stalls[]|{from_ramp_ms:(.start_ms - '"$t_ramp"'), s:.seconds, ahead:.buffer_ahead_s, open}]|tostring')"
+    say "$n: steering off, cdn-a slowed then killed: $(jn $n "[.stalls[]|select(.end_ms > $t_ramp)]|length")" \
+        "stalls, $(since $n $t_ramp) s stalled since it slowed ($(since $n $t_ramp .empty) s on an empty buffer)," \
+        "$(since $n $t_kill) s since the kill; $moved"
 done
 edges_stop
 pass
