@@ -18,10 +18,9 @@
 # HS_BROWSER_LOAD_MAX) no stall is judged. Chromium may then take a minute
 # or two to start.
 . "$(dirname "$0")/../lib/common.sh"
-need ffmpeg node jq
-[ -x /usr/bin/chromium ] || skip "no /usr/bin/chromium (./configure --install-deps)"
-[ -d "$TOP/tests/browser/node_modules/playwright-core" ] ||
-    skip "tests/browser/node_modules missing (make check runs npm ci --prefix tests/browser)"
+. "$TOP/tests/lib/players.sh"
+need ffmpeg
+players_need
 
 PORT=18400
 W=$T/edges/origin/www
@@ -95,53 +94,9 @@ wait_for 20 sh -c "ls '$W/dash' | grep -q 'chunk-stream0-00003.m4s'" || fail "ff
 grep -q '<ContentSteering defaultServiceLocation="cdn-a"' "$T/steered.mpd" || fail "no ContentSteering in $DASH"
 "$TOP/tests/tools/httpget" "$(edge_url b)/hls/index.m3u8" > /dev/null || fail "cdn-b does not serve the playlist"
 
-play() {    # play NAME PLAYER SRC SECONDS [OPTION...]: play.mjs in the background
-    _n=$1 _p=$2 _s=$3 _sec=$4
-    shift 4
-    bg node "$TOP/tests/browser/play.mjs" --player "$_p" --src "$_s" --seconds "$_sec" \
-        --out "$T/$_n.json" --mark "$T/$_n.mark" "$@" 2> "$T/$_n.err"
-    eval "PID_$_n=\$BG_PID"
-}
-finish() {  # finish NAME: stop play.mjs, wait; skip when Chromium cannot run
-    eval "_pid=\$PID_$1"
-    kill -TERM "$_pid" 2>/dev/null
-    wait "$_pid"
-    _rc=$?
-    [ $_rc = 3 ] && skip "Chromium cannot run here: $(tail -n 1 "$T/$1.err")"
-    [ $_rc = 0 ] || fail "play.mjs $1 failed (status $_rc): $(tail -n 3 "$T/$1.err")"
-    [ -s "$T/$1.json" ] || fail "play.mjs $1 wrote no result"
-}
-stop() {    # stop NAME...: end those runs (they write their JSON)
-    for _n in "$@"; do
-        eval "kill -TERM \$PID_$_n" 2>/dev/null
-    done
-}
-# wait_until EPOCH_S CMD...: poll CMD until it succeeds or the wall clock
-# passes EPOCH_S (wait_for counts polls, which a loaded machine stretches)
-wait_until() {
-    _until=$1
-    shift
-    while ! "$@"; do
-        [ "$(date +%s)" -lt "$_until" ] || return 1
-        sleep 0.2
-    done
-}
-up_or_gone() { [ -s "$T/$1.mark" ] || fp_exited "$2"; }
-await_start() {  # await_start NAME EPOCH_S: until it plays (mark file) or play.mjs ends
-    eval "_pid=\$PID_$1"
-    wait_until "$2" up_or_gone "$1" "$_pid"
-    [ -s "$T/$1.mark" ] || fp_exited "$_pid" || stop "$1"
-    [ -s "$T/$1.mark" ] && return 0
-    finish "$1"
-    # a run stopped before playing ends with status 4: finish fails first
-    fail "$1 did not start playing"
-}
-jn() { jq -r "$2" "$T/$1.json"; }
 since() {   # since NAME MS [FILTER]: seconds stalled after MS (by stalls FILTER selects)
     jn "$1" "[.stalls[]|select(.end_ms > $2)|select(${3:-true})|(.end_ms - ([.start_ms, $2]|max)) / 1000]|add // 0"
 }
-mark() { sed -n "s/^$2=//p" "$T/$1.mark"; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 load_start=$(cut -d' ' -f1 /proc/loadavg)
 say "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
@@ -156,7 +111,7 @@ ALL="hls_on dash_on hls_off dash_off"
 # a machine too loaded to start four browsers in 150 s cannot judge players
 t_start=$(($(date +%s) + 150))
 for n in $ALL; do
-    wait_until $t_start up_or_gone $n "$(eval echo \$PID_$n)" ||
+    wait_until $t_start _pl_up_or_gone $n "$(eval echo \$PID_$n)" ||
         skip "$n not playing after 150 s: Chromium cannot run in time here (load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs)"
     await_start $n $t_start
 done
