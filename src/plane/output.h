@@ -62,6 +62,11 @@ typedef struct OutputStats {
     int64_t http_checks;         /* segments confirmed on an origin (delivery.h) */
     int64_t http_status[4];      /* their answers: 2xx, 3xx, 4xx, 5xx */
     int failed;                  /* the stage has ended on a failure */
+    int64_t waited_us;           /* the destination in use: how long its latest
+                                    packet waited (live, with a latency budget) */
+    int64_t budget_us;           /* the stream's latency budget, 0: none */
+    int64_t busy_us;             /* time its destinations' threads spent on
+                                    packets, all destinations */
 } OutputStats;
 
 /* The longest write since the previous call (0: none): the per-tick max
