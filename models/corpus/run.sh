@@ -5,8 +5,8 @@
 # The corpus is the project's own: corpus jobs written by gen.awk (live
 # lavfi streams with backups and a seeded schedule of faults) run in real
 # time by hotspare, each recording an HDS. Jobs c1 and c2 train (the last
-# quarter of each validates and sets the thresholds); job e1, another seed,
-# is only ever evaluated on.
+# 40 % of each validates and sets the thresholds: VAL); job e1, another
+# seed, is only ever evaluated on.
 #
 # Faults come from inside (the data plane's fault injection: the job's
 # faults) and from outside hotspare, carried out here with
