@@ -221,12 +221,15 @@ static int train_exec(int argc, char **argv)
            "  validation:  failure head PR-AUC %.3f, ROC-AUC %.3f\n"
            "  thresholds:  risk >= %.3f provisions, < %.3f releases; anomaly weight %.2f\n"
            "  at them:     caught %d of %d failures (median lead %.0f s), %d false alarms "
-           "(%.2f per stream-hour)\n",
+           "(%.2f per stream-hour)\n"
+           "               degradation-led: caught %d of %d (median lead %.0f s); abrupt: %d of %d\n",
            out, rep.train_ticks, rep.train_positives, rep.train_failures, rep.val_ticks,
            rep.val_positives, rep.val_failures, rep.epochs, rep.best_epoch, rep.pos_weight,
            rep.val_pr_auc, rep.val_roc_auc, rep.threshold, rep.release, rep.anomaly_weight,
            rep.val.caught, rep.val.failures, rep.val.lead_median_s, rep.val.false_alarms,
-           rep.val.false_alarms_per_hour);
+           rep.val.false_alarms_per_hour, rep.val.class_caught[EVAL_CLASS_LED],
+           rep.val.class_failures[EVAL_CLASS_LED], rep.val.class_lead_median_s[EVAL_CLASS_LED],
+           rep.val.class_caught[EVAL_CLASS_ABRUPT], rep.val.class_failures[EVAL_CLASS_ABRUPT]);
     status = HS_EXIT_OK;
 
 end:

@@ -245,6 +245,9 @@ static void sample_encoder(AgentPlane *a, Sample *s, Encoder *enc, const char *n
         sample_set(c, EM_STANDBY_FRAMES, es.standby_frames);
         sample_set(c, EM_STANDBY_BUSY_SECONDS, es.standby_busy_us / 1e6);
     }
+    if (es.budget_us > 0)
+        sample_set(c, EM_BUDGET_USED, FFMAX(es.behind_us, 0) / (double)es.budget_us);
+    sample_set(c, EM_BUSY_SECONDS, es.busy_us / 1e6);
     snprintf(comp, sizeof(comp), "enc:%s", name);
     if ((cpus = cpu_of(a, comp, cpu, opaque)) >= 0)
         sample_set(c, EM_CPU_SECONDS, cpus);
@@ -284,6 +287,9 @@ static void sample_outputs(AgentPlane *a, Sample *s, double dt, ThreadCpuFn cpu,
             sample_set(c, OM_WRITE_LATENCY_MAX, max / 1e6);
         }
         sample_set(c, OM_QUEUE_DEPTH, os.queue_depth);
+        if (os.budget_us > 0)
+            sample_set(c, OM_BUDGET_USED, FFMAX(os.waited_us, 0) / (double)os.budget_us);
+        sample_set(c, OM_BUSY_SECONDS, os.busy_us / 1e6);
         sample_set(c, OM_ERRORS, os.errors);
         sample_set(c, OM_RECONNECTS, os.reconnects);
         snprintf(comp, sizeof(comp), "out:%s", js->outputs[o].name);

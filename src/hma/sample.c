@@ -99,6 +99,8 @@ static const MetricDef encoder_metrics[EM_NB] = {
     [EM_FAILURE_RISK] = { "hotspare_encoder_failure_risk", G, "failure risk: P(it fails within the model's horizon) combined with how far it strays from its own past (predictor.h)" },
     [EM_STANDBY_FRAMES] = { "hotspare_encoder_standby_frames_total", C, "frames a hot standby encoded beside the encoder in use (standby_mode: hot): the cost of hot" },
     [EM_STANDBY_BUSY_SECONDS] = { "hotspare_encoder_standby_busy_seconds_total", C, "wall time of a hot standby's encode calls (its CPU is in hotspare_encoder_cpu_seconds_total: its threads carry the encoder's name)" },
+    [EM_BUDGET_USED] = { "hotspare_encoder_latency_budget_used_ratio", G, "how far behind real time the latest frame it took was, over the stream's latency budget (at 1 the encoder has failed); absent without a budget" },
+    [EM_BUSY_SECONDS] = { "hotspare_encoder_busy_seconds_total", C, "time the encoder's thread spent on frames (encoding them, handing the packets on), not waiting for one: near 1 s a second it cannot keep up" },
 };
 
 static const MetricDef output_metrics[OM_NB] = {
@@ -117,6 +119,8 @@ static const MetricDef output_metrics[OM_NB] = {
     [OM_FS_SIZE]           = { "hotspare_output_filesystem_size_bytes", G, "size of the filesystem the output writes to" },
     [OM_FS_FILL_RATE]      = { "hotspare_output_filesystem_fill_rate_bytes_per_second", G, "growth of the used bytes of the output's filesystem (all writers): least-squares slope over the last 30 ticks" },
     [OM_FS_TIME_TO_FULL]   = { "hotspare_output_filesystem_time_to_full_seconds", G, "time until the output's filesystem is full at its fill rate; absent when not filling" },
+    [OM_BUDGET_USED]       = { "hotspare_output_latency_budget_used_ratio", G, "how long the latest packet it wrote had waited for it, over the stream's latency budget (at 1 the output has failed); absent without a budget" },
+    [OM_BUSY_SECONDS]      = { "hotspare_output_busy_seconds_total", C, "time the output's threads spent on packets (writing them), not waiting for one: near 1 s a second it cannot keep up" },
 };
 
 static const MetricDef edge_metrics[XM_NB] = {

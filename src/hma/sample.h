@@ -149,6 +149,10 @@ enum EncoderMetric {
     EM_FAILURE_RISK,
     EM_STANDBY_FRAMES,       /* frames given to a hot standby, counter */
     EM_STANDBY_BUSY_SECONDS, /* time the hot standby's encode calls took, counter */
+    EM_BUDGET_USED,          /* how far behind real time its latest frame was,
+                                over the stream's latency budget (1: it fails);
+                                absent without a budget */
+    EM_BUSY_SECONDS,         /* time its thread spent on frames, counter */
     EM_NB
 };
 
@@ -171,6 +175,10 @@ enum OutputMetric {
     OM_FS_FILL_RATE,         /* bytes/s, slope of used bytes over the window
                                 (every writer's, not only this output's) */
     OM_FS_TIME_TO_FULL,      /* seconds; absent when not filling */
+    OM_BUDGET_USED,          /* how long its latest packet waited for it, over
+                                the stream's latency budget (1: it fails);
+                                absent without a budget */
+    OM_BUSY_SECONDS,         /* time its threads spent on packets, counter */
     OM_NB
 };
 

@@ -594,6 +594,15 @@ static int candidates(const Prep *p, double *c)
     return m;
 }
 
+/* What a threshold is chosen for: the failures caught that could be
+ * predicted, i.e. all but those the schedules call abrupt (nothing precedes
+ * them; an alarm on before one is chance, and a threshold chosen for such
+ * luck is chosen for noise). */
+static int caught_predictable(const EvalResult *r)
+{
+    return r->caught - r->class_caught[EVAL_CLASS_ABRUPT];
+}
+
 static int within_budget(const EvalResult *r, double max_fa_per_hour)
 {
     /* no stream time: only no false alarm at all is within any budget */
@@ -625,8 +634,9 @@ int eval_choose_threshold(const EvalSeries *s, int nb, int64_t horizon_us,
         if (!within_budget(&cur, max_fa_per_hour))
             continue;
         /* candidates ascend: ">=" on the last key prefers the higher one */
-        if (!found || cur.caught > best.caught ||
-            (cur.caught == best.caught && cur.false_alarms <= best.false_alarms)) {
+        if (!found || caught_predictable(&cur) > caught_predictable(&best) ||
+            (caught_predictable(&cur) == caught_predictable(&best) &&
+             cur.false_alarms <= best.false_alarms)) {
             best = cur;
             best_thr = c[k];
             found = 1;

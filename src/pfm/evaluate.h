@@ -131,7 +131,8 @@ double eval_pr_auc(const float *score, const signed char *label, size_t n);
 /*
  * The threshold a detector should ship with: among candidate thresholds
  * (the distinct score quantiles, at most 200), the one that catches the
- * most failures with at most max_fa_per_hour false alarms per stream-hour,
+ * most failures with at most max_fa_per_hour false alarms per stream-hour
+ * (failures of class EVAL_CLASS_ABRUPT do not count: catching one is chance),
  * ties broken by fewer false alarms, then by the higher threshold. release
  * is threshold * release_ratio. Writes the chosen threshold and its result;
  * returns 0, AVERROR(ENOENT) when no candidate meets the budget (then the

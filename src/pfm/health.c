@@ -21,11 +21,12 @@ const char *const health_feature_names[FEAT_NB] = {
 #define FEAT_AVG_S     60.0
 #define FEAT_RATIO_MAX 4.0f
 #define FEAT_STALE_MAX 10.0f
+#define FEAT_LATE_MAX  4.0f            /* of the latency budget */
 #define FEAT_LAT_FLOOR 1e-5
 #define FEAT_ACK_MAX   10.0f
 #define FEAT_FULL_MAX  5.0f            /* log10(1 + s): a day and more */
 
-enum { HAVE_ERRORS = 1, HAVE_DROPS = 2, HAVE_CPU = 4, HAVE_BYTES = 8, HAVE_ITEMS = 16 };
+enum { HAVE_ERRORS = 1, HAVE_DROPS = 2, HAVE_CPU = 4, HAVE_BYTES = 8, HAVE_ITEMS = 16, HAVE_BUSY = 32 };
 
 void health_series_id(CompKind kind, const char *stream, const char *name, int source,
                       CompId *id)
@@ -137,7 +138,7 @@ void health_extract(HealthState *st, const SampleComp *c, const SampleComp *peer
 {
     /* per kind: the metric behind each slot (-1: none) */
     int up = -1, bytes = -1, bytes_is_rate = 0, items = -1, lat = -1, peak = -1, queue = -1;
-    int errors = -1, drops = -1, cpu = -1, stale = -1;
+    int errors = -1, drops = -1, cpu = -1, stale = -1, late = -1, busy = -1;
     double dt = st->prev_us && time_us > st->prev_us ? (time_us - st->prev_us) / 1e6 : 0;
     double d, rate;
     float kind;
@@ -157,12 +158,14 @@ void health_extract(HealthState *st, const SampleComp *c, const SampleComp *peer
     case COMP_ENCODER:
         up = EM_UP; bytes = EM_BYTES_OUT; lat = EM_LATENCY_P50; peak = EM_LATENCY_P99;
         queue = EM_QUEUE_DEPTH; errors = EM_ERRORS; drops = EM_DROPPED; cpu = EM_CPU_SECONDS;
+        late = EM_BUDGET_USED; busy = EM_BUSY_SECONDS;
         kind = 0.5f;
         break;
     default:  /* COMP_OUTPUT */
         up = OM_UP; bytes = OM_THROUGHPUT; bytes_is_rate = 1; items = OM_PACKETS;
         lat = OM_WRITE_LATENCY; peak = OM_WRITE_LATENCY_MAX; queue = OM_QUEUE_DEPTH;
         errors = OM_ERRORS; drops = OM_RECONNECTS; cpu = OM_CPU_SECONDS;
+        late = OM_BUDGET_USED; busy = OM_BUSY_SECONDS;
         kind = 1;
         break;
     }
@@ -197,8 +200,17 @@ void health_extract(HealthState *st, const SampleComp *c, const SampleComp *peer
     x[FEAT_DROPS] = isnan(d) ? NAN : (float)log1p(d);
     if (stale >= 0)
         x[FEAT_STALE] = clampf(get(c, stale), 0, FEAT_STALE_MAX);
+    else if (late >= 0)          /* how late its data is: the budget's share */
+        x[FEAT_STALE] = clampf(get(c, late), 0, FEAT_LATE_MAX);
     d = delta(st, HAVE_CPU, &st->prev_cpu, get(c, cpu));
     x[FEAT_CPU] = dt > 0 && !isnan(d) ? (float)(d / dt) : NAN;
+    /* an encoder's or output's thread: the share of the tick it was busy
+     * (CPU, and the waits on what it calls: a slow disk, a lock, a CPU it
+     * does not get), where the data plane counts it; its CPU otherwise */
+    if (busy >= 0 && sample_has(c, busy)) {
+        d = delta(st, HAVE_BUSY, &st->prev_busy, get(c, busy));
+        x[FEAT_CPU] = dt > 0 && !isnan(d) ? clampf((float)(d / dt), 0, FEAT_RATIO_MAX) : NAN;
+    }
 
     for (int i = 0; i < 4; i++)
         x[FEAT_HOST_CPU_PSI + i] = h ? h->v[i] : NAN;

@@ -21,8 +21,13 @@
  *   6  queue_log         -                    log1p(queue)         log1p(queue)
  *   7  errors            log1p(errors this tick)
  *   8  drops             discontinuities      dropped frames       reconnects
- *   9  stale_s           age of the last packet (s, <= 10)  -      -
- *  10  cpu_cores         CPU of its threads over the tick (cores)
+ *   9  stale_s           age of the last    behind real time     its packets' wait
+ *                        packet (s, <= 10)  over the latency     over the latency
+ *                                           budget (<= 4; 1: it fails; - without one)
+ *  10  cpu_cores         CPU of its threads over the tick (cores); for an
+ *                        encoder or output whose busy time is counted, the
+ *                        share of the tick its thread was busy (not waiting
+ *                        for work; <= 4)
  *  11  host_cpu_psi      /proc/pressure/cpu some avg10 (ratio), the same for all
  *  12  host_memory_psi   /proc/pressure/memory some avg10
  *  13  host_io_psi       /proc/pressure/io some avg10
@@ -89,7 +94,7 @@ typedef struct HealthHost {
 
 typedef struct HealthState {
     int64_t prev_us;             /* time of the previous tick, 0: none */
-    double prev_errors, prev_drops, prev_cpu, prev_bytes, prev_items;
+    double prev_errors, prev_drops, prev_cpu, prev_bytes, prev_items, prev_busy;
     uint32_t have;               /* which prev_* hold a value (bit per field) */
     double avg_bytes, avg_items; /* slow averages of the rates */
     int n_bytes, n_items;        /* rates averaged so far */

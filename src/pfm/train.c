@@ -195,6 +195,7 @@ static int val_series(const Dataset *ds, const Split *sp, const float *score, Ev
             .stream = s->stream, .name = s->label_name, .n = s->n - k,
             .time_us = s->time_us + k, .score = score + sp->off[i] + k, .label = s->label + k,
             .nb_failures = s->nb_failures - f, .failure_us = s->failure_us + f,
+            .failure_class = s->failure_class ? s->failure_class + f : NULL,
         };
     }
     *pes = es;
@@ -384,7 +385,7 @@ int train_model(const Dataset *ds, const TrainConfig *cfg, Model **pm, TrainRepo
     for (size_t w = 0; w < FF_ARRAY_ELEMS(weights); w++) {
         EvalResult r;
         double thr;
-        int better;
+        int better, c, c_best;
         for (int64_t i = 0; i < ds->ticks; i++)
             risk[i] = 1.0f - (1.0f - p[i]) * (1.0f - weights[w] * an[i]);
         for (int i = 0; i < ds->nb; i++)
@@ -396,8 +397,10 @@ int train_model(const Dataset *ds, const TrainConfig *cfg, Model **pm, TrainRepo
                                     TRAIN_RELEASE_RATIO, &thr, &r);
         if (ret < 0 && ret != AVERROR(ENOENT))
             goto end;
-        better = w == 0 || r.caught > rep->val.caught ||
-                 (r.caught == rep->val.caught && r.false_alarms < rep->val.false_alarms);
+        /* as the threshold: the failures that could be predicted */
+        c = r.caught - r.class_caught[EVAL_CLASS_ABRUPT];
+        c_best = rep->val.caught - rep->val.class_caught[EVAL_CLASS_ABRUPT];
+        better = w == 0 || c > c_best || (c == c_best && r.false_alarms < rep->val.false_alarms);
         if (better) {
             rep->val = r;
             rep->threshold = thr;

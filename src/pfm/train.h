@@ -19,7 +19,8 @@
  *
  * Thresholds: on the validation part, for each anomaly weight in a small
  * set, the threshold on the risk that catches the most failures with at
- * most max_fa_per_hour false alarms per stream-hour (evaluate.h), an alarm
+ * most max_fa_per_hour false alarms per stream-hour (evaluate.h; abrupt
+ * ones, when the schedules say which, do not count), an alarm
  * being `confirm` ticks in a row above it (eval_confirm); the
  * weight that catches most wins (then fewer false alarms, then the
  * smaller weight). The release threshold is TRAIN_RELEASE_RATIO of it.

@@ -123,6 +123,8 @@ struct Encoder {
 
     _Atomic int64_t frames_in, packets_out, bytes_out, dropped, errors, switches, last_pts_us;
     _Atomic int64_t standby_frames, standby_busy_us;   /* what hot standbys cost */
+    _Atomic int64_t behind_us;   /* the latest frame's lag behind real time */
+    _Atomic int64_t busy_us;     /* time spent on frames, not waiting for one */
     _Atomic int quality, active_idx;
     _Atomic int64_t lat_hist[ENC_LAT_BUCKETS];
     int64_t lat_seen[ENC_LAT_BUCKETS];   /* enc_take_latency's caller only */
@@ -1167,6 +1169,7 @@ static int encode_video(Encoder *enc, AVFrame *f)
      * slower sibling holds up is just as late, but its queue is empty and
      * a standby would not help it. */
     lag = clock_lag(enc->clock, t_us);
+    atomic_store(&enc->behind_us, lag);
     if (enc->clock->latency_budget_us) {
         if (lag < enc->clock->latency_budget_us / 2)
             in->caught_up = 1;
@@ -1254,6 +1257,7 @@ static int flush(Encoder *enc)
 static int enc_run(void *arg)
 {
     Encoder *enc = arg;
+    int64_t t0;
     int ret = 0, kind, index;
     void *ptr;
 
@@ -1319,7 +1323,9 @@ static int enc_run(void *arg)
             tq_item_free(kind, ptr);
             continue;
         }
+        t0 = av_gettime_relative();
         ret = enc->jr ? encode_video(enc, ptr) : encode_audio(enc, ptr);
+        atomic_fetch_add(&enc->busy_us, av_gettime_relative() - t0);
         publish_status(enc);
         if (ret < 0) {
             stage_fail(&enc->st, ret, "encoding failed and no encoder can take over");
@@ -1456,6 +1462,9 @@ void enc_stats(Encoder *enc, EncoderStats *s)
     s->standby_busy_us = atomic_load(&enc->standby_busy_us);
     if (enc->jr && enc->jr->fps.num)
         s->target_fps = av_q2d(enc->jr->fps);
+    s->behind_us = atomic_load(&enc->behind_us);
+    s->busy_us = atomic_load(&enc->busy_us);
+    s->budget_us = enc->clock && enc->clock->live ? enc->clock->latency_budget_us : 0;
 }
 
 void enc_take_latency(Encoder *enc, int64_t *p50_us, int64_t *p99_us)

@@ -72,6 +72,11 @@ typedef struct EncoderStats {
     double target_fps;           /* 0 when unknown */
     int64_t standby_frames;      /* frames given to a hot standby: its cost */
     int64_t standby_busy_us;     /* time its encode calls took (its worker's) */
+    int64_t behind_us;           /* how far behind real time its latest frame
+                                    was (live streams with a latency budget) */
+    int64_t budget_us;           /* the stream's latency budget, 0: none */
+    int64_t busy_us;             /* time its thread spent on frames (encoding,
+                                    handing packets on), not waiting for one */
 } EncoderStats;
 
 /* A video encoder for jr, or the audio encoder for ja (exactly one non-NULL;

@@ -90,6 +90,8 @@ struct Mux {
     _Atomic int state;           /* MuxState */
     _Atomic int64_t packets, bytes, last_pts_us, write_us_last, write_us_max,
                     first_write_us, errors, write_us_sum, writes, write_us_recent_max;
+    _Atomic int64_t waited_us;   /* the latest packet's wait (mux_waited_us) */
+    _Atomic int64_t busy_us;     /* time spent on packets, not waiting for one */
 };
 
 int mux_wants_global_header(const char *format)
@@ -659,6 +661,7 @@ static int write_packet(Mux *m, AVPacket *pkt, int index)
      * backlog is judged once it has caught up */
     if (m->cfg.clock->live && m->cfg.clock->latency_budget_us) {
         waited = mux_waited_us(stamp, av_gettime_relative());
+        atomic_store(&m->waited_us, waited);
         if (waited < m->cfg.clock->latency_budget_us / 2)
             m->caught_up = 1;
         else if (m->caught_up && waited > m->cfg.clock->latency_budget_us) {
@@ -744,7 +747,9 @@ static int mux_run(void *arg)
             continue;
         }
         if (kind == TQ_PACKET) {
+            int64_t t0 = av_gettime_relative();
             ret = write_packet(m, ptr, index);
+            atomic_fetch_add(&m->busy_us, av_gettime_relative() - t0);
             if (ret < 0) {
                 atomic_fetch_add(&m->errors, 1);
                 if (m->behind_us)
@@ -880,6 +885,9 @@ void mux_stats(Mux *m, MuxStats *s)
     s->http_checks = atomic_load(&m->http.checks);
     for (int i = 0; i < 4; i++)
         s->http_status[i] = atomic_load(&m->http.status[i]);
+    s->waited_us = atomic_load(&m->waited_us);
+    s->busy_us = atomic_load(&m->busy_us);
+    s->budget_us = m->cfg.clock && m->cfg.clock->live ? m->cfg.clock->latency_budget_us : 0;
 }
 
 int64_t mux_take_max_write(Mux *m)

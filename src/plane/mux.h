@@ -95,6 +95,11 @@ typedef struct MuxStats {
     int64_t writes;
     int64_t http_checks;         /* segments confirmed on the origin (delivery.h) */
     int64_t http_status[4];      /* their answers: 2xx, 3xx, 4xx, 5xx */
+    int64_t waited_us;           /* how long the latest packet waited for it
+                                    (live streams with a latency budget) */
+    int64_t budget_us;           /* the stream's latency budget, 0: none */
+    int64_t busy_us;             /* time its thread spent on packets (writing
+                                    them), not waiting for one */
 } MuxStats;
 
 /* How far the destination is known to hold what was written. */

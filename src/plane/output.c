@@ -133,9 +133,10 @@ struct Output {
     /* stats of instances that ended, added to the live ones' */
     _Atomic int64_t done_packets, done_bytes;
     _Atomic int64_t last_pts_us, write_us_last, write_us_max;
+    _Atomic int64_t waited_us, budget_us;     /* the destination in use's (MuxStats) */
     _Atomic int64_t pub_packets, pub_bytes;   /* published by publish_stats */
-    _Atomic int64_t pub_write_us_sum, pub_writes, tick_max_write;
-    _Atomic int64_t done_write_us_sum, done_writes;
+    _Atomic int64_t pub_write_us_sum, pub_writes, tick_max_write, pub_busy_us;
+    _Atomic int64_t done_write_us_sum, done_writes, done_busy_us;
     _Atomic int64_t done_http[5], pub_http[5];  /* checks, then 2xx..5xx answers */
     _Atomic int64_t newest_seq, segment_ms;     /* pathways: the playlists' newest
                                                    segment (pathway_io.h) */
@@ -384,6 +385,7 @@ static void inst_reap(Output *out, Inst *in)
     atomic_fetch_add(&out->done_bytes, ms.bytes);
     atomic_fetch_add(&out->done_write_us_sum, ms.write_us_sum);
     atomic_fetch_add(&out->done_writes, ms.writes);
+    atomic_fetch_add(&out->done_busy_us, ms.busy_us);
     atomic_fetch_add(&out->done_http[0], ms.http_checks);
     for (int i = 0; i < 4; i++)
         atomic_fetch_add(&out->done_http[1 + i], ms.http_status[i]);
@@ -867,6 +869,7 @@ static void publish_stats(Output *out)
 {
     int64_t packets = atomic_load(&out->done_packets), bytes = atomic_load(&out->done_bytes);
     int64_t wsum = atomic_load(&out->done_write_us_sum), writes = atomic_load(&out->done_writes);
+    int64_t busy = atomic_load(&out->done_busy_us);
     int64_t http[5];
 
     for (int i = 0; i < 5; i++)
@@ -882,6 +885,7 @@ static void publish_stats(Output *out)
         bytes += ms.bytes;
         wsum += ms.write_us_sum;
         writes += ms.writes;
+        busy += ms.busy_us;
         http[0] += ms.http_checks;
         for (int k = 0; k < 4; k++)
             http[1 + k] += ms.http_status[k];
@@ -892,6 +896,8 @@ static void publish_stats(Output *out)
             atomic_store(&out->last_pts_us, ms.last_pts_us);
         if (i == out->active) {
             atomic_store(&out->write_us_last, ms.write_us_last);
+            atomic_store(&out->waited_us, ms.waited_us);
+            atomic_store(&out->budget_us, ms.budget_us);
             if (ms.write_us_max > atomic_load(&out->write_us_max))
                 atomic_store(&out->write_us_max, ms.write_us_max);
         }
@@ -900,6 +906,7 @@ static void publish_stats(Output *out)
     atomic_store(&out->pub_bytes, bytes);
     atomic_store(&out->pub_write_us_sum, wsum);
     atomic_store(&out->pub_writes, writes);
+    atomic_store(&out->pub_busy_us, busy);
     for (int i = 0; i < 5; i++)
         atomic_store(&out->pub_http[i], http[i]);
 }
@@ -1306,4 +1313,7 @@ void output_stats(Output *out, OutputStats *s)
     s->failed = stage_state(&out->st) == STAGE_FAILED;
     s->newest_seq = atomic_load(&out->newest_seq);
     s->segment_s = atomic_load(&out->segment_ms) / 1e3;
+    s->waited_us = atomic_load(&out->waited_us);
+    s->budget_us = atomic_load(&out->budget_us);
+    s->busy_us = atomic_load(&out->pub_busy_us);
 }

@@ -66,6 +66,11 @@ typedef struct OutputStats {
                                     in the newest playlist written (of the
                                     first rendition), -1 none */
     double segment_s;            /* ... its target duration, 0 unknown */
+    int64_t waited_us;           /* the destination in use: how long its latest
+                                    packet waited (live, with a latency budget) */
+    int64_t budget_us;           /* the stream's latency budget, 0: none */
+    int64_t busy_us;             /* time its destinations' threads spent on
+                                    packets, all destinations */
 } OutputStats;
 
 /* The longest write since the previous call (0: none): the per-tick max

@@ -7,12 +7,12 @@
 #     model card's table is made from (integers exactly, the rest to 0.5 %:
 #     another build's floating point may round a last digit otherwise);
 #   - training on that committed job (its first 60 % trains, the rest
-#     validates; 2 stream-hours, 6 epochs, a second) reaches the bound
-#     stated here: the training loss of the 6th epoch at most LOSS_BOUND
-#     times the first's (measured: 0.656), and the same data and seed give
-#     the same model file. A bound on fitting, not on generalising: on this
-#     one job the failure head does not carry from its first 60 % to the
-#     rest (validation PR-AUC 0.12 for 0.16 positive ticks; models/README.md).
+#     validates; 2 stream-hours, 10 epochs, a few seconds) reaches the bound
+#     stated here: the training loss of the 10th epoch at most LOSS_BOUND
+#     times the first's (measured: 0.660; an epoch's loss is noisy: 0.792
+#     at the 6th, 0.569 at the 7th), and the same data and seed give the
+#     same model file. A bound on fitting, not on generalising (measured on
+#     the rest of the job: validation PR-AUC 0.54 for 0.03 positive ticks).
 . "$(dirname "$0")/../lib/common.sh"
 need xz
 M=$TOP/models/corpus
@@ -46,14 +46,14 @@ say "models/default.eval.txt reproduced ($(grep -c . "$T/got.txt") lines): $(gre
 export SOURCE_DATE_EPOCH=1790000000
 train() {
     "$HS" train --hds "$T/e1.hds" --faults "$M/e1.faults.tsv" --faults "$M/cpu.faults.tsv" \
-        --out "$1" --seed 1 --horizon 120s --validation 0.4 --epochs 6 --patience 6
+        --out "$1" --seed 1 --horizon 120s --validation 0.4 --epochs 10 --patience 10
 }
 train "$T/m1.hsm" > "$T/train.out" 2>&1 || fail "train: $(cat "$T/train.out")"
-# "training: epoch N/6 loss L validation V", one line an epoch
+# "training: epoch N/10 loss L validation V", one line an epoch
 tr '\r' '\n' < "$T/train.out" | awk -v b="$LOSS_BOUND" '
-    /^training: epoch [0-9]+\/6 loss .* validation/ { split($3, e, "/"); loss[e[1]] = $5 }
-    END { if (!(1 in loss) || !(6 in loss)) { print "no epoch 1 and 6 losses"; exit 1 }
-          r = loss[6] / loss[1]; printf "loss %s -> %s (ratio %.3f, bound %s)\n", loss[1], loss[6], r, b
+    /^training: epoch [0-9]+\/10 loss .* validation/ { split($3, e, "/"); loss[e[1]] = $5 }
+    END { if (!(1 in loss) || !(10 in loss)) { print "no epoch 1 and 10 losses"; exit 1 }
+          r = loss[10] / loss[1]; printf "loss %s -> %s (ratio %.3f, bound %s)\n", loss[1], loss[10], r, b
           exit !(r <= b) }' > "$T/loss.txt" || fail "training: $(cat "$T/loss.txt"): $(cat "$T/train.out")"
 train "$T/m2.hsm" > /dev/null 2>&1 || fail "second training"
 cmp -s "$T/m1.hsm" "$T/m2.hsm" || fail "the same data and seed gave another model"
