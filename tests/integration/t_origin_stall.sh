@@ -47,7 +47,10 @@ fp_cmd px 'bandwidth 150k up'
 bg "$HS" run --events "$T/events.jsonl" "$T/job.yaml"
 HSPID=$BG_PID
 wait_for 15 grep -q '^index4.ts' "$A/index.m3u8" || fail "the primary origin got no segments"
-grep -q '"kind":"failure"' "$T/events.jsonl" && fail "a slow origin failed: $(grep failure "$T/events.jsonl")"
+# the output's failures: an input that misses its loss_timeout on a loaded
+# machine (lavfi paced in real time) is not the origin's doing
+grep '"component":"out:origin' "$T/events.jsonl" | grep -q '"kind":"failure"' &&
+    fail "a slow origin failed: $(grep failure "$T/events.jsonl")"
 say "a slow origin: segments confirmed, no failure"
 "$GET" http://127.0.0.1:$PORT/metrics > "$T/before.prom" || fail "GET /metrics"
 fp_cmd px stall
