@@ -16,11 +16,13 @@
 #             penalty alone (hls.js: a pathway that errors is penalised for
 #             5 min)
 #
-# The fault (BENCH_STEERING_FAULT, a fault proxy command): by default
-# cdn-a's bandwidth falls from 400 kB/s to 8 kB/s over 20 s (exponentially:
-# below the stream's ~46 kB/s 11 s in, so players' buffers drain), the
-# "first sign of trouble" being the ramp's start; cdn-a is killed 18 s in.
-# 'delay 0ms..1500ms over 20s' is a slower edge that still delivers.
+# Two faults, a table each (BENCH_STEERING_FAULTS picks, by name), the
+# "first sign of trouble" being the ramp's start, cdn-a killed 18 s in:
+#   slow      cdn-a's delay ramps from 0 to 1.5 s over 20 s: an edge that
+#             answers later and later but still delivers the stream's rate
+#   collapse  cdn-a's bandwidth falls from 400 kB/s to 8 kB/s over 20 s
+#             (exponentially: below the stream's ~46 kB/s 11 s in, so a
+#             fragment under way stalls the player)
 # Columns, per mode, median and range over BENCH_STEERING_RUNS runs (3):
 #   stall s        seconds the video element waited after playback began
 #   empty s        ... of them on an empty buffer (the network's doing)
@@ -34,7 +36,14 @@ RUNS=${BENCH_STEERING_RUNS:-3}
 PORT=18460
 MP=18465
 KILL_S=18
-FAULT=${BENCH_STEERING_FAULT:-bandwidth 400k..8k over 20s exp}
+FAULTS=${BENCH_STEERING_FAULTS:-slow collapse}
+fault_cmd() {
+    case $1 in
+    slow)     echo 'delay 0ms..1500ms over 20s' ;;
+    collapse) echo 'bandwidth 400k..8k over 20s exp' ;;
+    *)        fail "unknown fault '$1' (slow, collapse)" ;;
+    esac
+}
 . "$TOP/tests/lib/edges.sh"
 edges_start $PORT a b
 A=$(edge_url a) B=$(edge_url b) O=$(origin_url)
@@ -52,8 +61,11 @@ output() {  # output NAME DEMOTE_ON RUN
 EOF
 }
 
+bench_fault() {   # bench_fault NAME: RUNS runs of the three modes under fault NAME
+FAULT=$(fault_cmd "$1")
 : > "$T/results.txt"
 for run in $(seq 1 "$RUNS"); do
+    run=$1$run
     {
         cat <<EOF
 version: 1
@@ -94,8 +106,6 @@ EOF
     wait "$hs" 2>/dev/null
     edge_start a
 done
-edges_stop
-
 # median and range of column $2 of mode $1 ("-" rows count as never)
 stat() {
     awk -v m="$1" -v c="$2" '$1 == m { if ($c == "-") never++; else v[n++] = $c + 0 }
@@ -114,5 +124,13 @@ for m in risk fail player; do
     printf '%-9s %-18s %-18s %-22s %s\n' "$label" "$(stat $m 2)" "$(stat $m 3)" "$(stat $m 4)" \
         "$(awk -v m=$m '$1 == m { n++; k += $5 } END { printf "%d of %d", k, n }' "$T/results.txt")"
 done
-echo "($RUNS runs; cdn-a: $FAULT from the first sign of trouble, killed ${KILL_S} s in;" \
-     "hls.js $(jq -r .player_version "$T/risk1.json"), $(jq -r .chromium "$T/risk1.json" | cut -c1-40))"
+echo "($1: cdn-a $FAULT from the first sign of trouble, killed ${KILL_S} s in; $RUNS runs;" \
+     "hls.js $(jq -r .player_version "$T/risk${1}1.json"), chromium $(jq -r .chromium "$T/risk${1}1.json" | cut -c1-40))"
+}
+
+for f in $FAULTS; do
+    echo "fault: $f"
+    bench_fault "$f"
+    echo
+done
+edges_stop
