@@ -37,6 +37,7 @@ typedef struct SteerOut {
     const JobOutput *jo;
     const char **ids;            /* the job's pathway ids */
     int order[JOB_MAX_PATHWAYS]; /* protected by Steer.lock */
+    int listed;                  /* ... the first this many go to players */
     SteerPath path[JOB_MAX_PATHWAYS];   /* protected by Steer.lock */
 } SteerOut;
 
@@ -216,11 +217,11 @@ static unsigned answer(void *opaque, const char *path, const MetricsArg *args, i
     SteerQuery q;
     AVBPrint bp;
     char why[160];
-    int order[JOB_MAX_PATHWAYS], n = o->jo->nb_pathways;
+    int order[JOB_MAX_PATHWAYS], n;
     int64_t now = av_gettime_relative();
 
     (void)path;
-    if (steer_query_parse(args, nb_args, o->ids, n, &q, why, sizeof(why)) < 0) {
+    if (steer_query_parse(args, nb_args, o->ids, o->jo->nb_pathways, &q, why, sizeof(why)) < 0) {
         pthread_mutex_lock(&s->lock);
         s->stats.malformed++;
         pthread_mutex_unlock(&s->lock);
@@ -229,6 +230,7 @@ static unsigned answer(void *opaque, const char *path, const MetricsArg *args, i
     }
     pthread_mutex_lock(&s->lock);
     memcpy(order, o->order, sizeof(order));
+    n = o->listed;
     if (q.pathway >= 0) {
         SteerPath *p = &o->path[q.pathway];
         roll(p, o->jo->steering.ttl_us, now);
@@ -305,6 +307,7 @@ int steer_alloc(Steer **ps, const Job *job, Metrics *m)
                 so->ids[k] = jo->pathways[k].id;
                 so->order[k] = k;
             }
+            so->listed = jo->nb_pathways;
             s->nb++;
             if ((ret = metrics_route(m, jo->steering.path, answer, so)) < 0) {
                 av_log(s, AV_LOG_ERROR, "cannot serve the steering manifest of %s/%s at %s: %s\n",
@@ -338,10 +341,11 @@ int steer_find(const Steer *s, int stream, int output)
     return -1;
 }
 
-void steer_set_order(Steer *s, int k, const int *order)
+void steer_set_order(Steer *s, int k, const int *order, int listed)
 {
     pthread_mutex_lock(&s->lock);
     memcpy(s->out[k].order, order, s->out[k].jo->nb_pathways * sizeof(*order));
+    s->out[k].listed = listed;
     pthread_mutex_unlock(&s->lock);
 }
 

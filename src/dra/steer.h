@@ -67,8 +67,8 @@ void steer_output(const Steer *s, int k, int *stream, int *output);
 int steer_find(const Steer *s, int stream, int output);
 
 /* The order players are told from now on: order[i] is the pathway (index
- * in the job's list) in place i. */
-void steer_set_order(Steer *s, int k, const int *order);
+ * in the job's list) in place i; the first `listed` are in the manifest. */
+void steer_set_order(Steer *s, int k, const int *order, int listed);
 void steer_get_order(Steer *s, int k, int *order);
 
 void steer_viewers(Steer *s, int k, int pathway, int64_t now_us, SteerViewers *v);

@@ -47,13 +47,14 @@ SteerChange steer_judge(SteerPathState *st, const SteerView *v, const SteerPolic
     return STEER_NONE;
 }
 
-void steer_order(const SteerPathState *st, int n, int *order)
+int steer_order(const SteerPathState *st, int n, int *order)
 {
-    int k = 0;
+    int k = 0, healthy;
 
     for (int i = 0; i < n; i++)
         if (!st[i].demoted)
             order[k++] = i;
+    healthy = k;
     /* the demoted: those whose viewer gets answers before those whose
      * viewer fails, each in the job's order (not by the risk, which moves a
      * little every tick: viewers would be sent back and forth) */
@@ -61,6 +62,7 @@ void steer_order(const SteerPathState *st, int n, int *order)
         for (int i = 0; i < n; i++)
             if (st[i].demoted && st[i].down == down)
                 order[k++] = i;
+    return healthy ? healthy : n;
 }
 
 void steer_pin_merge(const int *rules, int n, const int *pin, int npin, int *order)

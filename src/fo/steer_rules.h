@@ -19,10 +19,14 @@
  *
  * Pathways not demoted keep the operator's order (the job's list): viewers
  * are not moved between healthy CDNs because one measured a little
- * faster this tick. Demoted ones follow: those still answering first,
- * then those that fail, each in the job's order. Every
- * pathway stays listed: a player whose every other pathway fails still
- * has one to try.
+ * faster this tick. Demoted ones are left out of the manifest while a
+ * healthy one remains: hls.js (1.6.15) charges an error of a segment still
+ * loading from the pathway it left to the pathway it moved to, and goes
+ * back to the first other one listed, the failing one (measured:
+ * bench_steering, an edge whose bandwidth collapses). When every pathway
+ * is demoted, all are listed: those still answering first, then those
+ * that fail, each in the job's order: a player whose every pathway
+ * fails still has one to try.
  */
 #ifndef HS_FO_STEER_RULES_H
 #define HS_FO_STEER_RULES_H
@@ -72,8 +76,10 @@ SteerChange steer_judge(SteerPathState *st, const SteerView *v, const SteerPolic
                         int64_t now_us);
 
 /* The order from the pathways' memories: order[k] is the index of the
- * pathway in k-th place (n of them). */
-void steer_order(const SteerPathState *st, int n, int *order);
+ * pathway in k-th place (all n of them). Returns how many of them players
+ * are told of: the pathways not demoted, while there is one; every
+ * pathway when all are demoted. */
+int steer_order(const SteerPathState *st, int n, int *order);
 
 /* An order pinned by hand: the npin pathways of pin first, then the
  * others in the rules' order (rules, n). */

@@ -29,6 +29,7 @@ typedef struct SteerOutState {
     SteerPolicy sp;
     SteerPathState st[JOB_MAX_PATHWAYS];
     int order[JOB_MAX_PATHWAYS];  /* as told to the server */
+    int listed;                   /* ... the first this many in the manifest */
     int node[JOB_MAX_PATHWAYS];   /* the pathways' nodes in the graph, -1 none */
     int pin[JOB_MAX_PATHWAYS];    /* protected by FoSteer.lock */
     int npin;                     /* ... 0: the rules' order */
@@ -103,6 +104,7 @@ int fo_steer_alloc(FoSteer **pf, const Job *job, Ecg *g, Steer *server, EventLog
             o->node[p] = g ? ecg_find(g, &id) : -1;
             o->order[p] = p;
         }
+        o->listed = o->jo->nb_pathways;
     }
     *pf = f;
     return 0;
@@ -133,13 +135,18 @@ static SampleComp *find_edge(Sample *s, const char *stream, const char *name)
     return NULL;
 }
 
-static void order_text(const SteerOutState *o, const int *order, char *buf, size_t size)
+/* "cdn-b,cdn-c" and, when some are left out, " (cdn-a left out)". */
+static void order_text(const SteerOutState *o, const int *order, int listed, char *buf,
+                       size_t size)
 {
     AVBPrint bp;
 
     av_bprint_init_for_buffer(&bp, buf, size);
-    for (int i = 0; i < o->jo->nb_pathways; i++)
+    for (int i = 0; i < listed; i++)
         av_bprintf(&bp, "%s%s", i ? "," : "", o->jo->pathways[order[i]].id);
+    for (int i = listed; i < o->jo->nb_pathways; i++)
+        av_bprintf(&bp, "%s%s%s", i == listed ? " (" : ",", o->jo->pathways[order[i]].id,
+                   i == o->jo->nb_pathways - 1 ? " left out)" : "");
 }
 
 static void steer_one(FoSteer *f, SteerOutState *o, Sample *s, int64_t now)
@@ -147,7 +154,7 @@ static void steer_one(FoSteer *f, SteerOutState *o, Sample *s, int64_t now)
     const JobOutput *jo = o->jo;
     SampleComp *c[JOB_MAX_PATHWAYS];
     int rules[JOB_MAX_PATHWAYS], order[JOB_MAX_PATHWAYS], pin[JOB_MAX_PATHWAYS];
-    int n = jo->nb_pathways, npin;
+    int n = jo->nb_pathways, npin, listed;
     char why[512] = "", was[256], now_order[256];
     AVBPrint bp;
 
@@ -181,33 +188,37 @@ static void steer_one(FoSteer *f, SteerOutState *o, Sample *s, int64_t now)
             av_bprintf(&bp, "%s%s promoted: healthy for %.0f s (risk %.2f)", why[0] ? "; " : "",
                        jo->pathways[p].id, o->sp.promote_after_us / 1e6, v.risk);
     }
-    steer_order(o->st, n, rules);
+    listed = steer_order(o->st, n, rules);
     pthread_mutex_lock(&f->lock);
     npin = o->npin;
     memcpy(pin, o->pin, sizeof(pin));
     pthread_mutex_unlock(&f->lock);
-    if (npin)
+    if (npin) {                   /* by hand: every pathway, as pinned */
         steer_pin_merge(rules, n, pin, npin, order);
-    else
+        listed = n;
+    } else {
         memcpy(order, rules, n * sizeof(*order));
+    }
 
-    if (memcmp(order, o->order, n * sizeof(*order)) || !!npin != o->told_pinned) {
+    if (memcmp(order, o->order, n * sizeof(*order)) || listed != o->listed ||
+        !!npin != o->told_pinned) {
         char comp[128];
-        order_text(o, o->order, was, sizeof(was));
-        order_text(o, order, now_order, sizeof(now_order));
+        order_text(o, o->order, o->listed, was, sizeof(was));
+        order_text(o, order, listed, now_order, sizeof(now_order));
         snprintf(comp, sizeof(comp), "out:%s", jo->name);
         evlog_emit(f->events, o->js->name, comp, EV_STEER, 0,
                    "steering: PATHWAY-PRIORITY %s (was %s)%s%s%s", now_order, was,
                    npin ? ", pinned by hand" : o->told_pinned ? ", given back to the rules" : "",
                    why[0] ? ": " : "", why);
         memcpy(o->order, order, n * sizeof(*order));
+        o->listed = listed;
         o->told_pinned = !!npin;
-        steer_set_order(f->server, o->k, order);
+        steer_set_order(f->server, o->k, order, listed);
     } else if (why[0]) {
         char comp[128];
         snprintf(comp, sizeof(comp), "out:%s", jo->name);
         evlog_emit(f->events, o->js->name, comp, EV_INFO, 0, "steering: %s (order %s kept%s)",
-                   why, (order_text(o, order, now_order, sizeof(now_order)), now_order),
+                   why, (order_text(o, order, listed, now_order, sizeof(now_order)), now_order),
                    npin ? ": pinned by hand" : "");
     }
 

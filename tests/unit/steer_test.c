@@ -46,7 +46,8 @@ static void test_demote_on_risk_then_promote(void)
     CU_ASSERT(order[0] == 0 && order[1] == 1 && order[2] == 2);
     CU_ASSERT_EQUAL(steer_judge(&st[0], &(SteerView){ .known = 1, .up = 1, .risk = 0.95f },
                                 &policy, t += S(1)), STEER_DEMOTED_RISK);
-    steer_order(st, 3, order);
+    /* the demoted one last, and left out of the manifest */
+    CU_ASSERT_EQUAL(steer_order(st, 3, order), 2);
     CU_ASSERT(order[0] == 1 && order[1] == 2 && order[2] == 0);
     /* healthy again: not promoted before promote_after (30 s from its
      * first healthy tick) */
@@ -58,7 +59,7 @@ static void test_demote_on_risk_then_promote(void)
         SteerView v = up(0.2f);
         CU_ASSERT_EQUAL(steer_judge(&st[0], &v, &policy, t += S(1)), STEER_PROMOTED);
     }
-    steer_order(st, 3, order);
+    CU_ASSERT_EQUAL(steer_order(st, 3, order), 3);
     CU_ASSERT(order[0] == 0 && order[1] == 1 && order[2] == 2);
 }
 
@@ -90,7 +91,7 @@ static void test_all_demoted(void)
                              { .demoted = 1, .last_risk = 0.85f } };
     int order[3];
 
-    steer_order(st, 3, order);
+    CU_ASSERT_EQUAL(steer_order(st, 3, order), 3);   /* all listed */
     CU_ASSERT(order[0] == 0 && order[1] == 2 && order[2] == 1);
     st[0].last_risk = 0.8f;
     st[2].last_risk = 0.95f;
