@@ -22,7 +22,6 @@ SteerChange steer_judge(SteerPathState *st, const SteerView *v, const SteerPolic
 
     if (!v->known)
         return STEER_NONE;
-    st->last_risk = v->up ? v->risk : 1;
     st->down = !v->up;
     st->above = v->up && v->risk > p->demote_above ? st->above + 1 : 0;
     good = v->up && v->risk >= 0 && v->risk < p->promote_below;
@@ -33,7 +32,6 @@ SteerChange steer_judge(SteerPathState *st, const SteerView *v, const SteerPolic
     if (!st->demoted) {
         if (!v->up || st->above >= p->confirm_ticks) {
             st->demoted = 1;
-            st->demoted_at = now_us;
             st->good_since = 0;
             return v->up ? STEER_DEMOTED_RISK : STEER_DEMOTED_DOWN;
         }

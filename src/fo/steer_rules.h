@@ -53,9 +53,7 @@ typedef struct SteerView {
 typedef struct SteerPathState {
     int above;                    /* ticks in a row above demote_above */
     int demoted;
-    int64_t demoted_at;
     int64_t good_since;           /* up and below promote_below since; 0 not */
-    float last_risk;
     int down;                     /* its viewer failed at the last report */
 } SteerPathState;
 

@@ -84,19 +84,19 @@ static void test_down_and_hysteresis(void)
 }
 
 /* Every pathway demoted: those answering first, a failed one last, in the
- * job's order whatever their risks (which move every tick). */
+ * job's order whatever their risks (which move every tick: the order keeps
+ * no risk to go by). */
 static void test_all_demoted(void)
 {
-    SteerPathState st[3] = { { .demoted = 1, .last_risk = 0.9f }, { .demoted = 1, .last_risk = 1, .down = 1 },
-                             { .demoted = 1, .last_risk = 0.85f } };
+    SteerPathState st[3] = { { .demoted = 1 }, { .demoted = 1, .down = 1 }, { .demoted = 1 } };
     int order[3];
 
     CU_ASSERT_EQUAL(steer_order(st, 3, order), 3);   /* all listed */
     CU_ASSERT(order[0] == 0 && order[1] == 2 && order[2] == 1);
-    st[0].last_risk = 0.8f;
-    st[2].last_risk = 0.95f;
+    st[1].down = 0;
+    st[0].down = 1;
     steer_order(st, 3, order);
-    CU_ASSERT(order[0] == 0 && order[1] == 2 && order[2] == 1);
+    CU_ASSERT(order[0] == 1 && order[1] == 2 && order[2] == 0);
 }
 
 static void test_pin_merge(void)
