@@ -32,6 +32,7 @@ typedef struct Viewer {
     AgentEdge *a;
     int st, o, p;
     int dash;
+    const char *base;            /* the pathway's (job.h); may hold a token */
     char *playlist_url;          /* may hold a token: never logged as is */
     char shown[256];             /* the same, redacted */
     pthread_t thread;
@@ -120,25 +121,6 @@ static int64_t fetch(Viewer *w, const char *url, int64_t max, AVBPrint *body)
     return ret < 0 ? ret : got;
 }
 
-/* url of a segment: as written when absolute, else against the playlist's. */
-static char *resolve(const char *playlist, const char *uri)
-{
-    const char *q, *slash;
-
-    if (strstr(uri, "://"))
-        return av_strdup(uri);
-    if (uri[0] == '/') {
-        const char *host = strstr(playlist, "://");
-        const char *path = host ? strchr(host + 3, '/') : NULL;
-        int n = path ? (int)(path - playlist) : (int)strlen(playlist);
-        return av_asprintf("%.*s%s", n, playlist, uri);
-    }
-    q = playlist + strcspn(playlist, "?#");
-    for (slash = q; slash > playlist && slash[-1] != '/'; slash--)
-        ;
-    return av_asprintf("%.*s%s", (int)(slash - playlist), playlist, uri);
-}
-
 static int status_class(int64_t ret)
 {
     int c = delivery_http_class((int)ret);
@@ -157,6 +139,7 @@ static void probe(Viewer *w)
     int64_t t0 = av_gettime_relative(), t1, t2, ret, seg = -1;
     char why[200] = "";
     char *url = NULL;
+    AVBPrint seg_url;
     int cls;
 
     pthread_mutex_lock(&a->lock);
@@ -180,7 +163,13 @@ static void probe(Viewer *w)
     cls = status_class(ret == AVERROR_INVALIDDATA ? 0 : ret);
     t2 = t1;
     if (ret >= 0) {
-        if (!(url = resolve(w->playlist_url, nw.uri))) {
+        /* the playlist (the MPD) lies in the pathway's base directory */
+        av_bprint_init(&seg_url, 0, AV_BPRINT_SIZE_UNLIMITED);
+        if (pathway_resolve(nw.uri, w->base, &seg_url) < 0)
+            av_bprint_finalize(&seg_url, NULL);
+        else
+            av_bprint_finalize(&seg_url, &url);
+        if (!url) {
             ret = AVERROR(ENOMEM);
         } else {
             w->deadline_us = t1 + timeout;
@@ -319,7 +308,8 @@ int agent_edge_alloc(AgentEdge **pa, const Job *job, Pipeline **pl, int64_t peri
             const JobOutput *jo = &job->streams[s].outputs[o];
             for (int p = 0; p < jo->nb_pathways; p++) {
                 Viewer *w = &a->w[a->nb++];
-                *w = (Viewer){ .a = a, .st = s, .o = o, .p = p, .v = { .seq = -1 } };
+                *w = (Viewer){ .a = a, .st = s, .o = o, .p = p, .base = jo->pathways[p].base,
+                               .v = { .seq = -1 } };
                 if (!(w->playlist_url = playlist_url(&job->streams[s], jo, &jo->pathways[p],
                                                      &w->dash))) {
                     agent_edge_free(&a);

@@ -208,6 +208,12 @@ static void resolve_uri(AVBPrint *out, const char *u, size_t n, const char *base
         av_bprintf(out, "%c%s", memchr(u, '?', n) ? '&' : '?', q + 1);
 }
 
+int pathway_resolve(const char *uri, const char *base, AVBPrint *out)
+{
+    resolve_uri(out, uri, strlen(uri), base);
+    return done(out);
+}
+
 /* ---- HLS multivariant playlist --------------------------------------- */
 
 enum HlsLine {

@@ -142,6 +142,12 @@ int pathway_mpd_newest(const char *text, size_t len, PlaylistNewest *nw);
  */
 int pathway_mpd_live_delay(const char *in, size_t len, double segments, AVBPrint *out);
 
+/* uri, from a playlist or MPD read through a pathway, as a URL: kept when
+ * absolute ("scheme:" or "//host"), else resolved against base (a
+ * pathway base, pathway_base_valid), whose query it takes along.
+ * Appended to out; 0 or AVERROR(ENOMEM). */
+int pathway_resolve(const char *uri, const char *base, AVBPrint *out);
+
 /* 1 when id is a legal pathway id: 1..PATHWAY_ID_MAX characters of
  * [a-z], [A-Z], [0-9], '.', '-', '_' (the HLS steering spec's rule; DASH
  * serviceLocation is any string, so the stricter rule serves both). */
