@@ -845,6 +845,13 @@ static json_t *node_json(Ecg *g, int i, int64_t now)
         put(o, "priority", v.fig.priority > 0 ? json_integer(v.fig.priority) : json_null());
         put(o, "pinned", json_boolean(v.fig.pinned));
     }
+    if (g->nodes[i].id.kind == COMP_OUTPUT && g->nodes[i].stage) {
+        /* the output's own continuity (plane/continuity.h): what a drill checks */
+        OutputStats os;
+        output_stats((Output *)g->nodes[i].stage, &os);
+        put(o, "frames", json_integer(os.frames));
+        put(o, "frames_lost", json_integer(os.frames_lost));
+    }
     put(o, "heartbeat_age_ms", v.st.last_progress_us ?
         json_integer((now - v.st.last_progress_us) / 1000) : json_null());
     put(o, "busy_ms", v.st.busy_since_us ?

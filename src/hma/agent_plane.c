@@ -290,6 +290,7 @@ static void sample_outputs(AgentPlane *a, Sample *s, double dt, ThreadCpuFn cpu,
         if (os.budget_us > 0)
             sample_set(c, OM_BUDGET_USED, FFMAX(os.waited_us, 0) / (double)os.budget_us);
         sample_set(c, OM_BUSY_SECONDS, os.busy_us / 1e6);
+        sample_set(c, OM_FRAMES_LOST, os.frames_lost);
         sample_set(c, OM_ERRORS, os.errors);
         sample_set(c, OM_RECONNECTS, os.reconnects);
         snprintf(comp, sizeof(comp), "out:%s", js->outputs[o].name);

@@ -121,6 +121,7 @@ static const MetricDef output_metrics[OM_NB] = {
     [OM_FS_TIME_TO_FULL]   = { "hotspare_output_filesystem_time_to_full_seconds", G, "time until the output's filesystem is full at its fill rate; absent when not filling" },
     [OM_BUDGET_USED]       = { "hotspare_output_latency_budget_used_ratio", G, "how long the latest packet it wrote had waited for it, over the stream's latency budget (at 1 the output has failed); absent without a budget" },
     [OM_BUSY_SECONDS]      = { "hotspare_output_busy_seconds_total", C, "time the output's threads spent on packets (writing them), not waiting for one: near 1 s a second it cannot keep up" },
+    [OM_FRAMES_LOST]       = { "hotspare_output_frames_lost_total", C, "video frames of the output's timeline that no destination wrote (a gap across a switch, frames dropped before or in it), all renditions" },
 };
 
 static const MetricDef edge_metrics[XM_NB] = {

@@ -179,6 +179,8 @@ enum OutputMetric {
                                 the stream's latency budget (1: it fails);
                                 absent without a budget */
     OM_BUSY_SECONDS,         /* time its threads spent on packets, counter */
+    OM_FRAMES_LOST,          /* video frames of its timeline no destination
+                                wrote (plane/continuity.h), counter */
     OM_NB
 };
 

@@ -568,7 +568,7 @@ static int stall(Mux *m, int64_t us)
 static int write_packet(Mux *m, AVPacket *pkt, int index)
 {
     MuxIn *in = &m->in[index];
-    int64_t t_us, waited;
+    int64_t t_us, dts_us, waited;
     void *stamp = pkt->opaque;   /* its arrival (mux_stamp_arrival) */
     int ret = 0;
 
@@ -606,6 +606,7 @@ static int write_packet(Mux *m, AVPacket *pkt, int index)
         av_freep(&in->new_extradata);
     }
     atomic_store(&m->last_pts_us, t_us);
+    dts_us = pkt->dts != AV_NOPTS_VALUE ? av_rescale_q(pkt->dts, pkt->time_base, AV_TIME_BASE_Q) : t_us;
     for (int i = 0; i < in->nb_streams && ret >= 0; i++) {
         AVStream *st = m->oc->streams[in->streams[i]];
         AVPacket *p = i == in->nb_streams - 1 ? pkt : av_packet_clone(pkt);
@@ -649,6 +650,11 @@ static int write_packet(Mux *m, AVPacket *pkt, int index)
             atomic_store(&m->first_write_us, t0);
     }
     av_packet_free(&pkt);
+    if (ret >= 0 && !in->is_audio) {
+        AVRational fr = in->sp->frame_rate;
+        continuity_written(m->cfg.continuity, index, dts_us,
+                           fr.num > 0 && fr.den > 0 ? av_rescale(1000000, fr.den, fr.num) : 0);
+    }
     if (ret >= 0 && m->delivery)
         ret = delivery_error(m->delivery, NULL, 0);   /* a segment closed above */
     if (ret >= 0 && (ret = confirm_written(m, t_us, av_gettime_relative())) < 0)

@@ -34,6 +34,7 @@
 #include <libavutil/dict.h>
 
 #include "core/event.h"
+#include "plane/continuity.h"
 #include "plane/fault.h"
 #include "job/job.h"
 #include "plane/params.h"
@@ -78,6 +79,8 @@ typedef struct MuxConfig {
                                     segment number of the playlists written
                                     is published (pathway_io.h); not owned */
     _Atomic int64_t *segment_ms; /* ... and its target duration */
+    Continuity *continuity;      /* the output's timeline: every video packet
+                                    written is reported; not owned, may be NULL */
     FaultPoint *faults;          /* the instance's injected faults, or NULL;
                                     not owned, used by the mux thread only,
                                     kept by the owner across muxers so that a

@@ -117,6 +117,8 @@ struct Output {
     OutInput *inputs;
     int nb_inputs;
     FaultPoint drills;           /* actions named "out:NAME" */
+    Continuity *cont;            /* frames lost from the timeline; its
+                                    muxers report to it */
 
     /* Output thread only. */
     Inst inst[OUT_MAX_INSTANCES];
@@ -317,6 +319,7 @@ static void inst_setup(Output *out, int i, const char *url, AVDictionary *option
     d->stall_timeout_us = stall_timeout_us;
     d->send_buffer = send_buffer;
     fault_point_init(&d->faults, out->js, d->component);
+    fault_point_report(&d->faults, out->st.events, out->js->name);
 }
 
 /* Starts a muxer for inst with the parameters that hold at the cache's
@@ -331,6 +334,7 @@ static int inst_open(Output *out, Inst *in, int at_cache_start)
         .stall_timeout_us = in->stall_timeout_us, .send_buffer = in->send_buffer,
         .hls_start_number = -1, .ts_shift_us = out->ts_shift_us, .clock = out->clock,
         .events = out->st.events, .faults = &in->faults, .wake = out->in,
+        .continuity = out->cont,
     };
     int64_t upto = at_cache_start ? out->cache.first : out->cache.end;
     int ret;
@@ -1233,7 +1237,7 @@ int output_alloc(Output **pout, const JobStream *js, const JobOutput *jo, int ha
     }
     out->inputs = av_calloc(out->nb_inputs, sizeof(*out->inputs));
     out->cache.e = av_calloc(OUT_CACHE_MAX, sizeof(*out->cache.e));
-    if (!out->inputs || !out->cache.e) {
+    if (!out->inputs || !out->cache.e || continuity_alloc(&out->cont, out->nb_inputs) < 0) {
         out->nb_inputs = out->inputs ? out->nb_inputs : 0;
         output_free(&out);
         return AVERROR(ENOMEM);
@@ -1278,6 +1282,7 @@ void output_free(Output **pout)
     for (int i = 0; i < out->nb_inputs; i++)
         params_free(&out->inputs[i].sp);
     av_freep(&out->inputs);
+    continuity_free(&out->cont);
     av_freep(pout);
 }
 
@@ -1316,4 +1321,5 @@ void output_stats(Output *out, OutputStats *s)
     s->waited_us = atomic_load(&out->waited_us);
     s->budget_us = atomic_load(&out->budget_us);
     s->busy_us = atomic_load(&out->pub_busy_us);
+    continuity_totals(out->cont, &s->frames, &s->frames_lost);
 }

@@ -71,6 +71,9 @@ typedef struct OutputStats {
     int64_t budget_us;           /* the stream's latency budget, 0: none */
     int64_t busy_us;             /* time its destinations' threads spent on
                                     packets, all destinations */
+    int64_t frames;              /* video frames of the timeline written, all
+                                    renditions (plane/continuity.h) */
+    int64_t frames_lost;         /* ... and those no destination wrote */
 } OutputStats;
 
 /* The longest write since the previous call (0: none): the per-tick max

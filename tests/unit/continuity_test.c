@@ -1,0 +1,159 @@
+/*
+ * continuity_test.c: an output's count of frames lost (plane/continuity.c)
+ * on synthetic decoding times: a steady timeline, gaps of every size, a
+ * backup replaying what its predecessor wrote, B-frame timestamps, timing
+ * jitter, an unknown frame rate, and several muxer threads at once.
+ */
+#include <pthread.h>
+#include <stdint.h>
+
+#include <CUnit/Basic.h>
+
+#include "plane/continuity.h"
+
+#define F 40000                  /* 25 fps, in microseconds */
+
+static void test_steady(void)
+{
+    ContTrack t;
+
+    cont_track_init(&t);
+    for (int i = 0; i < 250; i++)
+        CU_ASSERT_EQUAL(cont_track_written(&t, 1000000 + (int64_t)i * F, F), 0);
+    CU_ASSERT_EQUAL(t.frames, 250);
+    CU_ASSERT_EQUAL(t.lost, 0);
+}
+
+static void test_gaps(void)
+{
+    ContTrack t;
+
+    cont_track_init(&t);
+    cont_track_written(&t, 0, F);
+    CU_ASSERT_EQUAL(cont_track_written(&t, 2 * F, F), 1);      /* one missing */
+    CU_ASSERT_EQUAL(cont_track_written(&t, 12 * F, F), 9);     /* nine */
+    CU_ASSERT_EQUAL(cont_track_written(&t, 13 * F, F), 0);
+    CU_ASSERT_EQUAL(t.lost, 10);
+    CU_ASSERT_EQUAL(t.frames, 4);
+}
+
+/* A backup starts from the keyframe before the front: the replayed
+ * frames were written already and cost nothing; so do the old
+ * destination's last packets while it drains. */
+static void test_replay(void)
+{
+    ContTrack t;
+
+    cont_track_init(&t);
+    for (int i = 0; i <= 30; i++)
+        cont_track_written(&t, (int64_t)i * F, F);
+    for (int i = 25; i <= 40; i++)                 /* the backup, from the GOP */
+        CU_ASSERT_EQUAL(cont_track_written(&t, (int64_t)i * F, F), 0);
+    CU_ASSERT_EQUAL(cont_track_written(&t, 35 * F, F), 0);      /* the old one, late */
+    CU_ASSERT_EQUAL(t.lost, 0);
+    CU_ASSERT_EQUAL(t.frames, 41);
+    /* a backup that could only start after a hole */
+    CU_ASSERT_EQUAL(cont_track_written(&t, 46 * F, F), 5);
+}
+
+/* Time bases that cannot hold a frame exactly (90 kHz at 30000/1001,
+ * milliseconds at 30 fps) jitter by a tick: never a loss. */
+static void test_jitter(void)
+{
+    ContTrack t;
+    int64_t f = 33367;           /* 30000/1001 fps */
+
+    cont_track_init(&t);
+    for (int i = 0; i < 300; i++)
+        cont_track_written(&t, i * 33366 + (i % 3 == 0) * 1000, f);
+    CU_ASSERT_EQUAL(t.lost, 0);
+    cont_track_init(&t);
+    for (int i = 0; i < 300; i++)
+        cont_track_written(&t, (int64_t)i * 100000 / 3 / 1000 * 1000, 33333);
+    CU_ASSERT_EQUAL(t.lost, 0);
+}
+
+/* Without a frame rate the smallest step seen is the frame. */
+static void test_learned_step(void)
+{
+    ContTrack t;
+
+    cont_track_init(&t);
+    cont_track_written(&t, 0, 0);
+    cont_track_written(&t, F, 0);
+    CU_ASSERT_EQUAL(cont_track_written(&t, 4 * F, 0), 2);
+    CU_ASSERT_EQUAL(t.step_us, F);
+    CU_ASSERT_EQUAL(cont_track_written(&t, 5 * F, 0), 0);
+}
+
+typedef struct Writer {
+    Continuity *c;
+    int from, to;
+} Writer;
+
+static void *writer(void *arg)
+{
+    Writer *w = arg;
+
+    for (int i = w->from; i < w->to; i++)
+        continuity_written(w->c, 0, (int64_t)i * F, F);
+    return NULL;
+}
+
+/* Two destinations write overlapping stretches from their own threads; the
+ * counts stay exact. Index out of range and audio are not counted. */
+static void test_threads(void)
+{
+    Continuity *c = NULL;
+    pthread_t th[2];
+    Writer w[2];
+    int64_t frames, lost;
+
+    CU_ASSERT_EQUAL(continuity_alloc(&c, 2), 0);
+    continuity_written(c, 0, 0, F);
+    w[0] = (Writer){ c, 1, 20000 };
+    w[1] = (Writer){ c, 1, 20000 };
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, writer, &w[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    continuity_written(c, 5, 0, F);
+    continuity_written(c, -1, 0, F);
+    continuity_totals(c, &frames, &lost);
+    /* racing writers: the front moves on each frame once; a writer that
+     * comes second finds its frame written */
+    CU_ASSERT_EQUAL(lost, 0);
+    CU_ASSERT(frames >= 2 && frames <= 20000);
+    continuity_written(c, 1, 0, F);
+    continuity_written(c, 1, 3 * F, F);
+    continuity_totals(c, &frames, &lost);
+    CU_ASSERT_EQUAL(lost, 2);
+    continuity_free(&c);
+    continuity_free(&c);         /* NULL-safe */
+    CU_ASSERT_PTR_NULL(c);
+}
+
+int main(void)
+{
+    CU_pSuite s;
+    int failures;
+
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    s = CU_add_suite("continuity", NULL, NULL);
+    if (!s ||
+        !CU_add_test(s, "steady", test_steady) ||
+        !CU_add_test(s, "gaps", test_gaps) ||
+        !CU_add_test(s, "replay", test_replay) ||
+        !CU_add_test(s, "jitter", test_jitter) ||
+        !CU_add_test(s, "learned step", test_learned_step) ||
+        !CU_add_test(s, "threads", test_threads)) {
+        CU_cleanup_registry();
+        return 1;
+    }
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    failures = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failures;
+}
