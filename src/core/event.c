@@ -44,6 +44,7 @@ static const char *const kind_names[NB_KINDS] = {
     [EV_RISK]          = "risk",
     [EV_AVERTED]       = "averted",
     [EV_STEER]         = "steer",
+    [EV_FAULT]         = "fault",
 };
 
 const char *evlog_kind_name(EventKind kind)

@@ -33,6 +33,8 @@ typedef enum EventKind {
                         ticks before are not labelled healthy (dataset.h) */
     EV_STEER,        /* the order in which viewers are steered to an
                         output's CDN pathways changed (fo/steering.h) */
+    EV_FAULT,        /* a fault of the job's faults: struck (plane/fault.h):
+                        what a drill measures detection from */
     EV_NB_KINDS
 } EventKind;
 

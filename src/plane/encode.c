@@ -1388,12 +1388,14 @@ int enc_alloc(Encoder **penc, const JobStream *js, const JobRendition *jr,
     enc->nb_inst = jr && jr->backup ? 2 : 1;
     snprintf(enc->inst[0].component, sizeof(enc->inst[0].component), "%s", comp);
     fault_point_init(&enc->inst[0].faults, js, comp);
+    fault_point_report(&enc->inst[0].faults, events, js->name);
     if (jr) {
         enc->inst[0].vcfg = (CodecVideoConfig){ jr, jr->encoder, jr->options, jr->device, jr->bitrate };
         if (jr->backup) {
             const JobEncoderBackup *b = jr->backup;
             snprintf(enc->inst[1].component, sizeof(enc->inst[1].component), "%s.backup", comp);
             fault_point_init(&enc->inst[1].faults, js, enc->inst[1].component);
+            fault_point_report(&enc->inst[1].faults, events, js->name);
             enc->inst[1].vcfg = (CodecVideoConfig){ jr, b->encoder, b->options, b->device,
                                                     b->bitrate ? b->bitrate : jr->bitrate };
         }

@@ -3,11 +3,14 @@
  */
 #include <string.h>
 
+#include <libavutil/avstring.h>
+
 #include "plane/fault.h"
 
 int fault_point_init(FaultPoint *fp, const JobStream *js, const char *component)
 {
     memset(fp, 0, sizeof(*fp));
+    av_strlcpy(fp->component, component, sizeof(fp->component));
     fp->rng = 2463534242u;
     for (const char *c = component; *c; c++)
         fp->rng = fp->rng * 31 + (unsigned char)*c;
@@ -15,6 +18,30 @@ int fault_point_init(FaultPoint *fp, const JobStream *js, const char *component)
         if (js->faults[i].component && !strcmp(js->faults[i].component, component))
             fp->faults[fp->nb++] = &js->faults[i];
     return fp->nb;
+}
+
+void fault_point_report(FaultPoint *fp, EventLog *events, const char *stream)
+{
+    fp->events = events;
+    fp->stream = stream;
+}
+
+static const char *const fault_names[] = {
+    [JOB_FAULT_ERROR] = "error", [JOB_FAULT_STALL] = "stall", [JOB_FAULT_SLOW] = "slow",
+    [JOB_FAULT_DROP] = "drop", [JOB_FAULT_CLOSE] = "close", [JOB_FAULT_HANG] = "hang",
+};
+
+static void struck(const FaultPoint *fp, const JobFault *f, int64_t t_us)
+{
+    if (!fp->events)
+        return;
+    if (f->duration_us)
+        evlog_emit(fp->events, fp->stream, fp->component, EV_FAULT, 0,
+                   "injected fault %s for %.0f ms at media time %.3f s", fault_names[f->kind],
+                   f->duration_us / 1e3, t_us / 1e6);
+    else
+        evlog_emit(fp->events, fp->stream, fp->component, EV_FAULT, 0,
+                   "injected fault %s at media time %.3f s", fault_names[f->kind], t_us / 1e6);
 }
 
 static int is_action(JobFaultKind k)
@@ -55,6 +82,7 @@ FaultEffect fault_poll(FaultPoint *fp, int64_t t_us)
             /* one-shot: each occurrence fires at the first item at or after it */
             while (fp->fired[i] < f->count && t_us >= occurrence(f, fp->fired[i])) {
                 fp->fired[i]++;
+                struck(fp, f, t_us);
                 if (f->kind == JOB_FAULT_ERROR)
                     e.error = 1;
                 else if (f->kind == JOB_FAULT_CLOSE)
@@ -71,6 +99,10 @@ FaultEffect fault_poll(FaultPoint *fp, int64_t t_us)
                 int64_t start = occurrence(f, n);
                 if (t_us < start || t_us >= start + f->duration_us)
                     continue;
+                if (fp->begun[i] <= n) {
+                    fp->begun[i] = n + 1;
+                    struck(fp, f, t_us);
+                }
                 if (f->kind == JOB_FAULT_SLOW) {
                     /* the ramp: 0 extra at the start, ramp_us at the end */
                     e.delay_us += f->ramp_us * (t_us - start) / f->duration_us;

@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 
+#include "core/event.h"
 #include "job/job.h"
 
 #define FAULT_MAX_PER_POINT 32
@@ -25,7 +26,11 @@ typedef struct FaultPoint {
     const JobFault *faults[FAULT_MAX_PER_POINT];
     int nb;
     int fired[FAULT_MAX_PER_POINT];   /* occurrences already delivered */
+    int begun[FAULT_MAX_PER_POINT];   /* slow, drop: windows begun (reported) */
     uint32_t rng;                     /* for drop: deterministic per point */
+    char component[64];
+    EventLog *events;                 /* fault_point_report; not owned */
+    const char *stream;
 } FaultPoint;
 
 /* What the faults say for one item at a media time. */
@@ -44,6 +49,11 @@ typedef struct FaultEffect {
  * caller: the job parser does not limit them). Returns how many were
  * selected. */
 int fault_point_init(FaultPoint *fp, const JobStream *js, const char *component);
+
+/* Each fault, as it strikes (a one-shot's item, a window's first), is an
+ * event (EV_FAULT) of stream's component: what a drill measures detection
+ * from. events, stream: not owned, outlive the point; events may be NULL. */
+void fault_point_report(FaultPoint *fp, EventLog *events, const char *stream);
 
 /*
  * The effect on an item at media time t_us (stream timeline). One-shot

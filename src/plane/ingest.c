@@ -430,6 +430,7 @@ int ingest_alloc(Ingest **pin, const IngestConfig *cfg)
     atomic_init(&in->cut, cfg->held);
     dl_init(&in->dl, &in->cut);
     fault_point_init(&in->faults, cfg->js, cfg->component);
+    fault_point_report(&in->faults, cfg->events, cfg->js->name);
     *pin = in;
     return 0;
 }
