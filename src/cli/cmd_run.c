@@ -28,6 +28,7 @@
 #include "job/job.h"
 #include "core/log.h"
 #include "cli/progress.h"
+#include "cli/run_report.h"
 
 /* How often the loop looks at the streams, and reports progress
  * (ffmpeg's -stats_period default). */
@@ -122,16 +123,24 @@ static int steer_pin(void *opaque, const char *stream, const char *output,
     return fo_steer_pin(opaque, stream, output, ids, n, why, why_size);
 }
 
-static int run_job(const Job *job, const char *progress_path, const char *events_path)
+/* What the command line asks of a run besides the job. */
+typedef struct RunOpts {
+    const char *progress_path;
+    const char *events_path;
+    const char *report_path;      /* --report: JSON at the end */
+} RunOpts;
+
+static int run_job(const Job *job, const RunOpts *o)
 {
+    const char *progress_path = o->progress_path, *events_path = o->events_path;
     Ecg *g = NULL;
     Control *ctl = NULL;
     EventLog *events = NULL;
     Progress *pg = NULL;
     Tick *tick = NULL;
     ControlHooks hooks = { .stop = on_ctl_stop };
-    int64_t start, last_report = 0, stop_at = 0;
-    int ret, failed = 0, nb = job->nb_streams;
+    int64_t start = av_gettime_relative(), last_report = 0, stop_at = 0;
+    int ret, code, failed = 0, nb = job->nb_streams;
 
     ret = evlog_alloc(&events, events_path);
     if (ret < 0) {
@@ -201,6 +210,11 @@ static int run_job(const Job *job, const char *progress_path, const char *events
     tick_run(tick, av_gettime_relative(), 1);
     tick_stop(tick);
     ret = 0;
+    if (o->report_path) {
+        code = atomic_load(&signals_received) || atomic_load(&ctl_stopped) ? HS_EXIT_SIGNAL :
+               failed ? HS_EXIT_FAILED : HS_EXIT_OK;
+        run_report_write(o->report_path, g, job->path, code, av_gettime_relative() - start);
+    }
 
 end:
     /* the control thread reads the graph: it ends first */
@@ -230,11 +244,13 @@ static int run_exec(int argc, char **argv)
         CMD_COMMON_LONGOPTS,
         { "progress", required_argument, 0, 'p' },
         { "events",   required_argument, 0, 'e' },
+        { "report",   required_argument, 0, 'r' },
+        { "fast",     no_argument,       0, 'f' },
         { 0, 0, 0, 0 },
     };
-    const char *progress_path = NULL, *events_path = NULL;
+    RunOpts o = { 0 };
     Job *job = NULL;
-    int c, ret;
+    int c, ret, fast = 0;
 
     while ((c = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS "p:e:", longopts, NULL)) != -1) {
         switch (c) {
@@ -242,10 +258,16 @@ static int run_exec(int argc, char **argv)
             cmd_print_help(&cmd_run_entry);
             return HS_EXIT_OK;
         case 'p':
-            progress_path = optarg;
+            o.progress_path = optarg;
             break;
         case 'e':
-            events_path = optarg;
+            o.events_path = optarg;
+            break;
+        case 'r':
+            o.report_path = optarg;
+            break;
+        case 'f':
+            fast = 1;
             break;
         default:
             if (cmd_common_option(c, optarg) <= 0)
@@ -257,20 +279,27 @@ static int run_exec(int argc, char **argv)
 
     if ((ret = cmd_load_job(argv[optind], &job)))
         return ret;
-    ret = run_job(job, progress_path, events_path);
+    if (fast)
+        av_log(NULL, AV_LOG_INFO, "--fast: %d of %d stream%s read unpaced\n", job_unpace(job),
+               job->nb_streams, job->nb_streams == 1 ? "" : "s");
+    ret = run_job(job, &o);
     job_free(&job);
     return ret;
 }
 
 const CmdEntry cmd_run_entry = {
     .name    = "run",
-    .usage   = "[--progress FILE|-] [--events FILE] JOB.yaml",
+    .usage   = "[--progress FILE|-] [--events FILE] [--report FILE] [--fast] JOB.yaml",
     .summary = "run a job until its streams end, its duration passes, or SIGINT/SIGTERM",
     .help    = "Options:\n"
                "  --progress FILE|-   write ffmpeg-compatible progress blocks (key=value, one\n"
                "                      block per stream every 0.5 s, opened by stream=NAME)\n"
                "  --events FILE       append component events (failures, starts, ends) as\n"
-               "                      JSON lines\n\n"
+               "                      JSON lines\n"
+               "  --report FILE       at the end, write what the run did as JSON: per output\n"
+               "                      the frames of its timeline written and lost, switches\n"
+               "  --fast              read file and lavfi inputs unpaced, not at their native\n"
+               "                      rate (drills: the same faults at the same frames, sooner)\n\n"
                "The first SIGINT/SIGTERM stops the inputs and lets every output finish\n"
                "(trailers written, HLS playlists closed); a second one exits at once.\n"
                "The run serves a control socket for hotspare ctl (supervisor: { control:\n"

@@ -1254,6 +1254,63 @@ static void load_supervisor(Loader *ld, const yaml_node_t *root, JobSupervisor *
         ld->sv_standby_mode = jy_map_get(ld, map, "standby_mode");
 }
 
+/* FNV-1a over what a node says: its structure and scalars, not its
+ * comments, layout or quoting. Aliases are followed (depth-bounded: the
+ * loader's nesting limit applies to what it reads, this to what an alias
+ * makes of it). */
+#define DIGEST_MAX_DEPTH 128
+
+static uint64_t digest_bytes(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
+static uint64_t digest_node(Loader *ld, const yaml_node_t *n, uint64_t h, int depth)
+{
+    static const char open_map = '{', close_map = '}', open_seq = '[', close_seq = ']', sep = 0;
+
+    if (!n || depth > DIGEST_MAX_DEPTH)
+        return digest_bytes(h, "?", 1);
+    switch (n->type) {
+    case YAML_SCALAR_NODE:
+        h = digest_bytes(h, n->data.scalar.value, n->data.scalar.length);
+        return digest_bytes(h, &sep, 1);
+    case YAML_SEQUENCE_NODE:
+        h = digest_bytes(h, &open_seq, 1);
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++)
+            h = digest_node(ld, jy_node_at(ld, *it), h, depth + 1);
+        return digest_bytes(h, &close_seq, 1);
+    case YAML_MAPPING_NODE:
+        h = digest_bytes(h, &open_map, 1);
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+            h = digest_node(ld, jy_node_at(ld, p->key), h, depth + 1);
+            h = digest_node(ld, jy_node_at(ld, p->value), h, depth + 1);
+        }
+        return digest_bytes(h, &close_map, 1);
+    default:
+        return digest_bytes(h, "?", 1);
+    }
+}
+
+/* A stream's digest: what it says and what the job says for every stream
+ * (rw_timeout, the supervisor's standby_mode), so that a reload
+ * (README, "Reload") knows a stream that would run differently. */
+static uint64_t stream_digest(Loader *ld, const yaml_node_t *root, const yaml_node_t *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+    yaml_node_t *sv = jy_map_get(ld, root, "supervisor");
+
+    h = digest_node(ld, s, h, 0);
+    h = digest_node(ld, jy_map_get(ld, root, "rw_timeout"), h, 0);
+    if (sv && sv->type == YAML_MAPPING_NODE)
+        h = digest_node(ld, jy_map_get(ld, sv, "standby_mode"), h, 0);
+    return h;
+}
+
 static void load_job(Loader *ld, const yaml_node_t *root, Job *job)
 {
     yaml_node_t *n, *list;
@@ -1294,6 +1351,7 @@ static void load_job(Loader *ld, const yaml_node_t *root, Job *job)
         if (name_node)
             jy_unique_name(ld, &names, "stream", st->name, name_node);
         st->orchestrator = (JobOrchestrator)JOB_ORCH_UNSET;
+        st->digest = stream_digest(ld, root, s);
         load_stream(ld, s, &job->supervisor, st);
         /* what the stream leaves out, the supervisor says */
         {
@@ -1497,6 +1555,27 @@ int job_url_is_network(const char *url)
 
     jl_url_scheme(url, scheme, sizeof(scheme));
     return jl_is_network_scheme(scheme);
+}
+
+int job_unpace(Job *job)
+{
+    int n = 0;
+
+    for (int s = 0; s < job->nb_streams; s++) {
+        JobInput *in = &job->streams[s].input;
+        int all = !job_url_is_network(in->url);
+
+        if (all)
+            in->realtime = 0;
+        for (int b = 0; b < in->nb_backups; b++) {
+            if (job_url_is_network(in->backups[b].url))
+                all = 0;
+            else
+                in->backups[b].realtime = 0;
+        }
+        n += all;
+    }
+    return n;
 }
 
 int job_input_is_live(const JobInput *in)

@@ -271,6 +271,9 @@ typedef struct JobStream {
                                      supervisor's: see JobOrchestrator */
     JobFault *faults;             /* fault injection and drills */
     int nb_faults;
+    uint64_t digest;              /* of its definition as written, with what the
+                                     job sets for every stream: equal digests,
+                                     a stream a reload leaves running */
     JobLoc loc;
 } JobStream;
 
@@ -338,6 +341,11 @@ void job_diag_free(JobDiag *diag);
  * source that paces itself? Live streams run on the wall clock: lags,
  * latency budgets and gap filling apply to them. */
 int job_input_is_live(const JobInput *in);
+
+/* --fast (drills): inputs read from files and lavfi graphs, backups
+ * included, are read as fast as they come instead of at their native rate.
+ * Returns how many streams have only such inputs now (unpaced). */
+int job_unpace(Job *job);
 
 /* Is url read through a network protocol (rtmp, srt, udp, http, ...)? */
 int job_url_is_network(const char *url);
