@@ -319,7 +319,7 @@ static json_t *build_request(const CtlOpts *o, int argc, char **argv, int *statu
         USAGE("--timeout is for provision, release and switch");
 
     if (!strcmp(cmd, "status") || !strcmp(cmd, "events") || !strcmp(cmd, "stop") ||
-        !strcmp(cmd, "graph")) {
+        !strcmp(cmd, "graph") || !strcmp(cmd, "reload")) {
         if (nargs)
             USAGE("%s takes no argument", cmd);
         if (o->format && strcmp(o->format, "dot") && strcmp(o->format, "json"))
@@ -371,7 +371,7 @@ static json_t *build_request(const CtlOpts *o, int argc, char **argv, int *statu
         return req;
     }
     USAGE("unknown command '%s' (status, graph, provision, release, switch, events, steer, "
-          "stop)", cmd);
+          "reload, stop)", cmd);
 #undef USAGE
 }
 
@@ -411,6 +411,9 @@ static int show_answer(const CtlOpts *o, const char *cmd, json_t *a)
                 printf(" %s", json_string_value(id));
             printf(" (from the next tick, until steer --auto)\n");
         }
+    } else if (!strcmp(cmd, "reload")) {
+        json_t *evt = json_object_get(a, "event");
+        printf("%s\n", json_is_string(json_object_get(evt, "cause")) ? str(evt, "cause") : "job reloaded");
     } else if (!strcmp(cmd, "stop")) {
         printf("%s\n", json_is_true(json_object_get(a, "now")) ? "exiting now" :
                "stopping: inputs closed, outputs finishing");
@@ -507,8 +510,9 @@ static int ctl_exec(int argc, char **argv)
     ret = send_request(r.fd, req);
     if (ret >= 0) {
         json_t *w = json_object_get(req, "wait_ms");
-        ret = read_answer(&r, w ? (int)json_integer_value(w) + CTL_ANSWER_SLACK_MS : 30000,
-                          &answer);
+        ret = read_answer(&r, w ? (int)json_integer_value(w) + CTL_ANSWER_SLACK_MS :
+                          !strcmp(argv[optind], "reload") ?
+                          CONTROL_RELOAD_WAIT_MS + CTL_ANSWER_SLACK_MS : 30000, &answer);
     }
     if (ret > 0) {
         status = show_answer(&o, argv[optind], answer);
@@ -533,6 +537,7 @@ const CmdEntry cmd_ctl_entry = {
     .name    = "ctl",
     .usage   = "[--socket PATH | --job JOB.yaml] status [--json] | graph [--format dot|json] |\n"
                "       provision|release|switch COMPONENT [INSTANCE] [--timeout SEC] [--hot] |\n"
+               "       reload |\n"
                "       events [--follow] | steer STREAM/OUTPUT PATHWAY... | steer STREAM/OUTPUT --auto |\n"
                "       stop [--now]",
     .summary = "ask a running supervisor, through its control socket",
@@ -554,6 +559,9 @@ const CmdEntry cmd_ctl_entry = {
                "  steer STREAM/OUTPUT PATHWAY...   pin the order players are steered to the\n"
                "                           output's CDN pathways (the ones left out follow);\n"
                "                           --auto: give the order back to the risk rules\n"
+               "  reload                   read the job file again, as SIGHUP does: unchanged\n"
+               "                           streams run on untouched; a job with problems is\n"
+               "                           refused (status 1, the problems on stderr)\n"
                "  stop [--now]             stop like SIGTERM; --now: exit at once (status 255)\n\n"
                "Exit status: 0 done, 1 refused or failed (the reason on stderr), 2 usage,\n"
                "3 no supervisor at that socket.\n",

@@ -77,8 +77,11 @@ struct Control {
     dev_t dev;
     int listen_fd;
     int wake[2];                  /* the sink and control_stop wake the loop */
-    Ecg *g;                       /* not owned; set by control_start */
-    ControlHooks hooks;
+    /* a reload replaces the graph and the hooks while the thread runs:
+     * a request is handled with graph_lock held (control_swap) */
+    pthread_mutex_t graph_lock;
+    Ecg *g;                       /* not owned; protected by graph_lock */
+    ControlHooks hooks;           /* protected by graph_lock */
     pthread_t thread;
     int started;
     _Atomic int quit;
@@ -185,6 +188,7 @@ int control_alloc(Control **pc, const char *path, EventLog *events, char *err, s
         return AVERROR(ENOMEM);
     logctx_init(&c->log, "control");
     pthread_mutex_init(&c->ring_lock, NULL);
+    pthread_mutex_init(&c->graph_lock, NULL);
     c->listen_fd = c->wake[0] = c->wake[1] = -1;
     for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
         c->clients[i].fd = -1;
@@ -637,6 +641,31 @@ static void cmd_stop(Control *c, Client *cl, json_t *req)
         c->hooks.stop(c->hooks.opaque, now);
 }
 
+/* {"cmd":"reload"}: the run reads its job again; the answer waits for
+ * the outcome, an event "reload" (what it kept, started, stopped and
+ * replaced) or "refused" (the new job's problems: the running one goes
+ * on). */
+static void cmd_reload(Control *c, Client *cl)
+{
+    char why[256] = "";
+    int64_t seq;
+
+    if (!c->hooks.reload) {
+        send_error(c, cl, "reload", "this run cannot reload its job");
+        return;
+    }
+    seq = c->hooks.reload(c->hooks.opaque, why, sizeof(why));
+    if (seq <= 0) {
+        send_error(c, cl, "reload", "%s", why[0] ? why : "refused");
+        return;
+    }
+    cl->wait_seq = (uint32_t)seq;
+    cl->wait_ms = CONTROL_RELOAD_WAIT_MS;
+    cl->wait_deadline_us = av_gettime_relative() + CONTROL_RELOAD_WAIT_MS * 1000LL;
+    av_strlcpy(cl->wait_cmd, "reload", sizeof(cl->wait_cmd));
+    av_strlcpy(cl->wait_comp, "supervisor", sizeof(cl->wait_comp));
+}
+
 /* {"cmd":"steer","stream":S,"output":O,"order":["cdn-b","cdn-a"]} pins the
  * pathway order; "order":[] (or "auto":true) gives it back to the rules. */
 static void cmd_steer(Control *c, Client *cl, json_t *req)
@@ -715,9 +744,10 @@ static void handle_line(Control *c, Client *cl, const char *line, size_t len)
     }
     if (!cmd) {
         send_error(c, cl, NULL, "'cmd' is required: status, graph, provision, release, "
-                   "switch, events, steer or stop");
+                   "switch, events, steer, reload or stop");
         goto end;
     }
+    pthread_mutex_lock(&c->graph_lock);
     if (!strcmp(cmd, "status"))
         cmd_status(c, cl);
     else if (!strcmp(cmd, "graph"))
@@ -734,9 +764,12 @@ static void handle_line(Control *c, Client *cl, const char *line, size_t len)
         cmd_stop(c, cl, req);
     else if (!strcmp(cmd, "steer"))
         cmd_steer(c, cl, req);
+    else if (!strcmp(cmd, "reload"))
+        cmd_reload(c, cl);
     else
         send_error(c, cl, cmd, "unknown command '%.64s' (status, graph, provision, release, "
-                   "switch, events, steer, stop)", cmd);
+                   "switch, events, steer, reload, stop)", cmd);
+    pthread_mutex_unlock(&c->graph_lock);
 end:
     json_decref(req);
 }
@@ -842,7 +875,8 @@ static void wait_done(Control *c, Client *cl, const CtlEvent *e)
     if (!e) {
         send_error(c, cl, cl->wait_cmd, "%s: no outcome within %d ms (request %u)",
                    cl->wait_comp, cl->wait_ms, (unsigned)cl->wait_seq);
-    } else if (e->kind == EV_PROVISIONED || e->kind == EV_RELEASED || e->kind == EV_SWITCH) {
+    } else if (e->kind == EV_PROVISIONED || e->kind == EV_RELEASED || e->kind == EV_SWITCH ||
+               e->kind == EV_RELOAD) {
         a = answer_ok(cl->wait_cmd);
         if (a) {
             json_object_set_new(a, "seq", json_integer(cl->wait_seq));
@@ -875,7 +909,7 @@ static int is_outcome(const CtlEvent *e)
 {
     return e->seq && (e->kind == EV_PROVISIONED || e->kind == EV_RELEASED ||
                       e->kind == EV_SWITCH || e->kind == EV_REFUSED ||
-                      e->kind == EV_FAILURE);
+                      e->kind == EV_FAILURE || e->kind == EV_RELOAD);
 }
 
 /* New events to the requests that wait and to followers. */
@@ -986,6 +1020,16 @@ static void *control_thread(void *arg)
     return NULL;
 }
 
+void control_swap(Control *c, Ecg *g, const ControlHooks *hooks)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->graph_lock);
+    c->g = g;
+    c->hooks = *hooks;
+    pthread_mutex_unlock(&c->graph_lock);
+}
+
 int control_start(Control *c, Ecg *g, const ControlHooks *hooks)
 {
     int ret;
@@ -1039,5 +1083,6 @@ void control_free(Control **pc)
     if (c->wake[1] >= 0)
         close(c->wake[1]);
     pthread_mutex_destroy(&c->ring_lock);
+    pthread_mutex_destroy(&c->graph_lock);
     av_freep(pc);
 }

@@ -38,6 +38,8 @@
 #define CONTROL_IDLE_US        (60 * 1000000LL)
 /* Events kept for `events` and `wait_ms` (the newest). */
 #define CONTROL_RING           256
+/* How long `reload` waits for its outcome: the new streams' start. */
+#define CONTROL_RELOAD_WAIT_MS 30000
 
 typedef struct Control Control;
 
@@ -52,6 +54,10 @@ typedef struct ControlHooks {
     int (*steer)(void *opaque, const char *stream, const char *output, const char *const *ids,
                  int n, char *why, size_t why_size);
     void *steer_opaque;
+    /* ctl reload: asks the run to read its job again (opaque). Returns the
+     * seq its outcome event (EV_RELOAD or EV_REFUSED) will carry, or <= 0
+     * with why. NULL: no reload. */
+    int64_t (*reload)(void *opaque, char *why, size_t why_size);
 } ControlHooks;
 
 /* The default directory of sockets: $XDG_RUNTIME_DIR/hotspare, else ".". */
@@ -76,6 +82,10 @@ int control_socket_path(const Job *job, int create, char *buf, size_t size,
  * answers there, or another negative AVERROR; err says why.
  */
 int control_alloc(Control **pc, const char *path, EventLog *events, char *err, size_t err_size);
+
+/* A reload's new graph and hooks: after this returns no request uses the
+ * old ones (they may go). Thread-safe; NULL-safe. */
+void control_swap(Control *c, Ecg *g, const ControlHooks *hooks);
 
 /* Starts serving requests on g (not owned, must outlive control_stop). */
 int control_start(Control *c, Ecg *g, const ControlHooks *hooks);

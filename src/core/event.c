@@ -25,7 +25,8 @@ struct EventLog {
     pthread_mutex_t lock;
     FILE *file;                  /* protected by lock */
     int counts[NB_KINDS];        /* protected by lock */
-    /* set before the run starts (evlog_add_sink), read-only after */
+    /* protected by lock: a reload replaces the tick's sinks while
+     * the streams emit */
     struct { EventSinkFn fn; void *opaque; } sinks[EVLOG_MAX_SINKS];
     int nb_sinks;
 };
@@ -45,6 +46,7 @@ static const char *const kind_names[NB_KINDS] = {
     [EV_AVERTED]       = "averted",
     [EV_STEER]         = "steer",
     [EV_FAULT]         = "fault",
+    [EV_RELOAD]        = "reload",
 };
 
 const char *evlog_kind_name(EventKind kind)
@@ -105,12 +107,33 @@ static void json_string(AVBPrint *bp, const char *s)
 
 int evlog_add_sink(EventLog *el, EventSinkFn fn, void *opaque)
 {
-    if (el->nb_sinks >= EVLOG_MAX_SINKS)
-        return AVERROR(ENOSPC);
-    el->sinks[el->nb_sinks].fn = fn;
-    el->sinks[el->nb_sinks].opaque = opaque;
-    el->nb_sinks++;
-    return 0;
+    int ret = 0;
+
+    pthread_mutex_lock(&el->lock);
+    if (el->nb_sinks >= EVLOG_MAX_SINKS) {
+        ret = AVERROR(ENOSPC);
+    } else {
+        el->sinks[el->nb_sinks].fn = fn;
+        el->sinks[el->nb_sinks].opaque = opaque;
+        el->nb_sinks++;
+    }
+    pthread_mutex_unlock(&el->lock);
+    return ret;
+}
+
+void evlog_remove_sink(EventLog *el, EventSinkFn fn, void *opaque)
+{
+    if (!el)
+        return;
+    pthread_mutex_lock(&el->lock);
+    for (int i = 0; i < el->nb_sinks; i++) {
+        if (el->sinks[i].fn == fn && el->sinks[i].opaque == opaque) {
+            memmove(&el->sinks[i], &el->sinks[i + 1], (el->nb_sinks - i - 1) * sizeof(el->sinks[0]));
+            el->nb_sinks--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&el->lock);
 }
 
 static void emit(EventLog *el, const char *stream, const char *component,

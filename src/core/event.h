@@ -35,6 +35,8 @@ typedef enum EventKind {
                         output's CDN pathways changed (fo/steering.h) */
     EV_FAULT,        /* a fault of the job's faults: struck (plane/fault.h):
                         what a drill measures detection from */
+    EV_RELOAD,       /* the job was read again and applied (SIGHUP, ctl
+                        reload); a new job that is refused is EV_REFUSED */
     EV_NB_KINDS
 } EventKind;
 
@@ -76,10 +78,13 @@ void evlog_emit_seq(EventLog *el, const char *stream, const char *component,
                     EventKind kind, int err, uint32_t seq, const char *fmt, ...)
     av_printf_format(7, 8);
 
-/* Adds a sink (the historical data store, the control socket). Not
- * thread-safe against evlog_emit: add sinks before the run starts. Returns
- * 0, or AVERROR(ENOSPC) past EVLOG_MAX_SINKS. */
+/* Adds a sink (the historical data store, the control socket). Thread-safe.
+ * Returns 0, or AVERROR(ENOSPC) past EVLOG_MAX_SINKS. */
 int evlog_add_sink(EventLog *el, EventSinkFn fn, void *opaque);
+
+/* Removes the sink added with fn and opaque: once this returns, it is not
+ * being called and will not be again (a reload replaces the tick's). */
+void evlog_remove_sink(EventLog *el, EventSinkFn fn, void *opaque);
 
 /* Events of this kind emitted so far. */
 int evlog_count(EventLog *el, EventKind kind);

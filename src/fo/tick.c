@@ -305,13 +305,19 @@ void tick_stop(Tick *sv)
 {
     if (!sv)
         return;
+    /* off the event log first: the run goes on after a reload's tick_stop,
+     * and its streams emit */
+    if (sv->hds)
+        evlog_remove_sink(sv->events, hds_event_sink, sv->hds);
+    if (sv->fo)
+        evlog_remove_sink(sv->events, fo_event_sink, sv->fo);
     steer_free(&sv->steer);      /* off the endpoint before it stops */
     metrics_stop(&sv->metrics);
     hds_close(&sv->hds);
     predictor_free(&sv->pred);
     sampler_free(&sv->sampler);
     av_freep(&sv->prev);
-    fo_stop(sv->fo);             /* freed after the event log: it is a sink */
+    fo_stop(sv->fo);
     dra_free(&sv->dra);          /* hooks still running are cancelled, and said */
 }
 

@@ -37,16 +37,18 @@ int tick_alloc(Tick **pt, const Job *job, Ecg *g, EventLog *events);
 /* One tick when it is due (or now, with force). NULL-safe. */
 void tick_run(Tick *t, int64_t now_us, int force);
 
-/* Closes the store and the endpoint and stops the orchestrator's sink:
- * after the streams' last events, before the graph goes. NULL-safe; twice
- * is fine. */
+/* Takes the tick's sinks off the event log, closes the store and the
+ * endpoint: after the streams' last events, or at a reload (a new tick
+ * takes over the same graph's streams), before the graph goes. NULL-safe;
+ * twice is fine. */
 void tick_stop(Tick *t);
 
 /* The steering of viewers (ctl steer pins through it); NULL when no
  * output has pathways. Lives until tick_free. */
 FoSteer *tick_steering(Tick *t);
 
-/* After the event log is freed (the orchestrator is one of its sinks). */
+/* After tick_stop (or it is called); the control socket's steering hook
+ * must be gone. */
 void tick_free(Tick **pt);
 
 #endif
