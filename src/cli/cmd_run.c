@@ -6,6 +6,10 @@
  * every output writes its trailer (HLS ENDLIST, MP4 moov) before the
  * process exits 255. A second signal exits at once. `hotspare ctl stop`
  * and `stop --now` on the control socket do the same.
+ *
+ * SIGHUP and `hotspare ctl reload` read the job again (cli/reload.h): what
+ * did not change runs on untouched, a job with problems is refused and the
+ * running one goes on.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -28,6 +32,7 @@
 #include "job/job.h"
 #include "core/log.h"
 #include "cli/progress.h"
+#include "cli/reload.h"
 #include "cli/run_report.h"
 
 /* How often the loop looks at the streams, and reports progress
@@ -41,6 +46,8 @@
 static _Atomic int stop_requested;
 static _Atomic int signals_received;
 static _Atomic int ctl_stopped;           /* hotspare ctl stop */
+static _Atomic int reload_hup;            /* SIGHUP: read the job again */
+static _Atomic uint32_t reload_seq;       /* ctl reload: its request's seq */
 /* The control socket, removed by the exits that skip every cleanup (set
  * before the signals are installed, read-only after). */
 static char exit_unlink[128];
@@ -65,6 +72,11 @@ static void on_signal(int sig)
     atomic_store(&stop_requested, 1);
 }
 
+static void on_hup(int sig)
+{
+    atomic_store(&reload_hup, 1);
+}
+
 /* The control socket's stop and stop --now: as a first and a second signal. */
 static void on_ctl_stop(void *opaque, int now)
 {
@@ -85,6 +97,10 @@ static void install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* SIGHUP's default ends the process: a systemctl reload or a log
+     * rotation script would take every stream off the air */
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     /* a peer that closes its socket is an error on write, not a death */
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
@@ -128,65 +144,81 @@ typedef struct RunOpts {
     const char *progress_path;
     const char *events_path;
     const char *report_path;      /* --report: JSON at the end */
+    int fast;                     /* --fast: unpaced inputs, at each reload too */
 } RunOpts;
 
-static int run_job(const Job *job, const RunOpts *o)
+/* SIGHUP and ctl reload: the job is read again at the loop's next turn.
+ * A ctl reload's seq rides on the outcome event; two asked before the
+ * loop turns share one reload and its seq. */
+static int64_t ctl_reload(void *opaque, char *why, size_t why_size)
+{
+    uint32_t seq = atomic_load(&reload_seq), none = 0;
+
+    if (!seq) {
+        seq = comp_next_seq();
+        if (!atomic_compare_exchange_strong(&reload_seq, &none, seq))
+            seq = none;
+    }
+    return seq;
+}
+
+static int run_job(Job *job, const RunOpts *o)
 {
     const char *progress_path = o->progress_path, *events_path = o->events_path;
-    Ecg *g = NULL;
+    RunState *rs = NULL;
     Control *ctl = NULL;
     EventLog *events = NULL;
     Progress *pg = NULL;
-    Tick *tick = NULL;
-    ControlHooks hooks = { .stop = on_ctl_stop };
+    ControlHooks hooks = { .stop = on_ctl_stop, .steer = steer_pin, .reload = ctl_reload };
     int64_t start = av_gettime_relative(), last_report = 0, stop_at = 0;
-    int ret, code, failed = 0, nb = job->nb_streams;
+    int ret, code, failed = 0;
 
     ret = evlog_alloc(&events, events_path);
     if (ret < 0) {
         fprintf(stderr, "hotspare run: cannot open the event file %s: %s\n", events_path, av_err2str(ret));
+        job_free(&job);
         return HS_EXIT_USAGE;
     }
     ret = progress_alloc(&pg, progress_path, 1);
     if (ret < 0) {
         fprintf(stderr, "hotspare run: cannot open the progress file %s: %s\n", progress_path, av_err2str(ret));
         evlog_free(&events);
+        job_free(&job);
         return HS_EXIT_USAGE;
     }
-    if (control_open(&ctl, job, events) < 0) {
-        progress_free(&pg);
-        evlog_free(&events);
-        return HS_EXIT_USAGE;
-    }
-    if ((ret = ecg_alloc(&g, job, events, &stop_requested)) < 0)
-        goto end;
-
-    if ((ret = tick_alloc(&tick, job, g, events)) < 0) {
-        ecg_free(&g);
-        progress_free(&pg);
-        evlog_free(&events);
+    if (control_open(&ctl, job, events) < 0 ||
+        runstate_alloc(&rs, job, events, &stop_requested, ctl, &hooks, o->fast) < 0) {
         control_free(&ctl);
+        progress_free(&pg);
+        evlog_free(&events);
+        job_free(&job);
         return HS_EXIT_USAGE;
     }
-    if (tick_steering(tick)) {
-        hooks.steer = steer_pin;
-        hooks.steer_opaque = tick_steering(tick);
-    }
-    if (ctl && (ret = control_start(ctl, g, &hooks)) < 0)
-        goto end;
+    job = NULL;                   /* the run state's */
 
     install_signals();
     start = av_gettime_relative();
-    if (ecg_start(g) < 0)
+    if ((ret = runstate_start(rs)) < 0)
         atomic_store(&stop_requested, 1);
-    av_log(NULL, AV_LOG_INFO, "running %d stream%s of %s\n", nb, nb == 1 ? "" : "s", job->path);
+    av_log(NULL, AV_LOG_INFO, "running %d stream%s of %s\n", runstate_job(rs)->nb_streams,
+           runstate_job(rs)->nb_streams == 1 ? "" : "s", runstate_job(rs)->path);
 
     for (;;) {
         int64_t now = av_gettime_relative();
+        int stopping = atomic_load(&stop_requested);
+        uint32_t seq = atomic_exchange(&reload_seq, 0);
 
-        if (ecg_finished(g))
+        if (atomic_exchange(&reload_hup, 0) || seq) {
+            if (stopping)
+                evlog_emit_seq(events, "", "supervisor", EV_REFUSED, 0, seq,
+                               "reload refused: the run is stopping");
+            else
+                runstate_reload(rs, seq);
+        }
+        runstate_poll(rs, stopping);
+        if (runstate_finished(rs, stopping))
             break;
-        if (atomic_load(&stop_requested)) {
+        if (stopping) {
             if (!stop_at) {
                 stop_at = now;
                 av_log(NULL, AV_LOG_INFO, "stopping: inputs closed, outputs finishing\n");
@@ -197,45 +229,39 @@ static int run_job(const Job *job, const RunOpts *o)
             }
         }
         if (now - last_report >= RUN_PROGRESS_US) {
-            progress_report(pg, ecg_pipelines(g), nb, now - start, 0);
+            progress_report(pg, ecg_pipelines(runstate_graph(rs)), runstate_job(rs)->nb_streams,
+                            now - start, 0);
             last_report = now;
         }
-        tick_run(tick, now, 0);
+        tick_run(runstate_tick(rs), now, 0);
         av_usleep(RUN_POLL_US);
     }
-    failed = ecg_join(g);
-    progress_report(pg, ecg_pipelines(g), nb, av_gettime_relative() - start, 1);
+    failed = runstate_join(rs);
+    progress_report(pg, ecg_pipelines(runstate_graph(rs)), runstate_job(rs)->nb_streams,
+                    av_gettime_relative() - start, 1);
     /* the last figures, then the store is closed: after the streams' end
      * events, before the event log goes */
-    tick_run(tick, av_gettime_relative(), 1);
-    tick_stop(tick);
-    ret = 0;
-    if (o->report_path) {
-        code = atomic_load(&signals_received) || atomic_load(&ctl_stopped) ? HS_EXIT_SIGNAL :
-               failed ? HS_EXIT_FAILED : HS_EXIT_OK;
-        run_report_write(o->report_path, g, job->path, code, av_gettime_relative() - start);
-    }
+    tick_run(runstate_tick(rs), av_gettime_relative(), 1);
+    tick_stop(runstate_tick(rs));
+    code = ret < 0 ? HS_EXIT_FAILED :
+           atomic_load(&signals_received) || atomic_load(&ctl_stopped) ? HS_EXIT_SIGNAL :
+           failed ? HS_EXIT_FAILED : HS_EXIT_OK;
+    if (o->report_path)
+        run_report_write(o->report_path, runstate_graph(rs), runstate_job(rs)->path, code,
+                         av_gettime_relative() - start);
+    if (failed)
+        av_log(NULL, AV_LOG_ERROR, "%d of %d stream%s failed\n", failed, runstate_job(rs)->nb_streams,
+               runstate_job(rs)->nb_streams == 1 ? "" : "s");
+    if (ret < 0)
+        av_log(NULL, AV_LOG_FATAL, "cannot run the job: %s\n", av_err2str(ret));
 
-end:
     /* the control thread reads the graph: it ends first */
     control_stop(ctl);
-    tick_stop(tick);
-    ecg_free(&g);
+    runstate_free(&rs);           /* its sinks are off the event log */
     progress_free(&pg);
     evlog_free(&events);
     control_free(&ctl);           /* its sink is called until the event log goes */
-    tick_free(&tick);             /* likewise (the orchestrator's sink) */
-    if (ret < 0) {
-        av_log(NULL, AV_LOG_FATAL, "cannot run the job: %s\n", av_err2str(ret));
-        return HS_EXIT_FAILED;
-    }
-    if (atomic_load(&signals_received) || atomic_load(&ctl_stopped))
-        return HS_EXIT_SIGNAL;
-    if (failed) {
-        av_log(NULL, AV_LOG_ERROR, "%d of %d stream%s failed\n", failed, nb, nb == 1 ? "" : "s");
-        return HS_EXIT_FAILED;
-    }
-    return HS_EXIT_OK;
+    return code;
 }
 
 static int run_exec(int argc, char **argv)
@@ -282,9 +308,8 @@ static int run_exec(int argc, char **argv)
     if (fast)
         av_log(NULL, AV_LOG_INFO, "--fast: %d of %d stream%s read unpaced\n", job_unpace(job),
                job->nb_streams, job->nb_streams == 1 ? "" : "s");
-    ret = run_job(job, &o);
-    job_free(&job);
-    return ret;
+    o.fast = fast;
+    return run_job(job, &o);      /* job consumed */
 }
 
 const CmdEntry cmd_run_entry = {
@@ -302,6 +327,9 @@ const CmdEntry cmd_run_entry = {
                "                      rate (drills: the same faults at the same frames, sooner)\n\n"
                "The first SIGINT/SIGTERM stops the inputs and lets every output finish\n"
                "(trailers written, HLS playlists closed); a second one exits at once.\n"
+               "SIGHUP (or hotspare ctl reload) reads the job again: unchanged streams run\n"
+               "on untouched, new ones start, removed ones end, changed ones are replaced;\n"
+               "a job with problems is refused and the running one goes on.\n"
                "The run serves a control socket for hotspare ctl (supervisor: { control:\n"
                "PATH }, default $XDG_RUNTIME_DIR/hotspare/JOB.sock, else ./JOB.sock); a\n"
                "second run of the job on the same socket is refused (exit 2).\n"

@@ -46,7 +46,12 @@ typedef struct EcgEdge {
 struct Ecg {
     LogCtx log;
     const Job *job;              /* not owned */
-    Pipeline **pl;               /* owned, one per stream; NULL when static */
+    Pipeline **pl;               /* owned, one per stream; NULL when static;
+                                    an entry is NULL once a reload's graph
+                                    took its pipeline */
+    int *held;                   /* per stream: a reload's replacement, its
+                                    outputs held until its predecessor has
+                                    ended (ecg_release) */
     int nb_streams;
     /* the shape: written by the alloc, read-only after it */
     EcgNode *nodes;
@@ -201,8 +206,27 @@ static int build(Ecg *g)
     return 0;
 }
 
+/* The running pipeline of old that stream s of job may take over: the same
+ * name and digest. Returns its index in old, or -1. */
+static int same_stream(const Ecg *old, const JobStream *js, int *renamed)
+{
+    *renamed = 0;
+    for (int k = 0; old && old->pl && k < old->nb_streams; k++) {
+        const JobStream *o;
+        if (!old->pl[k])
+            continue;
+        o = pipeline_stream(old->pl[k]);
+        if (strcmp(o->name, js->name))
+            continue;
+        if (o->digest == js->digest)
+            return k;
+        *renamed = 1;            /* the same name, another definition */
+    }
+    return -1;
+}
+
 static int ecg_alloc_common(Ecg **pg, const Job *job, EventLog *events, const _Atomic int *stop,
-                            int with_pipelines)
+                            int with_pipelines, Ecg *old)
 {
     Ecg *g = av_mallocz(sizeof(*g));
     int ret;
@@ -216,17 +240,44 @@ static int ecg_alloc_common(Ecg **pg, const Job *job, EventLog *events, const _A
     g->nb_streams = job->nb_streams;
     if (with_pipelines) {
         g->pl = av_calloc(job->nb_streams, sizeof(*g->pl));
-        if (!g->pl) {
+        g->held = av_calloc(job->nb_streams, sizeof(*g->held));
+        if (!g->pl || !g->held) {
             ecg_free(&g);
             return AVERROR(ENOMEM);
         }
-        for (int s = 0; s < job->nb_streams; s++)
+        for (int s = 0; s < job->nb_streams; s++) {
+            int replaces, k = same_stream(old, &job->streams[s], &replaces);
+            if (k >= 0)
+                continue;        /* taken below, once nothing can fail */
             if ((ret = pipeline_alloc(&g->pl[s], &job->streams[s], events, stop)) < 0) {
                 ecg_free(&g);
                 return ret;
             }
+            if (replaces) {
+                pipeline_continue(g->pl[s]);
+                g->held[s] = 1;
+            }
+        }
+        for (int s = 0; s < job->nb_streams; s++) {
+            int replaces, k;
+            if (g->pl[s])
+                continue;
+            k = same_stream(old, &job->streams[s], &replaces);
+            g->pl[s] = old->pl[k];
+            g->held[s] = old->held[k];   /* a replacement not yet started stays so */
+            old->pl[k] = NULL;
+            old->held[k] = 0;
+        }
     }
     if ((ret = build(g)) < 0) {
+        /* old loses nothing: the pipelines taken go back */
+        for (int s = 0; old && s < job->nb_streams; s++)
+            for (int k = 0; k < old->nb_streams; k++)
+                if (!old->pl[k] && g->pl[s] && !g->held[s] &&
+                    !strcmp(pipeline_stream(g->pl[s])->name, old->job->streams[k].name)) {
+                    old->pl[k] = g->pl[s];
+                    g->pl[s] = NULL;
+                }
         ecg_free(&g);
         return ret;
     }
@@ -236,12 +287,87 @@ static int ecg_alloc_common(Ecg **pg, const Job *job, EventLog *events, const _A
 
 int ecg_alloc(Ecg **pg, const Job *job, EventLog *events, const _Atomic int *stop)
 {
-    return ecg_alloc_common(pg, job, events, stop, 1);
+    return ecg_alloc_common(pg, job, events, stop, 1, NULL);
+}
+
+int ecg_alloc_reload(Ecg **pg, const Job *job, EventLog *events, const _Atomic int *stop,
+                     Ecg *old)
+{
+    return ecg_alloc_common(pg, job, events, stop, 1, old);
 }
 
 int ecg_alloc_static(Ecg **pg, const Job *job)
 {
-    return ecg_alloc_common(pg, job, NULL, NULL, 0);
+    return ecg_alloc_common(pg, job, NULL, NULL, 0, NULL);
+}
+
+int ecg_stop_streams(Ecg *old, const Job *job)
+{
+    int n = 0;
+
+    for (int k = 0; old->pl && k < old->nb_streams; k++) {
+        int replaced = 0;
+        if (!old->pl[k])
+            continue;
+        for (int s = 0; s < job->nb_streams; s++)
+            replaced |= !strcmp(job->streams[s].name, pipeline_stream(old->pl[k])->name);
+        if (!replaced) {
+            pipeline_stop(old->pl[k], 0);
+            n++;
+        }
+    }
+    return n;
+}
+
+void ecg_stop_stream(Ecg *g, const char *name, int replaced)
+{
+    for (int k = 0; g->pl && k < g->nb_streams; k++)
+        if (g->pl[k] && !strcmp(pipeline_stream(g->pl[k])->name, name))
+            pipeline_stop(g->pl[k], replaced);
+}
+
+int ecg_stream_ready(Ecg *g, int s)
+{
+    return g->pl && s >= 0 && s < g->nb_streams && g->pl[s] && pipeline_ready(g->pl[s]);
+}
+
+int ecg_runs_stream(Ecg *g, const char *name)
+{
+    for (int k = 0; g->pl && k < g->nb_streams; k++)
+        if (g->pl[k] && pipeline_started(g->pl[k]) && !pipeline_finished(g->pl[k]) &&
+            !strcmp(pipeline_stream(g->pl[k])->name, name))
+            return 1;
+    return 0;
+}
+
+int ecg_is_held(const Ecg *g, int s)
+{
+    return g->held && s >= 0 && s < g->nb_streams && g->held[s];
+}
+
+int ecg_nb_held(const Ecg *g)
+{
+    int n = 0;
+
+    for (int s = 0; g->held && s < g->nb_streams; s++)
+        n += g->held[s];
+    return n;
+}
+
+void ecg_release(Ecg *g, int s, int64_t from_us)
+{
+    if (!g->held || s < 0 || s >= g->nb_streams || !g->held[s])
+        return;
+    g->held[s] = 0;
+    pipeline_release(g->pl[s], from_us);
+}
+
+int ecg_has_stream(Ecg *g, const char *name)
+{
+    for (int k = 0; g->pl && k < g->nb_streams; k++)
+        if (g->pl[k] && !strcmp(pipeline_stream(g->pl[k])->name, name))
+            return 1;
+    return 0;
 }
 
 void ecg_free(Ecg **pg)
@@ -254,6 +380,7 @@ void ecg_free(Ecg **pg)
         for (int s = 0; s < g->nb_streams; s++)
             pipeline_free(&g->pl[s]);
     av_freep(&g->pl);
+    av_freep(&g->held);
     av_freep(&g->nodes);
     av_freep(&g->edges);
     av_freep(&g->fig);
@@ -268,8 +395,10 @@ int ecg_start(Ecg *g)
 
     if (!g->pl)
         return AVERROR(ENODEV);
+    /* a reload's graph: the streams it took over run already */
     for (int s = 0; s < g->nb_streams; s++)
-        if ((ret = pipeline_start(g->pl[s])) < 0)
+        if (g->pl[s] && !pipeline_started(g->pl[s]) &&
+            (ret = pipeline_start(g->pl[s])) < 0)
             return ret;
     return 0;
 }
@@ -278,7 +407,7 @@ int ecg_finished(Ecg *g)
 {
     if (g->pl)
         for (int s = 0; s < g->nb_streams; s++)
-            if (!pipeline_finished(g->pl[s]))
+            if (g->pl[s] && !pipeline_finished(g->pl[s]))
                 return 0;
     return 1;
 }
@@ -289,7 +418,8 @@ int ecg_join(Ecg *g)
 
     if (g->pl)
         for (int s = 0; s < g->nb_streams; s++)
-            failed += pipeline_join(g->pl[s]) < 0;
+            if (g->pl[s] && pipeline_started(g->pl[s]))
+                failed += pipeline_join(g->pl[s]) < 0;
     return failed;
 }
 

@@ -70,6 +70,35 @@ typedef struct EcgFigures {
 /* Pipelines for every stream of job. job, events, stop: not owned, outlive
  * the graph. */
 int  ecg_alloc(Ecg **pg, const Job *job, EventLog *events, const _Atomic int *stop);
+/*
+ * A reload (README, "Reload"): the graph of job, taking from old the
+ * pipelines of the streams whose name and digest are equal (JobStream.
+ * digest): they run on untouched, and old keeps a NULL in their place.
+ * The other streams get new pipelines; one whose name old runs with
+ * another definition replaces it: ecg_start starts it, but its outputs
+ * are held (pipeline_continue) until ecg_release. Returns 0 or a negative
+ * AVERROR (then old has lost nothing). The pipelines taken hold old's
+ * job's streams: that job must outlive them.
+ */
+int  ecg_alloc_reload(Ecg **pg, const Job *job, EventLog *events, const _Atomic int *stop,
+                      Ecg *old);
+/* Stops the streams old still holds after ecg_alloc_reload that job has
+ * no stream of that name for (removed); returns how many. The ones it
+ * replaces go on until their replacement is ready: ecg_stop_stream. */
+int  ecg_stop_streams(Ecg *old, const Job *job);
+/* Stops g's stream of that name; replaced: its HLS playlists stay open. */
+void ecg_stop_stream(Ecg *g, const char *name, int replaced);
+/* Has stream s's pipeline, held, a keyframe ready at every output? */
+int  ecg_stream_ready(Ecg *g, int s);
+/* Does g run a stream of this name (started, not finished)? */
+int  ecg_runs_stream(Ecg *g, const char *name);
+/* Replacements whose outputs are still held; releases stream s's, from the
+ * newest keyframe before from_us (when its predecessor was stopped). */
+int  ecg_nb_held(const Ecg *g);
+int  ecg_is_held(const Ecg *g, int s);
+void ecg_release(Ecg *g, int s, int64_t from_us);
+/* Does g hold a pipeline of this stream (running or not)? */
+int  ecg_has_stream(Ecg *g, const char *name);
 /* The graph of a job file alone: no pipeline, every state idle. */
 int  ecg_alloc_static(Ecg **pg, const Job *job);
 /* Frees the pipelines (after ecg_join) and the graph; NULL-safe. */

@@ -67,6 +67,7 @@ struct Input {
     int out_open[NB_BRANCHES];
     StreamClock *clock;
     const _Atomic int *stop;
+    _Atomic int stop_self;       /* this stream alone (input_stop: a reload) */
     Src src[IN_MAX_SOURCES];
     int nb_src;
     FaultPoint drills;           /* actions on "input" */
@@ -728,7 +729,7 @@ static int input_run(void *arg)
         handle_requests(in, now);
         publish_status(in, now);
         stage_beat(&in->st, 0);
-        if (atomic_load(in->stop)) {
+        if (atomic_load(in->stop) || atomic_load(&in->stop_self)) {
             stage_event(&in->st, EV_END, "input stopped on request");
             ret = 0;
             break;
@@ -842,6 +843,11 @@ int input_join(Input *in)
     for (int i = 0; i < in->nb_src; i++)
         ingest_join(in->src[i].ing);
     return ret;
+}
+
+void input_stop(Input *in)
+{
+    atomic_store(&in->stop_self, 1);
 }
 
 int input_finished(Input *in)

@@ -50,6 +50,10 @@ int input_join(Input *in);
 /* Are the stage and every ingest instance done? */
 int input_finished(Input *in);
 
+/* Stops this stream's input as the run's stop flag would (a reload takes
+ * the stream away): the stream unwinds and its outputs finish. Thread-safe. */
+void input_stop(Input *in);
+
 /* The sources: their number, their figures, which one is in use (-1: none). */
 int input_nb_sources(const Input *in);
 void input_source_stats(Input *in, int i, IngestStats *st);

@@ -403,6 +403,10 @@ static int open_output(Mux *m)
          * after a discontinuity */
         if (m->restarts)
             add_hls_flags(&opts, "+append_list+discont_start");
+        /* so does a reload's new pipeline: append_list marks the first new
+         * segment (discont_start would also mark the playlist's first) */
+        else if (m->cfg.hls_append)
+            add_hls_flags(&opts, "+append_list");
     }
 
     ret = avformat_alloc_output_context2(&m->oc, fmt, NULL, filename);
@@ -533,6 +537,9 @@ static void close_output(Mux *m, int trailer)
         return;
     if (m->header_written && trailer) {
         int ret;
+        if (m->cfg.continued && atomic_load(m->cfg.continued) &&
+            !strcmp(m->oc->oformat->name, "hls"))
+            av_opt_set(m->oc->priv_data, "hls_flags", "+omit_endlist", 0);
         dl_arm(&m->dl, m->cfg.rw_timeout_us);
         ret = av_write_trailer(m->oc);
         dl_disarm(&m->dl);

@@ -79,6 +79,12 @@ typedef struct MuxConfig {
                                     segment number of the playlists written
                                     is published (pathway_io.h); not owned */
     _Atomic int64_t *segment_ms; /* ... and its target duration */
+    int hls_append;              /* HLS: go on in the playlists already there
+                                    (a reload replaced the stream), after a
+                                    discontinuity */
+    const _Atomic int *continued;/* set: the stream goes on in another
+                                    pipeline (a reload): HLS ends without
+                                    ENDLIST; not owned, may be NULL */
     Continuity *continuity;      /* the output's timeline: every video packet
                                     written is reported; not owned, may be NULL */
     FaultPoint *faults;          /* the instance's injected faults, or NULL;

@@ -119,6 +119,13 @@ struct Output {
     FaultPoint drills;           /* actions named "out:NAME" */
     Continuity *cont;            /* frames lost from the timeline; its
                                     muxers report to it */
+    int hls_append;              /* a reload's pipeline: go on in the playlists */
+    _Atomic int continued;       /* the stream goes on in a reload's pipeline */
+    _Atomic int held;            /* a reload's replacement: cache, write nothing
+                                    until output_release */
+    _Atomic int64_t take_from_us;/* ... then start at the newest keyframe that
+                                    arrived before this (monotonic) */
+    _Atomic int ready;           /* held, with a keyframe to start from */
 
     /* Output thread only. */
     Inst inst[OUT_MAX_INSTANCES];
@@ -334,7 +341,7 @@ static int inst_open(Output *out, Inst *in, int at_cache_start)
         .stall_timeout_us = in->stall_timeout_us, .send_buffer = in->send_buffer,
         .hls_start_number = -1, .ts_shift_us = out->ts_shift_us, .clock = out->clock,
         .events = out->st.events, .faults = &in->faults, .wake = out->in,
-        .continuity = out->cont,
+        .continuity = out->cont, .hls_append = out->hls_append, .continued = &out->continued,
     };
     int64_t upto = at_cache_start ? out->cache.first : out->cache.end;
     int ret;
@@ -1057,11 +1064,31 @@ static int take(Output *out, int kind, int index, void *ptr)
     return 0;
 }
 
+/* A replacement's first packet: the newest keyframe of the key input that
+ * arrived before from_us, so that it goes on where its predecessor
+ * stopped, repeating at most a GOP and missing nothing; the first one
+ * when none had. */
+static int64_t release_point(Output *out, int64_t from_us)
+{
+    int64_t pick = -1;
+
+    for (int64_t q = out->cache.first; q < out->cache.end; q++) {
+        CacheEntry *e = cache_at(&out->cache, q);
+        if (e->kind != TQ_PACKET || !e->key || e->index != out->key_input)
+            continue;
+        if (pick < 0 || e->arrival_us <= from_us)
+            pick = q;
+        if (e->arrival_us > from_us)
+            break;
+    }
+    return pick >= 0 ? pick : out->cache.first;
+}
+
 static int output_run(void *arg)
 {
     Output *out = arg;
     int ret = 0, kind, index, complete = 0;
-    int64_t finish_by = 0;
+    int64_t finish_by = 0, start_seq;
     void *ptr;
 
     /* 1. every input says what it is, or that it is absent; early packets
@@ -1117,18 +1144,40 @@ static int output_run(void *arg)
             }
     }
 
-    /* 3. the primary starts from the first packet; a standby that is
+    /* 3. a reload's replacement runs (input read, encoders open) while
+     * its predecessor writes, and takes over at a keyframe once that
+     * has ended (output_release): make before break */
+    while (atomic_load(&out->held)) {
+        ret = tq_recv(out->in, &kind, &index, &ptr, OUT_POLL_US);
+        if (ret == AVERROR_EOF) {
+            ret = 0;             /* stopped before it took over: nothing to write */
+            goto end;
+        }
+        if (ret >= 0) {
+            if (kind == TQ_PACKET && index == out->key_input &&
+                (((AVPacket *)ptr)->flags & AV_PKT_FLAG_KEY))
+                atomic_store(&out->ready, 1);
+            take(out, kind, index, ptr);
+        }
+        cache_trim(out);
+        stage_beat(&out->st, 0);
+    }
+    start_seq = out->hls_append ? release_point(out, atomic_load(&out->take_from_us))
+                                : out->cache.first;
+
+    /* 4. the primary starts from the first packet; a standby that is
      * always ready opens beside it */
     if ((ret = inst_open(out, &out->inst[0], 1)) < 0) {
         stage_fail(&out->st, ret, "cannot start the output");
         goto end;
     }
-    inst_take_over(out, &out->inst[0], out->cache.first, 0);
+    inst_take_over(out, &out->inst[0], start_seq,
+                   start_seq > out->cache.first ? cache_at(&out->cache, start_seq)->pts_us : 0);
     if (out->js->standby == JOB_STANDBY_ALWAYS && out->nb_inst > 1 &&
         inst_open(out, &out->inst[1], 0) >= 0)
         out->inst[1].state = OI_OPENING;
 
-    /* 4. packets until every input has ended, then the rest is written;
+    /* 5. packets until every input has ended, then the rest is written;
      * with every destination down at the end, retries get one cache
      * window, not forever */
     for (;;) {
@@ -1285,6 +1334,28 @@ void output_free(Output **pout)
     continuity_free(&out->cont);
     av_freep(pout);
 }
+
+void output_continuation(Output *out, int append, int continued)
+{
+    if (append) {
+        out->hls_append = 1;
+        atomic_store(&out->held, 1);
+    }
+    if (continued)
+        atomic_store(&out->continued, 1);
+}
+
+int output_ready(Output *out)
+{
+    return atomic_load(&out->ready) || !atomic_load(&out->held);
+}
+
+void output_release(Output *out, int64_t from_us)
+{
+    atomic_store(&out->take_from_us, from_us);
+    atomic_store(&out->held, 0);
+}
+
 
 int output_start(Output *out)
 {

@@ -93,6 +93,22 @@ int output_alloc(Output **pout, const JobStream *js, const JobOutput *jo, int ha
 void output_free(Output **pout);
 
 int output_start(Output *out);
+
+/* A reload replaces the stream with another pipeline on the same
+ * destinations. append (before output_start): the output is held: it
+ * takes its packets and writes nothing until output_release; then HLS goes
+ * on in the playlists there, after a discontinuity, numbering on.
+ * continued (any time before the end): the stream goes on elsewhere, HLS
+ * ends without ENDLIST. */
+void output_continuation(Output *out, int append, int continued);
+
+/* A held output starts writing, from the newest keyframe that reached it
+ * before from_us (av_gettime_relative: when its predecessor stopped).
+ * Thread-safe. */
+void output_release(Output *out, int64_t from_us);
+
+/* Held, and holding a keyframe to start from (or not held). Thread-safe. */
+int output_ready(Output *out);
 int output_join(Output *out);
 void output_stats(Output *out, OutputStats *st);
 

@@ -197,6 +197,38 @@ static int stage_running(const void *s)
     return s && stage_state(s) == STAGE_RUNNING;
 }
 
+int pipeline_started(const Pipeline *p)
+{
+    return p->started;
+}
+
+void pipeline_stop(Pipeline *p, int replaced)
+{
+    for (int o = 0; replaced && o < p->js->nb_outputs; o++)
+        output_continuation(p->out[o], 0, 1);
+    input_stop(p->input);
+}
+
+void pipeline_continue(Pipeline *p)
+{
+    for (int o = 0; o < p->js->nb_outputs; o++)
+        output_continuation(p->out[o], 1, 0);
+}
+
+int pipeline_ready(Pipeline *p)
+{
+    for (int o = 0; o < p->js->nb_outputs; o++)
+        if (!output_ready(p->out[o]))
+            return 0;
+    return 1;
+}
+
+void pipeline_release(Pipeline *p, int64_t from_us)
+{
+    for (int o = 0; o < p->js->nb_outputs; o++)
+        output_release(p->out[o], from_us);
+}
+
 int pipeline_finished(Pipeline *p)
 {
     const JobStream *js = p->js;

@@ -46,6 +46,26 @@ void pipeline_free(Pipeline **pp);
 /* Starts every stage thread (outputs first). */
 int pipeline_start(Pipeline *p);
 
+int pipeline_started(const Pipeline *p);
+
+/* Stops this stream alone, as the run's stop does (a reload removed or
+ * replaced it): the input ends, the outputs finish. replaced: the stream
+ * goes on in another pipeline, so HLS playlists get no ENDLIST. */
+void pipeline_stop(Pipeline *p, int replaced);
+
+/* Before pipeline_start: this pipeline replaces one that writes to the
+ * same destinations. It runs (input read, encoders open) and its outputs
+ * write nothing until pipeline_release; HLS then goes on in the playlists,
+ * after a discontinuity. */
+void pipeline_continue(Pipeline *p);
+
+/* Is every output ready to take over (a keyframe cached)? */
+int pipeline_ready(Pipeline *p);
+
+/* Its predecessor has ended (stopped at from_us, av_gettime_relative): the
+ * outputs start at the newest keyframe before that. */
+void pipeline_release(Pipeline *p, int64_t from_us);
+
 /* Have all stage threads ended? */
 int pipeline_finished(Pipeline *p);
 

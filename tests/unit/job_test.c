@@ -1757,6 +1757,62 @@ static void cleanup(void)
     rmdir(tmpdir);
 }
 
+/* A reload keeps a stream whose digest is the same: what it says counts,
+ * not how (comments, spacing, flow or block style, quoting); a value
+ * changed in it, or a job-wide key that flows into every stream, makes
+ * another digest; another stream's change does not. */
+static void test_digest(void)
+{
+    static const char *const a =
+        "version: 1\n"
+        "streams:\n"
+        "  - name: a   # the first\n"
+        "    input: { url: \"testsrc2\", format: lavfi }\n"
+        "    renditions: [ { name: v, bitrate: 100k } ]\n"
+        "    outputs: [ { name: o, format: mpegts, url: /tmp/a.ts } ]\n"
+        "  - name: b\n"
+        "    input: { url: testsrc2, format: lavfi }\n"
+        "    renditions: [ { name: v } ]\n"
+        "    outputs: [ { name: o, format: mpegts, url: /tmp/b.ts } ]\n";
+    static const char *const a_layout =
+        "version: 1\n"
+        "streams:\n"
+        "  - name: 'a'\n"
+        "    input:\n"
+        "      url: testsrc2\n"
+        "      format: \"lavfi\"\n"
+        "    renditions:\n"
+        "      - name: v\n"
+        "        bitrate: 100k\n"
+        "    outputs: [ { name: o, format: mpegts, url: /tmp/a.ts } ]\n"
+        "  - name: b\n"
+        "    input: { url: testsrc2, format: lavfi }\n"
+        "    renditions: [ { name: v, bitrate: 200k } ]\n"
+        "    outputs: [ { name: o, format: mpegts, url: /tmp/b.ts } ]\n";
+    Job *j1 = load_ok(a), *j2 = load_ok(a_layout), *j3;
+    char *changed = av_strdup(a), *global;
+
+    CU_ASSERT_EQUAL(j1->streams[0].digest, j2->streams[0].digest);
+    CU_ASSERT_NOT_EQUAL(j1->streams[1].digest, j2->streams[1].digest);   /* b's bitrate */
+    CU_ASSERT_NOT_EQUAL(j1->streams[0].digest, j1->streams[1].digest);
+    /* a's bitrate */
+    memcpy(strstr(changed, "100k"), "150k", 4);
+    j3 = load_ok(changed);
+    CU_ASSERT_NOT_EQUAL(j1->streams[0].digest, j3->streams[0].digest);
+    CU_ASSERT_EQUAL(j1->streams[1].digest, j3->streams[1].digest);
+    job_free(&j3);
+    /* rw_timeout is every stream's */
+    global = av_asprintf("version: 1\nrw_timeout: 3s\n%s", a + strlen("version: 1\n"));
+    j3 = load_ok(global);
+    CU_ASSERT_NOT_EQUAL(j1->streams[0].digest, j3->streams[0].digest);
+    CU_ASSERT_NOT_EQUAL(j1->streams[1].digest, j3->streams[1].digest);
+    job_free(&j3);
+    av_free(global);
+    av_free(changed);
+    job_free(&j1);
+    job_free(&j2);
+}
+
 int main(int argc, char **argv)
 {
     static const struct { const char *name; CU_TestFunc fn; } tests[] = {
@@ -1798,6 +1854,7 @@ int main(int argc, char **argv)
         { "hooks", test_hooks },
         { "orchestrator", test_orchestrator },
         { "standby_mode", test_standby_mode },
+        { "stream digest", test_digest },
     };
     char exe[PATH_MAX];
     CU_pSuite s;
