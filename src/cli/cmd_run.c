@@ -22,11 +22,13 @@
 
 #include "cli/cmd.h"
 #include "cli/control.h"
+#include "cli/notify.h"
 #include "core/event.h"
 #include "ecg/ecg.h"
 #include "fo/tick.h"
 #include "job/job.h"
 #include "core/log.h"
+#include "core/pidfile.h"
 #include "cli/progress.h"
 
 /* How often the loop looks at the streams, and reports progress
@@ -43,6 +45,7 @@ static _Atomic int ctl_stopped;           /* hotspare ctl stop */
 /* The control socket, removed by the exits that skip every cleanup (set
  * before the signals are installed, read-only after). */
 static char exit_unlink[128];
+static char exit_unlink_pid[4096];        /* --pid-file, likewise */
 
 /* Exits at once, from a signal handler too (async-signal-safe calls only). */
 static void exit_now(const char *msg, size_t len)
@@ -52,6 +55,8 @@ static void exit_now(const char *msg, size_t len)
     (void)n;
     if (exit_unlink[0])
         unlink(exit_unlink);
+    if (exit_unlink_pid[0])
+        unlink(exit_unlink_pid);
     _exit(HS_EXIT_SIGNAL);
 }
 
@@ -129,6 +134,7 @@ static int run_job(const Job *job, const char *progress_path, const char *events
     EventLog *events = NULL;
     Progress *pg = NULL;
     Tick *tick = NULL;
+    Notify *nt = NULL;            /* systemd's notify socket, when it runs us */
     ControlHooks hooks = { .stop = on_ctl_stop };
     int64_t start, last_report = 0, stop_at = 0;
     int ret, failed = 0, nb = job->nb_streams;
@@ -149,10 +155,12 @@ static int run_job(const Job *job, const char *progress_path, const char *events
         evlog_free(&events);
         return HS_EXIT_USAGE;
     }
-    if ((ret = ecg_alloc(&g, job, events, &stop_requested)) < 0)
+    if ((ret = ecg_alloc(&g, job, events, &stop_requested)) < 0 ||
+        (ret = notify_alloc(&nt, job, g)) < 0)
         goto end;
 
     if ((ret = tick_alloc(&tick, job, g, events)) < 0) {
+        notify_free(&nt);
         ecg_free(&g);
         progress_free(&pg);
         evlog_free(&events);
@@ -180,6 +188,7 @@ static int run_job(const Job *job, const char *progress_path, const char *events
         if (atomic_load(&stop_requested)) {
             if (!stop_at) {
                 stop_at = now;
+                notify_stopping(nt);
                 av_log(NULL, AV_LOG_INFO, "stopping: inputs closed, outputs finishing\n");
             } else if (now - stop_at > RUN_STOP_GRACE_US) {
                 static const char msg[] = "hotspare: the streams did not finish in time after the "
@@ -192,8 +201,10 @@ static int run_job(const Job *job, const char *progress_path, const char *events
             last_report = now;
         }
         tick_run(tick, now, 0);
+        notify_update(nt, tick, now);
         av_usleep(RUN_POLL_US);
     }
+    notify_stopping(nt);          /* the streams ended on their own */
     failed = ecg_join(g);
     progress_report(pg, ecg_pipelines(g), nb, av_gettime_relative() - start, 1);
     /* the last figures, then the store is closed: after the streams' end
@@ -211,6 +222,7 @@ end:
     evlog_free(&events);
     control_free(&ctl);           /* its sink is called until the event log goes */
     tick_free(&tick);             /* likewise (the orchestrator's sink) */
+    notify_free(&nt);
     if (ret < 0) {
         av_log(NULL, AV_LOG_FATAL, "cannot run the job: %s\n", av_err2str(ret));
         return HS_EXIT_FAILED;
@@ -224,15 +236,33 @@ end:
     return HS_EXIT_OK;
 }
 
+/* --pid-file: taken before anything starts, so that a second run of the
+ * service is refused like a second one on the control socket (exit 2). */
+static int pid_file_take(const char *path)
+{
+    char err[4200];
+    int ret = pidfile_write(path, err, sizeof(err));
+
+    if (ret < 0) {
+        fprintf(stderr, "hotspare run: %s\n", err);
+        return HS_EXIT_USAGE;
+    }
+    if (ret > 0)
+        av_log(NULL, AV_LOG_INFO, "%s\n", err);
+    av_strlcpy(exit_unlink_pid, path, sizeof(exit_unlink_pid));
+    return 0;
+}
+
 static int run_exec(int argc, char **argv)
 {
     static const struct option longopts[] = {
         CMD_COMMON_LONGOPTS,
         { "progress", required_argument, 0, 'p' },
         { "events",   required_argument, 0, 'e' },
+        { "pid-file", required_argument, 0, 'P' },
         { 0, 0, 0, 0 },
     };
-    const char *progress_path = NULL, *events_path = NULL;
+    const char *progress_path = NULL, *events_path = NULL, *pid_path = NULL;
     Job *job = NULL;
     int c, ret;
 
@@ -247,6 +277,9 @@ static int run_exec(int argc, char **argv)
         case 'e':
             events_path = optarg;
             break;
+        case 'P':
+            pid_path = optarg;
+            break;
         default:
             if (cmd_common_option(c, optarg) <= 0)
                 return cmd_usage_error(&cmd_run_entry, "bad option");
@@ -257,26 +290,34 @@ static int run_exec(int argc, char **argv)
 
     if ((ret = cmd_load_job(argv[optind], &job)))
         return ret;
-    ret = run_job(job, progress_path, events_path);
+    if (!pid_path || !(ret = pid_file_take(pid_path)))
+        ret = run_job(job, progress_path, events_path);
+    pidfile_remove(pid_path);
     job_free(&job);
     return ret;
 }
 
 const CmdEntry cmd_run_entry = {
     .name    = "run",
-    .usage   = "[--progress FILE|-] [--events FILE] JOB.yaml",
+    .usage   = "[--progress FILE|-] [--events FILE] [--pid-file FILE] JOB.yaml",
     .summary = "run a job until its streams end, its duration passes, or SIGINT/SIGTERM",
     .help    = "Options:\n"
                "  --progress FILE|-   write ffmpeg-compatible progress blocks (key=value, one\n"
                "                      block per stream every 0.5 s, opened by stream=NAME)\n"
                "  --events FILE       append component events (failures, starts, ends) as\n"
-               "                      JSON lines\n\n"
+               "                      JSON lines\n"
+               "  --pid-file FILE     write the process id to FILE, removed at exit; a FILE\n"
+               "                      naming a running hotspare is refused (exit 2)\n\n"
                "The first SIGINT/SIGTERM stops the inputs and lets every output finish\n"
                "(trailers written, HLS playlists closed); a second one exits at once.\n"
                "The run serves a control socket for hotspare ctl (supervisor: { control:\n"
                "PATH }, default $XDG_RUNTIME_DIR/hotspare/JOB.sock, else ./JOB.sock); a\n"
                "second run of the job on the same socket is refused (exit 2).\n"
                "Exit status: 0 ok, 1 a stream failed for good, 2 usage or job error,\n"
-               "255 stopped by a signal or hotspare ctl stop.\n",
+               "255 stopped by a signal or hotspare ctl stop.\n"
+               "Under systemd (Type=notify, $NOTIFY_SOCKET): READY=1 once every stream's\n"
+               "outputs are on air (or failed), STATUS= a one-line summary, WATCHDOG=1 while\n"
+               "the tick and every stage's heartbeat move (WatchdogSec=), STOPPING=1 on stop.\n"
+               "See samples/systemd/hotspare@.service.\n",
     .exec    = run_exec,
 };
