@@ -127,6 +127,19 @@ static void tell(Notify *n, const char *msg)
     }
 }
 
+/* Every stream's state into n->streams, and the STATUS line without the
+ * watchdog's part into line. Returns the number of streams. */
+static int summarize(Notify *n, char *line, size_t size)
+{
+    int nb = ecg_nb_streams(n->g);
+
+    for (int s = 0; s < nb; s++)
+        n->streams[s] = stream_state(n, s);
+    av_strlcpy(line, n->stopping ? "stopping: " : "", size);
+    sdn_summary(n->streams, nb, line + strlen(line), size - strlen(line));
+    return nb;
+}
+
 void notify_update(Notify *n, const Tick *t, int64_t now)
 {
     char line[sizeof(n->status)], msg[sizeof(n->status) + 32], who[96] = "";
@@ -135,9 +148,7 @@ void notify_update(Notify *n, const Tick *t, int64_t now)
 
     if (!n)
         return;
-    nb = ecg_nb_streams(n->g);
-    for (int s = 0; s < nb; s++)
-        n->streams[s] = stream_state(n, s);
+    nb = summarize(n, line, sizeof(line));
     heartbeats(n, now);
     tick_last = tick_last_us(t);
     tick_age = tick_last ? now - tick_last : -1;
@@ -151,7 +162,8 @@ void notify_update(Notify *n, const Tick *t, int64_t now)
             av_strlcpy(who, "the tick", sizeof(who));
         if (!n->withheld)
             av_log(n, AV_LOG_ERROR, "%s has not moved for %.1f s (bound %.1f s): the "
-                   "watchdog is no longer pinged: the service manager restarts the run if it stays so\n",
+                   "watchdog is no longer pinged: the service manager restarts the run if it "
+                   "stays so\n",
                    who, (which >= 0 ? n->ages[which] : tick_age) / 1e6,
                    (which >= 0 ? n->wedge_us : n->tick_bound_us) / 1e6);
     } else if (n->withheld) {
@@ -159,8 +171,6 @@ void notify_update(Notify *n, const Tick *t, int64_t now)
     }
     n->withheld = !alive;
 
-    av_strlcpy(line, n->stopping ? "stopping: " : "", sizeof(line));
-    sdn_summary(n->streams, nb, line + strlen(line), sizeof(line) - strlen(line));
     if (!alive)
         av_strlcatf(line, sizeof(line), "; watchdog withheld: %s stuck for %.0f s", who,
                     (which >= 0 ? n->ages[which] : tick_age) / 1e6);
@@ -183,10 +193,15 @@ void notify_update(Notify *n, const Tick *t, int64_t now)
 
 void notify_stopping(Notify *n)
 {
+    char line[sizeof(n->status)], msg[sizeof(n->status) + 32];
+
     if (!n || n->stopping)
         return;
     n->stopping = 1;
-    tell(n, "STOPPING=1");
+    summarize(n, line, sizeof(line));
+    snprintf(msg, sizeof(msg), "STOPPING=1\nSTATUS=%s", line);
+    tell(n, msg);
+    av_strlcpy(n->status, line, sizeof(n->status));
 }
 
 void notify_free(Notify **pn)

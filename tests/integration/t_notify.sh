@@ -37,7 +37,7 @@ mkdir -p "$T/out"
 cat > "$T/listen.py" <<'EOF'
 import socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
+s.bind(sys.argv[1].replace("@", "\0", 1) if sys.argv[1][0] == "@" else sys.argv[1])
 t0 = time.monotonic()
 with open(sys.argv[2], "w") as f:
     while True:
@@ -103,11 +103,22 @@ grep -q '^[0-9.]* STATUS=.*watchdog withheld: n/enc:main stuck' "$T/notify.log" 
 grep 'STATUS=' "$T/notify.log" | sed 's/^/    /'
 awk -v w="$wedge_from" '$2 == "WATCHDOG=1" && $1 > w { print "first ping after the wedge: " $1; exit }' "$T/notify.log"
 
-# a stale pid file (a pid no hotspare has) is replaced
+# A short run: a stale pid file (a pid no hotspare has) is replaced; an
+# abstract socket (@name) is reached; a watchdog meant for another pid
+# (WATCHDOG_PID) gets no ping; the streams' own end is a STOPPING=1 too.
 sh -c 'echo $$' > "$T/stale.pid"
-sed -i 's/duration: 40s/duration: 1s/; /faults:/,$d' "$T/job.yaml"
-"$HS" run --pid-file "$T/stale.pid" "$T/job.yaml" > "$T/stale.log" 2>&1; rc=$?
+sed -i 's/duration: 40s/duration: 2s/; /faults:/,$d' "$T/job.yaml"
+abstract=@hs-notify-$$-$(basename "$T")
+bg python3 "$T/listen.py" "$abstract" "$T/notify2.log"
+wait_for 5 test -e "$T/notify2.log" || fail "the second listener did not start"
+NOTIFY_SOCKET=$abstract WATCHDOG_USEC=1000000 WATCHDOG_PID=1 \
+    "$HS" run --pid-file "$T/stale.pid" "$T/job.yaml" > "$T/stale.log" 2>&1; rc=$?
 assert_eq "run over a stale pid file: exit status" $rc 0
 grep -q "replacing the stale pid file" "$T/stale.log" || fail "stale pid file: $(cat "$T/stale.log")"
 [ -e "$T/stale.pid" ] && fail "the replaced pid file is still there after the run"
+sleep 0.3
+grep -q ' READY=1' "$T/notify2.log" || fail "abstract socket: no READY=1: $(cat "$T/notify2.log")"
+grep -q ' STOPPING=1' "$T/notify2.log" || fail "abstract socket: no STOPPING=1 at the streams' end"
+assert_eq "pings for WATCHDOG_PID=1" "$(grep -c ' WATCHDOG=1' "$T/notify2.log")" 0
+grep 'STATUS=' "$T/notify2.log" | tail -n 1 | sed 's/^/    last: /'
 pass
