@@ -7,7 +7,9 @@
 # heartbeat stops, while the rest of the process runs on), and the
 # WATCHDOG pings stop until it moves again; STOPPING=1 on SIGTERM.
 # --pid-file: the pid written, a second run on the file refused (exit 2),
-# the file removed at exit, a stale one replaced.
+# the file removed at exit, a stale one replaced. Also an abstract socket,
+# a watchdog meant for another pid, and a `hang` (given up by the stage's
+# own deadline: not a wedge, and the pings go on).
 . "$(dirname "$0")/../lib/common.sh"
 need python3
 
@@ -121,4 +123,41 @@ grep -q ' READY=1' "$T/notify2.log" || fail "abstract socket: no READY=1: $(cat 
 grep -q ' STOPPING=1' "$T/notify2.log" || fail "abstract socket: no STOPPING=1 at the streams' end"
 assert_eq "pings for WATCHDOG_PID=1" "$(grep -c ' WATCHDOG=1' "$T/notify2.log")" 0
 grep 'STATUS=' "$T/notify2.log" | tail -n 1 | sed 's/^/    last: /'
+
+# A hang is not a wedge: the encoder stage gives the hung call up after
+# its deadline (1 s, half the budget) and its standby takes over, well
+# inside the 2 s bound: the pings go on, and STATUS says "on backup".
+cat > "$T/hang.yaml" <<EOF
+version: 1
+rw_timeout: 1s
+supervisor: { control: $T/ctl3.sock }
+streams:
+  - name: n
+    input: { url: "$(lavfi_src 160 90 10)", format: lavfi, realtime: true }
+    renditions:
+      - name: main
+        width: 160
+        height: 90
+        bitrate: 100k
+        gop: 1s
+        options: { preset: ultrafast }
+        backup: { encoder: libx264, options: { preset: ultrafast } }
+    outputs:
+      - { name: ts, format: mpegts, url: $T/out/h.ts }
+    latency_budget: 2s
+    duration: 6s
+    faults:
+      - { at: 2s, component: enc:main, fault: hang }
+EOF
+bg python3 "$T/listen.py" "$T/notify3.sock" "$T/notify3.log"
+wait_for 5 test -S "$T/notify3.sock" || fail "the third listener did not start"
+NOTIFY_SOCKET=$T/notify3.sock WATCHDOG_USEC=1000000 "$HS" run "$T/hang.yaml" > "$T/hang.log" 2>&1; rc=$?
+assert_eq "hang run: exit status" $rc 0
+grep -q 'hung: the encode call did not return' "$T/hang.log" || fail "the hang was not given up: $(tail -5 "$T/hang.log")"
+sleep 0.3
+grep -q ' STATUS=1 stream: 0 on air, 1 on backup, 0 failed' "$T/notify3.log" || \
+    fail "no STATUS on backup: $(grep STATUS "$T/notify3.log")"
+hgap=$(awk '$2 == "WATCHDOG=1" { if (n++) print $1 - prev; prev = $1 }' "$T/notify3.log" | sort -n | tail -n 1)
+assert_le "hang given up: the longest gap between pings (s)" "$hgap" 0.8
+grep -q 'watchdog withheld' "$T/notify3.log" && fail "the watchdog was withheld for a hang the stage gave up"
 pass
