@@ -24,7 +24,6 @@
 struct Notify {
     LogCtx log;
     SdNotify *sd;
-    const Job *job;               /* not owned */
     Ecg *g;                       /* not owned */
     int64_t watchdog_us;          /* 0: no watchdog */
     int64_t wedge_us;             /* a heartbeat older than this: wedged */
@@ -236,7 +235,6 @@ int notify_alloc(Notify **pn, const Job *job, Ecg *g)
     }
     logctx_init(&n->log, "service");
     n->sd = sd;
-    n->job = job;
     n->g = g;
     n->ages = av_calloc(FFMAX(ecg_nb_nodes(g), 1), sizeof(*n->ages));
     n->streams = av_calloc(FFMAX(ecg_nb_streams(g), 1), sizeof(*n->streams));

@@ -36,7 +36,8 @@ typedef struct Notify Notify;
  * Reads the manager's environment (and clears it: see sdn_alloc); call
  * before any thread starts. Returns 0 with *pn NULL when no manager
  * listens, or when $NOTIFY_SOCKET cannot be used (said as a warning: the
- * job runs on); AVERROR(ENOMEM). job, g: not owned, outlive the Notify.
+ * job runs on); AVERROR(ENOMEM). job: read here only; g: not owned,
+ * outlives the Notify.
  */
 int notify_alloc(Notify **pn, const Job *job, Ecg *g);
 
