@@ -26,11 +26,13 @@
 
 #include "cli/cmd.h"
 #include "cli/control.h"
+#include "cli/notify.h"
 #include "core/event.h"
 #include "ecg/ecg.h"
 #include "fo/tick.h"
 #include "job/job.h"
 #include "core/log.h"
+#include "core/pidfile.h"
 #include "cli/progress.h"
 #include "cli/reload.h"
 #include "cli/run_report.h"
@@ -51,6 +53,7 @@ static _Atomic uint32_t reload_seq;       /* ctl reload: its request's seq */
 /* The control socket, removed by the exits that skip every cleanup (set
  * before the signals are installed, read-only after). */
 static char exit_unlink[128];
+static char exit_unlink_pid[4096];        /* --pid-file, likewise */
 
 /* Exits at once, from a signal handler too (async-signal-safe calls only). */
 static void exit_now(const char *msg, size_t len)
@@ -60,6 +63,8 @@ static void exit_now(const char *msg, size_t len)
     (void)n;
     if (exit_unlink[0])
         unlink(exit_unlink);
+    if (exit_unlink_pid[0])
+        unlink(exit_unlink_pid);
     _exit(HS_EXIT_SIGNAL);
 }
 
@@ -169,6 +174,7 @@ static int run_job(Job *job, const RunOpts *o)
     Control *ctl = NULL;
     EventLog *events = NULL;
     Progress *pg = NULL;
+    Notify *nt = NULL;            /* systemd's notify socket, when it runs us */
     ControlHooks hooks = { .stop = on_ctl_stop, .steer = steer_pin, .reload = ctl_reload };
     int64_t start = av_gettime_relative(), last_report = 0, stop_at = 0;
     int ret, code, failed = 0;
@@ -186,8 +192,9 @@ static int run_job(Job *job, const RunOpts *o)
         job_free(&job);
         return HS_EXIT_USAGE;
     }
-    if (control_open(&ctl, job, events) < 0 ||
+    if (control_open(&ctl, job, events) < 0 || notify_alloc(&nt, job) < 0 ||
         runstate_alloc(&rs, job, events, &stop_requested, ctl, &hooks, o->fast) < 0) {
+        notify_free(&nt);
         control_free(&ctl);
         progress_free(&pg);
         evlog_free(&events);
@@ -221,6 +228,7 @@ static int run_job(Job *job, const RunOpts *o)
         if (stopping) {
             if (!stop_at) {
                 stop_at = now;
+                notify_stopping(nt, runstate_graph(rs));
                 av_log(NULL, AV_LOG_INFO, "stopping: inputs closed, outputs finishing\n");
             } else if (now - stop_at > RUN_STOP_GRACE_US) {
                 static const char msg[] = "hotspare: the streams did not finish in time after the "
@@ -234,8 +242,10 @@ static int run_job(Job *job, const RunOpts *o)
             last_report = now;
         }
         tick_run(runstate_tick(rs), now, 0);
+        notify_update(nt, runstate_job(rs), runstate_graph(rs), runstate_tick(rs), now);
         av_usleep(RUN_POLL_US);
     }
+    notify_stopping(nt, runstate_graph(rs));   /* the streams ended on their own */
     failed = runstate_join(rs);
     progress_report(pg, ecg_pipelines(runstate_graph(rs)), runstate_job(rs)->nb_streams,
                     av_gettime_relative() - start, 1);
@@ -261,7 +271,25 @@ static int run_job(Job *job, const RunOpts *o)
     progress_free(&pg);
     evlog_free(&events);
     control_free(&ctl);           /* its sink is called until the event log goes */
+    notify_free(&nt);
     return code;
+}
+
+/* --pid-file: taken before anything starts, so that a second run of the
+ * service is refused like a second one on the control socket (exit 2). */
+static int pid_file_take(const char *path)
+{
+    char err[4200];
+    int ret = pidfile_write(path, err, sizeof(err));
+
+    if (ret < 0) {
+        fprintf(stderr, "hotspare run: %s\n", err);
+        return HS_EXIT_USAGE;
+    }
+    if (ret > 0)
+        av_log(NULL, AV_LOG_INFO, "%s\n", err);
+    av_strlcpy(exit_unlink_pid, path, sizeof(exit_unlink_pid));
+    return 0;
 }
 
 static int run_exec(int argc, char **argv)
@@ -272,9 +300,11 @@ static int run_exec(int argc, char **argv)
         { "events",   required_argument, 0, 'e' },
         { "report",   required_argument, 0, 'r' },
         { "fast",     no_argument,       0, 'f' },
+        { "pid-file", required_argument, 0, 'P' },
         { 0, 0, 0, 0 },
     };
     RunOpts o = { 0 };
+    const char *pid_path = NULL;
     Job *job = NULL;
     int c, ret, fast = 0;
 
@@ -295,6 +325,9 @@ static int run_exec(int argc, char **argv)
         case 'f':
             fast = 1;
             break;
+        case 'P':
+            pid_path = optarg;
+            break;
         default:
             if (cmd_common_option(c, optarg) <= 0)
                 return cmd_usage_error(&cmd_run_entry, "bad option");
@@ -309,12 +342,19 @@ static int run_exec(int argc, char **argv)
         av_log(NULL, AV_LOG_INFO, "--fast: %d of %d stream%s read unpaced\n", job_unpace(job),
                job->nb_streams, job->nb_streams == 1 ? "" : "s");
     o.fast = fast;
-    return run_job(job, &o);      /* job consumed */
+    if (pid_path && (ret = pid_file_take(pid_path))) {
+        job_free(&job);
+        return ret;
+    }
+    ret = run_job(job, &o);       /* job consumed */
+    pidfile_remove(pid_path);
+    return ret;
 }
 
 const CmdEntry cmd_run_entry = {
     .name    = "run",
-    .usage   = "[--progress FILE|-] [--events FILE] [--report FILE] [--fast] JOB.yaml",
+    .usage   = "[--progress FILE|-] [--events FILE] [--report FILE] [--fast]\n"
+               "       [--pid-file FILE] JOB.yaml",
     .summary = "run a job until its streams end, its duration passes, or SIGINT/SIGTERM",
     .help    = "Options:\n"
                "  --progress FILE|-   write ffmpeg-compatible progress blocks (key=value, one\n"
@@ -324,7 +364,9 @@ const CmdEntry cmd_run_entry = {
                "  --report FILE       at the end, write what the run did as JSON: per output\n"
                "                      the frames of its timeline written and lost, switches\n"
                "  --fast              read file and lavfi inputs unpaced, not at their native\n"
-               "                      rate (drills: the same faults at the same frames, sooner)\n\n"
+               "                      rate (drills: the same faults at the same frames, sooner)\n"
+               "  --pid-file FILE     write the process id to FILE, removed at exit; a FILE\n"
+               "                      naming a running hotspare is refused (exit 2)\n\n"
                "The first SIGINT/SIGTERM stops the inputs and lets every output finish\n"
                "(trailers written, HLS playlists closed); a second one exits at once.\n"
                "SIGHUP (or hotspare ctl reload) reads the job again: unchanged streams run\n"
@@ -334,6 +376,10 @@ const CmdEntry cmd_run_entry = {
                "PATH }, default $XDG_RUNTIME_DIR/hotspare/JOB.sock, else ./JOB.sock); a\n"
                "second run of the job on the same socket is refused (exit 2).\n"
                "Exit status: 0 ok, 1 a stream failed for good, 2 usage or job error,\n"
-               "255 stopped by a signal or hotspare ctl stop.\n",
+               "255 stopped by a signal or hotspare ctl stop.\n"
+               "Under systemd (Type=notify, $NOTIFY_SOCKET): READY=1 once every stream's\n"
+               "outputs are on air (or failed), STATUS= a one-line summary, WATCHDOG=1 while\n"
+               "the tick and every stage's heartbeat move (WatchdogSec=), STOPPING=1 on stop.\n"
+               "See samples/systemd/hotspare@.service.\n",
     .exec    = run_exec,
 };

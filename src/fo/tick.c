@@ -39,6 +39,7 @@ struct Tick {
     Hds *hds;
     Metrics *metrics;
     int64_t next_tick;
+    int64_t last_us;             /* when it last ran; read by the same thread */
     Ecg *g;                      /* not owned: gets each tick's figures */
     Fo *fo;                      /* acts on them */
     Dra *dra;                    /* runs the job's exec hooks for it */
@@ -299,6 +300,7 @@ void tick_run(Tick *sv, int64_t now, int force)
         hds_put_sample(sv->hds, s);
     if (sv->metrics)
         metrics_publish(sv->metrics, s);
+    sv->last_us = now;
 }
 
 void tick_stop(Tick *sv)
@@ -350,6 +352,11 @@ int tick_alloc(Tick **pt, const Job *job, Ecg *g, EventLog *events)
     }
     *pt = t;
     return 0;
+}
+
+int64_t tick_last_us(const Tick *t)
+{
+    return t ? t->last_us : 0;
 }
 
 FoSteer *tick_steering(Tick *t)

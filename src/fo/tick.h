@@ -43,6 +43,10 @@ void tick_run(Tick *t, int64_t now_us, int force);
  * twice is fine. */
 void tick_stop(Tick *t);
 
+/* When the tick last ran (av_gettime_relative), 0 before the first: the
+ * service watchdog (cli/notify.h) pings only while the tick goes on. */
+int64_t tick_last_us(const Tick *t);
+
 /* The steering of viewers (ctl steer pins through it); NULL when no
  * output has pathways. Lives until tick_free. */
 FoSteer *tick_steering(Tick *t);
