@@ -149,17 +149,9 @@ void runstate_reload(RunState *rs, uint32_t seq)
 {
     JobDiag diag = { 0 };
     Job *nj = NULL;
-    Ecg *ng = NULL, *old = rs->g;
-    ControlHooks h;
-    int ret, kept = 0, started = 0, replaced = 0, stopped;
+    int ret;
 
     av_log(rs, AV_LOG_INFO, "reading %s again\n", rs->job->path);
-    if (rs->nb_retiring == RELOAD_MAX_RETIRING) {
-        evlog_emit_seq(rs->events, "", "supervisor", EV_REFUSED, 0, seq,
-                       "reload refused: %d earlier reloads still have streams ending",
-                       rs->nb_retiring);
-        return;
-    }
     ret = job_load(rs->job->path, &nj, &diag);
     if (ret < 0) {
         refuse(rs, seq, &diag, ret);
@@ -169,6 +161,22 @@ void runstate_reload(RunState *rs, uint32_t seq)
     job_diag_free(&diag);
     if (rs->fast)
         job_unpace(nj);
+    runstate_apply(rs, nj, seq);
+}
+
+void runstate_apply(RunState *rs, Job *nj, uint32_t seq)
+{
+    Ecg *ng = NULL, *old = rs->g;
+    ControlHooks h;
+    int ret, kept = 0, started = 0, replaced = 0, stopped;
+
+    if (rs->nb_retiring == RELOAD_MAX_RETIRING) {
+        evlog_emit_seq(rs->events, "", "supervisor", EV_REFUSED, 0, seq,
+                       "reload refused: %d earlier reloads still have streams ending",
+                       rs->nb_retiring);
+        job_free(&nj);
+        return;
+    }
     if (!!rs->job->supervisor.control_path != !!nj->supervisor.control_path ||
         (nj->supervisor.control_path &&
          strcmp(rs->job->supervisor.control_path, nj->supervisor.control_path)))

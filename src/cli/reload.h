@@ -54,6 +54,11 @@ int  runstate_start(RunState *rs);
  * SIGHUP), carried by the outcome event. */
 void runstate_reload(RunState *rs, uint32_t seq);
 
+/* Applies nj (consumed), a job already checked, as a reload does (what
+ * runstate_reload does after reading the file); seq as there. For a
+ * program that decides which streams this process runs (a fleet). */
+void runstate_apply(RunState *rs, Job *nj, uint32_t seq);
+
 /* Once a loop: frees the graphs whose streams have ended and starts the
  * replacements whose predecessors have (not while stopping). */
 void runstate_poll(RunState *rs, int stopping);
