@@ -96,7 +96,9 @@ static int get_name(Loader *ld, const yaml_node_t *map, const char *what, int lo
 /* ------------------------------------------------------------------------ */
 /* Inputs, audio, renditions, outputs                                       */
 
-static const char *const job_keys[] = { "version", "rw_timeout", "supervisor", "streams", NULL };
+static const char *const job_keys[] = {
+    "version", "rw_timeout", "supervisor", "streams", "expect", NULL,
+};
 static const char *const supervisor_keys[] = {
     "tick", "hds", "metrics", "model", "control", "hooks", "orchestrator", "standby_mode", NULL,
 };
@@ -109,7 +111,7 @@ static const char *const hds_keys[] = { "path", "retention", "raw_window", NULL 
 static const char *const metrics_keys[] = { "listen", "allow_remote", NULL };
 static const char *const stream_keys[] = {
     "name", "input", "audio", "renditions", "outputs", "duration", "standby",
-    "standby_mode", "switch_back", "latency_budget", "faults", "orchestrator", NULL,
+    "standby_mode", "switch_back", "latency_budget", "faults", "orchestrator", "expect", NULL,
 };
 static const char *const input_keys[] = {
     "url", "format", "options", "realtime", "filter", "rw_timeout", "backup",
@@ -1100,6 +1102,8 @@ static void load_stream(Loader *ld, const yaml_node_t *map, const JobSupervisor 
     load_switching(ld, map, sv, st);
     load_orchestrator(ld, map, 0, &st->orchestrator);
     load_faults(ld, map, st);
+    st->expect = *ld->expect;
+    jx_load_expect(ld, map, 0, &st->expect);
 }
 
 /* "host:port" with host an IP literal or localhost; says whether it is a
@@ -1337,6 +1341,9 @@ static void load_job(Loader *ld, const yaml_node_t *root, Job *job)
     ld->rw_timeout_us = JOB_DEFAULT_RW_TIMEOUT_US;
     jy_get_duration(ld, root, "rw_timeout", 0, &ld->rw_timeout_us);
     load_supervisor(ld, root, &job->supervisor);
+    job->expect = (JobExpect)JOB_EXPECT_UNSET;
+    jx_load_expect(ld, root, 1, &job->expect);
+    ld->expect = &job->expect;
 
     job->nb_streams = get_list(ld, root, "job", "streams", (void **)&job->streams,
                                sizeof(*job->streams), &list);
