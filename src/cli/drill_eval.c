@@ -229,6 +229,33 @@ static char *no_failure_figures(const char *kind, double at_s)
     return av_asprintf("%s fault at %.3f s (media time); no failure event after it", kind, at_s);
 }
 
+/*
+ * The scheduled time (s) of the occurrence of a fault of js that struck
+ * at media time at_s: the latest at or before it of the faults of that
+ * kind on that instance. A fault strikes the first item at or after its
+ * time, which a paced run may place a little later than an unpaced one:
+ * checks are named by the time the job says, the same in both.
+ */
+static double scheduled_at(const JobStream *js, const char *component, const char *kind,
+                           double at_s)
+{
+    static const char *const kinds[] = { "error", "stall", "slow", "drop", "close", "hang" };
+    double best = NAN;
+
+    for (int i = 0; i < js->nb_faults; i++) {
+        const JobFault *f = &js->faults[i];
+        if (f->kind > JOB_FAULT_HANG || strcmp(kinds[f->kind], kind) ||
+            strcmp(f->component, component))
+            continue;
+        for (int k = 0; k < f->count; k++) {
+            double t = (f->at_us + k * f->every_us) / 1e6;
+            if (t <= at_s + 1e-6 && (isnan(best) || t > best))
+                best = t;
+        }
+    }
+    return isnan(best) ? at_s : best;
+}
+
 static int fails_for_sure(const char *kind)
 {
     return !strcmp(kind, "error") || !strcmp(kind, "close") || !strcmp(kind, "hang");
@@ -247,7 +274,8 @@ static int check_fault(const JobStream *js, const DrillEvent *ev, int nb, int f,
 
     base_of(fe->component, base, sizeof(base));
     fault_of(fe, kind, sizeof(kind), &at_s);
-    snprintf(label, sizeof(label), "%s@%.3fs", fe->component, at_s);
+    snprintf(label, sizeof(label), "%s@%.3fs", fe->component,
+             scheduled_at(js, fe->component, kind, at_s));
     /* a failure belongs to the last fault on its component before it */
     for (int k = f + 1; k < nb; k++)
         if (ev[k].kind == EV_FAULT && !strcmp(ev[k].stream, fe->stream) &&

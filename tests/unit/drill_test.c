@@ -91,7 +91,8 @@ static void test_all_hold(void)
 {
     DrillEvent ev[] = {
         event(100, "out:main", EV_START, 0, "opened"),
-        event(2000, "out:main", EV_FAULT, 0, "injected fault error at media time 2.000 s"),
+        /* it strikes the first item at or after 2 s: named by the job's time */
+        event(2000, "out:main", EV_FAULT, 0, "injected fault error at media time 2.033 s"),
         event(2001, "out:main", EV_FAILURE, 0, "writing failed"),
         event(2002, "out:main", EV_SWITCH, 0, "out:main.backup takes over"),
         event(2003, "out:main", EV_INFO, 0, "out:main.backup wrote its first packet 0.5 ms after the switch"),
