@@ -271,8 +271,7 @@ static void print_value(FILE *f, const DrillResult *r)
         else
             fprintf(f, "%.0f (expected %.0f)", r->value, r->limit);
     } else if (!isnan(r->value)) {
-        fprintf(f, "%.*f %s (at most %.*f)", !strcmp(r->unit, "ms"), r->value, r->unit,
-                !strcmp(r->unit, "ms"), r->limit);
+        fprintf(f, "%.*f %s (at most %g)", !strcmp(r->unit, "ms"), r->value, r->unit, r->limit);
     } else {
         fprintf(f, "-");
     }

@@ -299,9 +299,9 @@ static int check_fault(const JobStream *js, const DrillEvent *ev, int nb, int f,
             r->value = ms;
             ret = result_set(r, ms <= limit ? DRILL_PASS : DRILL_FAIL,
                              av_asprintf("%s fault at %.3f s (media time); failure of %s %.1f ms "
-                                         "later (at most %.1f ms): %s", kind, at_s,
+                                         "later (at most %g ms): %s", kind, at_s,
                                          ev[fi].component, ms, limit, ev[fi].cause),
-                             ms <= limit ? NULL : "%s failed %.1f ms after the fault, more than %.1f ms",
+                             ms <= limit ? NULL : "%s failed %.1f ms after the fault, more than %g ms",
                              ev[fi].component, ms, limit);
         } else if (fails_for_sure(kind)) {
             ret = result_set(r, DRILL_FAIL, no_failure_figures(kind, at_s),
@@ -325,11 +325,11 @@ static int check_fault(const JobStream *js, const DrillEvent *ev, int nb, int f,
             double ms = first_packet_ms(&ev[pi]);
             r->value = ms;
             ret = result_set(r, ms <= limit ? DRILL_PASS : DRILL_FAIL,
-                             av_asprintf("failure of %s, then: %s (at most %.1f ms); by the events' "
+                             av_asprintf("failure of %s, then: %s (at most %g ms); by the events' "
                                          "clock %.1f ms from the failure", ev[fi].component,
                                          ev[pi].cause, limit, (ev[pi].mono_us - ev[fi].mono_us) / 1e3),
                              ms <= limit ? NULL : "the first packet after the failure came %.1f ms "
-                             "after it, more than %.1f ms", ms, limit);
+                             "after it, more than %g ms", ms, limit);
         } else if (fi >= 0) {
             ret = result_set(r, DRILL_FAIL, av_asprintf("failure of %s: %s; no first packet of "
                                                         "another instance after it",
@@ -457,9 +457,9 @@ static int check_actions(const JobStream *js, const char *base, const DrillEvent
             double ms = first_packet_ms(&ev[pi]);
             r->value = ms;
             ret = result_set(r, ms <= limit ? DRILL_PASS : DRILL_FAIL,
-                             av_asprintf("%s; %s (at most %.1f ms)", a->cause, ev[pi].cause, limit),
+                             av_asprintf("%s; %s (at most %g ms)", a->cause, ev[pi].cause, limit),
                              ms <= limit ? NULL : "the first packet after the %s came %.1f ms "
-                             "after it, more than %.1f ms", what, ms, limit);
+                             "after it, more than %g ms", what, ms, limit);
         }
         if (ret < 0)
             goto end;
