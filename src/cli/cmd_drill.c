@@ -155,6 +155,9 @@ static void remove_run_dir(const JobDrill *d)
         snprintf(p, sizeof(p), "%s/%s", d->dir, files[i]);
         unlink(p);
     }
+    /* the control socket's directory (the run removed the socket) */
+    snprintf(p, sizeof(p), "%s/hotspare", d->dir);
+    rmdir(p);
     rmdir(d->dir);
 }
 
@@ -198,6 +201,12 @@ static int run_child(JobDrill *d, const DrillOpts *o, double timeout_s)
         int in = open("/dev/null", O_RDONLY);
         int out = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+            _exit(127);
+        /* its default control socket in the run's directory: a drill of
+         * news.yaml beside a production run of another news.yaml is not
+         * refused as a second run, and plain "hotspare ctl" there does
+         * not find two sockets (a job that names its socket keeps it) */
+        if (setenv("XDG_RUNTIME_DIR", d->dir, 1) < 0)
             _exit(127);
         /* this very binary, wherever it was started from */
         execv("/proc/self/exe", argv);
