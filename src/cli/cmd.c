@@ -12,6 +12,7 @@
 const CmdEntry *const cmd_table[] = {
     &cmd_run_entry,
     &cmd_check_entry,
+    &cmd_drill_entry,
     &cmd_ctl_entry,
     &cmd_graph_entry,
     &cmd_hds_entry,

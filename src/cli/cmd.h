@@ -51,6 +51,7 @@ int cmd_usage_error(const CmdEntry *e, const char *fmt, ...)
 /* The commands. */
 extern const CmdEntry cmd_run_entry;
 extern const CmdEntry cmd_check_entry;
+extern const CmdEntry cmd_drill_entry;
 extern const CmdEntry cmd_ctl_entry;
 extern const CmdEntry cmd_graph_entry;
 extern const CmdEntry cmd_hds_entry;

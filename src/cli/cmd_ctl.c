@@ -26,6 +26,7 @@
 #include <libavutil/bprint.h>
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
+#include <libavutil/time.h>
 
 #include "cli/cmd.h"
 #include "cli/control.h"
@@ -445,6 +446,249 @@ static int follow(Reader *r)
     }
 }
 
+/* ---- ctl drill ------------------------------------------------------------------ */
+
+/*
+ * "ctl drill COMPONENT": a planned switch to the backup and back on a
+ * running supervisor, for a nightly cron on production. Composed of the
+ * requests any script could send: status (the outputs' frames_lost
+ * before), switch to the backup (waited for), its first packet (followed
+ * in the events), switch to the primary, its first packet, status again.
+ * Exit 0 when both switches happened and the stream's outputs lost no
+ * frame, 1 otherwise.
+ */
+
+/* Each switch, and its first packet after it. */
+#define CTL_DRILL_WAIT_MS   10000
+/* After the last first packet, before the frames are counted again: a
+ * hole shows when the packet after it is written. */
+#define CTL_DRILL_SETTLE_MS 500
+
+/* One request on a connection of its own: 1 with *answer (the caller's),
+ * else what read_answer or ctl_connect returned. */
+static int ask(const char *path, json_t *req, int timeout_ms, json_t **answer)
+{
+    Reader r = { .fd = ctl_connect(path) };
+    int ret;
+
+    *answer = NULL;
+    if (r.fd < 0)
+        return r.fd;
+    av_bprint_init(&r.buf, 0, AV_BPRINT_SIZE_UNLIMITED);
+    ret = send_request(r.fd, req);
+    if (ret >= 0)
+        ret = read_answer(&r, timeout_ms, answer);
+    av_bprint_finalize(&r.buf, NULL);
+    close(r.fd);
+    return ret;
+}
+
+/* The component's stream (into stream) and its outputs' frames_lost now,
+ * as { "news/out:main": N, ... } in *lost. Returns 0 or an exit status
+ * (reported). */
+static int drill_frames(const char *path, const char *component, char *stream, size_t size,
+                        json_t **lost)
+{
+    json_t *req = json_pack("{s:i, s:s}", "v", CONTROL_VERSION, "cmd", "status"), *a = NULL, *c;
+    const char *slash = strchr(component, '/'), *name = slash ? slash + 1 : component;
+    int ret, found = 0, status = HS_EXIT_OK;
+    size_t i;
+
+    *lost = NULL;
+    ret = req ? ask(path, req, 30000, &a) : AVERROR(ENOMEM);
+    json_decref(req);
+    if (ret <= 0 || !json_is_true(json_object_get(a, "ok"))) {
+        fprintf(stderr, "hotspare ctl drill: no status: %s\n", ret <= 0 ? av_err2str(ret) :
+                str(a, "error"));
+        json_decref(a);
+        return ret == AVERROR(ENOENT) || ret == AVERROR(ECONNREFUSED) ? CTL_EXIT_NO_SUPERVISOR :
+               HS_EXIT_FAILED;
+    }
+    json_array_foreach(json_object_get(a, "components"), i, c) {
+        if (strcmp(str(c, "component"), name) ||
+            (slash && strncmp(str(c, "stream"), component, slash - component)) ||
+            (slash && strlen(str(c, "stream")) != (size_t)(slash - component)))
+            continue;
+        if (found++ == 0)
+            av_strlcpy(stream, str(c, "stream"), size);
+    }
+    if (found != 1) {
+        status = cmd_usage_error(&cmd_ctl_entry, found ? "'%s' is in %d streams: write "
+                                 "STREAM/%s" : "no component '%s' (hotspare ctl status lists "
+                                 "them)", found ? name : component, found, name);
+        goto end;
+    }
+    if (!(*lost = json_object())) {
+        status = HS_EXIT_FAILED;
+        goto end;
+    }
+    json_array_foreach(json_object_get(a, "components"), i, c)
+        if (!strcmp(str(c, "stream"), stream) && json_is_integer(json_object_get(c, "frames_lost")))
+            json_object_set(*lost, str(c, "id"), json_object_get(c, "frames_lost"));
+end:
+    json_decref(a);
+    return status;
+}
+
+/* Does the event belong to component name (any instance) of stream? */
+static int drill_same(json_t *ev, const char *stream, const char *name)
+{
+    const char *c = str(ev, "component");
+    size_t n = strlen(name);
+
+    return !strcmp(str(ev, "stream"), stream) && !strncmp(c, name, n) &&
+           (!c[n] || !strncmp(c + n, ".backup", 7));
+}
+
+/*
+ * A planned switch of component to instance, waited for; then its first
+ * packet, read from the events follower fr. Describes both in *rec.
+ * Returns 1 when the switch happened and its first packet came.
+ */
+static int drill_switch(const char *path, Reader *fr, const char *component, const char *stream,
+                        const char *instance, json_t *rec)
+{
+    const char *slash = strchr(component, '/'), *name = slash ? slash + 1 : component;
+    json_t *req = json_pack("{s:i, s:s, s:s, s:s, s:i}", "v", CONTROL_VERSION, "cmd", "switch",
+                            "component", component, "instance", instance,
+                            "wait_ms", CTL_DRILL_WAIT_MS), *a = NULL;
+    int64_t seq, deadline;
+    int ret, seen = 0;
+
+    json_object_set_new(rec, "to", json_string(instance));
+    ret = req ? ask(path, req, CTL_DRILL_WAIT_MS + CTL_ANSWER_SLACK_MS, &a) : AVERROR(ENOMEM);
+    json_decref(req);
+    if (ret <= 0 || !json_is_true(json_object_get(a, "ok"))) {
+        json_object_set_new(rec, "outcome", json_string("failed"));
+        json_object_set_new(rec, "cause", json_string(ret <= 0 ? av_err2str(ret) :
+                                                      str(a, "error")));
+        json_decref(a);
+        return 0;
+    }
+    seq = json_integer_value(json_object_get(a, "seq"));
+    json_object_set_new(rec, "outcome", json_string(str(a, "outcome")));
+    json_object_set_new(rec, "seq", json_integer(seq));
+    json_object_set_new(rec, "cause", json_string(str(json_object_get(a, "event"), "cause")));
+    json_decref(a);
+
+    /* the follower sees the switch (its seq), then the first packet */
+    deadline = av_gettime_relative() + CTL_DRILL_WAIT_MS * 1000LL;
+    for (;;) {
+        int64_t left = (deadline - av_gettime_relative()) / 1000;
+        json_t *line = NULL, *ev;
+        const char *p;
+        double ms;
+        if (left <= 0 || read_answer(fr, (int)left, &line) <= 0) {
+            json_decref(line);
+            json_object_set_new(rec, "first_packet_ms", json_null());
+            return 0;
+        }
+        ev = json_object_get(line, "event");
+        if (ev && json_integer_value(json_object_get(ev, "seq")) == seq)
+            seen = 1;
+        else if (ev && seen && !strcmp(str(ev, "kind"), "info") && drill_same(ev, stream, name) &&
+                 (p = strstr(str(ev, "cause"), "first packet ")) &&
+                 sscanf(p, "first packet %lf ms", &ms) == 1) {
+            json_object_set_new(rec, "first_packet_ms", json_real(ms));
+            json_object_set_new(rec, "first_packet", json_string(str(ev, "cause")));
+            json_decref(line);
+            return 1;
+        }
+        json_decref(line);
+    }
+}
+
+static int ctl_drill(const CtlOpts *o, int argc, char **argv)
+{
+    json_t *before = NULL, *after = NULL, *rec[2] = { NULL, NULL }, *lost = NULL, *req;
+    char path[4096], stream[COMP_NAME_SIZE];
+    static const char *const to[2] = { "backup", "primary" };
+    Reader fr = { .fd = -1 };
+    int status, ok = 1;
+    int64_t total = 0;
+    const char *id;
+    json_t *v;
+
+    if (argc != 2)
+        return cmd_usage_error(&cmd_ctl_entry, "drill takes COMPONENT (news/out:youtube)");
+    if (o->format || o->follow || o->now || o->hot || o->autos || o->timeout_ms >= 0)
+        return cmd_usage_error(&cmd_ctl_entry, "drill takes --json alone");
+    if ((status = find_socket(o, path, sizeof(path))))
+        return status;
+    if ((status = drill_frames(path, argv[1], stream, sizeof(stream), &before)))
+        return status;
+
+    /* following from before the first switch: no event of it is missed */
+    req = json_pack("{s:i, s:s, s:b, s:i}", "v", CONTROL_VERSION, "cmd", "events", "follow", 1,
+                    "last", 0);
+    fr.fd = ctl_connect(path);
+    av_bprint_init(&fr.buf, 0, AV_BPRINT_SIZE_UNLIMITED);
+    if (!req || fr.fd < 0 || send_request(fr.fd, req) < 0 || read_answer(&fr, 30000, &v) <= 0) {
+        fprintf(stderr, "hotspare ctl drill: cannot follow the events\n");
+        status = HS_EXIT_FAILED;
+        goto end;
+    }
+    json_decref(v);
+
+    for (int k = 0; k < 2 && ok; k++) {
+        if (!(rec[k] = json_object())) {
+            status = HS_EXIT_FAILED;
+            goto end;
+        }
+        ok = drill_switch(path, &fr, argv[1], stream, to[k], rec[k]);
+    }
+    av_usleep(CTL_DRILL_SETTLE_MS * 1000);
+    if ((status = drill_frames(path, argv[1], stream, sizeof(stream), &after)))
+        goto end;
+    if (!(lost = json_object())) {
+        status = HS_EXIT_FAILED;
+        goto end;
+    }
+    json_object_foreach(after, id, v) {
+        int64_t d = json_integer_value(v) - json_integer_value(json_object_get(before, id));
+        json_object_set_new(lost, id, json_integer(d));
+        total += d;
+    }
+    ok &= total == 0;
+    status = ok ? HS_EXIT_OK : HS_EXIT_FAILED;
+
+    if (o->json) {
+        json_t *out = json_pack("{s:s, s:s, s:[o?, o?], s:O, s:I, s:b}", "component", argv[1],
+                                "stream", stream, "switches", json_incref(rec[0]),
+                                json_incref(rec[1]), "frames_lost", lost,
+                                "frames_lost_total", (json_int_t)total, "ok", ok);
+        if (out)
+            print_json(out);
+        json_decref(out);
+    } else {
+        for (int k = 0; k < 2 && rec[k]; k++) {
+            json_t *ms = json_object_get(rec[k], "first_packet_ms");
+            printf("switch to %s: %s", to[k], str(rec[k], "outcome"));
+            if (*str(rec[k], "cause"))
+                printf(" (%s)", str(rec[k], "cause"));
+            if (json_is_number(ms))
+                printf(", first packet %.1f ms after it\n", json_number_value(ms));
+            else
+                printf(", no first packet seen\n");
+        }
+        json_object_foreach(lost, id, v)
+            printf("%s: %lld frame%s lost during the drill\n", id, (long long)json_integer_value(v),
+                   json_integer_value(v) == 1 ? "" : "s");
+        printf("drill of %s: %s\n", argv[1], ok ? "passed" : "FAILED");
+    }
+end:
+    json_decref(req);
+    json_decref(before);
+    json_decref(after);
+    json_decref(lost);
+    json_decref(rec[0]);
+    json_decref(rec[1]);
+    if (fr.fd >= 0)
+        close(fr.fd);
+    av_bprint_finalize(&fr.buf, NULL);
+    return status;
+}
+
 static int ctl_exec(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -493,6 +737,8 @@ static int ctl_exec(int argc, char **argv)
         return cmd_usage_error(&cmd_ctl_entry, "--socket or --job, not both");
     if (optind >= argc)
         return cmd_usage_error(&cmd_ctl_entry, "no command given");
+    if (!strcmp(argv[optind], "drill"))
+        return ctl_drill(&o, argc - optind, argv + optind);
     req = build_request(&o, argc - optind, argv + optind, &status);
     if (!req)
         return status;
@@ -539,7 +785,7 @@ const CmdEntry cmd_ctl_entry = {
                "       provision|release|switch COMPONENT [INSTANCE] [--timeout SEC] [--hot] |\n"
                "       reload |\n"
                "       events [--follow] | steer STREAM/OUTPUT PATHWAY... | steer STREAM/OUTPUT --auto |\n"
-               "       stop [--now]",
+               "       stop [--now] | drill COMPONENT [--json]",
     .summary = "ask a running supervisor, through its control socket",
     .help    = "The socket: --socket PATH, the job's (supervisor: { control: PATH }, else\n"
                "$XDG_RUNTIME_DIR/hotspare/JOB.sock, else ./JOB.sock), or without either\n"
@@ -562,7 +808,10 @@ const CmdEntry cmd_ctl_entry = {
                "  reload                   read the job file again, as SIGHUP does: unchanged\n"
                "                           streams run on untouched; a job with problems is\n"
                "                           refused (status 1, the problems on stderr)\n"
-               "  stop [--now]             stop like SIGTERM; --now: exit at once (status 255)\n\n"
+               "  stop [--now]             stop like SIGTERM; --now: exit at once (status 255)\n"
+               "  drill COMPONENT [--json] a planned switch to the backup and back, with both\n"
+               "                           switch times and the frames the stream's outputs\n"
+               "                           lost (exit 0: both switched, none lost; else 1)\n\n"
                "Exit status: 0 done, 1 refused or failed (the reason on stderr), 2 usage,\n"
                "3 no supervisor at that socket.\n",
     .exec    = ctl_exec,

@@ -96,7 +96,9 @@ static int get_name(Loader *ld, const yaml_node_t *map, const char *what, int lo
 /* ------------------------------------------------------------------------ */
 /* Inputs, audio, renditions, outputs                                       */
 
-static const char *const job_keys[] = { "version", "rw_timeout", "supervisor", "streams", NULL };
+static const char *const job_keys[] = {
+    "version", "rw_timeout", "supervisor", "streams", "expect", NULL,
+};
 static const char *const supervisor_keys[] = {
     "tick", "hds", "metrics", "model", "control", "hooks", "orchestrator", "standby_mode", NULL,
 };
@@ -109,7 +111,7 @@ static const char *const hds_keys[] = { "path", "retention", "raw_window", NULL 
 static const char *const metrics_keys[] = { "listen", "allow_remote", NULL };
 static const char *const stream_keys[] = {
     "name", "input", "audio", "renditions", "outputs", "duration", "standby",
-    "standby_mode", "switch_back", "latency_budget", "faults", "orchestrator", NULL,
+    "standby_mode", "switch_back", "latency_budget", "faults", "orchestrator", "expect", NULL,
 };
 static const char *const input_keys[] = {
     "url", "format", "options", "realtime", "filter", "rw_timeout", "backup",
@@ -1100,6 +1102,8 @@ static void load_stream(Loader *ld, const yaml_node_t *map, const JobSupervisor 
     load_switching(ld, map, sv, st);
     load_orchestrator(ld, map, 0, &st->orchestrator);
     load_faults(ld, map, st);
+    st->expect = *ld->expect;
+    jx_load_expect(ld, map, 0, &st->expect);
 }
 
 /* "host:port" with host an IP literal or localhost; says whether it is a
@@ -1298,13 +1302,24 @@ static uint64_t digest_node(Loader *ld, const yaml_node_t *n, uint64_t h, int de
 
 /* A stream's digest: what it says and what the job says for every stream
  * (rw_timeout, the supervisor's standby_mode), so that a reload
- * (README, "Reload") knows a stream that would run differently. */
+ * (README, "Reload") knows a stream that would run differently. Its
+ * expect: is a drill's verdict, not how it runs: left out. */
 static uint64_t stream_digest(Loader *ld, const yaml_node_t *root, const yaml_node_t *s)
 {
     uint64_t h = 14695981039346656037ULL;
     yaml_node_t *sv = jy_map_get(ld, root, "supervisor");
 
-    h = digest_node(ld, s, h, 0);
+    if (s->type == YAML_MAPPING_NODE) {
+        for (yaml_node_pair_t *p = s->data.mapping.pairs.start; p < s->data.mapping.pairs.top; p++) {
+            const yaml_node_t *k = jy_node_at(ld, p->key);
+            if (k && k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, "expect"))
+                continue;
+            h = digest_node(ld, k, h, 1);
+            h = digest_node(ld, jy_node_at(ld, p->value), h, 1);
+        }
+    } else {
+        h = digest_node(ld, s, h, 0);
+    }
     h = digest_node(ld, jy_map_get(ld, root, "rw_timeout"), h, 0);
     if (sv && sv->type == YAML_MAPPING_NODE)
         h = digest_node(ld, jy_map_get(ld, sv, "standby_mode"), h, 0);
@@ -1337,6 +1352,9 @@ static void load_job(Loader *ld, const yaml_node_t *root, Job *job)
     ld->rw_timeout_us = JOB_DEFAULT_RW_TIMEOUT_US;
     jy_get_duration(ld, root, "rw_timeout", 0, &ld->rw_timeout_us);
     load_supervisor(ld, root, &job->supervisor);
+    job->expect = (JobExpect)JOB_EXPECT_UNSET;
+    jx_load_expect(ld, root, 1, &job->expect);
+    ld->expect = &job->expect;
 
     job->nb_streams = get_list(ld, root, "job", "streams", (void **)&job->streams,
                                sizeof(*job->streams), &list);

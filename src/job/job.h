@@ -232,6 +232,21 @@ typedef struct JobFault {
     JobLoc loc;
 } JobFault;
 
+/* What a drill (hotspare drill) checks of a run: the job's expect: holds
+ * the defaults of every stream, a stream's own overrides them key by key
+ * (README "Drills"). hotspare run ignores it. */
+typedef struct JobExpect {
+    int64_t frames_lost;          /* most frames an output may lose; -1: not checked */
+    int64_t switch_within_us;     /* failure (or planned switch) -> first packet
+                                     of the new instance; 0: not checked */
+    int64_t detect_within_us;     /* fault -> failure event; 0: not checked */
+    int exit;                     /* the run's exit status (the job's only);
+                                     -1: not written (a drill expects 0) */
+    JobLoc loc;                   /* of the expect: mapping, 0 when none */
+} JobExpect;
+
+#define JOB_EXPECT_UNSET { -1, 0, 0, -1, { 0, 0 } }
+
 /* The orchestrator's judgement (README "Failure prediction"). A stream's
  * own values override the supervisor's, which override the defaults
  * (the model's thresholds; confirm 3; keep 60 s; no proactive switch). */
@@ -271,6 +286,8 @@ typedef struct JobStream {
                                      supervisor's: see JobOrchestrator */
     JobFault *faults;             /* fault injection and drills */
     int nb_faults;
+    JobExpect expect;             /* the job's, with the stream's own on top
+                                     (exit: the job's) */
     uint64_t digest;              /* of its definition as written, with what the
                                      job sets for every stream: equal digests,
                                      a stream a reload leaves running */
@@ -312,6 +329,7 @@ typedef struct Job {
     JobSupervisor supervisor;
     JobStream *streams;
     int nb_streams;               /* >= 1 */
+    JobExpect expect;             /* expect: at the top level */
 } Job;
 
 /* Problems found while loading, in file order. */

@@ -7,6 +7,7 @@
  *   job_yaml.c   a YAML reader with diagnostics: problems collected as
  *                "file:line:col: message" and sorted, YAML 1.1 typing of
  *                plain scalars, typed accessors that report what is wrong
+ *   job_expect.c a drill's expect: (the job's and a stream's)
  *   job_libav.c  what can be checked against libav without opening
  *                anything: URLs and their secrets, options against the
  *                AVClasses, encoders, filter graphs
@@ -61,6 +62,7 @@ typedef struct Loader {
     int enomem;                   /* an allocation failed: ENOMEM wins */
     int64_t rw_timeout_us;        /* the job-wide default */
     SeenSet urls;                 /* output URLs of the whole job */
+    const JobExpect *expect;      /* the job's expect:, the streams' defaults */
     const yaml_node_t *sv_standby_mode;   /* the supervisor's standby_mode:
                                              where a stream's default came from */
 } Loader;
@@ -208,6 +210,13 @@ void jl_check_output_options(Loader *ld, const yaml_node_t *opts,
 /* The audio's sample rate and channels against what encoder c declares. */
 void jl_check_audio_params(Loader *ld, const yaml_node_t *map, const AVCodec *c,
                            const JobAudio *a);
+
+/* ---- job_expect.c -------------------------------------------------------- */
+
+/* "expect" of map (the job's root when job_wide, else a stream) into *e,
+ * which holds the defaults (JOB_EXPECT_UNSET, or the job's): the keys
+ * written replace them one by one. exit is the job's alone. */
+void jx_load_expect(Loader *ld, const yaml_node_t *map, int job_wide, JobExpect *e);
 
 /* ---- job_steer.c --------------------------------------------------------- */
 

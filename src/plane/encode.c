@@ -116,6 +116,8 @@ struct Encoder {
     int hang_next;               /* fault: the next encode call hangs */
     int64_t failed_at;           /* when the last failover began; 0 once the
                                     new encoder's first packet is out */
+    int64_t switched_at;         /* the same for a planned switch (a drill
+                                    measures both) */
     Pending pending[ENC_PENDING_MAX];
     int pend_head, nb_pend;
     AVPacket *held[ENC_PENDING_MAX];
@@ -357,11 +359,13 @@ static void pass_on(Encoder *enc, AVPacket *pkt)
     } else {
         pkt->time_base = tb;
     }
-    if (enc->failed_at) {
+    if (enc->failed_at || enc->switched_at) {
+        int64_t from = enc->failed_at ? enc->failed_at : enc->switched_at;
         evlog_emit(enc->st.events, enc->st.stream, enc->st.component, EV_INFO, 0,
-                   "%s passed on its first packet %.1f ms after the failure",
-                   enc->inst[enc->active].component, (av_gettime_relative() - enc->failed_at) / 1e3);
-        enc->failed_at = 0;
+                   "%s passed on its first packet %.1f ms after the %s",
+                   enc->inst[enc->active].component, (av_gettime_relative() - from) / 1e3,
+                   enc->failed_at ? "failure" : "switch");
+        enc->failed_at = enc->switched_at = 0;
     }
     atomic_fetch_add(&enc->packets_out, 1);
     atomic_fetch_add(&enc->bytes_out, pkt->size);
@@ -839,6 +843,7 @@ static int planned_switch(Encoder *enc, int target)
         return failover(enc, ret, why_failed(enc, ret, "flushing for a planned switch failed",
                                              why, sizeof(why)));
     }
+    enc->switched_at = av_gettime_relative();
     close_inst(enc, from);
     pend_clear(enc);
     held_drop_all(enc);
@@ -877,12 +882,14 @@ static int planned_switch_hot(Encoder *enc, int target)
     held_drop_all(enc);
     fi->fed_frames = 0;
     enc->planned_seq = 0;
+    enc->switched_at = av_gettime_relative();
     ret = take_over_hot(enc, target, fi->component, seq, 1);
     if (ret < 0) {
         /* the one in use carries on: it has every frame */
         if (seq)
             inst_event_seq(enc, &enc->inst[target], EV_REFUSED, ret, seq,
                            "the hot standby could not take over");
+        enc->switched_at = 0;       /* no switch after all */
         ret = make_active(enc, from);
         while (fi->nb_kept)
             hold(enc, kept_pop(fi));

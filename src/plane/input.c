@@ -85,6 +85,11 @@ struct Input {
     int64_t last_fwd_wall_us;
     int64_t frame_us;            /* video frame duration, stream clock */
     int64_t lost_at;
+    /* the latency of the last switch, as outputs and encoders report
+     * theirs: from the failure (or the planned switch's keyframe) to the
+     * first packet of the new source passed on; 0 none pending */
+    int64_t switch_started, switch_first;
+    int switch_failed;           /* started by a failure, not planned */
 
     _Atomic int active_idx;
 };
@@ -178,7 +183,23 @@ static void forward(Input *in, Src *s, int b, AVPacket *pkt, int64_t wall)
         /* its decoder reached the job's duration (or failed) */
         av_packet_free(&pkt);
         close_branch(in, b);
+        return;
     }
+    if (in->switch_started && !in->switch_first)
+        in->switch_first = av_gettime_relative();
+}
+
+/* The first packet passed on since a switch, as an event: after the
+ * switch's own (a drill measures from one to the other). */
+static void report_first_packet(Input *in)
+{
+    if (!in->switch_first || in->active < 0)
+        return;
+    evlog_emit(in->st.events, in->st.stream, in->st.component, EV_INFO, 0,
+               "%s passed on its first packet %.1f ms after the %s",
+               in->src[in->active].component, (in->switch_first - in->switch_started) / 1e3,
+               in->switch_failed ? "failure" : "switch");
+    in->switch_started = in->switch_first = 0;
 }
 
 /* Tells the decoders what the source now in use carries. */
@@ -223,6 +244,13 @@ static void activate(Input *in, int i, int from, int64_t at_us, const char *why)
 
     s->offset_us = at_us - start;
     s->key_seen = 1;
+    if (prev >= 0 || why) {
+        /* a failover comes with the active source already dropped (prev
+         * -1): measured from the loss, an outage's length included */
+        in->switch_failed = prev < 0 && in->lost_at;
+        in->switch_started = in->switch_failed ? in->lost_at : av_gettime_relative();
+        in->switch_first = 0;
+    }
     set_active(in, i);
     announce(in, s);
     for (int k = 0; k < from; k++)
@@ -248,6 +276,7 @@ static void activate(Input *in, int i, int from, int64_t at_us, const char *why)
                        s->component, prev >= 0 ? " from " : "",
                        prev >= 0 ? in->src[prev].component : "", at_us / 1e6, why ? why : "");
     }
+    report_first_packet(in);
 }
 
 /* Where a source read ahead should start, for a switch now: its packet
@@ -370,6 +399,7 @@ static void take_packet(Input *in, int i, int b, AVPacket *pkt, int64_t now)
             s->key_seen = 1;
         }
         forward(in, s, b, pkt, now);
+        report_first_packet(in);
         return;
     }
     /* a planned switch, or the end of an outage, happens at a keyframe */

@@ -191,7 +191,7 @@ static void test_unknown_keys(void)
                "    outputs: [ { name: o, url: o.ts, rendition: r } ]\n"
                "    audio: { codec: aac }\n"
                "    durattion: 5s\n", 6,
-               "2:1: unknown key 'streems' in job (expected one of: version, rw_timeout, supervisor, streams)",
+               "2:1: unknown key 'streems' in job (expected one of: version, rw_timeout, supervisor, streams, expect)",
                "5:26: unknown key 'fromat' in input (expected one of: url, format, options, "
                "realtime, filter, rw_timeout, backup, loss_timeout, probes, prefetch)",
                "8:9: unknown key 'widht' in rendition (expected one of: name, width, height, "
@@ -203,7 +203,7 @@ static void test_unknown_keys(void)
                "sample_rate, channels, options)",
                "11:5: unknown key 'durattion' in stream (expected one of: name, input, audio, "
                "renditions, outputs, duration, standby, standby_mode, switch_back, latency_budget, "
-               "faults, orchestrator)");
+               "faults, orchestrator, expect)");
 }
 
 static void test_wrong_types(void)
@@ -247,7 +247,7 @@ static void test_wrong_types(void)
                "6:12: 'audio' must be a mapping or false, not a string",
                "7:5: unknown key 'realtime' in stream (expected one of: name, input, audio, "
                "renditions, outputs, duration, standby, standby_mode, switch_back, latency_budget, "
-               "faults, orchestrator)",
+               "faults, orchestrator, expect)",
                "8:19: a rendition must be a mapping, not a list",
                "9:32: 'url' must be a string, not an integer");
 }
@@ -1144,7 +1144,7 @@ static void test_switching_errors(void)
         "8:56: output backup is missing 'url'",
         "9:14: 'standby' must be on_risk, always or never",
         "10:5: unknown key 'probes' in stream (expected one of: name, input, audio, renditions, outputs, "
-        "duration, standby, standby_mode, switch_back, latency_budget, faults, orchestrator)");
+        "duration, standby, standby_mode, switch_back, latency_budget, faults, orchestrator, expect)");
 }
 
 /* faults: a schedule of faults and drills, each on a component that
@@ -1693,7 +1693,7 @@ static void test_many_problems(void)
     CU_ASSERT_EQUAL(load_fixture("many-problems.yaml", &job, &d), AVERROR_INVALIDDATA);
     CU_ASSERT_PTR_NULL(job);
     expect(&d, 12,
-           "5:1: unknown key 'rw_timout' in job (expected one of: version, rw_timeout, supervisor, streams)",
+           "5:1: unknown key 'rw_timout' in job (expected one of: version, rw_timeout, supervisor, streams, expect)",
            "10:15: unknown input format 'lavfx' (see ffmpeg -demuxers)",
            "13:9: unknown key 'widht' in rendition (expected one of: name, width, height, fps, "
            "encoder, bitrate, gop, options, device, backup)",
@@ -1808,9 +1808,71 @@ static void test_digest(void)
     CU_ASSERT_NOT_EQUAL(j1->streams[1].digest, j3->streams[1].digest);
     job_free(&j3);
     av_free(global);
+    /* a stream's expect: is a drill's verdict, not how it runs */
+    global = av_asprintf("%s    expect: { frames_lost: 0 }\n", a);
+    j3 = load_ok(global);
+    CU_ASSERT_EQUAL(j1->streams[1].digest, j3->streams[1].digest);
+    job_free(&j3);
+    av_free(global);
     av_free(changed);
     job_free(&j1);
     job_free(&j2);
+}
+
+/* expect: (drills): the job's are every stream's defaults, a stream's own
+ * replace them key by key; exit is the job's only. */
+static void test_expect(void)
+{
+    Job *job = load_ok("version: 1\n"
+                       "expect: { frames_lost: 0, switch_within: 50ms, exit: 1 }\n"
+                       "streams:\n"
+                       "  - name: a\n"
+                       "    input: { url: in.ts }\n"
+                       "    audio: false\n"
+                       "    renditions: [ { name: r } ]\n"
+                       "    outputs: [ { name: o, url: o.ts } ]\n"
+                       "    expect: { switch_within: 1s, detect_within: 2s }\n"
+                       "  - name: b\n"
+                       "    input: { url: in.ts }\n"
+                       "    audio: false\n"
+                       "    renditions: [ { name: r } ]\n"
+                       "    outputs: [ { name: o, url: o2.ts } ]\n");
+    CU_ASSERT_EQUAL(job->expect.exit, 1);
+    CU_ASSERT_EQUAL(job->streams[0].expect.frames_lost, 0);
+    CU_ASSERT_EQUAL(job->streams[0].expect.switch_within_us, 1000000);
+    CU_ASSERT_EQUAL(job->streams[0].expect.detect_within_us, 2000000);
+    CU_ASSERT_EQUAL(job->streams[1].expect.frames_lost, 0);
+    CU_ASSERT_EQUAL(job->streams[1].expect.switch_within_us, 50000);
+    CU_ASSERT_EQUAL(job->streams[1].expect.detect_within_us, 0);
+    job_free(&job);
+
+    job = load_ok(HEAD "    renditions: [ { name: r } ]\n"
+                  "    outputs: [ { name: o, url: o.ts } ]\n");
+    CU_ASSERT_EQUAL(job->expect.exit, -1);
+    CU_ASSERT_EQUAL(job->streams[0].expect.frames_lost, -1);
+    CU_ASSERT_EQUAL(job->streams[0].expect.switch_within_us, 0);
+    job_free(&job);
+
+    EXPECT_BAD("version: 1\n"
+               "expect: { frames_lost: -1, exit: 3, what: 1 }\n"
+               "streams:\n"
+               "  - name: a\n"
+               "    input: { url: in.ts }\n"
+               "    audio: false\n"
+               "    renditions: [ { name: r } ]\n"
+               "    outputs: [ { name: o, url: o.ts } ]\n"
+               "    expect: { exit: 0, switch_within: 50 }\n", 5,
+               "2:24: 'frames_lost' must be between 0 and 2147483647, got -1",
+               "2:34: 'exit' must be 0, 1, 2 or 255 (README \"Exit status\"), got 3",
+               "2:37: unknown key 'what' in expect (expected one of: frames_lost, switch_within, "
+               "detect_within, exit)",
+               "9:21: 'exit' is the run's: write it in the job's expect:, not a stream's",
+               "9:39: 'switch_within' needs a unit, e.g. 20s");
+    EXPECT_BAD(HEAD "    renditions: [ { name: r } ]\n"
+               "    outputs: [ { name: o, url: o.ts } ]\n"
+               "    expect: [ 1 ]\n", 1,
+               "8:13: 'expect' must be a mapping (frames_lost, switch_within, detect_within, "
+               "exit), not a list");
 }
 
 int main(int argc, char **argv)
@@ -1848,6 +1910,7 @@ int main(int argc, char **argv)
         { "standby devices", test_devices },
         { "switching errors", test_switching_errors },
         { "faults", test_faults },
+        { "expect", test_expect },
         { "fault names", test_fault_names },
         { "backup limits", test_backup_limits },
         { "supervisor", test_supervisor },
