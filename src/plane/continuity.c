@@ -25,6 +25,30 @@ void cont_track_init(ContTrack *t)
     t->step_us = 0;
     t->frames = 0;
     t->lost = 0;
+    t->recv_us = INT64_MIN;
+    t->recv_count = 0;
+}
+
+void cont_track_received(ContTrack *t, int64_t dts_us)
+{
+    if (t->recv_us == INT64_MIN || dts_us > t->recv_us)
+        t->recv_us = dts_us;
+    t->recv_count++;
+}
+
+int64_t cont_track_close(ContTrack *t, int64_t frame_us)
+{
+    int64_t step = frame_us > 0 ? frame_us : t->step_us, tail = 0;
+
+    if (t->recv_us == INT64_MIN)
+        return 0;
+    if (t->front_us == INT64_MIN)
+        tail = t->recv_count;             /* nothing of it was ever written */
+    else if (t->recv_us > t->front_us && step > 0)
+        tail = (t->recv_us - t->front_us + step / 2) / step;
+    t->lost += tail;
+    t->recv_us = t->front_us;            /* closing twice counts once */
+    return tail;
 }
 
 int64_t cont_track_written(ContTrack *t, int64_t dts_us, int64_t frame_us)
@@ -84,6 +108,25 @@ void continuity_written(Continuity *c, int index, int64_t dts_us, int64_t frame_
         return;
     pthread_mutex_lock(&c->lock);
     cont_track_written(&c->t[index], dts_us, frame_us);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void continuity_received(Continuity *c, int index, int64_t dts_us)
+{
+    if (!c || index < 0 || index >= c->nb)
+        return;
+    pthread_mutex_lock(&c->lock);
+    cont_track_received(&c->t[index], dts_us);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void continuity_close(Continuity *c, const int64_t *frame_us)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    for (int i = 0; i < c->nb; i++)
+        cont_track_close(&c->t[i], frame_us ? frame_us[i] : 0);
     pthread_mutex_unlock(&c->lock);
 }
 

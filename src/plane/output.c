@@ -105,6 +105,8 @@ typedef struct Inst {
     int64_t switch_started;      /* when it was chosen, for the latency */
     uint32_t open_seq;           /* a provision waiting for it to be ready */
     uint32_t switch_seq;         /* a planned switch to it, waiting for a keyframe */
+    int finishing;               /* active at the end: told to write the rest and
+                                    its trailer; still a failure if that fails */
     InstStatus pub;              /* as last published */
 } Inst;
 
@@ -468,6 +470,7 @@ static void inst_take_over(Output *out, Inst *in, int64_t cursor, int64_t start_
 {
     in->cursor = cursor;
     in->start_pts_us = start_pts;
+    in->finishing = 0;
     for (int i = 0; i < out->nb_inputs; i++)
         in->need_key[i] = !out->inputs[i].is_audio;
     in->state = in->mux && mux_state(in->mux) == MUX_READY ? OI_ACTIVE : OI_STARTING;
@@ -1056,6 +1059,10 @@ static int take(Output *out, int kind, int index, void *ptr)
     } else if (kind == TQ_END) {
         in->state = in->state == IN_WAITING ? IN_ABSENT : IN_ENDED;
     } else if (kind == TQ_PACKET) {
+        const AVPacket *pkt = ptr;
+        if (!in->is_audio && pkt->dts != AV_NOPTS_VALUE)
+            continuity_received(out->cont, index,
+                                av_rescale_q(pkt->dts, pkt->time_base, AV_TIME_BASE_Q));
         cache_push(out, TQ_PACKET, index, ptr);
         return index == out->key_input && cache_at(&out->cache, out->cache.end - 1)->key;
     } else {
@@ -1198,9 +1205,18 @@ static int output_run(void *arg)
         a = out->active >= 0 ? &out->inst[out->active] : NULL;
         if (!a && !has_backups(out))
             break;               /* a single destination that failed: done */
+        /* every packet is with the muxer in use: it writes the rest and its
+         * trailer, and the output is complete once it has; one that fails
+         * doing so fails over like any other, its backup replaying what
+         * the cache holds */
         if (finish_by && a && a->state == OI_ACTIVE && a->cursor == out->cache.end) {
-            complete = 1;
-            break;
+            if (!a->finishing) {
+                a->finishing = 1;
+                tq_send(mux_queue(a->mux), TQ_END, 0, NULL);
+            } else if (mux_state(a->mux) == MUX_DONE) {
+                complete = 1;
+                break;
+            }
         }
         if (finish_by && av_gettime_relative() > finish_by)
             break;
@@ -1212,9 +1228,20 @@ end:
     for (int i = 0; i < out->nb_inst; i++) {
         Inst *in = &out->inst[i];
         int used = in->state == OI_ACTIVE || in->state == OI_DRAINING;
-        if (in->state != OI_CLOSING)
+        if (in->state != OI_CLOSING && !in->finishing)
             inst_close(out, in, used);
         inst_reap(out, in);
+    }
+    /* every muxer has ended: what none of them wrote is lost (a replacement
+     * that never took over wrote nothing by design) */
+    if (atomic_load(&out->opened) || !out->hls_append) {
+        int64_t frame_us[OUT_MAX_INPUTS] = { 0 };
+        for (int i = 0; i < out->nb_inputs; i++) {
+            const StreamParams *sp = out->inputs[i].sp;
+            if (sp && sp->frame_rate.num > 0 && sp->frame_rate.den > 0)
+                frame_us[i] = av_rescale(1000000, sp->frame_rate.den, sp->frame_rate.num);
+        }
+        continuity_close(out->cont, frame_us);
     }
     publish_stats(out);
     cache_clear(out);

@@ -86,6 +86,37 @@ static void test_learned_step(void)
     CU_ASSERT_EQUAL(cont_track_written(&t, 5 * F, 0), 0);
 }
 
+/* The output ends: what it was given past the front was never written
+ * (a destination failed while draining, nothing to go on with). */
+static void test_tail(void)
+{
+    ContTrack t;
+
+    cont_track_init(&t);
+    for (int i = 0; i < 300; i++)
+        cont_track_received(&t, (int64_t)i * F);
+    for (int i = 0; i < 118; i++)
+        cont_track_written(&t, (int64_t)i * F, F);
+    CU_ASSERT_EQUAL(cont_track_close(&t, F), 182);
+    CU_ASSERT_EQUAL(t.lost, 182);
+    CU_ASSERT_EQUAL(cont_track_close(&t, F), 0);                /* once */
+    /* all written: nothing */
+    cont_track_init(&t);
+    for (int i = 0; i < 10; i++) {
+        cont_track_received(&t, (int64_t)i * F);
+        cont_track_written(&t, (int64_t)i * F, F);
+    }
+    CU_ASSERT_EQUAL(cont_track_close(&t, F), 0);
+    /* nothing written at all: every frame given */
+    cont_track_init(&t);
+    for (int i = 0; i < 7; i++)
+        cont_track_received(&t, (int64_t)i * F);
+    CU_ASSERT_EQUAL(cont_track_close(&t, 0), 7);
+    /* nothing given: nothing */
+    cont_track_init(&t);
+    CU_ASSERT_EQUAL(cont_track_close(&t, F), 0);
+}
+
 typedef struct Writer {
     Continuity *c;
     int from, to;
@@ -147,6 +178,7 @@ int main(void)
         !CU_add_test(s, "replay", test_replay) ||
         !CU_add_test(s, "jitter", test_jitter) ||
         !CU_add_test(s, "learned step", test_learned_step) ||
+        !CU_add_test(s, "tail", test_tail) ||
         !CU_add_test(s, "threads", test_threads)) {
         CU_cleanup_registry();
         return 1;
