@@ -3,15 +3,13 @@
  */
 #include <pthread.h>
 #include <stdint.h>
+#include <string.h>
 
+#include <libavutil/common.h>
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
 #include "plane/continuity.h"
-
-/* A step this much longer than a frame is a gap: timestamps rounded to the
- * time base jitter by less than half a frame. */
-#define CONT_GAP_RATIO 1.5
 
 struct Continuity {
     pthread_mutex_t lock;
@@ -21,57 +19,88 @@ struct Continuity {
 
 void cont_track_init(ContTrack *t)
 {
-    t->front_us = INT64_MIN;
-    t->step_us = 0;
-    t->frames = 0;
-    t->lost = 0;
-    t->recv_us = INT64_MIN;
-    t->recv_count = 0;
+    memset(t, 0, sizeof(*t));
+    t->origin_us = INT64_MIN;
+    t->last_us = INT64_MIN;
 }
 
-void cont_track_received(ContTrack *t, int64_t dts_us)
+static int is_set(const ContTrack *t, int64_t k)
 {
-    if (t->recv_us == INT64_MIN || dts_us > t->recv_us)
-        t->recv_us = dts_us;
-    t->recv_count++;
+    return (t->bits[(k % CONT_WINDOW) / 64] >> (k % 64)) & 1;
 }
 
-int64_t cont_track_close(ContTrack *t, int64_t frame_us)
+/* Settles frames below upto: those not written are lost. Only frames in
+ * [base, base + CONT_WINDOW) can have been written (cont_track_written
+ * settles before it marks), so past the window nothing was. */
+static int64_t settle(ContTrack *t, int64_t upto)
 {
-    int64_t step = frame_us > 0 ? frame_us : t->step_us, tail = 0;
+    int64_t lost = 0, end = FFMIN(upto, t->base + CONT_WINDOW);
 
-    if (t->recv_us == INT64_MIN)
-        return 0;
-    if (t->front_us == INT64_MIN)
-        tail = t->recv_count;             /* nothing of it was ever written */
-    else if (t->recv_us > t->front_us && step > 0)
-        tail = (t->recv_us - t->front_us + step / 2) / step;
-    t->lost += tail;
-    t->recv_us = t->front_us;            /* closing twice counts once */
-    return tail;
+    for (; t->base < end; t->base++) {
+        if (!is_set(t, t->base))
+            lost++;
+        t->bits[(t->base % CONT_WINDOW) / 64] &= ~(UINT64_C(1) << (t->base % 64));
+    }
+    if (t->base < upto) {
+        lost += upto - t->base;
+        t->base = upto;
+    }
+    t->lost += lost;
+    return lost;
+}
+
+/* The frame at dts_us, learning the step; -1 before the first. */
+static int64_t frame_of(ContTrack *t, int64_t dts_us, int64_t frame_us)
+{
+    int64_t step;
+
+    if (t->last_us != INT64_MIN && dts_us > t->last_us &&
+        (!t->step_us || dts_us - t->last_us < t->step_us))
+        t->step_us = dts_us - t->last_us;
+    t->last_us = dts_us;
+    if (t->origin_us == INT64_MIN)
+        t->origin_us = dts_us;
+    step = frame_us > 0 ? frame_us : t->step_us;
+    if (!step)
+        return dts_us == t->origin_us ? 0 : -1;
+    /* rounded: time bases that cannot hold a frame exactly jitter by a tick */
+    return dts_us >= t->origin_us ? (dts_us - t->origin_us + step / 2) / step
+                                  : -((t->origin_us - dts_us + step / 2) / step);
 }
 
 int64_t cont_track_written(ContTrack *t, int64_t dts_us, int64_t frame_us)
 {
-    int64_t d, step, holes = 0;
+    int64_t k = frame_of(t, dts_us, frame_us), lost = 0;
 
-    if (t->front_us == INT64_MIN) {
-        t->front_us = dts_us;
-        t->frames = 1;
-        return 0;
+    if (k < t->base)
+        return 0;                /* settled already (a replay of what was written) */
+    if (k >= t->base + CONT_WINDOW)
+        lost = settle(t, k - CONT_WINDOW + 1);
+    if (!is_set(t, k)) {
+        t->bits[(k % CONT_WINDOW) / 64] |= UINT64_C(1) << (k % 64);
+        t->frames++;
     }
-    if (dts_us <= t->front_us)
-        return 0;                /* a replay: already on the timeline */
-    d = dts_us - t->front_us;
-    if (!t->step_us || d < t->step_us)
-        t->step_us = d;
-    step = frame_us > 0 ? frame_us : t->step_us;
-    if (d > step * CONT_GAP_RATIO)
-        holes = (d + step / 2) / step - 1;
-    t->front_us = dts_us;
-    t->frames++;
-    t->lost += holes;
-    return holes;
+    t->top = FFMAX(t->top, k + 1);
+    return lost;
+}
+
+void cont_track_received(ContTrack *t, int64_t dts_us, int64_t frame_us)
+{
+    int64_t step = frame_us > 0 ? frame_us : t->step_us;
+
+    /* given before anything was written: frame 0 is the first given */
+    if (t->origin_us == INT64_MIN) {
+        t->origin_us = dts_us;
+        t->top = 1;
+        return;
+    }
+    if (step > 0 && dts_us >= t->origin_us)
+        t->top = FFMAX(t->top, (dts_us - t->origin_us + step / 2) / step + 1);
+}
+
+int64_t cont_track_close(ContTrack *t, int64_t frame_us)
+{
+    return settle(t, t->top);
 }
 
 int continuity_alloc(Continuity **pc, int nb)
@@ -111,12 +140,12 @@ void continuity_written(Continuity *c, int index, int64_t dts_us, int64_t frame_
     pthread_mutex_unlock(&c->lock);
 }
 
-void continuity_received(Continuity *c, int index, int64_t dts_us)
+void continuity_received(Continuity *c, int index, int64_t dts_us, int64_t frame_us)
 {
     if (!c || index < 0 || index >= c->nb)
         return;
     pthread_mutex_lock(&c->lock);
-    cont_track_received(&c->t[index], dts_us);
+    cont_track_received(&c->t[index], dts_us, frame_us);
     pthread_mutex_unlock(&c->lock);
 }
 

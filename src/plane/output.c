@@ -1060,9 +1060,14 @@ static int take(Output *out, int kind, int index, void *ptr)
         in->state = in->state == IN_WAITING ? IN_ABSENT : IN_ENDED;
     } else if (kind == TQ_PACKET) {
         const AVPacket *pkt = ptr;
-        if (!in->is_audio && pkt->dts != AV_NOPTS_VALUE)
+        /* the timeline reaches this far (a held replacement's is its
+         * predecessor's until it takes over) */
+        if (!in->is_audio && pkt->dts != AV_NOPTS_VALUE && !atomic_load(&out->held)) {
+            AVRational fr = in->sp ? in->sp->frame_rate : (AVRational){ 0, 1 };
             continuity_received(out->cont, index,
-                                av_rescale_q(pkt->dts, pkt->time_base, AV_TIME_BASE_Q));
+                                av_rescale_q(pkt->dts, pkt->time_base, AV_TIME_BASE_Q),
+                                fr.num > 0 && fr.den > 0 ? av_rescale(1000000, fr.den, fr.num) : 0);
+        }
         cache_push(out, TQ_PACKET, index, ptr);
         return index == out->key_input && cache_at(&out->cache, out->cache.end - 1)->key;
     } else {

@@ -1,8 +1,9 @@
 /*
  * continuity_test.c: an output's count of frames lost (plane/continuity.c)
- * on synthetic decoding times: a steady timeline, gaps of every size, a
- * backup replaying what its predecessor wrote, B-frame timestamps, timing
- * jitter, an unknown frame rate, and several muxer threads at once.
+ * on synthetic decoding times: a steady timeline, gaps of every size and
+ * past the window, a backup replaying what its predecessor wrote, two
+ * destinations overlapping at a planned switch, timing jitter, an unknown
+ * frame rate, a tail never written, and several muxer threads at once.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -18,9 +19,10 @@ static void test_steady(void)
     ContTrack t;
 
     cont_track_init(&t);
-    for (int i = 0; i < 250; i++)
+    for (int i = 0; i < 5000; i++)
         CU_ASSERT_EQUAL(cont_track_written(&t, 1000000 + (int64_t)i * F, F), 0);
-    CU_ASSERT_EQUAL(t.frames, 250);
+    CU_ASSERT_EQUAL(cont_track_close(&t, F), 0);
+    CU_ASSERT_EQUAL(t.frames, 5000);
     CU_ASSERT_EQUAL(t.lost, 0);
 }
 
@@ -30,11 +32,24 @@ static void test_gaps(void)
 
     cont_track_init(&t);
     cont_track_written(&t, 0, F);
-    CU_ASSERT_EQUAL(cont_track_written(&t, 2 * F, F), 1);      /* one missing */
-    CU_ASSERT_EQUAL(cont_track_written(&t, 12 * F, F), 9);     /* nine */
-    CU_ASSERT_EQUAL(cont_track_written(&t, 13 * F, F), 0);
-    CU_ASSERT_EQUAL(t.lost, 10);
+    cont_track_written(&t, 2 * F, F);        /* one missing */
+    cont_track_written(&t, 12 * F, F);       /* nine */
+    cont_track_written(&t, 13 * F, F);
+    CU_ASSERT_EQUAL(t.lost, 0);               /* not settled yet: may still come */
+    CU_ASSERT_EQUAL(cont_track_close(&t, F), 10);
     CU_ASSERT_EQUAL(t.frames, 4);
+    /* frames leave the window unwritten: settled as they go */
+    cont_track_init(&t);
+    cont_track_written(&t, 0, F);
+    CU_ASSERT_EQUAL(cont_track_written(&t, (int64_t)(CONT_WINDOW + 10) * F, F), 10);
+    CU_ASSERT_EQUAL(cont_track_close(&t, F), CONT_WINDOW - 1);
+    /* a jump far past the window */
+    cont_track_init(&t);
+    cont_track_written(&t, 0, F);
+    cont_track_written(&t, (int64_t)(5 * CONT_WINDOW) * F, F);
+    cont_track_close(&t, F);
+    CU_ASSERT_EQUAL(t.lost, 5 * CONT_WINDOW - 1);
+    CU_ASSERT_EQUAL(t.frames, 2);
 }
 
 /* A backup starts from the keyframe before the front: the replayed
@@ -48,12 +63,29 @@ static void test_replay(void)
     for (int i = 0; i <= 30; i++)
         cont_track_written(&t, (int64_t)i * F, F);
     for (int i = 25; i <= 40; i++)                 /* the backup, from the GOP */
-        CU_ASSERT_EQUAL(cont_track_written(&t, (int64_t)i * F, F), 0);
-    CU_ASSERT_EQUAL(cont_track_written(&t, 35 * F, F), 0);      /* the old one, late */
-    CU_ASSERT_EQUAL(t.lost, 0);
+        cont_track_written(&t, (int64_t)i * F, F);
+    cont_track_written(&t, 35 * F, F);             /* the old one, late */
     CU_ASSERT_EQUAL(t.frames, 41);
     /* a backup that could only start after a hole */
-    CU_ASSERT_EQUAL(cont_track_written(&t, 46 * F, F), 5);
+    cont_track_written(&t, 46 * F, F);
+    CU_ASSERT_EQUAL(cont_track_close(&t, F), 5);
+}
+
+/* A planned switch: the new destination starts at its keyframe while the
+ * old one still writes the frames before it, later. Nothing is lost. */
+static void test_overlap(void)
+{
+    ContTrack t;
+
+    cont_track_init(&t);
+    for (int i = 0; i < 170; i++)                  /* the old one, behind */
+        cont_track_written(&t, (int64_t)i * F, F);
+    for (int i = 210; i < 260; i++)                /* the new one, from 210 */
+        cont_track_written(&t, (int64_t)i * F, F);
+    for (int i = 170; i < 215; i++)                /* the old one drains to it */
+        cont_track_written(&t, (int64_t)i * F, F);
+    CU_ASSERT_EQUAL(cont_track_close(&t, F), 0);
+    CU_ASSERT_EQUAL(t.frames, 260);
 }
 
 /* Time bases that cannot hold a frame exactly (90 kHz at 30000/1001,
@@ -65,12 +97,14 @@ static void test_jitter(void)
 
     cont_track_init(&t);
     for (int i = 0; i < 300; i++)
-        cont_track_written(&t, i * 33366 + (i % 3 == 0) * 1000, f);
-    CU_ASSERT_EQUAL(t.lost, 0);
+        cont_track_written(&t, (int64_t)i * 1001000 / 30 + (i % 3 == 0) * 1000, f);
+    CU_ASSERT_EQUAL(cont_track_close(&t, f), 0);
+    CU_ASSERT_EQUAL(t.frames, 300);
     cont_track_init(&t);
     for (int i = 0; i < 300; i++)
         cont_track_written(&t, (int64_t)i * 100000 / 3 / 1000 * 1000, 33333);
-    CU_ASSERT_EQUAL(t.lost, 0);
+    CU_ASSERT_EQUAL(cont_track_close(&t, 33333), 0);
+    CU_ASSERT_EQUAL(t.frames, 300);
 }
 
 /* Without a frame rate the smallest step seen is the frame. */
@@ -81,20 +115,21 @@ static void test_learned_step(void)
     cont_track_init(&t);
     cont_track_written(&t, 0, 0);
     cont_track_written(&t, F, 0);
-    CU_ASSERT_EQUAL(cont_track_written(&t, 4 * F, 0), 2);
+    cont_track_written(&t, 4 * F, 0);
+    cont_track_written(&t, 5 * F, 0);
     CU_ASSERT_EQUAL(t.step_us, F);
-    CU_ASSERT_EQUAL(cont_track_written(&t, 5 * F, 0), 0);
+    CU_ASSERT_EQUAL(cont_track_close(&t, 0), 2);
 }
 
-/* The output ends: what it was given past the front was never written
- * (a destination failed while draining, nothing to go on with). */
+/* The output ends: what it was given past what was written was never
+ * written (a destination failed while draining, nothing to go on with). */
 static void test_tail(void)
 {
     ContTrack t;
 
     cont_track_init(&t);
     for (int i = 0; i < 300; i++)
-        cont_track_received(&t, (int64_t)i * F);
+        cont_track_received(&t, (int64_t)i * F, F);
     for (int i = 0; i < 118; i++)
         cont_track_written(&t, (int64_t)i * F, F);
     CU_ASSERT_EQUAL(cont_track_close(&t, F), 182);
@@ -103,15 +138,15 @@ static void test_tail(void)
     /* all written: nothing */
     cont_track_init(&t);
     for (int i = 0; i < 10; i++) {
-        cont_track_received(&t, (int64_t)i * F);
+        cont_track_received(&t, (int64_t)i * F, F);
         cont_track_written(&t, (int64_t)i * F, F);
     }
     CU_ASSERT_EQUAL(cont_track_close(&t, F), 0);
     /* nothing written at all: every frame given */
     cont_track_init(&t);
     for (int i = 0; i < 7; i++)
-        cont_track_received(&t, (int64_t)i * F);
-    CU_ASSERT_EQUAL(cont_track_close(&t, 0), 7);
+        cont_track_received(&t, (int64_t)i * F, F);
+    CU_ASSERT_EQUAL(cont_track_close(&t, F), 7);
     /* nothing given: nothing */
     cont_track_init(&t);
     CU_ASSERT_EQUAL(cont_track_close(&t, F), 0);
@@ -154,9 +189,10 @@ static void test_threads(void)
     /* racing writers: the front moves on each frame once; a writer that
      * comes second finds its frame written */
     CU_ASSERT_EQUAL(lost, 0);
-    CU_ASSERT(frames >= 2 && frames <= 20000);
+    CU_ASSERT_EQUAL(frames, 20000);      /* each frame once, whoever wrote it */
     continuity_written(c, 1, 0, F);
     continuity_written(c, 1, 3 * F, F);
+    continuity_close(c, NULL);
     continuity_totals(c, &frames, &lost);
     CU_ASSERT_EQUAL(lost, 2);
     continuity_free(&c);
@@ -176,6 +212,7 @@ int main(void)
         !CU_add_test(s, "steady", test_steady) ||
         !CU_add_test(s, "gaps", test_gaps) ||
         !CU_add_test(s, "replay", test_replay) ||
+        !CU_add_test(s, "overlap", test_overlap) ||
         !CU_add_test(s, "jitter", test_jitter) ||
         !CU_add_test(s, "learned step", test_learned_step) ||
         !CU_add_test(s, "tail", test_tail) ||
