@@ -6,7 +6,7 @@
 # on in its HLS playlist (numbering on, one discontinuity), and a job with
 # problems is refused with them while the running one goes on.
 . "$(dirname "$0")/../lib/common.sh"
-need ffprobe
+need ffprobe python3
 . "$TOP/tests/lib/nginx.sh"
 
 RTMP=19770; HTTP=18770
@@ -55,8 +55,24 @@ EOF2
     } > "$T/job.yaml"
 }
 
+# as a systemd service would run it: the watchdog goes on across reloads
+cat > "$T/listen.py" <<'EOF2'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+t0 = time.monotonic()
+with open(sys.argv[2], "w") as f:
+    while True:
+        for line in s.recv(4096).decode().split("\n"):
+            f.write("%.3f %s\n" % (time.monotonic() - t0, line))
+        f.flush()
+EOF2
+bg python3 "$T/listen.py" "$T/notify.sock" "$T/notify.log"
+wait_for 5 test -S "$T/notify.sock" || fail "the notify listener did not start"
+
 write_job 100k 1 0
-"$HS" run --events "$T/events.jsonl" "$T/job.yaml" > "$T/run.log" 2>&1 &
+NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=4000000 \
+    "$HS" run --events "$T/events.jsonl" "$T/job.yaml" > "$T/run.log" 2>&1 &
 RUN=$!
 wait_for 10 test -S "$T/ctl.sock" || fail "no control socket: $(cat "$T/run.log")"
 sleep 4
@@ -96,6 +112,14 @@ sleep 2
 kill -TERM $RUN
 wait $RUN
 assert_eq "run exit status after SIGTERM" $? 255
+
+# the service manager heard READY once and the watchdog all along, across
+# both reloads: pings every 2 s, never a silence as long as the 4 s after
+# which systemd would kill the run (3.5 s: the reloads themselves take
+# well under a second, a loaded machine adds its own delays)
+grep -c "READY=1" "$T/notify.log" | { read n; assert_eq "READY=1 sent" "$n" 1; }
+assert_le "longest watchdog silence (s)" "$(awk '$2 == "READY=1" { on = 1; p = $1 } on && $2 == "WATCHDOG=1" { if ($1 - p > m) m = $1 - p; p = $1 } $2 == "STOPPING=1" { exit } END { printf "%.3f\n", m }' "$T/notify.log")" 3.5
+grep "STATUS=" "$T/notify.log" | tail -3
 
 # the kept stream: one publish from start to end, no gap in the recording
 rec=$NGINX_DIR/rec/keep.flv
