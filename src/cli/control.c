@@ -3,8 +3,9 @@
  *
  * Everything below runs on the control thread, except control_sink (any
  * thread that emits an event) and the lifecycle calls (the run's thread).
- * Clients are plain structs owned by the thread; the only shared state is
- * the event ring (ring_lock) and the quit flag.
+ * Clients are plain structs owned by the thread; the shared state is the
+ * event ring (ring_lock), the quit flag, and the graph and hooks a reload
+ * replaces (graph_lock, held while a request is handled).
  */
 #include <errno.h>
 #include <fcntl.h>

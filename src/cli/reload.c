@@ -40,7 +40,7 @@ struct RunState {
     Ecg *g;                       /* owned */
     Ecg *retiring[RELOAD_MAX_RETIRING];   /* owned: streams a reload took away */
     int nb_retiring;
-    Handover handover[RELOAD_MAX_RETIRING * 4];
+    Handover *handover;           /* owned: one per stream name at most */
     int nb_handover;
     Tick *tick;                   /* owned; NULL when it could not start again */
     Control *ctl;                 /* not owned */
@@ -48,7 +48,6 @@ struct RunState {
     EventLog *events;             /* not owned */
     const _Atomic int *stop;
     int fast;
-    int failed_before;            /* streams of replaced graphs that failed */
 };
 
 static void hooks_with_tick(RunState *rs, ControlHooks *h)
@@ -145,6 +144,14 @@ static void tick_again(RunState *rs)
     control_swap(rs->ctl, rs->g, &h);
 }
 
+static Handover *find_handover(RunState *rs, const char *name)
+{
+    for (int i = 0; i < rs->nb_handover; i++)
+        if (!strcmp(rs->handover[i].name, name))
+            return &rs->handover[i];
+    return NULL;
+}
+
 void runstate_reload(RunState *rs, uint32_t seq)
 {
     JobDiag diag = { 0 };
@@ -209,15 +216,26 @@ void runstate_apply(RunState *rs, Job *nj, uint32_t seq)
     }
     stopped = ecg_stop_streams(old, nj);
     for (int s = 0; s < nj->nb_streams; s++) {
-        Handover *ho;
-        if (!ecg_is_held(ng, s) || !ecg_has_stream(old, nj->streams[s].name))
+        const char *name = nj->streams[s].name;
+        Handover *ho = find_handover(rs, name);
+        if (!ecg_is_held(ng, s) || !ecg_has_stream(old, name))
             continue;
-        if (rs->nb_handover == FF_ARRAY_ELEMS(rs->handover)) {
-            ecg_stop_stream(old, nj->streams[s].name, 1);   /* break before make */
+        if (ho) {
+            /* changed again before the first change took over: the
+             * replacement in old never wrote; the one on air hands over
+             * to this one instead */
+            ecg_stop_stream(old, name, 1);
+            ho->deadline = av_gettime_relative() + RELOAD_READY_US;
             continue;
         }
-        ho = &rs->handover[rs->nb_handover++];
-        av_strlcpy(ho->name, nj->streams[s].name, sizeof(ho->name));
+        if (!(ho = av_dynarray2_add((void **)&rs->handover, &rs->nb_handover,
+                                    sizeof(*ho), NULL))) {
+            /* no memory to wait for it: break before make */
+            ecg_stop_stream(old, name, 1);
+            ecg_release(ng, s, av_gettime_relative());
+            continue;
+        }
+        av_strlcpy(ho->name, name, sizeof(ho->name));
         ho->old = old;
         ho->deadline = av_gettime_relative() + RELOAD_READY_US;
         ho->stopped_at = 0;
@@ -253,12 +271,22 @@ static void handovers(RunState *rs, int64_t now)
         Handover *h = &rs->handover[i];
         int s = held_stream(rs, h->name);
 
+        if (!h->stopped_at && s >= 0 && ecg_stream_ended(rs->g, s)) {
+            /* the new definition could not run: the old one stays on air */
+            evlog_emit(rs->events, h->name, "stream", EV_WARNING, 0,
+                       "the reloaded definition ended before it could take over: the one "
+                       "before it goes on (until the run ends or another reload)");
+            ecg_release(rs->g, s, now);
+            *h = rs->handover[--rs->nb_handover];
+            continue;
+        }
         if (!h->stopped_at && (s < 0 || ecg_stream_ready(rs->g, s) || now >= h->deadline)) {
             if (s >= 0 && now >= h->deadline && !ecg_stream_ready(rs->g, s))
                 evlog_emit(rs->events, h->name, "input", EV_WARNING, 0,
                            "the new definition has no keyframe after %.0f s: the old one "
                            "stops first (break before make)", RELOAD_READY_US / 1e6);
-            ecg_stop_stream(h->old, h->name, 1);
+            /* removed meanwhile (s < 0): it ends for good, playlists closed */
+            ecg_stop_stream(h->old, h->name, s >= 0);
             h->stopped_at = now;
         }
         if (h->stopped_at && !ecg_runs_stream(h->old, h->name)) {
@@ -275,6 +303,11 @@ void runstate_poll(RunState *rs, int stopping)
 {
     if (!stopping)
         handovers(rs, av_gettime_relative());
+    else
+        /* the run ends: a predecessor told the stream goes on elsewhere
+         * closes its playlists after all, no replacement will write */
+        for (int i = 0; i < rs->nb_handover; i++)
+            ecg_stop_stream(rs->handover[i].old, rs->handover[i].name, 0);
     for (int r = 0; r < rs->nb_retiring;) {
         Ecg *old = rs->retiring[r];
         int busy = !ecg_finished(old);
@@ -289,7 +322,7 @@ void runstate_poll(RunState *rs, int stopping)
                 rs->handover[i] = rs->handover[--rs->nb_handover];
             else
                 i++;
-        rs->failed_before += ecg_join(old);
+        ecg_join(old);           /* their ends and failures are events already */
         ecg_free(&old);
         memmove(&rs->retiring[r], &rs->retiring[r + 1],
                 (rs->nb_retiring - r - 1) * sizeof(rs->retiring[0]));
@@ -305,7 +338,7 @@ int runstate_finished(RunState *rs, int stopping)
 int runstate_join(RunState *rs)
 {
     for (int r = 0; r < rs->nb_retiring; r++)
-        rs->failed_before += ecg_join(rs->retiring[r]);
+        ecg_join(rs->retiring[r]);
     return ecg_join(rs->g);
 }
 
@@ -338,5 +371,6 @@ void runstate_free(RunState **prs)
     for (int j = 0; j < rs->nb_old_jobs; j++)
         job_free(&rs->old_jobs[j]);
     av_freep(&rs->old_jobs);
+    av_freep(&rs->handover);
     av_freep(prs);
 }

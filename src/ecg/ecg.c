@@ -5,7 +5,11 @@
  * order) and never changes: only the figures the tick notes change, under
  * the graph's lock, and the states, which live in the stages (each behind
  * its own lock, stage.h). So readers on other threads (the control socket)
- * need no lock for the shape of the graph.
+ * need no lock for the shape of the graph. A reload moves pipelines out
+ * of a graph into the next one (pl, held, taken): those arrays belong to
+ * the run loop's thread alone; the control socket reads nodes and stages,
+ * never pl, and the stages it sees live until the old graph is freed,
+ * after it has moved to the new one (control_swap).
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -52,6 +56,8 @@ struct Ecg {
     int *held;                   /* per stream: a reload's replacement, its
                                     outputs held until its predecessor has
                                     ended (ecg_release) */
+    int *taken;                  /* while a reload's graph is built: the
+                                    index in old of each pipeline taken */
     int nb_streams;
     /* the shape: written by the alloc, read-only after it */
     EcgNode *nodes;
@@ -258,29 +264,35 @@ static int ecg_alloc_common(Ecg **pg, const Job *job, EventLog *events, const _A
                 g->held[s] = 1;
             }
         }
+        if (!(g->taken = av_malloc_array(job->nb_streams, sizeof(*g->taken)))) {
+            ecg_free(&g);
+            return AVERROR(ENOMEM);
+        }
         for (int s = 0; s < job->nb_streams; s++) {
             int replaces, k;
+            g->taken[s] = -1;
             if (g->pl[s])
                 continue;
             k = same_stream(old, &job->streams[s], &replaces);
             g->pl[s] = old->pl[k];
-            g->held[s] = old->held[k];   /* a replacement not yet started stays so */
+            g->held[s] = old->held[k];   /* a replacement still held stays so */
+            g->taken[s] = k;
             old->pl[k] = NULL;
             old->held[k] = 0;
         }
     }
     if ((ret = build(g)) < 0) {
-        /* old loses nothing: the pipelines taken go back */
-        for (int s = 0; old && s < job->nb_streams; s++)
-            for (int k = 0; k < old->nb_streams; k++)
-                if (!old->pl[k] && g->pl[s] && !g->held[s] &&
-                    !strcmp(pipeline_stream(g->pl[s])->name, old->job->streams[k].name)) {
-                    old->pl[k] = g->pl[s];
-                    g->pl[s] = NULL;
-                }
+        /* old loses nothing: the pipelines taken go back where they were */
+        for (int s = 0; g->taken && s < job->nb_streams; s++)
+            if (g->taken[s] >= 0) {
+                old->pl[g->taken[s]] = g->pl[s];
+                old->held[g->taken[s]] = g->held[s];
+                g->pl[s] = NULL;
+            }
         ecg_free(&g);
         return ret;
     }
+    av_freep(&g->taken);
     *pg = g;
     return 0;
 }
@@ -324,6 +336,12 @@ void ecg_stop_stream(Ecg *g, const char *name, int replaced)
     for (int k = 0; g->pl && k < g->nb_streams; k++)
         if (g->pl[k] && !strcmp(pipeline_stream(g->pl[k])->name, name))
             pipeline_stop(g->pl[k], replaced);
+}
+
+int ecg_stream_ended(Ecg *g, int s)
+{
+    return g->pl && s >= 0 && s < g->nb_streams && g->pl[s] && pipeline_started(g->pl[s]) &&
+           pipeline_finished(g->pl[s]);
 }
 
 int ecg_stream_ready(Ecg *g, int s)
@@ -381,6 +399,7 @@ void ecg_free(Ecg **pg)
             pipeline_free(&g->pl[s]);
     av_freep(&g->pl);
     av_freep(&g->held);
+    av_freep(&g->taken);
     av_freep(&g->nodes);
     av_freep(&g->edges);
     av_freep(&g->fig);

@@ -88,6 +88,8 @@ int  ecg_alloc_reload(Ecg **pg, const Job *job, EventLog *events, const _Atomic 
 int  ecg_stop_streams(Ecg *old, const Job *job);
 /* Stops g's stream of that name; replaced: its HLS playlists stay open. */
 void ecg_stop_stream(Ecg *g, const char *name, int replaced);
+/* Has stream s's pipeline started and ended (all its threads)? */
+int  ecg_stream_ended(Ecg *g, int s);
 /* Has stream s's pipeline, held, a keyframe ready at every output? */
 int  ecg_stream_ready(Ecg *g, int s);
 /* Does g run a stream of this name (started, not finished)? */

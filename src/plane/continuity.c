@@ -1,12 +1,14 @@
 /*
  * continuity.c: frames lost from an output's timeline; see continuity.h.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
 #include <libavutil/common.h>
 #include <libavutil/error.h>
+#include <libavutil/mathematics.h>
 #include <libavutil/mem.h>
 
 #include "plane/continuity.h"
@@ -49,28 +51,38 @@ static int64_t settle(ContTrack *t, int64_t upto)
     return lost;
 }
 
-/* The frame at dts_us, learning the step; -1 before the first. */
-static int64_t frame_of(ContTrack *t, int64_t dts_us, int64_t frame_us)
+/* The frame at dts_us: exact from the frame rate, or from the mean step
+ * of one frame seen; -1 (not yet known) without either. Rounded to the
+ * nearest: time bases that cannot hold a frame exactly jitter by a tick. */
+static int64_t frame_of(ContTrack *t, int64_t dts_us, AVRational fr)
 {
-    int64_t step;
-
-    if (t->last_us != INT64_MIN && dts_us > t->last_us &&
-        (!t->step_us || dts_us - t->last_us < t->step_us))
-        t->step_us = dts_us - t->last_us;
+    if (t->last_us != INT64_MIN && dts_us > t->last_us) {
+        int64_t d = dts_us - t->last_us;
+        if (!t->step_min_us || d < t->step_min_us) {
+            if (t->step_min_us && d * 3 < t->step_min_us * 2) {
+                t->step_sum_us = t->step_n = 0;   /* what looked like one frame was not */
+            }
+            t->step_min_us = d;
+        }
+        if (d * 2 < t->step_min_us * 3) {
+            t->step_sum_us += d;
+            t->step_n++;
+        }
+    }
     t->last_us = dts_us;
     if (t->origin_us == INT64_MIN)
         t->origin_us = dts_us;
-    step = frame_us > 0 ? frame_us : t->step_us;
-    if (!step)
+    if (fr.num > 0 && fr.den > 0)
+        return av_rescale_q_rnd(dts_us - t->origin_us, AV_TIME_BASE_Q, av_inv_q(fr),
+                                AV_ROUND_NEAR_INF | AV_ROUND_PASS_MINMAX);
+    if (!t->step_n)
         return dts_us == t->origin_us ? 0 : -1;
-    /* rounded: time bases that cannot hold a frame exactly jitter by a tick */
-    return dts_us >= t->origin_us ? (dts_us - t->origin_us + step / 2) / step
-                                  : -((t->origin_us - dts_us + step / 2) / step);
+    return llrint((double)(dts_us - t->origin_us) * t->step_n / t->step_sum_us);
 }
 
-int64_t cont_track_written(ContTrack *t, int64_t dts_us, int64_t frame_us)
+int64_t cont_track_written(ContTrack *t, int64_t dts_us, AVRational fr)
 {
-    int64_t k = frame_of(t, dts_us, frame_us), lost = 0;
+    int64_t k = frame_of(t, dts_us, fr), lost = 0;
 
     if (k < t->base)
         return 0;                /* settled already (a replay of what was written) */
@@ -84,21 +96,25 @@ int64_t cont_track_written(ContTrack *t, int64_t dts_us, int64_t frame_us)
     return lost;
 }
 
-void cont_track_received(ContTrack *t, int64_t dts_us, int64_t frame_us)
+void cont_track_received(ContTrack *t, int64_t dts_us, AVRational fr)
 {
-    int64_t step = frame_us > 0 ? frame_us : t->step_us;
-
     /* given before anything was written: frame 0 is the first given */
     if (t->origin_us == INT64_MIN) {
         t->origin_us = dts_us;
         t->top = 1;
         return;
     }
-    if (step > 0 && dts_us >= t->origin_us)
-        t->top = FFMAX(t->top, (dts_us - t->origin_us + step / 2) / step + 1);
+    if (dts_us < t->origin_us)
+        return;
+    if (fr.num > 0 && fr.den > 0)
+        t->top = FFMAX(t->top, av_rescale_q_rnd(dts_us - t->origin_us, AV_TIME_BASE_Q,
+                                                av_inv_q(fr), AV_ROUND_NEAR_INF) + 1);
+    else if (t->step_n)
+        t->top = FFMAX(t->top, llrint((double)(dts_us - t->origin_us) * t->step_n /
+                                      t->step_sum_us) + 1);
 }
 
-int64_t cont_track_close(ContTrack *t, int64_t frame_us)
+int64_t cont_track_close(ContTrack *t)
 {
     return settle(t, t->top);
 }
@@ -131,31 +147,31 @@ void continuity_free(Continuity **pc)
     av_freep(pc);
 }
 
-void continuity_written(Continuity *c, int index, int64_t dts_us, int64_t frame_us)
+void continuity_written(Continuity *c, int index, int64_t dts_us, AVRational fr)
 {
     if (!c || index < 0 || index >= c->nb)
         return;
     pthread_mutex_lock(&c->lock);
-    cont_track_written(&c->t[index], dts_us, frame_us);
+    cont_track_written(&c->t[index], dts_us, fr);
     pthread_mutex_unlock(&c->lock);
 }
 
-void continuity_received(Continuity *c, int index, int64_t dts_us, int64_t frame_us)
+void continuity_received(Continuity *c, int index, int64_t dts_us, AVRational fr)
 {
     if (!c || index < 0 || index >= c->nb)
         return;
     pthread_mutex_lock(&c->lock);
-    cont_track_received(&c->t[index], dts_us, frame_us);
+    cont_track_received(&c->t[index], dts_us, fr);
     pthread_mutex_unlock(&c->lock);
 }
 
-void continuity_close(Continuity *c, const int64_t *frame_us)
+void continuity_close(Continuity *c)
 {
     if (!c)
         return;
     pthread_mutex_lock(&c->lock);
     for (int i = 0; i < c->nb; i++)
-        cont_track_close(&c->t[i], frame_us ? frame_us[i] : 0);
+        cont_track_close(&c->t[i]);
     pthread_mutex_unlock(&c->lock);
 }
 

@@ -657,11 +657,8 @@ static int write_packet(Mux *m, AVPacket *pkt, int index)
             atomic_store(&m->first_write_us, t0);
     }
     av_packet_free(&pkt);
-    if (ret >= 0 && !in->is_audio) {
-        AVRational fr = in->sp->frame_rate;
-        continuity_written(m->cfg.continuity, index, dts_us,
-                           fr.num > 0 && fr.den > 0 ? av_rescale(1000000, fr.den, fr.num) : 0);
-    }
+    if (ret >= 0 && !in->is_audio)
+        continuity_written(m->cfg.continuity, index, dts_us, in->sp->frame_rate);
     if (ret >= 0 && m->delivery)
         ret = delivery_error(m->delivery, NULL, 0);   /* a segment closed above */
     if (ret >= 0 && (ret = confirm_written(m, t_us, av_gettime_relative())) < 0)

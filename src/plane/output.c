@@ -121,8 +121,11 @@ struct Output {
     FaultPoint drills;           /* actions named "out:NAME" */
     Continuity *cont;            /* frames lost from the timeline; its
                                     muxers report to it */
-    int hls_append;              /* a reload's pipeline: go on in the playlists */
-    _Atomic int continued;       /* the stream goes on in a reload's pipeline */
+    int replacing;               /* a reload's replacement (output_hold, before
+                                    the thread starts): HLS goes on in the
+                                    playlists there */
+    _Atomic int continued;       /* the stream goes on in a reload's pipeline:
+                                    HLS without ENDLIST (output_continued) */
     _Atomic int held;            /* a reload's replacement: cache, write nothing
                                     until output_release */
     _Atomic int64_t take_from_us;/* ... then start at the newest keyframe that
@@ -343,7 +346,7 @@ static int inst_open(Output *out, Inst *in, int at_cache_start)
         .stall_timeout_us = in->stall_timeout_us, .send_buffer = in->send_buffer,
         .hls_start_number = -1, .ts_shift_us = out->ts_shift_us, .clock = out->clock,
         .events = out->st.events, .faults = &in->faults, .wake = out->in,
-        .continuity = out->cont, .hls_append = out->hls_append, .continued = &out->continued,
+        .continuity = out->cont, .hls_append = out->replacing, .continued = &out->continued,
     };
     int64_t upto = at_cache_start ? out->cache.first : out->cache.end;
     int ret;
@@ -404,6 +407,7 @@ static void inst_reap(Output *out, Inst *in)
         atomic_fetch_add(&out->done_http[1 + i], ms.http_status[i]);
     mux_free(&in->mux);
     in->state = OI_IDLE;
+    in->finishing = 0;
 }
 
 /* Tells inst's muxer to end, trailer or not. It finishes on its own thread
@@ -1063,10 +1067,9 @@ static int take(Output *out, int kind, int index, void *ptr)
         /* the timeline reaches this far (a held replacement's is its
          * predecessor's until it takes over) */
         if (!in->is_audio && pkt->dts != AV_NOPTS_VALUE && !atomic_load(&out->held)) {
-            AVRational fr = in->sp ? in->sp->frame_rate : (AVRational){ 0, 1 };
             continuity_received(out->cont, index,
                                 av_rescale_q(pkt->dts, pkt->time_base, AV_TIME_BASE_Q),
-                                fr.num > 0 && fr.den > 0 ? av_rescale(1000000, fr.den, fr.num) : 0);
+                                in->sp ? in->sp->frame_rate : (AVRational){ 0, 1 });
         }
         cache_push(out, TQ_PACKET, index, ptr);
         return index == out->key_input && cache_at(&out->cache, out->cache.end - 1)->key;
@@ -1078,8 +1081,9 @@ static int take(Output *out, int kind, int index, void *ptr)
 
 /* A replacement's first packet: the newest keyframe of the key input that
  * arrived before from_us, so that it goes on where its predecessor
- * stopped, repeating at most a GOP and missing nothing; the first one
- * when none had. */
+ * stopped, repeating at most a GOP (and the difference of the two
+ * pipelines' encoding delays) and missing nothing; the first one when
+ * none had. */
 static int64_t release_point(Output *out, int64_t from_us)
 {
     int64_t pick = -1;
@@ -1158,11 +1162,18 @@ static int output_run(void *arg)
 
     /* 3. a reload's replacement runs (input read, encoders open) while
      * its predecessor writes, and takes over at a keyframe once that
-     * has ended (output_release): make before break */
+     * has ended (output_release): make before break. Ready as soon as it
+     * holds a keyframe, the one steps 1 and 2 cached included. */
+    for (int64_t q = out->cache.first; q < out->cache.end && atomic_load(&out->held); q++) {
+        const CacheEntry *e = cache_at(&out->cache, q);
+        if (e->kind == TQ_PACKET && e->key && e->index == out->key_input)
+            atomic_store(&out->ready, 1);
+    }
     while (atomic_load(&out->held)) {
         ret = tq_recv(out->in, &kind, &index, &ptr, OUT_POLL_US);
         if (ret == AVERROR_EOF) {
             ret = 0;             /* stopped before it took over: nothing to write */
+            complete = 1;
             goto end;
         }
         if (ret >= 0) {
@@ -1174,8 +1185,8 @@ static int output_run(void *arg)
         cache_trim(out);
         stage_beat(&out->st, 0);
     }
-    start_seq = out->hls_append ? release_point(out, atomic_load(&out->take_from_us))
-                                : out->cache.first;
+    start_seq = out->replacing ? release_point(out, atomic_load(&out->take_from_us))
+                               : out->cache.first;
 
     /* 4. the primary starts from the first packet; a standby that is
      * always ready opens beside it */
@@ -1239,14 +1250,8 @@ end:
     }
     /* every muxer has ended: what none of them wrote is lost (a replacement
      * that never took over wrote nothing by design) */
-    if (atomic_load(&out->opened) || !out->hls_append) {
-        int64_t frame_us[OUT_MAX_INPUTS] = { 0 };
-        for (int i = 0; i < out->nb_inputs; i++) {
-            const StreamParams *sp = out->inputs[i].sp;
-            if (sp && sp->frame_rate.num > 0 && sp->frame_rate.den > 0)
-                frame_us[i] = av_rescale(1000000, sp->frame_rate.den, sp->frame_rate.num);
-        }
-        continuity_close(out->cont, frame_us);
+    if (atomic_load(&out->opened) || !out->replacing || !atomic_load(&out->held)) {
+        continuity_close(out->cont);
     }
     publish_stats(out);
     cache_clear(out);
@@ -1367,14 +1372,20 @@ void output_free(Output **pout)
     av_freep(pout);
 }
 
-void output_continuation(Output *out, int append, int continued)
+void output_hold(Output *out)
 {
-    if (append) {
-        out->hls_append = 1;
-        atomic_store(&out->held, 1);
-    }
-    if (continued)
-        atomic_store(&out->continued, 1);
+    out->replacing = 1;
+    atomic_store(&out->held, 1);
+}
+
+void output_continued(Output *out, int continued)
+{
+    atomic_store(&out->continued, continued);
+}
+
+int output_held(Output *out)
+{
+    return atomic_load(&out->held);
 }
 
 int output_ready(Output *out)

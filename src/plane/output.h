@@ -95,12 +95,15 @@ void output_free(Output **pout);
 int output_start(Output *out);
 
 /* A reload replaces the stream with another pipeline on the same
- * destinations. append (before output_start): the output is held: it
- * takes its packets and writes nothing until output_release; then HLS goes
- * on in the playlists there, after a discontinuity, numbering on.
- * continued (any time before the end): the stream goes on elsewhere, HLS
- * ends without ENDLIST. */
-void output_continuation(Output *out, int append, int continued);
+ * destinations. output_hold (before output_start): the output takes its
+ * packets and writes nothing until output_release; then HLS goes on in
+ * the playlists there, after a discontinuity, numbering on.
+ * output_continued (any time before the end; thread-safe): 1, the stream
+ * goes on elsewhere, HLS ends without ENDLIST; 0, it does not after all. */
+void output_hold(Output *out);
+void output_continued(Output *out, int continued);
+/* Held still (never released)? Thread-safe. */
+int output_held(Output *out);
 
 /* A held output starts writing, from the newest keyframe that reached it
  * before from_us (av_gettime_relative: when its predecessor stopped).

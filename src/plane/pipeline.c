@@ -204,15 +204,15 @@ int pipeline_started(const Pipeline *p)
 
 void pipeline_stop(Pipeline *p, int replaced)
 {
-    for (int o = 0; replaced && o < p->js->nb_outputs; o++)
-        output_continuation(p->out[o], 0, 1);
+    for (int o = 0; o < p->js->nb_outputs; o++)
+        output_continued(p->out[o], replaced);
     input_stop(p->input);
 }
 
 void pipeline_continue(Pipeline *p)
 {
     for (int o = 0; o < p->js->nb_outputs; o++)
-        output_continuation(p->out[o], 1, 0);
+        output_hold(p->out[o]);
 }
 
 int pipeline_ready(Pipeline *p)
@@ -264,7 +264,9 @@ int pipeline_join(Pipeline *p)
         OutputStats os;
         int r = output_join(p->out[o]);
         output_stats(p->out[o], &os);
-        if (r >= 0 && os.opened)
+        /* a reload's replacement stopped before it took over wrote nothing
+         * by design: its predecessor did */
+        if (r >= 0 && (os.opened || output_held(p->out[o])))
             outputs_ok++;
     }
 
