@@ -352,7 +352,9 @@ int jy_check_shape(Loader *ld, const uint8_t *buf, size_t size)
 /* Moves the problems, sorted into file order, to diag. */
 void jy_hand_over(Loader *ld, JobDiag *diag)
 {
-    qsort(ld->problems, ld->nb_problems, sizeof(*ld->problems), cmp_problem);
+    /* no problems: no array, and qsort's pointer must not be NULL */
+    if (ld->nb_problems)
+        qsort(ld->problems, ld->nb_problems, sizeof(*ld->problems), cmp_problem);
     for (int i = 0; i < ld->nb_problems; i++) {
         char **msgs = NULL;
         if (diag)
