@@ -259,7 +259,8 @@ int hds_reader_samples(HdsReader *r, const HdsFilter *f, HdsSampleFn fn, void *o
         sqlite3_bind_int64(rows, 2, seq << ID_SHIFT | (sid ? sid : MAX_STREAMS - 1));
         while (ret >= 0 && sqlite3_step(rows) == SQLITE_ROW) {
             const uint8_t *p = sqlite3_column_blob(rows, 1);
-            const uint8_t *end = p + sqlite3_column_bytes(rows, 1);
+            /* NULL for an empty or NULL blob (a damaged file): no offset on it */
+            const uint8_t *end = p ? p + sqlite3_column_bytes(rows, 1) : NULL;
 
             while (p && p < end && ret >= 0) {
                 SampleComp c;
@@ -300,7 +301,7 @@ int hds_reader_minutes(HdsReader *r, const HdsFilter *f, HdsMinuteFn fn, void *o
     while (ret >= 0 && sqlite3_step(st) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
         const uint8_t *p = sqlite3_column_blob(st, 1);
-        const uint8_t *end = p + sqlite3_column_bytes(st, 1);
+        const uint8_t *end = p ? p + sqlite3_column_bytes(st, 1) : NULL;
 
         if (sid && (id & (MAX_STREAMS - 1)) != sid)
             continue;
