@@ -66,7 +66,7 @@ static int reader_load(HdsReader *r)
         return AVERROR(EIO);
     while (ret >= 0 && sqlite3_step(st) == SQLITE_ROW) {
         int id = sqlite3_column_int(st, 0);
-        if (id >= 1 && id <= n && !(r->streams[id] = av_strdup((const char *)sqlite3_column_text(st, 1))))
+        if (id >= 1 && id <= n && !(r->streams[id] = av_strdup(hds_column_text(st, 1))))
             ret = AVERROR(ENOMEM);
     }
     sqlite3_finalize(st);
@@ -94,7 +94,7 @@ static int reader_load(HdsReader *r)
         c->kind = kind;
         c->stream_id = sid;
         c->backup = sqlite3_column_int(st, 4);
-        if (!(c->name = av_strdup((const char *)sqlite3_column_text(st, 3))))
+        if (!(c->name = av_strdup(hds_column_text(st, 3))))
             ret = AVERROR(ENOMEM);
     }
     sqlite3_finalize(st);
@@ -182,7 +182,7 @@ int hds_reader_stats(HdsReader *r, HdsFileStats *st)
     if (sqlite3_prepare_v2(r->db, "SELECT kind, count(*) FROM event GROUP BY kind ORDER BY kind",
                            -1, &q, NULL) == SQLITE_OK) {
         while (sqlite3_step(q) == SQLITE_ROW && st->nb_event_kinds < HDS_MAX_EVENT_KINDS) {
-            av_strlcpy(st->events[st->nb_event_kinds].kind, (const char *)sqlite3_column_text(q, 0),
+            av_strlcpy(st->events[st->nb_event_kinds].kind, hds_column_text(q, 0),
                        sizeof(st->events[0].kind));
             st->events[st->nb_event_kinds++].count = sqlite3_column_int64(q, 1);
         }
@@ -360,10 +360,10 @@ int hds_reader_events(HdsReader *r, const HdsFilter *f, HdsEventFn fn, void *opa
     while (ret >= 0 && sqlite3_step(st) == SQLITE_ROW) {
         HdsEvent e = {
             .time_us   = sqlite3_column_int64(st, 0),
-            .stream    = (const char *)sqlite3_column_text(st, 1),
-            .component = (const char *)sqlite3_column_text(st, 2),
-            .kind      = (const char *)sqlite3_column_text(st, 3),
-            .cause     = (const char *)sqlite3_column_text(st, 4),
+            .stream    = hds_column_text(st, 1),
+            .component = hds_column_text(st, 2),
+            .kind      = hds_column_text(st, 3),
+            .cause     = hds_column_text(st, 4),
             .error     = sqlite3_column_int(st, 5),
         };
         ret = fn(opaque, &e);
