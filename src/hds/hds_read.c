@@ -53,13 +53,22 @@ void hds_reader_close(HdsReader **pr)
     av_freep(pr);
 }
 
+/* Component ids a reader takes: a store of a run with a million
+ * components is not one hotspare writes; a larger id is damage. */
+#define READER_MAX_COMPS (1 << 20)
+
 static int reader_load(HdsReader *r)
 {
     sqlite3_stmt *st;
+    int64_t max_id;
     int n, ret = 0;
 
-    n = (int)hds_db_int(r->db, "SELECT max(id) FROM stream", 0);
-    if (n < 0 || n >= MAX_STREAMS || !(r->streams = av_calloc(n + 1, sizeof(*r->streams))))
+    /* ids index arrays: a damaged file's ids must not size them */
+    max_id = hds_db_int(r->db, "SELECT max(id) FROM stream", 0);
+    if (max_id < 0 || max_id >= MAX_STREAMS)
+        return AVERROR_INVALIDDATA;
+    n = (int)max_id;
+    if (!(r->streams = av_calloc(n + 1, sizeof(*r->streams))))
         return AVERROR(ENOMEM);
     r->nb_streams = n;
     if (sqlite3_prepare_v2(r->db, "SELECT id, name FROM stream", -1, &st, NULL) != SQLITE_OK)
@@ -76,8 +85,11 @@ static int reader_load(HdsReader *r)
     if (ret < 0)
         return ret;
 
-    n = (int)hds_db_int(r->db, "SELECT max(id) FROM comp", 0);
-    if (n < 0 || !(r->comps = av_calloc(n + 1, sizeof(*r->comps))))
+    max_id = hds_db_int(r->db, "SELECT max(id) FROM comp", 0);
+    if (max_id < 0 || max_id > READER_MAX_COMPS)
+        return AVERROR_INVALIDDATA;
+    n = (int)max_id;
+    if (!(r->comps = av_calloc(n + 1, sizeof(*r->comps))))
         return AVERROR(ENOMEM);
     r->nb_comps = n;
     if (sqlite3_prepare_v2(r->db, "SELECT id, kind, stream_id, name, backup FROM comp", -1, &st, NULL) != SQLITE_OK)
@@ -138,7 +150,8 @@ int hds_reader_open(HdsReader **pr, const char *path, char *err, size_t err_size
     if (ret < 0 || (ret = hds_check_catalogue(r->db, err, err_size)) < 0)
         goto fail;
     if ((ret = reader_load(r)) < 0) {
-        snprintf(err, err_size, "cannot read its components: %s", av_err2str(ret));
+        snprintf(err, err_size, "cannot read its components: %s", ret == AVERROR_INVALIDDATA ?
+                 "the file is damaged (a stream or component id out of range)" : av_err2str(ret));
         goto fail;
     }
     *pr = r;
