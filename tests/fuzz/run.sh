@@ -8,9 +8,11 @@
 # and writes the input to build/fuzz/crashes/NAME-crash-... (or leak-,
 # timeout-, oom-); its report is in build/fuzz/logs/NAME.log.
 #
-# Prints one row per target: executions, executions per second, coverage
-# as libFuzzer counts it at the end (cov: edges of our code reached, ft:
-# features), the corpus it ended with and the crashes it wrote.
+# Prints one row per target: the seconds it ran (less than FUZZ_SECONDS
+# when it stopped at a crash), executions, executions per second,
+# coverage as libFuzzer counts it at the end (cov: edges of our code
+# reached, ft: features), the corpus it ended with and the crashes it
+# wrote.
 #
 #   tests/fuzz/run.sh NAME...     (from the source tree, after make fuzz)
 
@@ -28,13 +30,15 @@ for t in "$@"; do
     mkdir -p "$dir/corpus/$t"
     log=$dir/logs/$t.log
     before=$(ls "$dir/crashes" | grep -c "^$t-" )
+    t0=$(date +%s)
     nice -n 10 "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$dir/crashes/$t-" \
         "$dir/corpus/$t" "tests/fuzz/corpus/$t" > "$log" 2>&1
+    ran=$(($(date +%s) - t0))
     after=$(ls "$dir/crashes" | grep -c "^$t-")
     crashes=$((after - before))
     [ $crashes -gt 0 ] && bad=1
-    awk -v t="$t" -v s="$secs" -v c="$crashes" '
+    awk -v t="$t" -v s="$ran" -v c="$crashes" '
         / cov: / { for (i = 1; i < NF; i++) {
                        if ($i == "cov:") cov = $(i + 1)
                        if ($i == "ft:") ft = $(i + 1)
