@@ -170,6 +170,17 @@ static int64_t file_size(const char *path, const char *suffix)
     return stat(p, &sb) < 0 ? 0 : sb.st_size;
 }
 
+/* A minute number of a row id in microseconds; a damaged file's id may be
+ * past what int64 holds in microseconds: clamped, not overflowed. */
+static int64_t minute_us(int64_t minute)
+{
+    if (minute > INT64_MAX / US_PER_MIN)
+        return INT64_MAX;
+    if (minute < INT64_MIN / US_PER_MIN)
+        return INT64_MIN;
+    return minute * US_PER_MIN;
+}
+
 int hds_reader_stats(HdsReader *r, HdsFileStats *st)
 {
     sqlite3_stmt *q;
@@ -185,8 +196,8 @@ int hds_reader_stats(HdsReader *r, HdsFileStats *st)
     lo = hds_db_int(r->db, "SELECT min(id) >> 20 FROM minute", -1);
     hi = hds_db_int(r->db, "SELECT max(id) >> 20 FROM minute", -1);
     if (lo >= 0) {
-        st->first_minute_us = lo * US_PER_MIN;
-        st->last_minute_us = hi * US_PER_MIN;
+        st->first_minute_us = minute_us(lo);
+        st->last_minute_us = minute_us(hi);
     }
     st->hours = hds_db_int(r->db, "SELECT count(DISTINCT hour) FROM hourly", 0);
     st->components = hds_db_int(r->db, "SELECT count(*) FROM comp", 0);
@@ -348,7 +359,7 @@ int hds_reader_minutes(HdsReader *r, const HdsFilter *f, HdsMinuteFn fn, void *o
                 m->max = v[k++];
             }
             if (!skip)
-                ret = fn(opaque, (id >> ID_SHIFT) * US_PER_MIN, &c, ms);
+                ret = fn(opaque, minute_us(id >> ID_SHIFT), &c, ms);
         }
     }
     if (ret == AVERROR_INVALIDDATA)
