@@ -30,6 +30,7 @@
 #include <libavutil/time.h>
 
 #include "cli/control.h"
+#include "cli/control_req.h"
 #include "core/log.h"
 
 /* Backlog of answers a client may have unread; a follower past it is
@@ -717,35 +718,14 @@ static void cmd_steer(Control *c, Client *cl, json_t *req)
 /* One request line (without its newline). */
 static void handle_line(Control *c, Client *cl, const char *line, size_t len)
 {
-    json_error_t jerr;
-    json_t *req, *jv, *jcmd;
+    char err[512];
     const char *cmd;
+    json_t *req;
+    int ret = control_parse_request(line, len, &req, &cmd, err, sizeof(err));
 
-    while (len && (line[len - 1] == '\r' || line[len - 1] == ' '))
-        len--;
-    if (!len)
-        return;                   /* empty lines are not requests */
-    req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!req) {
-        send_error(c, cl, NULL, "not JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-                   jerr.column);
-        return;
-    }
-    if (!json_is_object(req)) {
-        send_error(c, cl, NULL, "a request is a JSON object: {\"v\":1,\"cmd\":\"status\"}");
-        goto end;
-    }
-    jv = json_object_get(req, "v");
-    jcmd = json_object_get(req, "cmd");
-    cmd = json_string_value(jcmd);
-    if (!json_is_integer(jv) || json_integer_value(jv) != CONTROL_VERSION) {
-        send_error(c, cl, cmd, "protocol version: this supervisor speaks \"v\":%d",
-                   CONTROL_VERSION);
-        goto end;
-    }
-    if (!cmd) {
-        send_error(c, cl, NULL, "'cmd' is required: status, graph, provision, release, "
-                   "switch, events, steer, reload or stop");
+    if (ret <= 0) {
+        if (ret < 0)
+            send_error(c, cl, cmd, "%s", err);
         goto end;
     }
     pthread_mutex_lock(&c->graph_lock);

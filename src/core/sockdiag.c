@@ -267,7 +267,11 @@ int sockdiag_parse(const uint8_t *buf, size_t len, const SockDiagParse *p,
                 const struct nlmsgerr *e = NLMSG_DATA(h);
                 if (mlen < NLMSG_LENGTH(sizeof(*e)))
                     return AVERROR_INVALIDDATA;
-                return e->error < 0 ? AVERROR(-e->error) : AVERROR_INVALIDDATA;
+                /* an errno is -4095..-1 (the kernel's MAX_ERRNO); anything
+                 * else is no error the kernel sends, and INT_MIN would not
+                 * even negate */
+                return e->error < 0 && e->error >= -4095 ? AVERROR(-e->error)
+                                                         : AVERROR_INVALIDDATA;
             }
             if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
                 SockDiagTcp tmp;

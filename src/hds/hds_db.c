@@ -24,6 +24,13 @@ int64_t hds_db_int(sqlite3 *db, const char *sql, int64_t dflt)
     return v;
 }
 
+const char *hds_column_text(sqlite3_stmt *st, int col)
+{
+    const char *s = (const char *)sqlite3_column_text(st, col);
+
+    return s ? s : "";
+}
+
 void hds_log_sqlite(Hds *h, int level, const char *what)
 {
     av_log(h, level, "%s: %s\n", what, sqlite3_errmsg(h->db));

@@ -298,6 +298,9 @@ struct Hds {
 
 /* the first column of the first row of sql, dflt when none or NULL */
 int64_t hds_db_int(sqlite3 *db, const char *sql, int64_t dflt);
+/* a text column of the current row; "" where a damaged file holds NULL
+ * (the schema's NOT NULL is the writer's promise, not the file's) */
+const char *hds_column_text(sqlite3_stmt *st, int col);
 /* logs "what: SQLite's last error" on h's log */
 void hds_log_sqlite(Hds *h, int level, const char *what);
 /* runs sql (several statements allowed); AVERROR(EIO) logged on failure */

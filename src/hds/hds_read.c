@@ -53,20 +53,29 @@ void hds_reader_close(HdsReader **pr)
     av_freep(pr);
 }
 
+/* Component ids a reader takes: a store of a run with a million
+ * components is not one hotspare writes; a larger id is damage. */
+#define READER_MAX_COMPS (1 << 20)
+
 static int reader_load(HdsReader *r)
 {
     sqlite3_stmt *st;
+    int64_t max_id;
     int n, ret = 0;
 
-    n = (int)hds_db_int(r->db, "SELECT max(id) FROM stream", 0);
-    if (n < 0 || n >= MAX_STREAMS || !(r->streams = av_calloc(n + 1, sizeof(*r->streams))))
+    /* ids index arrays: a damaged file's ids must not size them */
+    max_id = hds_db_int(r->db, "SELECT max(id) FROM stream", 0);
+    if (max_id < 0 || max_id >= MAX_STREAMS)
+        return AVERROR_INVALIDDATA;
+    n = (int)max_id;
+    if (!(r->streams = av_calloc(n + 1, sizeof(*r->streams))))
         return AVERROR(ENOMEM);
     r->nb_streams = n;
     if (sqlite3_prepare_v2(r->db, "SELECT id, name FROM stream", -1, &st, NULL) != SQLITE_OK)
         return AVERROR(EIO);
     while (ret >= 0 && sqlite3_step(st) == SQLITE_ROW) {
         int id = sqlite3_column_int(st, 0);
-        if (id >= 1 && id <= n && !(r->streams[id] = av_strdup((const char *)sqlite3_column_text(st, 1))))
+        if (id >= 1 && id <= n && !(r->streams[id] = av_strdup(hds_column_text(st, 1))))
             ret = AVERROR(ENOMEM);
     }
     sqlite3_finalize(st);
@@ -76,8 +85,11 @@ static int reader_load(HdsReader *r)
     if (ret < 0)
         return ret;
 
-    n = (int)hds_db_int(r->db, "SELECT max(id) FROM comp", 0);
-    if (n < 0 || !(r->comps = av_calloc(n + 1, sizeof(*r->comps))))
+    max_id = hds_db_int(r->db, "SELECT max(id) FROM comp", 0);
+    if (max_id < 0 || max_id > READER_MAX_COMPS)
+        return AVERROR_INVALIDDATA;
+    n = (int)max_id;
+    if (!(r->comps = av_calloc(n + 1, sizeof(*r->comps))))
         return AVERROR(ENOMEM);
     r->nb_comps = n;
     if (sqlite3_prepare_v2(r->db, "SELECT id, kind, stream_id, name, backup FROM comp", -1, &st, NULL) != SQLITE_OK)
@@ -94,7 +106,7 @@ static int reader_load(HdsReader *r)
         c->kind = kind;
         c->stream_id = sid;
         c->backup = sqlite3_column_int(st, 4);
-        if (!(c->name = av_strdup((const char *)sqlite3_column_text(st, 3))))
+        if (!(c->name = av_strdup(hds_column_text(st, 3))))
             ret = AVERROR(ENOMEM);
     }
     sqlite3_finalize(st);
@@ -138,7 +150,8 @@ int hds_reader_open(HdsReader **pr, const char *path, char *err, size_t err_size
     if (ret < 0 || (ret = hds_check_catalogue(r->db, err, err_size)) < 0)
         goto fail;
     if ((ret = reader_load(r)) < 0) {
-        snprintf(err, err_size, "cannot read its components: %s", av_err2str(ret));
+        snprintf(err, err_size, "cannot read its components: %s", ret == AVERROR_INVALIDDATA ?
+                 "the file is damaged (a stream or component id out of range)" : av_err2str(ret));
         goto fail;
     }
     *pr = r;
@@ -157,6 +170,17 @@ static int64_t file_size(const char *path, const char *suffix)
     return stat(p, &sb) < 0 ? 0 : sb.st_size;
 }
 
+/* A minute number of a row id in microseconds; a damaged file's id may be
+ * past what int64 holds in microseconds: clamped, not overflowed. */
+static int64_t minute_us(int64_t minute)
+{
+    if (minute > INT64_MAX / US_PER_MIN)
+        return INT64_MAX;
+    if (minute < INT64_MIN / US_PER_MIN)
+        return INT64_MIN;
+    return minute * US_PER_MIN;
+}
+
 int hds_reader_stats(HdsReader *r, HdsFileStats *st)
 {
     sqlite3_stmt *q;
@@ -172,8 +196,8 @@ int hds_reader_stats(HdsReader *r, HdsFileStats *st)
     lo = hds_db_int(r->db, "SELECT min(id) >> 20 FROM minute", -1);
     hi = hds_db_int(r->db, "SELECT max(id) >> 20 FROM minute", -1);
     if (lo >= 0) {
-        st->first_minute_us = lo * US_PER_MIN;
-        st->last_minute_us = hi * US_PER_MIN;
+        st->first_minute_us = minute_us(lo);
+        st->last_minute_us = minute_us(hi);
     }
     st->hours = hds_db_int(r->db, "SELECT count(DISTINCT hour) FROM hourly", 0);
     st->components = hds_db_int(r->db, "SELECT count(*) FROM comp", 0);
@@ -182,7 +206,7 @@ int hds_reader_stats(HdsReader *r, HdsFileStats *st)
     if (sqlite3_prepare_v2(r->db, "SELECT kind, count(*) FROM event GROUP BY kind ORDER BY kind",
                            -1, &q, NULL) == SQLITE_OK) {
         while (sqlite3_step(q) == SQLITE_ROW && st->nb_event_kinds < HDS_MAX_EVENT_KINDS) {
-            av_strlcpy(st->events[st->nb_event_kinds].kind, (const char *)sqlite3_column_text(q, 0),
+            av_strlcpy(st->events[st->nb_event_kinds].kind, hds_column_text(q, 0),
                        sizeof(st->events[0].kind));
             st->events[st->nb_event_kinds++].count = sqlite3_column_int64(q, 1);
         }
@@ -259,7 +283,8 @@ int hds_reader_samples(HdsReader *r, const HdsFilter *f, HdsSampleFn fn, void *o
         sqlite3_bind_int64(rows, 2, seq << ID_SHIFT | (sid ? sid : MAX_STREAMS - 1));
         while (ret >= 0 && sqlite3_step(rows) == SQLITE_ROW) {
             const uint8_t *p = sqlite3_column_blob(rows, 1);
-            const uint8_t *end = p + sqlite3_column_bytes(rows, 1);
+            /* NULL for an empty or NULL blob (a damaged file): no offset on it */
+            const uint8_t *end = p ? p + sqlite3_column_bytes(rows, 1) : NULL;
 
             while (p && p < end && ret >= 0) {
                 SampleComp c;
@@ -300,7 +325,7 @@ int hds_reader_minutes(HdsReader *r, const HdsFilter *f, HdsMinuteFn fn, void *o
     while (ret >= 0 && sqlite3_step(st) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
         const uint8_t *p = sqlite3_column_blob(st, 1);
-        const uint8_t *end = p + sqlite3_column_bytes(st, 1);
+        const uint8_t *end = p ? p + sqlite3_column_bytes(st, 1) : NULL;
 
         if (sid && (id & (MAX_STREAMS - 1)) != sid)
             continue;
@@ -334,7 +359,7 @@ int hds_reader_minutes(HdsReader *r, const HdsFilter *f, HdsMinuteFn fn, void *o
                 m->max = v[k++];
             }
             if (!skip)
-                ret = fn(opaque, (id >> ID_SHIFT) * US_PER_MIN, &c, ms);
+                ret = fn(opaque, minute_us(id >> ID_SHIFT), &c, ms);
         }
     }
     if (ret == AVERROR_INVALIDDATA)
@@ -359,10 +384,10 @@ int hds_reader_events(HdsReader *r, const HdsFilter *f, HdsEventFn fn, void *opa
     while (ret >= 0 && sqlite3_step(st) == SQLITE_ROW) {
         HdsEvent e = {
             .time_us   = sqlite3_column_int64(st, 0),
-            .stream    = (const char *)sqlite3_column_text(st, 1),
-            .component = (const char *)sqlite3_column_text(st, 2),
-            .kind      = (const char *)sqlite3_column_text(st, 3),
-            .cause     = (const char *)sqlite3_column_text(st, 4),
+            .stream    = hds_column_text(st, 1),
+            .component = hds_column_text(st, 2),
+            .kind      = hds_column_text(st, 3),
+            .cause     = hds_column_text(st, 4),
             .error     = sqlite3_column_int(st, 5),
         };
         ret = fn(opaque, &e);

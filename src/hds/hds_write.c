@@ -196,7 +196,7 @@ static int load_state(Hds *h)
     if (sqlite3_prepare_v2(h->db, "SELECT id, name FROM stream ORDER BY id", -1, &st, NULL) != SQLITE_OK)
         return AVERROR(EIO);
     while (ret >= 0 && sqlite3_step(st) == SQLITE_ROW)
-        ret = add_stream_name(h, sqlite3_column_int(st, 0), (const char *)sqlite3_column_text(st, 1));
+        ret = add_stream_name(h, sqlite3_column_int(st, 0), hds_column_text(st, 1));
     sqlite3_finalize(st);
     if (ret < 0)
         return ret;
@@ -209,7 +209,7 @@ static int load_state(Hds *h)
             ret = AVERROR_INVALIDDATA;
         else
             ret = add_comp_info(h, sqlite3_column_int(st, 0), kind, sid,
-                                (const char *)sqlite3_column_text(st, 3), sqlite3_column_int(st, 4));
+                                hds_column_text(st, 3), sqlite3_column_int(st, 4));
     }
     sqlite3_finalize(st);
     if (ret < 0)

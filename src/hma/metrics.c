@@ -487,6 +487,18 @@ void metrics_unroute(Metrics *m, void *opaque)
     pthread_mutex_unlock(&m->route_lock);
 }
 
+/* The bytes of a request's query, as decoded: with its path, what
+ * METRICS_MAX_URL bounds. */
+static enum MHD_Result count_query(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    size_t *n = cls;
+
+    (void)kind;
+    *n += strlen(key) + 1 + (value ? strlen(value) + 1 : 0);
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -499,6 +511,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     char *body;
     int ret;
 
+    size_t url_len = strlen(url);
+
+    /* libmicrohttpd answers what does not fit its memory limit (414, 431)
+     * itself; what fits but is longer than any of our URLs is refused
+     * here, before a route reads it */
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, count_query, &url_len);
+    if (url_len > METRICS_MAX_URL) {
+        char *text = av_asprintf("URI too long: at most %d bytes of path and query\n",
+                                 METRICS_MAX_URL);
+        return text ? answer(conn, MHD_HTTP_URI_TOO_LONG, "text/plain; charset=utf-8", text,
+                             strlen(text)) : MHD_NO;
+    }
     if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
         pthread_mutex_lock(&m->lock);
         m->stats.not_found++;
@@ -632,6 +656,7 @@ int metrics_start(Metrics **pm, const char *addr, int allow_remote)
                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_MAX_CONNECTIONS,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_CONN_TIMEOUT_S,
+                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_CONN_MEMORY,
                                  MHD_OPTION_END);
     if (!m->daemon) {
         ret = errno == EADDRINUSE ? AVERROR(EADDRINUSE) : AVERROR(EIO);

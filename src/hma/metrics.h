@@ -32,6 +32,14 @@
 
 #define METRICS_DEFAULT_ADDR "127.0.0.1:9464"
 
+/* Limits of a request (README, "Limits"). A connection's memory holds its
+ * request line and headers: libmicrohttpd answers 414 to a request line,
+ * 431 to headers, that do not fit. A path and decoded query longer than
+ * METRICS_MAX_URL get 414 from the endpoint (a steering request is a path
+ * and two parameters). Routes see at most METRICS_MAX_ARGS parameters. */
+#define METRICS_CONN_MEMORY  (16 * 1024)
+#define METRICS_MAX_URL      4096
+
 typedef struct Metrics Metrics;
 
 /*

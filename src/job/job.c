@@ -1396,40 +1396,44 @@ static void load_job(Loader *ld, const yaml_node_t *root, Job *job)
 /* ------------------------------------------------------------------------ */
 /* Loading                                                                  */
 
-int job_load(const char *path, Job **pjob, JobDiag *diag)
+int job_load_buffer(const char *name, const uint8_t *buf, size_t size, Job **pjob,
+                    JobDiag *diag)
 {
-    Loader ld = { .path = path, .rw_timeout_us = JOB_DEFAULT_RW_TIMEOUT_US };
+    Loader ld = { .path = name, .rw_timeout_us = JOB_DEFAULT_RW_TIMEOUT_US };
     yaml_parser_t parser;
     yaml_document_t doc, extra;
     yaml_node_t *root;
     Job *job = NULL;
-    FILE *f;
     int ret = 0, bad;
 
     *pjob = NULL;
     jl_register_devices();
 
-    f = fopen(path, "rb");
-    if (!f) {
-        ret = AVERROR(errno);
-        /* no line to point at: the message says which file and why */
-        jy_add_problem(&ld, 0, 0, av_asprintf("%s: cannot read the job file: %s",
-                                              path, av_err2str(ret)));
-        jy_hand_over(&ld, diag);
-        return ld.enomem ? AVERROR(ENOMEM) : ret;
+    if (size > JOB_MAX_FILE_SIZE) {
+        jy_add_problem(&ld, 0, 0, av_asprintf("%s: the job file is larger than %d bytes "
+                                              "(4 MiB), the most hotspare reads", name,
+                                              JOB_MAX_FILE_SIZE));
+        goto out_limits;
+    }
+    /* the limits first, on the text: libyaml's tree is neither built for
+     * a binary file nor for one too deep to build in reasonable time */
+    if ((ret = jy_check_text(&ld, buf, size)) < 0 || (ret = jy_check_shape(&ld, buf, size)) < 0) {
+        if (ret == AVERROR_INVALIDDATA)
+            ret = 0;              /* reported: a bad job, below */
+        goto out_limits;
     }
     if (!yaml_parser_initialize(&parser)) {
-        fclose(f);
+        jy_hand_over(&ld, diag);
         return AVERROR(ENOMEM);
     }
-    yaml_parser_set_input_file(&parser, f);
+    yaml_parser_set_input_string(&parser, buf, size);
     ld.doc = &doc;
 
     if (!yaml_parser_load(&parser, &doc)) {
         if (parser.error == YAML_MEMORY_ERROR)
             ret = AVERROR(ENOMEM);
         else
-            jy_report_syntax(&ld, &parser, f);
+            jy_report_syntax(&ld, &parser, buf, size);
         goto out_parser;
     }
     root = yaml_document_get_root_node(&doc);
@@ -1442,7 +1446,7 @@ int job_load(const char *path, Job **pjob, JobDiag *diag)
         if (parser.error == YAML_MEMORY_ERROR)
             ret = AVERROR(ENOMEM);
         else
-            jy_report_syntax(&ld, &parser, f);
+            jy_report_syntax(&ld, &parser, buf, size);
         goto out_doc;
     }
     if (yaml_document_get_root_node(&extra))
@@ -1451,7 +1455,7 @@ int job_load(const char *path, Job **pjob, JobDiag *diag)
     yaml_document_delete(&extra);
 
     job = av_mallocz(sizeof(*job));
-    if (!job || !(job->path = av_strdup(path))) {
+    if (!job || !(job->path = av_strdup(name))) {
         ret = AVERROR(ENOMEM);
         goto out_doc;
     }
@@ -1461,7 +1465,7 @@ out_doc:
     yaml_document_delete(&doc);
 out_parser:
     yaml_parser_delete(&parser);
-    fclose(f);
+out_limits:
     jy_seen_free(&ld.urls);
 
     bad = ld.nb_problems > 0;
@@ -1473,6 +1477,41 @@ out_parser:
     if (ret < 0)
         job_free(&job);
     *pjob = job;
+    return ret;
+}
+
+int job_load(const char *path, Job **pjob, JobDiag *diag)
+{
+    Loader ld = { .path = path };
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    FILE *f;
+    int ret;
+
+    *pjob = NULL;
+    f = fopen(path, "rb");
+    /* one byte more than the limit tells a file that is too large; what a
+     * pipe or a device sends is read no further */
+    if (f && !(buf = av_malloc(JOB_MAX_FILE_SIZE + 1))) {
+        fclose(f);
+        return AVERROR(ENOMEM);
+    }
+    if (f) {
+        n = fread(buf, 1, JOB_MAX_FILE_SIZE + 1, f);
+        errno = ferror(f) ? (errno ? errno : EIO) : 0;
+        fclose(f);
+    }
+    if (!f || errno) {
+        ret = AVERROR(errno);
+        av_free(buf);
+        /* no line to point at: the message says which file and why */
+        jy_add_problem(&ld, 0, 0, av_asprintf("%s: cannot read the job file: %s",
+                                              path, av_err2str(ret)));
+        jy_hand_over(&ld, diag);
+        return ld.enomem ? AVERROR(ENOMEM) : ret;
+    }
+    ret = job_load_buffer(path, buf, n, pjob, diag);
+    av_free(buf);
     return ret;
 }
 

@@ -15,12 +15,23 @@
 #ifndef HS_JOB_H
 #define HS_JOB_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <libavutil/dict.h>
 #include <libavutil/rational.h>
 
 #define JOB_SCHEMA_VERSION 1
+
+/* Limits of a job file (README, "Limits"), checked on its text before a
+ * tree is built, so that a huge, deep or binary file costs milliseconds;
+ * each has its own message at its place. A real job file is a few KiB,
+ * nested 6 levels, with tens of entries in a mapping or list. */
+#define JOB_MAX_FILE_SIZE  (4 << 20)  /* bytes */
+#define JOB_MAX_DEPTH      64         /* mappings and lists inside one another */
+#define JOB_MAX_ENTRIES    1000       /* keys of a mapping, items of a list */
+#define JOB_MAX_NODES      50000      /* values in all, an alias counting its anchor's */
+#define JOB_MAX_ANCHORS    256
 
 /* Defaults, documented in the README. */
 #define JOB_DEFAULT_RW_TIMEOUT_US   5000000   /* 5 s per blocking libav call */
@@ -351,6 +362,12 @@ typedef struct JobDiag {
  * or option value through the log callback.
  */
 int job_load(const char *path, Job **job, JobDiag *diag);
+
+/* The same on a file's text in memory (size bytes, not NUL-terminated);
+ * name stands for the file in messages and Job.path. The text stays the
+ * caller's. */
+int job_load_buffer(const char *name, const uint8_t *buf, size_t size, Job **job,
+                    JobDiag *diag);
 
 void job_free(Job **job);
 void job_diag_free(JobDiag *diag);

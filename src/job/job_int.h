@@ -86,8 +86,16 @@ void jy_report_at(Loader *ld, yaml_mark_t mark, const char *fmt, ...) av_printf_
 /* The same at a node. */
 #define report(ld, node, ...) jy_report_at(ld, (node)->start_mark, __VA_ARGS__)
 
-/* libyaml's own complaint (a syntax or encoding error) at its place. */
-void jy_report_syntax(Loader *ld, yaml_parser_t *p, FILE *f);
+/* libyaml's own complaint (a syntax or encoding error) at its place; buf
+ * is the text it parsed (a reader error has only a byte offset). */
+void jy_report_syntax(Loader *ld, yaml_parser_t *p, const uint8_t *buf, size_t size);
+
+/* The limits of job.h checked on the text before a tree is built, each
+ * reported at its place: not UTF-8 text (jy_check_text); too deep, too
+ * wide, too many values or anchors (jy_check_shape, syntax errors too).
+ * 0, AVERROR_INVALIDDATA (reported) or AVERROR(ENOMEM). */
+int jy_check_text(Loader *ld, const uint8_t *buf, size_t size);
+int jy_check_shape(Loader *ld, const uint8_t *buf, size_t size);
 
 /* Moves the problems, sorted into file order, to diag (NULL: drops them). */
 void jy_hand_over(Loader *ld, JobDiag *diag);

@@ -114,38 +114,247 @@ void jy_seen_free(SeenSet *set)
     set->nb = set->cap = 0;
 }
 
+/* The line and column (0-based, in characters) of byte offset in buf. */
+static yaml_mark_t mark_of_offset(const uint8_t *buf, size_t size, size_t offset)
+{
+    yaml_mark_t mark = { .index = offset };
+
+    for (size_t i = 0; i < offset && i < size; i++) {
+        if (buf[i] == '\n') {
+            mark.line++;
+            mark.column = 0;
+        } else if ((buf[i] & 0xc0) != 0x80) {
+            mark.column++;
+        }
+    }
+    return mark;
+}
+
 /* "problem context", as libyaml words them ("did not find expected key
  * while parsing a block mapping"), at the problem's place. A reader error
  * (bad UTF-8) has only a byte offset: turn it into a line and column. */
-void jy_report_syntax(Loader *ld, yaml_parser_t *p, FILE *f)
+void jy_report_syntax(Loader *ld, yaml_parser_t *p, const uint8_t *buf, size_t size)
 {
     yaml_mark_t mark = p->problem_mark;
 
-    if (p->error == YAML_READER_ERROR) {
-        size_t line = 0, col = 0;
-        rewind(f);
-        for (size_t i = 0; i < p->problem_offset; i++) {
-            int c = fgetc(f);
-            if (c == EOF)
-                break;
-            if (c == '\n') {
-                line++;
-                col = 0;
-            } else if ((c & 0xc0) != 0x80) {
-                col++;
-            }
-        }
-        mark.line = line;
-        mark.column = col;
-    }
+    if (p->error == YAML_READER_ERROR)
+        mark = mark_of_offset(buf, size, p->problem_offset);
     jy_report_at(ld, mark, "YAML syntax error: %s%s%s", p->problem ? p->problem : "unknown",
                  p->context ? " " : "", p->context ? p->context : "");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Limits, checked before libyaml builds a tree                             */
+
+/* The length of the UTF-8 sequence at s (n bytes left), 0 when it is not
+ * one (overlong forms, surrogates and code points past U+10FFFF included). */
+static int utf8_len(const uint8_t *s, size_t n)
+{
+    uint32_t cp;
+    int len;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2, cp = s[0] & 0x1f;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3, cp = s[0] & 0x0f;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4, cp = s[0] & 0x07;
+    else
+        return 0;
+    if ((size_t)len > n)
+        return 0;
+    for (int i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+/* A job file is UTF-8 text: a NUL, a control character or a byte that is
+ * not UTF-8 means it is something else (an image, an archive, a UTF-16
+ * file), and one message at the first such byte says so better than
+ * libyaml's complaint about the character. */
+int jy_check_text(Loader *ld, const uint8_t *buf, size_t size)
+{
+    for (size_t i = 0; i < size;) {
+        uint8_t c = buf[i];
+        int len = utf8_len(buf + i, size - i);
+
+        if (!len || c == 0 || (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
+            jy_report_at(ld, mark_of_offset(buf, size, i),
+                         "the job file is not text: %s (0x%02x) at byte %zu; a job file is "
+                         "YAML in UTF-8", !len ? "a byte that is not UTF-8" :
+                         c ? "a control character" : "a NUL byte", c, i);
+            return AVERROR_INVALIDDATA;
+        }
+        i += len;
+    }
+    return 0;
+}
+
+typedef struct ShapeAnchor {
+    char *name;
+    int64_t nodes;               /* the values one use of it stands for */
+} ShapeAnchor;
+
+typedef struct ShapeLevel {
+    yaml_mark_t mark;            /* where the mapping or list starts */
+    int mapping;
+    int64_t entries;             /* its keys and values, or items */
+    int64_t nodes_before;        /* the count when it started */
+    char *anchor;                /* its anchor, NULL none */
+} ShapeLevel;
+
+/* Counts one value at mark; 0, or AVERROR_INVALIDDATA (reported). */
+static int shape_count(Loader *ld, ShapeLevel *levels, int depth, int64_t *nodes,
+                       int64_t add, yaml_mark_t mark)
+{
+    ShapeLevel *up = depth ? &levels[depth - 1] : NULL;
+
+    *nodes += add;
+    if (*nodes > JOB_MAX_NODES) {
+        jy_report_at(ld, mark, "more than %d values in the job file (an alias counts its "
+                     "anchor's values each time it is used)", JOB_MAX_NODES);
+        return AVERROR_INVALIDDATA;
+    }
+    if (up && ++up->entries > (up->mapping ? 2 : 1) * (int64_t)JOB_MAX_ENTRIES) {
+        jy_report_at(ld, up->mark, "a %s with more than %d %s", up->mapping ? "mapping" : "list",
+                     JOB_MAX_ENTRIES, up->mapping ? "keys" : "items");
+        return AVERROR_INVALIDDATA;
+    }
+    return 0;
+}
+
+static int shape_anchor(Loader *ld, ShapeAnchor *anchors, int *nb, const yaml_char_t *name,
+                        int64_t nodes, yaml_mark_t mark)
+{
+    if (*nb == JOB_MAX_ANCHORS) {
+        jy_report_at(ld, mark, "more than %d anchors in the job file", JOB_MAX_ANCHORS);
+        return AVERROR_INVALIDDATA;
+    }
+    if (!(anchors[*nb].name = av_strdup((const char *)name)))
+        return AVERROR(ENOMEM);
+    anchors[(*nb)++].nodes = nodes;
+    return 0;
+}
+
+/*
+ * Walks the events of the text (no tree is built) and refuses, at the
+ * place it happens, nesting deeper than JOB_MAX_DEPTH, a mapping or list
+ * of more than JOB_MAX_ENTRIES, more than JOB_MAX_NODES values in all
+ * with every alias expanded (what the schema walk may visit: a few lines
+ * of nested aliases stand for billions of values), and more than
+ * JOB_MAX_ANCHORS anchors. libyaml's tree builder takes time that grows
+ * with the square of the depth; this walk stops at the first level too
+ * deep, so a file nested 100,000 times costs what 65 levels cost.
+ * Returns 0, AVERROR_INVALIDDATA (reported, syntax errors included) or
+ * AVERROR(ENOMEM).
+ */
+int jy_check_shape(Loader *ld, const uint8_t *buf, size_t size)
+{
+    ShapeLevel levels[JOB_MAX_DEPTH];
+    ShapeAnchor *anchors;
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    int depth = 0, nb_anchors = 0, ret = 0, done = 0;
+    int64_t nodes = 0;
+
+    if (!(anchors = av_calloc(JOB_MAX_ANCHORS, sizeof(*anchors))))
+        return AVERROR(ENOMEM);
+    if (!yaml_parser_initialize(&parser)) {
+        av_free(anchors);
+        return AVERROR(ENOMEM);
+    }
+    yaml_parser_set_input_string(&parser, buf, size);
+    while (!done && ret >= 0) {
+        const yaml_char_t *anchor = NULL;
+        int64_t size_of = 1;
+
+        if (!yaml_parser_parse(&parser, &ev)) {
+            if (parser.error == YAML_MEMORY_ERROR)
+                ret = AVERROR(ENOMEM);
+            else {
+                jy_report_syntax(ld, &parser, buf, size);
+                ret = AVERROR_INVALIDDATA;
+            }
+            break;
+        }
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT:
+            done = 1;
+            break;
+        case YAML_SCALAR_EVENT:
+            ret = shape_count(ld, levels, depth, &nodes, 1, ev.start_mark);
+            if (ret >= 0 && ev.data.scalar.anchor)
+                ret = shape_anchor(ld, anchors, &nb_anchors, ev.data.scalar.anchor, 1,
+                                   ev.start_mark);
+            break;
+        case YAML_ALIAS_EVENT:
+            /* the latest anchor of that name; an unknown one is libyaml's
+             * to report when it builds the tree */
+            for (int i = nb_anchors - 1; i >= 0; i--)
+                if (!strcmp(anchors[i].name, (const char *)ev.data.alias.anchor)) {
+                    size_of = anchors[i].nodes;
+                    break;
+                }
+            ret = shape_count(ld, levels, depth, &nodes, size_of, ev.start_mark);
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            anchor = ev.type == YAML_MAPPING_START_EVENT ? ev.data.mapping_start.anchor
+                                                        : ev.data.sequence_start.anchor;
+            if ((ret = shape_count(ld, levels, depth, &nodes, 1, ev.start_mark)) < 0)
+                break;
+            if (depth == JOB_MAX_DEPTH) {
+                jy_report_at(ld, ev.start_mark, "nested deeper than %d levels (mappings and "
+                             "lists inside one another)", JOB_MAX_DEPTH);
+                ret = AVERROR_INVALIDDATA;
+                break;
+            }
+            levels[depth] = (ShapeLevel){
+                .mark = ev.start_mark, .mapping = ev.type == YAML_MAPPING_START_EVENT,
+                .nodes_before = nodes - 1,
+            };
+            if (anchor && !(levels[depth].anchor = av_strdup((const char *)anchor)))
+                ret = AVERROR(ENOMEM);
+            depth++;
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            if (!depth)
+                break;
+            depth--;
+            if (levels[depth].anchor)
+                ret = shape_anchor(ld, anchors, &nb_anchors, (const yaml_char_t *)levels[depth].anchor,
+                                   nodes - levels[depth].nodes_before, ev.start_mark);
+            av_freep(&levels[depth].anchor);
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    while (depth > 0)
+        av_freep(&levels[--depth].anchor);
+    for (int i = 0; i < nb_anchors; i++)
+        av_free(anchors[i].name);
+    av_free(anchors);
+    yaml_parser_delete(&parser);
+    return ret;
 }
 
 /* Moves the problems, sorted into file order, to diag. */
 void jy_hand_over(Loader *ld, JobDiag *diag)
 {
-    qsort(ld->problems, ld->nb_problems, sizeof(*ld->problems), cmp_problem);
+    /* no problems: no array, and qsort's pointer must not be NULL */
+    if (ld->nb_problems)
+        qsort(ld->problems, ld->nb_problems, sizeof(*ld->problems), cmp_problem);
     for (int i = 0; i < ld->nb_problems; i++) {
         char **msgs = NULL;
         if (diag)

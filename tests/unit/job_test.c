@@ -137,9 +137,96 @@ static void test_syntax_error(void)
                "while parsing a block collection");
     EXPECT_BAD("version: 1\nstreams: *nowhere\n", 1,
                "2:10: YAML syntax error: found undefined alias");
-    /* a reader error has only an offset: it becomes a line and column */
+    /* bytes that are not UTF-8 are found before libyaml reads them */
     EXPECT_BAD("version: 1\nname: ab\xff\n", 1,
-               "2:9: YAML syntax error: invalid leading UTF-8 octet");
+               "2:9: the job file is not text: a byte that is not UTF-8 (0xff) at byte 19; "
+               "a job file is YAML in UTF-8");
+}
+
+/* Writes n bytes of buf as a job file and loads it (buf may hold NULs). */
+static int load_bytes(const void *buf, size_t n, Job **job, JobDiag *diag)
+{
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/job%d.yaml", tmpdir, ++nb_written);
+    f = fopen(path, "wb");
+    CU_ASSERT_FATAL(f != NULL);
+    CU_ASSERT_FATAL(fwrite(buf, 1, n, f) == n);
+    fclose(f);
+    return job_load(path, job, diag);
+}
+
+/* The limits of job.h: each refused at its place with its own message,
+ * before a tree is built. */
+static void test_limits(void)
+{
+    char *big = malloc(JOB_MAX_FILE_SIZE + 2);
+    char want[sizeof(path) + 128];
+    AVBPrint bp;
+    Job *job = NULL;
+    JobDiag d = { 0 };
+
+    /* 64 levels load as far as the schema goes; 65 do not */
+    av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
+    for (int depth = JOB_MAX_DEPTH - 1; depth <= JOB_MAX_DEPTH; depth++) {
+        av_bprint_clear(&bp);
+        av_bprintf(&bp, "version: 1\nx: ");
+        av_bprint_chars(&bp, '[', depth);
+        av_bprint_chars(&bp, ']', depth);
+        av_bprintf(&bp, "\n");
+        if (depth < JOB_MAX_DEPTH)
+            EXPECT_BAD(bp.str, 2, "1:1: job is missing 'streams'",
+                       "2:1: unknown key 'x' in job (expected one of: version, rw_timeout, "
+                       "supervisor, streams, expect)");
+        else
+            EXPECT_BAD(bp.str, 1, "2:67: nested deeper than 64 levels (mappings and lists "
+                       "inside one another)");
+    }
+
+    /* binary */
+    CU_ASSERT_EQUAL(load_bytes("version: 1\n\0\1", 14, &job, &d), AVERROR_INVALIDDATA);
+    expect(&d, 1, "2:1: the job file is not text: a NUL byte (0x00) at byte 11; a job file "
+           "is YAML in UTF-8");
+    job_diag_free(&d);
+    EXPECT_BAD("version: 1\x01\n", 1, "1:11: the job file is not text: a control character "
+               "(0x01) at byte 10; a job file is YAML in UTF-8");
+
+    /* wide, and a few lines of aliases that stand for a billion values */
+    av_bprint_clear(&bp);
+    av_bprintf(&bp, "version: 1\nx: [");
+    for (int i = 0; i <= JOB_MAX_ENTRIES; i++)
+        av_bprintf(&bp, "%s1", i ? "," : "");
+    av_bprintf(&bp, "]\n");
+    EXPECT_BAD(bp.str, 1, "2:4: a list with more than 1000 items");
+    av_bprint_clear(&bp);
+    av_bprintf(&bp, "version: 1\na0: &a0 [x,x,x,x,x,x,x,x,x,x]\n");
+    for (int i = 1; i < 9; i++)
+        av_bprintf(&bp, "a%d: &a%d [*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d]\n",
+                   i, i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
+    EXPECT_BAD(bp.str, 1, "6:22: more than 50000 values in the job file (an alias counts "
+               "its anchor's values each time it is used)");
+    av_bprint_clear(&bp);
+    av_bprintf(&bp, "version: 1\nx: [");
+    for (int i = 0; i <= JOB_MAX_ANCHORS; i++)
+        av_bprintf(&bp, "%s&a%d 1", i ? "," : "", i);
+    av_bprintf(&bp, "]\n");
+    EXPECT_BAD(bp.str, 1, "2:1943: more than 256 anchors in the job file");
+    av_bprint_finalize(&bp, NULL);
+
+    /* size: one byte past the limit, a comment that would be valid */
+    CU_ASSERT_FATAL(big != NULL);
+    memset(big, '#', JOB_MAX_FILE_SIZE + 1);
+    CU_ASSERT_EQUAL(load_bytes(big, JOB_MAX_FILE_SIZE + 1, &job, &d), AVERROR_INVALIDDATA);
+    snprintf(want, sizeof(want), "%s: the job file is larger than 4194304 bytes (4 MiB), "
+             "the most hotspare reads", path);
+    CU_ASSERT_EQUAL_FATAL(d.nb_msgs, 1);
+    CU_ASSERT_STRING_EQUAL(d.msgs[0], want);
+    job_diag_free(&d);
+    /* the same from memory */
+    CU_ASSERT_EQUAL(job_load_buffer("mem.yaml", (const uint8_t *)big, JOB_MAX_FILE_SIZE + 1,
+                                    &job, NULL), AVERROR_INVALIDDATA);
+    CU_ASSERT_PTR_NULL(job);
+    free(big);
 }
 
 static void test_empty_and_shape(void)
@@ -1881,6 +1968,7 @@ int main(int argc, char **argv)
         { "syntax error", test_syntax_error },
         { "empty file, wrong shape, two documents", test_empty_and_shape },
         { "missing file", test_missing_file },
+        { "limits", test_limits },
         { "unknown keys", test_unknown_keys },
         { "wrong types", test_wrong_types },
         { "missing keys", test_missing_keys },

@@ -191,7 +191,7 @@ static void test_addresses(void)
 static char *http_get(int port, const char *path, const char *accept)
 {
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
-    char req[512], *buf = NULL;
+    char *req, *buf = NULL;
     size_t len = 0, cap = 0;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -201,12 +201,14 @@ static char *http_get(int port, const char *path, const char *accept)
             close(fd);
         return NULL;
     }
-    snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n%s%s%s\r\n", path, accept ? "Accept: " : "",
-             accept ? accept : "", accept ? "\r\n" : "");
-    if (write(fd, req, strlen(req)) < 0) {
+    req = av_asprintf("GET %s HTTP/1.0\r\n%s%s%s\r\n", path, accept ? "Accept: " : "",
+                      accept ? accept : "", accept ? "\r\n" : "");
+    if (!req || write(fd, req, strlen(req)) < 0) {
+        av_free(req);
         close(fd);
         return NULL;
     }
+    av_free(req);
     for (;;) {
         ssize_t r;
         if (cap - len < 4096) {
@@ -299,6 +301,42 @@ static void test_server(void)
     sample_free(&s);
 }
 
+/* The limits of a request: each refused with its status and a reason. */
+static void test_request_limits(void)
+{
+    Metrics *m = NULL;
+    char *r, *path = av_malloc(32768), *hdr = av_malloc(32768);
+
+    CU_ASSERT_FATAL(path && hdr);
+    CU_ASSERT_FATAL(metrics_start(&m, "127.0.0.1:0", 0) == 0);
+    /* a query past METRICS_MAX_URL that fits the connection: ours */
+    snprintf(path, 32768, "/metrics?x=");
+    memset(path + 11, 'a', METRICS_MAX_URL);
+    path[11 + METRICS_MAX_URL] = 0;
+    r = http_get(metrics_port(m), path, NULL);
+    CU_ASSERT(r && strstr(r, " 414 URI Too Long") && strstr(r, "URI too long: at most 4096 bytes"));
+    av_free(r);
+    /* one that does not fit the connection's memory: libmicrohttpd's */
+    memset(path + 11, 'a', 20000);
+    path[11 + 20000] = 0;
+    r = http_get(metrics_port(m), path, NULL);
+    CU_ASSERT(r && strstr(r, " 414 "));
+    av_free(r);
+    /* headers that do not fit */
+    memset(hdr, 'a', 20000);
+    hdr[20000] = 0;
+    r = http_get(metrics_port(m), "/metrics", hdr);
+    CU_ASSERT(r && strstr(r, " 431 "));
+    av_free(r);
+    /* and the server still answers */
+    r = http_get(metrics_port(m), "/metrics?x=1", NULL);
+    CU_ASSERT(r && strstr(r, "200 OK"));
+    av_free(r);
+    metrics_stop(&m);
+    av_free(path);
+    av_free(hdr);
+}
+
 int main(void)
 {
     CU_pSuite suite;
@@ -313,6 +351,7 @@ int main(void)
     CU_add_test(suite, "Accept negotiation", test_negotiate);
     CU_add_test(suite, "addresses and loopback", test_addresses);
     CU_add_test(suite, "the server, scraped while publishing", test_server);
+    CU_add_test(suite, "limits of a request", test_request_limits);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     failures = CU_get_number_of_failures();
