@@ -27,6 +27,10 @@ uint64_t fleet_decide(const FleetView *v, const char *me, int64_t now, int64_t g
     for (int n = 0; n < v->nb_nodes; n++)
         if (!strcmp(v->node[n], me))
             self = n;
+    /* not among the live nodes yet (its health key not read back): the
+     * others could not count it either */
+    if (self < 0)
+        return 0;
     /* what each live node leads now; leaders that are not live (their
      * health key gone first) count for nobody */
     for (int s = 0; s < v->nb_streams; s++)
@@ -47,8 +51,7 @@ uint64_t fleet_decide(const FleetView *v, const char *me, int64_t now, int64_t g
          * fastest; the transaction still decides who gets each */
         if (best >= 0)
             load[best]++;
-        if ((best >= 0 && best == self) || self < 0 ||
-            (v->free_since[s] && now - v->free_since[s] >= grace_us))
+        if (best == self || (v->free_since[s] && now - v->free_since[s] >= grace_us))
             take |= 1ULL << s;
     }
     return take;
