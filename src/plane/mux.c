@@ -407,6 +407,10 @@ static int open_output(Mux *m)
          * segment (discont_start would also mark the playlist's first) */
         else if (m->cfg.hls_append)
             add_hls_flags(&opts, "+append_list");
+        /* another node may have written this playlist's earlier segments
+         * with other timestamps */
+        else if (m->cfg.epoch_lock)
+            add_hls_flags(&opts, "+discont_start");
     }
 
     ret = avformat_alloc_output_context2(&m->oc, fmt, NULL, filename);
