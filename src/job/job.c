@@ -1244,8 +1244,9 @@ static void load_fleet(Loader *ld, const yaml_node_t *map, JobFleet *fl)
     fl->lease_us = JOB_FLEET_DEFAULT_LEASE_US;
     e = jy_map_require(ld, f, "fleet", "etcd");
     if (e && e->type == YAML_SCALAR_NODE) {
+        /* the URL itself is not repeated: it may hold credentials */
         if ((why = fleet_check_url(TEXT(e))))
-            report(ld, e, "%s, got '%s'", why, TEXT(e));
+            report(ld, e, "%s", why);
         else if ((fl->etcd[0] = jy_strdup(ld, TEXT(e))))
             fl->nb_etcd = 1;
     } else if (e && e->type == YAML_SEQUENCE_NODE) {
@@ -1254,7 +1255,7 @@ static void load_fleet(Loader *ld, const yaml_node_t *map, JobFleet *fl)
             if (u->type != YAML_SCALAR_NODE) {
                 report(ld, u, "each of 'etcd' must be a URL");
             } else if ((why = fleet_check_url(TEXT(u)))) {
-                report(ld, u, "%s, got '%s'", why, TEXT(u));
+                report(ld, u, "%s", why);
             } else if (fl->nb_etcd == JOB_FLEET_MAX_ETCD) {
                 report(ld, u, "at most %d etcd endpoints", JOB_FLEET_MAX_ETCD);
                 break;
