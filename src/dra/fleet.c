@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <libavutil/avstring.h>
 #include <libavutil/common.h>
 #include <libavutil/error.h>
@@ -62,6 +63,16 @@ int fleet_fenced(int64_t renewed_at, int64_t ttl_us, int64_t now)
     return !renewed_at || now >= renewed_at + ttl_us;
 }
 
+int fleet_skewed(const int64_t *est_us, int n, int64_t age_us, int64_t max_us)
+{
+    int off = 0;
+
+    for (int i = 0; i < n; i++)
+        if (est_us[i] < -max_us || est_us[i] - age_us > max_us)
+            off++;
+    return off && 2 * off > n;
+}
+
 /* ---- the node ---------------------------------------------------------- */
 
 /* How long the thread waits between its rounds: a third of the lease, so
@@ -85,6 +96,9 @@ struct Fleet {
     int64_t free_since[FLEET_MAX_STREAMS];
     uint64_t held;                /* keys held under the lease, as etcd said */
     int fenced_said;
+    int skew_said;
+    int64_t skew_est[FLEET_MAX_NODES];  /* this round: now - wall_us of the others */
+    int nb_skew;
 
     pthread_t thread;
     int thread_started;
@@ -241,9 +255,11 @@ static int read_view(Fleet *f, FleetView *v, int64_t now)
 {
     char prefix[300], *ans = NULL, why[256];
     EtcdKvs kvs;
+    int64_t wall;
     int ret;
 
     memset(v, 0, sizeof(*v));
+    f->nb_skew = 0;
     v->nb_streams = f->nb_streams;
     snprintf(prefix, sizeof(prefix), "%s/", f->prefix);
     ret = call(f, "/v3/kv/range", etcd_req_range_prefix(prefix), &ans);
@@ -252,6 +268,7 @@ static int read_view(Fleet *f, FleetView *v, int64_t now)
     av_free(ans);
     if (ret < 0)
         return ret;
+    wall = av_gettime();
     f->held = 0;
     for (int i = 0; i < kvs.nb; i++) {
         const EtcdKv *kv = &kvs.kvs[i];
@@ -263,8 +280,13 @@ static int read_view(Fleet *f, FleetView *v, int64_t now)
                 f->held |= 1ULL << s;
         } else if (!strncmp(kv->key + strlen(f->prefix), "/nodes/", 7) &&
                    v->nb_nodes < FLEET_MAX_NODES) {
-            av_strlcpy(v->node[v->nb_nodes++], kv->key + strlen(f->prefix) + 7,
-                       sizeof(v->node[0]));
+            const char *name = kv->key + strlen(f->prefix) + 7;
+            json_t *h = json_loads(kv->value, 0, NULL);
+            json_t *w = json_object_get(h, "wall_us");
+            av_strlcpy(v->node[v->nb_nodes++], name, sizeof(v->node[0]));
+            if (strcmp(name, f->node) && json_is_integer(w) && f->nb_skew < FLEET_MAX_NODES)
+                f->skew_est[f->nb_skew++] = wall - json_integer_value(w);
+            json_decref(h);
         }
     }
     etcd_kvs_free(&kvs);
@@ -325,7 +347,20 @@ static void round_once(Fleet *f)
     int ret = lease_round(f);
 
     if (ret == 0 && (ret = put_health(f)) >= 0 && (ret = read_view(f, &v, now)) >= 0) {
-        uint64_t want = fleet_decide(&v, f->node, now, 2 * f->lease_us / FLEET_ROUNDS_PER_LEASE);
+        int64_t period = f->lease_us / FLEET_ROUNDS_PER_LEASE;
+        uint64_t want = fleet_decide(&v, f->node, now, 2 * period);
+        /* a health value is at most a round and a call old */
+        int skewed = fleet_skewed(f->skew_est, f->nb_skew, period + f->lease_us / 3,
+                                  FLEET_MAX_SKEW_US);
+        if (skewed != f->skew_said)
+            evlog_emit(f->events, "", "fleet", skewed ? EV_WARNING : EV_INFO, 0, skewed ?
+                       "node %s: its clock disagrees with the other nodes' by more than %.1f s: "
+                       "it takes no stream (epoch lock refused; check NTP)" :
+                       "node %s: its clock agrees with the other nodes' again", f->node,
+                       FLEET_MAX_SKEW_US / 1e6);
+        f->skew_said = skewed;
+        if (skewed)
+            want = 0;
         for (int s = 0; s < f->nb_streams; s++)
             if ((want & (1ULL << s)) && take(f, s) < 0)
                 break;

@@ -75,6 +75,23 @@ uint64_t fleet_decide(const FleetView *v, const char *me, int64_t now, int64_t g
  * renewed_at (0: never), TTL ttl_us? */
 int fleet_fenced(int64_t renewed_at, int64_t ttl_us, int64_t now);
 
+/*
+ * Clock skew. Each node publishes its wall clock (wall_us) in its health
+ * key every round; a node that reads another's at its own wall time now
+ * knows that its clock minus the other's lies in [now - wall_us - age_us,
+ * now - wall_us], age_us being at most one round plus a call's deadline.
+ * It disagrees with that node when the whole interval is outside
+ * [-max_us, max_us].
+ *
+ * fleet_skewed: est_us[i] = now - wall_us of each other live node. Non-zero
+ * when this node disagrees with more than half of them: its clock is the
+ * odd one out (with a single other node, both refuse). A node whose clock
+ * is skewed takes no stream (its epoch-locked segments would not line up
+ * with the others'); the ones it leads go on.
+ */
+#define FLEET_MAX_SKEW_US 500000
+int fleet_skewed(const int64_t *est_us, int n, int64_t age_us, int64_t max_us);
+
 /* ---- the node ---------------------------------------------------------- */
 
 /*

@@ -5,7 +5,7 @@
  * transaction that created the key and one that found it held, ranges
  * with and without keys, a gateway error. Then which free streams a node
  * tries to take (fleet_decide) and when it fences itself (fleet_fenced),
- * on synthetic views.
+ * and whose clock disagrees (fleet_skewed), on synthetic views.
  */
 #include <string.h>
 
@@ -203,6 +203,25 @@ static void test_fenced(void)
     CU_ASSERT(fleet_fenced(1000000, 3000000, 4000000));
 }
 
+static void test_skew(void)
+{
+    /* est = my clock at reading - the other's at writing: true skew plus
+     * the value's age (0 to 2 s here) */
+    int64_t agree[] = { 300000, 1900000 }, ahead[] = { -800000, -700000 },
+            mixed[] = { -900000, 100000, 200000 };
+
+    CU_ASSERT(!fleet_skewed(agree, 2, 2000000, 500000));
+    /* both others' clocks are 0.7 s or more ahead of mine */
+    CU_ASSERT(fleet_skewed(ahead, 2, 2000000, 500000));
+    /* one of three disagrees: that one is the odd clock, not this one */
+    CU_ASSERT(!fleet_skewed(mixed, 3, 2000000, 500000));
+    /* mine ahead by more than the bound plus the largest age */
+    CU_ASSERT(fleet_skewed((int64_t[]){ 2600000 }, 1, 2000000, 500000));
+    CU_ASSERT(!fleet_skewed((int64_t[]){ 2400000 }, 1, 2000000, 500000));
+    /* alone: nothing to disagree with */
+    CU_ASSERT(!fleet_skewed(NULL, 0, 2000000, 500000));
+}
+
 static void test_fleet_arg(void)
 {
     Job job = { 0 };
@@ -236,6 +255,7 @@ int main(void)
     CU_add_test(s, "etcd requests", test_requests);
     CU_add_test(s, "which free streams to take", test_decide);
     CU_add_test(s, "fencing at the lease's expiry", test_fenced);
+    CU_add_test(s, "clock skew between nodes", test_skew);
     CU_add_test(s, "--fleet", test_fleet_arg);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
