@@ -377,13 +377,12 @@ static int inst_open(Output *out, Inst *in, int at_cache_start)
      * (each is at least hls_time long), never over them. Media timestamps
      * are not locked yet: the new leader's first segment carries a
      * discontinuity (mux: discont_start). */
-    if (out->jo->epoch_lock && !strcmp(out->jo->format, "hls") && !out->hls_append) {
+    cfg.epoch_lock = out->jo->epoch_lock && !strcmp(out->jo->format, "hls");
+    if (cfg.epoch_lock && !out->hls_append) {
         const AVDictionaryEntry *t = av_dict_get(in->options, "hls_time", NULL, 0);
         double hls_time = t ? atof(t->value) : 2.0;
-        if (hls_time > 0) {
+        if (hls_time > 0)
             cfg.hls_start_number = (int64_t)(av_gettime() / 1e6 / hls_time);
-            cfg.epoch_lock = 1;
-        }
     }
     cfg.newest_seq = &out->newest_seq;
     cfg.segment_ms = &out->segment_ms;
