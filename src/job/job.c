@@ -1291,13 +1291,22 @@ static void free_fleet(JobFleet *fl)
 
 int job_fleet_from_arg(Job *job, const char *arg, char *why, size_t why_size)
 {
-    JobFleet fl = { .lease_us = JOB_FLEET_DEFAULT_LEASE_US };
+    const JobFleet *was = &job->supervisor.fleet;
+    JobFleet fl = { .lease_us = was->nb_etcd ? was->lease_us : JOB_FLEET_DEFAULT_LEASE_US };
     char *dup = av_strdup(arg), *save = NULL, *tok;
     const char *bad;
-    int ret = 0, last_etcd = 0;
+    int ret = 0, last_etcd = 0, etcd_given = 0;
 
     if (!dup)
         return AVERROR(ENOMEM);
+    /* on top of the job's own settings: --fleet node=b is enough with a
+     * job that names its etcd */
+    for (int i = 0; i < was->nb_etcd; i++)
+        if ((fl.etcd[fl.nb_etcd] = av_strdup(was->etcd[i])))
+            fl.nb_etcd++;
+    if ((was->node && !(fl.node = av_strdup(was->node))) ||
+        (was->prefix && !(fl.prefix = av_strdup(was->prefix))))
+        ret = AVERROR(ENOMEM);
     for (tok = av_strtok(dup, ",", &save); tok && ret >= 0; tok = av_strtok(NULL, ",", &save)) {
         char *eq = strchr(tok, '='), *val = eq ? eq + 1 : tok;
         int url = eq && !strncmp(tok, "etcd=", 5);
@@ -1312,6 +1321,12 @@ int job_fleet_from_arg(Job *job, const char *arg, char *why, size_t why_size)
         } else
             *eq = 0;
         last_etcd = url;
+        if (url && !etcd_given) {       /* the command line's list replaces the job's */
+            for (int i = 0; i < fl.nb_etcd; i++)
+                av_freep(&fl.etcd[i]);
+            fl.nb_etcd = 0;
+            etcd_given = 1;
+        }
         if (url) {
             if ((bad = fleet_check_url(val)) || fl.nb_etcd == JOB_FLEET_MAX_ETCD) {
                 snprintf(why, why_size, "--fleet: %s", bad ? bad : "too many etcd endpoints");

@@ -361,8 +361,10 @@ void job_keep_streams(Job *job, int (*keep)(void *opaque, const char *name), voi
 
 /*
  * The fleet settings given on the command line (--fleet): "etcd=URL[,URL],
- * node=NAME[,lease=DUR][,prefix=P]" replaces the job's supervisor.fleet.
- * 0, or a negative AVERROR with why.
+ * node=NAME[,lease=DUR][,prefix=P]", each key given replacing the job's
+ * supervisor.fleet one (etcd: the whole list); etcd and node must be set
+ * by one or the other. 0, or a negative AVERROR with why (the job's
+ * settings untouched).
  */
 int job_fleet_from_arg(Job *job, const char *arg, char *why, size_t why_size);
 

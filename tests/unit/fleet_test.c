@@ -235,11 +235,22 @@ static void test_fleet_arg(void)
     CU_ASSERT_STRING_EQUAL(job.supervisor.fleet.prefix, "/hotspare");
     CU_ASSERT(job_fleet_from_arg(&job, "etcd=http://u:p@h:1,node=a", why, sizeof(why)) < 0);
     CU_ASSERT(strstr(why, "credentials") != NULL);
-    CU_ASSERT(job_fleet_from_arg(&job, "etcd=http://h:1", why, sizeof(why)) < 0);
+    /* no node, by the job or the command line */
+    CU_ASSERT(job_fleet_from_arg(&(Job){ 0 }, "etcd=http://h:1", why, sizeof(why)) < 0);
     CU_ASSERT(job_fleet_from_arg(&job, "etcd=http://h:1,node=a b", why, sizeof(why)) < 0);
     CU_ASSERT(job_fleet_from_arg(&job, "etcd=http://h:1,node=a,colour=red", why, sizeof(why)) < 0);
     /* a refused one leaves the earlier settings */
     CU_ASSERT_STRING_EQUAL(job.supervisor.fleet.node, "a");
+    /* on top of the job's: node alone; a new etcd list replaces the old */
+    CU_ASSERT_EQUAL(job_fleet_from_arg(&job, "node=b", why, sizeof(why)), 0);
+    CU_ASSERT_STRING_EQUAL(job.supervisor.fleet.node, "b");
+    CU_ASSERT_EQUAL(job.supervisor.fleet.nb_etcd, 2);
+    CU_ASSERT_EQUAL(job.supervisor.fleet.lease_us, 3000000);
+    CU_ASSERT_EQUAL(job_fleet_from_arg(&job, "etcd=http://h:9,prefix=/p", why, sizeof(why)), 0);
+    CU_ASSERT_EQUAL(job.supervisor.fleet.nb_etcd, 1);
+    CU_ASSERT_STRING_EQUAL(job.supervisor.fleet.etcd[0], "http://h:9");
+    CU_ASSERT_STRING_EQUAL(job.supervisor.fleet.prefix, "/p");
+    CU_ASSERT_STRING_EQUAL(job.supervisor.fleet.node, "b");
     job_free(&(Job *){ av_memdup(&job, sizeof(job)) });
 }
 
