@@ -24,6 +24,7 @@
 #include <libavutil/mem.h>
 #include <libavutil/time.h>
 
+#include "config.h"
 #include "cli/cmd.h"
 #include "cli/control.h"
 #include "cli/notify.h"
@@ -36,6 +37,7 @@
 #include "cli/progress.h"
 #include "cli/reload.h"
 #include "cli/run_report.h"
+#include "dra/fleet.h"
 
 /* How often the loop looks at the streams, and reports progress
  * (ffmpeg's -stats_period default). */
@@ -150,6 +152,7 @@ typedef struct RunOpts {
     const char *events_path;
     const char *report_path;      /* --report: JSON at the end */
     int fast;                     /* --fast: unpaced inputs, at each reload too */
+    const char *fleet_arg;        /* --fleet: replaces supervisor.fleet */
 } RunOpts;
 
 /* SIGHUP and ctl reload: the job is read again at the loop's next turn.
@@ -167,6 +170,72 @@ static int64_t ctl_reload(void *opaque, char *why, size_t why_size)
     return seq;
 }
 
+/* ---- fleet mode (README, "Fleet") ---------------------------------------
+ * The fleet thread (dra/fleet.h) says which of the job's streams this node
+ * leads; the loop runs exactly those: the job file read again, the others
+ * dropped, applied as a reload applies a job (unchanged streams run on
+ * untouched, new ones start, dropped ones end). */
+
+typedef struct FleetKeep {
+    const Job *full;              /* the job as read, every stream */
+    uint64_t led;
+} FleetKeep;
+
+static int fleet_keeps(void *opaque, const char *name)
+{
+    const FleetKeep *k = opaque;
+
+    for (int s = 0; s < k->full->nb_streams && s < FLEET_MAX_STREAMS; s++)
+        if (!strcmp(k->full->streams[s].name, name))
+            return !!(k->led & (1ULL << s));
+    return 0;
+}
+
+/* Fleet mode's job: every HLS output epoch-locked (a stream's segments
+ * are numbered alike on every node), and its uploads name the node in
+ * their User-Agent (unless the job sets one), so that an origin's access
+ * log shows which node wrote what. */
+static void fleet_lock_outputs(Job *job, const char *node)
+{
+    char ua[128];
+
+    snprintf(ua, sizeof(ua), "hotspare/%s fleet-node/%s", HS_VERSION, node);
+    for (int s = 0; s < job->nb_streams; s++)
+        for (int i = 0; i < job->streams[s].nb_outputs; i++) {
+            JobOutput *o = &job->streams[s].outputs[i];
+            if (strcmp(o->format, "hls"))
+                continue;
+            o->epoch_lock = 1;
+            av_dict_set(&o->options, "http_user_agent", ua, AV_DICT_DONT_OVERWRITE);
+            for (int b = 0; b < o->nb_backups; b++)
+                av_dict_set(&o->backups[b].options, "http_user_agent", ua, AV_DICT_DONT_OVERWRITE);
+        }
+}
+
+/* The job with only the streams in led, read again from path (the same
+ * file the fleet's stream list came from). NULL when it cannot be read
+ * or no longer names the same streams; said. */
+static Job *fleet_job(const Job *full, uint64_t led, int fast)
+{
+    FleetKeep k = { full, led };
+    JobDiag diag = { 0 };
+    Job *nj = NULL;
+    int ret = job_load(full->path, &nj, &diag);
+
+    if (ret < 0) {
+        for (int m = 0; m < diag.nb_msgs; m++)
+            av_log(NULL, AV_LOG_ERROR, "%s\n", diag.msgs[m]);
+        job_diag_free(&diag);
+        return NULL;
+    }
+    job_diag_free(&diag);
+    if (fast)
+        job_unpace(nj);
+    job_keep_streams(nj, fleet_keeps, &k);
+    fleet_lock_outputs(nj, full->supervisor.fleet.node);
+    return nj;
+}
+
 static int run_job(Job *job, const RunOpts *o)
 {
     const char *progress_path = o->progress_path, *events_path = o->events_path;
@@ -178,6 +247,10 @@ static int run_job(Job *job, const RunOpts *o)
     ControlHooks hooks = { .stop = on_ctl_stop, .steer = steer_pin, .reload = ctl_reload };
     int64_t start = av_gettime_relative(), last_report = 0, stop_at = 0;
     int ret, code, failed = 0;
+    Fleet *fleet = NULL;          /* fleet mode: which streams run here */
+    Job *full = NULL;             /* fleet mode: the job as read, every stream */
+    Job *first = NULL;
+    uint64_t fleet_gen = 0;       /* the led set's generation applied */
 
     ret = evlog_alloc(&events, events_path);
     if (ret < 0) {
@@ -192,13 +265,28 @@ static int run_job(Job *job, const RunOpts *o)
         job_free(&job);
         return HS_EXIT_USAGE;
     }
+    if (job->supervisor.fleet.nb_etcd) {
+        /* a fleet node starts leading nothing: the fleet says what */
+        if (fleet_alloc(&fleet, job, events) < 0 || !(first = fleet_job(job, 0, o->fast))) {
+            fprintf(stderr, "hotspare run: cannot start the fleet node\n");
+            fleet_free(&fleet);
+            progress_free(&pg);
+            evlog_free(&events);
+            job_free(&job);
+            return HS_EXIT_USAGE;
+        }
+        full = job;
+        job = first;
+    }
     if (control_open(&ctl, job, events) < 0 || notify_alloc(&nt, job) < 0 ||
         runstate_alloc(&rs, job, events, &stop_requested, ctl, &hooks, o->fast) < 0) {
         notify_free(&nt);
         control_free(&ctl);
+        fleet_free(&fleet);
         progress_free(&pg);
         evlog_free(&events);
         job_free(&job);
+        job_free(&full);
         return HS_EXIT_USAGE;
     }
     job = NULL;                   /* the run state's */
@@ -207,8 +295,15 @@ static int run_job(Job *job, const RunOpts *o)
     start = av_gettime_relative();
     if ((ret = runstate_start(rs)) < 0)
         atomic_store(&stop_requested, 1);
-    av_log(NULL, AV_LOG_INFO, "running %d stream%s of %s\n", runstate_job(rs)->nb_streams,
-           runstate_job(rs)->nb_streams == 1 ? "" : "s", runstate_job(rs)->path);
+    if (fleet && (ret = fleet_start(fleet)) < 0)
+        atomic_store(&stop_requested, 1);
+    if (fleet)
+        av_log(NULL, AV_LOG_INFO, "fleet node %s: %d stream%s of %s, run here while it leads "
+               "them\n", fleet_node(fleet), full->nb_streams, full->nb_streams == 1 ? "" : "s",
+               full->path);
+    else
+        av_log(NULL, AV_LOG_INFO, "running %d stream%s of %s\n", runstate_job(rs)->nb_streams,
+               runstate_job(rs)->nb_streams == 1 ? "" : "s", runstate_job(rs)->path);
 
     for (;;) {
         int64_t now = av_gettime_relative();
@@ -219,11 +314,25 @@ static int run_job(Job *job, const RunOpts *o)
             if (stopping)
                 evlog_emit_seq(events, "", "supervisor", EV_REFUSED, 0, seq,
                                "reload refused: the run is stopping");
+            else if (fleet)       /* the file again, with the streams led */
+                fleet_gen = ~0ULL;
             else
                 runstate_reload(rs, seq);
         }
+        if (fleet && !stopping) {
+            uint64_t gen, led = fleet_led(fleet, &gen);
+            Job *nj;
+            if (gen != fleet_gen && (nj = fleet_job(full, led, o->fast))) {
+                av_log(NULL, AV_LOG_INFO, "fleet node %s leads %d of %d stream%s\n",
+                       fleet_node(fleet), nj->nb_streams, full->nb_streams,
+                       full->nb_streams == 1 ? "" : "s");
+                runstate_apply(rs, nj, seq);
+            }
+            fleet_gen = gen;
+        }
         runstate_poll(rs, stopping);
-        if (runstate_finished(rs, stopping))
+        /* a fleet node leading nothing stays up, standing by */
+        if (runstate_finished(rs, stopping) && (!fleet || stopping))
             break;
         if (stopping) {
             if (!stop_at) {
@@ -265,6 +374,9 @@ static int run_job(Job *job, const RunOpts *o)
     if (ret < 0)
         av_log(NULL, AV_LOG_FATAL, "cannot run the job: %s\n", av_err2str(ret));
 
+    /* the lease revoked: the others take over now, not a TTL from now */
+    fleet_free(&fleet);
+    job_free(&full);
     /* the control thread reads the graph: it ends first */
     control_stop(ctl);
     runstate_free(&rs);           /* its sinks are off the event log */
@@ -301,6 +413,7 @@ static int run_exec(int argc, char **argv)
         { "report",   required_argument, 0, 'r' },
         { "fast",     no_argument,       0, 'f' },
         { "pid-file", required_argument, 0, 'P' },
+        { "fleet",    required_argument, 0, 'F' },
         { 0, 0, 0, 0 },
     };
     RunOpts o = { 0 };
@@ -328,6 +441,9 @@ static int run_exec(int argc, char **argv)
         case 'P':
             pid_path = optarg;
             break;
+        case 'F':
+            o.fleet_arg = optarg;
+            break;
         default:
             if (cmd_common_option(c, optarg) <= 0)
                 return cmd_usage_error(&cmd_run_entry, "bad option");
@@ -338,6 +454,13 @@ static int run_exec(int argc, char **argv)
 
     if ((ret = cmd_load_job(argv[optind], &job)))
         return ret;
+    if (o.fleet_arg) {
+        char why[300];
+        if (job_fleet_from_arg(job, o.fleet_arg, why, sizeof(why)) < 0) {
+            job_free(&job);
+            return cmd_usage_error(&cmd_run_entry, why);
+        }
+    }
     if (fast)
         av_log(NULL, AV_LOG_INFO, "--fast: %d of %d stream%s read unpaced\n", job_unpace(job),
                job->nb_streams, job->nb_streams == 1 ? "" : "s");
@@ -354,7 +477,8 @@ static int run_exec(int argc, char **argv)
 const CmdEntry cmd_run_entry = {
     .name    = "run",
     .usage   = "[--progress FILE|-] [--events FILE] [--report FILE] [--fast]\n"
-               "       [--pid-file FILE] JOB.yaml",
+               "       [--pid-file FILE] [--fleet etcd=URL[,URL...],node=NAME[,lease=DUR]\n"
+               "       [,prefix=P]] JOB.yaml",
     .summary = "run a job until its streams end, its duration passes, or SIGINT/SIGTERM",
     .help    = "Options:\n"
                "  --progress FILE|-   write ffmpeg-compatible progress blocks (key=value, one\n"
@@ -366,7 +490,10 @@ const CmdEntry cmd_run_entry = {
                "  --fast              read file and lavfi inputs unpaced, not at their native\n"
                "                      rate (drills: the same faults at the same frames, sooner)\n"
                "  --pid-file FILE     write the process id to FILE, removed at exit; a FILE\n"
-               "                      naming a running hotspare is refused (exit 2)\n\n"
+               "                      naming a running hotspare is refused (exit 2)\n"
+               "  --fleet SETTINGS    fleet mode (supervisor: { fleet: ... }): the nodes\n"
+               "                      started with this job and etcd share its streams,\n"
+               "                      each run by one node at a time (README, \"Fleet\")\n\n"
                "The first SIGINT/SIGTERM stops the inputs and lets every output finish\n"
                "(trailers written, HLS playlists closed); a second one exits at once.\n"
                "SIGHUP (or hotspare ctl reload) reads the job again: unchanged streams run\n"

@@ -100,8 +100,10 @@ static const char *const job_keys[] = {
     "version", "rw_timeout", "supervisor", "streams", "expect", NULL,
 };
 static const char *const supervisor_keys[] = {
-    "tick", "hds", "metrics", "model", "control", "hooks", "orchestrator", "standby_mode", NULL,
+    "tick", "hds", "metrics", "model", "control", "hooks", "orchestrator", "standby_mode", "fleet",
+    NULL,
 };
+static const char *const fleet_keys[] = { "etcd", "node", "lease", "prefix", NULL };
 static const char *const orchestrator_keys[] = {
     "provision_above", "release_below", "switch_above", "confirm", "keep", "max_provisioned",
     "max_sessions_per_device", "hot_above", NULL,
@@ -141,7 +143,7 @@ static const char *const rendition_keys[] = {
 };
 static const char *const output_keys[] = {
     "name", "format", "url", "renditions", "options", "rw_timeout", "stall_timeout",
-    "send_buffer_size", "backup", "pathways", "steering", NULL,
+    "send_buffer_size", "backup", "pathways", "steering", "epoch_lock", NULL,
 };
 
 static JobLoc loc_of(const yaml_node_t *n)
@@ -681,6 +683,7 @@ static void load_output(Loader *ld, const yaml_node_t *map, JobStream *st, JobOu
     o->send_buffer_size = JOB_DEFAULT_SEND_BUFFER;
     jy_get_duration(ld, map, "stall_timeout", MAX_STALL_TIMEOUT_US, &o->stall_timeout_us);
     jy_get_size(ld, map, "send_buffer_size", 0, MAX_SEND_BUFFER, &o->send_buffer_size);
+    jy_get_bool(ld, map, "epoch_lock", &o->epoch_lock);
     load_output_backups(ld, map, o, ofmt);
     jl_load_pathways(ld, map, st, o, ofmt);
 
@@ -1199,6 +1202,198 @@ static void load_hooks(Loader *ld, const yaml_node_t *map, JobSupervisor *sv)
     jy_get_duration(ld, h, "timeout", HOOK_TIMEOUT_MAX_US, &sv->hook_timeout_us);
 }
 
+/* What fleet settings must be, from the file or the command line: NULL
+ * when fine, else why not (a static string). */
+static const char *fleet_check_url(const char *url)
+{
+    /* the gateway speaks HTTP/JSON; TLS and credentials are for later, and
+     * a URL with credentials would end up in logs */
+    if (strncmp(url, "http://", 7) || !url[7])
+        return "an etcd endpoint must be an http:// URL";
+    if (strchr(url + 7, '@'))
+        return "an etcd endpoint must not carry credentials";
+    return NULL;
+}
+
+static const char *fleet_check_name(const char *s)
+{
+    if (!*s || strlen(s) > 63)
+        return "must be 1 to 63 characters";
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')) && *s != '-' && *s != '_' && *s != '.')
+            return "may hold letters, digits, '-', '_' and '.' only";
+    return NULL;
+}
+
+/* The lease in whole seconds (etcd's unit), at least 1 s, at most 60 s. */
+static int64_t fleet_lease_round(int64_t us)
+{
+    int64_t s = (us + 999999) / 1000000;
+    return av_clip64(s, 1, 60) * 1000000;
+}
+
+static void load_fleet(Loader *ld, const yaml_node_t *map, JobFleet *fl)
+{
+    yaml_node_t *f, *e, *n;
+    const char *why;
+
+    if (jy_get_node(ld, map, "fleet", YAML_MAPPING_NODE, &f) <= 0)
+        return;
+    fl->loc = loc_of(f);
+    jy_check_keys(ld, f, "fleet", fleet_keys);
+    fl->lease_us = JOB_FLEET_DEFAULT_LEASE_US;
+    e = jy_map_require(ld, f, "fleet", "etcd");
+    if (e && e->type == YAML_SCALAR_NODE) {
+        /* the URL itself is not repeated: it may hold credentials */
+        if ((why = fleet_check_url(TEXT(e))))
+            report(ld, e, "%s", why);
+        else if ((fl->etcd[0] = jy_strdup(ld, TEXT(e))))
+            fl->nb_etcd = 1;
+    } else if (e && e->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *it = e->data.sequence.items.start; it < e->data.sequence.items.top; it++) {
+            yaml_node_t *u = jy_node_at(ld, *it);
+            if (u->type != YAML_SCALAR_NODE) {
+                report(ld, u, "each of 'etcd' must be a URL");
+            } else if ((why = fleet_check_url(TEXT(u)))) {
+                report(ld, u, "%s", why);
+            } else if (fl->nb_etcd == JOB_FLEET_MAX_ETCD) {
+                report(ld, u, "at most %d etcd endpoints", JOB_FLEET_MAX_ETCD);
+                break;
+            } else if ((fl->etcd[fl->nb_etcd] = jy_strdup(ld, TEXT(u)))) {
+                fl->nb_etcd++;
+            }
+        }
+        if (!fl->nb_etcd && e->data.sequence.items.top == e->data.sequence.items.start)
+            report(ld, e, "'etcd' must list at least one endpoint");
+    } else if (e) {
+        report(ld, e, "'etcd' must be a URL or a list of them");
+    }
+    if ((n = jy_map_require(ld, f, "fleet", "node")) && jy_get_string(ld, f, "node", &fl->node) > 0 &&
+        (why = fleet_check_name(fl->node)))
+        report(ld, n, "'node' %s", why);
+    if (jy_get_duration(ld, f, "lease", 60 * 1000000LL, &fl->lease_us) > 0)
+        fl->lease_us = fleet_lease_round(fl->lease_us);
+    if (jy_get_string(ld, f, "prefix", &fl->prefix) > 0 &&
+        (fl->prefix[0] != '/' || strlen(fl->prefix) > 200))
+        report(ld, jy_map_get(ld, f, "prefix"), "'prefix' must start with '/' (at most 200 bytes)");
+    if (!fl->prefix)
+        fl->prefix = jy_strdup(ld, "/hotspare");
+}
+
+static void free_fleet(JobFleet *fl)
+{
+    for (int i = 0; i < fl->nb_etcd; i++)
+        av_freep(&fl->etcd[i]);
+    fl->nb_etcd = 0;
+    av_freep(&fl->node);
+    av_freep(&fl->prefix);
+}
+
+int job_fleet_from_arg(Job *job, const char *arg, char *why, size_t why_size)
+{
+    const JobFleet *was = &job->supervisor.fleet;
+    JobFleet fl = { .lease_us = was->nb_etcd ? was->lease_us : JOB_FLEET_DEFAULT_LEASE_US };
+    char *dup = av_strdup(arg), *save = NULL, *tok;
+    const char *bad;
+    int ret = 0, last_etcd = 0, etcd_given = 0;
+
+    if (!dup)
+        return AVERROR(ENOMEM);
+    /* on top of the job's own settings: --fleet node=b is enough with a
+     * job that names its etcd */
+    for (int i = 0; i < was->nb_etcd; i++)
+        if ((fl.etcd[fl.nb_etcd] = av_strdup(was->etcd[i])))
+            fl.nb_etcd++;
+    if ((was->node && !(fl.node = av_strdup(was->node))) ||
+        (was->prefix && !(fl.prefix = av_strdup(was->prefix))))
+        ret = AVERROR(ENOMEM);
+    for (tok = av_strtok(dup, ",", &save); tok && ret >= 0; tok = av_strtok(NULL, ",", &save)) {
+        char *eq = strchr(tok, '='), *val = eq ? eq + 1 : tok;
+        int url = eq && !strncmp(tok, "etcd=", 5);
+
+        /* etcd=A,B: a bare URL right after the etcd ones is one more */
+        if (!eq && last_etcd && !strncmp(tok, "http://", 7))
+            url = 1;
+        else if (!eq) {
+            snprintf(why, why_size, "--fleet: '%s' is not KEY=VALUE", tok);
+            ret = AVERROR(EINVAL);
+            break;
+        } else
+            *eq = 0;
+        last_etcd = url;
+        if (url && !etcd_given) {       /* the command line's list replaces the job's */
+            for (int i = 0; i < fl.nb_etcd; i++)
+                av_freep(&fl.etcd[i]);
+            fl.nb_etcd = 0;
+            etcd_given = 1;
+        }
+        if (url) {
+            if ((bad = fleet_check_url(val)) || fl.nb_etcd == JOB_FLEET_MAX_ETCD) {
+                snprintf(why, why_size, "--fleet: %s", bad ? bad : "too many etcd endpoints");
+                ret = AVERROR(EINVAL);
+            } else if (!(fl.etcd[fl.nb_etcd++] = av_strdup(val))) {
+                ret = AVERROR(ENOMEM);
+            }
+        } else if (!strcmp(tok, "node")) {
+            if ((bad = fleet_check_name(eq + 1))) {
+                snprintf(why, why_size, "--fleet: node %s", bad);
+                ret = AVERROR(EINVAL);
+            } else {
+                av_freep(&fl.node);
+                if (!(fl.node = av_strdup(eq + 1)))
+                    ret = AVERROR(ENOMEM);
+            }
+        } else if (!strcmp(tok, "lease")) {
+            char err[128] = "must be more than 0";
+            if (units_parse_duration(eq + 1, &fl.lease_us, err, sizeof(err)) < 0 || fl.lease_us <= 0) {
+                snprintf(why, why_size, "--fleet: lease: %s", err);
+                ret = AVERROR(EINVAL);
+            }
+            fl.lease_us = fleet_lease_round(fl.lease_us);
+        } else if (!strcmp(tok, "prefix")) {
+            av_freep(&fl.prefix);
+            if (eq[1] != '/') {
+                snprintf(why, why_size, "--fleet: prefix must start with '/'");
+                ret = AVERROR(EINVAL);
+            } else if (!(fl.prefix = av_strdup(eq + 1))) {
+                ret = AVERROR(ENOMEM);
+            }
+        } else {
+            snprintf(why, why_size, "--fleet: unknown key '%s' (etcd, node, lease, prefix)", tok);
+            ret = AVERROR(EINVAL);
+        }
+    }
+    av_free(dup);
+    if (ret >= 0 && (!fl.nb_etcd || !fl.node)) {
+        snprintf(why, why_size, "--fleet needs etcd=URL and node=NAME");
+        ret = AVERROR(EINVAL);
+    }
+    if (ret >= 0 && !fl.prefix && !(fl.prefix = av_strdup("/hotspare")))
+        ret = AVERROR(ENOMEM);
+    if (ret < 0) {
+        free_fleet(&fl);
+        return ret;
+    }
+    free_fleet(&job->supervisor.fleet);
+    job->supervisor.fleet = fl;
+    return 0;
+}
+
+static void free_stream(JobStream *st);
+
+void job_keep_streams(Job *job, int (*keep)(void *opaque, const char *name), void *opaque)
+{
+    int n = 0;
+
+    for (int i = 0; i < job->nb_streams; i++) {
+        if (keep(opaque, job->streams[i].name))
+            job->streams[n++] = job->streams[i];
+        else
+            free_stream(&job->streams[i]);
+    }
+    job->nb_streams = n;
+}
+
 static void load_supervisor(Loader *ld, const yaml_node_t *root, JobSupervisor *sv)
 {
     yaml_node_t *map, *h, *m;
@@ -1253,6 +1448,7 @@ static void load_supervisor(Loader *ld, const yaml_node_t *root, JobSupervisor *
                    "topology; set allow_remote: true to listen there", sv->metrics_addr);
     }
     load_hooks(ld, map, sv);
+    load_fleet(ld, map, &sv->fleet);
     load_orchestrator(ld, map, 1, &sv->orchestrator);
     if (get_standby_mode(ld, map, &sv->standby_mode) > 0)
         ld->sv_standby_mode = jy_map_get(ld, map, "standby_mode");
@@ -1592,6 +1788,7 @@ void job_free(Job **pjob)
     av_freep(&job->supervisor.control_path);
     free_argv(&job->supervisor.hook_provision);
     free_argv(&job->supervisor.hook_release);
+    free_fleet(&job->supervisor.fleet);
     av_freep(&job->path);
     av_freep(pjob);
 }

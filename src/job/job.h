@@ -188,6 +188,10 @@ typedef struct JobOutput {
     int64_t stall_timeout_us;     /* the peer takes nothing this long: failed */
     int64_t send_buffer_size;     /* SO_SNDBUF of its TCP connections, bytes;
                                      0: the kernel's own sizing */
+    int epoch_lock;               /* HLS: segments numbered from the wall
+                                     clock (epoch / hls_time), so that another
+                                     node goes on with the same numbers
+                                     (README, "Fleet"); fleet mode sets it */
     JobOutputBackup *backups;     /* in order of preference */
     int nb_backups;
     JobPathway *pathways;         /* HLS and DASH: the CDN paths to viewers,
@@ -305,8 +309,21 @@ typedef struct JobStream {
     JobLoc loc;
 } JobStream;
 
+/* Fleet mode (README, "Fleet"): the nodes started with this job share its
+ * streams through etcd; each stream runs on one of them at a time. */
+#define JOB_FLEET_MAX_ETCD 8
+#define JOB_FLEET_DEFAULT_LEASE_US 3000000      /* 3 s */
+typedef struct JobFleet {
+    char *etcd[JOB_FLEET_MAX_ETCD];   /* client URLs, "http://HOST:PORT"; owned */
+    int nb_etcd;                  /* 0: not in fleet mode */
+    char *node;                   /* this node's name; owned */
+    int64_t lease_us;             /* the lease's TTL, whole seconds */
+    char *prefix;                 /* every key under it, "/hotspare"; owned */
+    JobLoc loc;
+} JobFleet;
+
 /* The supervisor's own settings: the tick, the data store, the metrics
- * endpoint, the control socket, the exec hooks. */
+ * endpoint, the control socket, the exec hooks, the fleet. */
 typedef struct JobSupervisor {
     int64_t tick_us;              /* one snapshot of every component per tick */
     char *hds_path;               /* historical data store; NULL: none */
@@ -327,6 +344,7 @@ typedef struct JobSupervisor {
     int64_t hook_timeout_us;      /* deadline of each run */
     JobOrchestrator orchestrator; /* the job-wide defaults */
     JobStandbyMode standby_mode;  /* the streams' default */
+    JobFleet fleet;
     JobLoc loc;
 } JobSupervisor;
 
@@ -342,6 +360,23 @@ typedef struct Job {
     int nb_streams;               /* >= 1 */
     JobExpect expect;             /* expect: at the top level */
 } Job;
+
+/*
+ * Keeps the streams for which keep(opaque, name) is non-zero, in their
+ * order, and frees the others: a fleet node runs the ones it leads. The
+ * result may have no stream at all (nb_streams 0), which a job read from
+ * a file never has.
+ */
+void job_keep_streams(Job *job, int (*keep)(void *opaque, const char *name), void *opaque);
+
+/*
+ * The fleet settings given on the command line (--fleet): "etcd=URL[,URL],
+ * node=NAME[,lease=DUR][,prefix=P]", each key given replacing the job's
+ * supervisor.fleet one (etcd: the whole list); etcd and node must be set
+ * by one or the other. 0, or a negative AVERROR with why (the job's
+ * settings untouched).
+ */
+int job_fleet_from_arg(Job *job, const char *arg, char *why, size_t why_size);
 
 /* Problems found while loading, in file order. */
 typedef struct JobDiag {

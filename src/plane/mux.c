@@ -407,6 +407,10 @@ static int open_output(Mux *m)
          * segment (discont_start would also mark the playlist's first) */
         else if (m->cfg.hls_append)
             add_hls_flags(&opts, "+append_list");
+        /* another node may have written this playlist's earlier segments
+         * with other timestamps */
+        else if (m->cfg.epoch_lock)
+            add_hls_flags(&opts, "+discont_start");
     }
 
     ret = avformat_alloc_output_context2(&m->oc, fmt, NULL, filename);
@@ -537,7 +541,10 @@ static void close_output(Mux *m, int trailer)
         return;
     if (m->header_written && trailer) {
         int ret;
-        if (m->cfg.continued && atomic_load(m->cfg.continued) &&
+        /* an epoch-locked playlist is the stream's, not this process's:
+         * whichever node runs the stream next goes on in it, so a stop
+         * (a handover in a fleet) does not end it for the players */
+        if (((m->cfg.continued && atomic_load(m->cfg.continued)) || m->cfg.epoch_lock) &&
             !strcmp(m->oc->oformat->name, "hls"))
             av_opt_set(m->oc->priv_data, "hls_flags", "+omit_endlist", 0);
         dl_arm(&m->dl, m->cfg.rw_timeout_us);

@@ -65,6 +65,9 @@ typedef struct MuxConfig {
     AVDictionary *options;       /* not owned; copied */
     int64_t rw_timeout_us;
     int64_t hls_start_number;    /* HLS: first segment number, -1 default */
+    int epoch_lock;              /* HLS: numbered from the wall clock (see
+                                    hls_start_number), the first segment
+                                    after a discontinuity, no ENDLIST */
     int64_t ts_shift_us;         /* added to every timestamp: the same for
                                     every instance of an output, so that a
                                     backup goes on where the primary was */

@@ -374,6 +374,19 @@ static int inst_open(Output *out, Inst *in, int at_cache_start)
             cfg.hls_start_number = (int64_t)(from / 1e6 / hls_time);
     }
 
+    /* epoch lock: the first segment's number is the wall clock's count of
+     * hls_time periods, so a node that takes the stream over numbers its
+     * segments after the last one the previous leader could have cut
+     * (each is at least hls_time long), never over them. Media timestamps
+     * are not locked yet: the new leader's first segment carries a
+     * discontinuity (mux: discont_start). */
+    cfg.epoch_lock = out->jo->epoch_lock && !strcmp(out->jo->format, "hls");
+    if (cfg.epoch_lock && !out->replacing) {
+        const AVDictionaryEntry *t = av_dict_get(in->options, "hls_time", NULL, 0);
+        double hls_time = t ? atof(t->value) : 2.0;
+        if (hls_time > 0)
+            cfg.hls_start_number = (int64_t)(av_gettime() / 1e6 / hls_time);
+    }
     cfg.newest_seq = &out->newest_seq;
     cfg.segment_ms = &out->segment_ms;
     ret = mux_alloc(&in->mux, &cfg, mi, out->nb_inputs);

@@ -285,7 +285,7 @@ static void test_unknown_keys(void)
                "fps, encoder, bitrate, gop, options, device, backup)",
                "9:38: unknown key 'rendition' in output (expected one of: name, format, url, "
                "renditions, options, rw_timeout, stall_timeout, send_buffer_size, backup, "
-               "pathways, steering)",
+               "pathways, steering, epoch_lock)",
                "10:14: unknown key 'codec' in audio (expected one of: encoder, bitrate, "
                "sample_rate, channels, options)",
                "11:5: unknown key 'durattion' in stream (expected one of: name, input, audio, "
@@ -1437,7 +1437,7 @@ static void test_supervisor(void)
         "5:12: '0.0.0.0:9464' is not a loopback address: metrics show the job's topology; "
         "set allow_remote: true to listen there",
         "6:3: unknown key 'prometheus' in supervisor (expected one of: tick, hds, metrics, model, "
-        "control, hooks, orchestrator, standby_mode)");
+        "control, hooks, orchestrator, standby_mode, fleet)");
     job = load_ok(
         "version: 1\n"
         "supervisor: { metrics: { listen: \"0.0.0.0:9464\", allow_remote: true } }\n"
@@ -1677,6 +1677,71 @@ static void test_standby_mode(void)
 }
 
 /* supervisor: hooks: argv lists with placeholders, and a deadline. */
+/* supervisor.fleet: endpoints (one or a list), node, lease in whole
+ * seconds, prefix; problems at their file:line:col, and a refused
+ * endpoint not repeated (it may hold credentials); job_keep_streams. */
+static int keep_b(void *opaque, const char *name)
+{
+    return !strcmp(name, "b");
+}
+
+static void test_fleet(void)
+{
+    Job *job = load_ok(
+        "version: 1\n"
+        "supervisor:\n"
+        "  fleet: { etcd: [ \"http://127.0.0.1:2379\", \"http://127.0.0.1:2380\" ], node: enc-a,\n"
+        "           lease: 1500ms }\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input: { url: in.ts }\n"
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n"
+        "  - name: b\n"
+        "    input: { url: in.ts }\n"
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o/index.m3u8, format: hls, epoch_lock: true } ]\n");
+
+    CU_ASSERT_EQUAL(job->supervisor.fleet.nb_etcd, 2);
+    CU_ASSERT_STRING_EQUAL(job->supervisor.fleet.etcd[1], "http://127.0.0.1:2380");
+    CU_ASSERT_STRING_EQUAL(job->supervisor.fleet.node, "enc-a");
+    CU_ASSERT_EQUAL(job->supervisor.fleet.lease_us, 2000000);
+    CU_ASSERT_STRING_EQUAL(job->supervisor.fleet.prefix, "/hotspare");
+    CU_ASSERT_EQUAL(job->streams[1].outputs[0].epoch_lock, 1);
+    CU_ASSERT_EQUAL(job->streams[0].outputs[0].epoch_lock, 0);
+    job_keep_streams(job, keep_b, NULL);
+    CU_ASSERT_EQUAL_FATAL(job->nb_streams, 1);
+    CU_ASSERT_STRING_EQUAL(job->streams[0].name, "b");
+    job_free(&job);
+
+    EXPECT_BAD(
+        "version: 1\n"
+        "supervisor:\n"
+        "  fleet: { etcd: \"http://u:secret@h:2379\", node: \"a b\", prefix: x, colour: red }\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input: { url: in.ts }\n"
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n",
+        4,
+        "3:18: an etcd endpoint must not carry credentials",
+        "3:50: 'node' may hold letters, digits, '-', '_' and '.' only",
+        "3:65: 'prefix' must start with '/' (at most 200 bytes)",
+        "3:68: unknown key 'colour' in fleet (expected one of: etcd, node, lease, prefix)");
+    EXPECT_BAD(
+        "version: 1\n"
+        "supervisor:\n"
+        "  fleet: { etcd: [] }\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input: { url: in.ts }\n"
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n",
+        2,
+        "3:10: fleet is missing 'node'",
+        "3:18: 'etcd' must list at least one endpoint");
+}
+
 static void test_hooks(void)
 {
     Job *job = load_ok(
@@ -2003,6 +2068,7 @@ int main(int argc, char **argv)
         { "backup limits", test_backup_limits },
         { "supervisor", test_supervisor },
         { "hooks", test_hooks },
+        { "fleet", test_fleet },
         { "orchestrator", test_orchestrator },
         { "standby_mode", test_standby_mode },
         { "stream digest", test_digest },

@@ -1,0 +1,117 @@
+/*
+ * fleet.h: a fleet node (README, "Fleet"). Nodes started with the same job
+ * and the same etcd share the job's streams: each stream runs on exactly
+ * one of them at a time; the others stand by and take it when its
+ * leader's lease ends. etcd's lease and transactions are the only
+ * coordination: nothing here elects anything.
+ *
+ * Keys, under the job's prefix P (default /hotspare):
+ *   P/nodes/NODE    this node's health, JSON {"node","wall_us","streams",
+ *                   "lead"}, put under the node's lease: it vanishes when
+ *                   the node does
+ *   P/lead/STREAM   the stream's leader, value NODE, created under the
+ *                   leader's lease by a transaction that succeeds only
+ *                   when the key does not exist (create revision 0)
+ *
+ * A node keeps one lease (TTL: fleet.lease, kept alive every TTL/3). A
+ * stream whose key is gone (its leader's lease expired at etcd, or it let
+ * go) is taken by the live node that leads the fewest streams (ties: the
+ * smaller name), by the same transaction; if that node has not taken it
+ * within two periods, any node may (fleet_decide).
+ *
+ * Fencing: a node that cannot renew its lease stops leading at the lease's
+ * expiry as computed on its own clock from when it sent the last renewal
+ * that succeeded (fleet_fenced): by then etcd may have let another node
+ * take its streams. Its lease expires at etcd no earlier than TTL after
+ * that renewal reached etcd, which is after it was sent: the node stops
+ * first, up to the clocks' rate difference over one TTL. When etcd answers
+ * again and the lease is still alive (etcd extends every lease when a new
+ * leader is elected, so after a full outage it usually is), nobody else
+ * can have taken the keys held under it, and the node leads them again.
+ *
+ * Threads: fleet_start() runs the etcd I/O on a thread of its own; the run
+ * loop reads what this node leads with fleet_led() and never blocks on
+ * etcd.
+ */
+#ifndef HS_FLEET_H
+#define HS_FLEET_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "core/event.h"
+#include "job/job.h"
+
+/* Streams a fleet job may have: the led set is a 64-bit mask. */
+#define FLEET_MAX_STREAMS 64
+#define FLEET_MAX_NODES   32
+
+typedef struct Fleet Fleet;
+
+/* ---- pure decisions ---------------------------------------------------- */
+
+/* What a node sees of the fleet at one moment. */
+typedef struct FleetView {
+    int nb_streams;
+    /* per stream: its leader's name, "" when the key does not exist */
+    char leader[FLEET_MAX_STREAMS][64];
+    /* per stream: since when (this node's clock) it has been seen without
+     * a leader, 0 when it has one */
+    int64_t free_since[FLEET_MAX_STREAMS];
+    /* live nodes (their health keys exist), this one included */
+    int nb_nodes;
+    char node[FLEET_MAX_NODES][64];
+} FleetView;
+
+/*
+ * The streams this node should try to take now (a mask): the free ones
+ * that fall to it when each goes, in stream order, to the live node with
+ * the fewest streams (ties: the smaller name), plus any free for longer
+ * than grace_us (the node it fell to is not taking it).
+ */
+uint64_t fleet_decide(const FleetView *v, const char *me, int64_t now, int64_t grace_us);
+
+/* Has this node's lease expired on its own clock: last renewal sent at
+ * renewed_at (0: never), TTL ttl_us? */
+int fleet_fenced(int64_t renewed_at, int64_t ttl_us, int64_t now);
+
+/*
+ * Clock skew. Each node publishes its wall clock (wall_us) in its health
+ * key every round; a node that reads another's at its own wall time now
+ * knows that its clock minus the other's lies in [now - wall_us - age_us,
+ * now - wall_us], age_us being at most one round plus a call's deadline.
+ * It disagrees with that node when the whole interval is outside
+ * [-max_us, max_us].
+ *
+ * fleet_skewed: est_us[i] = now - wall_us of each other live node. Non-zero
+ * when this node disagrees with more than half of them: its clock is the
+ * odd one out (with a single other node, both refuse). A node whose clock
+ * is skewed takes no stream (its epoch-locked segments would not line up
+ * with the others'); the ones it leads go on.
+ */
+#define FLEET_MAX_SKEW_US 500000
+int fleet_skewed(const int64_t *est_us, int n, int64_t age_us, int64_t max_us);
+
+/* ---- the node ---------------------------------------------------------- */
+
+/*
+ * A node for job's fleet settings and streams (their names are copied;
+ * the job is not kept). events: where leadership changes are said (not
+ * owned, outlives the fleet). A negative AVERROR when job is not a fleet
+ * job, has too many streams, or out of memory.
+ */
+int  fleet_alloc(Fleet **pf, const Job *job, EventLog *events);
+/* Starts the etcd thread. */
+int  fleet_start(Fleet *f);
+/* Stops the thread, lets go of the keys it holds (revokes its lease, so
+ * others take over at once), frees. NULL is fine. */
+void fleet_free(Fleet **pf);
+
+/* The streams this node leads now (bit s: the job's stream s), and a
+ * number that changes whenever that set does. */
+uint64_t fleet_led(Fleet *f, uint64_t *generation);
+
+/* This node's name, and the job's stream s's, for the run loop. */
+const char *fleet_node(const Fleet *f);
+
+#endif

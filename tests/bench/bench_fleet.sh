@@ -1,0 +1,39 @@
+#!/bin/sh
+# bench_fleet: a fleet node killed with SIGKILL, how long until its stream
+# is back at the origin and how many segments the origin misses, against
+# the published figures of the systems that move live encodes between
+# hosts (/work/shared/notes/anchors-refresh.md, sections 1.13 and 5).
+#
+# Each run is tests/integration/t_fleet.sh's takeover (FLEET_TAKEOVER_ONLY):
+# a 3-member etcd on loopback, an nginx WebDAV origin, two hotspare nodes
+# with the same job (160x90 25 fps x264, HLS hls_time 1 s, lease 3 s); the
+# leader is killed; "death -> segment" runs from the kill to the first PUT
+# of a segment by the other node in the origin's access log, "missing" is
+# the segment numbers between the dead node's last and the new one's
+# first (numbers are epoch-locked: one per second of wall clock).
+#
+# RUNS=N (default 3) runs.
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+RUNS=${RUNS:-3}
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+for i in $(seq 1 "$RUNS"); do
+    FLEET_TAKEOVER_ONLY=1 sh tests/integration/t_fleet.sh > "$out.log" 2>&1
+    rc=$?
+    [ $rc = 77 ] && { echo "bench_fleet: skipped: $(tail -1 "$out.log")"; rm -f "$out.log"; exit 0; }
+    line=$(grep "kill -9 of the leader:" "$out.log")
+    [ $rc = 0 ] && [ -n "$line" ] || { cat "$out.log"; rm -f "$out.log"; exit 1; }
+    echo "$line" | sed 's/.*origin: \([0-9.]*\) s;.*missing: \([0-9-]*\)$/\1 \2/' >> "$out"
+done
+rm -f "$out.log"
+# medians and maxima of each column (mawk: no asort)
+col() { cut -d' ' -f"$1" "$out" | sort -n; }
+med() { col "$1" | sed -n "$(( (RUNS + 1) / 2 ))p"; }
+max() { col "$1" | tail -1; }
+printf '%-46s %18s %9s\n' "system (kill -9 of the host running a stream)" "death -> segment" "missing"
+printf '%-46s %16s s %9s   (median of %d; max %s s, %s)\n' "hotspare fleet, lease 3 s, hls_time 1 s" \
+    "$(med 1)" "$(med 2)" "$RUNS" "$(max 1)" "$(max 2)"
+printf '%-46s %18s %9s\n' "datarhei Core cluster (node_recover_timeout)" "~120 s (default)" "n/a"
+printf '%-46s %18s %9s\n' "AWS MediaLive / MediaPackage input switch" "no figure" "n/a"
+printf '%-46s %18s %9s\n' "Flussonic cluster ingest" "no figure" "n/a"

@@ -1,0 +1,276 @@
+/*
+ * fleet_test.c: fleet mode's pure parts. The etcd gateway's requests and
+ * answers (dra/etcd.h), on answers captured from a real etcd 3.4.23
+ * (Debian etcd-server): lease grant and keepalive (alive and expired), a
+ * transaction that created the key and one that found it held, ranges
+ * with and without keys, a gateway error. Then which free streams a node
+ * tries to take (fleet_decide) and when it fences itself (fleet_fenced),
+ * and whose clock disagrees (fleet_skewed), on synthetic views.
+ */
+#include <string.h>
+
+#include <CUnit/Basic.h>
+#include <jansson.h>
+#include <libavutil/base64.h>
+#include <libavutil/error.h>
+#include <libavutil/mem.h>
+
+#include "dra/etcd.h"
+#include "dra/fleet.h"
+#include "job/job.h"
+
+/* captured from etcd 3.4.23 with curl (keys /hotspare/lead/s1 = nodeA) */
+static const char grant_json[] =
+    "{\"header\":{\"cluster_id\":\"15118495548433857066\",\"member_id\":\"13668033151171901709\","
+    "\"revision\":\"1\",\"raft_term\":\"2\"},\"ID\":\"4111120467878923269\",\"TTL\":\"3\"}";
+static const char keepalive_json[] =
+    "{\"result\":{\"header\":{\"cluster_id\":\"15118495548433857066\",\"member_id\":"
+    "\"13668033151171901709\",\"revision\":\"1\",\"raft_term\":\"2\"},\"ID\":\"4111120467878923269\","
+    "\"TTL\":\"3\"}}";
+static const char keepalive_expired_json[] =
+    "{\"result\":{\"header\":{\"cluster_id\":\"15118495548433857066\",\"member_id\":"
+    "\"13668033151171901709\",\"revision\":\"3\",\"raft_term\":\"2\"},\"ID\":\"4111120467878923269\"}}";
+static const char txn_ok_json[] =
+    "{\"header\":{\"cluster_id\":\"15118495548433857066\",\"member_id\":\"13668033151171901709\","
+    "\"revision\":\"2\",\"raft_term\":\"2\"},\"succeeded\":true,\"responses\":[{\"response_put\":"
+    "{\"header\":{\"revision\":\"2\"}}}]}";
+static const char txn_held_json[] =
+    "{\"header\":{\"cluster_id\":\"15118495548433857066\",\"member_id\":\"13668033151171901709\","
+    "\"revision\":\"2\",\"raft_term\":\"2\"},\"responses\":[{\"response_range\":{\"header\":"
+    "{\"revision\":\"2\"},\"kvs\":[{\"key\":\"L2hvdHNwYXJlL2xlYWQvczE=\",\"create_revision\":\"2\","
+    "\"mod_revision\":\"2\",\"version\":\"1\",\"value\":\"bm9kZUE=\",\"lease\":\"4111120467878923269\"}],"
+    "\"count\":\"1\"}}]}";
+static const char range_json[] =
+    "{\"header\":{\"cluster_id\":\"15118495548433857066\",\"member_id\":\"13668033151171901709\","
+    "\"revision\":\"2\",\"raft_term\":\"2\"},\"kvs\":[{\"key\":\"L2hvdHNwYXJlL2xlYWQvczE=\","
+    "\"create_revision\":\"2\",\"mod_revision\":\"2\",\"version\":\"1\",\"value\":\"bm9kZUE=\","
+    "\"lease\":\"4111120467878923269\"}],\"count\":\"1\"}";
+static const char range_empty_json[] =
+    "{\"header\":{\"cluster_id\":\"15118495548433857066\",\"member_id\":\"13668033151171901709\","
+    "\"revision\":\"3\",\"raft_term\":\"2\"}}";
+static const char error_json[] =
+    "{\"error\":\"illegal base64 data at input byte 0\",\"message\":\"illegal base64 data at "
+    "input byte 0\",\"code\":3}";
+
+static void test_answers(void)
+{
+    int64_t id = 0, ttl = -1;
+    EtcdKvs kvs;
+    char why[256];
+    int ok = -1;
+
+    CU_ASSERT_EQUAL(etcd_parse_grant(grant_json, &id, &ttl, why, sizeof(why)), 0);
+    CU_ASSERT_EQUAL(id, 4111120467878923269LL);
+    CU_ASSERT_EQUAL(ttl, 3);
+    CU_ASSERT_EQUAL(etcd_parse_keepalive(keepalive_json, &ttl, why, sizeof(why)), 0);
+    CU_ASSERT_EQUAL(ttl, 3);
+    /* expired: proto3 leaves TTL 0 out */
+    CU_ASSERT_EQUAL(etcd_parse_keepalive(keepalive_expired_json, &ttl, why, sizeof(why)), 0);
+    CU_ASSERT_EQUAL(ttl, 0);
+    /* a keepalive answer is wrapped in "result"; a grant's is not */
+    CU_ASSERT(etcd_parse_keepalive(grant_json, &ttl, why, sizeof(why)) < 0);
+
+    CU_ASSERT_EQUAL(etcd_parse_txn(txn_ok_json, &ok, &kvs, why, sizeof(why)), 0);
+    CU_ASSERT_EQUAL(ok, 1);
+    CU_ASSERT_EQUAL(kvs.nb, 0);
+    etcd_kvs_free(&kvs);
+    CU_ASSERT_EQUAL(etcd_parse_txn(txn_held_json, &ok, &kvs, why, sizeof(why)), 0);
+    CU_ASSERT_EQUAL(ok, 0);
+    CU_ASSERT_FATAL(kvs.nb == 1);
+    CU_ASSERT_STRING_EQUAL(kvs.kvs[0].key, "/hotspare/lead/s1");
+    CU_ASSERT_STRING_EQUAL(kvs.kvs[0].value, "nodeA");
+    CU_ASSERT_EQUAL(kvs.kvs[0].lease, 4111120467878923269LL);
+    etcd_kvs_free(&kvs);
+
+    CU_ASSERT_EQUAL(etcd_parse_range(range_json, &kvs, why, sizeof(why)), 0);
+    CU_ASSERT_FATAL(kvs.nb == 1);
+    CU_ASSERT_EQUAL(kvs.revision, 2);
+    CU_ASSERT_EQUAL(kvs.kvs[0].create_revision, 2);
+    CU_ASSERT_STRING_EQUAL(kvs.kvs[0].value, "nodeA");
+    etcd_kvs_free(&kvs);
+    CU_ASSERT_EQUAL(etcd_parse_range(range_empty_json, &kvs, why, sizeof(why)), 0);
+    CU_ASSERT_EQUAL(kvs.nb, 0);
+    CU_ASSERT_EQUAL(kvs.revision, 3);
+
+    CU_ASSERT_EQUAL(etcd_parse_range(error_json, &kvs, why, sizeof(why)), AVERROR_INVALIDDATA);
+    CU_ASSERT(strstr(why, "illegal base64") != NULL);
+    CU_ASSERT_EQUAL(etcd_parse_range("not json", &kvs, why, sizeof(why)), AVERROR_INVALIDDATA);
+    CU_ASSERT_EQUAL(etcd_parse_grant(range_empty_json, &id, &ttl, why, sizeof(why)), AVERROR_INVALIDDATA);
+}
+
+/* s decoded from the base64 JSON string at o[key] equals want */
+static int b64_is(const json_t *o, const char *key, const char *want)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    char out[256];
+    int n;
+
+    if (!s)
+        return 0;
+    n = av_base64_decode((uint8_t *)out, s, sizeof(out) - 1);
+    if (n < 0)
+        return 0;
+    out[n] = 0;
+    return !strcmp(out, want);
+}
+
+static void test_requests(void)
+{
+    char *r = etcd_req_create("/hotspare/lead/s1", "nodeA", 4111120467878923269LL);
+    json_t *j, *c, *p;
+
+    CU_ASSERT_FATAL(r != NULL);
+    j = json_loads(r, 0, NULL);
+    CU_ASSERT_FATAL(j != NULL);
+    c = json_array_get(json_object_get(j, "compare"), 0);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(c, "target")), "CREATE");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(c, "createRevision")), "0");
+    CU_ASSERT(b64_is(c, "key", "/hotspare/lead/s1"));
+    p = json_object_get(json_array_get(json_object_get(j, "success"), 0), "requestPut");
+    CU_ASSERT(b64_is(p, "value", "nodeA"));
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(p, "lease")), "4111120467878923269");
+    CU_ASSERT(json_object_get(json_array_get(json_object_get(j, "failure"), 0), "requestRange") != NULL);
+    json_decref(j);
+    av_free(r);
+
+    /* a prefix's range ends at the prefix with its last byte + 1 */
+    r = etcd_req_range_prefix("/hotspare/");
+    j = json_loads(r, 0, NULL);
+    CU_ASSERT(b64_is(j, "key", "/hotspare/"));
+    CU_ASSERT(b64_is(j, "range_end", "/hotspare0"));
+    json_decref(j);
+    av_free(r);
+
+    r = etcd_req_grant(3);
+    CU_ASSERT_STRING_EQUAL(r, "{\"TTL\":\"3\"}");
+    av_free(r);
+    r = etcd_req_lease_id(42);
+    CU_ASSERT_STRING_EQUAL(r, "{\"ID\":\"42\"}");
+    av_free(r);
+}
+
+static void view(FleetView *v, int nb_streams, const char *const *leaders,
+                 const char *const *nodes, int nb_nodes)
+{
+    memset(v, 0, sizeof(*v));
+    v->nb_streams = nb_streams;
+    for (int s = 0; s < nb_streams; s++)
+        strcpy(v->leader[s], leaders[s]);
+    v->nb_nodes = nb_nodes;
+    for (int n = 0; n < nb_nodes; n++)
+        strcpy(v->node[n], nodes[n]);
+}
+
+static void test_decide(void)
+{
+    static const char *const ab[] = { "a", "b" }, *const abc[] = { "a", "b", "c" };
+    FleetView v;
+
+    /* alone: every free stream */
+    view(&v, 3, (const char *const[]){ "", "", "" }, ab, 1);
+    CU_ASSERT_EQUAL(fleet_decide(&v, "a", 0, 2000000), 7);
+    /* two nodes, nothing led: spread, a then b then a (ties: the name) */
+    view(&v, 3, (const char *const[]){ "", "", "" }, ab, 2);
+    CU_ASSERT_EQUAL(fleet_decide(&v, "a", 0, 2000000), 5);
+    CU_ASSERT_EQUAL(fleet_decide(&v, "b", 0, 2000000), 2);
+    /* led streams are never taken */
+    view(&v, 3, (const char *const[]){ "a", "b", "a" }, ab, 2);
+    CU_ASSERT_EQUAL(fleet_decide(&v, "a", 0, 2000000), 0);
+    CU_ASSERT_EQUAL(fleet_decide(&v, "b", 0, 2000000), 0);
+    /* c died: its two streams go to a and b, the less loaded first */
+    view(&v, 4, (const char *const[]){ "a", "", "", "b" }, ab, 2);
+    v.leader[3][0] = 'a';         /* a leads 2, b none */
+    CU_ASSERT_EQUAL(fleet_decide(&v, "b", 0, 2000000), 6);
+    CU_ASSERT_EQUAL(fleet_decide(&v, "a", 0, 2000000), 0);
+    /* a leader whose health key is gone counts for nobody */
+    view(&v, 2, (const char *const[]){ "c", "" }, abc, 2);
+    CU_ASSERT_EQUAL(fleet_decide(&v, "a", 0, 2000000), 2);
+    /* the node a stream fell to does not take it: after the grace anyone */
+    view(&v, 1, (const char *const[]){ "" }, ab, 2);
+    v.free_since[0] = 1000000;
+    CU_ASSERT_EQUAL(fleet_decide(&v, "b", 2000000, 2000000), 0);
+    CU_ASSERT_EQUAL(fleet_decide(&v, "b", 3000000, 2000000), 1);
+    /* a node not yet among the live ones takes nothing */
+    view(&v, 1, (const char *const[]){ "" }, ab, 2);
+    CU_ASSERT_EQUAL(fleet_decide(&v, "z", 0, 2000000), 0);
+}
+
+static void test_fenced(void)
+{
+    /* never renewed: fenced; then fenced from renewal + TTL on */
+    CU_ASSERT(fleet_fenced(0, 3000000, 5));
+    CU_ASSERT(!fleet_fenced(1000000, 3000000, 3999999));
+    CU_ASSERT(fleet_fenced(1000000, 3000000, 4000000));
+}
+
+static void test_skew(void)
+{
+    /* est = my clock at reading - the other's at writing: true skew plus
+     * the value's age (0 to 2 s here) */
+    int64_t agree[] = { 300000, 1900000 }, ahead[] = { -800000, -700000 },
+            mixed[] = { -900000, 100000, 200000 };
+
+    CU_ASSERT(!fleet_skewed(agree, 2, 2000000, 500000));
+    /* both others' clocks are 0.7 s or more ahead of mine */
+    CU_ASSERT(fleet_skewed(ahead, 2, 2000000, 500000));
+    /* one of three disagrees: that one is the odd clock, not this one */
+    CU_ASSERT(!fleet_skewed(mixed, 3, 2000000, 500000));
+    /* mine ahead by more than the bound plus the largest age */
+    CU_ASSERT(fleet_skewed((int64_t[]){ 2600000 }, 1, 2000000, 500000));
+    CU_ASSERT(!fleet_skewed((int64_t[]){ 2400000 }, 1, 2000000, 500000));
+    /* alone: nothing to disagree with */
+    CU_ASSERT(!fleet_skewed(NULL, 0, 2000000, 500000));
+}
+
+static void test_fleet_arg(void)
+{
+    Job job = { 0 };
+    char why[300];
+
+    CU_ASSERT_EQUAL(job_fleet_from_arg(&job, "etcd=http://127.0.0.1:2379,http://127.0.0.1:2380,"
+                                       "node=a,lease=2.5s", why, sizeof(why)), 0);
+    CU_ASSERT_EQUAL(job.supervisor.fleet.nb_etcd, 2);
+    CU_ASSERT_STRING_EQUAL(job.supervisor.fleet.node, "a");
+    CU_ASSERT_EQUAL(job.supervisor.fleet.lease_us, 3000000);     /* whole seconds, up */
+    CU_ASSERT_STRING_EQUAL(job.supervisor.fleet.prefix, "/hotspare");
+    CU_ASSERT(job_fleet_from_arg(&job, "etcd=http://u:p@h:1,node=a", why, sizeof(why)) < 0);
+    CU_ASSERT(strstr(why, "credentials") != NULL);
+    /* no node, by the job or the command line */
+    CU_ASSERT(job_fleet_from_arg(&(Job){ 0 }, "etcd=http://h:1", why, sizeof(why)) < 0);
+    CU_ASSERT(job_fleet_from_arg(&job, "etcd=http://h:1,node=a b", why, sizeof(why)) < 0);
+    CU_ASSERT(job_fleet_from_arg(&job, "etcd=http://h:1,node=a,colour=red", why, sizeof(why)) < 0);
+    /* a refused one leaves the earlier settings */
+    CU_ASSERT_STRING_EQUAL(job.supervisor.fleet.node, "a");
+    /* on top of the job's: node alone; a new etcd list replaces the old */
+    CU_ASSERT_EQUAL(job_fleet_from_arg(&job, "node=b", why, sizeof(why)), 0);
+    CU_ASSERT_STRING_EQUAL(job.supervisor.fleet.node, "b");
+    CU_ASSERT_EQUAL(job.supervisor.fleet.nb_etcd, 2);
+    CU_ASSERT_EQUAL(job.supervisor.fleet.lease_us, 3000000);
+    CU_ASSERT_EQUAL(job_fleet_from_arg(&job, "etcd=http://h:9,prefix=/p", why, sizeof(why)), 0);
+    CU_ASSERT_EQUAL(job.supervisor.fleet.nb_etcd, 1);
+    CU_ASSERT_STRING_EQUAL(job.supervisor.fleet.etcd[0], "http://h:9");
+    CU_ASSERT_STRING_EQUAL(job.supervisor.fleet.prefix, "/p");
+    CU_ASSERT_STRING_EQUAL(job.supervisor.fleet.node, "b");
+    job_free(&(Job *){ av_memdup(&job, sizeof(job)) });
+}
+
+int main(void)
+{
+    CU_pSuite s;
+    int failed;
+
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    s = CU_add_suite("fleet", NULL, NULL);
+    CU_add_test(s, "etcd answers (captured)", test_answers);
+    CU_add_test(s, "etcd requests", test_requests);
+    CU_add_test(s, "which free streams to take", test_decide);
+    CU_add_test(s, "fencing at the lease's expiry", test_fenced);
+    CU_add_test(s, "clock skew between nodes", test_skew);
+    CU_add_test(s, "--fleet", test_fleet_arg);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    failed = (int)CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failed;
+}
