@@ -144,4 +144,6 @@ distclean: clean
 
 .PHONY: all check check-layers check-card check-unit check-integration testprogs browser-deps run bench model install uninstall clean distclean
 
+include tests/soak/soak.mk
+
 -include $(SRCS:.c=.d) $(UNIT_SRCS:.c=.d) $(TOOL_SRCS:.c=.d) $(STUB_SRCS:.c=.d) $(BENCH_SRCS:.c=.d)
