@@ -1145,7 +1145,12 @@ static int output_run(void *arg)
         a = out->active >= 0 ? &out->inst[out->active] : NULL;
         if (!a && !has_backups(out))
             break;               /* a single destination that failed: done */
-        if (finish_by && a && a->state == OI_ACTIVE && a->cursor == out->cache.end) {
+        /* done once the destination in use has written it all, not only
+         * been handed it: one that fails on its backlog (slow, held up
+         * past the latency budget) is replaced by a backup that gets the
+         * rest of the cache, as at any other time */
+        if (finish_by && a && a->state == OI_ACTIVE && a->cursor == out->cache.end &&
+            !tq_depth(mux_queue(a->mux))) {
             complete = 1;
             break;
         }
