@@ -145,5 +145,6 @@ distclean: clean
 .PHONY: all check check-layers check-card check-unit check-integration testprogs browser-deps run bench model install uninstall clean distclean
 
 include tests/fuzz/fuzz.mk
+include tests/soak/soak.mk
 
 -include $(SRCS:.c=.d) $(UNIT_SRCS:.c=.d) $(TOOL_SRCS:.c=.d) $(STUB_SRCS:.c=.d) $(BENCH_SRCS:.c=.d)

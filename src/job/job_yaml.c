@@ -352,8 +352,9 @@ int jy_check_shape(Loader *ld, const uint8_t *buf, size_t size)
 /* Moves the problems, sorted into file order, to diag. */
 void jy_hand_over(Loader *ld, JobDiag *diag)
 {
-    /* no problems: no array, and qsort's pointer must not be NULL */
-    if (ld->nb_problems)
+    /* a valid job has no problems and no array: qsort's base must not be
+     * NULL even for 0 elements (C11 7.22.5), which UBSan reports */
+    if (ld->nb_problems > 1)
         qsort(ld->problems, ld->nb_problems, sizeof(*ld->problems), cmp_problem);
     for (int i = 0; i < ld->nb_problems; i++) {
         char **msgs = NULL;

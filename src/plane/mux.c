@@ -650,6 +650,15 @@ static int write_packet(Mux *m, AVPacket *pkt, int index)
         t0 = av_gettime_relative();
         dl_arm(&m->dl, m->cfg.rw_timeout_us);
         ret = av_interleaved_write_frame(m->oc, p);   /* takes p's reference */
+        /* a file holds what was written only once the I/O buffer is
+         * flushed: a failed muxer is let go with every call interrupted,
+         * its buffer with it, and what the cache let go as written (up to
+         * 32 KiB, a second at 300 kbit/s) would be lost */
+        if (ret >= 0 && atomic_load(&m->confirm) == MUX_CONFIRM_WRITTEN && m->oc->pb) {
+            avio_flush(m->oc->pb);
+            if (m->oc->pb->error < 0)
+                ret = m->oc->pb->error;
+        }
         dl_disarm(&m->dl);
         dt = av_gettime_relative() - t0;
         av_packet_free(&p);

@@ -99,7 +99,10 @@ typedef struct Inst {
     int64_t params_seq;          /* cache end when its muxer was created */
     int need_key[OUT_MAX_INPUTS];/* video inputs waiting for a keyframe */
     int64_t start_pts_us;        /* audio before this is not fed */
-    int fails;
+    int fails;                   /* in all (published) */
+    int streak;                  /* failures in a row: the back-off */
+    int64_t up_since;            /* first seen open since its last failure
+                                    (0: not since) */
     int64_t retry_at;            /* 0: no retry scheduled */
     int64_t ready_since;
     int64_t switch_started;      /* when it was chosen, for the latency */
@@ -472,12 +475,21 @@ static void inst_failed(Output *out, Inst *in, int64_t now)
         answer(out, in, EV_REFUSED, in->switch_seq, 0, "failed before it could take over");
     in->open_seq = in->switch_seq = 0;
     in->fails++;
+    /* the back-off grows with the failures in a row: a destination that
+     * had been up longer than the longest back-off starts again from the
+     * shortest, else one that failed a few times in an hour is tried
+     * only every 30 s for good, and a primary and its backup failing
+     * together (the backup as it takes over) stay down past the cache */
+    if (in->up_since && now - in->up_since >= OUT_RETRY_MAX_US)
+        in->streak = 0;
+    in->streak++;
+    in->up_since = 0;
     in->ready_since = 0;
     if (!has_backups(out)) {
         in->retry_at = 0;
         return;
     }
-    backoff = inst_backoff(in->fails, OUT_RETRY_MIN_US, OUT_RETRY_MAX_US);
+    backoff = inst_backoff(in->streak, OUT_RETRY_MIN_US, OUT_RETRY_MAX_US);
     in->retry_at = now + backoff;
 }
 
@@ -652,6 +664,22 @@ static void cut_at(Output *out, int64_t seq, int64_t now)
         if (in->state != OI_WAIT_KEY || !in->mux || mux_state(in->mux) != MUX_READY)
             continue;
         old = out->active >= 0 ? &out->inst[out->active] : NULL;
+        /* an old destination that is behind (slow, the very reason to
+         * switch) may fail before it has written up to the cut: the new
+         * one starts from the keyframe at or before what the old one has
+         * written, so that nothing depends on the old one draining */
+        if (old && old->mux) {
+            MuxStats ms;
+            mux_stats(old->mux, &ms);
+            for (int64_t q = seq; ms.packets && q >= out->cache.first; q--) {
+                const CacheEntry *e = cache_at(&out->cache, q);
+                if (e->kind == TQ_PACKET && e->key && e->index == out->key_input &&
+                    e->pts_us <= ms.last_pts_us) {
+                    seq = q;
+                    break;
+                }
+            }
+        }
         in->switch_started = now;
         inst_take_over(out, in, seq, cache_at(&out->cache, seq)->pts_us);
         if (old)
@@ -980,6 +1008,8 @@ static void supervise(Output *out)
         }
         if (in->mux && ms == MUX_READY) {
             atomic_store(&out->opened, 1);
+            if (!in->up_since)
+                in->up_since = now;
             if (in->state == OI_OPENING) {
                 in->state = OI_READY;
                 in->ready_since = now;

@@ -4,6 +4,13 @@
 #                                          tests/peers/nginx.conf.in, waits
 #                                          until both ports answer; sets
 #                                          NGINX_DIR and NGINX_PID
+#   nginx_conf NAME RTMP_PORT HTTP_PORT [unique]
+#                                          only writes $T/NAME/nginx.conf and
+#                                          makes its directories; "unique":
+#                                          every publish recorded to a file
+#                                          of its own, STREAM-TIME.flv
+#                                          (nginx-rtmp truncates a recording
+#                                          when it is published again)
 #   nginx_stop NAME                        graceful stop (QUIT)
 #   nginx_kill NAME                        kill -9: a peer that dies
 #
@@ -14,13 +21,21 @@ need nginx
 [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] ||
     skip "nginx RTMP module missing (libnginx-mod-rtmp; ./configure --install-deps)"
 
-nginx_start() {
+nginx_conf() {
     _d=$T/$1
     mkdir -p "$_d/rec" "$_d/www/upload" "$_d/tmp"
     # workers run as nobody when nginx starts as root
     chmod 777 "$_d/rec" "$_d/www" "$_d/www/upload" "$_d/tmp"
+    _u=off
+    [ "${4:-}" = unique ] && _u=on
     sed -e "s|@DIR@|$_d|g" -e "s|@RTMP_PORT@|$2|g" -e "s|@HTTP_PORT@|$3|g" \
+        -e "s|record_unique off;|record_unique $_u;|" \
         "$TOP/tests/peers/nginx.conf.in" > "$_d/nginx.conf"
+}
+
+nginx_start() {
+    nginx_conf "$1" "$2" "$3"
+    _d=$T/$1
     nginx -t -e "$_d/error.log" -p "$_d" -c "$_d/nginx.conf" > "$_d/nginx-t.log" 2>&1 ||
         fail "nginx -t: $(cat "$_d/nginx-t.log")"
     bg nginx -e "$_d/error.log" -p "$_d" -c "$_d/nginx.conf"
