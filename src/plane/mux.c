@@ -21,9 +21,6 @@
 #include "plane/srt_out.h"
 #include "core/redact.h"
 
-/* How far apart the streams may drift in the interleaving queue before
- * lavf writes anyway: bounds the delay an input that died leaves behind. */
-#define MUX_MAX_INTERLEAVE_US (2 * 1000000)
 /* Packets waiting for an instance: the owner never blocks on a full queue
  * (it keeps them in its cache), so this only bounds memory. */
 #define MUX_QUEUE 1024

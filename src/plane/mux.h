@@ -43,6 +43,12 @@
 
 typedef struct Mux Mux;
 
+/* How far apart the streams may drift in the interleaving queue before
+ * lavf writes anyway (max_interleave_delta): bounds the delay an input
+ * that died leaves behind, and a packet handed over may be written after
+ * later ones, this much later in media time at most. */
+#define MUX_MAX_INTERLEAVE_US (2 * 1000000)
+
 typedef enum MuxState {
     MUX_OPENING,                 /* connecting, writing the header */
     MUX_READY,                   /* header written: takes packets */

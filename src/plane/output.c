@@ -34,8 +34,10 @@
  * does not hold yet, from the keyframe before, and at least this much... */
 #define OUT_CONFIRM_FLOOR_US 1000000
 /* ...and this much more than it holds: the muxer's interleaving may write a
- * packet after later ones of another stream. */
-#define OUT_CONFIRM_SLACK_US 1000000
+ * packet after later ones of another stream, as much as it holds back (a
+ * second of slack against two of interleaving lost up to a second of HLS
+ * at failovers in the soak). */
+#define OUT_CONFIRM_SLACK_US MUX_MAX_INTERLEAVE_US
 /* Entries at most, whatever the window: bounds memory when nothing
  * drains the cache (every destination down). */
 #define OUT_CACHE_MAX     65536
