@@ -250,7 +250,8 @@ static int run_job(Job *job, const RunOpts *o)
     Fleet *fleet = NULL;          /* fleet mode: which streams run here */
     Job *full = NULL;             /* fleet mode: the job as read, every stream */
     Job *first = NULL;
-    uint64_t fleet_gen = 0;       /* the led set's generation applied */
+    uint64_t fleet_gen = 0;       /* the fleet state's generation applied */
+    uint64_t fleet_run = 0;       /* the streams it runs, as applied */
 
     ret = evlog_alloc(&events, events_path);
     if (ret < 0) {
@@ -320,15 +321,25 @@ static int run_job(Job *job, const RunOpts *o)
                 runstate_reload(rs, seq);
         }
         if (fleet && !stopping) {
-            uint64_t gen, led = fleet_led(fleet, &gen);
+            uint64_t run, upload, gen = fleet_state(fleet, &run, &upload);
             Job *nj;
-            if (gen != fleet_gen && (nj = fleet_job(full, led, o->fast))) {
-                av_log(NULL, AV_LOG_INFO, "fleet node %s leads %d of %d stream%s\n",
-                       fleet_node(fleet), nj->nb_streams, full->nb_streams,
-                       full->nb_streams == 1 ? "" : "s");
+            /* a fence alone changes no pipeline */
+            if (gen != fleet_gen && (run != fleet_run || fleet_gen == ~0ULL) &&
+                (nj = fleet_job(full, run, o->fast))) {
+                av_log(NULL, AV_LOG_INFO, "fleet node %s runs %d of %d stream%s, %d of them "
+                       "fenced\n", fleet_node(fleet), nj->nb_streams, full->nb_streams,
+                       full->nb_streams == 1 ? "" : "s", av_popcount64(run & ~upload));
                 runstate_apply(rs, nj, seq);
             }
+            /* every loop: a stream replaced by a reload gets a new
+             * pipeline, fenced from its start (its outputs open only
+             * once its first packets are encoded, well after this) */
+            for (int s = 0; s < full->nb_streams; s++)
+                if (run & (1ULL << s))
+                    ecg_fence_stream(runstate_graph(rs), full->streams[s].name,
+                                     !(upload & (1ULL << s)));
             fleet_gen = gen;
+            fleet_run = run;
         }
         runstate_poll(rs, stopping);
         /* a fleet node leading nothing stays up, standing by */

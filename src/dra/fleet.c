@@ -58,6 +58,14 @@ uint64_t fleet_decide(const FleetView *v, const char *me, int64_t now, int64_t g
     return take;
 }
 
+uint64_t fleet_decide_after_outage(uint64_t want, uint64_t warm, int64_t now,
+                                   int64_t recovered_at, int64_t wait_us)
+{
+    if (recovered_at && now - recovered_at < wait_us)
+        want &= warm;
+    return want | warm;
+}
+
 int fleet_fenced(int64_t renewed_at, int64_t ttl_us, int64_t now)
 {
     return !renewed_at || now >= renewed_at + ttl_us;
@@ -99,6 +107,10 @@ struct Fleet {
     int skew_said;
     int64_t skew_est[FLEET_MAX_NODES];  /* this round: now - wall_us of the others */
     int nb_skew;
+    uint64_t run;                 /* what the run loop was last told to run */
+    int cut_off;                  /* fenced, or its lease lost: etcd may have
+                                     given its streams away meanwhile */
+    int64_t recovered_at;         /* when etcd answered again after that */
 
     pthread_t thread;
     int thread_started;
@@ -106,7 +118,8 @@ struct Fleet {
 
     pthread_mutex_t lock;
     uint64_t led;                 /* guarded by lock: what the run loop runs */
-    uint64_t generation;          /* guarded by lock: bumped when led changes */
+    uint64_t upload;              /* guarded by lock: ... and lets write */
+    uint64_t generation;          /* guarded by lock: bumped when either changes */
 };
 
 int fleet_alloc(Fleet **pf, const Job *job, EventLog *events)
@@ -149,37 +162,48 @@ int fleet_alloc(Fleet **pf, const Job *job, EventLog *events)
     return 0;
 }
 
-static void set_led(Fleet *f, uint64_t led)
+/* What the run loop runs (run) and lets write (upload, a subset), said
+ * per stream as it changes. */
+static void set_state(Fleet *f, uint64_t run, uint64_t upload)
 {
-    uint64_t was;
+    uint64_t was_run, was_up;
 
+    upload &= run;
     pthread_mutex_lock(&f->lock);
-    was = f->led;
-    if (led != was) {
-        f->led = led;
+    was_run = f->led;
+    was_up = f->upload;
+    if (run != was_run || upload != was_up) {
+        f->led = run;
+        f->upload = upload;
         f->generation++;
     }
     pthread_mutex_unlock(&f->lock);
+    f->run = run;
     for (int s = 0; s < f->nb_streams; s++) {
         uint64_t b = 1ULL << s;
-        if ((led & b) && !(was & b))
+        if ((upload & b) && !(was_up & b))
             evlog_emit(f->events, f->stream[s], "fleet", EV_INFO, 0,
                        "node %s leads the stream", f->node);
-        else if (!(led & b) && (was & b))
+        else if (!(run & b) && (was_run & b))
             evlog_emit(f->events, f->stream[s], "fleet", EV_WARNING, 0,
                        "node %s no longer leads the stream", f->node);
+        else if ((run & b) && (was_up & b) && !(upload & b))
+            evlog_emit(f->events, f->stream[s], "fleet", EV_WARNING, 0,
+                       "node %s may no longer lead the stream: it runs on, uploading nothing "
+                       "(fenced), until etcd says", f->node);
     }
 }
 
-uint64_t fleet_led(Fleet *f, uint64_t *generation)
+uint64_t fleet_state(Fleet *f, uint64_t *run, uint64_t *upload)
 {
-    uint64_t led;
+    uint64_t gen;
 
     pthread_mutex_lock(&f->lock);
-    led = f->led;
-    *generation = f->generation;
+    *run = f->led;
+    *upload = f->upload;
+    gen = f->generation;
     pthread_mutex_unlock(&f->lock);
-    return led;
+    return gen;
 }
 
 const char *fleet_node(const Fleet *f)
@@ -227,7 +251,8 @@ static int lease_round(Fleet *f)
         return ret;
     if (ttl <= 0) {
         evlog_emit(f->events, "", "fleet", EV_WARNING, 0,
-                   "node %s: its lease expired at etcd; what it led is for others now",
+                   "node %s: its lease expired at etcd: it competes for its streams "
+                   "again, keeping them warm meanwhile",
                    f->node);
         f->lease_id = 0;
         f->held = 0;
@@ -358,9 +383,23 @@ static void round_once(Fleet *f)
                        "it takes no stream (epoch lock refused; check NTP)" :
                        "node %s: its clock agrees with the other nodes' again", f->node,
                        FLEET_MAX_SKEW_US / 1e6);
+        uint64_t warm;
+
         f->skew_said = skewed;
+        if (f->cut_off) {
+            f->cut_off = 0;
+            f->recovered_at = now;
+        }
+        /* streams it runs without leading them (fenced, or its lease
+         * lost): it takes them back at once if nobody has; one that
+         * another node leads now is dropped */
+        warm = f->run & ~f->held;
+        for (int s = 0; s < f->nb_streams; s++)
+            if (v.leader[s][0])
+                warm &= ~(1ULL << s);
+        want = fleet_decide_after_outage(want, warm, now, f->recovered_at, 2 * period);
         if (skewed)
-            want = 0;
+            want = warm = 0;
         for (int s = 0; s < f->nb_streams; s++)
             if ((want & (1ULL << s)) && take(f, s) < 0)
                 break;
@@ -369,22 +408,25 @@ static void round_once(Fleet *f)
                        f->node, etcd_endpoint(f->etcd));
             f->fenced_said = 0;
         }
-        set_led(f, f->held);
+        set_state(f, f->held | (warm & ~f->held), f->held);
         return;
     }
     if (ret > 0) {                /* the lease is gone: a new one next round */
-        set_led(f, 0);
+        f->cut_off = 1;
+        set_state(f, f->run, 0);
         return;
     }
     /* etcd unreachable: what this node leads goes on until its lease
-     * would have expired, then it stops (fenced) */
+     * would have expired; then its outputs stop writing (fenced) while
+     * the streams run on, warm, for when etcd answers again */
     if (fleet_fenced(f->renewed_at, f->lease_us, av_gettime_relative())) {
         if (!f->fenced_said && f->held)
             evlog_emit(f->events, "", "fleet", EV_WARNING, ret,
-                       "node %s: etcd unreachable past its lease: it stops its streams (fenced)",
-                       f->node);
+                       "node %s: etcd unreachable past its lease: its streams run on but "
+                       "upload nothing (fenced)", f->node);
         f->fenced_said = 1;
-        set_led(f, 0);
+        f->cut_off = 1;
+        set_state(f, f->run, 0);
     }
 }
 

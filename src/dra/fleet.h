@@ -19,10 +19,13 @@
  * smaller name), by the same transaction; if that node has not taken it
  * within two periods, any node may (fleet_decide).
  *
- * Fencing: a node that cannot renew its lease stops leading at the lease's
- * expiry as computed on its own clock from when it sent the last renewal
- * that succeeded (fleet_fenced): by then etcd may have let another node
- * take its streams. Its lease expires at etcd no earlier than TTL after
+ * Fencing: a node that cannot renew its lease stops uploading at the
+ * lease's expiry as computed on its own clock from when it sent the last
+ * renewal that succeeded (fleet_fenced): by then etcd may have let another
+ * node take its streams. Its streams run on, warm (ingest and encoders),
+ * their outputs writing nothing, until etcd answers: it uploads again
+ * what it still leads, takes back at once what nobody leads
+ * (fleet_decide_after_outage), and drops what another node took. Its lease expires at etcd no earlier than TTL after
  * that renewal reached etcd, which is after it was sent: the node stops
  * first, up to the clocks' rate difference over one TTL. When etcd answers
  * again and the lease is still alive (etcd extends every lease when a new
@@ -30,7 +33,7 @@
  * can have taken the keys held under it, and the node leads them again.
  *
  * Threads: fleet_start() runs the etcd I/O on a thread of its own; the run
- * loop reads what this node leads with fleet_led() and never blocks on
+ * loop reads what this node runs with fleet_state() and never blocks on
  * etcd.
  */
 #ifndef HS_FLEET_H
@@ -71,6 +74,18 @@ typedef struct FleetView {
  */
 uint64_t fleet_decide(const FleetView *v, const char *me, int64_t now, int64_t grace_us);
 
+/*
+ * After an outage. A node cut off from etcd (fenced, or its lease lost)
+ * keeps its streams running, warm, uploading nothing. When etcd answers
+ * again (at recovered_at; 0: never cut off) it takes back at once the
+ * warm streams nobody leads (warm), and for wait_us takes nothing else:
+ * the others cut off with it do the same with theirs, so each stream
+ * returns to the node that still runs it instead of starting cold
+ * elsewhere. want: what fleet_decide says; returns what to take.
+ */
+uint64_t fleet_decide_after_outage(uint64_t want, uint64_t warm, int64_t now,
+                                   int64_t recovered_at, int64_t wait_us);
+
 /* Has this node's lease expired on its own clock: last renewal sent at
  * renewed_at (0: never), TTL ttl_us? */
 int fleet_fenced(int64_t renewed_at, int64_t ttl_us, int64_t now);
@@ -107,9 +122,11 @@ int  fleet_start(Fleet *f);
  * others take over at once), frees. NULL is fine. */
 void fleet_free(Fleet **pf);
 
-/* The streams this node leads now (bit s: the job's stream s), and a
- * number that changes whenever that set does. */
-uint64_t fleet_led(Fleet *f, uint64_t *generation);
+/* The streams this node runs now (bit s: the job's stream s) and, of
+ * those, the ones it may upload (it leads them; the others run fenced:
+ * etcd cannot say now that this node leads them). Returns a number that
+ * changes whenever either set does. */
+uint64_t fleet_state(Fleet *f, uint64_t *run, uint64_t *upload);
 
 /* This node's name, and the job's stream s's, for the run loop. */
 const char *fleet_node(const Fleet *f);

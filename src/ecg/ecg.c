@@ -380,6 +380,13 @@ void ecg_release(Ecg *g, int s, int64_t from_us)
     pipeline_release(g->pl[s], from_us);
 }
 
+void ecg_fence_stream(Ecg *g, const char *name, int fenced)
+{
+    for (int k = 0; g->pl && k < g->nb_streams; k++)
+        if (g->pl[k] && !strcmp(pipeline_stream(g->pl[k])->name, name))
+            pipeline_fence(g->pl[k], fenced);
+}
+
 int ecg_has_stream(Ecg *g, const char *name)
 {
     for (int k = 0; g->pl && k < g->nb_streams; k++)

@@ -136,6 +136,9 @@ struct Output {
     _Atomic int64_t take_from_us;/* ... then start at the newest keyframe that
                                     arrived before this (monotonic) */
     _Atomic int ready;           /* held, with a keyframe to start from */
+    _Atomic int fenced;          /* a fleet node that may no longer own the
+                                    stream: write nothing, keep the rest warm
+                                    (output_fence) */
 
     /* Output thread only. */
     Inst inst[OUT_MAX_INSTANCES];
@@ -1145,6 +1148,83 @@ static int64_t release_point(Output *out, int64_t from_us)
     return pick >= 0 ? pick : out->cache.first;
 }
 
+/* Caches what comes (a keyframe makes a held output ready) until the
+ * output is neither held nor fenced. AVERROR_EOF when the inputs ended
+ * meanwhile. */
+static int wait_unheld(Output *out)
+{
+    int kind, index, ret;
+    void *ptr;
+
+    while (atomic_load(&out->held) || atomic_load(&out->fenced)) {
+        ret = tq_recv(out->in, &kind, &index, &ptr, OUT_POLL_US);
+        if (ret == AVERROR_EOF)
+            return ret;
+        if (ret >= 0) {
+            if (kind == TQ_PACKET && index == out->key_input &&
+                (((AVPacket *)ptr)->flags & AV_PKT_FLAG_KEY))
+                atomic_store(&out->ready, 1);
+            take(out, kind, index, ptr);
+        }
+        /* a fenced output's destinations, closing */
+        for (int i = 0; i < out->nb_inst; i++) {
+            Inst *in = &out->inst[i];
+            if (in->state == OI_CLOSING && in->mux &&
+                (mux_state(in->mux) == MUX_DONE || mux_state(in->mux) == MUX_FAILED))
+                inst_reap(out, in);
+        }
+        cache_trim(out);
+        stage_beat(&out->st, 0);
+    }
+    return 0;
+}
+
+/*
+ * A fleet node that may have lost the stream (fleet.h, fencing) writes
+ * nothing more: every destination is closed at once, without a trailer
+ * (finishing the segment under way could overlap the node that takes the
+ * stream over), and the output caches and trims as its encoders go on,
+ * warm. When the fence is lifted, the primary opens again at the newest
+ * keyframe: an epoch-locked playlist numbers on from the wall clock after
+ * a discontinuity, as a node taking the stream over would. What came
+ * meanwhile is not written: the continuity counts it lost.
+ */
+static int fence(Output *out)
+{
+    int64_t seq;
+    int ret;
+
+    emit(out, EV_WARNING, "fenced: %s written no more while the fleet cannot say this node "
+         "leads the stream", out->shown);
+    for (int i = 0; i < out->nb_inst; i++) {
+        Inst *in = &out->inst[i];
+        if (in->state != OI_CLOSING)
+            inst_close(out, in, 0);
+        if (!in->mux)
+            in->state = OI_IDLE;
+        in->retry_at = 0;
+        in->open_seq = in->switch_seq = 0;
+    }
+    out->active = -1;
+    atomic_store(&out->active_idx, -1);
+    ret = wait_unheld(out);
+    /* a muxer still closing (a peer slow to answer): joined, up to its
+     * rw_timeout */
+    for (int i = 0; i < out->nb_inst; i++)
+        inst_reap(out, &out->inst[i]);
+    if (ret < 0)
+        return ret;
+    seq = release_point(out, av_gettime_relative());
+    if ((ret = inst_open(out, &out->inst[0], 0)) < 0) {
+        /* failed over like any destination that cannot be opened */
+        inst_failed(out, &out->inst[0], av_gettime_relative());
+        return 0;
+    }
+    inst_take_over(out, &out->inst[0], seq, cache_at(&out->cache, seq)->pts_us);
+    emit(out, EV_INFO, "unfenced: %s written again", out->shown);
+    return 0;
+}
+
 static int output_run(void *arg)
 {
     Output *out = arg;
@@ -1214,21 +1294,10 @@ static int output_run(void *arg)
         if (e->kind == TQ_PACKET && e->key && e->index == out->key_input)
             atomic_store(&out->ready, 1);
     }
-    while (atomic_load(&out->held)) {
-        ret = tq_recv(out->in, &kind, &index, &ptr, OUT_POLL_US);
-        if (ret == AVERROR_EOF) {
-            ret = 0;             /* stopped before it took over: nothing to write */
-            complete = 1;
-            goto end;
-        }
-        if (ret >= 0) {
-            if (kind == TQ_PACKET && index == out->key_input &&
-                (((AVPacket *)ptr)->flags & AV_PKT_FLAG_KEY))
-                atomic_store(&out->ready, 1);
-            take(out, kind, index, ptr);
-        }
-        cache_trim(out);
-        stage_beat(&out->st, 0);
+    if (wait_unheld(out) == AVERROR_EOF) {
+        ret = 0;                 /* stopped before it took over: nothing to write */
+        complete = 1;
+        goto end;
     }
     start_seq = out->replacing ? release_point(out, atomic_load(&out->take_from_us))
                                : out->cache.first;
@@ -1261,6 +1330,13 @@ static int output_run(void *arg)
             av_usleep(OUT_POLL_US);
         }
         ret = 0;
+        if (atomic_load(&out->fenced) && !finish_by) {
+            if (fence(out) == AVERROR_EOF) {
+                complete = 1;    /* ended while fenced: nothing more to write */
+                goto end;
+            }
+            continue;
+        }
         supervise(out);
         stage_beat(&out->st, 0);
         a = out->active >= 0 ? &out->inst[out->active] : NULL;
@@ -1426,6 +1502,11 @@ void output_hold(Output *out)
 void output_continued(Output *out, int continued)
 {
     atomic_store(&out->continued, continued);
+}
+
+void output_fence(Output *out, int fenced)
+{
+    atomic_store(&out->fenced, !!fenced);
 }
 
 int output_held(Output *out)

@@ -102,6 +102,10 @@ int output_start(Output *out);
  * goes on elsewhere, HLS ends without ENDLIST; 0, it does not after all. */
 void output_hold(Output *out);
 void output_continued(Output *out, int continued);
+/* Fleet fencing (dra/fleet.h): fenced, the output writes nothing and
+ * closes its destinations at once, its encoders going on; unfenced, it
+ * starts writing again at the newest keyframe. Thread-safe, any time. */
+void output_fence(Output *out, int fenced);
 /* Held still (never released)? Thread-safe. */
 int output_held(Output *out);
 

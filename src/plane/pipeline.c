@@ -229,6 +229,12 @@ void pipeline_release(Pipeline *p, int64_t from_us)
         output_release(p->out[o], from_us);
 }
 
+void pipeline_fence(Pipeline *p, int fenced)
+{
+    for (int o = 0; o < p->js->nb_outputs; o++)
+        output_fence(p->out[o], fenced);
+}
+
 int pipeline_finished(Pipeline *p)
 {
     const JobStream *js = p->js;

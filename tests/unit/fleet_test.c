@@ -203,6 +203,27 @@ static void test_fenced(void)
     CU_ASSERT(fleet_fenced(1000000, 3000000, 4000000));
 }
 
+/* After an outage a node takes back the warm streams nobody leads at
+ * once, and nothing else for a while: the nodes cut off with it take
+ * back theirs first. */
+static void test_after_outage(void)
+{
+    const int64_t wait = 2000000;
+
+    /* never cut off: what fleet_decide says, plus nothing warm */
+    CU_ASSERT_EQUAL(fleet_decide_after_outage(0x6, 0, 5000000, 0, wait), 0x6);
+    /* just back: only its own warm streams, though the placement gives it
+     * stream 1 (another node's, warm there) */
+    CU_ASSERT_EQUAL(fleet_decide_after_outage(0x2, 0x4, 5000000, 4000000, wait), 0x4);
+    CU_ASSERT_EQUAL(fleet_decide_after_outage(0x6, 0x4, 5000000, 4000000, wait), 0x4);
+    /* the wait is over: the placement again, and the warm ones */
+    CU_ASSERT_EQUAL(fleet_decide_after_outage(0x2, 0x4, 6000000, 4000000, wait), 0x6);
+    CU_ASSERT_EQUAL(fleet_decide_after_outage(0x2, 0x4, 6000001, 4000000, wait), 0x6);
+    CU_ASSERT_EQUAL(fleet_decide_after_outage(0x2, 0x4, 5999999, 4000000, wait), 0x4);
+    /* warm streams are taken even when the placement names another node */
+    CU_ASSERT_EQUAL(fleet_decide_after_outage(0, 0x1, 9000000, 0, wait), 0x1);
+}
+
 static void test_skew(void)
 {
     /* est = my clock at reading - the other's at writing: true skew plus
@@ -267,6 +288,7 @@ int main(void)
     CU_add_test(s, "which free streams to take", test_decide);
     CU_add_test(s, "fencing at the lease's expiry", test_fenced);
     CU_add_test(s, "clock skew between nodes", test_skew);
+    CU_add_test(s, "taking streams back after an outage", test_after_outage);
     CU_add_test(s, "--fleet", test_fleet_arg);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
