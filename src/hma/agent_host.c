@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,11 @@
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+/* libasan's (sanitizer/allocator_interface.h, which gcc does not ship) */
+size_t __sanitizer_get_current_allocated_bytes(void);
+#endif
 
 #include <libavutil/avstring.h>
 #include <libavutil/error.h>
@@ -492,6 +498,18 @@ static void sample_threads(AgentHost *a, AgentHostSample *s)
     }
 }
 
+uint64_t agent_host_heap_bytes(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return __sanitizer_get_current_allocated_bytes();
+#elif defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+#else
+    return 0;
+#endif
+}
+
 int agent_host_sample(AgentHost *a, AgentHostSample *s)
 {
     char text[SMALL_MAX];
@@ -509,6 +527,8 @@ int agent_host_sample(AgentHost *a, AgentHostSample *s)
         s->have |= AGENT_HOST_CPU;
     if (read_text("/proc/self/status", text, sizeof(text)) > 0)
         s->have |= agent_host_parse_status(text, &s->rss_bytes, &s->hwm_bytes);
+    if ((s->heap_bytes = agent_host_heap_bytes()))
+        s->have |= AGENT_HOST_HEAP;
     sample_threads(a, s);
 
     for (int k = 0; k < AGENT_HOST_NB_PSI; k++) {

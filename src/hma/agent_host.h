@@ -43,6 +43,7 @@ enum {
     AGENT_HOST_DISK       = 1 << 7,   /* the device holding the path */
     AGENT_HOST_DISK_WHOLE = 1 << 8,   /* its whole disk, when a partition */
     AGENT_HOST_NET        = 1 << 9,
+    AGENT_HOST_HEAP       = 1 << 10,  /* heap_bytes */
 };
 
 enum { AGENT_HOST_PSI_CPU_IDX, AGENT_HOST_PSI_MEMORY_IDX, AGENT_HOST_PSI_IO_IDX,
@@ -91,6 +92,7 @@ typedef struct AgentHostSample {
     long clk_tck;                     /* ticks per second of the CPU times */
     uint64_t cpu_ticks;               /* process: utime + stime */
     uint64_t rss_bytes, hwm_bytes;
+    uint64_t heap_bytes;
     int nb_threads;
     AgentHostThread threads[AGENT_HOST_MAX_THREADS];
     AgentHostPsi psi[AGENT_HOST_NB_PSI];
@@ -134,6 +136,7 @@ typedef struct AgentHostRates {
     unsigned have;                    /* AGENT_HOST_* */
     double cpu_percent;               /* 100 = one core busy */
     uint64_t rss_bytes, hwm_bytes;
+    uint64_t heap_bytes;
     int nb_threads;
     AgentHostThreadRate threads[AGENT_HOST_MAX_THREADS];
     AgentHostPsiRate psi[AGENT_HOST_NB_PSI];
@@ -145,6 +148,12 @@ typedef struct AgentHostRates {
 /* /proc/PID/stat or /proc/PID/task/TID/stat: the name (comm, also when it
  * holds spaces or parentheses) and utime + stime. 0 or AVERROR(EINVAL). */
 int agent_host_parse_stat(const char *text, char *comm, uint64_t *ticks);
+
+/* Bytes allocated on the heap and not freed, as malloc counts them (glibc:
+ * mallinfo2's in-use chunks, mmapped ones included; under AddressSanitizer,
+ * whose allocator replaces malloc, its own count). What a leak grows: the
+ * resident set also holds free pages the allocator keeps. 0 when unknown. */
+uint64_t agent_host_heap_bytes(void);
 
 /* /proc/PID/status: VmRSS and VmHWM in bytes. Returns the AGENT_HOST_RSS
  * and AGENT_HOST_HWM bits of what it found. */

@@ -34,6 +34,7 @@ static const MetricDef host_metrics[HM_NB] = {
     [HM_STORE_FS_SIZE]   = { "hotspare_host_store_filesystem_size_bytes", G, "size of the data store's filesystem" },
     [HM_STORE_FS_FILL_RATE] = { "hotspare_host_store_filesystem_fill_rate_bytes_per_second", G, "growth of the used bytes of the data store's filesystem: least-squares slope over the last 30 ticks" },
     [HM_STORE_FS_TIME_TO_FULL] = { "hotspare_host_store_filesystem_time_to_full_seconds", G, "time until the data store's filesystem is full at its fill rate; absent when not filling" },
+    [HM_HEAP_BYTES]      = { "hotspare_process_heap_bytes", G, "bytes the process has allocated and not freed (malloc's count: what a leak grows, unlike the resident set, which also holds the allocator's free pages)" },
 };
 
 static const MetricDef gpu_metrics[GM_NB] = {

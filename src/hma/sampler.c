@@ -200,6 +200,8 @@ static void sample_host(Sampler *sm, double now_s)
         sample_set(c, HM_CPU_SECONDS, (double)cur->cpu_ticks / cur->clk_tck);
     if (cur->have & AGENT_HOST_RSS)
         sample_set(c, HM_RSS_BYTES, cur->rss_bytes);
+    if (cur->have & AGENT_HOST_HEAP)
+        sample_set(c, HM_HEAP_BYTES, cur->heap_bytes);
     if (sm->host_have_prev && (r = av_malloc(sizeof(*r))) &&
         agent_host_rates(sm->host_prev, cur, r) >= 0) {
         if (r->have & AGENT_HOST_CPU)
