@@ -900,14 +900,19 @@ static int planned_switch_hot(Encoder *enc, int target)
     return 1;
 }
 
-/* Is the frame at pts (encoder time base) the first of a GOP? */
+/* Is the frame at pts (encoder time base: frames) the first of a GOP?
+ * An epoch-locked stream's GOPs are counted from 1970 (StreamClock), so
+ * that every node cuts them at the same frames. */
 static int gop_boundary(Encoder *enc, int64_t pts, int64_t t_us)
 {
-    int64_t idx;
+    int64_t idx, epoch = enc->clock ? atomic_load(&enc->clock->epoch_us) : 0;
 
-    if (enc->gop > 0)
+    if (enc->gop > 0) {
+        if (epoch && enc->in_params && enc->in_params->frame_rate.num > 0)
+            pts += av_rescale_q(epoch, AV_TIME_BASE_Q, av_inv_q(enc->in_params->frame_rate));
         return pts % enc->gop == 0;
-    idx = t_us / FFMAX(enc->gop_us, 1);
+    }
+    idx = (t_us + epoch) / FFMAX(enc->gop_us, 1);
     if (idx == enc->last_gop_index)
         return 0;
     enc->last_gop_index = idx;

@@ -225,6 +225,23 @@ static void announce(Input *in, Src *s)
     }
 }
 
+/*
+ * The stream's timeline starts at media time 0 on its first packet. An
+ * epoch-locked stream's media time 0 is also a Unix time: now, on the
+ * frame grid of the source's rate (clock_epoch_grid), so that two nodes
+ * that start the same stream at different times put its frames on one
+ * timeline (each frame at the grid point of when it arrived: a network
+ * source reaches both within a frame of each other, or they differ by
+ * that frame).
+ */
+static void start_timeline(Input *in, Src *s)
+{
+    AVRational fr = s->sp[BR_VIDEO] ? s->sp[BR_VIDEO]->frame_rate : (AVRational){ 0, 1 };
+
+    if (in->clock->epoch_lock && !atomic_load(&in->clock->epoch_us))
+        atomic_store(&in->clock->epoch_us, clock_epoch_grid(av_gettime(), fr));
+}
+
 static void set_active(Input *in, int i)
 {
     in->active = i;
@@ -357,6 +374,7 @@ static void failover(Input *in, int64_t now, const char *why)
             /* the stream starts on a backup: at its newest keyframe */
             for (key = s->nb_cache - 1; key > 0 && !cache_at(s, key)->key; key--)
                 ;
+            start_timeline(in, s);
             activate(in, i, key, 0, why);
             return;
         }
@@ -416,6 +434,7 @@ static void take_packet(Input *in, int i, int b, AVPacket *pkt, int64_t now)
         /* the primary starts the stream */
         cache_push(s, b, pkt, now);
         if (key) {
+            start_timeline(in, s);
             activate(in, 0, s->nb_cache - 1, 0, NULL);
         }
         return;

@@ -406,7 +406,7 @@ static int open_output(Mux *m)
             add_hls_flags(&opts, "+append_list");
         /* another node may have written this playlist's earlier segments
          * with other timestamps */
-        else if (m->cfg.epoch_lock)
+        else if (m->cfg.epoch_lock && !m->cfg.timeline_locked)
             add_hls_flags(&opts, "+discont_start");
     }
 

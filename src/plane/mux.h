@@ -71,6 +71,9 @@ typedef struct MuxConfig {
     AVDictionary *options;       /* not owned; copied */
     int64_t rw_timeout_us;
     int64_t hls_start_number;    /* HLS: first segment number, -1 default */
+    int timeline_locked;         /* epoch lock with Unix-time timestamps: a
+                                    node's first segment goes on in the
+                                    stream's timeline (no discontinuity) */
     int epoch_lock;              /* HLS: numbered from the wall clock (see
                                     hls_start_number), the first segment
                                     after a discontinuity, no ENDLIST */

@@ -148,6 +148,9 @@ struct Output {
     int key_input;               /* the video input whose keyframes cut */
     int64_t window_us;
     int64_t ts_shift_us;         /* keeps every timestamp >= 0, all instances */
+    int64_t grid_start_us;       /* epoch lock: media time of the keyframe the
+                                    primary starts at, on the segment grid */
+    int grid_pending;            /* ... for the next inst_open */
     char shown[512];
 
     _Atomic int64_t switches, reconnects, errors;
@@ -342,6 +345,14 @@ static void inst_setup(Output *out, int i, const char *url, AVDictionary *option
     fault_point_report(&d->faults, out->st.events, out->js->name);
 }
 
+/* An HLS destination's segment length, s. */
+static double output_hls_time(const AVDictionary *options)
+{
+    const AVDictionaryEntry *t = av_dict_get(options, "hls_time", NULL, 0);
+
+    return t ? atof(t->value) : 2.0;
+}
+
 /* Starts a muxer for inst with the parameters that hold at the cache's
  * start (a replay) or now (opened ahead). */
 static int inst_open(Output *out, Inst *in, int at_cache_start)
@@ -357,6 +368,7 @@ static int inst_open(Output *out, Inst *in, int at_cache_start)
         .continuity = out->cont, .hls_append = out->replacing, .continued = &out->continued,
     };
     int64_t upto = at_cache_start ? out->cache.first : out->cache.end;
+    int64_t epoch = out->clock ? atomic_load(&out->clock->epoch_us) : 0;
     int ret;
 
     for (int i = 0; i < out->nb_inputs; i++)
@@ -371,30 +383,37 @@ static int inst_open(Output *out, Inst *in, int at_cache_start)
 
     /* HLS on another destination, or on the primary opened again (after a
      * failure, to switch back to it): number segments by media time
-     * (hls_time apart, from 0), so the playlists agree and a primary that
-     * comes back does not start again at index0 over what its origin has */
+     * (hls_time apart, from 0; an epoch-locked stream's from 1970), so the
+     * playlists agree and a primary that comes back does not start again
+     * at index0 over what its origin has */
     if (!strcmp(out->jo->format, "hls") && (in != &out->inst[0] || in->fails)) {
-        const AVDictionaryEntry *t = av_dict_get(in->options, "hls_time", NULL, 0);
-        double hls_time = t ? atof(t->value) : 2.0;
+        double hls_time = output_hls_time(in->options);
         int64_t from = at_cache_start ? cache_at(&out->cache, out->cache.first)->pts_us
                                       : out->cache.newest_pts_us;
         if (hls_time > 0 && out->cache.end > out->cache.first)
-            cfg.hls_start_number = (int64_t)(from / 1e6 / hls_time);
+            cfg.hls_start_number = (int64_t)((from + epoch) / 1e6 / hls_time);
     }
 
-    /* epoch lock: the first segment's number is the wall clock's count of
-     * hls_time periods, so a node that takes the stream over numbers its
-     * segments after the last one the previous leader could have cut
-     * (each is at least hls_time long), never over them. Media timestamps
-     * are not locked yet: the new leader's first segment carries a
-     * discontinuity (mux: discont_start). */
+    /* epoch lock: the first segment starts on the grid of hls_time from
+     * 1970 (grid_start_us, chosen by the caller: output_run, fence) and
+     * is numbered by it, so every node that runs the stream cuts and
+     * numbers the same segments with the same timestamps, and a node that
+     * takes the stream over goes on in the timeline (no discontinuity).
+     * Without a locked timeline (the stream's first packet not seen), the
+     * wall clock's count of hls_time periods: a takeover numbers after
+     * what the previous leader could have cut, never over it. */
     cfg.epoch_lock = out->jo->epoch_lock && !strcmp(out->jo->format, "hls");
-    if (cfg.epoch_lock && !out->replacing) {
-        const AVDictionaryEntry *t = av_dict_get(in->options, "hls_time", NULL, 0);
-        double hls_time = t ? atof(t->value) : 2.0;
+    cfg.timeline_locked = cfg.epoch_lock && epoch;
+    if (cfg.epoch_lock && out->grid_pending) {
+        cfg.hls_start_number = llrint((out->grid_start_us + epoch) / 1e6 /
+                                      output_hls_time(in->options));
+        out->grid_pending = 0;
+    } else if (cfg.epoch_lock && !out->replacing && !(in != &out->inst[0] || in->fails)) {
+        double hls_time = output_hls_time(in->options);
         if (hls_time > 0)
             cfg.hls_start_number = (int64_t)(av_gettime() / 1e6 / hls_time);
     }
+    cfg.ts_shift_us += epoch;
     cfg.newest_seq = &out->newest_seq;
     cfg.segment_ms = &out->segment_ms;
     ret = mux_alloc(&in->mux, &cfg, mi, out->nb_inputs);
@@ -1148,35 +1167,83 @@ static int64_t release_point(Output *out, int64_t from_us)
     return pick >= 0 ? pick : out->cache.first;
 }
 
-/* Caches what comes (a keyframe makes a held output ready) until the
- * output is neither held nor fenced. AVERROR_EOF when the inputs ended
- * meanwhile. */
-static int wait_unheld(Output *out)
+/* One wait while nothing is written: what comes is cached (a keyframe
+ * makes a held output ready), destinations closing are joined once they
+ * have ended. AVERROR_EOF when the inputs ended. */
+static int wait_step(Output *out)
 {
     int kind, index, ret;
     void *ptr;
 
-    while (atomic_load(&out->held) || atomic_load(&out->fenced)) {
-        ret = tq_recv(out->in, &kind, &index, &ptr, OUT_POLL_US);
-        if (ret == AVERROR_EOF)
-            return ret;
-        if (ret >= 0) {
-            if (kind == TQ_PACKET && index == out->key_input &&
-                (((AVPacket *)ptr)->flags & AV_PKT_FLAG_KEY))
-                atomic_store(&out->ready, 1);
-            take(out, kind, index, ptr);
-        }
-        /* a fenced output's destinations, closing */
-        for (int i = 0; i < out->nb_inst; i++) {
-            Inst *in = &out->inst[i];
-            if (in->state == OI_CLOSING && in->mux &&
-                (mux_state(in->mux) == MUX_DONE || mux_state(in->mux) == MUX_FAILED))
-                inst_reap(out, in);
-        }
-        cache_trim(out);
-        stage_beat(&out->st, 0);
+    ret = tq_recv(out->in, &kind, &index, &ptr, OUT_POLL_US);
+    if (ret == AVERROR_EOF)
+        return ret;
+    if (ret >= 0) {
+        if (kind == TQ_PACKET && index == out->key_input &&
+            (((AVPacket *)ptr)->flags & AV_PKT_FLAG_KEY))
+            atomic_store(&out->ready, 1);
+        take(out, kind, index, ptr);
     }
+    for (int i = 0; i < out->nb_inst; i++) {
+        Inst *in = &out->inst[i];
+        if (in->state == OI_CLOSING && in->mux &&
+            (mux_state(in->mux) == MUX_DONE || mux_state(in->mux) == MUX_FAILED))
+            inst_reap(out, in);
+    }
+    cache_trim(out);
+    stage_beat(&out->st, 0);
     return 0;
+}
+
+/* Waits until the output is neither held nor fenced. AVERROR_EOF when the
+ * inputs ended meanwhile. */
+static int wait_unheld(Output *out)
+{
+    while (atomic_load(&out->held) || atomic_load(&out->fenced))
+        if (wait_step(out) == AVERROR_EOF)
+            return AVERROR_EOF;
+    return 0;
+}
+
+/* An epoch-locked HLS output whose stream has a Unix-time timeline
+ * (StreamClock): its primary starts at a keyframe on the grid of hls_time
+ * from 1970, so that its segments are every node's. */
+static int grid_locked(Output *out)
+{
+    return out->jo->epoch_lock && !strcmp(out->jo->format, "hls") && out->clock &&
+           atomic_load(&out->clock->epoch_us) && output_hls_time(out->inst[0].options) > 0;
+}
+
+/*
+ * Where an epoch-locked primary starts: the first keyframe of the cutting
+ * input at or after seq that falls on the segment grid (within half a
+ * frame), waited for when the cache has none yet (at most a segment).
+ * Sets grid_start_us. The cache sequence, or AVERROR_EOF.
+ */
+static int64_t grid_start(Output *out, int64_t seq)
+{
+    int64_t epoch = atomic_load(&out->clock->epoch_us);
+    int64_t seg = llrint(output_hls_time(out->inst[0].options) * 1e6);
+    const StreamParams *sp = out->inputs[out->key_input].sp;
+    int64_t half = sp && sp->frame_rate.num > 0 ?
+                   av_rescale_q(1, av_inv_q(sp->frame_rate), AV_TIME_BASE_Q) / 2 : 20000;
+
+    for (;;) {
+        for (seq = FFMAX(seq, out->cache.first); seq < out->cache.end; seq++) {
+            const CacheEntry *e = cache_at(&out->cache, seq);
+            int64_t d;
+            if (e->kind != TQ_PACKET || !e->key || e->index != out->key_input)
+                continue;
+            d = (e->pts_us + epoch) % seg;
+            if (d <= half || seg - d <= half) {
+                out->grid_start_us = e->pts_us;
+                out->grid_pending = 1;
+                return seq;
+            }
+        }
+        if (wait_step(out) == AVERROR_EOF)
+            return AVERROR_EOF;
+    }
 }
 
 /*
@@ -1215,6 +1282,8 @@ static int fence(Output *out)
     if (ret < 0)
         return ret;
     seq = release_point(out, av_gettime_relative());
+    if (grid_locked(out) && (seq = grid_start(out, seq)) < 0)
+        return AVERROR_EOF;
     if ((ret = inst_open(out, &out->inst[0], 0)) < 0) {
         /* failed over like any destination that cannot be opened */
         inst_failed(out, &out->inst[0], av_gettime_relative());
@@ -1301,6 +1370,11 @@ static int output_run(void *arg)
     }
     start_seq = out->replacing ? release_point(out, atomic_load(&out->take_from_us))
                                : out->cache.first;
+    if (grid_locked(out) && (start_seq = grid_start(out, start_seq)) < 0) {
+        ret = 0;                 /* ended before the first segment's start */
+        complete = 1;
+        goto end;
+    }
 
     /* 4. the primary starts from the first packet; a standby that is
      * always ready opens beside it */

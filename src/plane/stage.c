@@ -7,6 +7,7 @@
 
 #include <libavutil/avstring.h>
 #include <libavutil/error.h>
+#include <libavutil/mathematics.h>
 #include <libavutil/time.h>
 
 #include "plane/stage.h"
@@ -150,6 +151,17 @@ void stage_event(Stage *s, EventKind kind, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     evlog_emit(s->events, s->stream, s->component, kind, 0, "%s", msg);
+}
+
+int64_t clock_epoch_grid(int64_t unix_us, AVRational fr)
+{
+    int64_t n;
+
+    if (fr.num <= 0 || fr.den <= 0)
+        fr = (AVRational){ 25, 1 };
+    n = av_rescale_rnd(unix_us, fr.num, (int64_t)fr.den * 1000000, AV_ROUND_DOWN);
+    /* rounded up: the point's own frame count is n again, rounded down */
+    return av_rescale_rnd(n, (int64_t)fr.den * 1000000, fr.num, AV_ROUND_UP);
 }
 
 int64_t clock_lag(const StreamClock *c, int64_t t_us)

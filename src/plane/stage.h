@@ -17,6 +17,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include <libavutil/rational.h>
+
 #include "core/event.h"
 #include "core/log.h"
 #include "plane/inst.h"
@@ -38,7 +40,21 @@ typedef struct StreamClock {
     _Atomic int64_t origin_us;   /* 0 until the first packet */
     int live;                    /* realtime or network input */
     int64_t latency_budget_us;   /* 0: none */
+    /* Epoch lock (README, "Fleet"): media time 0 is this Unix time (us),
+     * a whole number of frames from 1970, set by ingest before the first
+     * packet goes on (0 until then, or never when not locked). The
+     * encoders put keyframes on the GOP grid of that clock and the
+     * outputs write Unix time: every node that runs the stream writes
+     * the same timestamps, keyframes and segments. The rest of the
+     * pipeline keeps media time from 0. */
+    int epoch_lock;
+    _Atomic int64_t epoch_us;
 } StreamClock;
+
+/* The Unix time (us) of the frame-rate grid point at or before unix_us:
+ * a whole number of frames of rate fr from 1970 (25 fps: whole 40 ms;
+ * 30000/1001: rounded to the microsecond, the frame count exact). */
+int64_t clock_epoch_grid(int64_t unix_us, AVRational fr);
 
 /* Lag behind real time of an item at media time t_us; 0 when the stream
  * is not live or has not started. */

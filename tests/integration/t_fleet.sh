@@ -4,8 +4,10 @@
 # started with the same job (the fleet settings on the command line).
 #   1. node a leads the stream and uploads it; node b stands by (no PUT);
 #   2. kill -9 of a: its lease expires, b takes the stream and goes on in
-#      the same playlist with epoch-locked numbers. Measured: death -> the
-#      first new segment at the origin, and the numbers missing there;
+#      the same playlist URL with epoch-locked numbers and timestamps (no
+#      discontinuity; b's first segment where a's timeline puts it).
+#      Measured: death -> the first new segment at the origin, and the
+#      numbers missing there;
 #   3. an etcd member killed: nothing changes (same leader, segments keep
 #      coming, no other node uploads);
 #   4. etcd unreachable (every member SIGSTOPped) for longer than the
@@ -92,7 +94,21 @@ say "kill -9 of the leader: death -> first new segment at the origin: $takeover 
 assert_eq "leader after a's death" "$(leader)" b
 assert_le "death -> first new segment (s; lease 3 s)" "$takeover" 10
 assert_ge "b numbers after a (no segment overwritten)" "$first_b" $((last_a + 1))
-grep -q "#EXT-X-DISCONTINUITY" "$SEG/index.m3u8" || fail "no discontinuity before b's first segment (timestamps are not locked)"
+# epoch lock: b's segments go on in a's timeline. The first video
+# timestamp of a segment is its number times hls_time (1 s) in Unix time,
+# modulo MPEG-TS's 33-bit clock, plus the muxer's fixed delay: the same on
+# both nodes, so b's first minus a's last is the numbers' difference in
+# seconds, to the frame (40 ms).
+grep -q "#EXT-X-DISCONTINUITY" "$SEG/index.m3u8" && fail "a discontinuity in b's playlist: the timeline was not kept"
+pts0() { ffprobe -v error -select_streams v -show_entries packet=pts -of csv=p=0 "$1" | head -1; }
+pa=$(pts0 "$SEG/index$last_a.ts"); pb=$(pts0 "$SEG/index$first_b.ts")
+step=$(awk -v a="$pa" -v b="$pb" -v n=$((first_b - last_a)) 'BEGIN{d = b - a; if (d < 0) d += 2^33; printf "%.3f", d / 90000 - n}')
+say "timeline across the takeover: b's first segment starts $step s from where a's numbering puts it"
+assert_le "b's first segment off a's timeline (s, absolute)" "$(echo "$step" | tr -d -)" 0.04
+for n in $(numbers | tail -4 | head -3); do
+    d=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$SEG/index$n.ts")
+    assert_le "segment $n's length off 1 s (epoch grid)" "$(awk -v d="$d" 'BEGIN{x = d - 1; if (x < 0) x = -x; printf "%.3f", x}')" 0.05
+done
 
 # tests/bench/bench_fleet.sh repeats the takeover alone
 [ "${FLEET_TAKEOVER_ONLY:-0}" = 1 ] && pass

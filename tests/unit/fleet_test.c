@@ -13,11 +13,13 @@
 #include <jansson.h>
 #include <libavutil/base64.h>
 #include <libavutil/error.h>
+#include <libavutil/mathematics.h>
 #include <libavutil/mem.h>
 
 #include "dra/etcd.h"
 #include "dra/fleet.h"
 #include "job/job.h"
+#include "plane/stage.h"
 
 /* captured from etcd 3.4.23 with curl (keys /hotspare/lead/s1 = nodeA) */
 static const char grant_json[] =
@@ -224,6 +226,32 @@ static void test_after_outage(void)
     CU_ASSERT_EQUAL(fleet_decide_after_outage(0, 0x1, 9000000, 0, wait), 0x1);
 }
 
+/* The epoch grid: a whole number of frames from 1970, the frame count
+ * exact even where a frame is not a whole number of microseconds. */
+static void test_epoch_grid(void)
+{
+    const int64_t u = 1796525138123456LL;     /* 2026-12-06 */
+    static const AVRational rates[] = { { 25, 1 }, { 30000, 1001 }, { 60000, 1001 }, { 50, 1 },
+                                        { 24000, 1001 } };
+
+    CU_ASSERT_EQUAL(clock_epoch_grid(u, (AVRational){ 25, 1 }), 1796525138120000LL);
+    CU_ASSERT_EQUAL(clock_epoch_grid(u, (AVRational){ 0, 1 }), 1796525138120000LL);
+    CU_ASSERT_EQUAL(clock_epoch_grid(1796525138120000LL, (AVRational){ 25, 1 }), 1796525138120000LL);
+    for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
+        AVRational fr = rates[i], tb = av_inv_q(fr);
+        int64_t frame = av_rescale_q(1, tb, AV_TIME_BASE_Q);
+        for (int64_t t = u; t < u + 10 * frame; t += frame / 3) {
+            int64_t g = clock_epoch_grid(t, fr);
+            int64_t n = av_rescale_rnd(t, fr.num, (int64_t)fr.den * 1000000, AV_ROUND_DOWN);
+            /* at or before t, within a frame, and on the frame count */
+            CU_ASSERT(g <= t && t - g < frame + 1);
+            CU_ASSERT_EQUAL(av_rescale_q(g, AV_TIME_BASE_Q, tb), n);
+            /* the same point from anywhere in its frame */
+            CU_ASSERT_EQUAL(clock_epoch_grid(g, fr), g);
+        }
+    }
+}
+
 static void test_skew(void)
 {
     /* est = my clock at reading - the other's at writing: true skew plus
@@ -289,6 +317,7 @@ int main(void)
     CU_add_test(s, "fencing at the lease's expiry", test_fenced);
     CU_add_test(s, "clock skew between nodes", test_skew);
     CU_add_test(s, "taking streams back after an outage", test_after_outage);
+    CU_add_test(s, "the epoch grid of frames", test_epoch_grid);
     CU_add_test(s, "--fleet", test_fleet_arg);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
