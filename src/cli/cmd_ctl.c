@@ -320,7 +320,7 @@ static json_t *build_request(const CtlOpts *o, int argc, char **argv, int *statu
         USAGE("--timeout is for provision, release and switch");
 
     if (!strcmp(cmd, "status") || !strcmp(cmd, "events") || !strcmp(cmd, "stop") ||
-        !strcmp(cmd, "graph") || !strcmp(cmd, "reload")) {
+        !strcmp(cmd, "graph") || !strcmp(cmd, "reload") || !strcmp(cmd, "drain")) {
         if (nargs)
             USAGE("%s takes no argument", cmd);
         if (o->format && strcmp(o->format, "dot") && strcmp(o->format, "json"))
@@ -415,6 +415,10 @@ static int show_answer(const CtlOpts *o, const char *cmd, json_t *a)
     } else if (!strcmp(cmd, "reload")) {
         json_t *evt = json_object_get(a, "event");
         printf("%s\n", json_is_string(json_object_get(evt, "cause")) ? str(evt, "cause") : "job reloaded");
+    } else if (!strcmp(cmd, "drain")) {
+        json_int_t n = json_integer_value(json_object_get(a, "streams"));
+        printf("draining: %lld stream%s move%s to other nodes at segment boundaries; this node "
+               "takes no more\n", (long long)n, n == 1 ? "" : "s", n == 1 ? "s" : "");
     } else if (!strcmp(cmd, "stop")) {
         printf("%s\n", json_is_true(json_object_get(a, "now")) ? "exiting now" :
                "stopping: inputs closed, outputs finishing");
@@ -783,7 +787,7 @@ const CmdEntry cmd_ctl_entry = {
     .name    = "ctl",
     .usage   = "[--socket PATH | --job JOB.yaml] status [--json] | graph [--format dot|json] |\n"
                "       provision|release|switch COMPONENT [INSTANCE] [--timeout SEC] [--hot] |\n"
-               "       reload |\n"
+               "       reload | drain |\n"
                "       events [--follow] | steer STREAM/OUTPUT PATHWAY... | steer STREAM/OUTPUT --auto |\n"
                "       stop [--now] | drill COMPONENT [--json]",
     .summary = "ask a running supervisor, through its control socket",
@@ -808,6 +812,10 @@ const CmdEntry cmd_ctl_entry = {
                "  reload                   read the job file again, as SIGHUP does: unchanged\n"
                "                           streams run on untouched; a job with problems is\n"
                "                           refused (status 1, the problems on stderr)\n"
+               "  drain                    a fleet node hands every stream it leads over to\n"
+               "                           the other nodes, make before break (each starts\n"
+               "                           warm there and takes over at a segment boundary),\n"
+               "                           and takes no more\n"
                "  stop [--now]             stop like SIGTERM; --now: exit at once (status 255)\n"
                "  drill COMPONENT [--json] a planned switch to the backup and back, with both\n"
                "                           switch times and the frames the stream's outputs\n"

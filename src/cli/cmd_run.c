@@ -158,6 +158,21 @@ typedef struct RunOpts {
 /* SIGHUP and ctl reload: the job is read again at the loop's next turn.
  * A ctl reload's seq rides on the outcome event; two asked before the
  * loop turns share one reload and its seq. */
+/* ctl drain (the control thread): the fleet hands its streams over */
+static int ctl_drain(void *opaque, char *why, size_t why_size)
+{
+    Fleet *f = opaque;
+    uint64_t run, upload;
+    int ret;
+
+    fleet_state(f, &run, &upload, NULL, NULL);
+    if ((ret = fleet_drain(f)) < 0) {
+        snprintf(why, why_size, "%s", av_err2str(ret));
+        return ret;
+    }
+    return av_popcount64(upload);
+}
+
 static int64_t ctl_reload(void *opaque, char *why, size_t why_size)
 {
     uint32_t seq = atomic_load(&reload_seq), none = 0;
@@ -278,6 +293,8 @@ static int run_job(Job *job, const RunOpts *o)
         }
         full = job;
         job = first;
+        hooks.drain = ctl_drain;
+        hooks.drain_opaque = fleet;
     }
     if (control_open(&ctl, job, events) < 0 || notify_alloc(&nt, job) < 0 ||
         runstate_alloc(&rs, job, events, &stop_requested, ctl, &hooks, o->fast) < 0) {
@@ -321,7 +338,9 @@ static int run_job(Job *job, const RunOpts *o)
                 runstate_reload(rs, seq);
         }
         if (fleet && !stopping) {
-            uint64_t run, upload, gen = fleet_state(fleet, &run, &upload);
+            int64_t from[FLEET_MAX_STREAMS], until[FLEET_MAX_STREAMS];
+            uint64_t run, upload, ready = 0;
+            uint64_t gen = fleet_state(fleet, &run, &upload, from, until);
             Job *nj;
             /* a fence alone changes no pipeline */
             if (gen != fleet_gen && (run != fleet_run || fleet_gen == ~0ULL) &&
@@ -335,9 +354,11 @@ static int run_job(Job *job, const RunOpts *o)
              * pipeline, fenced from its start (its outputs open only
              * once its first packets are encoded, well after this) */
             for (int s = 0; s < full->nb_streams; s++)
-                if (run & (1ULL << s))
+                if ((run & (1ULL << s)) &&
                     ecg_fence_stream(runstate_graph(rs), full->streams[s].name,
-                                     !(upload & (1ULL << s)));
+                                     !(upload & (1ULL << s)), from[s], until[s]))
+                    ready |= 1ULL << s;
+            fleet_set_ready(fleet, ready);
             fleet_gen = gen;
             fleet_run = run;
         }

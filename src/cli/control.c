@@ -668,6 +668,30 @@ static void cmd_reload(Control *c, Client *cl)
     av_strlcpy(cl->wait_comp, "supervisor", sizeof(cl->wait_comp));
 }
 
+/* {"cmd":"drain"}: a fleet node moves its streams to the others, make
+ * before break, and takes no more; answered at once (the moves take a
+ * segment or two each: the events and the fleet's keys say when). */
+static void cmd_drain(Control *c, Client *cl)
+{
+    char why[256] = "";
+    json_t *a;
+    int n;
+
+    if (!c->hooks.drain) {
+        send_error(c, cl, "drain", "not a fleet node (supervisor: { fleet: ... }): nothing "
+                   "to drain to");
+        return;
+    }
+    if ((n = c->hooks.drain(c->hooks.drain_opaque, why, sizeof(why))) < 0) {
+        send_error(c, cl, "drain", "%s", why[0] ? why : "refused");
+        return;
+    }
+    av_log(c, AV_LOG_INFO, "drain asked on the control socket\n");
+    if ((a = answer_ok("drain")))
+        json_object_set_new(a, "streams", json_integer(n));
+    client_send(c, cl, a);
+}
+
 /* {"cmd":"steer","stream":S,"output":O,"order":["cdn-b","cdn-a"]} pins the
  * pathway order; "order":[] (or "auto":true) gives it back to the rules. */
 static void cmd_steer(Control *c, Client *cl, json_t *req)
@@ -747,9 +771,11 @@ static void handle_line(Control *c, Client *cl, const char *line, size_t len)
         cmd_steer(c, cl, req);
     else if (!strcmp(cmd, "reload"))
         cmd_reload(c, cl);
+    else if (!strcmp(cmd, "drain"))
+        cmd_drain(c, cl);
     else
         send_error(c, cl, cmd, "unknown command '%.64s' (status, graph, provision, release, "
-                   "switch, events, steer, reload, stop)", cmd);
+                   "switch, events, steer, reload, drain, stop)", cmd);
     pthread_mutex_unlock(&c->graph_lock);
 end:
     json_decref(req);

@@ -58,6 +58,11 @@ typedef struct ControlHooks {
      * seq its outcome event (EV_RELOAD or EV_REFUSED) will carry, or <= 0
      * with why. NULL: no reload. */
     int64_t (*reload)(void *opaque, char *why, size_t why_size);
+    /* ctl drain: a fleet node hands its streams over to the others and
+     * takes no more (drain_opaque). Returns how many streams it leads, or
+     * < 0 with why. NULL: not a fleet node. */
+    int (*drain)(void *drain_opaque, char *why, size_t why_size);
+    void *drain_opaque;
 } ControlHooks;
 
 /* The default directory of sockets: $XDG_RUNTIME_DIR/hotspare, else ".". */

@@ -39,7 +39,7 @@ int control_parse_request(const char *line, size_t len, json_t **req, const char
     }
     if (!*cmd) {
         snprintf(err, err_size, "'cmd' is required: status, graph, provision, release, "
-                 "switch, events, steer, reload or stop");
+                 "switch, events, steer, reload, drain or stop");
         return -1;
     }
     return 1;

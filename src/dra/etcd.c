@@ -163,6 +163,26 @@ char *etcd_req_range_prefix(const char *prefix)
     return dump(root);
 }
 
+char *etcd_req_transfer(const char *key, int64_t lease, const char *value, int64_t to_lease,
+                        const char *key2, const char *value2)
+{
+    char *k = b64(key), id[32];
+    json_t *put = put_op(key, value, to_lease), *put2 = put_op(key2, value2, to_lease);
+    json_t *root = NULL;
+
+    snprintf(id, sizeof(id), "%" PRId64, lease);
+    if (k && put && put2)
+        root = json_pack("{s:[{s:s, s:s, s:s, s:s}], s:[{s:o}, {s:o}]}",
+                         "compare", "target", "LEASE", "result", "EQUAL", "key", k, "lease", id,
+                         "success", "requestPut", put, "requestPut", put2);
+    else {
+        json_decref(put);
+        json_decref(put2);
+    }
+    av_free(k);
+    return dump(root);
+}
+
 char *etcd_req_delete_if(const char *key, int64_t lease)
 {
     char *k = b64(key), id[32];

@@ -19,6 +19,58 @@
 
 /* ---- pure decisions ---------------------------------------------------- */
 
+/* The live node, not being drained, that leads the fewest streams (ties:
+ * the smaller name); -1 when there is none. */
+static int least_loaded(const FleetView *v, const int *load)
+{
+    int best = -1;
+
+    for (int n = 0; n < v->nb_nodes; n++)
+        if (!v->drain[n] && (best < 0 || load[n] < load[best] ||
+                             (load[n] == load[best] && strcmp(v->node[n], v->node[best]) < 0)))
+            best = n;
+    return best;
+}
+
+/* What each live node leads (streams led by a node that is not live count
+ * for nobody). */
+static void count_load(const FleetView *v, int *load)
+{
+    for (int s = 0; s < v->nb_streams; s++)
+        for (int n = 0; n < v->nb_nodes; n++)
+            if (v->leader[s][0] && !strcmp(v->leader[s], v->node[n]))
+                load[n]++;
+}
+
+uint64_t fleet_drain_targets(const FleetView *v, const char *me, int *target)
+{
+    int load[FLEET_MAX_NODES] = { 0 };
+    uint64_t mine = 0;
+
+    count_load(v, load);
+    for (int s = 0; s < v->nb_streams; s++) {
+        int from = -1, to;
+        target[s] = -1;
+        for (int n = 0; n < v->nb_nodes && v->leader[s][0]; n++)
+            if (!strcmp(v->leader[s], v->node[n]))
+                from = n;
+        if (from < 0 || !v->drain[from] || (to = least_loaded(v, load)) < 0)
+            continue;
+        target[s] = to;
+        load[to]++;
+        if (!strcmp(v->node[to], me))
+            mine |= 1ULL << s;
+    }
+    return mine;
+}
+
+int64_t fleet_handover_at(int64_t now_unix_us, int64_t seg_us)
+{
+    if (seg_us <= 0)
+        seg_us = 1000000;
+    return (now_unix_us + seg_us) / seg_us * seg_us + seg_us;
+}
+
 uint64_t fleet_decide(const FleetView *v, const char *me, int64_t now, int64_t grace_us)
 {
     int load[FLEET_MAX_NODES] = { 0 };
@@ -29,24 +81,18 @@ uint64_t fleet_decide(const FleetView *v, const char *me, int64_t now, int64_t g
         if (!strcmp(v->node[n], me))
             self = n;
     /* not among the live nodes yet (its health key not read back): the
-     * others could not count it either */
-    if (self < 0)
+     * others could not count it either; being drained, it takes nothing */
+    if (self < 0 || v->drain[self])
         return 0;
     /* what each live node leads now; leaders that are not live (their
      * health key gone first) count for nobody */
-    for (int s = 0; s < v->nb_streams; s++)
-        for (int n = 0; n < v->nb_nodes; n++)
-            if (v->leader[s][0] && !strcmp(v->leader[s], v->node[n]))
-                load[n]++;
+    count_load(v, load);
     for (int s = 0; s < v->nb_streams; s++) {
-        int best = -1;
+        int best;
 
         if (v->leader[s][0])
             continue;
-        for (int n = 0; n < v->nb_nodes; n++)
-            if (best < 0 || load[n] < load[best] ||
-                (load[n] == load[best] && strcmp(v->node[n], v->node[best]) < 0))
-                best = n;
+        best = least_loaded(v, load);
         /* every node computes the same placement from the same view, so
          * the streams of a dead node spread instead of all going to the
          * fastest; the transaction still decides who gets each */
@@ -86,6 +132,9 @@ int fleet_skewed(const int64_t *est_us, int n, int64_t age_us, int64_t max_us)
 /* How long the thread waits between its rounds: a third of the lease, so
  * that two renewals can fail before it expires. */
 #define FLEET_ROUNDS_PER_LEASE 3
+/* A stream handed over runs on this long after its boundary: its outputs
+ * have ended there; this is for the last segment's upload. */
+#define FLEET_LEAVE_TAIL_US 10000000
 
 struct Fleet {
     LogCtx log;
@@ -108,6 +157,12 @@ struct Fleet {
     int64_t skew_est[FLEET_MAX_NODES];  /* this round: now - wall_us of the others */
     int nb_skew;
     uint64_t run;                 /* what the run loop was last told to run */
+    int64_t seg_us[FLEET_MAX_STREAMS];  /* the stream's segment length (its
+                                           longest HLS hls_time) */
+    int64_t leaving[FLEET_MAX_STREAMS]; /* handed over at this Unix time (us):
+                                           uploaded until then */
+    int drain_said;
+    _Atomic int draining;         /* ctl drain (any thread) */
     int cut_off;                  /* fenced, or its lease lost: etcd may have
                                      given its streams away meanwhile */
     int64_t recovered_at;         /* when etcd answered again after that */
@@ -119,7 +174,10 @@ struct Fleet {
     pthread_mutex_t lock;
     uint64_t led;                 /* guarded by lock: what the run loop runs */
     uint64_t upload;              /* guarded by lock: ... and lets write */
-    uint64_t generation;          /* guarded by lock: bumped when either changes */
+    int64_t from_us[FLEET_MAX_STREAMS];  /* guarded by lock: fleet_state */
+    int64_t until_us[FLEET_MAX_STREAMS]; /* guarded by lock: fleet_state */
+    uint64_t ready;               /* guarded by lock: fleet_set_ready */
+    uint64_t generation;          /* guarded by lock: bumped when any changes */
 };
 
 int fleet_alloc(Fleet **pf, const Job *job, EventLog *events)
@@ -148,8 +206,18 @@ int fleet_alloc(Fleet **pf, const Job *job, EventLog *events)
         f->prefix[strlen(f->prefix) - 1] = 0;
     f->lease_us = fl->lease_us;
     f->nb_streams = job->nb_streams;
-    for (int s = 0; s < job->nb_streams; s++)
-        av_strlcpy(f->stream[s], job->streams[s].name, sizeof(f->stream[s]));
+    for (int s = 0; s < job->nb_streams; s++) {
+        const JobStream *js = &job->streams[s];
+        av_strlcpy(f->stream[s], js->name, sizeof(f->stream[s]));
+        /* a planned move happens on a boundary of every segment grid of
+         * the stream (segment lengths being multiples of each other) */
+        f->seg_us[s] = 1000000;
+        for (int o = 0; o < js->nb_outputs; o++) {
+            const AVDictionaryEntry *t = av_dict_get(js->outputs[o].options, "hls_time", NULL, 0);
+            if (!strcmp(js->outputs[o].format, "hls"))
+                f->seg_us[s] = FFMAX(f->seg_us[s], llrint((t ? atof(t->value) : 2.0) * 1e6));
+        }
+    }
     /* a member that does not answer within a third of a round is skipped:
      * the next one still has time before the lease is at risk */
     ret = etcd_alloc(&f->etcd, (const char *const *)fl->etcd, fl->nb_etcd,
@@ -164,7 +232,8 @@ int fleet_alloc(Fleet **pf, const Job *job, EventLog *events)
 
 /* What the run loop runs (run) and lets write (upload, a subset), said
  * per stream as it changes. */
-static void set_state(Fleet *f, uint64_t run, uint64_t upload)
+static void set_state(Fleet *f, uint64_t run, uint64_t upload, const int64_t *from,
+                      const int64_t *until)
 {
     uint64_t was_run, was_up;
 
@@ -172,9 +241,13 @@ static void set_state(Fleet *f, uint64_t run, uint64_t upload)
     pthread_mutex_lock(&f->lock);
     was_run = f->led;
     was_up = f->upload;
-    if (run != was_run || upload != was_up) {
+    if (run != was_run || upload != was_up ||
+        memcmp(from, f->from_us, sizeof(f->from_us)) ||
+        memcmp(until, f->until_us, sizeof(f->until_us))) {
         f->led = run;
         f->upload = upload;
+        memcpy(f->from_us, from, sizeof(f->from_us));
+        memcpy(f->until_us, until, sizeof(f->until_us));
         f->generation++;
     }
     pthread_mutex_unlock(&f->lock);
@@ -194,16 +267,48 @@ static void set_state(Fleet *f, uint64_t run, uint64_t upload)
     }
 }
 
-uint64_t fleet_state(Fleet *f, uint64_t *run, uint64_t *upload)
+uint64_t fleet_state(Fleet *f, uint64_t *run, uint64_t *upload, int64_t *from_us,
+                     int64_t *until_us)
 {
     uint64_t gen;
 
     pthread_mutex_lock(&f->lock);
     *run = f->led;
     *upload = f->upload;
+    if (from_us)
+        memcpy(from_us, f->from_us, sizeof(f->from_us));
+    if (until_us)
+        memcpy(until_us, f->until_us, sizeof(f->until_us));
     gen = f->generation;
     pthread_mutex_unlock(&f->lock);
     return gen;
+}
+
+void fleet_set_ready(Fleet *f, uint64_t ready)
+{
+    pthread_mutex_lock(&f->lock);
+    f->ready = ready;
+    pthread_mutex_unlock(&f->lock);
+}
+
+int fleet_drain(Fleet *f)
+{
+    atomic_store(&f->draining, 1);
+    return 0;
+}
+
+/* The streams named in a JSON array, as a mask. */
+static uint64_t stream_mask(Fleet *f, json_t *names)
+{
+    uint64_t m = 0;
+    size_t i;
+    json_t *n;
+
+    json_array_foreach(names, i, n)
+        for (int s = 0; s < f->nb_streams && json_is_string(n); s++)
+            if (!strcmp(json_string_value(n), f->stream[s]))
+                m |= 1ULL << s;
+    return m;
 }
 
 const char *fleet_node(const Fleet *f)
@@ -262,15 +367,16 @@ static int lease_round(Fleet *f)
     return 0;
 }
 
-/* The stream a leadership key names, or -1. */
-static int stream_of_key(Fleet *f, const char *key)
+/* The stream a key PREFIX/dir/STREAM names (dir: "/lead/", "/handover/"),
+ * or -1. */
+static int stream_of_key(Fleet *f, const char *key, const char *dir)
 {
-    size_t n = strlen(f->prefix);
+    size_t n = strlen(f->prefix), d = strlen(dir);
 
-    if (strncmp(key, f->prefix, n) || strncmp(key + n, "/lead/", 6))
+    if (strncmp(key, f->prefix, n) || strncmp(key + n, dir, d))
         return -1;
     for (int s = 0; s < f->nb_streams; s++)
-        if (!strcmp(key + n + 6, f->stream[s]))
+        if (!strcmp(key + n + d, f->stream[s]))
             return s;
     return -1;
 }
@@ -297,18 +403,30 @@ static int read_view(Fleet *f, FleetView *v, int64_t now)
     f->held = 0;
     for (int i = 0; i < kvs.nb; i++) {
         const EtcdKv *kv = &kvs.kvs[i];
-        int s = stream_of_key(f, kv->key);
+        int s = stream_of_key(f, kv->key, "/lead/"), h_s = stream_of_key(f, kv->key, "/handover/");
 
         if (s >= 0) {
             av_strlcpy(v->leader[s], kv->value, sizeof(v->leader[s]));
             if (kv->lease == f->lease_id && !strcmp(kv->value, f->node))
                 f->held |= 1ULL << s;
+        } else if (h_s >= 0) {
+            json_t *h = json_loads(kv->value, 0, NULL);
+            json_t *to = json_object_get(h, "to"), *at = json_object_get(h, "at_us");
+            if (json_is_string(to) && json_is_integer(at)) {
+                av_strlcpy(v->handover_to[h_s], json_string_value(to), sizeof(v->handover_to[0]));
+                v->handover_at[h_s] = json_integer_value(at);
+            }
+            json_decref(h);
         } else if (!strncmp(kv->key + strlen(f->prefix), "/nodes/", 7) &&
                    v->nb_nodes < FLEET_MAX_NODES) {
             const char *name = kv->key + strlen(f->prefix) + 7;
             json_t *h = json_loads(kv->value, 0, NULL);
-            json_t *w = json_object_get(h, "wall_us");
-            av_strlcpy(v->node[v->nb_nodes++], name, sizeof(v->node[0]));
+            json_t *w = json_object_get(h, "wall_us"), *l = json_object_get(h, "lease");
+            int n = v->nb_nodes++;
+            av_strlcpy(v->node[n], name, sizeof(v->node[0]));
+            v->drain[n] = json_is_true(json_object_get(h, "drain"));
+            v->lease[n] = json_is_integer(l) ? json_integer_value(l) : 0;
+            v->ready[n] = stream_mask(f, json_object_get(h, "ready"));
             if (strcmp(name, f->node) && json_is_integer(w) && f->nb_skew < FLEET_MAX_NODES)
                 f->skew_est[f->nb_skew++] = wall - json_integer_value(w);
             json_decref(h);
@@ -325,18 +443,35 @@ static int read_view(Fleet *f, FleetView *v, int64_t now)
     return 0;
 }
 
+/* Appends a JSON array of the streams in mask. */
+static void add_streams(Fleet *f, char *buf, size_t size, uint64_t mask)
+{
+    int n = 0;
+
+    av_strlcat(buf, "[", size);
+    for (int s = 0; s < f->nb_streams; s++)
+        if (mask & (1ULL << s))
+            av_strlcatf(buf, size, "%s\"%s\"", n++ ? "," : "", f->stream[s]);
+    av_strlcat(buf, "]", size);
+}
+
 static int put_health(Fleet *f)
 {
-    char key[400], value[4096], *ans = NULL;
-    int n = 0, ret;
+    char key[400], value[8192], *ans = NULL;
+    uint64_t ready;
+    int ret;
 
+    pthread_mutex_lock(&f->lock);
+    ready = f->ready & f->led & ~f->upload;
+    pthread_mutex_unlock(&f->lock);
     snprintf(key, sizeof(key), "%s/nodes/%s", f->prefix, f->node);
-    snprintf(value, sizeof(value), "{\"node\":\"%s\",\"wall_us\":%" PRId64 ",\"streams\":%d,\"lead\":[",
-             f->node, av_gettime(), av_popcount64(f->held));
-    for (int s = 0; s < f->nb_streams; s++)
-        if (f->held & (1ULL << s))
-            av_strlcatf(value, sizeof(value), "%s\"%s\"", n++ ? "," : "", f->stream[s]);
-    av_strlcat(value, "]}", sizeof(value));
+    snprintf(value, sizeof(value), "{\"node\":\"%s\",\"wall_us\":%" PRId64 ",\"streams\":%d,"
+             "\"lease\":%" PRId64 ",\"drain\":%s,\"lead\":", f->node, av_gettime(),
+             av_popcount64(f->held), f->lease_id, atomic_load(&f->draining) ? "true" : "false");
+    add_streams(f, value, sizeof(value), f->held);
+    av_strlcat(value, ",\"ready\":", sizeof(value));
+    add_streams(f, value, sizeof(value), ready);
+    av_strlcat(value, "}", sizeof(value));
     ret = call(f, "/v3/kv/put", etcd_req_put(key, value, f->lease_id), &ans);
     av_free(ans);
     return ret;
@@ -363,6 +498,83 @@ static int take(Fleet *f, int s)
                held.nb ? held.kvs[0].value : "?");
     etcd_kvs_free(&held);
     return ok;
+}
+
+/* Hands stream s over to node t of v (planned move): in one transaction,
+ * while s is still held under this node's lease, its leadership key and
+ * the move's (where: at_us, the segment boundary) go under t's lease.
+ * 1 when it did. */
+static int hand_over(Fleet *f, const FleetView *v, int s, int t, int64_t at_us)
+{
+    char key[400], hkey[400], hval[256], *ans = NULL, why[256];
+    EtcdKvs held = { 0 };
+    int ok = 0, ret;
+
+    snprintf(key, sizeof(key), "%s/lead/%s", f->prefix, f->stream[s]);
+    snprintf(hkey, sizeof(hkey), "%s/handover/%s", f->prefix, f->stream[s]);
+    snprintf(hval, sizeof(hval), "{\"from\":\"%s\",\"to\":\"%s\",\"at_us\":%" PRId64 "}",
+             f->node, v->node[t], at_us);
+    ret = call(f, "/v3/kv/txn", etcd_req_transfer(key, f->lease_id, v->node[t], v->lease[t],
+                                                  hkey, hval), &ans);
+    if (ret >= 0 && (ret = etcd_parse_txn(ans, &ok, &held, why, sizeof(why))) < 0)
+        av_log(&f->log, AV_LOG_WARNING, "hand %s over: %s\n", f->stream[s], why);
+    av_free(ans);
+    etcd_kvs_free(&held);
+    return ret >= 0 && ok;
+}
+
+/* After a round that read the fleet: planned moves, then what the run
+ * loop runs and uploads. warm: the streams it keeps warm after an outage
+ * (round_once). */
+static void moves(Fleet *f, const FleetView *v, int skewed, uint64_t warm)
+{
+    int target[FLEET_MAX_STREAMS];
+    int64_t from[FLEET_MAX_STREAMS] = { 0 }, until[FLEET_MAX_STREAMS] = { 0 };
+    int64_t wall = av_gettime();
+    uint64_t incoming = fleet_drain_targets(v, f->node, target), leaving = 0;
+    int draining = atomic_load(&f->draining);
+
+    if (draining && !f->drain_said) {
+        evlog_emit(f->events, "", "fleet", EV_INFO, 0, "node %s is drained: its %d stream%s "
+                   "move to other nodes, make before break", f->node, av_popcount64(f->held),
+                   av_popcount64(f->held) == 1 ? "" : "s");
+        f->drain_said = 1;
+    }
+    if (skewed || draining)
+        incoming = 0;
+    /* a stream of this node, drained, goes once its new node is ready:
+     * at a segment boundary at least a segment away, so that the new node
+     * knows it before it comes */
+    for (int s = 0; s < f->nb_streams && draining; s++) {
+        uint64_t b = 1ULL << s;
+        int t = target[s];
+        if (!(f->held & b) || t < 0 || !(v->ready[t] & b) || !v->lease[t])
+            continue;
+        int64_t at = fleet_handover_at(wall, f->seg_us[s]);
+        if (hand_over(f, v, s, t, at)) {
+            f->held &= ~b;
+            f->leaving[s] = at;
+            evlog_emit(f->events, f->stream[s], "fleet", EV_INFO, 0,
+                       "node %s hands the stream over to node %s at %.3f (Unix time: a segment "
+                       "boundary, %.1f s from now)", f->node, v->node[t], at / 1e6,
+                       (at - wall) / 1e6);
+        }
+    }
+    for (int s = 0; s < f->nb_streams; s++) {
+        uint64_t b = 1ULL << s;
+        /* handed over: it uploads until the boundary, then its outputs
+         * end; the pipeline stops a little after */
+        if (f->leaving[s] && wall < f->leaving[s] + FLEET_LEAVE_TAIL_US) {
+            leaving |= b;
+            until[s] = f->leaving[s];
+        } else {
+            f->leaving[s] = 0;
+        }
+        /* coming here by a planned move: uploading from its boundary */
+        if (v->handover_at[s] && !strcmp(v->handover_to[s], f->node))
+            from[s] = v->handover_at[s];
+    }
+    set_state(f, f->held | (warm & ~f->held) | incoming | leaving, f->held | leaving, from, until);
 }
 
 static void round_once(Fleet *f)
@@ -408,12 +620,12 @@ static void round_once(Fleet *f)
                        f->node, etcd_endpoint(f->etcd));
             f->fenced_said = 0;
         }
-        set_state(f, f->held | (warm & ~f->held), f->held);
+        moves(f, &v, skewed, warm);
         return;
     }
     if (ret > 0) {                /* the lease is gone: a new one next round */
         f->cut_off = 1;
-        set_state(f, f->run, 0);
+        set_state(f, f->run, 0, f->from_us, f->until_us);
         return;
     }
     /* etcd unreachable: what this node leads goes on until its lease
@@ -426,7 +638,7 @@ static void round_once(Fleet *f)
                        "upload nothing (fenced)", f->node);
         f->fenced_said = 1;
         f->cut_off = 1;
-        set_state(f, f->run, 0);
+        set_state(f, f->run, 0, f->from_us, f->until_us);
     }
 }
 

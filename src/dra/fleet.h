@@ -64,6 +64,15 @@ typedef struct FleetView {
     /* live nodes (their health keys exist), this one included */
     int nb_nodes;
     char node[FLEET_MAX_NODES][64];
+    /* per node, from its health: being drained (`ctl drain`), its lease,
+     * the streams it runs warm and could upload from the next segment */
+    int drain[FLEET_MAX_NODES];
+    int64_t lease[FLEET_MAX_NODES];
+    uint64_t ready[FLEET_MAX_NODES];
+    /* per stream: the last planned move (P/handover/STREAM): to whom, and
+     * the Unix time (us) of the segment boundary where it happens */
+    char handover_to[FLEET_MAX_STREAMS][64];
+    int64_t handover_at[FLEET_MAX_STREAMS];
 } FleetView;
 
 /*
@@ -85,6 +94,21 @@ uint64_t fleet_decide(const FleetView *v, const char *me, int64_t now, int64_t g
  */
 uint64_t fleet_decide_after_outage(uint64_t want, uint64_t warm, int64_t now,
                                    int64_t recovered_at, int64_t wait_us);
+
+/*
+ * Planned moves (`ctl drain`). Each stream led by a live node being
+ * drained goes to a node that is not: the one with the fewest streams
+ * (ties: the smaller name), counting the moves already placed, as every
+ * node computes alike. target[s]: that node's index in v->node, or -1.
+ * Returns the streams whose target is me: it runs them warm (ingest and
+ * encoders, uploading nothing) until their leader hands them over.
+ */
+uint64_t fleet_drain_targets(const FleetView *v, const char *me, int *target);
+
+/* The segment boundary a planned move happens at: the first multiple of
+ * seg_us at least seg_us after now (Unix us), so that the new leader
+ * learns of it and is uploading before it. */
+int64_t fleet_handover_at(int64_t now_unix_us, int64_t seg_us);
 
 /* Has this node's lease expired on its own clock: last renewal sent at
  * renewed_at (0: never), TTL ttl_us? */
@@ -123,10 +147,23 @@ int  fleet_start(Fleet *f);
 void fleet_free(Fleet **pf);
 
 /* The streams this node runs now (bit s: the job's stream s) and, of
- * those, the ones it may upload (it leads them; the others run fenced:
- * etcd cannot say now that this node leads them). Returns a number that
- * changes whenever either set does. */
-uint64_t fleet_state(Fleet *f, uint64_t *run, uint64_t *upload);
+ * those, the ones it may upload (it leads them, or hands them over at a
+ * segment boundary still to come; the others run fenced: etcd cannot say
+ * now that this node leads them, or they are warm for a planned move).
+ * from_us, until_us (FLEET_MAX_STREAMS each, or NULL): per stream, the
+ * Unix time (us) its outputs start writing at (a planned move's boundary,
+ * on the node it moves to) and stop at (on the node it leaves); 0: none.
+ * Returns a number that changes whenever the sets do. */
+uint64_t fleet_state(Fleet *f, uint64_t *run, uint64_t *upload, int64_t *from_us,
+                     int64_t *until_us);
+
+/* The run loop says which of the streams it runs fenced are ready to
+ * upload from the next segment (their outputs hold a keyframe). */
+void fleet_set_ready(Fleet *f, uint64_t ready);
+
+/* `ctl drain`: this node hands every stream it leads over to the others,
+ * make before break, and takes no more. 0, or a negative AVERROR. */
+int fleet_drain(Fleet *f);
 
 /* This node's name, and the job's stream s's, for the run loop. */
 const char *fleet_node(const Fleet *f);

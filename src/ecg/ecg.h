@@ -101,9 +101,13 @@ int  ecg_is_held(const Ecg *g, int s);
 void ecg_release(Ecg *g, int s, int64_t from_us);
 /* Does g hold a pipeline of this stream (running or not)? */
 int  ecg_has_stream(Ecg *g, const char *name);
-/* Fleet fencing (dra/fleet.h): the named stream's outputs write nothing
- * while fenced; it runs on, warm. No-op for a stream not run here. */
-void ecg_fence_stream(Ecg *g, const char *name, int fenced);
+/* Fleet fencing and planned moves (dra/fleet.h): the named stream's
+ * outputs write nothing while fenced (it runs on, warm), and only from
+ * from_unix_us until until_unix_us (0: no bound; pipeline_fence). Returns
+ * whether its outputs are ready to write (output_ready); 0 for a stream
+ * not run here. */
+int ecg_fence_stream(Ecg *g, const char *name, int fenced, int64_t from_unix_us,
+                     int64_t until_unix_us);
 /* The graph of a job file alone: no pipeline, every state idle. */
 int  ecg_alloc_static(Ecg **pg, const Job *job);
 /* Frees the pipelines (after ecg_join) and the graph; NULL-safe. */

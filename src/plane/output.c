@@ -139,6 +139,10 @@ struct Output {
     _Atomic int fenced;          /* a fleet node that may no longer own the
                                     stream: write nothing, keep the rest warm
                                     (output_fence) */
+    _Atomic int64_t from_unix_us;/* a planned move's boundary (output_window):
+                                    start writing there, not before */
+    _Atomic int64_t until_unix_us;/* ... on the node it leaves: end there */
+    int cut;                     /* output thread: until_unix_us reached */
 
     /* Output thread only. */
     Inst inst[OUT_MAX_INSTANCES];
@@ -1131,6 +1135,17 @@ static int take(Output *out, int kind, int index, void *ptr)
         in->state = in->state == IN_WAITING ? IN_ABSENT : IN_ENDED;
     } else if (kind == TQ_PACKET) {
         const AVPacket *pkt = ptr;
+        int64_t until = atomic_load(&out->until_unix_us);
+        /* a planned move away: nothing from its boundary on is this
+         * node's to write (the next node writes it) */
+        if (until && pkt->pts != AV_NOPTS_VALUE && out->clock &&
+            av_rescale_q(pkt->pts, pkt->time_base, AV_TIME_BASE_Q) +
+            atomic_load(&out->clock->epoch_us) >= until) {
+            if (index == out->key_input)
+                out->cut = 1;
+            tq_item_free(kind, ptr);
+            return 0;
+        }
         /* the timeline reaches this far (a held replacement's is its
          * predecessor's until it takes over) */
         if (!in->is_audio && pkt->dts != AV_NOPTS_VALUE && !atomic_load(&out->held)) {
@@ -1229,10 +1244,12 @@ static int64_t grid_start(Output *out, int64_t seq)
                    av_rescale_q(1, av_inv_q(sp->frame_rate), AV_TIME_BASE_Q) / 2 : 20000;
 
     for (;;) {
+        int64_t from = atomic_load(&out->from_unix_us);
         for (seq = FFMAX(seq, out->cache.first); seq < out->cache.end; seq++) {
             const CacheEntry *e = cache_at(&out->cache, seq);
             int64_t d;
-            if (e->kind != TQ_PACKET || !e->key || e->index != out->key_input)
+            if (e->kind != TQ_PACKET || !e->key || e->index != out->key_input ||
+                e->pts_us + epoch < from - half)
                 continue;
             d = (e->pts_us + epoch) % seg;
             if (d <= half || seg - d <= half) {
@@ -1281,7 +1298,10 @@ static int fence(Output *out)
         inst_reap(out, &out->inst[i]);
     if (ret < 0)
         return ret;
-    seq = release_point(out, av_gettime_relative());
+    /* the newest keyframe; a planned move's boundary may be before it
+     * (this node learnt of it late): from the cache's start, then */
+    seq = atomic_load(&out->from_unix_us) ? out->cache.first
+                                          : release_point(out, av_gettime_relative());
     if (grid_locked(out) && (seq = grid_start(out, seq)) < 0)
         return AVERROR_EOF;
     if ((ret = inst_open(out, &out->inst[0], 0)) < 0) {
@@ -1400,6 +1420,13 @@ static int output_run(void *arg)
                 finish_by = av_gettime_relative() + out->window_us;
             else if (ret >= 0 && take(out, kind, index, ptr))
                 cut_at(out, out->cache.end - 1, av_gettime_relative());
+            /* moved to another node at a boundary: what came before it is
+             * written, then the trailer, as at the end */
+            if (out->cut && !finish_by) {
+                finish_by = av_gettime_relative() + out->window_us;
+                emit(out, EV_INFO, "%s: handed over to another node at the segment boundary",
+                     out->shown);
+            }
         } else {
             av_usleep(OUT_POLL_US);
         }
@@ -1583,6 +1610,12 @@ void output_fence(Output *out, int fenced)
     atomic_store(&out->fenced, !!fenced);
 }
 
+void output_window(Output *out, int64_t from_unix_us, int64_t until_unix_us)
+{
+    atomic_store(&out->from_unix_us, from_unix_us);
+    atomic_store(&out->until_unix_us, until_unix_us);
+}
+
 int output_held(Output *out)
 {
     return atomic_load(&out->held);
@@ -1590,7 +1623,7 @@ int output_held(Output *out)
 
 int output_ready(Output *out)
 {
-    return atomic_load(&out->ready) || !atomic_load(&out->held);
+    return atomic_load(&out->ready) || (!atomic_load(&out->held) && !atomic_load(&out->fenced));
 }
 
 void output_release(Output *out, int64_t from_us)

@@ -106,6 +106,12 @@ void output_continued(Output *out, int continued);
  * closes its destinations at once, its encoders going on; unfenced, it
  * starts writing again at the newest keyframe. Thread-safe, any time. */
 void output_fence(Output *out, int fenced);
+/* A planned move between fleet nodes (epoch-locked HLS): the output
+ * starts writing at the first keyframe at or after from_unix_us (the
+ * node the stream moves to), or writes nothing from until_unix_us on and
+ * ends there (the node it leaves). Unix time, us; 0: no bound.
+ * Thread-safe; a start bound counts at the output's (re)start only. */
+void output_window(Output *out, int64_t from_unix_us, int64_t until_unix_us);
 /* Held still (never released)? Thread-safe. */
 int output_held(Output *out);
 
@@ -114,7 +120,8 @@ int output_held(Output *out);
  * Thread-safe. */
 void output_release(Output *out, int64_t from_us);
 
-/* Held, and holding a keyframe to start from (or not held). Thread-safe. */
+/* Held or fenced, and holding a keyframe to start from (or neither).
+ * Thread-safe. */
 int output_ready(Output *out);
 int output_join(Output *out);
 void output_stats(Output *out, OutputStats *st);

@@ -65,9 +65,9 @@ int pipeline_ready(Pipeline *p);
 /* Its predecessor has ended (stopped at from_us, av_gettime_relative): the
  * outputs start at the newest keyframe before that. */
 void pipeline_release(Pipeline *p, int64_t from_us);
-/* Fleet fencing: every output stops or starts writing, the rest runs on
- * (output_fence). Thread-safe. */
-void pipeline_fence(Pipeline *p, int fenced);
+/* Fleet fencing and planned moves: every output stops or starts writing,
+ * the rest runs on (output_fence, output_window). Thread-safe. */
+void pipeline_fence(Pipeline *p, int fenced, int64_t from_unix_us, int64_t until_unix_us);
 
 /* Have all stage threads ended? */
 int pipeline_finished(Pipeline *p);

@@ -15,7 +15,12 @@
 #      expiry and keeps the stream running, warm; never do two nodes
 #      upload the stream at once (the origin's access log, by User-Agent);
 #      when etcd is back the same node uploads again, without a restart.
-#      Measured: etcd back -> the first new segment at the origin.
+#      Measured: etcd back -> the first new segment at the origin;
+#   5. ctl drain of the leader: the other node starts the stream warm,
+#      and takes it over at a segment boundary, make before break: no
+#      segment missing at the origin, none uploaded twice, one uploader
+#      switch, the timeline continuous across it (ffprobe: the first
+#      timestamp of each segment one segment after the previous one's).
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/etcd.sh"
 . "$TOP/tests/lib/nginx.sh"
@@ -157,4 +162,37 @@ say "etcd unreachable 7 s (lease 3 s): segments PUT by two nodes: $dup, uploader
 assert_eq "segments uploaded by two nodes" "$dup" 0
 assert_le "uploader switches (at most one takeover)" "$switches" 1
 [ -s "$T/puts.txt" ] || fail "nothing uploaded after etcd came back"
+
+# --- 5. a planned move: ctl drain of the leader ----------------------------
+lines2=$(wc -l < "$LOG")
+t4=$(now)
+"$HS" ctl --socket "$T/ctl-b.sock" drain || fail "ctl drain refused"
+wait_leader 20 a || fail "a did not take s1 over from the drained b: $(tail -5 "$T/run-a2.log")"
+t5=$(now)
+sleep 5
+tail -n +$((lines2 + 1)) "$LOG" | grep 'PUT /upload/s1/index[0-9]*\.ts' |
+    sed 's|.*/index\([0-9]*\)\.ts .*fleet-node/\([a-z0-9]*\)".*|\1 \2|' > "$T/puts-drain.txt"
+dup=$(awk '{n[$1]++} END{d=0; for (k in n) if (n[k] > 1) d++; print d}' "$T/puts-drain.txt")
+switches=$(awk 'NR > 1 && $2 != prev {s++} {prev = $2} END{print s + 0}' "$T/puts-drain.txt")
+gaps=$(awk 'NR > 1 && $1 != prev + 1 {g += $1 - prev - 1} {prev = $1} END{print g + 0}' "$T/puts-drain.txt")
+last_b=$(awk '$2 == "b" {n = $1} END{print n}' "$T/puts-drain.txt")
+first_a=$(awk '$2 == "a" {print $1; exit}' "$T/puts-drain.txt")
+say "drain of b: leader moved in $(awk -v a="$t4" -v b="$t5" 'BEGIN{printf "%.1f", b - a}') s; b's last segment $last_b, a's first $first_a; missing $gaps, PUT twice $dup, uploader switches $switches"
+assert_eq "segments missing across the planned move" "$gaps" 0
+assert_eq "segments uploaded by both nodes" "$dup" 0
+assert_eq "uploader switches (one planned move)" "$switches" 1
+assert_eq "a's first segment follows b's last" "$first_a" $((last_b + 1))
+# the timeline: each segment starts one segment (1 s) after the one
+# before, to the frame, across the move
+prev=
+for n in $(seq $((last_b - 1)) $((first_a + 1))); do
+    p=$(pts0 "$SEG/index$n.ts")
+    if [ -n "$prev" ]; then
+        d=$(awk -v a="$prev" -v b="$p" 'BEGIN{d = b - a; if (d < 0) d += 2^33; x = d / 90000 - 1; if (x < 0) x = -x; printf "%.3f", x}')
+        assert_le "segment $n starts 1 s after $((n - 1)) (off, s)" "$d" 0.04
+    fi
+    prev=$p
+done
+grep -q "hands the stream over to node a" "$T/ev-b.jsonl" || fail "no handover event from b"
+grep -q "#EXT-X-ENDLIST" "$SEG/index.m3u8" && fail "the playlist ended at the move"
 pass

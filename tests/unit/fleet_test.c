@@ -252,6 +252,55 @@ static void test_epoch_grid(void)
     }
 }
 
+/* Planned moves: each stream of a drained node goes to the least loaded
+ * node that is not drained, every node computing the same; the boundary
+ * is a whole segment at least one segment away. */
+static void test_drain(void)
+{
+    FleetView v = { .nb_streams = 4, .nb_nodes = 3 };
+    int target[FLEET_MAX_STREAMS];
+    uint64_t mine;
+
+    strcpy(v.node[0], "a");
+    strcpy(v.node[1], "b");
+    strcpy(v.node[2], "c");
+    strcpy(v.leader[0], "a");
+    strcpy(v.leader[1], "a");
+    strcpy(v.leader[2], "b");
+    strcpy(v.leader[3], "a");
+    /* nobody drained: no move */
+    CU_ASSERT_EQUAL(fleet_drain_targets(&v, "b", target), 0);
+    CU_ASSERT_EQUAL(target[0], -1);
+    /* a drained: its three streams spread over c (0 streams) and b (1) */
+    v.drain[0] = 1;
+    mine = fleet_drain_targets(&v, "c", target);
+    CU_ASSERT_EQUAL(target[0], 2);
+    CU_ASSERT_EQUAL(target[1], 1);      /* b 1, c 1: the smaller name */
+    CU_ASSERT_EQUAL(target[2], -1);     /* b's own stream stays */
+    CU_ASSERT_EQUAL(target[3], 2);      /* b 2, c 1 */
+    CU_ASSERT_EQUAL(mine, 0x9);
+    CU_ASSERT_EQUAL(fleet_drain_targets(&v, "b", target), 0x2);
+    CU_ASSERT_EQUAL(fleet_drain_targets(&v, "a", target), 0);
+    /* a drained node takes no free stream, and is nobody's target */
+    v.leader[2][0] = 0;
+    CU_ASSERT_EQUAL(fleet_decide(&v, "a", 0, 1000000), 0);
+    CU_ASSERT_EQUAL(fleet_decide(&v, "b", 0, 1000000), 0x4);   /* b 0, c 0: b */
+    CU_ASSERT_EQUAL(fleet_decide(&v, "c", 0, 1000000), 0);
+    /* every node drained: nowhere to go */
+    v.drain[1] = v.drain[2] = 1;
+    CU_ASSERT_EQUAL(fleet_drain_targets(&v, "c", target), 0);
+    CU_ASSERT_EQUAL(target[0], -1);
+
+    /* the boundary: a whole segment, one to two segments ahead */
+    CU_ASSERT_EQUAL(fleet_handover_at(1796525138000000LL, 1000000), 1796525140000000LL);
+    CU_ASSERT_EQUAL(fleet_handover_at(1796525138999999LL, 1000000), 1796525140000000LL);
+    CU_ASSERT_EQUAL(fleet_handover_at(1796525138000000LL, 4000000), 1796525144000000LL);
+    for (int64_t t = 1796525138000000LL; t < 1796525146000000LL; t += 333333) {
+        int64_t e = fleet_handover_at(t, 2000000);
+        CU_ASSERT(e % 2000000 == 0 && e - t >= 2000000 && e - t <= 2 * 2000000);
+    }
+}
+
 static void test_skew(void)
 {
     /* est = my clock at reading - the other's at writing: true skew plus
@@ -318,6 +367,7 @@ int main(void)
     CU_add_test(s, "clock skew between nodes", test_skew);
     CU_add_test(s, "taking streams back after an outage", test_after_outage);
     CU_add_test(s, "the epoch grid of frames", test_epoch_grid);
+    CU_add_test(s, "planned moves (drain)", test_drain);
     CU_add_test(s, "--fleet", test_fleet_arg);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
