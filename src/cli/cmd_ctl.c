@@ -30,6 +30,7 @@
 
 #include "cli/cmd.h"
 #include "cli/control.h"
+#include "cli/ctl_fleet.h"
 #include "core/units.h"
 #include "ecg/ecg.h"
 #include "job/job.h"
@@ -706,9 +707,11 @@ static int ctl_exec(int argc, char **argv)
         { "now",     no_argument,       0, 'N' },
         { "hot",     no_argument,       0, 'H' },
         { "auto",    no_argument,       0, 'A' },
+        { "fleet",   required_argument, 0, 'L' },
         { 0, 0, 0, 0 },
     };
     CtlOpts o = { .timeout_ms = -1 };
+    const char *fleet = NULL;     /* --fleet: a request to the fleet, through etcd */
     char path[4096];
     Reader r = { .fd = -1 };
     json_t *req, *answer = NULL;
@@ -727,6 +730,7 @@ static int ctl_exec(int argc, char **argv)
         case 'N': o.now = 1; break;
         case 'H': o.hot = 1; break;
         case 'A': o.autos = 1; break;
+        case 'L': fleet = optarg; break;
         case 't':
             if (parse_timeout(optarg, &o.timeout_ms) < 0)
                 return cmd_usage_error(&cmd_ctl_entry, "--timeout takes seconds (10, 2.5, "
@@ -741,6 +745,13 @@ static int ctl_exec(int argc, char **argv)
         return cmd_usage_error(&cmd_ctl_entry, "--socket or --job, not both");
     if (optind >= argc)
         return cmd_usage_error(&cmd_ctl_entry, "no command given");
+    if (fleet && (o.socket || o.job))
+        return cmd_usage_error(&cmd_ctl_entry, "--fleet asks the fleet's etcd, not a socket");
+    if (fleet)
+        return ctl_fleet_exec(fleet, argc - optind, argv + optind, o.timeout_ms);
+    if (!strcmp(argv[optind], "move"))
+        return cmd_usage_error(&cmd_ctl_entry, "move is a fleet request: --fleet etcd=URL,... "
+                               "move STREAM NODE");
     if (!strcmp(argv[optind], "drill"))
         return ctl_drill(&o, argc - optind, argv + optind);
     req = build_request(&o, argc - optind, argv + optind, &status);
@@ -787,7 +798,7 @@ const CmdEntry cmd_ctl_entry = {
     .name    = "ctl",
     .usage   = "[--socket PATH | --job JOB.yaml] status [--json] | graph [--format dot|json] |\n"
                "       provision|release|switch COMPONENT [INSTANCE] [--timeout SEC] [--hot] |\n"
-               "       reload | drain |\n"
+               "       reload | drain | --fleet etcd=URL[,URL...][,prefix=P] move STREAM NODE |\n"
                "       events [--follow] | steer STREAM/OUTPUT PATHWAY... | steer STREAM/OUTPUT --auto |\n"
                "       stop [--now] | drill COMPONENT [--json]",
     .summary = "ask a running supervisor, through its control socket",
@@ -816,6 +827,9 @@ const CmdEntry cmd_ctl_entry = {
                "                           the other nodes, make before break (each starts\n"
                "                           warm there and takes over at a segment boundary),\n"
                "                           and takes no more\n"
+               "  --fleet SETTINGS move STREAM NODE   ask the fleet (through its etcd) to move\n"
+               "                           STREAM to NODE, make before break; waits until NODE\n"
+               "                           leads it (--timeout, default 30 s)\n"
                "  stop [--now]             stop like SIGTERM; --now: exit at once (status 255)\n"
                "  drill COMPONENT [--json] a planned switch to the backup and back, with both\n"
                "                           switch times and the frames the stream's outputs\n"

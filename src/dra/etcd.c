@@ -164,22 +164,29 @@ char *etcd_req_range_prefix(const char *prefix)
 }
 
 char *etcd_req_transfer(const char *key, int64_t lease, const char *value, int64_t to_lease,
-                        const char *key2, const char *value2)
+                        const char *key2, const char *value2, const char *del_key)
 {
-    char *k = b64(key), id[32];
+    char *k = b64(key), *d = del_key ? b64(del_key) : NULL, id[32];
     json_t *put = put_op(key, value, to_lease), *put2 = put_op(key2, value2, to_lease);
-    json_t *root = NULL;
+    json_t *root = NULL, *ops;
 
     snprintf(id, sizeof(id), "%" PRId64, lease);
-    if (k && put && put2)
-        root = json_pack("{s:[{s:s, s:s, s:s, s:s}], s:[{s:o}, {s:o}]}",
-                         "compare", "target", "LEASE", "result", "EQUAL", "key", k, "lease", id,
-                         "success", "requestPut", put, "requestPut", put2);
-    else {
+    if (k && put && put2 && (!del_key || d) &&
+        (root = json_pack("{s:[{s:s, s:s, s:s, s:s}], s:[{s:o}, {s:o}]}",
+                          "compare", "target", "LEASE", "result", "EQUAL", "key", k, "lease", id,
+                          "success", "requestPut", put, "requestPut", put2))) {
+        ops = json_object_get(root, "success");
+        if (d && json_array_append_new(ops, json_pack("{s:{s:s}}", "requestDeleteRange",
+                                                      "key", d)) < 0) {
+            json_decref(root);
+            root = NULL;
+        }
+    } else if (!root) {
         json_decref(put);
         json_decref(put2);
     }
     av_free(k);
+    av_free(d);
     return dump(root);
 }
 

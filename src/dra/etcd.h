@@ -63,10 +63,10 @@ char *etcd_req_put(const char *key, const char *value, int64_t lease);
 /* The keys that start with prefix. */
 char *etcd_req_range_prefix(const char *prefix);
 /* A handover: when key is held under lease (the leader's), key = value
- * and key2 = value2, both under to_lease (the new leader's), in one
- * transaction. */
+ * and key2 = value2, both under to_lease (the new leader's), and del_key
+ * (NULL: none) deleted, in one transaction. */
 char *etcd_req_transfer(const char *key, int64_t lease, const char *value, int64_t to_lease,
-                        const char *key2, const char *value2);
+                        const char *key2, const char *value2, const char *del_key);
 /* key == value and held under lease: deleted (a leader letting go). */
 char *etcd_req_delete_if(const char *key, int64_t lease);
 

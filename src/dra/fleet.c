@@ -49,12 +49,17 @@ uint64_t fleet_drain_targets(const FleetView *v, const char *me, int *target)
 
     count_load(v, load);
     for (int s = 0; s < v->nb_streams; s++) {
-        int from = -1, to;
+        int from = -1, to = -1;
         target[s] = -1;
         for (int n = 0; n < v->nb_nodes && v->leader[s][0]; n++)
             if (!strcmp(v->leader[s], v->node[n]))
                 from = n;
-        if (from < 0 || !v->drain[from] || (to = least_loaded(v, load)) < 0)
+        if (from < 0)
+            continue;
+        for (int n = 0; n < v->nb_nodes && v->move_to[s][0]; n++)
+            if (n != from && !v->drain[n] && !strcmp(v->move_to[s], v->node[n]))
+                to = n;
+        if (to < 0 && (!v->drain[from] || (to = least_loaded(v, load)) < 0))
             continue;
         target[s] = to;
         load[to]++;
@@ -404,11 +409,14 @@ static int read_view(Fleet *f, FleetView *v, int64_t now)
     for (int i = 0; i < kvs.nb; i++) {
         const EtcdKv *kv = &kvs.kvs[i];
         int s = stream_of_key(f, kv->key, "/lead/"), h_s = stream_of_key(f, kv->key, "/handover/");
+        int m_s = stream_of_key(f, kv->key, "/move/");
 
         if (s >= 0) {
             av_strlcpy(v->leader[s], kv->value, sizeof(v->leader[s]));
             if (kv->lease == f->lease_id && !strcmp(kv->value, f->node))
                 f->held |= 1ULL << s;
+        } else if (m_s >= 0) {
+            av_strlcpy(v->move_to[m_s], kv->value, sizeof(v->move_to[0]));
         } else if (h_s >= 0) {
             json_t *h = json_loads(kv->value, 0, NULL);
             json_t *to = json_object_get(h, "to"), *at = json_object_get(h, "at_us");
@@ -506,16 +514,18 @@ static int take(Fleet *f, int s)
  * 1 when it did. */
 static int hand_over(Fleet *f, const FleetView *v, int s, int t, int64_t at_us)
 {
-    char key[400], hkey[400], hval[256], *ans = NULL, why[256];
+    char key[400], hkey[400], mkey[400], hval[256], *ans = NULL, why[256];
     EtcdKvs held = { 0 };
     int ok = 0, ret;
 
     snprintf(key, sizeof(key), "%s/lead/%s", f->prefix, f->stream[s]);
     snprintf(hkey, sizeof(hkey), "%s/handover/%s", f->prefix, f->stream[s]);
+    snprintf(mkey, sizeof(mkey), "%s/move/%s", f->prefix, f->stream[s]);
     snprintf(hval, sizeof(hval), "{\"from\":\"%s\",\"to\":\"%s\",\"at_us\":%" PRId64 "}",
              f->node, v->node[t], at_us);
     ret = call(f, "/v3/kv/txn", etcd_req_transfer(key, f->lease_id, v->node[t], v->lease[t],
-                                                  hkey, hval), &ans);
+                                                  hkey, hval, v->move_to[s][0] ? mkey : NULL),
+               &ans);
     if (ret >= 0 && (ret = etcd_parse_txn(ans, &ok, &held, why, sizeof(why))) < 0)
         av_log(&f->log, AV_LOG_WARNING, "hand %s over: %s\n", f->stream[s], why);
     av_free(ans);
@@ -542,13 +552,18 @@ static void moves(Fleet *f, const FleetView *v, int skewed, uint64_t warm)
     }
     if (skewed || draining)
         incoming = 0;
+    for (int s = 0; s < f->nb_streams; s++)
+        if ((incoming & (1ULL << s)) && !(f->run & (1ULL << s)) && v->move_to[s][0])
+            evlog_emit(f->events, f->stream[s], "fleet", EV_INFO, 0, "node %s starts the stream "
+                       "warm: it is asked to move here from node %s", f->node, v->leader[s]);
     /* a stream of this node, drained, goes once its new node is ready:
      * at a segment boundary at least a segment away, so that the new node
      * knows it before it comes */
-    for (int s = 0; s < f->nb_streams && draining; s++) {
+    for (int s = 0; s < f->nb_streams; s++) {
         uint64_t b = 1ULL << s;
         int t = target[s];
-        if (!(f->held & b) || t < 0 || !(v->ready[t] & b) || !v->lease[t])
+        if (!(f->held & b) || t < 0 || !(v->ready[t] & b) || !v->lease[t] ||
+            (!draining && !v->move_to[s][0]))
             continue;
         int64_t at = fleet_handover_at(wall, f->seg_us[s]);
         if (hand_over(f, v, s, t, at)) {

@@ -73,6 +73,9 @@ typedef struct FleetView {
      * the Unix time (us) of the segment boundary where it happens */
     char handover_to[FLEET_MAX_STREAMS][64];
     int64_t handover_at[FLEET_MAX_STREAMS];
+    /* per stream: a move asked (`ctl --fleet ... move STREAM NODE`,
+     * P/move/STREAM), to that node; "" when none */
+    char move_to[FLEET_MAX_STREAMS][64];
 } FleetView;
 
 /*
@@ -96,12 +99,14 @@ uint64_t fleet_decide_after_outage(uint64_t want, uint64_t warm, int64_t now,
                                    int64_t recovered_at, int64_t wait_us);
 
 /*
- * Planned moves (`ctl drain`). Each stream led by a live node being
- * drained goes to a node that is not: the one with the fewest streams
- * (ties: the smaller name), counting the moves already placed, as every
- * node computes alike. target[s]: that node's index in v->node, or -1.
- * Returns the streams whose target is me: it runs them warm (ingest and
- * encoders, uploading nothing) until their leader hands them over.
+ * Planned moves. A stream asked to move to a node (move_to: live, not
+ * drained, not its leader) goes there. Each stream led by a live node
+ * being drained (`ctl drain`) goes to a node that is not: the one with the
+ * fewest streams (ties: the smaller name), counting the moves already
+ * placed, as every node computes alike. target[s]: that node's index in
+ * v->node, or -1. Returns the streams whose target is me: it runs them
+ * warm (ingest and encoders, uploading nothing) until their leader hands
+ * them over.
  */
 uint64_t fleet_drain_targets(const FleetView *v, const char *me, int *target);
 

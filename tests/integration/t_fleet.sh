@@ -20,7 +20,8 @@
 #      and takes it over at a segment boundary, make before break: no
 #      segment missing at the origin, none uploaded twice, one uploader
 #      switch, the timeline continuous across it (ffprobe: the first
-#      timestamp of each segment one segment after the previous one's).
+#      timestamp of each segment one segment after the previous one's);
+#   6. ctl --fleet move s1 c (a third node): the same, to the node named.
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/etcd.sh"
 . "$TOP/tests/lib/nginx.sh"
@@ -163,6 +164,37 @@ assert_eq "segments uploaded by two nodes" "$dup" 0
 assert_le "uploader switches (at most one takeover)" "$switches" 1
 [ -s "$T/puts.txt" ] || fail "nothing uploaded after etcd came back"
 
+# check_move FROM TO LINES SECS: the planned move from FROM to TO seen in
+# the access log after line LINES: no segment missing or uploaded twice,
+# one uploader switch, TO's first segment right after FROM's last, and
+# the timeline continuous across it (each segment's first timestamp one
+# segment after the previous one's, to the frame)
+check_move() {
+    tail -n +$(($3 + 1)) "$LOG" | grep 'PUT /upload/s1/index[0-9]*\.ts' |
+        sed 's|.*/index\([0-9]*\)\.ts .*fleet-node/\([a-z0-9]*\)".*|\1 \2|' > "$T/puts-$2.txt"
+    dup=$(awk '{n[$1]++} END{d=0; for (k in n) if (n[k] > 1) d++; print d}' "$T/puts-$2.txt")
+    switches=$(awk 'NR > 1 && $2 != prev {s++} {prev = $2} END{print s + 0}' "$T/puts-$2.txt")
+    gaps=$(awk 'NR > 1 && $1 != prev + 1 {g += $1 - prev - 1} {prev = $1} END{print g + 0}' "$T/puts-$2.txt")
+    last_from=$(awk -v n="$1" '$2 == n {x = $1} END{print x}' "$T/puts-$2.txt")
+    first_to=$(awk -v n="$2" '$2 == n {print $1; exit}' "$T/puts-$2.txt")
+    say "move $1 -> $2: leader moved in $4 s; $1's last segment $last_from, $2's first $first_to; missing $gaps, PUT twice $dup, uploader switches $switches"
+    assert_eq "segments missing across the move $1 -> $2" "$gaps" 0
+    assert_eq "segments uploaded by both nodes ($1 -> $2)" "$dup" 0
+    assert_eq "uploader switches ($1 -> $2)" "$switches" 1
+    assert_eq "$2's first segment follows $1's last" "$first_to" $((last_from + 1))
+    prev=
+    for n in $(seq $((last_from - 1)) $((first_to + 1))); do
+        p=$(pts0 "$SEG/index$n.ts")
+        if [ -n "$prev" ]; then
+            d=$(awk -v a="$prev" -v b="$p" 'BEGIN{d = b - a; if (d < 0) d += 2^33; x = d / 90000 - 1; if (x < 0) x = -x; printf "%.3f", x}')
+            assert_le "segment $n starts 1 s after $((n - 1)) (off, s)" "$d" 0.04
+        fi
+        prev=$p
+    done
+    grep -q "#EXT-X-ENDLIST" "$SEG/index.m3u8" && fail "the playlist ended at the move $1 -> $2"
+    return 0
+}
+
 # --- 5. a planned move: ctl drain of the leader ----------------------------
 lines2=$(wc -l < "$LOG")
 t4=$(now)
@@ -170,29 +202,20 @@ t4=$(now)
 wait_leader 20 a || fail "a did not take s1 over from the drained b: $(tail -5 "$T/run-a2.log")"
 t5=$(now)
 sleep 5
-tail -n +$((lines2 + 1)) "$LOG" | grep 'PUT /upload/s1/index[0-9]*\.ts' |
-    sed 's|.*/index\([0-9]*\)\.ts .*fleet-node/\([a-z0-9]*\)".*|\1 \2|' > "$T/puts-drain.txt"
-dup=$(awk '{n[$1]++} END{d=0; for (k in n) if (n[k] > 1) d++; print d}' "$T/puts-drain.txt")
-switches=$(awk 'NR > 1 && $2 != prev {s++} {prev = $2} END{print s + 0}' "$T/puts-drain.txt")
-gaps=$(awk 'NR > 1 && $1 != prev + 1 {g += $1 - prev - 1} {prev = $1} END{print g + 0}' "$T/puts-drain.txt")
-last_b=$(awk '$2 == "b" {n = $1} END{print n}' "$T/puts-drain.txt")
-first_a=$(awk '$2 == "a" {print $1; exit}' "$T/puts-drain.txt")
-say "drain of b: leader moved in $(awk -v a="$t4" -v b="$t5" 'BEGIN{printf "%.1f", b - a}') s; b's last segment $last_b, a's first $first_a; missing $gaps, PUT twice $dup, uploader switches $switches"
-assert_eq "segments missing across the planned move" "$gaps" 0
-assert_eq "segments uploaded by both nodes" "$dup" 0
-assert_eq "uploader switches (one planned move)" "$switches" 1
-assert_eq "a's first segment follows b's last" "$first_a" $((last_b + 1))
-# the timeline: each segment starts one segment (1 s) after the one
-# before, to the frame, across the move
-prev=
-for n in $(seq $((last_b - 1)) $((first_a + 1))); do
-    p=$(pts0 "$SEG/index$n.ts")
-    if [ -n "$prev" ]; then
-        d=$(awk -v a="$prev" -v b="$p" 'BEGIN{d = b - a; if (d < 0) d += 2^33; x = d / 90000 - 1; if (x < 0) x = -x; printf "%.3f", x}')
-        assert_le "segment $n starts 1 s after $((n - 1)) (off, s)" "$d" 0.04
-    fi
-    prev=$p
-done
+check_move b a "$lines2" "$(awk -v a="$t4" -v b="$t5" 'BEGIN{printf "%.1f", b - a}')"
 grep -q "hands the stream over to node a" "$T/ev-b.jsonl" || fail "no handover event from b"
-grep -q "#EXT-X-ENDLIST" "$SEG/index.m3u8" && fail "the playlist ended at the move"
+
+# --- 6. a planned move asked of the fleet: ctl --fleet move ----------------
+sed "s|ctl-a.sock|ctl-c.sock|" "$T/job.yaml" > "$T/job-c.yaml"
+bg nice -n 10 "$HS" run --events "$T/ev-c.jsonl" --fleet "$FLEET,node=c" "$T/job-c.yaml" > "$T/run-c.log" 2>&1
+sleep 3
+assert_eq "leader with c standing by" "$(leader)" a
+lines3=$(wc -l < "$LOG")
+t6=$(now)
+"$HS" ctl --fleet "$FLEET" move s1 c --timeout 20 || fail "ctl --fleet move did not move s1 to c: $(tail -5 "$T/run-c.log")"
+t7=$(now)
+sleep 5
+check_move a c "$lines3" "$(awk -v a="$t6" -v b="$t7" 'BEGIN{printf "%.1f", b - a}')"
+[ -z "$(etcd_get /tfleet/move/)" ] || fail "the move request is still in etcd after the move"
+"$HS" ctl --fleet "$FLEET" move s1 nobody --timeout 2 > /dev/null 2>&1 && fail "a move to a node that does not exist succeeded"
 pass

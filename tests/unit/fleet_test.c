@@ -143,6 +143,32 @@ static void test_requests(void)
     json_decref(j);
     av_free(r);
 
+    /* a handover: only while the key is under the old leader's lease; the
+     * key and the move's record under the new one's; the request deleted */
+    r = etcd_req_transfer("/h/lead/s1", 7, "b", 9, "/h/handover/s1", "{}", "/h/move/s1");
+    j = json_loads(r, 0, NULL);
+    CU_ASSERT_FATAL(j != NULL);
+    c = json_array_get(json_object_get(j, "compare"), 0);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(c, "target")), "LEASE");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(c, "lease")), "7");
+    CU_ASSERT(b64_is(c, "key", "/h/lead/s1"));
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "success")), 3);
+    p = json_object_get(json_array_get(json_object_get(j, "success"), 0), "requestPut");
+    CU_ASSERT(b64_is(p, "key", "/h/lead/s1") && b64_is(p, "value", "b"));
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(p, "lease")), "9");
+    p = json_object_get(json_array_get(json_object_get(j, "success"), 1), "requestPut");
+    CU_ASSERT(b64_is(p, "key", "/h/handover/s1"));
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(p, "lease")), "9");
+    p = json_object_get(json_array_get(json_object_get(j, "success"), 2), "requestDeleteRange");
+    CU_ASSERT(b64_is(p, "key", "/h/move/s1"));
+    json_decref(j);
+    av_free(r);
+    r = etcd_req_transfer("/h/lead/s1", 7, "b", 9, "/h/handover/s1", "{}", NULL);
+    j = json_loads(r, 0, NULL);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "success")), 2);
+    json_decref(j);
+    av_free(r);
+
     r = etcd_req_grant(3);
     CU_ASSERT_STRING_EQUAL(r, "{\"TTL\":\"3\"}");
     av_free(r);
@@ -286,6 +312,26 @@ static void test_drain(void)
     CU_ASSERT_EQUAL(fleet_decide(&v, "a", 0, 1000000), 0);
     CU_ASSERT_EQUAL(fleet_decide(&v, "b", 0, 1000000), 0x4);   /* b 0, c 0: b */
     CU_ASSERT_EQUAL(fleet_decide(&v, "c", 0, 1000000), 0);
+    /* a move asked: to the node named, before any placement; not to a
+     * drained node, nor to the leader itself */
+    v.drain[0] = 0;
+    v.leader[2][0] = 0;
+    strcpy(v.move_to[1], "b");
+    strcpy(v.move_to[3], "a");
+    CU_ASSERT_EQUAL(fleet_drain_targets(&v, "b", target), 0x2);
+    CU_ASSERT_EQUAL(target[1], 1);
+    CU_ASSERT_EQUAL(target[3], -1);
+    v.drain[1] = 1;
+    CU_ASSERT_EQUAL(fleet_drain_targets(&v, "b", target), 0);
+    CU_ASSERT_EQUAL(target[1], -1);
+    v.drain[1] = 0;
+    v.drain[0] = 1;
+    /* a drained, b asked for stream 1: the rest placed in stream order,
+     * counting it (stream 0 to b, 1 to b as asked, 3 to c) */
+    fleet_drain_targets(&v, "c", target);
+    CU_ASSERT_EQUAL(target[0], 1);
+    CU_ASSERT_EQUAL(target[1], 1);
+    CU_ASSERT_EQUAL(target[3], 2);
     /* every node drained: nowhere to go */
     v.drain[1] = v.drain[2] = 1;
     CU_ASSERT_EQUAL(fleet_drain_targets(&v, "c", target), 0);
