@@ -26,7 +26,6 @@ for i in $(seq 1 "$RUNS"); do
     [ $rc = 0 ] && [ -n "$line" ] || { cat "$out.log"; rm -f "$out.log"; exit 1; }
     echo "$line" | sed 's/.*origin: \([0-9.]*\) s;.*missing: \([0-9-]*\)$/\1 \2/' >> "$out"
 done
-rm -f "$out.log"
 # medians and maxima of each column (mawk: no asort)
 col() { cut -d' ' -f"$1" "$out" | sort -n; }
 med() { col "$1" | sed -n "$(( (RUNS + 1) / 2 ))p"; }
@@ -35,5 +34,30 @@ printf '%-46s %18s %9s\n' "system (kill -9 of the host running a stream)" "death
 printf '%-46s %16s s %9s   (median of %d; max %s s, %s)\n' "hotspare fleet, lease 3 s, hls_time 1 s" \
     "$(med 1)" "$(med 2)" "$RUNS" "$(max 1)" "$(max 2)"
 printf '%-46s %18s %9s\n' "datarhei Core cluster (node_recover_timeout)" "~120 s (default)" "n/a"
-printf '%-46s %18s %9s\n' "AWS MediaLive / MediaPackage input switch" "no figure" "n/a"
+printf '%-46s %18s %9s\n' "AWS MediaLive pipeline restore" "a few minutes" "n/a"
 printf '%-46s %18s %9s\n' "Flussonic cluster ingest" "no figure" "n/a"
+
+# the other scenarios, from one full t_fleet run: the etcd outage (every
+# member stopped 7 s, lease 3 s), the drain of the leader, and a move to
+# a named node (ctl --fleet move), make before break. time: etcd's return
+# -> the first new segment at the origin; for a move, the request -> the
+# new node leading (its first segment is the boundary's, 1-2 s later);
+# extra CPU: the node the stream moves to, from the request to leading
+FLEET_TAKEOVER_ONLY=0 sh tests/integration/t_fleet.sh > "$out.log" 2>&1 || { cat "$out.log"; rm -f "$out.log"; exit 1; }
+echo
+printf '%-34s %14s %8s %11s %9s %s\n' "scenario (hotspare fleet)" "time" "missing" "PUT twice" "switches" "extra CPU"
+o=$(grep "etcd back -> first new segment" "$out.log" | sed 's/.*origin: \([0-9.]*\) s.*/\1/')
+od=$(grep "etcd unreachable 7 s" "$out.log" | sed 's/.*two nodes: \([0-9]*\), uploader switches: \([0-9]*\)/\1 \2/')
+printf '%-34s %12s s %8s %11s %9s %s\n' "etcd unreachable 7 s (lease 3 s)" "$o" "(fenced)" "${od% *}" "${od#* }" "none (kept warm)"
+for mv in "b -> a" "a -> c"; do
+    l=$(grep "move $mv: leader moved" "$out.log")
+    t=$(echo "$l" | sed 's/.*moved in \([0-9.]*\) s.*/\1/')
+    m=$(echo "$l" | sed 's/.*missing \([0-9]*\),.*/\1/')
+    d=$(echo "$l" | sed 's/.*PUT twice \([0-9]*\),.*/\1/')
+    sw=$(echo "$l" | sed 's/.*switches \([0-9]*\)$/\1/')
+    cpu=
+    [ "$mv" = "a -> c" ] && cpu="$(grep "hot move's extra cost" "$out.log" | sed 's/.*c used \([0-9.]*\) CPU-s over the \([0-9.]*\) s.*/\1 CPU-s in \2 s/')"
+    what=$([ "$mv" = "b -> a" ] && echo "ctl drain ($mv)" || echo "ctl --fleet move ($mv)")
+    printf '%-34s %12s s %8s %11s %9s %s\n' "$what" "$t" "$m" "$d" "$sw" "$cpu"
+done
+rm -f "$out.log"

@@ -208,12 +208,18 @@ grep -q "hands the stream over to node a" "$T/ev-b.jsonl" || fail "no handover e
 # --- 6. a planned move asked of the fleet: ctl --fleet move ----------------
 sed "s|ctl-a.sock|ctl-c.sock|" "$T/job.yaml" > "$T/job-c.yaml"
 bg nice -n 10 "$HS" run --events "$T/ev-c.jsonl" --fleet "$FLEET,node=c" "$T/job-c.yaml" > "$T/run-c.log" 2>&1
+PID_c=$BG_PID
 sleep 3
+# CPU seconds of node c (utime + stime)
+cpu_c() { sed 's/.*) //' "/proc/$PID_c/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($12 + $13) / hz }'; }
+c0=$(cpu_c)
 assert_eq "leader with c standing by" "$(leader)" a
 lines3=$(wc -l < "$LOG")
 t6=$(now)
 "$HS" ctl --fleet "$FLEET" move s1 c --timeout 20 || fail "ctl --fleet move did not move s1 to c: $(tail -5 "$T/run-c.log")"
 t7=$(now)
+c1=$(cpu_c)
+say "hot move's extra cost: c used $(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.2f", b - a}') CPU-s over the $(awk -v a="$t6" -v b="$t7" 'BEGIN{printf "%.1f", b - a}') s from the request to leading (standing by before: $c0 CPU-s since its start)"
 sleep 5
 check_move a c "$lines3" "$(awk -v a="$t6" -v b="$t7" 'BEGIN{printf "%.1f", b - a}')"
 [ -z "$(etcd_get /tfleet/move/)" ] || fail "the move request is still in etcd after the move"
