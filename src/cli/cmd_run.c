@@ -356,7 +356,8 @@ static int run_job(Job *job, const RunOpts *o)
             for (int s = 0; s < full->nb_streams; s++)
                 if ((run & (1ULL << s)) &&
                     ecg_fence_stream(runstate_graph(rs), full->streams[s].name,
-                                     !(upload & (1ULL << s)), from[s], until[s]))
+                                     !(upload & (1ULL << s)), from[s], until[s],
+                                     fleet_keep_us(fleet)))
                     ready |= 1ULL << s;
             fleet_set_ready(fleet, ready);
             fleet_gen = gen;

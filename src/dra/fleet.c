@@ -69,6 +69,33 @@ uint64_t fleet_drain_targets(const FleetView *v, const char *me, int *target)
     return mine;
 }
 
+uint64_t fleet_pair_targets(const FleetView *v, const char *me)
+{
+    int load[FLEET_MAX_NODES] = { 0 };
+    uint64_t mine = 0;
+
+    count_load(v, load);
+    for (int s = 0; s < v->nb_streams; s++) {
+        int lead = -1, best = -1;
+        for (int n = 0; n < v->nb_nodes && v->leader[s][0]; n++)
+            if (!strcmp(v->leader[s], v->node[n]))
+                lead = n;
+        if (lead < 0)
+            continue;
+        for (int n = 0; n < v->nb_nodes; n++)
+            if (n != lead && !v->drain[n] &&
+                (best < 0 || load[n] < load[best] ||
+                 (load[n] == load[best] && strcmp(v->node[n], v->node[best]) < 0)))
+                best = n;
+        if (best < 0)
+            continue;
+        load[best]++;
+        if (!strcmp(v->node[best], me))
+            mine |= 1ULL << s;
+    }
+    return mine;
+}
+
 int64_t fleet_handover_at(int64_t now_unix_us, int64_t seg_us)
 {
     if (seg_us <= 0)
@@ -161,12 +188,19 @@ struct Fleet {
     int skew_said;
     int64_t skew_est[FLEET_MAX_NODES];  /* this round: now - wall_us of the others */
     int nb_skew;
+    /* the others' health keys as last seen: a key that has not changed for
+     * two rounds is a node that stopped renewing (dead, or frozen: its
+     * lease not expired yet); its wall clock is stale, not skewed */
+    char seen_node[FLEET_MAX_NODES][64];
+    int64_t seen_rev[FLEET_MAX_NODES], seen_at[FLEET_MAX_NODES];
+    int nb_seen;
     uint64_t run;                 /* what the run loop was last told to run */
     int64_t seg_us[FLEET_MAX_STREAMS];  /* the stream's segment length (its
                                            longest HLS hls_time) */
     int64_t leaving[FLEET_MAX_STREAMS]; /* handed over at this Unix time (us):
                                            uploaded until then */
     int drain_said;
+    int pair;                     /* fleet: { pair: always } */
     _Atomic int draining;         /* ctl drain (any thread) */
     int cut_off;                  /* fenced, or its lease lost: etcd may have
                                      given its streams away meanwhile */
@@ -210,6 +244,7 @@ int fleet_alloc(Fleet **pf, const Job *job, EventLog *events)
     if (strlen(f->prefix) > 1 && f->prefix[strlen(f->prefix) - 1] == '/')
         f->prefix[strlen(f->prefix) - 1] = 0;
     f->lease_us = fl->lease_us;
+    f->pair = fl->pair;
     f->nb_streams = job->nb_streams;
     for (int s = 0; s < job->nb_streams; s++) {
         const JobStream *js = &job->streams[s];
@@ -287,6 +322,15 @@ uint64_t fleet_state(Fleet *f, uint64_t *run, uint64_t *upload, int64_t *from_us
     gen = f->generation;
     pthread_mutex_unlock(&f->lock);
     return gen;
+}
+
+int64_t fleet_keep_us(const Fleet *f)
+{
+    int64_t seg = 0;
+
+    for (int s = 0; s < f->nb_streams; s++)
+        seg = FFMAX(seg, f->seg_us[s]);
+    return f->lease_us + 3 * f->lease_us / FLEET_ROUNDS_PER_LEASE + 2 * seg + 2000000;
 }
 
 void fleet_set_ready(Fleet *f, uint64_t ready)
@@ -386,6 +430,28 @@ static int stream_of_key(Fleet *f, const char *key, const char *dir)
     return -1;
 }
 
+/* Has node name's health key changed (mod_revision) within two rounds?
+ * Only such a node's wall clock says anything of the skew. */
+static int health_fresh(Fleet *f, const char *name, int64_t rev, int64_t now)
+{
+    int i;
+
+    for (i = 0; i < f->nb_seen && strcmp(f->seen_node[i], name); i++)
+        ;
+    if (i == f->nb_seen) {
+        if (i == FLEET_MAX_NODES)
+            return 0;
+        av_strlcpy(f->seen_node[i], name, sizeof(f->seen_node[i]));
+        f->nb_seen++;
+        f->seen_rev[i] = -1;
+    }
+    if (f->seen_rev[i] != rev) {
+        f->seen_rev[i] = rev;
+        f->seen_at[i] = now;
+    }
+    return now - f->seen_at[i] <= 2 * f->lease_us / FLEET_ROUNDS_PER_LEASE;
+}
+
 /* Reads the fleet into v: the leadership keys and the live nodes. */
 static int read_view(Fleet *f, FleetView *v, int64_t now)
 {
@@ -435,7 +501,8 @@ static int read_view(Fleet *f, FleetView *v, int64_t now)
             v->drain[n] = json_is_true(json_object_get(h, "drain"));
             v->lease[n] = json_is_integer(l) ? json_integer_value(l) : 0;
             v->ready[n] = stream_mask(f, json_object_get(h, "ready"));
-            if (strcmp(name, f->node) && json_is_integer(w) && f->nb_skew < FLEET_MAX_NODES)
+            if (strcmp(name, f->node) && json_is_integer(w) && f->nb_skew < FLEET_MAX_NODES &&
+                health_fresh(f, name, kv->mod_revision, now))
                 f->skew_est[f->nb_skew++] = wall - json_integer_value(w);
             json_decref(h);
         }
@@ -550,6 +617,15 @@ static void moves(Fleet *f, const FleetView *v, int skewed, uint64_t warm)
                    av_popcount64(f->held) == 1 ? "" : "s");
         f->drain_said = 1;
     }
+    /* hot pair: the streams this node follows run warm here too */
+    if (f->pair) {
+        uint64_t follow = fleet_pair_targets(v, f->node) & ~f->held;
+        for (int s = 0; s < f->nb_streams; s++)
+            if ((follow & (1ULL << s)) && !(f->run & (1ULL << s)))
+                evlog_emit(f->events, f->stream[s], "fleet", EV_INFO, 0, "node %s follows the "
+                           "stream (hot pair): it runs it warm, to take over at once", f->node);
+        incoming |= follow;
+    }
     if (skewed || draining)
         incoming = 0;
     for (int s = 0; s < f->nb_streams; s++)
@@ -586,8 +662,14 @@ static void moves(Fleet *f, const FleetView *v, int skewed, uint64_t warm)
             f->leaving[s] = 0;
         }
         /* coming here by a planned move: uploading from its boundary */
-        if (v->handover_at[s] && !strcmp(v->handover_to[s], f->node))
+        if (v->handover_at[s] && !strcmp(v->handover_to[s], f->node) &&
+            wall < v->handover_at[s] + FLEET_LEAVE_TAIL_US)
             from[s] = v->handover_at[s];
+        /* a hot pair's stream, taken over (or uploaded again after an
+         * outage): from the first segment the origin lacks, from what
+         * its outputs kept warm */
+        else if (f->pair)
+            from[s] = FLEET_FROM_ORIGIN;
     }
     set_state(f, f->held | (warm & ~f->held) | incoming | leaving, f->held | leaving, from, until);
 }

@@ -44,6 +44,7 @@
 
 #include "core/event.h"
 #include "job/job.h"
+#include "plane/output.h"
 
 /* Streams a fleet job may have: the led set is a 64-bit mask. */
 #define FLEET_MAX_STREAMS 64
@@ -110,6 +111,21 @@ uint64_t fleet_decide_after_outage(uint64_t want, uint64_t warm, int64_t now,
  */
 uint64_t fleet_drain_targets(const FleetView *v, const char *me, int *target);
 
+/*
+ * Hot pair (fleet: { pair: always }): every stream also runs warm on a
+ * second node, the live node other than its leader, not drained, with
+ * the fewest streams led or followed (ties: the smaller name), in stream
+ * order, as every node computes alike. Returns the streams me follows.
+ * When the leader's lease ends the follower takes the stream at once
+ * (it is warm) and uploads from the first segment the origin lacks
+ * (FLEET_FROM_ORIGIN).
+ */
+uint64_t fleet_pair_targets(const FleetView *v, const char *me);
+
+/* fleet_state's from_us: start at the first segment the destination does
+ * not have (output_window). */
+#define FLEET_FROM_ORIGIN OUTPUT_FROM_DESTINATION
+
 /* The segment boundary a planned move happens at: the first multiple of
  * seg_us at least seg_us after now (Unix us), so that the new leader
  * learns of it and is uploading before it. */
@@ -161,6 +177,11 @@ void fleet_free(Fleet **pf);
  * Returns a number that changes whenever the sets do. */
 uint64_t fleet_state(Fleet *f, uint64_t *run, uint64_t *upload, int64_t *from_us,
                      int64_t *until_us);
+
+/* How far back a stream run fenced keeps its outputs' packets: a hot
+ * pair's follower takes over up to a lease, two rounds and a call after
+ * the leader's last upload, and starts from the segment under way then. */
+int64_t fleet_keep_us(const Fleet *f);
 
 /* The run loop says which of the streams it runs fenced are ready to
  * upload from the next segment (their outputs hold a keyframe). */

@@ -381,11 +381,11 @@ void ecg_release(Ecg *g, int s, int64_t from_us)
 }
 
 int ecg_fence_stream(Ecg *g, const char *name, int fenced, int64_t from_unix_us,
-                     int64_t until_unix_us)
+                     int64_t until_unix_us, int64_t keep_us)
 {
     for (int k = 0; g->pl && k < g->nb_streams; k++)
         if (g->pl[k] && !strcmp(pipeline_stream(g->pl[k])->name, name)) {
-            pipeline_fence(g->pl[k], fenced, from_unix_us, until_unix_us);
+            pipeline_fence(g->pl[k], fenced, from_unix_us, until_unix_us, keep_us);
             return pipeline_ready(g->pl[k]);
         }
     return 0;

@@ -103,11 +103,12 @@ void ecg_release(Ecg *g, int s, int64_t from_us);
 int  ecg_has_stream(Ecg *g, const char *name);
 /* Fleet fencing and planned moves (dra/fleet.h): the named stream's
  * outputs write nothing while fenced (it runs on, warm), and only from
- * from_unix_us until until_unix_us (0: no bound; pipeline_fence). Returns
+ * from_unix_us until until_unix_us (0: no bound), keeping keep_us of
+ * their cache while fenced (pipeline_fence). Returns
  * whether its outputs are ready to write (output_ready); 0 for a stream
  * not run here. */
 int ecg_fence_stream(Ecg *g, const char *name, int fenced, int64_t from_unix_us,
-                     int64_t until_unix_us);
+                     int64_t until_unix_us, int64_t keep_us);
 /* The graph of a job file alone: no pipeline, every state idle. */
 int  ecg_alloc_static(Ecg **pg, const Job *job);
 /* Frees the pipelines (after ecg_join) and the graph; NULL-safe. */

@@ -103,7 +103,7 @@ static const char *const supervisor_keys[] = {
     "tick", "hds", "metrics", "model", "control", "hooks", "orchestrator", "standby_mode", "fleet",
     NULL,
 };
-static const char *const fleet_keys[] = { "etcd", "node", "lease", "prefix", NULL };
+static const char *const fleet_keys[] = { "etcd", "node", "lease", "prefix", "pair", NULL };
 static const char *const orchestrator_keys[] = {
     "provision_above", "release_below", "switch_above", "confirm", "keep", "max_provisioned",
     "max_sessions_per_device", "hot_above", NULL,
@@ -1278,6 +1278,12 @@ static void load_fleet(Loader *ld, const yaml_node_t *map, JobFleet *fl)
         report(ld, jy_map_get(ld, f, "prefix"), "'prefix' must start with '/' (at most 200 bytes)");
     if (!fl->prefix)
         fl->prefix = jy_strdup(ld, "/hotspare");
+    if ((n = jy_map_get(ld, f, "pair"))) {
+        if (n->type != YAML_SCALAR_NODE || (strcmp(TEXT(n), "always") && strcmp(TEXT(n), "off")))
+            report(ld, n, "'pair' is always or off");
+        else
+            fl->pair = !strcmp(TEXT(n), "always");
+    }
 }
 
 static void free_fleet(JobFleet *fl)
@@ -1292,7 +1298,8 @@ static void free_fleet(JobFleet *fl)
 int job_fleet_from_arg(Job *job, const char *arg, char *why, size_t why_size)
 {
     const JobFleet *was = &job->supervisor.fleet;
-    JobFleet fl = { .lease_us = was->nb_etcd ? was->lease_us : JOB_FLEET_DEFAULT_LEASE_US };
+    JobFleet fl = { .lease_us = was->nb_etcd ? was->lease_us : JOB_FLEET_DEFAULT_LEASE_US,
+                    .pair = was->pair };
     char *dup = av_strdup(arg), *save = NULL, *tok;
     const char *bad;
     int ret = 0, last_etcd = 0, etcd_given = 0;
@@ -1358,8 +1365,14 @@ int job_fleet_from_arg(Job *job, const char *arg, char *why, size_t why_size)
             } else if (!(fl.prefix = av_strdup(eq + 1))) {
                 ret = AVERROR(ENOMEM);
             }
+        } else if (!strcmp(tok, "pair")) {
+            if (strcmp(eq + 1, "always") && strcmp(eq + 1, "off")) {
+                snprintf(why, why_size, "--fleet: pair is always or off");
+                ret = AVERROR(EINVAL);
+            }
+            fl.pair = !strcmp(eq + 1, "always");
         } else {
-            snprintf(why, why_size, "--fleet: unknown key '%s' (etcd, node, lease, prefix)", tok);
+            snprintf(why, why_size, "--fleet: unknown key '%s' (etcd, node, lease, prefix, pair)", tok);
             ret = AVERROR(EINVAL);
         }
     }

@@ -319,6 +319,8 @@ typedef struct JobFleet {
     char *node;                   /* this node's name; owned */
     int64_t lease_us;             /* the lease's TTL, whole seconds */
     char *prefix;                 /* every key under it, "/hotspare"; owned */
+    int pair;                     /* hot pair: each stream also runs warm on a
+                                     second node, which takes over at once */
     JobLoc loc;
 } JobFleet;
 

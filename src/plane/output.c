@@ -1,11 +1,13 @@
 /*
  * output.c: the output stage: cache, destinations, switching; see output.h.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libavformat/avformat.h>
 #include <libavutil/avstring.h>
+#include <libavutil/bprint.h>
 #include <libavutil/mem.h>
 #include <libavutil/time.h>
 
@@ -142,6 +144,8 @@ struct Output {
     _Atomic int64_t from_unix_us;/* a planned move's boundary (output_window):
                                     start writing there, not before */
     _Atomic int64_t until_unix_us;/* ... on the node it leaves: end there */
+    _Atomic int64_t fence_keep_us;/* while fenced, the cache reaches this far
+                                    back at least (a hot pair's follower) */
     int cut;                     /* output thread: until_unix_us reached */
 
     /* Output thread only. */
@@ -230,6 +234,9 @@ static int64_t cache_keep_from(Output *out)
     if (out->active >= 0 && out->inst[out->active].mux &&
         (out->inst[out->active].state == OI_ACTIVE || out->inst[out->active].state == OI_STARTING))
         how = mux_confirmed(out->inst[out->active].mux, &confirmed);
+    if (how == MUX_CONFIRM_NONE && atomic_load(&out->fenced))
+        return c->newest_pts_us - FFMIN(FFMAX(out->window_us, atomic_load(&out->fence_keep_us)),
+                                        OUT_CACHE_MAX_US);
     if (how == MUX_CONFIRM_NONE)
         return c->newest_pts_us - out->window_us;
     if (confirmed == INT64_MIN)
@@ -1263,6 +1270,118 @@ static int64_t grid_start(Output *out, int64_t seq)
     }
 }
 
+/* The URL (or path) of segment n of the primary destination, as the HLS
+ * muxer names it: hls_segment_filename, else mux.c's defaults (one
+ * rendition: the playlist's name without .m3u8, then n; several: the
+ * first rendition's name, _, n on 5 digits). */
+static void segment_url(Output *out, int64_t n, char *buf, size_t size)
+{
+    const Inst *in = &out->inst[0];
+    const AVDictionaryEntry *p = av_dict_get(in->options, "hls_segment_filename", NULL, 0);
+    const AVDictionaryEntry *t = av_dict_get(in->options, "hls_segment_type", NULL, 0);
+    const char *ext = t && !strcmp(t->value, "fmp4") ? "m4s" : "ts";
+    const char *v = out->js->renditions[out->jo->renditions[0]].name, *c, *slash;
+    char pat[4096];
+    AVBPrint bp;
+
+    if (p) {
+        av_strlcpy(pat, p->value, sizeof(pat));
+    } else if (out->jo->nb_renditions > 1 || out->jo->nb_pathways) {
+        slash = strrchr(in->url, '/');
+        snprintf(pat, sizeof(pat), "%.*s%%v_%%05d.%s", slash ? (int)(slash - in->url + 1) : 0,
+                 in->url, ext);
+    } else {
+        size_t len = strcspn(in->url, "?#");
+        if (len > 5 && !av_strncasecmp(in->url + len - 5, ".m3u8", 5))
+            len -= 5;
+        snprintf(pat, sizeof(pat), "%.*s%%d.%s", (int)len, in->url, ext);
+    }
+    /* %v: the variant; %d or %0Nd: the number (64 bits: epoch numbers) */
+    av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
+    for (c = pat; *c; c++) {
+        int width = 0;
+        const char *d = c + 1;
+        if (*c != '%') {
+            av_bprint_chars(&bp, *c, 1);
+            continue;
+        }
+        while (*d >= '0' && *d <= '9')
+            width = width * 10 + (*d++ - '0');
+        if (*d == 'd') {
+            av_bprintf(&bp, "%0*" PRId64, width, n);
+            c = d;
+        } else if (*d == 'v' && d == c + 1) {
+            av_bprintf(&bp, "%s", v);
+            c = d;
+        } else {
+            av_bprint_chars(&bp, *c, 1);
+        }
+    }
+    av_strlcpy(buf, bp.str, size);
+    av_bprint_finalize(&bp, NULL);
+}
+
+/* Does the primary destination hold segment n? Asked with a read that is
+ * closed at once (a file: whether it exists). Unknown is no: a segment
+ * written twice is better than one missed. */
+static int segment_exists(Output *out, int64_t n)
+{
+    char url[4096];
+    AVIOContext *pb = NULL;
+    AVDictionary *o = NULL;
+    const AVDictionaryEntry *ua = av_dict_get(out->inst[0].options, "http_user_agent", NULL, 0);
+    int ret;
+
+    segment_url(out, n, url, sizeof(url));
+    av_dict_set(&o, "rw_timeout", "500000", 0);
+    if (ua)
+        av_dict_set(&o, "user_agent", ua->value, 0);
+    ret = avio_open2(&pb, url, AVIO_FLAG_READ, NULL, &o);
+    av_dict_free(&o);
+    avio_closep(&pb);
+    return ret >= 0;
+}
+
+/*
+ * A hot pair's follower taking the stream over (fleet.h): the first grid
+ * keyframe in the cache whose segment the primary destination lacks, so
+ * that it uploads what the dead leader did not, from what it kept warm.
+ * -1 when the destination has every segment the cache covers.
+ */
+static int64_t destination_gap(Output *out)
+{
+    int64_t epoch = atomic_load(&out->clock->epoch_us);
+    int64_t seg = llrint(output_hls_time(out->inst[0].options) * 1e6);
+
+    for (int64_t q = out->cache.first; q < out->cache.end; q++) {
+        const CacheEntry *e = cache_at(&out->cache, q);
+        int64_t t = e->pts_us + epoch, d = t % seg;
+        if (e->kind != TQ_PACKET || !e->key || e->index != out->key_input ||
+            (d > 20000 && seg - d > 20000))
+            continue;
+        stage_beat(&out->st, 0);
+        if (!segment_exists(out, (t + seg / 2) / seg)) {
+            emit(out, EV_INFO, "%s lacks segment %" PRId64 ": written from there, from the "
+                 "cache (%.1f s behind)", out->shown, (t + seg / 2) / seg,
+                 (out->cache.newest_pts_us - e->pts_us) / 1e6);
+            return q;
+        }
+    }
+    return -1;
+}
+
+/* Where a primary (re)starts by default: seq; a hot pair's takeover asks
+ * the destination which segments it lacks. */
+static int64_t start_point(Output *out, int64_t seq)
+{
+    int64_t gap;
+
+    if (atomic_load(&out->from_unix_us) == OUTPUT_FROM_DESTINATION && grid_locked(out) &&
+        (gap = destination_gap(out)) >= 0)
+        return gap;
+    return seq;
+}
+
 /*
  * A fleet node that may have lost the stream (fleet.h, fencing) writes
  * nothing more: every destination is closed at once, without a trailer
@@ -1300,9 +1419,9 @@ static int fence(Output *out)
         return ret;
     /* the newest keyframe; a planned move's boundary may be before it
      * (this node learnt of it late): from the cache's start, then */
-    seq = atomic_load(&out->from_unix_us) ? out->cache.first
-                                          : release_point(out, av_gettime_relative());
-    if (grid_locked(out) && (seq = grid_start(out, seq)) < 0)
+    seq = atomic_load(&out->from_unix_us) > 0 ? out->cache.first
+                                              : release_point(out, av_gettime_relative());
+    if (grid_locked(out) && (seq = grid_start(out, start_point(out, seq))) < 0)
         return AVERROR_EOF;
     if ((ret = inst_open(out, &out->inst[0], 0)) < 0) {
         /* failed over like any destination that cannot be opened */
@@ -1390,7 +1509,7 @@ static int output_run(void *arg)
     }
     start_seq = out->replacing ? release_point(out, atomic_load(&out->take_from_us))
                                : out->cache.first;
-    if (grid_locked(out) && (start_seq = grid_start(out, start_seq)) < 0) {
+    if (grid_locked(out) && (start_seq = grid_start(out, start_point(out, start_seq))) < 0) {
         ret = 0;                 /* ended before the first segment's start */
         complete = 1;
         goto end;
@@ -1610,10 +1729,11 @@ void output_fence(Output *out, int fenced)
     atomic_store(&out->fenced, !!fenced);
 }
 
-void output_window(Output *out, int64_t from_unix_us, int64_t until_unix_us)
+void output_window(Output *out, int64_t from_unix_us, int64_t until_unix_us, int64_t keep_us)
 {
     atomic_store(&out->from_unix_us, from_unix_us);
     atomic_store(&out->until_unix_us, until_unix_us);
+    atomic_store(&out->fence_keep_us, keep_us);
 }
 
 int output_held(Output *out)

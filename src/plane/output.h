@@ -110,8 +110,14 @@ void output_fence(Output *out, int fenced);
  * starts writing at the first keyframe at or after from_unix_us (the
  * node the stream moves to), or writes nothing from until_unix_us on and
  * ends there (the node it leaves). Unix time, us; 0: no bound.
- * Thread-safe; a start bound counts at the output's (re)start only. */
-void output_window(Output *out, int64_t from_unix_us, int64_t until_unix_us);
+ * keep_us: while fenced, the cache keeps at least this much (a hot
+ * pair's follower must still hold the first segment the dead leader did
+ * not upload when it takes over; at most 60 s). Thread-safe; a start
+ * bound counts at the output's (re)start only. */
+void output_window(Output *out, int64_t from_unix_us, int64_t until_unix_us, int64_t keep_us);
+/* output_window's from_unix_us: start at the first segment the primary
+ * destination lacks, of those the output holds (a hot pair's takeover). */
+#define OUTPUT_FROM_DESTINATION (-1)
 /* Held still (never released)? Thread-safe. */
 int output_held(Output *out);
 

@@ -232,10 +232,11 @@ void pipeline_release(Pipeline *p, int64_t from_us)
         output_release(p->out[o], from_us);
 }
 
-void pipeline_fence(Pipeline *p, int fenced, int64_t from_unix_us, int64_t until_unix_us)
+void pipeline_fence(Pipeline *p, int fenced, int64_t from_unix_us, int64_t until_unix_us,
+                    int64_t keep_us)
 {
     for (int o = 0; o < p->js->nb_outputs; o++) {
-        output_window(p->out[o], from_unix_us, until_unix_us);
+        output_window(p->out[o], from_unix_us, until_unix_us, keep_us);
         output_fence(p->out[o], fenced);
     }
 }

@@ -67,7 +67,8 @@ int pipeline_ready(Pipeline *p);
 void pipeline_release(Pipeline *p, int64_t from_us);
 /* Fleet fencing and planned moves: every output stops or starts writing,
  * the rest runs on (output_fence, output_window). Thread-safe. */
-void pipeline_fence(Pipeline *p, int fenced, int64_t from_unix_us, int64_t until_unix_us);
+void pipeline_fence(Pipeline *p, int fenced, int64_t from_unix_us, int64_t until_unix_us,
+                    int64_t keep_us);
 
 /* Have all stage threads ended? */
 int pipeline_finished(Pipeline *p);

@@ -347,6 +347,34 @@ static void test_drain(void)
     }
 }
 
+/* Hot pair: each stream's follower is the least loaded live node other
+ * than its leader and not drained, counting the follows placed before. */
+static void test_pair(void)
+{
+    FleetView v = { .nb_streams = 3, .nb_nodes = 3 };
+
+    strcpy(v.node[0], "a");
+    strcpy(v.node[1], "b");
+    strcpy(v.node[2], "c");
+    strcpy(v.leader[0], "a");
+    strcpy(v.leader[1], "a");
+    strcpy(v.leader[2], "b");
+    /* loads a 2, b 1, c 0: stream 0 -> c (0), stream 1 -> b (1) or c (1):
+     * b, the smaller name; stream 2 (b's) -> c (1) before a (2) */
+    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "c"), 0x5);
+    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "b"), 0x2);
+    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "a"), 0);
+    /* a stream without a leader has no follower; a drained node follows
+     * nothing */
+    v.leader[2][0] = 0;
+    v.drain[2] = 1;
+    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "c"), 0);
+    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "b"), 0x3);
+    /* one node: no pair */
+    v.nb_nodes = 1;
+    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "a"), 0);
+}
+
 static void test_skew(void)
 {
     /* est = my clock at reading - the other's at writing: true skew plus
@@ -414,6 +442,7 @@ int main(void)
     CU_add_test(s, "taking streams back after an outage", test_after_outage);
     CU_add_test(s, "the epoch grid of frames", test_epoch_grid);
     CU_add_test(s, "planned moves (drain)", test_drain);
+    CU_add_test(s, "hot pair followers", test_pair);
     CU_add_test(s, "--fleet", test_fleet_arg);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -1,0 +1,82 @@
+#!/bin/sh
+# Hot pair (README, "Fleet"): fleet: { pair: always } on a real 3-member
+# etcd and a real nginx WebDAV origin, two hotspare nodes.
+#   1. a leads s1 and uploads it; b follows: it runs s1 warm (events) and
+#      uploads nothing;
+#   2. a's host vanishes without a reset (SIGSTOP: no FIN, no RST, its
+#      upload under way left hanging): its lease expires, b takes s1 at
+#      once, asks the origin which segments it lacks and uploads them
+#      from what it kept warm, then goes on live. Measured: the vanishing
+#      -> b's first segment, and the segments missing at the origin: 0
+#      (every number from a's first to b's last is there, each once).
+. "$(dirname "$0")/../lib/common.sh"
+. "$TOP/tests/lib/etcd.sh"
+. "$TOP/tests/lib/nginx.sh"
+
+ETCD=24900; RTMP=19950; HTTP=18950
+etcd_start $ETCD
+nginx_start origin $RTMP $HTTP
+LOG=$NGINX_DIR/access.log
+SEG=$NGINX_DIR/www/upload/s1
+
+job "$T/job.yaml" <<EOF2
+version: 1
+supervisor: { control: $T/ctl-a.sock }
+streams:
+  - name: s1
+    input: { url: "testsrc2=size=160x90:rate=25", format: lavfi }
+    audio: false
+    renditions:
+      - { name: v, width: 160, height: 90, bitrate: 100k, gop: 25, options: { preset: ultrafast } }
+    outputs:
+      - name: origin
+        format: hls
+        url: http://127.0.0.1:$HTTP/upload/s1/index.m3u8
+        options: { hls_time: 1, hls_list_size: 0 }
+EOF2
+sed "s|ctl-a.sock|ctl-b.sock|" "$T/job.yaml" > "$T/job-b.yaml"
+
+FLEET="etcd=$ETCD_URL1,$ETCD_URL2,$ETCD_URL3,lease=3s,prefix=/tpair,pair=always"
+leader() { etcd_get /tpair/lead/ | sed -n 's|^/tpair/lead/s1=||p'; }
+# successful segment PUTs as "NUMBER NODE" lines (a PUT left hanging by a
+# vanished node is logged, with its failure, only when nginx gives up)
+puts() {
+    grep 'PUT /upload/s1/index[0-9]*\.ts HTTP/1\.[01]" 20[14] ' "$LOG" |
+        sed 's|.*/index\([0-9]*\)\.ts .*fleet-node/\([a-z0-9]*\)".*|\1 \2|'
+}
+now() { date +%s.%N; }
+
+bg nice -n 10 "$HS" run --events "$T/ev-a.jsonl" --fleet "$FLEET,node=a" "$T/job.yaml" > "$T/run-a.log" 2>&1
+PID_a=$BG_PID
+wait_for 15 sh -c "[ \"\$(etcd_get /tpair/lead/ 2>/dev/null)\" != '' ]" 2> /dev/null
+wait_for 15 sh -c "grep -q 'fleet-node/a' '$LOG'" || fail "a uploads nothing: $(tail -5 "$T/run-a.log")"
+bg nice -n 10 "$HS" run --events "$T/ev-b.jsonl" --fleet "$FLEET,node=b" "$T/job-b.yaml" > "$T/run-b.log" 2>&1
+PID_b=$BG_PID
+wait_for 15 grep -q "follows the stream (hot pair)" "$T/ev-b.jsonl" ||
+    fail "b does not follow s1: $(tail -5 "$T/run-b.log")"
+sleep 4
+assert_eq "leader" "$(leader)" a
+assert_eq "segment PUTs from the follower b" "$(puts | grep -c ' b$')" 0
+
+# --- a's host vanishes -----------------------------------------------------
+last_a=$(puts | awk '$2 == "a" {n = $1} END{print n}')
+t0=$(now)
+kill -STOP $PID_a
+wait_for 20 sh -c "grep 'PUT /upload/s1/index[0-9]*\\.ts' '$LOG' | grep -q 'fleet-node/b'" ||
+    fail "b did not take over: $(tail -5 "$T/run-b.log")"
+t1=$(now)
+sleep 6
+puts > "$T/puts.txt"
+first_b=$(awk '$2 == "b" {print $1; exit}' "$T/puts.txt")
+last=$(tail -1 "$T/puts.txt" | cut -d' ' -f1)
+first=$(head -1 "$T/puts.txt" | cut -d' ' -f1)
+dup=$(awk '{n[$1]++} END{d=0; for (k in n) if (n[k] > 1) d++; print d}' "$T/puts.txt")
+missing=$(sort -n -u "$T/puts.txt" | awk 'NR > 1 && $1 != prev + 1 {g += $1 - prev - 1} {prev = $1} END{print g + 0}')
+say "a vanished (SIGSTOP) -> b's first segment at the origin: $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}') s; a's last confirmed $last_a, b's first $first_b; from $first to $last: missing $missing, PUT twice $dup"
+assert_eq "leader after a vanished" "$(leader)" b
+assert_eq "segments missing at the origin (hot pair)" "$missing" 0
+assert_eq "segments uploaded twice" "$dup" 0
+assert_le "b's first segment (none skipped after a's last)" "$first_b" $((last_a + 1))
+grep -q "lacks segment" "$T/ev-b.jsonl" || fail "b did not ask the origin what it lacked"
+kill -9 $PID_a 2> /dev/null
+pass
