@@ -257,6 +257,7 @@ struct Hds {
     EvItem *evbatch;
     CompInfo *comps;             /* [1..nb_comps], by comp id */
     int nb_comps, alloc_comps;
+    int cache_kb;                /* the page cache asked of SQLite (size_cache) */
     int *hash;                   /* buckets of comp ids */
     int hash_size;
     char **streams;              /* [1..nb_streams], by stream id */

@@ -1727,7 +1727,18 @@ static void test_fleet(void)
         "3:18: an etcd endpoint must not carry credentials",
         "3:50: 'node' may hold letters, digits, '-', '_' and '.' only",
         "3:65: 'prefix' must start with '/' (at most 200 bytes)",
-        "3:68: unknown key 'colour' in fleet (expected one of: etcd, node, lease, prefix)");
+        "3:68: unknown key 'colour' in fleet (expected one of: etcd, node, lease, prefix, pair)");
+    EXPECT_BAD(
+        "version: 1\n"
+        "supervisor:\n"
+        "  fleet: { etcd: \"http://h:2379\", node: a, pair: sometimes }\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input: { url: in.ts }\n"
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: o.ts } ]\n",
+        1,
+        "3:50: 'pair' is always or off");
     EXPECT_BAD(
         "version: 1\n"
         "supervisor:\n"
