@@ -180,7 +180,7 @@ struct Fleet {
 
     /* the thread's own state */
     int64_t lease_id;             /* 0: none */
-    int64_t renewed_at;           /* av_gettime_relative() when the last
+    _Atomic int64_t renewed_at;   /* av_gettime_relative() when the last
                                      successful grant/keepalive was sent */
     int64_t free_since[FLEET_MAX_STREAMS];
     uint64_t held;                /* keys held under the lease, as etcd said */
@@ -199,8 +199,13 @@ struct Fleet {
                                            longest HLS hls_time) */
     int64_t leaving[FLEET_MAX_STREAMS]; /* handed over at this Unix time (us):
                                            uploaded until then */
+    int cooldown[FLEET_MAX_STREAMS];    /* handed over and its tail done: out
+                                           of the run for a round, so that a
+                                           follow rebuilds it (its outputs
+                                           ended at the boundary) */
     int drain_said;
     int pair;                     /* fleet: { pair: always } */
+    int64_t call_us;              /* an etcd call's deadline per member */
     _Atomic int draining;         /* ctl drain (any thread) */
     int cut_off;                  /* fenced, or its lease lost: etcd may have
                                      given its streams away meanwhile */
@@ -260,8 +265,8 @@ int fleet_alloc(Fleet **pf, const Job *job, EventLog *events)
     }
     /* a member that does not answer within a third of a round is skipped:
      * the next one still has time before the lease is at risk */
-    ret = etcd_alloc(&f->etcd, (const char *const *)fl->etcd, fl->nb_etcd,
-                     FFMAX(f->lease_us / FLEET_ROUNDS_PER_LEASE / 3, 200000), &f->stop);
+    f->call_us = FFMAX(f->lease_us / FLEET_ROUNDS_PER_LEASE / 3, 200000);
+    ret = etcd_alloc(&f->etcd, (const char *const *)fl->etcd, fl->nb_etcd, f->call_us, &f->stop);
     if (ret < 0) {
         fleet_free(&f);
         return ret;
@@ -286,8 +291,10 @@ static void set_state(Fleet *f, uint64_t run, uint64_t upload, const int64_t *fr
         memcmp(until, f->until_us, sizeof(f->until_us))) {
         f->led = run;
         f->upload = upload;
-        memcpy(f->from_us, from, sizeof(f->from_us));
-        memcpy(f->until_us, until, sizeof(f->until_us));
+        if (from != f->from_us)
+            memcpy(f->from_us, from, sizeof(f->from_us));
+        if (until != f->until_us)
+            memcpy(f->until_us, until, sizeof(f->until_us));
         f->generation++;
     }
     pthread_mutex_unlock(&f->lock);
@@ -315,6 +322,13 @@ uint64_t fleet_state(Fleet *f, uint64_t *run, uint64_t *upload, int64_t *from_us
     pthread_mutex_lock(&f->lock);
     *run = f->led;
     *upload = f->upload;
+    /* the fence, on this node's clock, the moment it is due (and a call's
+     * deadline early): not when the fleet thread's next call to etcd
+     * fails, up to a round and a timeout later, by when a hot pair's
+     * follower may be uploading */
+    if (fleet_fenced(atomic_load(&f->renewed_at), f->lease_us - f->call_us,
+                     av_gettime_relative()))
+        *upload = 0;
     if (from_us)
         memcpy(from_us, f->from_us, sizeof(f->from_us));
     if (until_us)
@@ -486,8 +500,12 @@ static int read_view(Fleet *f, FleetView *v, int64_t now)
         } else if (h_s >= 0) {
             json_t *h = json_loads(kv->value, 0, NULL);
             json_t *to = json_object_get(h, "to"), *at = json_object_get(h, "at_us");
+            json_t *from = json_object_get(h, "from");
             if (json_is_string(to) && json_is_integer(at)) {
                 av_strlcpy(v->handover_to[h_s], json_string_value(to), sizeof(v->handover_to[0]));
+                if (json_is_string(from))
+                    av_strlcpy(v->handover_from[h_s], json_string_value(from),
+                               sizeof(v->handover_from[0]));
                 v->handover_at[h_s] = json_integer_value(at);
             }
             json_decref(h);
@@ -608,7 +626,7 @@ static void moves(Fleet *f, const FleetView *v, int skewed, uint64_t warm)
     int target[FLEET_MAX_STREAMS];
     int64_t from[FLEET_MAX_STREAMS] = { 0 }, until[FLEET_MAX_STREAMS] = { 0 };
     int64_t wall = av_gettime();
-    uint64_t incoming = fleet_drain_targets(v, f->node, target), leaving = 0;
+    uint64_t incoming = fleet_drain_targets(v, f->node, target), leaving = 0, cool = 0, force = 0;
     int draining = atomic_load(&f->draining);
 
     if (draining && !f->drain_said) {
@@ -632,6 +650,18 @@ static void moves(Fleet *f, const FleetView *v, int skewed, uint64_t warm)
         if ((incoming & (1ULL << s)) && !(f->run & (1ULL << s)) && v->move_to[s][0])
             evlog_emit(f->events, f->stream[s], "fleet", EV_INFO, 0, "node %s starts the stream "
                        "warm: it is asked to move here from node %s", f->node, v->leader[s]);
+    /* a handover this node asked whose answer it did not get (a member
+     * that committed it, then failed to answer): etcd says it happened */
+    for (int s = 0; s < f->nb_streams; s++)
+        if ((f->run & (1ULL << s)) && !(f->held & (1ULL << s)) && !f->leaving[s] &&
+            v->handover_at[s] && !strcmp(v->handover_from[s], f->node) &&
+            v->leader[s][0] && strcmp(v->leader[s], f->node) &&
+            wall < v->handover_at[s] + FLEET_LEAVE_TAIL_US) {
+            f->leaving[s] = v->handover_at[s];
+            evlog_emit(f->events, f->stream[s], "fleet", EV_INFO, 0, "node %s handed the "
+                       "stream over to node %s at %.3f (etcd says; its answer was lost)",
+                       f->node, v->leader[s], v->handover_at[s] / 1e6);
+        }
     /* a stream of this node, drained, goes once its new node is ready:
      * at a segment boundary at least a segment away, so that the new node
      * knows it before it comes */
@@ -655,11 +685,23 @@ static void moves(Fleet *f, const FleetView *v, int skewed, uint64_t warm)
         uint64_t b = 1ULL << s;
         /* handed over: it uploads until the boundary, then its outputs
          * end; the pipeline stops a little after */
-        if (f->leaving[s] && wall < f->leaving[s] + FLEET_LEAVE_TAIL_US) {
+        if (f->cooldown[s]) {
+            f->cooldown[s] = 0;
+            cool |= b;
+        } else if (f->leaving[s] && (f->held & b)) {
+            /* taken back while its outputs end at the boundary (its new
+             * leader died, or it moved back): they cannot write again, the
+             * pipeline is rebuilt (a cold start) */
+            f->leaving[s] = 0;
+            f->cooldown[s] = 1;
+            force |= b;
+        } else if (f->leaving[s] && wall < f->leaving[s] + FLEET_LEAVE_TAIL_US) {
             leaving |= b;
             until[s] = f->leaving[s];
-        } else {
+        } else if (f->leaving[s]) {
             f->leaving[s] = 0;
+            f->cooldown[s] = 1;
+            cool |= b;
         }
         /* coming here by a planned move: uploading from its boundary */
         if (v->handover_at[s] && !strcmp(v->handover_to[s], f->node) &&
@@ -671,7 +713,8 @@ static void moves(Fleet *f, const FleetView *v, int skewed, uint64_t warm)
         else if (f->pair)
             from[s] = FLEET_FROM_ORIGIN;
     }
-    set_state(f, f->held | (warm & ~f->held) | incoming | leaving, f->held | leaving, from, until);
+    set_state(f, (f->held | (warm & ~f->held) | incoming | leaving) & ~(cool & ~f->held) & ~force,
+              f->held | leaving, from, until);
 }
 
 static void round_once(Fleet *f)

@@ -73,6 +73,7 @@ typedef struct FleetView {
     /* per stream: the last planned move (P/handover/STREAM): to whom, and
      * the Unix time (us) of the segment boundary where it happens */
     char handover_to[FLEET_MAX_STREAMS][64];
+    char handover_from[FLEET_MAX_STREAMS][64];
     int64_t handover_at[FLEET_MAX_STREAMS];
     /* per stream: a move asked (`ctl --fleet ... move STREAM NODE`,
      * P/move/STREAM), to that node; "" when none */

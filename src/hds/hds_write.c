@@ -65,7 +65,6 @@ static int rehash(Hds *h, int size)
     return 0;
 }
 
-/* Registers a component known to the file or new; ids are dense from 1. */
 /*
  * SQLite's page cache, sized to what a tick writes: 2 MB (SQLite's
  * default) and 1.5 KB per component, at most 16 MB (10,000 components:
@@ -87,6 +86,7 @@ static void size_cache(Hds *h)
         h->cache_kb = kb;
 }
 
+/* Registers a component known to the file or new; ids are dense from 1. */
 static int add_comp_info(Hds *h, int id, CompKind kind, int stream_id, const char *name, int backup)
 {
     CompInfo *ci;

@@ -136,7 +136,6 @@ typedef struct AgentHostRates {
     unsigned have;                    /* AGENT_HOST_* */
     double cpu_percent;               /* 100 = one core busy */
     uint64_t rss_bytes, hwm_bytes;
-    uint64_t heap_bytes;
     int nb_threads;
     AgentHostThreadRate threads[AGENT_HOST_MAX_THREADS];
     AgentHostPsiRate psi[AGENT_HOST_NB_PSI];

@@ -159,6 +159,7 @@ struct Output {
     int64_t grid_start_us;       /* epoch lock: media time of the keyframe the
                                     primary starts at, on the segment grid */
     int grid_pending;            /* ... for the next inst_open */
+    int grid_said;               /* the grid could not be kept: said */
     char shown[512];
 
     _Atomic int64_t switches, reconnects, errors;
@@ -424,7 +425,10 @@ static int inst_open(Output *out, Inst *in, int at_cache_start)
         if (hls_time > 0)
             cfg.hls_start_number = (int64_t)(av_gettime() / 1e6 / hls_time);
     }
-    cfg.ts_shift_us += epoch;
+    /* Unix time on the outputs that are epoch-locked; the others keep
+     * media time (FLV's 32-bit millisecond timestamps would overflow) */
+    if (cfg.epoch_lock)
+        cfg.ts_shift_us += epoch;
     cfg.newest_seq = &out->newest_seq;
     cfg.segment_ms = &out->segment_ms;
     ret = mux_alloc(&in->mux, &cfg, mi, out->nb_inputs);
@@ -1239,8 +1243,12 @@ static int grid_locked(Output *out)
 /*
  * Where an epoch-locked primary starts: the first keyframe of the cutting
  * input at or after seq that falls on the segment grid (within half a
- * frame), waited for when the cache has none yet (at most a segment).
- * Sets grid_start_us. The cache sequence, or AVERROR_EOF.
+ * frame), waited for when the cache has none yet (a segment, when the GOP
+ * divides hls_time). A GOP that does not (2 s at 29.97 fps is 60 frames,
+ * 2.002 s) may put no keyframe on the grid for minutes: after two
+ * segments without one it starts at the next keyframe, said once, its
+ * segments then off the grid (numbered by their start). Sets
+ * grid_start_us. The cache sequence, or AVERROR_EOF.
  */
 static int64_t grid_start(Output *out, int64_t seq)
 {
@@ -1250,6 +1258,8 @@ static int64_t grid_start(Output *out, int64_t seq)
     int64_t half = sp && sp->frame_rate.num > 0 ?
                    av_rescale_q(1, av_inv_q(sp->frame_rate), AV_TIME_BASE_Q) / 2 : 20000;
 
+    int64_t first = -1;           /* the first candidate's media time */
+
     for (;;) {
         int64_t from = atomic_load(&out->from_unix_us);
         for (seq = FFMAX(seq, out->cache.first); seq < out->cache.end; seq++) {
@@ -1258,7 +1268,17 @@ static int64_t grid_start(Output *out, int64_t seq)
             if (e->kind != TQ_PACKET || !e->key || e->index != out->key_input ||
                 e->pts_us + epoch < from - half)
                 continue;
+            if (first < 0)
+                first = e->pts_us;
             d = (e->pts_us + epoch) % seg;
+            if (e->pts_us - first > 2 * seg) {
+                if (!out->grid_said)
+                    emit(out, EV_WARNING, "no keyframe on the %.3f s segment grid in two segments: "
+                         "the GOP does not divide hls_time; started off the grid (segments not "
+                         "aligned with other nodes')", seg / 1e6);
+                out->grid_said = 1;
+                d = 0;
+            }
             if (d <= half || seg - d <= half) {
                 out->grid_start_us = e->pts_us;
                 out->grid_pending = 1;
@@ -1322,52 +1342,78 @@ static void segment_url(Output *out, int64_t n, char *buf, size_t size)
 }
 
 /* Does the primary destination hold segment n? Asked with a read that is
- * closed at once (a file: whether it exists). Unknown is no: a segment
- * written twice is better than one missed. */
-static int segment_exists(Output *out, int64_t n)
+ * closed at once (a file: whether it exists), with the destination's
+ * headers and user agent, within deadline_us (av_gettime_relative).
+ * 1 yes, 0 no (404, or no such file), -1 unknown (no answer in time,
+ * refused: an ingest-only origin). */
+static int segment_exists(Output *out, int64_t n, int64_t deadline_us)
 {
-    char url[4096];
+    char url[4096], t[32];
     AVIOContext *pb = NULL;
     AVDictionary *o = NULL;
-    const AVDictionaryEntry *ua = av_dict_get(out->inst[0].options, "http_user_agent", NULL, 0);
+    const AVDictionary *opts = out->inst[0].options;
+    const AVDictionaryEntry *e;
+    int64_t left = deadline_us - av_gettime_relative();
     int ret;
 
+    if (left < 100000)
+        return -1;
     segment_url(out, n, url, sizeof(url));
-    av_dict_set(&o, "rw_timeout", "500000", 0);
-    if (ua)
-        av_dict_set(&o, "user_agent", ua->value, 0);
+    snprintf(t, sizeof(t), "%" PRId64, FFMIN(left, 1000000));
+    av_dict_set(&o, "rw_timeout", t, 0);
+    av_dict_set(&o, "timeout", t, 0);
+    if ((e = av_dict_get(opts, "http_user_agent", NULL, 0)))
+        av_dict_set(&o, "user_agent", e->value, 0);
+    if ((e = av_dict_get(opts, "headers", NULL, 0)))
+        av_dict_set(&o, "headers", e->value, 0);
     ret = avio_open2(&pb, url, AVIO_FLAG_READ, NULL, &o);
     av_dict_free(&o);
     avio_closep(&pb);
-    return ret >= 0;
+    return ret >= 0 ? 1 : ret == AVERROR_HTTP_NOT_FOUND || ret == AVERROR(ENOENT) ? 0 : -1;
 }
 
 /*
- * A hot pair's follower taking the stream over (fleet.h): the first grid
- * keyframe in the cache whose segment the primary destination lacks, so
- * that it uploads what the dead leader did not, from what it kept warm.
- * -1 when the destination has every segment the cache covers.
+ * A hot pair's follower taking the stream over (fleet.h): the grid
+ * keyframe in the cache after the newest segment the primary destination
+ * holds, so that it uploads what the dead leader did not, from what it
+ * kept warm. Asked newest first, within 3 s in all (the output reads
+ * nothing meanwhile). -1 when it cannot tell (no answer, refused) or
+ * holds the newest: the caller starts at its usual point.
  */
 static int64_t destination_gap(Output *out)
 {
     int64_t epoch = atomic_load(&out->clock->epoch_us);
     int64_t seg = llrint(output_hls_time(out->inst[0].options) * 1e6);
+    const StreamParams *sp = out->inputs[out->key_input].sp;
+    int64_t half = sp && sp->frame_rate.num > 0 ?
+                   av_rescale_q(1, av_inv_q(sp->frame_rate), AV_TIME_BASE_Q) / 2 : 20000;
+    int64_t deadline = av_gettime_relative() + 3000000, after = -1;
 
-    for (int64_t q = out->cache.first; q < out->cache.end; q++) {
+    for (int64_t q = out->cache.end - 1; q >= out->cache.first; q--) {
         const CacheEntry *e = cache_at(&out->cache, q);
-        int64_t t = e->pts_us + epoch, d = t % seg;
+        int64_t t = e->pts_us + epoch, d = t % seg, n = (t + seg / 2) / seg;
+        int has;
         if (e->kind != TQ_PACKET || !e->key || e->index != out->key_input ||
-            (d > 20000 && seg - d > 20000))
+            (d > half && seg - d > half))
             continue;
         stage_beat(&out->st, 0);
-        if (!segment_exists(out, (t + seg / 2) / seg)) {
-            emit(out, EV_INFO, "%s lacks segment %" PRId64 ": written from there, from the "
-                 "cache (%.1f s behind)", out->shown, (t + seg / 2) / seg,
-                 (out->cache.newest_pts_us - e->pts_us) / 1e6);
-            return q;
+        if ((has = segment_exists(out, n, deadline)) < 0)
+            return -1;
+        if (has) {
+            if (after >= 0)
+                emit(out, EV_INFO, "%s holds segment %" PRId64 " and not the next: written from "
+                     "there, from the cache (%.1f s behind)", out->shown, n,
+                     (out->cache.newest_pts_us - cache_at(&out->cache, after)->pts_us) / 1e6);
+            return after;
         }
+        after = q;
     }
-    return -1;
+    /* none of the cache's segments is there: from its oldest */
+    if (after >= 0)
+        emit(out, EV_INFO, "%s holds none of the cached segments: written from the oldest "
+             "(%.1f s behind)", out->shown,
+             (out->cache.newest_pts_us - cache_at(&out->cache, after)->pts_us) / 1e6);
+    return after;
 }
 
 /* Where a primary (re)starts by default: seq; a hot pair's takeover asks
@@ -1387,10 +1433,11 @@ static int64_t start_point(Output *out, int64_t seq)
  * nothing more: every destination is closed at once, without a trailer
  * (finishing the segment under way could overlap the node that takes the
  * stream over), and the output caches and trims as its encoders go on,
- * warm. When the fence is lifted, the primary opens again at the newest
- * keyframe: an epoch-locked playlist numbers on from the wall clock after
- * a discontinuity, as a node taking the stream over would. What came
- * meanwhile is not written: the continuity counts it lost.
+ * warm. When the fence is lifted, the primary opens again: at the newest
+ * keyframe, or (epoch lock) at the grid keyframe of a planned move's
+ * boundary or of the first segment the destination lacks (a hot pair),
+ * else the next grid keyframe, numbered from 1970 on the stream's
+ * timeline. What is not written is lost: the continuity counts it.
  */
 static int fence(Output *out)
 {
@@ -1419,8 +1466,8 @@ static int fence(Output *out)
         return ret;
     /* the newest keyframe; a planned move's boundary may be before it
      * (this node learnt of it late): from the cache's start, then */
-    seq = atomic_load(&out->from_unix_us) > 0 ? out->cache.first
-                                              : release_point(out, av_gettime_relative());
+    seq = atomic_load(&out->from_unix_us) > 0 && grid_locked(out)
+          ? out->cache.first : release_point(out, av_gettime_relative());
     if (grid_locked(out) && (seq = grid_start(out, start_point(out, seq))) < 0)
         return AVERROR_EOF;
     if ((ret = inst_open(out, &out->inst[0], 0)) < 0) {

@@ -3,7 +3,10 @@
 # etcd and a real nginx WebDAV origin, two hotspare nodes.
 #   1. a leads s1 and uploads it; b follows: it runs s1 warm (events) and
 #      uploads nothing;
-#   2. a's host vanishes without a reset (SIGSTOP: no FIN, no RST, its
+#   2. planned moves both ways (ctl --fleet move s1 b, then a): the node
+#      left becomes the follower again (its outputs ended at the boundary:
+#      the pipeline is rebuilt warm), so the move back works;
+#   3. a's host vanishes without a reset (SIGSTOP: no FIN, no RST, its
 #      upload under way left hanging): its lease expires, b takes s1 at
 #      once, asks the origin which segments it lacks and uploads them
 #      from what it kept warm, then goes on live. Measured: the vanishing
@@ -58,16 +61,31 @@ sleep 4
 assert_eq "leader" "$(leader)" a
 assert_eq "segment PUTs from the follower b" "$(puts | grep -c ' b$')" 0
 
+# --- moves both ways under a pair ------------------------------------------
+"$HS" ctl --fleet "$FLEET" move s1 b --timeout 20 > /dev/null || fail "move s1 to b: $(tail -3 "$T/run-b.log")"
+wait_for 30 grep -q "node a follows the stream" "$T/ev-a.jsonl" ||
+    fail "a does not follow s1 after handing it over: $(tail -3 "$T/run-a.log")"
+"$HS" ctl --fleet "$FLEET" move s1 a --timeout 30 > /dev/null || fail "move s1 back to a: $(tail -3 "$T/run-a.log")"
+# the pair forms again: b, whose outputs ended at the move's boundary,
+# rebuilds the stream warm once the boundary's last upload is done
+wait_for 30 sh -c "[ \$(grep -c 'node b follows the stream' '$T/ev-b.jsonl') -ge 2 ]" ||
+    fail "b does not follow s1 again after handing it back"
+sleep 3
+assert_eq "leader after the moves" "$(leader)" a
+
 # --- a's host vanishes -----------------------------------------------------
 last_a=$(puts | awk '$2 == "a" {n = $1} END{print n}')
+lines0=$(wc -l < "$LOG")
+evb0=$(wc -l < "$T/ev-b.jsonl")
 t0=$(now)
 kill -STOP $PID_a
-wait_for 20 sh -c "grep 'PUT /upload/s1/index[0-9]*\\.ts' '$LOG' | grep -q 'fleet-node/b'" ||
+wait_for 20 sh -c "tail -n +$((lines0 + 1)) '$LOG' | grep 'PUT /upload/s1/index[0-9]*\\.ts' | grep -q 'fleet-node/b'" ||
     fail "b did not take over: $(tail -5 "$T/run-b.log")"
 t1=$(now)
 sleep 6
 puts > "$T/puts.txt"
-first_b=$(awk '$2 == "b" {print $1; exit}' "$T/puts.txt")
+first_b=$(tail -n +$((lines0 + 1)) "$LOG" | grep 'PUT /upload/s1/index[0-9]*\.ts HTTP/1\.[01]" 20[14] ' |
+    sed -n 's|.*/index\([0-9]*\)\.ts .*fleet-node/b".*|\1|p' | head -1)
 last=$(tail -1 "$T/puts.txt" | cut -d' ' -f1)
 first=$(head -1 "$T/puts.txt" | cut -d' ' -f1)
 dup=$(awk '{n[$1]++} END{d=0; for (k in n) if (n[k] > 1) d++; print d}' "$T/puts.txt")
@@ -77,6 +95,8 @@ assert_eq "leader after a vanished" "$(leader)" b
 assert_eq "segments missing at the origin (hot pair)" "$missing" 0
 assert_eq "segments uploaded twice" "$dup" 0
 assert_le "b's first segment (none skipped after a's last)" "$first_b" $((last_a + 1))
-grep -q "lacks segment" "$T/ev-b.jsonl" || fail "b did not ask the origin what it lacked"
+tail -n +$((evb0 + 1)) "$T/ev-b.jsonl" | grep -q "holds segment [0-9]* and not the next" ||
+    fail "b did not ask the origin what it lacked"
+assert_eq "b's first segment after a vanished is the one after a's last" "$first_b" $((last_a + 1))
 kill -9 $PID_a 2> /dev/null
 pass
