@@ -76,6 +76,10 @@ struct Mux {
     char stall_why[160];         /* what the watch saw when it failed a call */
     int64_t opened_us;
     int64_t newest_pts_us;       /* of what was written */
+    int64_t hls_first_number;    /* HLS: the number of its first segment, -1:
+                                    not known (a playlist's, hls_append) */
+    int64_t first_video_us;      /* media time of the first video packet
+                                    written, INT64_MIN: none yet */
     MuxWrote *wrote;             /* ring of MUX_CONFIRM_RING, MUX_CONFIRM_ACK */
     int wrote_first, wrote_nb;
 
@@ -89,6 +93,7 @@ struct Mux {
                     first_write_us, errors, write_us_sum, writes, write_us_recent_max;
     _Atomic int64_t waited_us;   /* the latest packet's wait (mux_waited_us) */
     _Atomic int64_t busy_us;     /* time spent on packets, not waiting for one */
+    _Atomic int64_t hls_next;    /* MuxStats.hls_next_number */
 };
 
 int mux_wants_global_header(const char *format)
@@ -394,8 +399,12 @@ static int open_output(Mux *m)
         }
     }
     if (!strcmp(fmt->name, "hls")) {
-        if (m->cfg.hls_start_number >= 0 && !m->restarts && !av_dict_get(opts, "start_number", NULL, 0))
-            av_dict_set_int(&opts, "start_number", m->cfg.hls_start_number, 0);
+        /* a restart numbers after the playlist it goes on in; should the
+         * playlist not be read back, after every number it may have used,
+         * not from 0 over them */
+        int64_t start = m->restarts ? atomic_load(&m->hls_next) : m->cfg.hls_start_number;
+        if (start >= 0 && !av_dict_get(opts, "start_number", NULL, 0))
+            av_dict_set_int(&opts, "start_number", start, 0);
         /* a restart for new codec parameters goes on in the same playlists,
          * after a discontinuity */
         if (m->restarts)
@@ -575,6 +584,24 @@ static int stall(Mux *m, int64_t us)
     return us >= m->cfg.rw_timeout_us ? AVERROR(ETIMEDOUT) : 0;
 }
 
+/*
+ * The segment numbers an HLS muxer may have used, from the media time of
+ * the video written: it cuts a segment no sooner than the shortest segment
+ * after the previous cut, and once more at each restart (a discontinuity),
+ * so no more than 1 + restarts + span / shortest segments. Counted rather
+ * than read back from libav (its count is private); an over-estimate costs
+ * only a skipped number.
+ */
+static void hls_count(Mux *m, int64_t t_us)
+{
+    if (m->hls_first_number < 0 || m->cfg.hls_segment_min_us <= 0)
+        return;
+    if (m->first_video_us == INT64_MIN)
+        m->first_video_us = t_us;
+    atomic_store(&m->hls_next, m->hls_first_number + m->restarts + 1 +
+                 FFMAX(t_us - m->first_video_us, 0) / m->cfg.hls_segment_min_us);
+}
+
 /* Writes pkt (consumed) to every stream its input feeds. */
 static int write_packet(Mux *m, AVPacket *pkt, int index)
 {
@@ -670,8 +697,10 @@ static int write_packet(Mux *m, AVPacket *pkt, int index)
             atomic_store(&m->first_write_us, t0);
     }
     av_packet_free(&pkt);
-    if (ret >= 0 && !in->is_audio)
+    if (ret >= 0 && !in->is_audio) {
         continuity_written(m->cfg.continuity, index, dts_us, in->sp->frame_rate);
+        hls_count(m, t_us);
+    }
     if (ret >= 0 && m->delivery)
         ret = delivery_error(m->delivery, NULL, 0);   /* a segment closed above */
     if (ret >= 0 && (ret = confirm_written(m, t_us, av_gettime_relative())) < 0)
@@ -836,6 +865,11 @@ int mux_alloc(Mux **pm, const MuxConfig *cfg, const MuxInput *inputs, int nb_inp
     atomic_init(&m->confirmed_pts_us, INT64_MIN);
     atomic_init(&m->sock_inode, 0);
     m->newest_pts_us = INT64_MIN;
+    m->first_video_us = INT64_MIN;
+    /* libav starts at 0 unless told; a playlist gone on in decides itself */
+    m->hls_first_number = !cfg->hls_segment_min_us || cfg->hls_append ? -1 :
+                          FFMAX(cfg->hls_start_number, 0);
+    atomic_init(&m->hls_next, m->hls_first_number);
     m->q = tq_alloc(MUX_QUEUE, 1);
     m->in = av_calloc(nb_inputs, sizeof(*m->in));
     m->wrote = av_calloc(MUX_CONFIRM_RING, sizeof(*m->wrote));
@@ -911,6 +945,7 @@ void mux_stats(Mux *m, MuxStats *s)
     s->waited_us = atomic_load(&m->waited_us);
     s->busy_us = atomic_load(&m->busy_us);
     s->budget_us = m->cfg.clock && m->cfg.clock->live ? m->cfg.clock->latency_budget_us : 0;
+    s->hls_next_number = atomic_load(&m->hls_next);
 }
 
 int64_t mux_take_max_write(Mux *m)

@@ -71,6 +71,10 @@ typedef struct MuxConfig {
     AVDictionary *options;       /* not owned; copied */
     int64_t rw_timeout_us;
     int64_t hls_start_number;    /* HLS: first segment number, -1 default */
+    int64_t hls_segment_min_us;  /* HLS: the shortest segment the muxer cuts
+                                    (hls_time, hls_init_time when shorter):
+                                    bounds the numbers it uses
+                                    (MuxStats.hls_next_number); 0: not HLS */
     int timeline_locked;         /* epoch lock with Unix-time timestamps: a
                                     node's first segment goes on in the
                                     stream's timeline (no discontinuity) */
@@ -121,6 +125,10 @@ typedef struct MuxStats {
     int64_t budget_us;           /* the stream's latency budget, 0: none */
     int64_t busy_us;             /* time its thread spent on packets (writing
                                     them), not waiting for one */
+    int64_t hls_next_number;     /* HLS: above every segment number it may have
+                                    used, so that the destination's next muxer
+                                    overwrites none of them; -1: not known
+                                    (not HLS, or numbered from a playlist) */
 } MuxStats;
 
 /* How far the destination is known to hold what was written. */

@@ -104,6 +104,8 @@ typedef struct Inst {
     int need_key[OUT_MAX_INPUTS];/* video inputs waiting for a keyframe */
     int64_t start_pts_us;        /* audio before this is not fed */
     int fails;                   /* in all (published) */
+    int64_t hls_next;            /* HLS: no muxer of this destination has used
+                                    this number or a higher one (MuxStats) */
     int streak;                  /* failures in a row: the back-off */
     int64_t up_since;            /* first seen open since its last failure
                                     (0: not since) */
@@ -365,6 +367,17 @@ static double output_hls_time(const AVDictionary *options)
     return t ? atof(t->value) : 2.0;
 }
 
+/* The shortest segment an HLS muxer with these options cuts, us. */
+static int64_t hls_segment_min_us(const AVDictionary *options)
+{
+    const AVDictionaryEntry *t = av_dict_get(options, "hls_init_time", NULL, 0);
+    double s = output_hls_time(options);
+
+    if (t && atof(t->value) > 0 && atof(t->value) < s)
+        s = atof(t->value);
+    return s > 0 ? FFMAX(llrint(s * 1e6), 1) : 1;
+}
+
 /* Starts a muxer for inst with the parameters that hold at the cache's
  * start (a replay) or now (opened ahead). */
 static int inst_open(Output *out, Inst *in, int at_cache_start)
@@ -429,6 +442,20 @@ static int inst_open(Output *out, Inst *in, int at_cache_start)
      * media time (FLV's 32-bit millisecond timestamps would overflow) */
     if (cfg.epoch_lock)
         cfg.ts_shift_us += epoch;
+    /* never a number this destination's earlier muxers used: its origin
+     * holds one file per number, and this muxer's, starting later in the
+     * media, would take the earlier one's first seconds with it (a
+     * destination that takes over again replays from before the number
+     * its media time gives, or was opened ahead, long before) */
+    if (!strcmp(out->jo->format, "hls")) {
+        cfg.hls_segment_min_us = hls_segment_min_us(in->options);
+        if (in->hls_next > FFMAX(cfg.hls_start_number, 0)) {
+            av_log(out, AV_LOG_VERBOSE, "%s: segments numbered from %" PRId64 ", after its "
+                   "earlier ones (%" PRId64 " by media time)\n", in->component, in->hls_next,
+                   cfg.hls_start_number);
+            cfg.hls_start_number = in->hls_next;
+        }
+    }
     cfg.newest_seq = &out->newest_seq;
     cfg.segment_ms = &out->segment_ms;
     ret = mux_alloc(&in->mux, &cfg, mi, out->nb_inputs);
@@ -452,6 +479,7 @@ static void inst_reap(Output *out, Inst *in)
         return;
     mux_join(in->mux);
     mux_stats(in->mux, &ms);
+    in->hls_next = FFMAX(in->hls_next, ms.hls_next_number);
     atomic_fetch_add(&out->done_packets, ms.packets);
     atomic_fetch_add(&out->done_bytes, ms.bytes);
     atomic_fetch_add(&out->done_write_us_sum, ms.write_us_sum);

@@ -10,6 +10,10 @@
 #   - frames lost, per output: every video frame of the run is on one of
 #     the output's destinations (the union of what each recorded), and
 #     each recording's dts increase;
+#   - no HLS segment uploaded twice to the same origin (its access log):
+#     a later muxer's segment over an earlier one's loses the earlier
+#     one's first seconds, which the muxers' own continuity cannot see
+#     (the hour of 5ff5c0a lost 60 and 30 frames so);
 #   - open file descriptors flat: the lowest of the last minute's samples
 #     at most SOAK_FD_SLACK above the sample at SOAK_WARMUP;
 #   - heap growth from SOAK_WARMUP to the end below 5 %: the floor of
@@ -543,6 +547,16 @@ for s in s1 s3; do
 done
 for s in s2 s3; do
     judge_frames "$s/out:rtmp" 0 $(ls "$T"/pa/rec/$s-*.flv "$T"/pb/rec/$s-*.flv 2> /dev/null)
+done
+# an origin holds one file per segment number: a number uploaded twice to
+# the same origin (201 created, then 204 replaced) is a later muxer's
+# segment over an earlier one's, whose first seconds it may not have
+for o in pa pb; do
+    awk '$6 == "\"PUT" && $7 ~ /\.ts$/ && ($9 == 201 || $9 == 204) { print $7 }' "$T/$o/access.log" 2> /dev/null |
+        sort | uniq -d > "$T/$o.twice"
+    cp "$T/$o.twice" "$OUT/$o.twice" 2> /dev/null
+    n_tw=$(wc -l < "$T/$o.twice")
+    row "HLS segments uploaded twice to $o" "$n_tw" 0 $(verdict "$n_tw")
 done
 n_nm=$(wc -l < "$T/nonmono")
 row "recordings with dts going back (of $N_REC)" "$n_nm" 0 $(verdict "$n_nm")
