@@ -1,0 +1,43 @@
+# tests/lib/fleet.sh: checks of a fleet's uploads to one HLS origin, for
+# the fleet tests. Needs LOG (the origin's access log) and SEG (the
+# stream's segment directory); segments 1 s long (hls_time 1).
+#
+#   pts0 FILE                the first video pts of a segment (90 kHz)
+#   check_move FROM TO LINES SECS
+#                            the planned move from node FROM to node TO
+#                            seen in the access log after line LINES (SECS:
+#                            how long it took, said)
+
+pts0() { ffprobe -v error -select_streams v -show_entries packet=pts -of csv=p=0 "$1" | head -1; }
+
+# check_move FROM TO LINES SECS: the planned move from FROM to TO seen in
+# the access log after line LINES: no segment missing or uploaded twice,
+# one uploader switch, TO's first segment right after FROM's last, and
+# the timeline continuous across it (each segment's first timestamp one
+# segment after the previous one's, to the frame)
+check_move() {
+    tail -n +$(($3 + 1)) "$LOG" | grep 'PUT /upload/s1/index[0-9]*\.ts' |
+        sed 's|.*/index\([0-9]*\)\.ts .*fleet-node/\([a-z0-9]*\)".*|\1 \2|' > "$T/puts-$2.txt"
+    dup=$(awk '{n[$1]++} END{d=0; for (k in n) if (n[k] > 1) d++; print d}' "$T/puts-$2.txt")
+    switches=$(awk 'NR > 1 && $2 != prev {s++} {prev = $2} END{print s + 0}' "$T/puts-$2.txt")
+    gaps=$(awk 'NR > 1 && $1 != prev + 1 {g += $1 - prev - 1} {prev = $1} END{print g + 0}' "$T/puts-$2.txt")
+    last_from=$(awk -v n="$1" '$2 == n {x = $1} END{print x}' "$T/puts-$2.txt")
+    first_to=$(awk -v n="$2" '$2 == n {print $1; exit}' "$T/puts-$2.txt")
+    say "move $1 -> $2: leader moved in $4 s; $1's last segment $last_from, $2's first $first_to; missing $gaps, PUT twice $dup, uploader switches $switches"
+    assert_eq "segments missing across the move $1 -> $2" "$gaps" 0
+    assert_eq "segments uploaded by both nodes ($1 -> $2)" "$dup" 0
+    assert_eq "uploader switches ($1 -> $2)" "$switches" 1
+    assert_eq "$2's first segment follows $1's last" "$first_to" $((last_from + 1))
+    prev=
+    for n in $(seq $((last_from - 1)) $((first_to + 1))); do
+        p=$(pts0 "$SEG/index$n.ts")
+        if [ -n "$prev" ]; then
+            d=$(awk -v a="$prev" -v b="$p" 'BEGIN{d = b - a; if (d < 0) d += 2^33; x = d / 90000 - 1; if (x < 0) x = -x; printf "%.3f", x}')
+            assert_le "segment $n starts 1 s after $((n - 1)) (off, s)" "$d" 0.04
+        fi
+        prev=$p
+    done
+    grep -q "#EXT-X-ENDLIST" "$SEG/index.m3u8" && fail "the playlist ended at the move $1 -> $2"
+    return 0
+}
+
