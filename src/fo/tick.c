@@ -19,6 +19,7 @@
 #include "hds/hds.h"
 #include "hma/metrics.h"
 #include "hma/sampler.h"
+#include "pfm/host_risk.h"
 #include "pfm/model.h"
 #include "pfm/predictor.h"
 
@@ -45,6 +46,7 @@ struct Tick {
     Dra *dra;                    /* runs the job's exec hooks for it */
     Steer *steer;                /* the steering manifests on the endpoint */
     FoSteer *steering;           /* ... and their order */
+    HostRisk host;               /* the last tick's (host_risk.h) */
     struct NodePrev {            /* per node of g: a counter's last value */
         double count;
         int64_t at_us;
@@ -285,6 +287,11 @@ void tick_run(Tick *sv, int64_t now, int force)
     if (sv->next_tick < now)
         sv->next_tick = now + sv->job->supervisor.tick_us;   /* late: no burst of ticks */
     s = sampler_tick(sv->sampler);
+    /* the host's risk, stored and exported with its figures */
+    host_risk_sample(s, &sv->host);
+    for (int i = 0; i < s->nb_comps; i++)
+        if (s->comps[i].kind == COMP_HOST)
+            sample_set(&s->comps[i], HM_HOST_RISK, sv->host.risk);
     if (sv->pred)
         predictor_tick(sv->pred, s);
     tick_note(sv, s, now);
@@ -357,6 +364,16 @@ int tick_alloc(Tick **pt, const Job *job, Ecg *g, EventLog *events)
 int64_t tick_last_us(const Tick *t)
 {
     return t ? t->last_us : 0;
+}
+
+int tick_host_risk(const Tick *t, HostRisk *r)
+{
+    if (t && t->last_us) {
+        *r = t->host;
+        return 0;
+    }
+    host_risk(NULL, r);
+    return AVERROR(EAGAIN);
 }
 
 FoSteer *tick_steering(Tick *t)

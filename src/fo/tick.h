@@ -19,6 +19,7 @@
 #include "ecg/ecg.h"
 #include "fo/steering.h"
 #include "job/job.h"
+#include "pfm/host_risk.h"
 
 typedef struct Tick Tick;
 
@@ -46,6 +47,10 @@ void tick_stop(Tick *t);
 /* When the tick last ran (av_gettime_relative), 0 before the first: the
  * service watchdog (cli/notify.h) pings only while the tick goes on. */
 int64_t tick_last_us(const Tick *t);
+
+/* The host's risk at the last tick (host_risk.h): 0, or AVERROR(EAGAIN)
+ * (*r then 0) before the first tick (a reload's new tick) or without one. */
+int tick_host_risk(const Tick *t, HostRisk *r);
 
 /* The steering of viewers (ctl steer pins through it); NULL when no
  * output has pathways. Lives until tick_free. */

@@ -35,6 +35,7 @@ static const MetricDef host_metrics[HM_NB] = {
     [HM_STORE_FS_FILL_RATE] = { "hotspare_host_store_filesystem_fill_rate_bytes_per_second", G, "growth of the used bytes of the data store's filesystem: least-squares slope over the last 30 ticks" },
     [HM_STORE_FS_TIME_TO_FULL] = { "hotspare_host_store_filesystem_time_to_full_seconds", G, "time until the data store's filesystem is full at its fill rate; absent when not filling" },
     [HM_HEAP_BYTES]      = { "hotspare_process_heap_bytes", G, "bytes the process has allocated and not freed (malloc's count: what a leak grows, unlike the resident set, which also holds the allocator's free pages)" },
+    [HM_HOST_RISK]       = { "hotspare_host_risk", G, "the host's risk, 0..1: the highest of its pressure and exhaustion rules (PSI, memory limit, the data store's filesystem); a fleet node at 0.8 moves its streams to other hosts" },
 };
 
 static const MetricDef gpu_metrics[GM_NB] = {

@@ -79,6 +79,7 @@ enum HostMetric {
     HM_STORE_FS_FILL_RATE,   /* bytes/s, slope of used bytes over the window */
     HM_STORE_FS_TIME_TO_FULL,/* seconds; absent when not filling */
     HM_HEAP_BYTES,           /* allocated and not freed (agent_host_heap_bytes) */
+    HM_HOST_RISK,            /* 0..1, by rules (host_risk.h): set by the tick */
     HM_NB
 };
 
