@@ -341,6 +341,7 @@ static int run_job(Job *job, const RunOpts *o)
             int64_t from[FLEET_MAX_STREAMS], until[FLEET_MAX_STREAMS];
             uint64_t run, upload, ready = 0;
             uint64_t gen = fleet_state(fleet, &run, &upload, from, until);
+            HostRisk host;
             Job *nj;
             /* a fence alone changes no pipeline */
             if (gen != fleet_gen && (run != fleet_run || fleet_gen == ~0ULL) &&
@@ -360,6 +361,10 @@ static int run_job(Job *job, const RunOpts *o)
                                      fleet_keep_us(fleet)))
                     ready |= 1ULL << s;
             fleet_set_ready(fleet, ready);
+            /* a host at risk moves its streams away (fleet.h); a
+             * reload's new tick knows nothing yet: the last risk holds */
+            if (tick_host_risk(runstate_tick(rs), &host) >= 0)
+                fleet_set_host_risk(fleet, &host);
             fleet_gen = gen;
             fleet_run = run;
         }

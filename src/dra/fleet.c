@@ -19,15 +19,17 @@
 
 /* ---- pure decisions ---------------------------------------------------- */
 
-/* The live node, not being drained, that leads the fewest streams (ties:
- * the smaller name); -1 when there is none. */
-static int least_loaded(const FleetView *v, const int *load)
+/* The live node other than skip (-1: none), neither being drained nor at
+ * risk, that leads the fewest streams (ties: the smaller name); -1 when
+ * there is none. */
+static int least_loaded(const FleetView *v, const int *load, int skip)
 {
     int best = -1;
 
     for (int n = 0; n < v->nb_nodes; n++)
-        if (!v->drain[n] && (best < 0 || load[n] < load[best] ||
-                             (load[n] == load[best] && strcmp(v->node[n], v->node[best]) < 0)))
+        if (n != skip && !v->drain[n] && !v->at_risk[n] &&
+            (best < 0 || load[n] < load[best] ||
+             (load[n] == load[best] && strcmp(v->node[n], v->node[best]) < 0)))
             best = n;
     return best;
 }
@@ -59,7 +61,8 @@ uint64_t fleet_drain_targets(const FleetView *v, const char *me, int *target)
         for (int n = 0; n < v->nb_nodes && v->move_to[s][0]; n++)
             if (n != from && !v->drain[n] && !strcmp(v->move_to[s], v->node[n]))
                 to = n;
-        if (to < 0 && (!v->drain[from] || (to = least_loaded(v, load)) < 0))
+        if (to < 0 && ((!v->drain[from] && !v->at_risk[from]) ||
+                       (to = least_loaded(v, load, from)) < 0))
             continue;
         target[s] = to;
         load[to]++;
@@ -69,25 +72,20 @@ uint64_t fleet_drain_targets(const FleetView *v, const char *me, int *target)
     return mine;
 }
 
-uint64_t fleet_pair_targets(const FleetView *v, const char *me)
+uint64_t fleet_pair_targets(const FleetView *v, const char *me, int on_risk)
 {
     int load[FLEET_MAX_NODES] = { 0 };
     uint64_t mine = 0;
 
     count_load(v, load);
     for (int s = 0; s < v->nb_streams; s++) {
-        int lead = -1, best = -1;
+        int lead = -1, best;
         for (int n = 0; n < v->nb_nodes && v->leader[s][0]; n++)
             if (!strcmp(v->leader[s], v->node[n]))
                 lead = n;
-        if (lead < 0)
+        if (lead < 0 || (on_risk && v->risk[lead] < FLEET_RISK_PAIR))
             continue;
-        for (int n = 0; n < v->nb_nodes; n++)
-            if (n != lead && !v->drain[n] &&
-                (best < 0 || load[n] < load[best] ||
-                 (load[n] == load[best] && strcmp(v->node[n], v->node[best]) < 0)))
-                best = n;
-        if (best < 0)
+        if ((best = least_loaded(v, load, lead)) < 0)
             continue;
         load[best]++;
         if (!strcmp(v->node[best], me))
@@ -124,7 +122,7 @@ uint64_t fleet_decide(const FleetView *v, const char *me, int64_t now, int64_t g
 
         if (v->leader[s][0])
             continue;
-        best = least_loaded(v, load);
+        best = least_loaded(v, load, -1);
         /* every node computes the same placement from the same view, so
          * the streams of a dead node spread instead of all going to the
          * fastest; the transaction still decides who gets each */
@@ -142,6 +140,14 @@ uint64_t fleet_decide_after_outage(uint64_t want, uint64_t warm, int64_t now,
     if (recovered_at && now - recovered_at < wait_us)
         want &= warm;
     return want | warm;
+}
+
+int fleet_at_risk(int was, double risk, int *rounds)
+{
+    *rounds = risk >= FLEET_RISK_MOVE ? *rounds + 1 : 0;
+    if (was)
+        return risk >= FLEET_RISK_CLEAR;
+    return *rounds >= FLEET_RISK_ROUNDS;
 }
 
 int fleet_fenced(int64_t renewed_at, int64_t ttl_us, int64_t now)
@@ -204,7 +210,9 @@ struct Fleet {
                                            follow rebuilds it (its outputs
                                            ended at the boundary) */
     int drain_said;
-    int pair;                     /* fleet: { pair: always } */
+    int pair;                     /* JobFleet.pair */
+    int at_risk;                  /* fleet_at_risk, this round */
+    int risk_rounds;
     int64_t call_us;              /* an etcd call's deadline per member */
     _Atomic int draining;         /* ctl drain (any thread) */
     int cut_off;                  /* fenced, or its lease lost: etcd may have
@@ -221,6 +229,7 @@ struct Fleet {
     int64_t from_us[FLEET_MAX_STREAMS];  /* guarded by lock: fleet_state */
     int64_t until_us[FLEET_MAX_STREAMS]; /* guarded by lock: fleet_state */
     uint64_t ready;               /* guarded by lock: fleet_set_ready */
+    HostRisk host;                /* guarded by lock: fleet_set_host_risk */
     uint64_t generation;          /* guarded by lock: bumped when any changes */
 };
 
@@ -351,6 +360,13 @@ void fleet_set_ready(Fleet *f, uint64_t ready)
 {
     pthread_mutex_lock(&f->lock);
     f->ready = ready;
+    pthread_mutex_unlock(&f->lock);
+}
+
+void fleet_set_host_risk(Fleet *f, const HostRisk *r)
+{
+    pthread_mutex_lock(&f->lock);
+    f->host = *r;
     pthread_mutex_unlock(&f->lock);
 }
 
@@ -519,6 +535,9 @@ static int read_view(Fleet *f, FleetView *v, int64_t now)
             v->drain[n] = json_is_true(json_object_get(h, "drain"));
             v->lease[n] = json_is_integer(l) ? json_integer_value(l) : 0;
             v->ready[n] = stream_mask(f, json_object_get(h, "ready"));
+            v->risk[n] = json_is_number(json_object_get(h, "risk")) ?
+                         json_number_value(json_object_get(h, "risk")) : 0;
+            v->at_risk[n] = json_is_true(json_object_get(h, "at_risk"));
             if (strcmp(name, f->node) && json_is_integer(w) && f->nb_skew < FLEET_MAX_NODES &&
                 health_fresh(f, name, kv->mod_revision, now))
                 f->skew_est[f->nb_skew++] = wall - json_integer_value(w);
@@ -548,19 +567,41 @@ static void add_streams(Fleet *f, char *buf, size_t size, uint64_t mask)
     av_strlcat(buf, "]", size);
 }
 
+/* This round's risk: at risk or not (fleet_at_risk), said when it
+ * changes. */
+static void risk_round(Fleet *f, const HostRisk *host)
+{
+    int at = fleet_at_risk(f->at_risk, host->risk, &f->risk_rounds);
+
+    if (at && !f->at_risk)
+        evlog_emit(f->events, "", "fleet", EV_WARNING, 0, "node %s is at risk (host risk %.2f, "
+                   "%s): its %d stream%s move to other nodes, make before break, and it takes "
+                   "no more", f->node, host->risk, host->why, av_popcount64(f->held),
+                   av_popcount64(f->held) == 1 ? "" : "s");
+    else if (!at && f->at_risk)
+        evlog_emit(f->events, "", "fleet", EV_INFO, 0, "node %s is no longer at risk (host "
+                   "risk %.2f): it takes streams again", f->node, host->risk);
+    f->at_risk = at;
+}
+
 static int put_health(Fleet *f)
 {
     char key[400], value[8192], *ans = NULL;
     uint64_t ready;
     int ret;
 
+    HostRisk host;
+
     pthread_mutex_lock(&f->lock);
     ready = f->ready & f->led & ~f->upload;
+    host = f->host;
     pthread_mutex_unlock(&f->lock);
+    risk_round(f, &host);
     snprintf(key, sizeof(key), "%s/nodes/%s", f->prefix, f->node);
     snprintf(value, sizeof(value), "{\"node\":\"%s\",\"wall_us\":%" PRId64 ",\"streams\":%d,"
-             "\"lease\":%" PRId64 ",\"drain\":%s,\"lead\":", f->node, av_gettime(),
-             av_popcount64(f->held), f->lease_id, atomic_load(&f->draining) ? "true" : "false");
+             "\"lease\":%" PRId64 ",\"drain\":%s,\"risk\":%.3f,\"at_risk\":%s,\"lead\":",
+             f->node, av_gettime(), av_popcount64(f->held), f->lease_id,
+             atomic_load(&f->draining) ? "true" : "false", host.risk, f->at_risk ? "true" : "false");
     add_streams(f, value, sizeof(value), f->held);
     av_strlcat(value, ",\"ready\":", sizeof(value));
     add_streams(f, value, sizeof(value), ready);
@@ -637,14 +678,14 @@ static void moves(Fleet *f, const FleetView *v, int skewed, uint64_t warm)
     }
     /* hot pair: the streams this node follows run warm here too */
     if (f->pair) {
-        uint64_t follow = fleet_pair_targets(v, f->node) & ~f->held;
+        uint64_t follow = fleet_pair_targets(v, f->node, f->pair == JOB_PAIR_ON_RISK) & ~f->held;
         for (int s = 0; s < f->nb_streams; s++)
             if ((follow & (1ULL << s)) && !(f->run & (1ULL << s)))
                 evlog_emit(f->events, f->stream[s], "fleet", EV_INFO, 0, "node %s follows the "
                            "stream (hot pair): it runs it warm, to take over at once", f->node);
         incoming |= follow;
     }
-    if (skewed || draining)
+    if (skewed || draining || f->at_risk)
         incoming = 0;
     for (int s = 0; s < f->nb_streams; s++)
         if ((incoming & (1ULL << s)) && !(f->run & (1ULL << s)) && v->move_to[s][0])
@@ -662,14 +703,14 @@ static void moves(Fleet *f, const FleetView *v, int skewed, uint64_t warm)
                        "stream over to node %s at %.3f (etcd says; its answer was lost)",
                        f->node, v->leader[s], v->handover_at[s] / 1e6);
         }
-    /* a stream of this node, drained, goes once its new node is ready:
+    /* a stream of this node, drained or at risk, goes once its new node is ready:
      * at a segment boundary at least a segment away, so that the new node
      * knows it before it comes */
     for (int s = 0; s < f->nb_streams; s++) {
         uint64_t b = 1ULL << s;
         int t = target[s];
         if (!(f->held & b) || t < 0 || !(v->ready[t] & b) || !v->lease[t] ||
-            (!draining && !v->move_to[s][0]))
+            (!draining && !f->at_risk && !v->move_to[s][0]))
             continue;
         int64_t at = fleet_handover_at(wall, f->seg_us[s]);
         if (hand_over(f, v, s, t, at)) {

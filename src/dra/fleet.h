@@ -7,8 +7,8 @@
  *
  * Keys, under the job's prefix P (default /hotspare):
  *   P/nodes/NODE    this node's health, JSON {"node","wall_us","streams",
- *                   "lead"}, put under the node's lease: it vanishes when
- *                   the node does
+ *                   "lead","lease","drain","ready","risk","at_risk"}, put
+ *                   under the node's lease: it vanishes when the node does
  *   P/lead/STREAM   the stream's leader, value NODE, created under the
  *                   leader's lease by a transaction that succeeds only
  *                   when the key does not exist (create revision 0)
@@ -44,6 +44,7 @@
 
 #include "core/event.h"
 #include "job/job.h"
+#include "pfm/host_risk.h"
 #include "plane/output.h"
 
 /* Streams a fleet job may have: the led set is a 64-bit mask. */
@@ -70,6 +71,11 @@ typedef struct FleetView {
     int drain[FLEET_MAX_NODES];
     int64_t lease[FLEET_MAX_NODES];
     uint64_t ready[FLEET_MAX_NODES];
+    /* per node, from its health: its host's risk (host_risk.h), and
+     * whether it is at risk (fleet_at_risk): it takes no stream and its
+     * streams move away, as a drained node's */
+    double risk[FLEET_MAX_NODES];
+    int at_risk[FLEET_MAX_NODES];
     /* per stream: the last planned move (P/handover/STREAM): to whom, and
      * the Unix time (us) of the segment boundary where it happens */
     char handover_to[FLEET_MAX_STREAMS][64];
@@ -114,14 +120,34 @@ uint64_t fleet_drain_targets(const FleetView *v, const char *me, int *target);
 
 /*
  * Hot pair (fleet: { pair: always }): every stream also runs warm on a
- * second node, the live node other than its leader, not drained, with
- * the fewest streams led or followed (ties: the smaller name), in stream
- * order, as every node computes alike. Returns the streams me follows.
+ * second node, the live node other than its leader, neither drained nor
+ * at risk, with the fewest streams led or followed (ties: the smaller
+ * name), in stream order, as every node computes alike. With on_risk
+ * (pair: on_risk) only the streams whose leader's host risk is at
+ * FLEET_RISK_PAIR or above get one. Returns the streams me follows.
  * When the leader's lease ends the follower takes the stream at once
  * (it is warm) and uploads from the first segment the origin lacks
  * (FLEET_FROM_ORIGIN).
  */
-uint64_t fleet_pair_targets(const FleetView *v, const char *me);
+uint64_t fleet_pair_targets(const FleetView *v, const char *me, int on_risk);
+
+/*
+ * Moves on risk. A node whose host risk (host_risk.h) stays at
+ * FLEET_RISK_MOVE or above for FLEET_RISK_ROUNDS rounds in a row is at
+ * risk: it says so in its health key, takes no stream, and hands each of
+ * its streams to a node that is not at risk, as a drain does (make
+ * before break); below FLEET_RISK_CLEAR it is no longer at risk and
+ * takes streams again (those it gave away stay where they went). With
+ * pair: on_risk a follower starts at FLEET_RISK_PAIR, earlier, so that
+ * the move finds it warm. fleet_at_risk: this round's answer from the
+ * last round's (was), the risk now and the rounds counted so far
+ * (*rounds, updated).
+ */
+#define FLEET_RISK_MOVE   0.8
+#define FLEET_RISK_CLEAR  0.5
+#define FLEET_RISK_PAIR   0.5
+#define FLEET_RISK_ROUNDS 2
+int fleet_at_risk(int was, double risk, int *rounds);
 
 /* fleet_state's from_us: start at the first segment the destination does
  * not have (output_window). */
@@ -187,6 +213,9 @@ int64_t fleet_keep_us(const Fleet *f);
 /* The run loop says which of the streams it runs fenced are ready to
  * upload from the next segment (their outputs hold a keyframe). */
 void fleet_set_ready(Fleet *f, uint64_t ready);
+
+/* The run loop gives the host's risk at each tick (tick_host_risk). */
+void fleet_set_host_risk(Fleet *f, const HostRisk *r);
 
 /* `ctl drain`: this node hands every stream it leads over to the others,
  * make before break, and takes no more. 0, or a negative AVERROR. */

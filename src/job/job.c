@@ -1232,6 +1232,13 @@ static int64_t fleet_lease_round(int64_t us)
     return av_clip64(s, 1, 60) * 1000000;
 }
 
+/* "always", "on_risk", "off": a JobPair, or -1. */
+static int job_pair_parse(const char *text)
+{
+    return !strcmp(text, "always") ? JOB_PAIR_ALWAYS : !strcmp(text, "on_risk") ? JOB_PAIR_ON_RISK :
+           !strcmp(text, "off") ? JOB_PAIR_OFF : -1;
+}
+
 static void load_fleet(Loader *ld, const yaml_node_t *map, JobFleet *fl)
 {
     yaml_node_t *f, *e, *n;
@@ -1279,10 +1286,8 @@ static void load_fleet(Loader *ld, const yaml_node_t *map, JobFleet *fl)
     if (!fl->prefix)
         fl->prefix = jy_strdup(ld, "/hotspare");
     if ((n = jy_map_get(ld, f, "pair"))) {
-        if (n->type != YAML_SCALAR_NODE || (strcmp(TEXT(n), "always") && strcmp(TEXT(n), "off")))
-            report(ld, n, "'pair' is always or off");
-        else
-            fl->pair = !strcmp(TEXT(n), "always");
+        if (n->type != YAML_SCALAR_NODE || (fl->pair = job_pair_parse(TEXT(n))) < 0)
+            report(ld, n, "'pair' is always, on_risk or off");
     }
 }
 
@@ -1366,11 +1371,10 @@ int job_fleet_from_arg(Job *job, const char *arg, char *why, size_t why_size)
                 ret = AVERROR(ENOMEM);
             }
         } else if (!strcmp(tok, "pair")) {
-            if (strcmp(eq + 1, "always") && strcmp(eq + 1, "off")) {
-                snprintf(why, why_size, "--fleet: pair is always or off");
+            if ((fl.pair = job_pair_parse(eq + 1)) < 0) {
+                snprintf(why, why_size, "--fleet: pair is always, on_risk or off");
                 ret = AVERROR(EINVAL);
             }
-            fl.pair = !strcmp(eq + 1, "always");
         } else {
             snprintf(why, why_size, "--fleet: unknown key '%s' (etcd, node, lease, prefix, pair)", tok);
             ret = AVERROR(EINVAL);

@@ -313,14 +313,20 @@ typedef struct JobStream {
  * streams through etcd; each stream runs on one of them at a time. */
 #define JOB_FLEET_MAX_ETCD 8
 #define JOB_FLEET_DEFAULT_LEASE_US 3000000      /* 3 s */
+typedef enum JobPair {
+    JOB_PAIR_OFF,
+    JOB_PAIR_ALWAYS,             /* every stream, all the time */
+    JOB_PAIR_ON_RISK,            /* a stream whose leader's host is at risk */
+} JobPair;
 typedef struct JobFleet {
     char *etcd[JOB_FLEET_MAX_ETCD];   /* client URLs, "http://HOST:PORT"; owned */
     int nb_etcd;                  /* 0: not in fleet mode */
     char *node;                   /* this node's name; owned */
     int64_t lease_us;             /* the lease's TTL, whole seconds */
     char *prefix;                 /* every key under it, "/hotspare"; owned */
-    int pair;                     /* hot pair: each stream also runs warm on a
-                                     second node, which takes over at once */
+    int pair;                     /* hot pair (JobPair): each stream also runs
+                                     warm on a second node, which takes over
+                                     at once */
     JobLoc loc;
 } JobFleet;
 

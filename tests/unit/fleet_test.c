@@ -361,18 +361,85 @@ static void test_pair(void)
     strcpy(v.leader[2], "b");
     /* loads a 2, b 1, c 0: stream 0 -> c (0), stream 1 -> b (1) or c (1):
      * b, the smaller name; stream 2 (b's) -> c (1) before a (2) */
-    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "c"), 0x5);
-    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "b"), 0x2);
-    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "a"), 0);
+    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "c", 0), 0x5);
+    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "b", 0), 0x2);
+    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "a", 0), 0);
     /* a stream without a leader has no follower; a drained node follows
      * nothing */
     v.leader[2][0] = 0;
     v.drain[2] = 1;
-    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "c"), 0);
-    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "b"), 0x3);
+    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "c", 0), 0);
+    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "b", 0), 0x3);
     /* one node: no pair */
     v.nb_nodes = 1;
-    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "a"), 0);
+    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "a", 0), 0);
+}
+
+/* Moves on risk: a node enters after FLEET_RISK_ROUNDS rounds at
+ * FLEET_RISK_MOVE, leaves below FLEET_RISK_CLEAR; at risk, it is
+ * drained for placement; a pair on_risk follows only its streams. */
+static void test_risk(void)
+{
+    FleetView v = { .nb_streams = 3, .nb_nodes = 3 };
+    int target[FLEET_MAX_STREAMS], rounds = 0, at = 0;
+
+    /* one round above is a spike, two are a trend; a dip under the move
+     * level starts the count again */
+    at = fleet_at_risk(at, 0.9, &rounds);
+    CU_ASSERT_EQUAL(at, 0);
+    at = fleet_at_risk(at, 0.79, &rounds);
+    CU_ASSERT_EQUAL(at, 0);
+    CU_ASSERT_EQUAL(rounds, 0);
+    at = fleet_at_risk(at, 0.8, &rounds);
+    at = fleet_at_risk(at, 1.0, &rounds);
+    CU_ASSERT_EQUAL(at, 1);
+    /* held down to the clear level, not below */
+    at = fleet_at_risk(at, 0.6, &rounds);
+    CU_ASSERT_EQUAL(at, 1);
+    at = fleet_at_risk(at, 0.5, &rounds);
+    CU_ASSERT_EQUAL(at, 1);
+    at = fleet_at_risk(at, 0.49, &rounds);
+    CU_ASSERT_EQUAL(at, 0);
+
+    strcpy(v.node[0], "a");
+    strcpy(v.node[1], "b");
+    strcpy(v.node[2], "c");
+    strcpy(v.leader[0], "a");
+    strcpy(v.leader[1], "a");
+    strcpy(v.leader[2], "b");
+    /* a at risk: its streams go to c, then b (b 1, c 1: the smaller) */
+    v.risk[0] = 0.95;
+    v.at_risk[0] = 1;
+    CU_ASSERT_EQUAL(fleet_drain_targets(&v, "c", target), 0x1);
+    CU_ASSERT_EQUAL(target[0], 2);
+    CU_ASSERT_EQUAL(target[1], 1);
+    CU_ASSERT_EQUAL(target[2], -1);
+    /* ... takes no free stream while another node can */
+    v.leader[2][0] = 0;
+    CU_ASSERT_EQUAL(fleet_decide(&v, "a", 0, 1000000), 0);
+    CU_ASSERT_EQUAL(fleet_decide(&v, "b", 0, 1000000), 0x4);
+    /* ... but one nobody takes, after the grace, as any node */
+    v.free_since[2] = 1;
+    CU_ASSERT_EQUAL(fleet_decide(&v, "a", 2000000, 1000000), 0x4);
+    v.free_since[2] = 0;
+    strcpy(v.leader[2], "b");
+    /* every node at risk: nowhere better to go, nothing moves */
+    v.at_risk[1] = v.at_risk[2] = 1;
+    CU_ASSERT_EQUAL(fleet_drain_targets(&v, "b", target), 0);
+    CU_ASSERT_EQUAL(target[0], -1);
+    v.at_risk[1] = v.at_risk[2] = 0;
+    /* pair on_risk: followers only for a's streams (0.95), none for b's
+     * (0.2) until b reaches FLEET_RISK_PAIR; a at risk follows nothing */
+    v.risk[1] = 0.2;
+    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "c", 1), 0x1);
+    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "b", 1), 0x2);
+    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "a", 1), 0);
+    v.risk[1] = FLEET_RISK_PAIR;
+    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "c", 1), 0x5);
+    /* always: every stream, whatever the risk */
+    v.risk[0] = v.risk[1] = 0;
+    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "c", 0), 0x5);
+    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "c", 1), 0);
 }
 
 static void test_skew(void)
@@ -423,6 +490,10 @@ static void test_fleet_arg(void)
     CU_ASSERT_STRING_EQUAL(job.supervisor.fleet.etcd[0], "http://h:9");
     CU_ASSERT_STRING_EQUAL(job.supervisor.fleet.prefix, "/p");
     CU_ASSERT_STRING_EQUAL(job.supervisor.fleet.node, "b");
+    CU_ASSERT_EQUAL(job_fleet_from_arg(&job, "pair=on_risk", why, sizeof(why)), 0);
+    CU_ASSERT_EQUAL(job.supervisor.fleet.pair, JOB_PAIR_ON_RISK);
+    CU_ASSERT(job_fleet_from_arg(&job, "pair=sometimes", why, sizeof(why)) < 0);
+    CU_ASSERT(strstr(why, "on_risk") != NULL);
     job_free(&(Job *){ av_memdup(&job, sizeof(job)) });
 }
 
@@ -443,6 +514,7 @@ int main(void)
     CU_add_test(s, "the epoch grid of frames", test_epoch_grid);
     CU_add_test(s, "planned moves (drain)", test_drain);
     CU_add_test(s, "hot pair followers", test_pair);
+    CU_add_test(s, "moves and followers on risk", test_risk);
     CU_add_test(s, "--fleet", test_fleet_arg);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -1691,7 +1691,7 @@ static void test_fleet(void)
         "version: 1\n"
         "supervisor:\n"
         "  fleet: { etcd: [ \"http://127.0.0.1:2379\", \"http://127.0.0.1:2380\" ], node: enc-a,\n"
-        "           lease: 1500ms }\n"
+        "           lease: 1500ms, pair: on_risk }\n"
         "streams:\n"
         "  - name: a\n"
         "    input: { url: in.ts }\n"
@@ -1707,6 +1707,7 @@ static void test_fleet(void)
     CU_ASSERT_STRING_EQUAL(job->supervisor.fleet.node, "enc-a");
     CU_ASSERT_EQUAL(job->supervisor.fleet.lease_us, 2000000);
     CU_ASSERT_STRING_EQUAL(job->supervisor.fleet.prefix, "/hotspare");
+    CU_ASSERT_EQUAL(job->supervisor.fleet.pair, JOB_PAIR_ON_RISK);
     CU_ASSERT_EQUAL(job->streams[1].outputs[0].epoch_lock, 1);
     CU_ASSERT_EQUAL(job->streams[0].outputs[0].epoch_lock, 0);
     job_keep_streams(job, keep_b, NULL);
@@ -1738,7 +1739,7 @@ static void test_fleet(void)
         "    renditions: [ { name: r } ]\n"
         "    outputs: [ { name: o, url: o.ts } ]\n",
         1,
-        "3:50: 'pair' is always or off");
+        "3:50: 'pair' is always, on_risk or off");
     EXPECT_BAD(
         "version: 1\n"
         "supervisor:\n"
