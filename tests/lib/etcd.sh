@@ -11,6 +11,10 @@
 #                            its data
 #   etcd_get PREFIX          the keys under PREFIX as "KEY=VALUE" lines
 #
+# With ETCD_NETNS set (a network namespace the test made), the members run
+# inside it, listening on every address there, and advertise ETCD_HOST
+# (default 127.0.0.1); etcd_get asks from inside it too.
+#
 # Skips (77) when etcd is not installed (./configure --install-deps installs
 # etcd-server).
 
@@ -19,22 +23,24 @@ ETCD_FLAGS="--heartbeat-interval 100 --election-timeout 1000 --log-level error"
 
 etcd_start() {
     _b=$1
+    _ns= _listen=127.0.0.1 _host=${ETCD_HOST:-127.0.0.1}
+    [ -n "${ETCD_NETNS:-}" ] && _ns="ip netns exec $ETCD_NETNS" _listen=0.0.0.0
     _cluster="e1=http://127.0.0.1:$((_b + 10)),e2=http://127.0.0.1:$((_b + 11)),e3=http://127.0.0.1:$((_b + 12))"
     ETCD_URLS=
     for _i in 1 2 3; do
         _c=$((_b + _i - 1)); _p=$((_b + 9 + _i))
         mkdir -p "$T/etcd/e$_i"
-        bg etcd --name "e$_i" --data-dir "$T/etcd/e$_i" $ETCD_FLAGS \
-            --listen-client-urls "http://127.0.0.1:$_c" --advertise-client-urls "http://127.0.0.1:$_c" \
+        bg $_ns etcd --name "e$_i" --data-dir "$T/etcd/e$_i" $ETCD_FLAGS \
+            --listen-client-urls "http://$_listen:$_c" --advertise-client-urls "http://$_host:$_c" \
             --listen-peer-urls "http://127.0.0.1:$_p" --initial-advertise-peer-urls "http://127.0.0.1:$_p" \
             --initial-cluster "$_cluster" --initial-cluster-state new --initial-cluster-token "$TESTNAME" \
             > "$T/etcd/e$_i.log" 2>&1
         eval "ETCD_PID_$_i=$BG_PID"
-        eval "ETCD_URL$_i=http://127.0.0.1:$_c"
-        ETCD_URLS="$ETCD_URLS${ETCD_URLS:+, }\"http://127.0.0.1:$_c\""
+        eval "ETCD_URL$_i=http://$_host:$_c"
+        ETCD_URLS="$ETCD_URLS${ETCD_URLS:+, }\"http://$_host:$_c\""
     done
     # a write goes through once there is a leader and a quorum
-    wait_for 20 curl -sf -m 1 "http://127.0.0.1:$_b/v3/kv/put" \
+    wait_for 20 $_ns curl -sf -m 1 "http://$_host:$_b/v3/kv/put" \
         -d "{\"key\":\"$(printf /ready | base64)\",\"value\":\"\"}" ||
         fail "etcd did not start: $(tail -3 "$T/etcd/e1.log")"
 }
@@ -52,7 +58,7 @@ etcd_cont_all() {
 }
 
 etcd_get() {
-    python3 - "$1" $ETCD_URL1 $ETCD_URL2 $ETCD_URL3 <<'EOF2'
+    ${ETCD_NETNS:+ip netns exec $ETCD_NETNS} python3 - "$1" $ETCD_URL1 $ETCD_URL2 $ETCD_URL3 <<'EOF2'
 import sys, json, base64, urllib.request
 p = sys.argv[1].encode()
 body = json.dumps({"key": base64.b64encode(p).decode(),
