@@ -60,4 +60,27 @@ for mv in "b -> a" "a -> c"; do
     what=$([ "$mv" = "b -> a" ] && echo "ctl drain ($mv)" || echo "ctl --fleet move ($mv)")
     printf '%-34s %12s s %8s %11s %9s %s\n' "$what" "$t" "$m" "$d" "$sw" "$cpu"
 done
+# a move on risk (t_fleet_risk: the leader's data store filesystem filled
+# at 3 MB/s, pair: on_risk): time from the fill's start to the new node
+# leading; and a hot pair's leader cut off the network (t_fleet_netns):
+# time from the cut to the follower's first segment at the origin
+sh tests/integration/t_fleet_risk.sh > "$out.log" 2>&1; rc=$?
+if [ $rc = 0 ]; then
+    l=$(grep "move a -> b: leader moved" "$out.log")
+    t=$(grep "fill started" "$out.log" | sed 's/.*b leads: \([0-9.]*\) s.*/\1/')
+    printf '%-34s %12s s %8s %11s %9s %s\n' "host at risk, disk filling (a -> b)" "$t" \
+        "$(echo "$l" | sed 's/.*missing \([0-9]*\),.*/\1/')" "$(echo "$l" | sed 's/.*PUT twice \([0-9]*\),.*/\1/')" \
+        "$(echo "$l" | sed 's/.*switches \([0-9]*\)$/\1/')" "a follower while the risk is >= 0.5"
+else
+    printf '%-34s %s\n' "host at risk, disk filling" "$([ $rc = 77 ] && echo "skipped: $(tail -1 "$out.log")" || echo "FAILED (rc $rc)")"
+fi
+sh tests/integration/t_fleet_netns.sh > "$out.log" 2>&1; rc=$?
+if [ $rc = 0 ]; then
+    l=$(grep "a's link cut" "$out.log")
+    printf '%-34s %12s s %8s %11s %9s %s\n' "hot pair, leader's link cut" \
+        "$(echo "$l" | sed 's/.*origin: \([0-9.]*\) s;.*/\1/')" "$(echo "$l" | sed 's/.*missing \([0-9]*\),.*/\1/')" \
+        "$(echo "$l" | sed 's/.*PUT twice \([0-9]*\);.*/\1/')" 1 "a second encode, always"
+else
+    printf '%-34s %s\n' "hot pair, leader's link cut" "$([ $rc = 77 ] && echo "skipped: $(tail -1 "$out.log")" || echo "FAILED (rc $rc)")"
+fi
 rm -f "$out.log"
