@@ -93,9 +93,16 @@ static int ctl_move(EtcdClient *c, const char *prefix, const char *stream, const
             return HS_EXIT_OK;
         }
     }
+    /* a failed request is withdrawn (its lease revoked, the key with
+     * it): a move that happened after ctl said it did not would surprise */
+    req = etcd_req_lease_id(lease);
+    ret = req ? etcd_call(c, "/v3/lease/revoke", req, &ans) : AVERROR(ENOMEM);
+    av_free(req);
+    av_freep(&ans);
     fprintf(stderr, "hotspare ctl: %s is still led by %s: is %s up, in the same fleet, not "
-            "drained? (the request lapses in %d s)\n", stream, leader[0] ? leader : "nobody",
-            node, MOVE_LEASE_S);
+            "drained? %s\n", stream, leader[0] ? leader : "nobody", node,
+            ret >= 0 ? "(the request is withdrawn)" : "(the request could not be withdrawn: it "
+            "lapses within a minute)");
     return HS_EXIT_FAILED;
 }
 

@@ -193,4 +193,5 @@ sleep 5
 check_move a c "$lines3" "$(awk -v a="$t6" -v b="$t7" 'BEGIN{printf "%.1f", b - a}')"
 [ -z "$(etcd_get /tfleet/move/)" ] || fail "the move request is still in etcd after the move"
 "$HS" ctl --fleet "$FLEET" move s1 nobody --timeout 2 > /dev/null 2>&1 && fail "a move to a node that does not exist succeeded"
+[ -z "$(etcd_get /tfleet/move/)" ] || fail "the failed move's request is still in etcd: $(etcd_get /tfleet/move/)"
 pass
