@@ -21,6 +21,7 @@
 #include <libavutil/avstring.h>
 #include <libavutil/common.h>
 #include <libavutil/error.h>
+#include <libavutil/file.h>
 #include <libavutil/mem.h>
 #include <libavutil/time.h>
 
@@ -227,21 +228,53 @@ static void fleet_lock_outputs(Job *job, const char *node)
         }
 }
 
-/* The job with only the streams in led, read again from path (the same
- * file the fleet's stream list came from). NULL when it cannot be read
- * or no longer names the same streams; said. */
-static Job *fleet_job(const Job *full, uint64_t led, int fast)
+/* The text of the job file as it last loaded. */
+typedef struct FleetText {
+    uint8_t *buf;
+    size_t size;
+} FleetText;
+
+/* The job with only the streams in led, read again from the file the
+ * fleet's stream list came from. A file that no longer loads (being
+ * edited, deleted) is said, and the job runs as it last loaded: a node
+ * that took a stream must run it. NULL only when even that fails (out of
+ * memory): the caller tries again. */
+static Job *fleet_job(const Job *full, uint64_t led, int fast, FleetText *txt)
 {
     FleetKeep k = { full, led };
     JobDiag diag = { 0 };
     Job *nj = NULL;
-    int ret = job_load(full->path, &nj, &diag);
+    uint8_t *map = NULL;
+    size_t size = 0;
+    int ret = av_file_map(full->path, &map, &size, 0, NULL);
 
+    if (ret >= 0) {
+        ret = job_load_buffer(full->path, map, size, &nj, &diag);
+        if (ret >= 0) {
+            uint8_t *copy = av_memdup(map, size);
+            if (copy) {
+                av_free(txt->buf);
+                txt->buf = copy;
+                txt->size = size;
+            }
+        }
+        av_file_unmap(map, size);
+    }
     if (ret < 0) {
         for (int m = 0; m < diag.nb_msgs; m++)
             av_log(NULL, AV_LOG_ERROR, "%s\n", diag.msgs[m]);
+        if (!diag.nb_msgs)
+            av_log(NULL, AV_LOG_ERROR, "%s: cannot read the job file: %s\n", full->path,
+                   av_err2str(ret));
         job_diag_free(&diag);
-        return NULL;
+        if (!txt->buf)
+            return NULL;
+        av_log(NULL, AV_LOG_WARNING, "%s does not load now: the streams run as the file last "
+               "loaded\n", full->path);
+        if (job_load_buffer(full->path, txt->buf, txt->size, &nj, &diag) < 0) {
+            job_diag_free(&diag);
+            return NULL;
+        }
     }
     job_diag_free(&diag);
     if (fast)
@@ -267,6 +300,7 @@ static int run_job(Job *job, const RunOpts *o)
     Job *first = NULL;
     uint64_t fleet_gen = 0;       /* the fleet state's generation applied */
     uint64_t fleet_run = 0;       /* the streams it runs, as applied */
+    FleetText text = { 0 };       /* fleet mode: the job file as it last loaded */
 
     ret = evlog_alloc(&events, events_path);
     if (ret < 0) {
@@ -283,7 +317,7 @@ static int run_job(Job *job, const RunOpts *o)
     }
     if (job->supervisor.fleet.nb_etcd) {
         /* a fleet node starts leading nothing: the fleet says what */
-        if (fleet_alloc(&fleet, job, events) < 0 || !(first = fleet_job(job, 0, o->fast))) {
+        if (fleet_alloc(&fleet, job, events) < 0 || !(first = fleet_job(job, 0, o->fast, &text))) {
             fprintf(stderr, "hotspare run: cannot start the fleet node\n");
             fleet_free(&fleet);
             progress_free(&pg);
@@ -305,6 +339,7 @@ static int run_job(Job *job, const RunOpts *o)
         evlog_free(&events);
         job_free(&job);
         job_free(&full);
+        av_freep(&text.buf);
         return HS_EXIT_USAGE;
     }
     job = NULL;                   /* the run state's */
@@ -344,12 +379,16 @@ static int run_job(Job *job, const RunOpts *o)
             HostRisk host;
             Job *nj;
             /* a fence alone changes no pipeline */
-            if (gen != fleet_gen && (run != fleet_run || fleet_gen == ~0ULL) &&
-                (nj = fleet_job(full, run, o->fast))) {
-                av_log(NULL, AV_LOG_INFO, "fleet node %s runs %d of %d stream%s, %d of them "
-                       "fenced\n", fleet_node(fleet), nj->nb_streams, full->nb_streams,
-                       full->nb_streams == 1 ? "" : "s", av_popcount64(run & ~upload));
-                runstate_apply(rs, nj, seq);
+            int applied = 1;
+            if (gen != fleet_gen && (run != fleet_run || fleet_gen == ~0ULL)) {
+                if ((nj = fleet_job(full, run, o->fast, &text))) {
+                    av_log(NULL, AV_LOG_INFO, "fleet node %s runs %d of %d stream%s, %d of them "
+                           "fenced\n", fleet_node(fleet), nj->nb_streams, full->nb_streams,
+                           full->nb_streams == 1 ? "" : "s", av_popcount64(run & ~upload));
+                    runstate_apply(rs, nj, seq);
+                } else {
+                    applied = 0;  /* again at the next turn of the loop */
+                }
             }
             /* every loop: a stream replaced by a reload gets a new
              * pipeline, fenced from its start (its outputs open only
@@ -365,8 +404,10 @@ static int run_job(Job *job, const RunOpts *o)
              * reload's new tick knows nothing yet: the last risk holds */
             if (tick_host_risk(runstate_tick(rs), &host) >= 0)
                 fleet_set_host_risk(fleet, &host);
-            fleet_gen = gen;
-            fleet_run = run;
+            if (applied) {
+                fleet_gen = gen;
+                fleet_run = run;
+            }
         }
         runstate_poll(rs, stopping);
         /* a fleet node leading nothing stays up, standing by */
@@ -414,6 +455,7 @@ static int run_job(Job *job, const RunOpts *o)
 
     /* the lease revoked: the others take over now, not a TTL from now */
     fleet_free(&fleet);
+    av_freep(&text.buf);
     job_free(&full);
     /* the control thread reads the graph: it ends first */
     control_stop(ctl);

@@ -3,7 +3,8 @@
 # a real nginx WebDAV origin, hotspare nodes as separate processes, all
 # started with the same job (the fleet settings on the command line).
 #   1. node a leads the stream and uploads it; node b stands by (no PUT);
-#   2. kill -9 of a: its lease expires, b takes the stream and goes on in
+#   2. kill -9 of a: its lease expires, b takes the stream (its job file
+#      invalid meanwhile: it runs the job as the file last loaded) and goes on in
 #      the same playlist URL with epoch-locked numbers and timestamps (no
 #      discontinuity; b's first segment where a's timeline puts it).
 #      Measured: death -> the first new segment at the origin, and the
@@ -89,11 +90,18 @@ assert_eq "segment PUTs from the standby b" "$(puts b)" 0
 
 # --- 2. kill -9 of the leader ------------------------------------------
 last_a=$(numbers | tail -1)
+# b's job file is being edited (invalid) when it must take over: it runs
+# the stream as the file last loaded
+cp "$T/job-b.yaml" "$T/job-b.good"
+printf 'streams: [\n' >> "$T/job-b.yaml"
 t0=$(now)
 kill -9 $PID_a
 wait_for 20 sh -c "[ \$(grep -c 'PUT /upload/s1/index[0-9]*\.ts .*fleet-node/b\"' '$LOG') -ge 1 ]" ||
     fail "b did not take over: $(tail -5 "$T/run-b.log")"
 t1=$(now)
+grep -q "job-b.yaml does not load now: the streams run as the file last loaded" "$T/run-b.log" ||
+    fail "b did not say that its job file no longer loads"
+cp "$T/job-b.good" "$T/job-b.yaml"
 takeover=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}')
 first_b=$(grep 'PUT /upload/s1/index[0-9]*\.ts .*fleet-node/b"' "$LOG" | head -1 | sed 's|.*/index\([0-9]*\)\.ts .*|\1|')
 missing=$((first_b - last_a - 1))
