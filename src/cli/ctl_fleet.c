@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <libavutil/avstring.h>
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
@@ -44,6 +45,35 @@ static int get_key(EtcdClient *c, const char *key, char *value, size_t size)
     return ret;
 }
 
+/* Would node refuse a stream (fleet.h: a live node, neither drained nor
+ * at risk, takes one)? 1 with the reason in why, 0 no, < 0 etcd did not
+ * answer. */
+static int target_refuses(EtcdClient *c, const char *prefix, const char *node, char *why,
+                          size_t size)
+{
+    char key[512], health[8192];
+    json_t *h;
+    int ret;
+
+    snprintf(key, sizeof(key), "%s/nodes/%s", prefix, node);
+    if ((ret = get_key(c, key, health, sizeof(health))) < 0)
+        return ret;
+    if (!health[0]) {
+        snprintf(why, size, "no node %s in the fleet under %s (no health key)", node, prefix);
+        return 1;
+    }
+    h = json_loads(health, 0, NULL);
+    if (json_is_true(json_object_get(h, "drain")))
+        snprintf(why, size, "%s is being drained", node);
+    else if (json_is_true(json_object_get(h, "at_risk")))
+        snprintf(why, size, "%s is at risk (host risk %.2f): it takes no stream", node,
+                 json_number_value(json_object_get(h, "risk")));
+    else
+        why[0] = 0;
+    json_decref(h);
+    return why[0] ? 1 : 0;
+}
+
 static int ctl_move(EtcdClient *c, const char *prefix, const char *stream, const char *node,
                     int timeout_ms)
 {
@@ -65,6 +95,11 @@ static int ctl_move(EtcdClient *c, const char *prefix, const char *stream, const
     if (!strcmp(leader, node)) {
         printf("%s is led by %s already\n", stream, node);
         return HS_EXIT_OK;
+    }
+    if ((ret = target_refuses(c, prefix, node, why, sizeof(why))) != 0) {
+        fprintf(stderr, "hotspare ctl: cannot move %s to %s: %s\n", stream, node,
+                ret < 0 ? av_err2str(ret) : why);
+        return HS_EXIT_FAILED;
     }
     req = etcd_req_grant(MOVE_LEASE_S);
     ret = req ? etcd_call(c, "/v3/lease/grant", req, &ans) : AVERROR(ENOMEM);
@@ -99,8 +134,8 @@ static int ctl_move(EtcdClient *c, const char *prefix, const char *stream, const
     ret = req ? etcd_call(c, "/v3/lease/revoke", req, &ans) : AVERROR(ENOMEM);
     av_free(req);
     av_freep(&ans);
-    fprintf(stderr, "hotspare ctl: %s is still led by %s: is %s up, in the same fleet, not "
-            "drained? %s\n", stream, leader[0] ? leader : "nobody", node,
+    fprintf(stderr, "hotspare ctl: %s is still led by %s: is %s up, in the same fleet, "
+            "neither drained nor at risk? %s\n", stream, leader[0] ? leader : "nobody", node,
             ret >= 0 ? "(the request is withdrawn)" : "(the request could not be withdrawn: it "
             "lapses within a minute)");
     return HS_EXIT_FAILED;

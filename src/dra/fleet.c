@@ -19,19 +19,42 @@
 
 /* ---- pure decisions ---------------------------------------------------- */
 
-/* The live node other than skip (-1: none), neither being drained nor at
- * risk, that leads the fewest streams (ties: the smaller name); -1 when
- * there is none. */
+/* Can node n take a stream: live, neither being drained nor at risk. */
+static int eligible(const FleetView *v, int n)
+{
+    return !v->drain[n] && !v->at_risk[n];
+}
+
+/* The eligible node other than skip (-1: none) that leads the fewest
+ * streams (ties: the smaller name), among those whose host risk is below
+ * FLEET_RISK_CLEAR if there is one (a stream moved off a failing host
+ * should not land on one about to be: it would bounce); -1 when none. */
 static int least_loaded(const FleetView *v, const int *load, int skip)
 {
-    int best = -1;
+    int best = -1, best_low = 0;
 
-    for (int n = 0; n < v->nb_nodes; n++)
-        if (n != skip && !v->drain[n] && !v->at_risk[n] &&
-            (best < 0 || load[n] < load[best] ||
-             (load[n] == load[best] && strcmp(v->node[n], v->node[best]) < 0)))
+    for (int n = 0; n < v->nb_nodes; n++) {
+        int low = v->risk[n] < FLEET_RISK_CLEAR;
+        if (n == skip || !eligible(v, n))
+            continue;
+        if (best < 0 || low > best_low ||
+            (low == best_low && (load[n] < load[best] ||
+                                 (load[n] == load[best] && strcmp(v->node[n], v->node[best]) < 0)))) {
             best = n;
+            best_low = low;
+        }
+    }
     return best;
+}
+
+/* An eligible node other than from that runs stream s warm and ready (a
+ * hot pair's follower): the move to make, it needs no cold start; -1. */
+static int warm_node(const FleetView *v, int s, int from)
+{
+    for (int n = 0; n < v->nb_nodes; n++)
+        if (n != from && eligible(v, n) && (v->ready[n] & (1ULL << s)))
+            return n;
+    return -1;
 }
 
 /* What each live node leads (streams led by a node that is not live count
@@ -58,11 +81,14 @@ uint64_t fleet_drain_targets(const FleetView *v, const char *me, int *target)
                 from = n;
         if (from < 0)
             continue;
+        /* a move asked goes where asked, unless that node cannot take
+         * it (then, for a leader that must go, as a drain places it) */
         for (int n = 0; n < v->nb_nodes && v->move_to[s][0]; n++)
-            if (n != from && !v->drain[n] && !strcmp(v->move_to[s], v->node[n]))
+            if (n != from && eligible(v, n) && !strcmp(v->move_to[s], v->node[n]))
                 to = n;
-        if (to < 0 && ((!v->drain[from] && !v->at_risk[from]) ||
-                       (to = least_loaded(v, load, from)) < 0))
+        if (to < 0 && eligible(v, from))
+            continue;
+        if (to < 0 && (to = warm_node(v, s, from)) < 0 && (to = least_loaded(v, load, from)) < 0)
             continue;
         target[s] = to;
         load[to]++;
@@ -70,6 +96,17 @@ uint64_t fleet_drain_targets(const FleetView *v, const char *me, int *target)
             mine |= 1ULL << s;
     }
     return mine;
+}
+
+/* pair: on_risk: does stream s, led by node lead, want a follower? From
+ * FLEET_RISK_PAIR (or at risk); one that has a ready follower keeps it
+ * down to FLEET_RISK_PAIR_KEEP, so that a risk hovering around the start
+ * level does not start and stop a second encode every round. */
+static int pair_wanted(const FleetView *v, int s, int lead)
+{
+    if (v->at_risk[lead] || v->risk[lead] >= FLEET_RISK_PAIR)
+        return 1;
+    return v->risk[lead] >= FLEET_RISK_PAIR_KEEP && warm_node(v, s, lead) >= 0;
 }
 
 uint64_t fleet_pair_targets(const FleetView *v, const char *me, int on_risk)
@@ -83,7 +120,7 @@ uint64_t fleet_pair_targets(const FleetView *v, const char *me, int on_risk)
         for (int n = 0; n < v->nb_nodes && v->leader[s][0]; n++)
             if (!strcmp(v->leader[s], v->node[n]))
                 lead = n;
-        if (lead < 0 || (on_risk && v->risk[lead] < FLEET_RISK_PAIR))
+        if (lead < 0 || (on_risk && !pair_wanted(v, s, lead)))
             continue;
         if ((best = least_loaded(v, load, lead)) < 0)
             continue;
@@ -266,11 +303,10 @@ int fleet_alloc(Fleet **pf, const Job *job, EventLog *events)
         /* a planned move happens on a boundary of every segment grid of
          * the stream (segment lengths being multiples of each other) */
         f->seg_us[s] = 1000000;
-        for (int o = 0; o < js->nb_outputs; o++) {
-            const AVDictionaryEntry *t = av_dict_get(js->outputs[o].options, "hls_time", NULL, 0);
+        for (int o = 0; o < js->nb_outputs; o++)
             if (!strcmp(js->outputs[o].format, "hls"))
-                f->seg_us[s] = FFMAX(f->seg_us[s], llrint((t ? atof(t->value) : 2.0) * 1e6));
-        }
+                f->seg_us[s] = FFMAX(f->seg_us[s], job_option_duration_us(js->outputs[o].options,
+                                                                          "hls_time", 2000000));
     }
     /* a member that does not answer within a third of a round is skipped:
      * the next one still has time before the lease is at risk */

@@ -107,14 +107,16 @@ uint64_t fleet_decide_after_outage(uint64_t want, uint64_t warm, int64_t now,
                                    int64_t recovered_at, int64_t wait_us);
 
 /*
- * Planned moves. A stream asked to move to a node (move_to: live, not
- * drained, not its leader) goes there. Each stream led by a live node
- * being drained (`ctl drain`) goes to a node that is not: the one with the
- * fewest streams (ties: the smaller name), counting the moves already
- * placed, as every node computes alike. target[s]: that node's index in
- * v->node, or -1. Returns the streams whose target is me: it runs them
- * warm (ingest and encoders, uploading nothing) until their leader hands
- * them over.
+ * Planned moves. A stream asked to move to a node (move_to: live, neither
+ * drained nor at risk, not its leader) goes there. Each stream led by a
+ * live node being drained (`ctl drain`) or at risk goes to a node that is
+ * neither: one that runs it warm and ready already (a hot pair's
+ * follower), else the one with the fewest streams (ties: the smaller
+ * name), those with a host risk below FLEET_RISK_CLEAR first, counting
+ * the moves already placed, as every node computes alike. target[s]: that
+ * node's index in v->node, or -1. Returns the streams whose target is me:
+ * it runs them warm (ingest and encoders, uploading nothing) until their
+ * leader hands them over.
  */
 uint64_t fleet_drain_targets(const FleetView *v, const char *me, int *target);
 
@@ -122,10 +124,11 @@ uint64_t fleet_drain_targets(const FleetView *v, const char *me, int *target);
  * Hot pair (fleet: { pair: always }): every stream also runs warm on a
  * second node, the live node other than its leader, neither drained nor
  * at risk, with the fewest streams led or followed (ties: the smaller
- * name), in stream order, as every node computes alike. With on_risk
- * (pair: on_risk) only the streams whose leader's host risk is at
- * FLEET_RISK_PAIR or above get one. Returns the streams me follows.
- * When the leader's lease ends the follower takes the stream at once
+ * name; a host risk below FLEET_RISK_CLEAR first), in stream order, as
+ * every node computes alike. With on_risk (pair: on_risk) only the
+ * streams whose leader is at risk or has a host risk of FLEET_RISK_PAIR
+ * or more get one, and keep it down to FLEET_RISK_PAIR_KEEP. Returns the
+ * streams me follows. When the leader's lease ends the follower takes the stream at once
  * (it is warm) and uploads from the first segment the origin lacks
  * (FLEET_FROM_ORIGIN).
  */
@@ -146,6 +149,7 @@ uint64_t fleet_pair_targets(const FleetView *v, const char *me, int on_risk);
 #define FLEET_RISK_MOVE   0.8
 #define FLEET_RISK_CLEAR  0.5
 #define FLEET_RISK_PAIR   0.5
+#define FLEET_RISK_PAIR_KEEP 0.3
 #define FLEET_RISK_ROUNDS 2
 int fleet_at_risk(int was, double risk, int *rounds);
 

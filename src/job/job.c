@@ -1854,6 +1854,17 @@ int job_input_is_live(const JobInput *in)
     return in->realtime || job_url_is_network(in->url);
 }
 
+int64_t job_option_duration_us(const AVDictionary *options, const char *key, int64_t dflt)
+{
+    const AVDictionaryEntry *e = av_dict_get(options, key, NULL, 0);
+    int64_t us;
+
+    /* libav's own reading of an AV_OPT_TYPE_DURATION: seconds by default */
+    if (!e || av_parse_time(&us, e->value, 1) < 0 || us < 0)
+        return dflt;
+    return us;
+}
+
 int job_format_max_video(const char *format)
 {
     /* Muxers that take one video stream, or that players read as one

@@ -432,4 +432,9 @@ int job_url_is_network(const char *url);
  * for containers with several video tracks (hls, dash, mp4, matroska). */
 int job_format_max_video(const char *format);
 
+/* An output option that libav reads as a duration (hls_time, hls_init_time,
+ * seg_duration: "2", "2.5", "500ms", "00:00:02"), in microseconds; dflt
+ * when it is absent, unreadable or negative. */
+int64_t job_option_duration_us(const AVDictionary *options, const char *key, int64_t dflt);
+
 #endif

@@ -2,6 +2,7 @@
  * mux.c: one muxer instance on its own thread; see mux.h.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -78,8 +79,9 @@ struct Mux {
     int64_t newest_pts_us;       /* of what was written */
     int64_t hls_first_number;    /* HLS: the number of its first segment, -1:
                                     not known (a playlist's, hls_append) */
-    int64_t first_video_us;      /* media time of the first video packet
-                                    written, INT64_MIN: none yet */
+    int64_t first_pts_us;        /* media time of the first packet written
+                                    (libav's segments are cut from it; audio
+                                    may come first), INT64_MIN: none yet */
     MuxWrote *wrote;             /* ring of MUX_CONFIRM_RING, MUX_CONFIRM_ACK */
     int wrote_first, wrote_nb;
 
@@ -399,12 +401,10 @@ static int open_output(Mux *m)
         }
     }
     if (!strcmp(fmt->name, "hls")) {
-        /* a restart numbers after the playlist it goes on in; should the
-         * playlist not be read back, after every number it may have used,
-         * not from 0 over them */
-        int64_t start = m->restarts ? atomic_load(&m->hls_next) : m->cfg.hls_start_number;
-        if (start >= 0 && !av_dict_get(opts, "start_number", NULL, 0))
-            av_dict_set_int(&opts, "start_number", start, 0);
+        /* a restart goes on after the playlist's last segment (append_list
+         * below); a start_number there would move every number it lists */
+        if (m->cfg.hls_start_number >= 0 && !m->restarts && !av_dict_get(opts, "start_number", NULL, 0))
+            av_dict_set_int(&opts, "start_number", m->cfg.hls_start_number, 0);
         /* a restart for new codec parameters goes on in the same playlists,
          * after a discontinuity */
         if (m->restarts)
@@ -586,20 +586,26 @@ static int stall(Mux *m, int64_t us)
 
 /*
  * The segment numbers an HLS muxer may have used, from the media time of
- * the video written: it cuts a segment no sooner than the shortest segment
- * after the previous cut, and once more at each restart (a discontinuity),
- * so no more than 1 + restarts + span / shortest segments. Counted rather
- * than read back from libav (its count is private); an over-estimate costs
- * only a skipped number.
+ * what it was given: it cuts a segment no sooner than the shortest segment
+ * after the previous cut (the first counted from its first packet, audio
+ * or video), and once more at each restart (a discontinuity, which goes on
+ * after the playlist's last segment), so it uses no more than 1 + restarts
+ * + span / shortest numbers. Counted rather than read back from libav (its
+ * count is private); never lowered (a timestamp may step back: B-frames,
+ * an open GOP), and an over-estimate costs only a skipped number.
  */
 static void hls_count(Mux *m, int64_t t_us)
 {
+    int64_t next;
+
     if (m->hls_first_number < 0 || m->cfg.hls_segment_min_us <= 0)
         return;
-    if (m->first_video_us == INT64_MIN)
-        m->first_video_us = t_us;
-    atomic_store(&m->hls_next, m->hls_first_number + m->restarts + 1 +
-                 FFMAX(t_us - m->first_video_us, 0) / m->cfg.hls_segment_min_us);
+    if (m->first_pts_us == INT64_MIN)
+        m->first_pts_us = t_us;
+    next = m->hls_first_number + m->restarts + 1 +
+           FFMAX(t_us - m->first_pts_us, 0) / m->cfg.hls_segment_min_us;
+    if (next > atomic_load(&m->hls_next))
+        atomic_store(&m->hls_next, next);
 }
 
 /* Writes pkt (consumed) to every stream its input feeds. */
@@ -697,10 +703,9 @@ static int write_packet(Mux *m, AVPacket *pkt, int index)
             atomic_store(&m->first_write_us, t0);
     }
     av_packet_free(&pkt);
-    if (ret >= 0 && !in->is_audio) {
+    hls_count(m, t_us);          /* a write that failed may have cut a segment */
+    if (ret >= 0 && !in->is_audio)
         continuity_written(m->cfg.continuity, index, dts_us, in->sp->frame_rate);
-        hls_count(m, t_us);
-    }
     if (ret >= 0 && m->delivery)
         ret = delivery_error(m->delivery, NULL, 0);   /* a segment closed above */
     if (ret >= 0 && (ret = confirm_written(m, t_us, av_gettime_relative())) < 0)
@@ -847,6 +852,7 @@ end:
 int mux_alloc(Mux **pm, const MuxConfig *cfg, const MuxInput *inputs, int nb_inputs)
 {
     Mux *m = av_mallocz(sizeof(*m));
+    const AVDictionaryEntry *e;
 
     *pm = NULL;
     if (!m)
@@ -865,11 +871,15 @@ int mux_alloc(Mux **pm, const MuxConfig *cfg, const MuxInput *inputs, int nb_inp
     atomic_init(&m->confirmed_pts_us, INT64_MIN);
     atomic_init(&m->sock_inode, 0);
     m->newest_pts_us = INT64_MIN;
-    m->first_video_us = INT64_MIN;
-    /* libav starts at 0 unless told; a playlist gone on in decides itself */
+    m->first_pts_us = INT64_MIN;
+    /* libav starts at 0 unless told (by us, or by the job's own
+     * start_number); a playlist gone on in decides itself. A muxer that
+     * writes no packet may still upload its first segment at its end. */
     m->hls_first_number = !cfg->hls_segment_min_us || cfg->hls_append ? -1 :
                           FFMAX(cfg->hls_start_number, 0);
-    atomic_init(&m->hls_next, m->hls_first_number);
+    if (m->hls_first_number >= 0 && (e = av_dict_get(cfg->options, "start_number", NULL, 0)))
+        m->hls_first_number = FFMAX(strtoll(e->value, NULL, 10), 0);
+    atomic_init(&m->hls_next, m->hls_first_number < 0 ? -1 : m->hls_first_number + 1);
     m->q = tq_alloc(MUX_QUEUE, 1);
     m->in = av_calloc(nb_inputs, sizeof(*m->in));
     m->wrote = av_calloc(MUX_CONFIRM_RING, sizeof(*m->wrote));

@@ -359,23 +359,21 @@ static void inst_setup(Output *out, int i, const char *url, AVDictionary *option
     fault_point_report(&d->faults, out->st.events, out->js->name);
 }
 
-/* An HLS destination's segment length, s. */
+/* An HLS destination's segment length, s (libav's default 2 s). */
 static double output_hls_time(const AVDictionary *options)
 {
-    const AVDictionaryEntry *t = av_dict_get(options, "hls_time", NULL, 0);
-
-    return t ? atof(t->value) : 2.0;
+    return job_option_duration_us(options, "hls_time", 2000000) / 1e6;
 }
 
 /* The shortest segment an HLS muxer with these options cuts, us. */
 static int64_t hls_segment_min_us(const AVDictionary *options)
 {
-    const AVDictionaryEntry *t = av_dict_get(options, "hls_init_time", NULL, 0);
-    double s = output_hls_time(options);
+    int64_t t = job_option_duration_us(options, "hls_time", 2000000);
+    int64_t init = job_option_duration_us(options, "hls_init_time", 0);
 
-    if (t && atof(t->value) > 0 && atof(t->value) < s)
-        s = atof(t->value);
-    return s > 0 ? FFMAX(llrint(s * 1e6), 1) : 1;
+    if (init > 0 && init < t)
+        t = init;
+    return FFMAX(t, 1);
 }
 
 /* Starts a muxer for inst with the parameters that hold at the cache's
@@ -449,7 +447,10 @@ static int inst_open(Output *out, Inst *in, int at_cache_start)
      * its media time gives, or was opened ahead, long before) */
     if (!strcmp(out->jo->format, "hls")) {
         cfg.hls_segment_min_us = hls_segment_min_us(in->options);
-        if (in->hls_next > FFMAX(cfg.hls_start_number, 0)) {
+        /* not on an epoch-locked output: there a number is a place on the
+         * grid every node shares (a segment written again there is the
+         * same media), and a destination_gap looks segments up by it */
+        if (!cfg.epoch_lock && in->hls_next > FFMAX(cfg.hls_start_number, 0)) {
             av_log(out, AV_LOG_VERBOSE, "%s: segments numbered from %" PRId64 ", after its "
                    "earlier ones (%" PRId64 " by media time)\n", in->component, in->hls_next,
                    cfg.hls_start_number);
@@ -1692,8 +1693,8 @@ static int64_t cache_window(const JobStream *js, const JobOutput *jo)
     int64_t extra = OUT_CACHE_EXTRA_US;
 
     if (key) {
-        const AVDictionaryEntry *e = av_dict_get(jo->options, key, NULL, 0);
-        int64_t seg = (int64_t)((e ? atof(e->value) : !strcmp(key, "hls_time") ? 2.0 : 5.0) * 1e6);
+        int64_t seg = job_option_duration_us(jo->options, key,
+                                             !strcmp(key, "hls_time") ? 2000000 : 5000000);
         int64_t gop = 0;
         for (int i = 0; i < jo->nb_renditions; i++) {
             const JobRendition *r = &js->renditions[jo->renditions[i]];

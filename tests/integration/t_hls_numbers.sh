@@ -7,7 +7,9 @@
 # upload, starting later, would take the earlier one's first seconds with
 # it (the hour soak lost 60 and 30 frames so while every muxer's own
 # continuity said 0). Checked the way an origin sees it: no segment is
-# PUT twice to the same origin, and every frame is on one of them.
+# PUT twice to the same origin with other bytes, each playlist's entries
+# numbered as their files (an encoder switch restarts a muxer on its
+# playlist), and every frame is on one of them.
 . "$(dirname "$0")/../lib/common.sh"
 need ffprobe
 . "$TOP/tests/lib/nginx.sh"
@@ -24,7 +26,8 @@ streams:
   - name: news
     input: { url: "$(lavfi_src 320 180 30)", format: lavfi, realtime: true }
     renditions:
-      - { name: main, width: 320, height: 180, bitrate: 300k, gop: 1s, options: { preset: veryfast } }
+      - { name: main, width: 320, height: 180, bitrate: 300k, gop: 1s, options: { preset: veryfast },
+          backup: { encoder: libx264, options: { preset: ultrafast } } }
     outputs:
       - name: origin
         format: hls
@@ -39,6 +42,7 @@ streams:
       - { at: 7.3s, component: out:origin, fault: error }
       - { at: 13.5s, component: out:origin, action: switch_back }
       - { at: 14.6s, component: out:origin, fault: error }
+      - { at: 18.2s, component: enc:main, action: switch }
       - { at: 21.5s, component: out:origin, action: switch_back }
       - { at: 25.1s, component: out:origin, fault: error }
       - { at: 31.5s, component: out:origin, action: switch_back }
@@ -52,12 +56,26 @@ assert_eq "exit status" $rc 0
 assert_ge "switches" "$(grep -c '"kind":"switch"' "$T/events.jsonl")" 8
 
 for o in origina originb; do
-    # a PUT answered 201 (created) or 204 (replaced an existing file)
-    awk '$6 == "\"PUT" && $7 ~ /\.ts$/ && ($9 == 201 || $9 == 204) { print $7 }' "$T/$o/access.log" |
-        sort | uniq -d > "$T/$o.twice"
+    # a PUT answered 201 (created) or 204 (replaced an existing file),
+    # with other bytes (the request's length) than the first: the same
+    # bytes again are libav's retry of one upload
+    awk '$6 == "\"PUT" && $7 ~ /\.(ts|m4s)$/ && ($9 == 201 || $9 == 204) { print $7, $NF }' "$T/$o/access.log" |
+        sort -u | awk '{ n[$1]++ } END { for (u in n) if (n[u] > 1) print u }' > "$T/$o.twice"
     say "$o: $(awk '$6 == "\"PUT" && $7 ~ /\.ts$/' "$T/$o/access.log" | wc -l) segment uploads, twice: $(paste -sd' ' "$T/$o.twice")"
     assert_eq "$o: segments uploaded twice" "$(wc -l < "$T/$o.twice")" 0
 done
+
+# each playlist numbers its segments as their files are named: the
+# encoder switch at 18 s restarts the muxer after a discontinuity, which
+# goes on after the playlist's last segment (RFC 8216: a segment keeps
+# its media sequence number)
+for o in origina originb; do
+    pl=$T/$o/www/upload/news/index.m3u8
+    off=$(awk -F: '/^#EXT-X-MEDIA-SEQUENCE:/ { s = $2 } /^index[0-9]+\.ts$/ { n = substr($0, 6) + 0;
+              if (n != s + i) bad++; i++ } END { print bad + 0 }' "$pl")
+    assert_eq "$o: playlist entries whose sequence number is not their file's" "$off" 0
+done
+grep -q '"kind":"switch".*enc:main' "$T/events.jsonl" || fail "no encoder switch"
 
 # every frame from the first to the last is on one origin or the other
 : > "$T/frames"

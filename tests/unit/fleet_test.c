@@ -434,12 +434,61 @@ static void test_risk(void)
     CU_ASSERT_EQUAL(fleet_pair_targets(&v, "c", 1), 0x1);
     CU_ASSERT_EQUAL(fleet_pair_targets(&v, "b", 1), 0x2);
     CU_ASSERT_EQUAL(fleet_pair_targets(&v, "a", 1), 0);
+    /* b at the start level: its stream gets one too; c (risk 0) is
+     * preferred to b (0.5, not below FLEET_RISK_CLEAR) for every stream */
     v.risk[1] = FLEET_RISK_PAIR;
+    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "c", 1), 0x7);
+    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "b", 1), 0);
+    /* b's risk falls to 0.4 (below FLEET_RISK_CLEAR: b is a follower
+     * again, of stream 1, by load): stream 2 gets no new follower, but
+     * one that is ready already (c runs it warm) keeps it down to 0.3 */
+    v.risk[1] = 0.4;
+    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "c", 1), 0x1);
+    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "b", 1), 0x2);
+    v.ready[2] = 0x4;
     CU_ASSERT_EQUAL(fleet_pair_targets(&v, "c", 1), 0x5);
-    /* always: every stream, whatever the risk */
+    v.risk[1] = 0.29;
+    CU_ASSERT_EQUAL(fleet_pair_targets(&v, "c", 1), 0x1);
+    v.ready[2] = 0;
+    /* always: every stream, whatever the risk; on_risk with nobody at
+     * risk: none */
     v.risk[0] = v.risk[1] = 0;
+    v.at_risk[0] = 0;
     CU_ASSERT_EQUAL(fleet_pair_targets(&v, "c", 0), 0x5);
     CU_ASSERT_EQUAL(fleet_pair_targets(&v, "c", 1), 0);
+
+    /* a at risk again. Its streams go to a node that runs them warm and
+     * ready (b runs stream 1: a pair's follower), not by load */
+    v.at_risk[0] = 1;
+    v.ready[1] = 0x2;
+    fleet_drain_targets(&v, "c", target);
+    CU_ASSERT_EQUAL(target[0], 2);
+    CU_ASSERT_EQUAL(target[1], 1);
+    v.ready[1] = 0;
+    /* a move asked to a node at risk goes elsewhere for a leader that
+     * must go, and nowhere for one that need not */
+    strcpy(v.move_to[0], "c");
+    v.at_risk[2] = 1;
+    fleet_drain_targets(&v, "b", target);
+    CU_ASSERT_EQUAL(target[0], 1);
+    v.at_risk[0] = 0;
+    fleet_drain_targets(&v, "b", target);
+    CU_ASSERT_EQUAL(target[0], -1);
+    v.at_risk[2] = 0;
+    CU_ASSERT_EQUAL(fleet_drain_targets(&v, "c", target), 0x1);
+    /* a node whose risk is not below FLEET_RISK_CLEAR is a target only
+     * when none is: a (leader of 0 and 1) drained, b at 0.6, c at 0 */
+    v.move_to[0][0] = 0;
+    v.drain[0] = 1;
+    v.risk[1] = 0.6;
+    fleet_drain_targets(&v, "c", target);
+    CU_ASSERT_EQUAL(target[0], 2);
+    CU_ASSERT_EQUAL(target[1], 2);
+    /* both at or above it: by load (c 0, then b 1 and c 1: b) */
+    v.risk[2] = 0.7;
+    fleet_drain_targets(&v, "c", target);
+    CU_ASSERT_EQUAL(target[0], 2);
+    CU_ASSERT_EQUAL(target[1], 1);
 }
 
 static void test_skew(void)
