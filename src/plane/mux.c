@@ -400,6 +400,22 @@ static int open_output(Mux *m)
             av_dict_set(&opts, "hls_segment_filename", seg, 0);
         }
     }
+    /* DASH numbers every muxer's segments from 1 (it has no start number):
+     * a later muxer of the same destination, under the same names, would
+     * upload over the earlier one's segments (and their init), which hold
+     * other media. Its names carry the run; the MPD it writes names them. */
+    if (!strcmp(fmt->name, "dash") && m->cfg.dash_run > 0) {
+        char name[128];
+        if (!av_dict_get(opts, "media_seg_name", NULL, 0)) {
+            snprintf(name, sizeof(name), "chunk-stream$RepresentationID$-r%d-$Number%%05d$.$ext$",
+                     m->cfg.dash_run);
+            av_dict_set(&opts, "media_seg_name", name, 0);
+        }
+        if (!av_dict_get(opts, "init_seg_name", NULL, 0)) {
+            snprintf(name, sizeof(name), "init-stream$RepresentationID$-r%d.$ext$", m->cfg.dash_run);
+            av_dict_set(&opts, "init_seg_name", name, 0);
+        }
+    }
     if (!strcmp(fmt->name, "hls")) {
         /* a restart goes on after the playlist's last segment (append_list
          * below); a start_number there would move every number it lists */

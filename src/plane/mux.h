@@ -71,6 +71,10 @@ typedef struct MuxConfig {
     AVDictionary *options;       /* not owned; copied */
     int64_t rw_timeout_us;
     int64_t hls_start_number;    /* HLS: first segment number, -1 default */
+    int dash_run;                /* DASH: how many muxers of this destination
+                                    came before; from the second on, the
+                                    segment names carry it (-rN), since
+                                    libav numbers every muxer's from 1 */
     int64_t hls_segment_min_us;  /* HLS: the shortest segment the muxer cuts
                                     (hls_time, hls_init_time when shorter):
                                     bounds the numbers it uses

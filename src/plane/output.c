@@ -106,6 +106,7 @@ typedef struct Inst {
     int fails;                   /* in all (published) */
     int64_t hls_next;            /* HLS: no muxer of this destination has used
                                     this number or a higher one (MuxStats) */
+    int muxers;                  /* muxers started for it so far (DASH names) */
     int streak;                  /* failures in a row: the back-off */
     int64_t up_since;            /* first seen open since its last failure
                                     (0: not since) */
@@ -457,11 +458,14 @@ static int inst_open(Output *out, Inst *in, int at_cache_start)
             cfg.hls_start_number = in->hls_next;
         }
     }
+    cfg.dash_run = in->muxers;
     cfg.newest_seq = &out->newest_seq;
     cfg.segment_ms = &out->segment_ms;
     ret = mux_alloc(&in->mux, &cfg, mi, out->nb_inputs);
     if (ret >= 0)
         ret = mux_start(in->mux);
+    if (ret >= 0)
+        in->muxers++;
     if (ret < 0) {
         mux_free(&in->mux);
         return ret;

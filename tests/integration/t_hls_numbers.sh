@@ -9,7 +9,8 @@
 # continuity said 0). Checked the way an origin sees it: no segment is
 # PUT twice to the same origin with other bytes, each playlist's entries
 # numbered as their files (an encoder switch restarts a muxer on its
-# playlist), and every frame is on one of them.
+# playlist), and every frame is on one of them. A DASH output beside it,
+# failing and switching back the same way: no segment written over.
 . "$(dirname "$0")/../lib/common.sh"
 need ffprobe
 . "$TOP/tests/lib/nginx.sh"
@@ -35,6 +36,12 @@ streams:
         options: { hls_time: 2, hls_list_size: 6 }
         rw_timeout: 2s
         backup: { url: http://127.0.0.1:18121/upload/news/index.m3u8 }
+      - name: dash
+        format: dash
+        url: http://127.0.0.1:18120/upload/dash/index.mpd
+        options: { seg_duration: 2, window_size: 6 }
+        rw_timeout: 2s
+        backup: { url: http://127.0.0.1:18121/upload/dash/index.mpd }
     standby: always
     switch_back: never
     duration: 46s
@@ -48,6 +55,12 @@ streams:
       - { at: 31.5s, component: out:origin, action: switch_back }
       - { at: 32.4s, component: out:origin, fault: error }
       - { at: 39.5s, component: out:origin, action: switch_back }
+      - { at: 7.3s, component: out:dash, fault: error }
+      - { at: 13.5s, component: out:dash, action: switch_back }
+      - { at: 14.6s, component: out:dash, fault: error }
+      - { at: 21.5s, component: out:dash, action: switch_back }
+      - { at: 25.1s, component: out:dash, fault: error }
+      - { at: 31.5s, component: out:dash, action: switch_back }
 EOF
 
 "$HS" run --events "$T/events.jsonl" "$T/job.yaml" > "$T/run.log" 2>&1; rc=$?
@@ -64,6 +77,11 @@ for o in origina originb; do
     say "$o: $(awk '$6 == "\"PUT" && $7 ~ /\.ts$/' "$T/$o/access.log" | wc -l) segment uploads, twice: $(paste -sd' ' "$T/$o.twice")"
     assert_eq "$o: segments uploaded twice" "$(wc -l < "$T/$o.twice")" 0
 done
+
+# DASH numbers every muxer's segments from 1: the later muxers of a
+# destination name theirs by their run (-rN), so none was written over
+# (the check above counts .m4s too)
+assert_ge "originb: DASH segment runs" "$(ls "$T/originb/www/upload/dash" | sed -n 's/.*-r\([0-9]*\)-[0-9]*\.m4s$/\1/p' | sort -u | wc -l)" 2
 
 # each playlist numbers its segments as their files are named: the
 # encoder switch at 18 s restarts the muxer after a discontinuity, which
