@@ -68,11 +68,11 @@ sh tests/integration/t_fleet_risk.sh > "$out.log" 2>&1; rc=$?
 if [ $rc = 0 ]; then
     l=$(grep "move a -> b: leader moved" "$out.log")
     t=$(grep "fill started" "$out.log" | sed 's/.*b leads: \([0-9.]*\) s.*/\1/')
-    printf '%-34s %12s s %8s %11s %9s %s\n' "host at risk, disk filling (a -> b)" "$t" \
+    printf '%-34s %12s s %8s %11s %9s %s\n' "host at risk, disk fills (a -> b)" "$t" \
         "$(echo "$l" | sed 's/.*missing \([0-9]*\),.*/\1/')" "$(echo "$l" | sed 's/.*PUT twice \([0-9]*\),.*/\1/')" \
         "$(echo "$l" | sed 's/.*switches \([0-9]*\)$/\1/')" "a follower while the risk is >= 0.5"
 else
-    printf '%-34s %s\n' "host at risk, disk filling" "$([ $rc = 77 ] && echo "skipped: $(tail -1 "$out.log")" || echo "FAILED (rc $rc)")"
+    printf '%-34s %s\n' "host at risk, disk fills" "$([ $rc = 77 ] && echo "skipped: $(tail -1 "$out.log")" || echo "FAILED (rc $rc)")"
 fi
 sh tests/integration/t_fleet_netns.sh > "$out.log" 2>&1; rc=$?
 if [ $rc = 0 ]; then
