@@ -34,20 +34,7 @@ nginx_start origin $RTMP $HTTP
 LOG=$NGINX_DIR/access.log
 SEG=$NGINX_DIR/www/upload/s1
 
-job "$T/job.yaml" <<EOF
-version: 1
-streams:
-  - name: s1
-    input: { url: "testsrc2=size=160x90:rate=25", format: lavfi }
-    audio: false
-    renditions:
-      - { name: v, width: 160, height: 90, bitrate: 100k, gop: 25, options: { preset: ultrafast } }
-    outputs:
-      - name: origin
-        format: hls
-        url: http://127.0.0.1:$HTTP/upload/s1/index.m3u8
-        options: { hls_time: 1, hls_list_size: 0 }
-EOF
+fleet_job "$T/job.yaml" "http://127.0.0.1:$HTTP"
 
 FLEET="etcd=$ETCD_URL1,$ETCD_URL2,$ETCD_URL3,lease=3s,prefix=/tfleet"
 node() {

@@ -38,6 +38,7 @@ ETCD=23950; RTMP=19980; HTTP=18980
 ETCD_NETNS=$NC ETCD_HOST=10.77.1.1
 . "$TOP/tests/lib/etcd.sh"
 . "$TOP/tests/lib/nginx.sh"
+. "$TOP/tests/lib/fleet.sh"
 etcd_start $ETCD
 # the origin in core, listening on all of core's addresses
 nginx_conf origin $RTMP $HTTP
@@ -50,21 +51,7 @@ SEG=$T/origin/www/upload/s1
 # each node reaches core at its own link's address
 for n in a b; do
     net=1; [ $n = b ] && net=2
-    job "$T/job-$n.yaml" <<EOF
-version: 1
-supervisor: { control: $T/ctl-$n.sock }
-streams:
-  - name: s1
-    input: { url: "testsrc2=size=160x90:rate=25", format: lavfi }
-    audio: false
-    renditions:
-      - { name: v, width: 160, height: 90, bitrate: 100k, gop: 25, options: { preset: ultrafast } }
-    outputs:
-      - name: origin
-        format: hls
-        url: http://10.77.$net.1:$HTTP/upload/s1/index.m3u8
-        options: { hls_time: 1, hls_list_size: 0 }
-EOF
+    fleet_job "$T/job-$n.yaml" "http://10.77.$net.1:$HTTP" "control: $T/ctl-$n.sock"
 done
 fleet() {   # fleet NET: the --fleet value for a node on link NET
     echo "etcd=http://10.77.$1.1:$ETCD,http://10.77.$1.1:$((ETCD + 1)),http://10.77.$1.1:$((ETCD + 2)),lease=3s,prefix=/tns,pair=always"

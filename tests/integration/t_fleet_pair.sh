@@ -15,6 +15,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/etcd.sh"
 . "$TOP/tests/lib/nginx.sh"
+. "$TOP/tests/lib/fleet.sh"
 
 ETCD=24900; RTMP=19950; HTTP=18950
 etcd_start $ETCD
@@ -22,21 +23,7 @@ nginx_start origin $RTMP $HTTP
 LOG=$NGINX_DIR/access.log
 SEG=$NGINX_DIR/www/upload/s1
 
-job "$T/job.yaml" <<EOF2
-version: 1
-supervisor: { control: $T/ctl-a.sock }
-streams:
-  - name: s1
-    input: { url: "testsrc2=size=160x90:rate=25", format: lavfi }
-    audio: false
-    renditions:
-      - { name: v, width: 160, height: 90, bitrate: 100k, gop: 25, options: { preset: ultrafast } }
-    outputs:
-      - name: origin
-        format: hls
-        url: http://127.0.0.1:$HTTP/upload/s1/index.m3u8
-        options: { hls_time: 1, hls_list_size: 0 }
-EOF2
+fleet_job "$T/job.yaml" "http://127.0.0.1:$HTTP" "control: $T/ctl-a.sock"
 sed "s|ctl-a.sock|ctl-b.sock|" "$T/job.yaml" > "$T/job-b.yaml"
 
 FLEET="etcd=$ETCD_URL1,$ETCD_URL2,$ETCD_URL3,lease=3s,prefix=/tpair,pair=always"

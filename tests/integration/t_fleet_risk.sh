@@ -29,21 +29,8 @@ LOG=$NGINX_DIR/access.log
 SEG=$NGINX_DIR/www/upload/s1
 
 # the same streams on both nodes; each its own socket, store and metrics
-job "$T/job-a.yaml" <<EOF
-version: 1
-supervisor: { control: $T/ctl-a.sock, hds: { path: $T/fa/a.hds }, metrics: 127.0.0.1:$METRICS }
-streams:
-  - name: s1
-    input: { url: "testsrc2=size=160x90:rate=25", format: lavfi }
-    audio: false
-    renditions:
-      - { name: v, width: 160, height: 90, bitrate: 100k, gop: 25, options: { preset: ultrafast } }
-    outputs:
-      - name: origin
-        format: hls
-        url: http://127.0.0.1:$HTTP/upload/s1/index.m3u8
-        options: { hls_time: 1, hls_list_size: 0 }
-EOF
+fleet_job "$T/job-a.yaml" "http://127.0.0.1:$HTTP" \
+    "control: $T/ctl-a.sock, hds: { path: $T/fa/a.hds }, metrics: 127.0.0.1:$METRICS"
 sed -e "s|ctl-a.sock|ctl-b.sock|" -e "s|, hds: { path: $T/fa/a.hds }, metrics: 127.0.0.1:$METRICS||" \
     "$T/job-a.yaml" > "$T/job-b.yaml"
 

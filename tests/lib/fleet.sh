@@ -1,12 +1,39 @@
-# tests/lib/fleet.sh: checks of a fleet's uploads to one HLS origin, for
-# the fleet tests. Needs LOG (the origin's access log) and SEG (the
-# stream's segment directory); segments 1 s long (hls_time 1).
+# tests/lib/fleet.sh: the fleet tests' job, and checks of a fleet's
+# uploads to one HLS origin. The checks need LOG (the origin's access log)
+# and SEG (the stream's segment directory); segments 1 s long (hls_time 1).
 #
+#   fleet_job FILE ORIGIN [SUPERVISOR]
+#                            writes the job every fleet test runs: one
+#                            stream, s1 (160x90 25 fps x264, no audio),
+#                            uploading HLS (hls_time 1, every segment
+#                            listed) to ORIGIN (http://HOST:PORT);
+#                            SUPERVISOR: what goes inside the job's
+#                            supervisor: { } (none when empty)
 #   pts0 FILE                the first video pts of a segment (90 kHz)
 #   check_move FROM TO LINES SECS
 #                            the planned move from node FROM to node TO
 #                            seen in the access log after line LINES (SECS:
 #                            how long it took, said)
+
+fleet_job() {
+    {
+        echo "version: 1"
+        [ -n "${3:-}" ] && echo "supervisor: { $3 }"
+        cat <<EOF
+streams:
+  - name: s1
+    input: { url: "testsrc2=size=160x90:rate=25", format: lavfi }
+    audio: false
+    renditions:
+      - { name: v, width: 160, height: 90, bitrate: 100k, gop: 25, options: { preset: ultrafast } }
+    outputs:
+      - name: origin
+        format: hls
+        url: $2/upload/s1/index.m3u8
+        options: { hls_time: 1, hls_list_size: 0 }
+EOF
+    } > "$1"
+}
 
 pts0() { ffprobe -v error -select_streams v -show_entries packet=pts -of csv=p=0 "$1" | head -1; }
 
