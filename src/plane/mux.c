@@ -419,8 +419,9 @@ static int open_output(Mux *m)
     if (!strcmp(fmt->name, "hls")) {
         /* a restart goes on after the playlist's last segment (append_list
          * below); a start_number there would move every number it lists */
-        if (m->cfg.hls_start_number >= 0 && !m->restarts && !av_dict_get(opts, "start_number", NULL, 0))
-            av_dict_set_int(&opts, "start_number", m->cfg.hls_start_number, 0);
+        if (m->cfg.hls_start_number >= 0 && !m->restarts)
+            av_dict_set_int(&opts, "start_number", m->hls_first_number >= 0 ? m->hls_first_number
+                                                                           : m->cfg.hls_start_number, 0);
         /* a restart for new codec parameters goes on in the same playlists,
          * after a discontinuity */
         if (m->restarts)
@@ -888,13 +889,15 @@ int mux_alloc(Mux **pm, const MuxConfig *cfg, const MuxInput *inputs, int nb_inp
     atomic_init(&m->sock_inode, 0);
     m->newest_pts_us = INT64_MIN;
     m->first_pts_us = INT64_MIN;
-    /* libav starts at 0 unless told (by us, or by the job's own
-     * start_number); a playlist gone on in decides itself. A muxer that
-     * writes no packet may still upload its first segment at its end. */
+    /* libav starts at 0 unless told: by the job's start_number, or by the
+     * owner's (by media time, never below the destination's earlier
+     * muxers' numbers), the larger winning; a playlist gone on in decides
+     * itself. A muxer that writes no packet may still upload its first
+     * segment at its end. */
     m->hls_first_number = !cfg->hls_segment_min_us || cfg->hls_append ? -1 :
                           FFMAX(cfg->hls_start_number, 0);
     if (m->hls_first_number >= 0 && (e = av_dict_get(cfg->options, "start_number", NULL, 0)))
-        m->hls_first_number = FFMAX(strtoll(e->value, NULL, 10), 0);
+        m->hls_first_number = FFMAX(m->hls_first_number, strtoll(e->value, NULL, 10));
     atomic_init(&m->hls_next, m->hls_first_number < 0 ? -1 : m->hls_first_number + 1);
     m->q = tq_alloc(MUX_QUEUE, 1);
     m->in = av_calloc(nb_inputs, sizeof(*m->in));

@@ -9,7 +9,9 @@
 # continuity said 0). Checked the way an origin sees it: no segment is
 # PUT twice to the same origin with other bytes, each playlist's entries
 # numbered as their files (an encoder switch restarts a muxer on its
-# playlist), and every frame is on one of them. A DASH output beside it,
+# playlist), and every frame is on one of them. The job numbers from 100
+# (its own start_number: the first muxer's; the later ones' numbers are
+# never below it). A DASH output beside it,
 # failing and switching back the same way: no segment written over.
 . "$(dirname "$0")/../lib/common.sh"
 need ffprobe
@@ -33,7 +35,7 @@ streams:
       - name: origin
         format: hls
         url: http://127.0.0.1:18120/upload/news/index.m3u8
-        options: { hls_time: 2, hls_list_size: 6 }
+        options: { hls_time: 2, hls_list_size: 6, start_number: 100 }
         rw_timeout: 2s
         backup: { url: http://127.0.0.1:18121/upload/news/index.m3u8 }
       - name: dash
@@ -82,6 +84,9 @@ done
 # destination name theirs by their run (-rN), so none was written over
 # (the check above counts .m4s too)
 assert_ge "originb: DASH segment runs" "$(ls "$T/originb/www/upload/dash" | sed -n 's/.*-r\([0-9]*\)-[0-9]*\.m4s$/\1/p' | sort -u | wc -l)" 2
+
+assert_ge "the lowest HLS number on the origins (the job's start_number)" \
+    "$(ls "$T"/origin?/www/upload/news | sed -n 's/^index\([0-9]*\)\.ts$/\1/p' | sort -n | head -1)" 100
 
 # each playlist numbers its segments as their files are named: the
 # encoder switch at 18 s restarts the muxer after a discontinuity, which
