@@ -71,11 +71,7 @@ assert_eq "exit status" $rc 0
 assert_ge "switches" "$(grep -c '"kind":"switch"' "$T/events.jsonl")" 8
 
 for o in origina originb; do
-    # a PUT answered 201 (created) or 204 (replaced an existing file),
-    # with other bytes (the request's length) than the first: the same
-    # bytes again are libav's retry of one upload
-    awk '$6 == "\"PUT" && $7 ~ /\.(ts|m4s)$/ && ($9 == 201 || $9 == 204) { print $7, $NF }' "$T/$o/access.log" |
-        sort -u | awk '{ n[$1]++ } END { for (u in n) if (n[u] > 1) print u }' > "$T/$o.twice"
+    nginx_reuploads "$T/$o/access.log" > "$T/$o.twice"
     say "$o: $(awk '$6 == "\"PUT" && $7 ~ /\.ts$/' "$T/$o/access.log" | wc -l) segment uploads, twice: $(paste -sd' ' "$T/$o.twice")"
     assert_eq "$o: segments uploaded twice" "$(wc -l < "$T/$o.twice")" 0
 done

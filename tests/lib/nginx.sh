@@ -13,6 +13,9 @@
 #                                          when it is published again)
 #   nginx_stop NAME                        graceful stop (QUIT)
 #   nginx_kill NAME                        kill -9: a peer that dies
+#   nginx_reuploads LOG                    the segments (.ts, .m4s) an access
+#                                          log shows uploaded twice with other
+#                                          bytes, one URI a line
 #
 # Recordings of RTMP streams land in $T/NAME/rec/STREAM.flv, HTTP PUTs under
 # $T/NAME/www/upload/.
@@ -71,4 +74,14 @@ rtmp_publish() {
         -f lavfi -i "sine=frequency=440:sample_rate=48000" \
         -c:v libx264 -preset ultrafast -tune zerolatency -g 15 -c:a aac -b:a 64k \
         -f flv "rtmp://127.0.0.1:$1/live/$2"
+}
+
+# An origin holds one file per segment name: a name uploaded twice (201
+# created, then 204 replaced) with another request length is a later
+# muxer's segment over an earlier one's; the same bytes again are libav's
+# retry of one upload. The log's last field is the request's length
+# (tests/peers/nginx.conf.in).
+nginx_reuploads() {
+    awk '$6 == "\"PUT" && $7 ~ /\.(ts|m4s)$/ && ($9 == 201 || $9 == 204) { print $7, $NF }' "$1" 2> /dev/null |
+        sort -u | awk '{ n[$1]++ } END { for (u in n) if (n[u] > 1) print u }'
 }

@@ -555,8 +555,7 @@ done
 # one's, whose first seconds it may not have (the same bytes again are
 # libav's retry of one upload)
 for o in pa pb; do
-    awk '$6 == "\"PUT" && $7 ~ /\.(ts|m4s)$/ && ($9 == 201 || $9 == 204) { print $7, $NF }' "$T/$o/access.log" 2> /dev/null |
-        sort -u | awk '{ n[$1]++ } END { for (u in n) if (n[u] > 1) print u }' > "$T/$o.twice"
+    nginx_reuploads "$T/$o/access.log" > "$T/$o.twice"
     cp "$T/$o.twice" "$OUT/$o.twice" 2> /dev/null
     n_tw=$(wc -l < "$T/$o.twice")
     row "HLS segments uploaded twice to $o, other bytes" "$n_tw" 0 $(verdict "$n_tw")

@@ -281,19 +281,27 @@ static void test_epoch_grid(void)
 /* Planned moves: each stream of a drained node goes to the least loaded
  * node that is not drained, every node computing the same; the boundary
  * is a whole segment at least one segment away. */
+/* Nodes a, b and c: a leads streams 0, 1 (and 3, when the view has
+ * four), b leads stream 2. */
+static void abc(FleetView *v)
+{
+    strcpy(v->node[0], "a");
+    strcpy(v->node[1], "b");
+    strcpy(v->node[2], "c");
+    strcpy(v->leader[0], "a");
+    strcpy(v->leader[1], "a");
+    strcpy(v->leader[2], "b");
+    if (v->nb_streams > 3)
+        strcpy(v->leader[3], "a");
+}
+
 static void test_drain(void)
 {
     FleetView v = { .nb_streams = 4, .nb_nodes = 3 };
     int target[FLEET_MAX_STREAMS];
     uint64_t mine;
 
-    strcpy(v.node[0], "a");
-    strcpy(v.node[1], "b");
-    strcpy(v.node[2], "c");
-    strcpy(v.leader[0], "a");
-    strcpy(v.leader[1], "a");
-    strcpy(v.leader[2], "b");
-    strcpy(v.leader[3], "a");
+    abc(&v);
     /* nobody drained: no move */
     CU_ASSERT_EQUAL(fleet_drain_targets(&v, "b", target), 0);
     CU_ASSERT_EQUAL(target[0], -1);
@@ -353,12 +361,7 @@ static void test_pair(void)
 {
     FleetView v = { .nb_streams = 3, .nb_nodes = 3 };
 
-    strcpy(v.node[0], "a");
-    strcpy(v.node[1], "b");
-    strcpy(v.node[2], "c");
-    strcpy(v.leader[0], "a");
-    strcpy(v.leader[1], "a");
-    strcpy(v.leader[2], "b");
+    abc(&v);
     /* loads a 2, b 1, c 0: stream 0 -> c (0), stream 1 -> b (1) or c (1):
      * b, the smaller name; stream 2 (b's) -> c (1) before a (2) */
     CU_ASSERT_EQUAL(fleet_pair_targets(&v, "c", 0), 0x5);
@@ -401,12 +404,7 @@ static void test_risk(void)
     at = fleet_at_risk(at, 0.49, &rounds);
     CU_ASSERT_EQUAL(at, 0);
 
-    strcpy(v.node[0], "a");
-    strcpy(v.node[1], "b");
-    strcpy(v.node[2], "c");
-    strcpy(v.leader[0], "a");
-    strcpy(v.leader[1], "a");
-    strcpy(v.leader[2], "b");
+    abc(&v);
     /* a at risk: its streams go to c, then b (b 1, c 1: the smaller) */
     v.risk[0] = 0.95;
     v.at_risk[0] = 1;
