@@ -42,6 +42,9 @@ static int check_exec(int argc, char **argv)
             fprintf(stderr, "%s: %d problem%s, job not valid\n", argv[i],
                     diag.nb_msgs, diag.nb_msgs == 1 ? "" : "s");
             status = HS_EXIT_USAGE;
+        } else if (!job->nb_streams) {
+            printf("%s: ok (a fleet node: its streams are the ones placed on the fleet)\n",
+                   argv[i]);
         } else {
             printf("%s: ok (%d stream%s)\n", argv[i], job->nb_streams,
                    job->nb_streams == 1 ? "" : "s");

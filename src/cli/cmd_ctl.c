@@ -799,6 +799,7 @@ const CmdEntry cmd_ctl_entry = {
     .usage   = "[--socket PATH | --job JOB.yaml] status [--json] | graph [--format dot|json] |\n"
                "       provision|release|switch COMPONENT [INSTANCE] [--timeout SEC] [--hot] |\n"
                "       reload | drain | --fleet etcd=URL[,URL...][,prefix=P] move STREAM NODE |\n"
+               "       --fleet SETTINGS place JOB.yaml [NAME] | --fleet SETTINGS unplace NAME |\n"
                "       events [--follow] | steer STREAM/OUTPUT PATHWAY... | steer STREAM/OUTPUT --auto |\n"
                "       stop [--now] | drill COMPONENT [--json]",
     .summary = "ask a running supervisor, through its control socket",
@@ -830,6 +831,10 @@ const CmdEntry cmd_ctl_entry = {
                "  --fleet SETTINGS move STREAM NODE   ask the fleet (through its etcd) to move\n"
                "                           STREAM to NODE, make before break; waits until NODE\n"
                "                           leads it (--timeout, default 30 s)\n"
+               "  --fleet SETTINGS place JOB.yaml [NAME]   place JOB's streams on the fleet\n"
+               "                           (PREFIX/jobs/NAME, NAME: the file's name): nodes\n"
+               "                           take them; waits until each is led (--timeout)\n"
+               "  --fleet SETTINGS unplace NAME   remove a placed job: its streams end\n"
                "  stop [--now]             stop like SIGTERM; --now: exit at once (status 255)\n"
                "  drill COMPONENT [--json] a planned switch to the backup and back, with both\n"
                "                           switch times and the frames the stream's outputs\n"

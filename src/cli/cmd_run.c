@@ -163,15 +163,15 @@ typedef struct RunOpts {
 static int ctl_drain(void *opaque, char *why, size_t why_size)
 {
     Fleet *f = opaque;
-    uint64_t run, upload;
+    FleetState st;
     int ret;
 
-    fleet_state(f, &run, &upload, NULL, NULL);
+    fleet_state(f, &st);
     if ((ret = fleet_drain(f)) < 0) {
         snprintf(why, why_size, "%s", av_err2str(ret));
         return ret;
     }
-    return av_popcount64(upload);
+    return av_popcount64(st.upload);
 }
 
 static int64_t ctl_reload(void *opaque, char *why, size_t why_size)
@@ -187,23 +187,20 @@ static int64_t ctl_reload(void *opaque, char *why, size_t why_size)
 }
 
 /* ---- fleet mode (README, "Fleet") ---------------------------------------
- * The fleet thread (dra/fleet.h) says which of the job's streams this node
- * leads; the loop runs exactly those: the job file read again, the others
- * dropped, applied as a reload applies a job (unchanged streams run on
- * untouched, new ones start, dropped ones end). */
+ * The fleet thread (dra/fleet.h) says which of the fleet's streams (the
+ * job file's and those placed on the fleet) this node leads; the loop runs
+ * exactly those: the job file read again, the placed jobs' streams added,
+ * the others dropped, applied as a reload applies a job (unchanged
+ * streams run on untouched, new ones start, dropped ones end). */
 
-typedef struct FleetKeep {
-    const Job *full;              /* the job as read, every stream */
-    uint64_t led;
-} FleetKeep;
-
+/* Is stream name run here (a slot of the fleet's state, its bit set)? */
 static int fleet_keeps(void *opaque, const char *name)
 {
-    const FleetKeep *k = opaque;
+    const FleetState *st = opaque;
 
-    for (int s = 0; s < k->full->nb_streams && s < FLEET_MAX_STREAMS; s++)
-        if (!strcmp(k->full->streams[s].name, name))
-            return !!(k->led & (1ULL << s));
+    for (int s = 0; s < st->nb_slots; s++)
+        if (!strcmp(st->stream[s], name))
+            return !!(st->run & (1ULL << s));
     return 0;
 }
 
@@ -234,14 +231,31 @@ typedef struct FleetText {
     size_t size;
 } FleetText;
 
-/* The job with only the streams in led, read again from the file the
- * fleet's stream list came from. A file that no longer loads (being
- * edited, deleted) is said, and the job runs as it last loaded: a node
- * that took a stream must run it. NULL only when even that fails (out of
- * memory): the caller tries again. */
-static Job *fleet_job(const Job *full, uint64_t led, int fast, FleetText *txt)
+/* Adds the streams of the jobs placed on the fleet, in key order, but
+ * for the names nj has already (the fleet thread loaded each text
+ * already: one that fails now is out of memory, and the loop tries
+ * again). 0 or a negative AVERROR. */
+static int fleet_add_placed(Job *nj, Fleet *fleet)
 {
-    FleetKeep k = { full, led };
+    FleetJobText *t = NULL;
+    int nb = 0, ret = fleet_placed(fleet, &t, &nb);
+
+    for (int i = 0; ret >= 0 && i < nb; i++) {
+        Job *pj = NULL;
+        if ((ret = job_load_buffer(t[i].name, t[i].text, t[i].size, &pj, NULL)) >= 0)
+            ret = job_adopt_streams(nj, &pj);
+    }
+    fleet_placed_free(&t, nb);
+    return ret < 0 ? ret : 0;
+}
+
+/* The job with only the streams st runs: the file read again, the placed
+ * jobs' streams added. A file that no longer loads (being edited,
+ * deleted) is said, and the job runs as it last loaded: a node that took
+ * a stream must run it. NULL only when even that fails (out of memory):
+ * the caller tries again. */
+static Job *fleet_job(const Job *full, Fleet *fleet, FleetState *st, int fast, FleetText *txt)
+{
     JobDiag diag = { 0 };
     Job *nj = NULL;
     uint8_t *map = NULL;
@@ -277,9 +291,15 @@ static Job *fleet_job(const Job *full, uint64_t led, int fast, FleetText *txt)
         }
     }
     job_diag_free(&diag);
+    /* the placed streams after the file's: a name the file has is its
+     * (as in the fleet's stream set) */
+    if (fleet_add_placed(nj, fleet) < 0) {
+        job_free(&nj);
+        return NULL;
+    }
+    job_keep_streams(nj, fleet_keeps, st);
     if (fast)
         job_unpace(nj);
-    job_keep_streams(nj, fleet_keeps, &k);
     fleet_lock_outputs(nj, full->supervisor.fleet.node);
     return nj;
 }
@@ -300,6 +320,7 @@ static int run_job(Job *job, const RunOpts *o)
     Job *first = NULL;
     uint64_t fleet_gen = 0;       /* the fleet state's generation applied */
     uint64_t fleet_run = 0;       /* the streams it runs, as applied */
+    uint64_t fleet_placed_gen = 0;  /* the placed jobs, as applied */
     FleetText text = { 0 };       /* fleet mode: the job file as it last loaded */
 
     ret = evlog_alloc(&events, events_path);
@@ -316,8 +337,10 @@ static int run_job(Job *job, const RunOpts *o)
         return HS_EXIT_USAGE;
     }
     if (job->supervisor.fleet.nb_etcd) {
+        FleetState none = { 0 };
         /* a fleet node starts leading nothing: the fleet says what */
-        if (fleet_alloc(&fleet, job, events) < 0 || !(first = fleet_job(job, 0, o->fast, &text))) {
+        if (fleet_alloc(&fleet, job, events) < 0 ||
+            !(first = fleet_job(job, fleet, &none, o->fast, &text))) {
             fprintf(stderr, "hotspare run: cannot start the fleet node\n");
             fleet_free(&fleet);
             progress_free(&pg);
@@ -351,9 +374,9 @@ static int run_job(Job *job, const RunOpts *o)
     if (fleet && (ret = fleet_start(fleet)) < 0)
         atomic_store(&stop_requested, 1);
     if (fleet)
-        av_log(NULL, AV_LOG_INFO, "fleet node %s: %d stream%s of %s, run here while it leads "
-               "them\n", fleet_node(fleet), full->nb_streams, full->nb_streams == 1 ? "" : "s",
-               full->path);
+        av_log(NULL, AV_LOG_INFO, "fleet node %s: the %d stream%s of %s and those placed on the "
+               "fleet, run here while it leads them\n", fleet_node(fleet), full->nb_streams,
+               full->nb_streams == 1 ? "" : "s", full->path);
     else
         av_log(NULL, AV_LOG_INFO, "running %d stream%s of %s\n", runstate_job(rs)->nb_streams,
                runstate_job(rs)->nb_streams == 1 ? "" : "s", runstate_job(rs)->path);
@@ -373,18 +396,19 @@ static int run_job(Job *job, const RunOpts *o)
                 runstate_reload(rs, seq);
         }
         if (fleet && !stopping) {
-            int64_t from[FLEET_MAX_STREAMS], until[FLEET_MAX_STREAMS];
-            uint64_t run, upload, ready = 0;
-            uint64_t gen = fleet_state(fleet, &run, &upload, from, until);
+            FleetState st;
+            uint64_t ready = 0;
             HostRisk host;
             Job *nj;
             /* a fence alone changes no pipeline */
             int applied = 1;
-            if (gen != fleet_gen && (run != fleet_run || fleet_gen == ~0ULL)) {
-                if ((nj = fleet_job(full, run, o->fast, &text))) {
+            fleet_state(fleet, &st);
+            if (st.gen != fleet_gen && (st.run != fleet_run || fleet_gen == ~0ULL ||
+                                        st.placed_gen != fleet_placed_gen)) {
+                if ((nj = fleet_job(full, fleet, &st, o->fast, &text))) {
                     av_log(NULL, AV_LOG_INFO, "fleet node %s runs %d of %d stream%s, %d of them "
-                           "fenced\n", fleet_node(fleet), nj->nb_streams, full->nb_streams,
-                           full->nb_streams == 1 ? "" : "s", av_popcount64(run & ~upload));
+                           "fenced\n", fleet_node(fleet), nj->nb_streams, st.nb_set,
+                           st.nb_set == 1 ? "" : "s", av_popcount64(st.run & ~st.upload));
                     runstate_apply(rs, nj, seq);
                 } else {
                     applied = 0;  /* again at the next turn of the loop */
@@ -393,10 +417,10 @@ static int run_job(Job *job, const RunOpts *o)
             /* every loop: a stream replaced by a reload gets a new
              * pipeline, fenced from its start (its outputs open only
              * once its first packets are encoded, well after this) */
-            for (int s = 0; s < full->nb_streams; s++)
-                if ((run & (1ULL << s)) &&
-                    ecg_fence_stream(runstate_graph(rs), full->streams[s].name,
-                                     !(upload & (1ULL << s)), from[s], until[s],
+            for (int s = 0; s < st.nb_slots; s++)
+                if ((st.run & (1ULL << s)) &&
+                    ecg_fence_stream(runstate_graph(rs), st.stream[s],
+                                     !(st.upload & (1ULL << s)), st.from_us[s], st.until_us[s],
                                      fleet_keep_us(fleet)))
                     ready |= 1ULL << s;
             fleet_set_ready(fleet, ready);
@@ -405,8 +429,9 @@ static int run_job(Job *job, const RunOpts *o)
             if (tick_host_risk(runstate_tick(rs), &host) >= 0)
                 fleet_set_host_risk(fleet, &host);
             if (applied) {
-                fleet_gen = gen;
-                fleet_run = run;
+                fleet_gen = st.gen;
+                fleet_run = st.run;
+                fleet_placed_gen = st.placed_gen;
             }
         }
         runstate_poll(rs, stopping);

@@ -204,6 +204,15 @@ char *etcd_req_delete_if(const char *key, int64_t lease)
     return dump(root);
 }
 
+char *etcd_req_delete(const char *key)
+{
+    char *k = b64(key);
+    json_t *root = k ? json_pack("{s:s}", "key", k) : NULL;
+
+    av_free(k);
+    return dump(root);
+}
+
 void etcd_kvs_free(EtcdKvs *k)
 {
     if (!k)

@@ -2,7 +2,8 @@
  * etcd.h: a small etcd v3 client over the JSON gateway (etcd 3.4's /v3/...
  * endpoints; keys and values travel in base64), for fleet mode
  * (dra/fleet.h). Only what a fleet node needs: a lease (grant, keep
- * alive), a key created under it by a transaction, ranges, puts, deletes.
+ * alive), a key created under it by a transaction, ranges, puts, deletes
+ * (a placed job's key, by ctl).
  *
  * Two halves:
  *   - pure encoders of requests and decoders of answers (etcd_req_*,
@@ -67,6 +68,8 @@ char *etcd_req_range_prefix(const char *prefix);
  * (NULL: none) deleted, in one transaction. */
 char *etcd_req_transfer(const char *key, int64_t lease, const char *value, int64_t to_lease,
                         const char *key2, const char *value2, const char *del_key);
+/* key deleted, whoever holds it (/v3/kv/deleterange). */
+char *etcd_req_delete(const char *key);
 /* key == value and held under lease: deleted (a leader letting go). */
 char *etcd_req_delete_if(const char *key, int64_t lease);
 

@@ -25,7 +25,14 @@ static int eligible(const FleetView *v, int n)
     return !v->drain[n] && !v->at_risk[n];
 }
 
-/* The eligible node other than skip (-1: none) that leads the fewest
+/* Does node n lead as many streams as it may (load: what it leads)? */
+static int full(const FleetView *v, const int *load, int n)
+{
+    return v->max_streams[n] > 0 && load[n] >= v->max_streams[n];
+}
+
+/* The eligible node other than skip (-1: none), with room for one more
+ * stream, that leads the fewest
  * streams (ties: the smaller name), among those whose host risk is below
  * FLEET_RISK_CLEAR if there is one (a stream moved off a failing host
  * should not land on one about to be: it would bounce); -1 when none. */
@@ -35,7 +42,7 @@ static int least_loaded(const FleetView *v, const int *load, int skip)
 
     for (int n = 0; n < v->nb_nodes; n++) {
         int low = v->risk[n] < FLEET_RISK_CLEAR;
-        if (n == skip || !eligible(v, n))
+        if (n == skip || !eligible(v, n) || full(v, load, n))
             continue;
         if (best < 0 || low > best_low ||
             (low == best_low && (load[n] < load[best] ||
@@ -48,11 +55,13 @@ static int least_loaded(const FleetView *v, const int *load, int skip)
 }
 
 /* An eligible node other than from that runs stream s warm and ready (a
- * hot pair's follower): the move to make, it needs no cold start; -1. */
-static int warm_node(const FleetView *v, int s, int from)
+ * hot pair's follower): the move to make, it needs no cold start; -1.
+ * load (NULL: not asked): it must have room to lead one more. */
+static int warm_node(const FleetView *v, int s, int from, const int *load)
 {
     for (int n = 0; n < v->nb_nodes; n++)
-        if (n != from && eligible(v, n) && (v->ready[n] & (1ULL << s)))
+        if (n != from && eligible(v, n) && (v->ready[n] & (1ULL << s)) &&
+            (!load || !full(v, load, n)))
             return n;
     return -1;
 }
@@ -76,6 +85,8 @@ uint64_t fleet_drain_targets(const FleetView *v, const char *me, int *target)
     for (int s = 0; s < v->nb_streams; s++) {
         int from = -1, to = -1;
         target[s] = -1;
+        if (v->gone & (1ULL << s))
+            continue;
         for (int n = 0; n < v->nb_nodes && v->leader[s][0]; n++)
             if (!strcmp(v->leader[s], v->node[n]))
                 from = n;
@@ -84,11 +95,12 @@ uint64_t fleet_drain_targets(const FleetView *v, const char *me, int *target)
         /* a move asked goes where asked, unless that node cannot take
          * it (then, for a leader that must go, as a drain places it) */
         for (int n = 0; n < v->nb_nodes && v->move_to[s][0]; n++)
-            if (n != from && eligible(v, n) && !strcmp(v->move_to[s], v->node[n]))
+            if (n != from && eligible(v, n) && !full(v, load, n) &&
+                !strcmp(v->move_to[s], v->node[n]))
                 to = n;
         if (to < 0 && eligible(v, from))
             continue;
-        if (to < 0 && (to = warm_node(v, s, from)) < 0 && (to = least_loaded(v, load, from)) < 0)
+        if (to < 0 && (to = warm_node(v, s, from, load)) < 0 && (to = least_loaded(v, load, from)) < 0)
             continue;
         target[s] = to;
         load[to]++;
@@ -106,7 +118,7 @@ static int pair_wanted(const FleetView *v, int s, int lead)
 {
     if (v->at_risk[lead] || v->risk[lead] >= FLEET_RISK_PAIR)
         return 1;
-    return v->risk[lead] >= FLEET_RISK_PAIR_KEEP && warm_node(v, s, lead) >= 0;
+    return v->risk[lead] >= FLEET_RISK_PAIR_KEEP && warm_node(v, s, lead, NULL) >= 0;
 }
 
 uint64_t fleet_pair_targets(const FleetView *v, const char *me, int on_risk)
@@ -117,6 +129,8 @@ uint64_t fleet_pair_targets(const FleetView *v, const char *me, int on_risk)
     count_load(v, load);
     for (int s = 0; s < v->nb_streams; s++) {
         int lead = -1, best;
+        if (v->gone & (1ULL << s))
+            continue;
         for (int n = 0; n < v->nb_nodes && v->leader[s][0]; n++)
             if (!strcmp(v->leader[s], v->node[n]))
                 lead = n;
@@ -157,7 +171,7 @@ uint64_t fleet_decide(const FleetView *v, const char *me, int64_t now, int64_t g
     for (int s = 0; s < v->nb_streams; s++) {
         int best;
 
-        if (v->leader[s][0])
+        if (v->leader[s][0] || (v->gone & (1ULL << s)))
             continue;
         best = least_loaded(v, load, -1);
         /* every node computes the same placement from the same view, so
@@ -165,8 +179,12 @@ uint64_t fleet_decide(const FleetView *v, const char *me, int64_t now, int64_t g
          * fastest; the transaction still decides who gets each */
         if (best >= 0)
             load[best]++;
-        if (best == self || (v->free_since[s] && now - v->free_since[s] >= grace_us))
+        if (best == self || (v->free_since[s] && now - v->free_since[s] >= grace_us &&
+                             !full(v, load, self))) {
             take |= 1ULL << s;
+            if (best != self)
+                load[self]++;
+        }
     }
     return take;
 }
@@ -202,6 +220,47 @@ int fleet_skewed(const int64_t *est_us, int n, int64_t age_us, int64_t max_us)
     return off && 2 * off > n;
 }
 
+uint64_t fleet_slots(char (*slot)[64], int *nb_slots, const char *const *names, int nb,
+                     uint64_t busy, int *dropped)
+{
+    uint64_t in = 0;
+
+    *dropped = 0;
+    for (int i = 0; i < nb; i++) {
+        int s;
+        for (s = 0; s < *nb_slots && strcmp(slot[s], names[i]); s++)
+            ;
+        if (s < *nb_slots && names[i][0])
+            in |= 1ULL << s;
+    }
+    for (int i = 0; i < nb; i++) {
+        int s, free_s = -1;
+        if (!names[i][0])
+            continue;
+        for (s = 0; s < *nb_slots && strcmp(slot[s], names[i]); s++)
+            if (free_s < 0 && !(in & (1ULL << s)) && !(busy & (1ULL << s)))
+                free_s = s;
+        if (s < *nb_slots)
+            continue;             /* has its slot (in already) */
+        if (free_s < 0 && *nb_slots < FLEET_MAX_STREAMS)
+            free_s = (*nb_slots)++;
+        if (free_s < 0) {
+            (*dropped)++;
+            continue;
+        }
+        av_strlcpy(slot[free_s], names[i], sizeof(slot[0]));
+        in |= 1ULL << free_s;
+    }
+    /* a stream that left the set and is not busy any more: its slot is
+     * emptied, so that no key of its name matches it */
+    for (int s = 0; s < *nb_slots; s++)
+        if (!(in & (1ULL << s)) && !(busy & (1ULL << s)))
+            slot[s][0] = 0;
+    while (*nb_slots && !slot[*nb_slots - 1][0] && !(busy & (1ULL << (*nb_slots - 1))))
+        (*nb_slots)--;
+    return ~in & (*nb_slots >= 64 ? ~0ULL : (1ULL << *nb_slots) - 1);
+}
+
 /* ---- the node ---------------------------------------------------------- */
 
 /* How long the thread waits between its rounds: a third of the lease, so
@@ -211,6 +270,21 @@ int fleet_skewed(const int64_t *est_us, int n, int64_t age_us, int64_t max_us)
  * have ended there; this is for the last segment's upload. */
 #define FLEET_LEAVE_TAIL_US 10000000
 
+/* Jobs placed on the fleet at most (P/jobs/NAME). */
+#define FLEET_MAX_PLACED FLEET_MAX_STREAMS
+
+/* A placed job, as the fleet thread last read it. */
+typedef struct Placed {
+    char name[128];               /* NAME in P/jobs/NAME */
+    int64_t rev;                  /* the key's mod revision last read */
+    uint8_t *text;                /* the last text that loaded; NULL: none */
+    size_t size;
+    int nb;                       /* its streams' names and segment lengths */
+    char (*names)[64];
+    int64_t *seg_us;
+    int seen;                     /* in this round's read */
+} Placed;
+
 struct Fleet {
     LogCtx log;
     EventLog *events;             /* not owned */
@@ -218,8 +292,20 @@ struct Fleet {
     char node[64];
     char prefix[256];
     int64_t lease_us;
+    /* the slot table (fleet.h): written by the thread under lock, read
+     * by the thread without it and by others under it */
     int nb_streams;
     char stream[FLEET_MAX_STREAMS][64];
+    /* the job file's streams, the first of the set */
+    int nb_file;
+    char file_stream[FLEET_MAX_STREAMS][64];
+    int64_t file_seg_us[FLEET_MAX_STREAMS];
+    uint64_t gone;                /* slots not in the set (the thread's) */
+    Placed placed[FLEET_MAX_PLACED];    /* guarded by lock (written by the
+                                           thread, read by fleet_placed) */
+    int nb_placed;                /* guarded by lock */
+    uint64_t placed_gen;          /* guarded by lock */
+    _Atomic int64_t max_seg_us;   /* the longest segment of any stream */
 
     /* the thread's own state */
     int64_t lease_id;             /* 0: none */
@@ -247,7 +333,9 @@ struct Fleet {
                                            follow rebuilds it (its outputs
                                            ended at the boundary) */
     int drain_said;
+    int full_said;                /* the slot table full, said */
     int pair;                     /* JobFleet.pair */
+    int max_streams;              /* JobFleet.max_streams */
     int at_risk;                  /* fleet_at_risk, this round */
     int risk_rounds;
     int64_t call_us;              /* an etcd call's deadline per member */
@@ -269,6 +357,19 @@ struct Fleet {
     HostRisk host;                /* guarded by lock: fleet_set_host_risk */
     uint64_t generation;          /* guarded by lock: bumped when any changes */
 };
+
+/* A stream's segment length: a planned move happens on a boundary of
+ * every segment grid of the stream (segment lengths being multiples of
+ * each other), its longest HLS hls_time. */
+static int64_t stream_seg_us(const JobStream *js)
+{
+    int64_t seg = 1000000;
+
+    for (int o = 0; o < js->nb_outputs; o++)
+        if (!strcmp(js->outputs[o].format, "hls"))
+            seg = FFMAX(seg, job_option_duration_us(js->outputs[o].options, "hls_time", 2000000));
+    return seg;
+}
 
 int fleet_alloc(Fleet **pf, const Job *job, EventLog *events)
 {
@@ -296,17 +397,13 @@ int fleet_alloc(Fleet **pf, const Job *job, EventLog *events)
         f->prefix[strlen(f->prefix) - 1] = 0;
     f->lease_us = fl->lease_us;
     f->pair = fl->pair;
-    f->nb_streams = job->nb_streams;
+    f->max_streams = fl->max_streams;
+    f->nb_streams = f->nb_file = job->nb_streams;
     for (int s = 0; s < job->nb_streams; s++) {
-        const JobStream *js = &job->streams[s];
-        av_strlcpy(f->stream[s], js->name, sizeof(f->stream[s]));
-        /* a planned move happens on a boundary of every segment grid of
-         * the stream (segment lengths being multiples of each other) */
-        f->seg_us[s] = 1000000;
-        for (int o = 0; o < js->nb_outputs; o++)
-            if (!strcmp(js->outputs[o].format, "hls"))
-                f->seg_us[s] = FFMAX(f->seg_us[s], job_option_duration_us(js->outputs[o].options,
-                                                                          "hls_time", 2000000));
+        av_strlcpy(f->stream[s], job->streams[s].name, sizeof(f->stream[s]));
+        av_strlcpy(f->file_stream[s], job->streams[s].name, sizeof(f->file_stream[s]));
+        f->seg_us[s] = f->file_seg_us[s] = stream_seg_us(&job->streams[s]);
+        f->max_seg_us = FFMAX(f->max_seg_us, f->seg_us[s]);
     }
     /* a member that does not answer within a third of a round is skipped:
      * the next one still has time before the lease is at risk */
@@ -327,6 +424,7 @@ static void set_state(Fleet *f, uint64_t run, uint64_t upload, const int64_t *fr
 {
     uint64_t was_run, was_up;
 
+    run &= ~f->gone;              /* a stream no longer placed ends */
     upload &= run;
     pthread_mutex_lock(&f->lock);
     was_run = f->led;
@@ -359,36 +457,71 @@ static void set_state(Fleet *f, uint64_t run, uint64_t upload, const int64_t *fr
     }
 }
 
-uint64_t fleet_state(Fleet *f, uint64_t *run, uint64_t *upload, int64_t *from_us,
-                     int64_t *until_us)
+void fleet_state(Fleet *f, FleetState *st)
 {
-    uint64_t gen;
-
     pthread_mutex_lock(&f->lock);
-    *run = f->led;
-    *upload = f->upload;
+    st->run = f->led;
+    st->upload = f->upload;
     /* the fence, on this node's clock, the moment it is due (and a call's
      * deadline early): not when the fleet thread's next call to etcd
      * fails, up to a round and a timeout later, by when a hot pair's
      * follower may be uploading */
     if (fleet_fenced(atomic_load(&f->renewed_at), f->lease_us - f->call_us,
                      av_gettime_relative()))
-        *upload = 0;
-    if (from_us)
-        memcpy(from_us, f->from_us, sizeof(f->from_us));
-    if (until_us)
-        memcpy(until_us, f->until_us, sizeof(f->until_us));
-    gen = f->generation;
+        st->upload = 0;
+    memcpy(st->from_us, f->from_us, sizeof(f->from_us));
+    memcpy(st->until_us, f->until_us, sizeof(f->until_us));
+    st->nb_slots = f->nb_streams;
+    memcpy(st->stream, f->stream, sizeof(f->stream));
+    st->nb_set = av_popcount64(~f->gone & (f->nb_streams >= 64 ? ~0ULL :
+                                           (1ULL << f->nb_streams) - 1));
+    st->gen = f->generation;
+    st->placed_gen = f->placed_gen;
     pthread_mutex_unlock(&f->lock);
-    return gen;
+}
+
+int fleet_placed(Fleet *f, FleetJobText **texts, int *nb)
+{
+    FleetJobText *t;
+    int n = 0, ret = 0;
+
+    *texts = NULL;
+    *nb = 0;
+    pthread_mutex_lock(&f->lock);
+    t = av_calloc(FFMAX(f->nb_placed, 1), sizeof(*t));
+    for (int i = 0; t && i < f->nb_placed; i++) {
+        const Placed *p = &f->placed[i];
+        if (!p->text)
+            continue;
+        t[n].name = av_asprintf("%s/jobs/%s", f->prefix, p->name);
+        t[n].text = av_memdup(p->text, p->size);
+        t[n].size = p->size;
+        if (!t[n++].name || !t[n - 1].text)
+            ret = AVERROR(ENOMEM);
+    }
+    pthread_mutex_unlock(&f->lock);
+    if (!t || ret < 0) {
+        fleet_placed_free(&t, n);
+        return AVERROR(ENOMEM);
+    }
+    *texts = t;
+    *nb = n;
+    return 0;
+}
+
+void fleet_placed_free(FleetJobText **texts, int nb)
+{
+    for (int i = 0; *texts && i < nb; i++) {
+        av_free((*texts)[i].name);
+        av_free((*texts)[i].text);
+    }
+    av_freep(texts);
 }
 
 int64_t fleet_keep_us(const Fleet *f)
 {
-    int64_t seg = 0;
+    int64_t seg = atomic_load(&f->max_seg_us);
 
-    for (int s = 0; s < f->nb_streams; s++)
-        seg = FFMAX(seg, f->seg_us[s]);
     return f->lease_us + 3 * f->lease_us / FLEET_ROUNDS_PER_LEASE + 2 * seg + 2000000;
 }
 
@@ -491,7 +624,7 @@ static int stream_of_key(Fleet *f, const char *key, const char *dir)
     if (strncmp(key, f->prefix, n) || strncmp(key + n, dir, d))
         return -1;
     for (int s = 0; s < f->nb_streams; s++)
-        if (!strcmp(key + n + d, f->stream[s]))
+        if (f->stream[s][0] && !strcmp(key + n + d, f->stream[s]))
             return s;
     return -1;
 }
@@ -518,6 +651,167 @@ static int health_fresh(Fleet *f, const char *name, int64_t rev, int64_t now)
     return now - f->seen_at[i] <= 2 * f->lease_us / FLEET_ROUNDS_PER_LEASE;
 }
 
+/* Loads placed job p's text (value, the key's revision rev) into p: its
+ * streams' names and segment lengths, the text kept for the run loop. A
+ * text that does not load is said, and the job stays as it last loaded. */
+static void placed_load(Fleet *f, Placed *p, const char *value, int64_t rev)
+{
+    char name[512];
+    JobDiag diag = { 0 };
+    Job *job = NULL;
+    size_t size = strlen(value);
+    int ret;
+
+    p->rev = rev;
+    snprintf(name, sizeof(name), "%s/jobs/%s", f->prefix, p->name);
+    ret = job_load_buffer(name, (const uint8_t *)value, size, &job, &diag);
+    if (ret >= 0 && !job->nb_streams)
+        ret = AVERROR_INVALIDDATA;
+    if (ret < 0) {
+        evlog_emit(f->events, "", "fleet", EV_WARNING, ret, "placed job %s (revision %" PRId64
+                   ") does not load%s: %s%s", p->name, rev, p->text ? ", it runs as it last "
+                   "loaded" : "", diag.nb_msgs ? diag.msgs[0] : "it has no stream",
+                   diag.nb_msgs > 1 ? " (and more: hotspare check)" : "");
+    } else {
+        char (*names)[64] = av_calloc(job->nb_streams, sizeof(*names));
+        int64_t *seg = av_calloc(job->nb_streams, sizeof(*seg));
+        uint8_t *text = av_memdup(value, size);
+        if (!names || !seg || !text) {
+            av_free(names);
+            av_free(seg);
+            av_free(text);
+            rev = p->rev = 0;     /* read again next round */
+        } else {
+            for (int i = 0; i < job->nb_streams; i++) {
+                av_strlcpy(names[i], job->streams[i].name, sizeof(names[0]));
+                seg[i] = stream_seg_us(&job->streams[i]);
+            }
+            pthread_mutex_lock(&f->lock);
+            av_free(p->names);
+            av_free(p->seg_us);
+            av_free(p->text);
+            p->names = names;
+            p->seg_us = seg;
+            p->text = text;
+            p->size = size;
+            p->nb = job->nb_streams;
+            f->placed_gen++;
+            pthread_mutex_unlock(&f->lock);
+            evlog_emit(f->events, "", "fleet", EV_INFO, 0, "placed job %s (revision %" PRId64
+                       "): %d stream%s", p->name, rev, job->nb_streams,
+                       job->nb_streams == 1 ? "" : "s");
+        }
+    }
+    job_diag_free(&diag);
+    job_free(&job);
+}
+
+static void placed_clear(Placed *p)
+{
+    av_freep(&p->names);
+    av_freep(&p->seg_us);
+    av_freep(&p->text);
+}
+
+static int placed_cmp(const void *a, const void *b)
+{
+    return strcmp(((const Placed *)a)->name, ((const Placed *)b)->name);
+}
+
+/* The placed jobs (P/jobs/NAME) of a range answer: new and changed ones
+ * loaded, removed ones dropped. */
+static void placed_update(Fleet *f, const EtcdKvs *kvs)
+{
+    size_t n = strlen(f->prefix);
+
+    for (int i = 0; i < f->nb_placed; i++)
+        f->placed[i].seen = 0;
+    for (int k = 0; k < kvs->nb; k++) {
+        const EtcdKv *kv = &kvs->kvs[k];
+        const char *name = kv->key + n + 6;
+        Placed *p = NULL;
+        if (strncmp(kv->key, f->prefix, n) || strncmp(kv->key + n, "/jobs/", 6) || !*name ||
+            strchr(name, '/') || strlen(name) >= sizeof(p->name))
+            continue;
+        for (int i = 0; i < f->nb_placed && !p; i++)
+            if (!strcmp(f->placed[i].name, name))
+                p = &f->placed[i];
+        if (!p) {
+            if (f->nb_placed == FLEET_MAX_PLACED)
+                continue;
+            pthread_mutex_lock(&f->lock);
+            p = &f->placed[f->nb_placed++];
+            memset(p, 0, sizeof(*p));
+            av_strlcpy(p->name, name, sizeof(p->name));
+            pthread_mutex_unlock(&f->lock);
+        }
+        p->seen = 1;
+        if (p->rev != kv->mod_revision)
+            placed_load(f, p, kv->value, kv->mod_revision);
+    }
+    pthread_mutex_lock(&f->lock);
+    for (int i = 0; i < f->nb_placed; i++) {
+        if (f->placed[i].seen)
+            continue;
+        evlog_emit(f->events, "", "fleet", EV_INFO, 0, "placed job %s removed: its streams "
+                   "end", f->placed[i].name);
+        placed_clear(&f->placed[i]);
+        f->placed[i--] = f->placed[--f->nb_placed];
+        f->placed_gen++;
+    }
+    qsort(f->placed, f->nb_placed, sizeof(f->placed[0]), placed_cmp);
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* The stream set again (the file's streams, then the placed jobs'), into
+ * the slot table (fleet_slots). busy: what this node still runs or holds. */
+static void set_update(Fleet *f, uint64_t busy)
+{
+    const char *names[FLEET_MAX_STREAMS * 2];
+    const int64_t *segs[FLEET_MAX_STREAMS * 2];
+    char slot[FLEET_MAX_STREAMS][64];
+    int nb = 0, nb_slots = f->nb_streams, dropped;
+    uint64_t gone;
+
+    for (int s = 0; s < f->nb_file; s++) {
+        names[nb] = f->file_stream[s];
+        segs[nb++] = &f->file_seg_us[s];
+    }
+    for (int i = 0; i < f->nb_placed; i++)
+        for (int k = 0; k < f->placed[i].nb && nb < (int)FF_ARRAY_ELEMS(names); k++) {
+            names[nb] = f->placed[i].names[k];
+            segs[nb++] = &f->placed[i].seg_us[k];
+        }
+    memcpy(slot, f->stream, sizeof(slot));
+    gone = fleet_slots(slot, &nb_slots, names, nb, busy, &dropped);
+    if (dropped && !f->full_said)
+        evlog_emit(f->events, "", "fleet", EV_WARNING, 0, "node %s: %d stream%s of the placed "
+                   "jobs left out: a node runs at most %d streams' slots", f->node, dropped,
+                   dropped == 1 ? " is" : "s are", FLEET_MAX_STREAMS);
+    f->full_said = !!dropped;
+    for (int s = 0; s < nb_slots; s++) {
+        if (strcmp(slot[s], f->stream[s])) {     /* a new stream in the slot */
+            f->free_since[s] = 0;
+            f->leaving[s] = 0;
+            f->cooldown[s] = 0;
+        }
+        for (int i = 0; i < nb; i++)
+            if (slot[s][0] && !strcmp(slot[s], names[i])) {
+                f->seg_us[s] = *segs[i];
+                break;
+            }
+    }
+    for (int s = 0; s < nb_slots; s++)
+        atomic_store(&f->max_seg_us, FFMAX(atomic_load(&f->max_seg_us), f->seg_us[s]));
+    pthread_mutex_lock(&f->lock);
+    if (nb_slots != f->nb_streams || memcmp(slot, f->stream, sizeof(slot)))
+        f->generation++;
+    memcpy(f->stream, slot, sizeof(slot));
+    f->nb_streams = nb_slots;
+    pthread_mutex_unlock(&f->lock);
+    f->gone = gone;
+}
+
 /* Reads the fleet into v: the leadership keys and the live nodes. */
 static int read_view(Fleet *f, FleetView *v, int64_t now)
 {
@@ -528,7 +822,6 @@ static int read_view(Fleet *f, FleetView *v, int64_t now)
 
     memset(v, 0, sizeof(*v));
     f->nb_skew = 0;
-    v->nb_streams = f->nb_streams;
     snprintf(prefix, sizeof(prefix), "%s/", f->prefix);
     ret = call(f, "/v3/kv/range", etcd_req_range_prefix(prefix), &ans);
     if (ret >= 0 && (ret = etcd_parse_range(ans, &kvs, why, sizeof(why))) < 0)
@@ -537,6 +830,12 @@ static int read_view(Fleet *f, FleetView *v, int64_t now)
     if (ret < 0)
         return ret;
     wall = av_gettime();
+    /* the stream set first: the keys below are matched against it; a
+     * stream this node runs or holds keeps its slot (it is let go first) */
+    placed_update(f, &kvs);
+    set_update(f, f->run | f->held);
+    v->nb_streams = f->nb_streams;
+    v->gone = f->gone;
     f->held = 0;
     for (int i = 0; i < kvs.nb; i++) {
         const EtcdKv *kv = &kvs.kvs[i];
@@ -574,6 +873,8 @@ static int read_view(Fleet *f, FleetView *v, int64_t now)
             v->risk[n] = json_is_number(json_object_get(h, "risk")) ?
                          json_number_value(json_object_get(h, "risk")) : 0;
             v->at_risk[n] = json_is_true(json_object_get(h, "at_risk"));
+            v->max_streams[n] = json_is_integer(json_object_get(h, "max")) ?
+                                (int)json_integer_value(json_object_get(h, "max")) : 0;
             if (strcmp(name, f->node) && json_is_integer(w) && f->nb_skew < FLEET_MAX_NODES &&
                 health_fresh(f, name, kv->mod_revision, now))
                 f->skew_est[f->nb_skew++] = wall - json_integer_value(w);
@@ -635,9 +936,10 @@ static int put_health(Fleet *f)
     risk_round(f, &host);
     snprintf(key, sizeof(key), "%s/nodes/%s", f->prefix, f->node);
     snprintf(value, sizeof(value), "{\"node\":\"%s\",\"wall_us\":%" PRId64 ",\"streams\":%d,"
-             "\"lease\":%" PRId64 ",\"drain\":%s,\"risk\":%.3f,\"at_risk\":%s,\"lead\":",
-             f->node, av_gettime(), av_popcount64(f->held), f->lease_id,
-             atomic_load(&f->draining) ? "true" : "false", host.risk, f->at_risk ? "true" : "false");
+             "\"lease\":%" PRId64 ",\"drain\":%s,\"risk\":%.3f,\"at_risk\":%s,\"max\":%d,"
+             "\"lead\":", f->node, av_gettime(), av_popcount64(f->held), f->lease_id,
+             atomic_load(&f->draining) ? "true" : "false", host.risk, f->at_risk ? "true" : "false",
+             f->max_streams);
     add_streams(f, value, sizeof(value), f->held);
     av_strlcat(value, ",\"ready\":", sizeof(value));
     add_streams(f, value, sizeof(value), ready);
@@ -794,6 +1096,27 @@ static void moves(Fleet *f, const FleetView *v, int skewed, uint64_t warm)
               f->held | leaving, from, until);
 }
 
+/* A stream no longer placed on the fleet that this node leads: its
+ * leadership key deleted (while still under this node's lease), the
+ * stream stopped by the next set_state. */
+static void release_gone(Fleet *f)
+{
+    for (int s = 0; s < f->nb_streams; s++) {
+        char key[400], *ans = NULL;
+        if (!(f->gone & f->held & (1ULL << s)))
+            continue;
+        snprintf(key, sizeof(key), "%s/lead/%s", f->prefix, f->stream[s]);
+        if (call(f, "/v3/kv/txn", etcd_req_delete_if(key, f->lease_id), &ans) < 0) {
+            av_free(ans);
+            break;                /* next round */
+        }
+        av_free(ans);
+        f->held &= ~(1ULL << s);
+        evlog_emit(f->events, f->stream[s], "fleet", EV_INFO, 0, "the stream is no longer "
+                   "placed on the fleet: node %s stops it and lets its leadership go", f->node);
+    }
+}
+
 static void round_once(Fleet *f)
 {
     int64_t now = av_gettime_relative();
@@ -815,6 +1138,7 @@ static void round_once(Fleet *f)
         uint64_t warm;
 
         f->skew_said = skewed;
+        release_gone(f);
         if (f->cut_off) {
             f->cut_off = 0;
             f->recovered_at = now;
@@ -822,7 +1146,7 @@ static void round_once(Fleet *f)
         /* streams it runs without leading them (fenced, or its lease
          * lost): it takes them back at once if nobody has; one that
          * another node leads now is dropped */
-        warm = f->run & ~f->held;
+        warm = f->run & ~f->held & ~f->gone;
         for (int s = 0; s < f->nb_streams; s++)
             if (v.leader[s][0])
                 warm &= ~(1ULL << s);
@@ -903,6 +1227,8 @@ void fleet_free(Fleet **pf)
         av_free(ans);
     }
     etcd_free(&f->etcd);
+    for (int i = 0; i < f->nb_placed; i++)
+        placed_clear(&f->placed[i]);
     pthread_mutex_destroy(&f->lock);
     av_freep(pf);
 }

@@ -12,6 +12,15 @@
  *   P/lead/STREAM   the stream's leader, value NODE, created under the
  *                   leader's lease by a transaction that succeeds only
  *                   when the key does not exist (create revision 0)
+ *   P/jobs/NAME     a job placed on the fleet (`ctl --fleet ... place`),
+ *                   its YAML text, under no lease: its streams are the
+ *                   fleet's as much as the node's own job file's are
+ *
+ * The streams: the node's job file's, then those of each placed job in
+ * key order (a name already seen is left out). A node has a table of up
+ * to FLEET_MAX_STREAMS slots; a stream keeps its slot (its bit in every
+ * mask) while it is in the set or this node still runs or holds it, so
+ * placed jobs can come and go while the others' streams run on.
  *
  * A node keeps one lease (TTL: fleet.lease, kept alive every TTL/3). A
  * stream whose key is gone (its leader's lease expired at etcd, or it let
@@ -48,7 +57,7 @@
 #include "plane/output.h"
 
 /* Streams a fleet job may have: the led set is a 64-bit mask. */
-#define FLEET_MAX_STREAMS 64
+#define FLEET_MAX_STREAMS JOB_FLEET_MAX_STREAMS
 #define FLEET_MAX_NODES   32
 
 typedef struct Fleet Fleet;
@@ -58,6 +67,9 @@ typedef struct Fleet Fleet;
 /* What a node sees of the fleet at one moment. */
 typedef struct FleetView {
     int nb_streams;
+    /* the slots that hold no stream of the set now (a placed stream
+     * removed, an empty slot): nobody takes, moves or follows them */
+    uint64_t gone;
     /* per stream: its leader's name, "" when the key does not exist */
     char leader[FLEET_MAX_STREAMS][64];
     /* per stream: since when (this node's clock) it has been seen without
@@ -76,6 +88,9 @@ typedef struct FleetView {
      * streams move away, as a drained node's */
     double risk[FLEET_MAX_NODES];
     int at_risk[FLEET_MAX_NODES];
+    /* per node, from its health: the most streams it leads (fleet:
+     * max_streams); 0: no limit. A node at it takes no more */
+    int max_streams[FLEET_MAX_NODES];
     /* per stream: the last planned move (P/handover/STREAM): to whom, and
      * the Unix time (us) of the segment boundary where it happens */
     char handover_to[FLEET_MAX_STREAMS][64];
@@ -89,8 +104,9 @@ typedef struct FleetView {
 /*
  * The streams this node should try to take now (a mask): the free ones
  * that fall to it when each goes, in stream order, to the live node with
- * the fewest streams (ties: the smaller name), plus any free for longer
- * than grace_us (the node it fell to is not taking it).
+ * the fewest streams (ties: the smaller name) and room for one more
+ * (max_streams), plus any free for longer than grace_us (the node it fell
+ * to is not taking it) while it has room.
  */
 uint64_t fleet_decide(const FleetView *v, const char *me, int64_t now, int64_t grace_us);
 
@@ -153,6 +169,18 @@ uint64_t fleet_pair_targets(const FleetView *v, const char *me, int on_risk);
 #define FLEET_RISK_ROUNDS 2
 int fleet_at_risk(int was, double risk, int *rounds);
 
+/*
+ * The slot table (see the top): slot[] (nb_slots used) updated for the
+ * stream set names (nb, in order; a name twice counts once). A name
+ * already in a slot keeps it; a new one takes the first slot that is
+ * empty, or whose stream left the set and is not busy (bit set: this
+ * node still runs or holds it), and that slot is emptied of its old
+ * name first. Returns the slots not in the set (gone). *dropped: how
+ * many names found no slot (the table is full).
+ */
+uint64_t fleet_slots(char (*slot)[64], int *nb_slots, const char *const *names, int nb,
+                     uint64_t busy, int *dropped);
+
 /* fleet_state's from_us: start at the first segment the destination does
  * not have (output_window). */
 #define FLEET_FROM_ORIGIN OUTPUT_FROM_DESTINATION
@@ -198,16 +226,37 @@ int  fleet_start(Fleet *f);
  * others take over at once), frees. NULL is fine. */
 void fleet_free(Fleet **pf);
 
-/* The streams this node runs now (bit s: the job's stream s) and, of
- * those, the ones it may upload (it leads them, or hands them over at a
- * segment boundary still to come; the others run fenced: etcd cannot say
- * now that this node leads them, or they are warm for a planned move).
- * from_us, until_us (FLEET_MAX_STREAMS each, or NULL): per stream, the
- * Unix time (us) its outputs start writing at (a planned move's boundary,
- * on the node it moves to) and stop at (on the node it leaves); 0: none.
- * Returns a number that changes whenever the sets do. */
-uint64_t fleet_state(Fleet *f, uint64_t *run, uint64_t *upload, int64_t *from_us,
-                     int64_t *until_us);
+/* What the run loop runs, at one moment. */
+typedef struct FleetState {
+    uint64_t gen;                 /* changes whenever anything below does */
+    uint64_t placed_gen;          /* changes when a placed job does */
+    /* the streams this node runs now (bit s: slot s) and, of those, the
+     * ones it may upload (it leads them, or hands them over at a segment
+     * boundary still to come; the others run fenced: etcd cannot say now
+     * that this node leads them, or they are warm for a planned move) */
+    uint64_t run, upload;
+    /* per slot: the Unix time (us) its outputs start writing at (a
+     * planned move's boundary, on the node it moves to) and stop at (on
+     * the node it leaves); 0: none */
+    int64_t from_us[FLEET_MAX_STREAMS], until_us[FLEET_MAX_STREAMS];
+    int nb_slots;
+    char stream[FLEET_MAX_STREAMS][64];   /* slot s's stream, "" when empty */
+    int nb_set;                   /* streams in the set */
+} FleetState;
+
+void fleet_state(Fleet *f, FleetState *st);
+
+/* A job placed on the fleet, as it last loaded. */
+typedef struct FleetJobText {
+    char *name;                   /* "PREFIX/jobs/NAME": its key, for messages */
+    uint8_t *text;
+    size_t size;
+} FleetJobText;
+
+/* Copies of the placed jobs' texts (*texts, *nb; in key order), for the
+ * run loop to load. 0 or AVERROR(ENOMEM). */
+int  fleet_placed(Fleet *f, FleetJobText **texts, int *nb);
+void fleet_placed_free(FleetJobText **texts, int nb);
 
 /* How far back a stream run fenced keeps its outputs' packets: a hot
  * pair's follower takes over up to a lease, two rounds and a call after
@@ -225,7 +274,7 @@ void fleet_set_host_risk(Fleet *f, const HostRisk *r);
  * make before break, and takes no more. 0, or a negative AVERROR. */
 int fleet_drain(Fleet *f);
 
-/* This node's name, and the job's stream s's, for the run loop. */
+/* This node's name, for the run loop. */
 const char *fleet_node(const Fleet *f);
 
 #endif

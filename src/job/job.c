@@ -103,7 +103,8 @@ static const char *const supervisor_keys[] = {
     "tick", "hds", "metrics", "model", "control", "hooks", "orchestrator", "standby_mode", "fleet",
     NULL,
 };
-static const char *const fleet_keys[] = { "etcd", "node", "lease", "prefix", "pair", NULL };
+static const char *const fleet_keys[] = { "etcd", "node", "lease", "prefix", "pair",
+                                           "max_streams", NULL };
 static const char *const orchestrator_keys[] = {
     "provision_above", "release_below", "switch_above", "confirm", "keep", "max_provisioned",
     "max_sessions_per_device", "hot_above", NULL,
@@ -1289,6 +1290,11 @@ static void load_fleet(Loader *ld, const yaml_node_t *map, JobFleet *fl)
         if (n->type != YAML_SCALAR_NODE || (fl->pair = job_pair_parse(TEXT(n))) < 0)
             report(ld, n, "'pair' is always, on_risk or off");
     }
+    {
+        int64_t v;
+        if (jy_get_int(ld, f, "max_streams", 1, JOB_FLEET_MAX_STREAMS, &v) > 0)
+            fl->max_streams = (int)v;
+    }
 }
 
 static void free_fleet(JobFleet *fl)
@@ -1304,7 +1310,7 @@ int job_fleet_from_arg(Job *job, const char *arg, char *why, size_t why_size)
 {
     const JobFleet *was = &job->supervisor.fleet;
     JobFleet fl = { .lease_us = was->nb_etcd ? was->lease_us : JOB_FLEET_DEFAULT_LEASE_US,
-                    .pair = was->pair };
+                    .pair = was->pair, .max_streams = was->max_streams };
     char *dup = av_strdup(arg), *save = NULL, *tok;
     const char *bad;
     int ret = 0, last_etcd = 0, etcd_given = 0;
@@ -1375,8 +1381,18 @@ int job_fleet_from_arg(Job *job, const char *arg, char *why, size_t why_size)
                 snprintf(why, why_size, "--fleet: pair is always, on_risk or off");
                 ret = AVERROR(EINVAL);
             }
+        } else if (!strcmp(tok, "max_streams")) {
+            char *end;
+            long v = strtol(eq + 1, &end, 10);
+            if (*end || end == eq + 1 || v < 1 || v > JOB_FLEET_MAX_STREAMS) {
+                snprintf(why, why_size, "--fleet: max_streams is a number from 1 to %d",
+                         JOB_FLEET_MAX_STREAMS);
+                ret = AVERROR(EINVAL);
+            }
+            fl.max_streams = (int)v;
         } else {
-            snprintf(why, why_size, "--fleet: unknown key '%s' (etcd, node, lease, prefix, pair)", tok);
+            snprintf(why, why_size, "--fleet: unknown key '%s' (etcd, node, lease, prefix, pair, "
+                     "max_streams)", tok);
             ret = AVERROR(EINVAL);
         }
     }
@@ -1409,6 +1425,36 @@ void job_keep_streams(Job *job, int (*keep)(void *opaque, const char *name), voi
             free_stream(&job->streams[i]);
     }
     job->nb_streams = n;
+}
+
+int job_adopt_streams(Job *dst, Job **psrc)
+{
+    Job *src = *psrc;
+    JobStream *all;
+    int n = 0;
+
+    if (!src)
+        return 0;
+    all = av_realloc_array(dst->streams, dst->nb_streams + src->nb_streams + 1, sizeof(*all));
+    if (!all) {
+        job_free(psrc);
+        return AVERROR(ENOMEM);
+    }
+    dst->streams = all;
+    for (int i = 0; i < src->nb_streams; i++) {
+        int dup = 0;
+        for (int k = 0; k < dst->nb_streams && !dup; k++)
+            dup = !strcmp(dst->streams[k].name, src->streams[i].name);
+        if (!dup) {
+            dst->streams[dst->nb_streams++] = src->streams[i];
+            n++;
+        } else {
+            free_stream(&src->streams[i]);
+        }
+    }
+    src->nb_streams = 0;
+    job_free(psrc);
+    return n;
 }
 
 static void load_supervisor(Loader *ld, const yaml_node_t *root, JobSupervisor *sv)
@@ -1569,6 +1615,15 @@ static void load_job(Loader *ld, const yaml_node_t *root, Job *job)
     jx_load_expect(ld, root, 1, &job->expect);
     ld->expect = &job->expect;
 
+    /* a fleet node's own job may leave its streams out: they are placed
+     * on the fleet (ctl --fleet place) and come from etcd */
+    n = jy_map_get(ld, root, "streams");
+    if (job->supervisor.fleet.nb_etcd &&
+        (!n || (n->type == YAML_SEQUENCE_NODE &&
+                n->data.sequence.items.top == n->data.sequence.items.start))) {
+        jy_seen_free(&names);
+        return;
+    }
     job->nb_streams = get_list(ld, root, "job", "streams", (void **)&job->streams,
                                sizeof(*job->streams), &list);
     for (int i = 0; i < job->nb_streams; i++) {

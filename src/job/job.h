@@ -313,6 +313,7 @@ typedef struct JobStream {
  * streams through etcd; each stream runs on one of them at a time. */
 #define JOB_FLEET_MAX_ETCD 8
 #define JOB_FLEET_DEFAULT_LEASE_US 3000000      /* 3 s */
+#define JOB_FLEET_MAX_STREAMS 64                /* FLEET_MAX_STREAMS (dra/fleet.h) */
 typedef enum JobPair {
     JOB_PAIR_OFF,
     JOB_PAIR_ALWAYS,             /* every stream, all the time */
@@ -327,6 +328,8 @@ typedef struct JobFleet {
     int pair;                     /* hot pair (JobPair): each stream also runs
                                      warm on a second node, which takes over
                                      at once */
+    int max_streams;              /* the most streams it leads (its headroom:
+                                     a node at it takes no more); 0: no limit */
     JobLoc loc;
 } JobFleet;
 
@@ -365,7 +368,9 @@ typedef struct Job {
     int version;
     JobSupervisor supervisor;
     JobStream *streams;
-    int nb_streams;               /* >= 1 */
+    int nb_streams;               /* >= 1, except a fleet node's own job
+                                     (supervisor.fleet set): 0 when its
+                                     streams are all placed on the fleet */
     JobExpect expect;             /* expect: at the top level */
 } Job;
 
@@ -376,6 +381,15 @@ typedef struct Job {
  * a file never has.
  */
 void job_keep_streams(Job *job, int (*keep)(void *opaque, const char *name), void *opaque);
+
+/*
+ * Moves src's streams into dst, after its own, but for the names dst has
+ * already; frees those and src (*psrc consumed, NULL after, also on
+ * failure). A fleet node runs the streams placed on the fleet (etcd)
+ * under its own supervisor settings. Returns how many moved, or
+ * AVERROR(ENOMEM) (dst unchanged).
+ */
+int job_adopt_streams(Job *dst, Job **psrc);
 
 /*
  * The fleet settings given on the command line (--fleet): "etcd=URL[,URL],

@@ -9,19 +9,18 @@
 #                            listed) to ORIGIN (http://HOST:PORT);
 #                            SUPERVISOR: what goes inside the job's
 #                            supervisor: { } (none when empty)
+#   fleet_stream NAME ORIGIN the same stream named NAME, as an item of a
+#                            job's streams: list (uploading to
+#                            ORIGIN/upload/NAME/)
 #   pts0 FILE                the first video pts of a segment (90 kHz)
 #   check_move FROM TO LINES SECS
 #                            the planned move from node FROM to node TO
 #                            seen in the access log after line LINES (SECS:
 #                            how long it took, said)
 
-fleet_job() {
-    {
-        echo "version: 1"
-        [ -n "${3:-}" ] && echo "supervisor: { $3 }"
-        cat <<EOF
-streams:
-  - name: s1
+fleet_stream() {
+    cat <<EOF
+  - name: $1
     input: { url: "testsrc2=size=160x90:rate=25", format: lavfi }
     audio: false
     renditions:
@@ -29,9 +28,17 @@ streams:
     outputs:
       - name: origin
         format: hls
-        url: $2/upload/s1/index.m3u8
+        url: $2/upload/$1/index.m3u8
         options: { hls_time: 1, hls_list_size: 0 }
 EOF
+}
+
+fleet_job() {
+    {
+        echo "version: 1"
+        [ -n "${3:-}" ] && echo "supervisor: { $3 }"
+        echo "streams:"
+        fleet_stream s1 "$2"
     } > "$1"
 }
 

@@ -223,6 +223,94 @@ static void test_decide(void)
     CU_ASSERT_EQUAL(fleet_decide(&v, "z", 0, 2000000), 0);
 }
 
+/* Placed streams come and go: a stream keeps its slot (its bit) while it
+ * is in the set or busy here; a gone slot is reused only when idle. */
+static void test_slots(void)
+{
+    char slot[FLEET_MAX_STREAMS][64] = { { 0 } };
+    int nb = 0, dropped;
+    uint64_t gone;
+
+    /* the file's s1, then a placed job's s2, s3; a name twice counts once */
+    gone = fleet_slots(slot, &nb, (const char *const[]){ "s1", "s2", "s3", "s2" }, 4, 0, &dropped);
+    CU_ASSERT_EQUAL(nb, 3);
+    CU_ASSERT_EQUAL(gone, 0);
+    CU_ASSERT_STRING_EQUAL(slot[1], "s2");
+    /* s2 leaves the job while this node still runs it: its slot stays,
+     * gone; s4 comes: a new slot, not s2's */
+    gone = fleet_slots(slot, &nb, (const char *const[]){ "s1", "s3", "s4" }, 3, 2, &dropped);
+    CU_ASSERT_EQUAL(gone, 2);
+    CU_ASSERT_STRING_EQUAL(slot[1], "s2");
+    CU_ASSERT_STRING_EQUAL(slot[3], "s4");
+    CU_ASSERT_EQUAL(nb, 4);
+    /* s2 no longer busy: emptied; s5 then takes the empty slot 1 */
+    gone = fleet_slots(slot, &nb, (const char *const[]){ "s1", "s3", "s4" }, 3, 0, &dropped);
+    CU_ASSERT_EQUAL(gone, 2);
+    CU_ASSERT_STRING_EQUAL(slot[1], "");
+    gone = fleet_slots(slot, &nb, (const char *const[]){ "s1", "s3", "s4", "s5" }, 4, 0, &dropped);
+    CU_ASSERT_EQUAL(gone, 0);
+    CU_ASSERT_STRING_EQUAL(slot[1], "s5");
+    /* everything removed: the table shrinks to nothing */
+    gone = fleet_slots(slot, &nb, NULL, 0, 0, &dropped);
+    CU_ASSERT_EQUAL(nb, 0);
+    CU_ASSERT_EQUAL(gone, 0);
+    /* a full table drops what does not fit, and says how many */
+    {
+        char names[FLEET_MAX_STREAMS + 2][16];
+        const char *p[FLEET_MAX_STREAMS + 2];
+        for (int i = 0; i < FLEET_MAX_STREAMS + 2; i++) {
+            snprintf(names[i], sizeof(names[i]), "x%d", i);
+            p[i] = names[i];
+        }
+        gone = fleet_slots(slot, &nb, p, FLEET_MAX_STREAMS + 2, 0, &dropped);
+        CU_ASSERT_EQUAL(nb, FLEET_MAX_STREAMS);
+        CU_ASSERT_EQUAL(dropped, 2);
+        CU_ASSERT_EQUAL(gone, 0);
+    }
+}
+
+/* Gone slots are nobody's to take, move or follow; a node at its
+ * max_streams takes no more, and the others take what it cannot. */
+static void test_gone_and_room(void)
+{
+    static const char *const ab[] = { "a", "b" };
+    FleetView v;
+    int target[FLEET_MAX_STREAMS];
+
+    view(&v, 3, (const char *const[]){ "", "", "" }, ab, 2);
+    v.gone = 2;
+    CU_ASSERT_EQUAL(fleet_decide(&v, "a", 0, 2000000), 1);
+    CU_ASSERT_EQUAL(fleet_decide(&v, "b", 0, 2000000), 4);
+    /* a drained leader's gone stream goes nowhere */
+    view(&v, 2, (const char *const[]){ "a", "a" }, ab, 2);
+    v.drain[0] = 1;
+    v.gone = 1;
+    CU_ASSERT_EQUAL(fleet_drain_targets(&v, "b", target), 2);
+    CU_ASSERT_EQUAL(target[0], -1);
+    /* a may lead one: it leads one, so b gets both free streams */
+    view(&v, 3, (const char *const[]){ "a", "", "" }, ab, 2);
+    v.max_streams[0] = 1;
+    CU_ASSERT_EQUAL(fleet_decide(&v, "a", 0, 2000000), 0);
+    CU_ASSERT_EQUAL(fleet_decide(&v, "b", 0, 2000000), 6);
+    /* ... and even after the grace a full node takes nothing */
+    v.free_since[1] = v.free_since[2] = 1;
+    CU_ASSERT_EQUAL(fleet_decide(&v, "a", 5000000, 2000000), 0);
+    /* the grace lets a node take what it has room for, no more */
+    view(&v, 3, (const char *const[]){ "", "", "" }, ab, 2);
+    v.max_streams[1] = 1;
+    v.free_since[0] = v.free_since[1] = v.free_since[2] = 1;
+    CU_ASSERT_EQUAL(av_popcount64(fleet_decide(&v, "b", 5000000, 2000000)), 1);
+    /* a move to a full node waits; a drain goes to one with room */
+    view(&v, 2, (const char *const[]){ "a", "b" }, (const char *const[]){ "a", "b", "c" }, 3);
+    v.max_streams[1] = 1;
+    strcpy(v.move_to[0], "b");
+    CU_ASSERT_EQUAL(fleet_drain_targets(&v, "b", target), 0);
+    CU_ASSERT_EQUAL(target[0], -1);
+    v.drain[0] = 1;
+    CU_ASSERT_EQUAL(fleet_drain_targets(&v, "c", target), 1);
+    CU_ASSERT_EQUAL(target[0], 2);
+}
+
 static void test_fenced(void)
 {
     /* never renewed: fenced; then fenced from renewal + TTL on */
@@ -555,6 +643,8 @@ int main(void)
     CU_add_test(s, "etcd answers (captured)", test_answers);
     CU_add_test(s, "etcd requests", test_requests);
     CU_add_test(s, "which free streams to take", test_decide);
+    CU_add_test(s, "slots of placed streams", test_slots);
+    CU_add_test(s, "gone streams, max_streams", test_gone_and_room);
     CU_add_test(s, "fencing at the lease's expiry", test_fenced);
     CU_add_test(s, "clock skew between nodes", test_skew);
     CU_add_test(s, "taking streams back after an outage", test_after_outage);

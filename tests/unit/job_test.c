@@ -1728,7 +1728,8 @@ static void test_fleet(void)
         "3:18: an etcd endpoint must not carry credentials",
         "3:50: 'node' may hold letters, digits, '-', '_' and '.' only",
         "3:65: 'prefix' must start with '/' (at most 200 bytes)",
-        "3:68: unknown key 'colour' in fleet (expected one of: etcd, node, lease, prefix, pair)");
+        "3:68: unknown key 'colour' in fleet (expected one of: etcd, node, lease, prefix, pair, "
+        "max_streams)");
     EXPECT_BAD(
         "version: 1\n"
         "supervisor:\n"
@@ -1752,6 +1753,47 @@ static void test_fleet(void)
         2,
         "3:10: fleet is missing 'node'",
         "3:18: 'etcd' must list at least one endpoint");
+    EXPECT_BAD(
+        "version: 1\n"
+        "supervisor:\n"
+        "  fleet: { etcd: \"http://h:2379\", node: a, max_streams: 0 }\n",
+        1,
+        "3:57: 'max_streams' must be between 1 and 64, got 0");
+}
+
+/* A fleet node's own job may have no stream (they are placed on the
+ * fleet); any other job must have one. job_adopt_streams adds a placed
+ * job's streams but for the names the node's job has. */
+static void test_fleet_node_job(void)
+{
+    Job *node = load_ok(
+        "version: 1\n"
+        "supervisor:\n"
+        "  fleet: { etcd: \"http://h:2379\", node: a, max_streams: 4 }\n");
+    Job *placed = load_ok(
+        "version: 1\n"
+        "streams:\n"
+        "  - { name: a, input: { url: in.ts }, renditions: [ { name: r } ], outputs: [ { name: o, url: o.ts } ] }\n"
+        "  - { name: b, input: { url: in2.ts }, renditions: [ { name: r } ], outputs: [ { name: o, url: o2.ts } ] }\n");
+    Job *again = load_ok(
+        "version: 1\n"
+        "streams:\n"
+        "  - { name: b, input: { url: x.ts }, renditions: [ { name: r } ], outputs: [ { name: o, url: o3.ts } ] }\n");
+
+    CU_ASSERT_EQUAL(node->nb_streams, 0);
+    CU_ASSERT_EQUAL(node->supervisor.fleet.max_streams, 4);
+    CU_ASSERT_EQUAL(job_adopt_streams(node, &placed), 2);
+    CU_ASSERT_PTR_NULL(placed);
+    CU_ASSERT_EQUAL(job_adopt_streams(node, &again), 0);   /* b is there */
+    CU_ASSERT_PTR_NULL(again);
+    CU_ASSERT_EQUAL_FATAL(node->nb_streams, 2);
+    CU_ASSERT_STRING_EQUAL(node->streams[1].name, "b");
+    CU_ASSERT_STRING_EQUAL(node->streams[1].input.url, "in2.ts");
+    CU_ASSERT_EQUAL(node->supervisor.fleet.max_streams, 4);  /* the node's settings */
+    job_free(&node);
+    EXPECT_BAD("version: 1\nsupervisor: { tick: 1s }\n", 1, "1:1: job is missing 'streams'");
+    EXPECT_BAD("version: 1\nsupervisor: { fleet: { etcd: \"http://h:1\", node: a } }\n"
+               "streams: {}\n", 1, "3:10: 'streams' must be a list, not a mapping");
 }
 
 static void test_hooks(void)
@@ -2081,6 +2123,7 @@ int main(int argc, char **argv)
         { "supervisor", test_supervisor },
         { "hooks", test_hooks },
         { "fleet", test_fleet },
+        { "a fleet node's job, placed streams", test_fleet_node_job },
         { "orchestrator", test_orchestrator },
         { "standby_mode", test_standby_mode },
         { "stream digest", test_digest },
