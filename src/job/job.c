@@ -1826,6 +1826,7 @@ static void free_stream(JobStream *st)
         av_freep(&o->url);
         av_freep(&o->renditions);
         av_dict_free(&o->options);
+        av_freep(&o->run_tag);
         for (int b = 0; b < o->nb_backups; b++) {
             av_freep(&o->backups[b].url);
             av_dict_free(&o->backups[b].options);

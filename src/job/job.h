@@ -192,6 +192,11 @@ typedef struct JobOutput {
                                      clock (epoch / hls_time), so that another
                                      node goes on with the same numbers
                                      (README, "Fleet"); fleet mode sets it */
+    char *run_tag;                /* DASH: what its segment and init names
+                                     carry besides the muxer's run, so that
+                                     no other node's or run's names are
+                                     uploaded over ("NODE-UNIXTIME"); fleet
+                                     mode sets it; owned, NULL: none */
     JobOutputBackup *backups;     /* in order of preference */
     int nb_backups;
     JobPathway *pathways;         /* HLS and DASH: the CDN paths to viewers,

@@ -403,16 +403,23 @@ static int open_output(Mux *m)
     /* DASH numbers every muxer's segments from 1 (it has no start number):
      * a later muxer of the same destination, under the same names, would
      * upload over the earlier one's segments (and their init), which hold
-     * other media. Its names carry the run; the MPD it writes names them. */
-    if (!strcmp(fmt->name, "dash") && m->cfg.dash_run > 0) {
-        char name[128];
+     * other media. Its names carry the run, and the output's run tag (a
+     * fleet node's name and start: another node's muxer, or this node's
+     * in an earlier leadership, writes the same destination); the MPD it
+     * writes names them. */
+    if (!strcmp(fmt->name, "dash") && (m->cfg.dash_run > 0 || m->cfg.jo->run_tag)) {
+        char tag[160] = "", name[256];
+        if (m->cfg.jo->run_tag)
+            snprintf(tag, sizeof(tag), "-%s", m->cfg.jo->run_tag);
+        if (m->cfg.dash_run > 0)
+            av_strlcatf(tag, sizeof(tag), "-r%d", m->cfg.dash_run);
         if (!av_dict_get(opts, "media_seg_name", NULL, 0)) {
-            snprintf(name, sizeof(name), "chunk-stream$RepresentationID$-r%d-$Number%%05d$.$ext$",
-                     m->cfg.dash_run);
+            snprintf(name, sizeof(name), "chunk-stream$RepresentationID$%s-$Number%%05d$.$ext$",
+                     tag);
             av_dict_set(&opts, "media_seg_name", name, 0);
         }
         if (!av_dict_get(opts, "init_seg_name", NULL, 0)) {
-            snprintf(name, sizeof(name), "init-stream$RepresentationID$-r%d.$ext$", m->cfg.dash_run);
+            snprintf(name, sizeof(name), "init-stream$RepresentationID$%s.$ext$", tag);
             av_dict_set(&opts, "init_seg_name", name, 0);
         }
     }

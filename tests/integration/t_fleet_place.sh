@@ -43,6 +43,16 @@ done
 say "hotspare check: $(cat "$T/check.txt")"
 
 stream() { fleet_stream "$1" "$ORIGIN"; }
+# s4 also writes DASH: not epoch-locked, its names carry the node and run
+stream_dash() {
+    fleet_stream "$1" "$ORIGIN"
+    cat <<EOF
+      - name: dash
+        format: dash
+        url: $ORIGIN/upload/$1-dash/index.mpd
+        options: { seg_duration: 1, window_size: 10 }
+EOF
+}
 leader() { etcd_get /tplace/lead/ | sed -n "s|^/tplace/lead/$1=||p"; }
 place() { "$HS" ctl --fleet "$FLEET" --timeout 30 place "$@"; }
 
@@ -94,7 +104,7 @@ grep -q "stream 's2' is placed on the fleet already, in job news" "$T/other.out"
 
 # --- 4. the job changed: s2 out, s3 and s4 in, s1 untouched ------------------
 lines=$(wc -l < "$LOG")
-{ echo "version: 1"; echo "streams:"; stream s1; stream s3; stream s4; } > "$T/news.yaml"
+{ echo "version: 1"; echo "streams:"; stream s1; stream s3; stream_dash s4; } > "$T/news.yaml"
 place "$T/news.yaml" > "$T/place2.out" 2>&1 || fail "place news.yaml again: $(cat "$T/place2.out")"
 cat "$T/place2.out" >&2
 assert_eq "s1's leader after the change" "$(leader s1)" a
@@ -134,6 +144,13 @@ assert_eq "s3 and s4 taken by c" "$(leader s3)$(leader s4)" cc
 lines=$(wc -l < "$LOG")
 wait_for 15 sh -c "tail -n +$((lines + 1)) '$LOG' | grep -q 'PUT /upload/s4/index[0-9]*\.ts.*fleet-node/c'" ||
     fail "c uploads no s4 segment"
+sleep 2
+dash_twice=$(grep 'PUT /upload/s4-dash/.*\.m4s' "$LOG" | awk '{print $7}' | sort | uniq -d | wc -l)
+assert_eq "DASH segments of s4 uploaded twice (b, then c)" "$dash_twice" 0
+grep -q 'PUT /upload/s4-dash/chunk-stream0-c-[0-9]*-[0-9]*\.m4s .*fleet-node/c"' "$LOG" ||
+    fail "c's DASH segments do not carry its name: $(grep 'PUT /upload/s4-dash/' "$LOG" | tail -2)"
+grep -q 'PUT /upload/s4-dash/chunk-stream0-b-[0-9]*-[0-9]*\.m4s' "$LOG" ||
+    fail "b's DASH segments do not carry its name"
 say "b killed: a (full) left s3 and s4; c took both, uploading $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}') s after b died"
 
 # --- 5. unplace --------------------------------------------------------------
