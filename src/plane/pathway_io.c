@@ -6,6 +6,7 @@
 #include <libavutil/avstring.h>
 #include <libavutil/mem.h>
 
+#include "plane/iohook.h"
 #include "plane/pathway.h"
 #include "plane/pathway_io.h"
 
@@ -32,47 +33,20 @@ struct PathwayIo {
     Pathway pw[JOB_MAX_PATHWAYS];
     SteeringPlan plan;
     _Atomic int64_t *newest_seq, *segment_ms;
-    int (*io_open)(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
-                   AVDictionary **options);
-    int (*io_close2)(AVFormatContext *s, AVIOContext *pb);
-    void *opaque;                /* the wrapped hook's */
+    IoHook under;                /* the hook this one wraps */
     HeldDoc held[PIO_MAX_OPEN];
     int warned;
 };
 
-/* The file name of url, without a query and a ".tmp" of libav's
- * temp_file: does it name `name`? */
-static int names(const char *url, const char *name)
-{
-    const char *b = strrchr(url, '/');
-    size_t n, len = strlen(name);
-
-    b = b ? b + 1 : url;
-    n = strcspn(b, "?#");
-    if (n == len + 4 && !strncmp(b + len, ".tmp", 4))
-        n = len;
-    return n == len && !strncmp(b, name, len);
-}
-
 static int wrapped_open(AVFormatContext *s, PathwayIo *p, AVIOContext **pb, const char *url,
                         int flags, AVDictionary **options)
 {
-    int ret;
-
-    s->opaque = p->opaque;
-    ret = p->io_open(s, pb, url, flags, options);
-    s->opaque = p;
-    return ret;
+    return iohook_open(&p->under, s, p, pb, url, flags, options);
 }
 
 static int wrapped_close(AVFormatContext *s, PathwayIo *p, AVIOContext *pb)
 {
-    int ret;
-
-    s->opaque = p->opaque;
-    ret = p->io_close2(s, pb);
-    s->opaque = p;
-    return ret;
+    return iohook_close(&p->under, s, p, pb);
 }
 
 static int hook_open(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
@@ -82,9 +56,9 @@ static int hook_open(AVFormatContext *s, AVIOContext **pb, const char *url, int 
     int what = 0, ret;
 
     if (flags & AVIO_FLAG_WRITE) {
-        if (names(url, p->doc))
+        if (iohook_names(url, p->doc))
             what = DOC_MASTER | (p->dash ? DOC_MEDIA : 0);
-        else if (p->media && names(url, p->media))
+        else if (p->media && iohook_names(url, p->media))
             what = DOC_MEDIA;
     }
     for (int i = 0; what && i < PIO_MAX_OPEN; i++) {
@@ -234,12 +208,7 @@ int pathway_io_attach(PathwayIo **pp, AVFormatContext *oc, const JobOutput *jo, 
                               .server_uri = jo->steering.uri, .first = jo->pathways[0].id };
     p->newest_seq = newest_seq;
     p->segment_ms = segment_ms;
-    p->io_open = oc->io_open;
-    p->io_close2 = oc->io_close2;
-    p->opaque = oc->opaque;
-    oc->opaque = p;
-    oc->io_open = hook_open;
-    oc->io_close2 = hook_close2;
+    iohook_install(&p->under, oc, p, hook_open, hook_close2);
     *pp = p;
     return 0;
 }
