@@ -205,14 +205,14 @@ static int fleet_keeps(void *opaque, const char *name)
     return 0;
 }
 
-/* Fleet mode's job: every HLS output epoch-locked (a stream's segments
- * are numbered alike on every node), and its HLS and DASH uploads name
- * the node in their User-Agent (unless the job sets one), so that an origin's access
- * log shows which node wrote what. A DASH output is not epoch-locked
- * (libav's DASH muxer numbers from 1 and dates its MPD from its own
- * start): its names carry the node and the time it started the stream,
- * so that a takeover never uploads over the segments players may still
- * be reading. */
+/* Fleet mode's job: every HLS and DASH output epoch-locked (a stream's
+ * segments are cut and named alike on every node), and their uploads
+ * name the node in their User-Agent (unless the job sets one), so that an
+ * origin's access log shows which node wrote what. A DASH output written
+ * to local files cannot be epoch-locked (libav renames its own segment
+ * files there, epoch_io.h): its names carry the node and the time it
+ * started the stream instead, so that a takeover never writes over the
+ * segments players may still be reading. */
 static void fleet_lock_outputs(Job *job, const char *node)
 {
     char ua[128];
@@ -221,12 +221,15 @@ static void fleet_lock_outputs(Job *job, const char *node)
     for (int s = 0; s < job->nb_streams; s++)
         for (int i = 0; i < job->streams[s].nb_outputs; i++) {
             JobOutput *o = &job->streams[s].outputs[i];
-            if (!strcmp(o->format, "dash") && !o->run_tag)
-                o->run_tag = av_asprintf("%s-%" PRId64, node, av_gettime() / 1000000);
-            if (!strcmp(o->format, "hls"))
+            int dash = !strcmp(o->format, "dash");
+            if (dash && !job_url_is_network(o->url)) {
+                if (!o->run_tag)
+                    o->run_tag = av_asprintf("%s-%" PRId64, node, av_gettime() / 1000000);
+            } else if (dash || !strcmp(o->format, "hls")) {
                 o->epoch_lock = 1;
-            else if (strcmp(o->format, "dash"))
+            } else {
                 continue;
+            }
             av_dict_set(&o->options, "http_user_agent", ua, AV_DICT_DONT_OVERWRITE);
             for (int b = 0; b < o->nb_backups; b++)
                 av_dict_set(&o->backups[b].options, "http_user_agent", ua, AV_DICT_DONT_OVERWRITE);

@@ -360,14 +360,13 @@ struct Fleet {
 
 /* A stream's segment length: a planned move happens on a boundary of
  * every segment grid of the stream (segment lengths being multiples of
- * each other), its longest HLS hls_time. */
+ * each other), its longest HLS or DASH segment. */
 static int64_t stream_seg_us(const JobStream *js)
 {
     int64_t seg = 1000000;
 
     for (int o = 0; o < js->nb_outputs; o++)
-        if (!strcmp(js->outputs[o].format, "hls"))
-            seg = FFMAX(seg, job_option_duration_us(js->outputs[o].options, "hls_time", 2000000));
+        seg = FFMAX(seg, job_output_segment_us(&js->outputs[o], js->outputs[o].options));
     return seg;
 }
 

@@ -684,7 +684,11 @@ static void load_output(Loader *ld, const yaml_node_t *map, JobStream *st, JobOu
     o->send_buffer_size = JOB_DEFAULT_SEND_BUFFER;
     jy_get_duration(ld, map, "stall_timeout", MAX_STALL_TIMEOUT_US, &o->stall_timeout_us);
     jy_get_size(ld, map, "send_buffer_size", 0, MAX_SEND_BUFFER, &o->send_buffer_size);
-    jy_get_bool(ld, map, "epoch_lock", &o->epoch_lock);
+    if (jy_get_bool(ld, map, "epoch_lock", &o->epoch_lock) > 0 && o->epoch_lock && o->format &&
+        !strcmp(o->format, "dash") && o->url && !job_url_is_network(o->url))
+        report(ld, jy_map_get(ld, map, "epoch_lock"), "epoch_lock on a DASH output needs an "
+               "HTTP destination: libav renames its local segment files itself, under the names "
+               "it chose");
     load_output_backups(ld, map, o, ofmt);
     jl_load_pathways(ld, map, st, o, ofmt);
 
@@ -1919,6 +1923,21 @@ int64_t job_option_duration_us(const AVDictionary *options, const char *key, int
     if (!e || av_parse_time(&us, e->value, 1) < 0 || us < 0)
         return dflt;
     return us;
+}
+
+int64_t job_output_segment_us(const JobOutput *jo, const AVDictionary *options)
+{
+    if (!strcmp(jo->format, "hls"))
+        return job_option_duration_us(options, "hls_time", 2000000);
+    if (!strcmp(jo->format, "dash"))
+        return job_option_duration_us(options, "seg_duration", 5000000);
+    return 0;
+}
+
+int job_output_epoch_locked(const JobOutput *jo)
+{
+    return jo->epoch_lock && (!strcmp(jo->format, "hls") ||
+                              (!strcmp(jo->format, "dash") && job_url_is_network(jo->url)));
 }
 
 int job_format_max_video(const char *format)

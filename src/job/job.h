@@ -188,9 +188,10 @@ typedef struct JobOutput {
     int64_t stall_timeout_us;     /* the peer takes nothing this long: failed */
     int64_t send_buffer_size;     /* SO_SNDBUF of its TCP connections, bytes;
                                      0: the kernel's own sizing */
-    int epoch_lock;               /* HLS: segments numbered from the wall
-                                     clock (epoch / hls_time), so that another
-                                     node goes on with the same numbers
+    int epoch_lock;               /* HLS, DASH: segments cut and numbered on
+                                     the grid of their length from 1970, with
+                                     Unix-time timestamps, so that another
+                                     node goes on with the same segments
                                      (README, "Fleet"); fleet mode sets it */
     char *run_tag;                /* DASH: what its segment and init names
                                      carry besides the muxer's run, so that
@@ -446,6 +447,15 @@ int job_unpace(Job *job);
 
 /* Is url read through a network protocol (rtmp, srt, udp, http, ...)? */
 int job_url_is_network(const char *url);
+
+/* The segment length of an HLS or DASH output with these options (its
+ * own or a backup's): hls_time, seg_duration, libav's defaults (2 s, 5 s)
+ * when absent; 0 for other formats. */
+int64_t job_output_segment_us(const JobOutput *jo, const AVDictionary *options);
+
+/* Is this output epoch-locked (epoch_lock set, and a segmenting format:
+ * HLS, or DASH to a network destination)? */
+int job_output_epoch_locked(const JobOutput *jo);
 
 /* Video renditions an output format can carry: 1 for flv and mpegts, INT_MAX
  * for containers with several video tracks (hls, dash, mp4, matroska). */

@@ -16,6 +16,7 @@
 #include "plane/conn.h"
 #include "plane/deadline.h"
 #include "plane/delivery.h"
+#include "plane/epoch_io.h"
 #include "plane/pathway_io.h"
 #include "core/log.h"
 #include "plane/mux.h"
@@ -73,6 +74,7 @@ struct Mux {
     int64_t behind_us;           /* the lag that failed it, 0: none */
     Delivery *delivery;          /* HLS/DASH over HTTP: segments confirmed */
     PathwayIo *pathways;         /* HLS/DASH with CDN pathways */
+    EpochIo *epoch;              /* DASH, epoch-locked */
     ConnWatch *conn;             /* its TCP connections, NULL: none (conn.h) */
     char stall_why[160];         /* what the watch saw when it failed a call */
     int64_t opened_us;
@@ -407,7 +409,24 @@ static int open_output(Mux *m)
      * fleet node's name and start: another node's muxer, or this node's
      * in an earlier leadership, writes the same destination); the MPD it
      * writes names them. */
-    if (!strcmp(fmt->name, "dash") && (m->cfg.dash_run > 0 || m->cfg.jo->run_tag)) {
+    if (!strcmp(fmt->name, "dash") && m->cfg.epoch_lock) {
+        /* epoch lock: the names every node gives the same segment
+         * (epoch_io.h), whichever muxer writes it */
+        av_dict_set(&opts, "media_seg_name", EPOCH_DASH_LIBAV_MEDIA, 0);
+        av_dict_set(&opts, "init_seg_name", "init-stream$RepresentationID$.$ext$", 0);
+        /* no edit list: the mp4 muxer's would start the presentation at
+         * this muxer's first packet, which players apply over the
+         * segments' Unix-time timestamps (and each node's init would
+         * differ) */
+        {
+            const AVDictionaryEntry *f = av_dict_get(opts, "format_options", NULL, 0);
+            char *fo = av_asprintf("%s%suse_editlist=0:avoid_negative_ts=disabled:movflags=+frag_discont",
+                                   f ? f->value : "",
+                                   f ? ":" : "");
+            if (fo)
+                av_dict_set(&opts, "format_options", fo, AV_DICT_DONT_STRDUP_VAL);
+        }
+    } else if (!strcmp(fmt->name, "dash") && (m->cfg.dash_run > 0 || m->cfg.jo->run_tag)) {
         char tag[160] = "", name[256];
         if (m->cfg.jo->run_tag)
             snprintf(tag, sizeof(tag), "-%s", m->cfg.jo->run_tag);
@@ -472,6 +491,20 @@ static int open_output(Mux *m)
     if (jo->nb_pathways && (ret = attach_pathways(m, fmt)) < 0) {
         stage_fail(&m->st, ret, "out of memory");
         goto end;
+    }
+    /* epoch lock on DASH: the grid's names and the MPD every node writes
+     * alike (epoch_io.h); outside the pathways' hook, which then sees
+     * the MPD as players get it */
+    if (m->cfg.epoch_lock && !strcmp(fmt->name, "dash")) {
+        const char *base = strrchr(m->url, '/');
+        char doc[1024];
+        base = base ? base + 1 : m->url;
+        snprintf(doc, sizeof(doc), "%.*s", (int)strcspn(base, "?#"), base);
+        if ((ret = epoch_io_attach(&m->epoch, m->oc, doc,
+                                   job_output_segment_us(jo, m->cfg.options), m)) < 0) {
+            stage_fail(&m->st, ret, "out of memory");
+            goto end;
+        }
     }
     /* how far the destination will be known to hold what is written */
     atomic_store(&m->confirm, is_local(m->url) ? MUX_CONFIRM_WRITTEN :
@@ -592,6 +625,7 @@ static void close_output(Mux *m, int trailer)
         av_log(m, AV_LOG_ERROR, "%s (while closing)\n", what);
     delivery_free(&m->delivery);
     pathway_io_free(&m->pathways);
+    epoch_io_free(&m->epoch);
     m->oc = NULL;
     m->header_written = 0;
 }

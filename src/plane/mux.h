@@ -84,7 +84,9 @@ typedef struct MuxConfig {
                                     stream's timeline (no discontinuity) */
     int epoch_lock;              /* HLS: numbered from the wall clock (see
                                     hls_start_number), the first segment
-                                    after a discontinuity, no ENDLIST */
+                                    after a discontinuity, no ENDLIST;
+                                    DASH: named on the grid, the MPD a
+                                    number template from 1970 (epoch_io.h) */
     int64_t ts_shift_us;         /* added to every timestamp: the same for
                                     every instance of an output, so that a
                                     backup goes on where the primary was */

@@ -393,6 +393,7 @@ static int inst_open(Output *out, Inst *in, int at_cache_start)
     };
     int64_t upto = at_cache_start ? out->cache.first : out->cache.end;
     int64_t epoch = out->clock ? atomic_load(&out->clock->epoch_us) : 0;
+    int64_t seg_us = job_output_segment_us(out->jo, in->options);
     int ret;
 
     for (int i = 0; i < out->nb_inputs; i++)
@@ -426,13 +427,13 @@ static int inst_open(Output *out, Inst *in, int at_cache_start)
      * Without a locked timeline (the stream's first packet not seen), the
      * wall clock's count of hls_time periods: a takeover numbers after
      * what the previous leader could have cut, never over it. */
-    cfg.epoch_lock = out->jo->epoch_lock && !strcmp(out->jo->format, "hls");
+    cfg.epoch_lock = job_output_epoch_locked(out->jo);
     cfg.timeline_locked = cfg.epoch_lock && epoch;
     if (cfg.epoch_lock && out->grid_pending) {
-        cfg.hls_start_number = llrint((out->grid_start_us + epoch) / 1e6 /
-                                      output_hls_time(in->options));
+        cfg.hls_start_number = (out->grid_start_us + epoch + seg_us / 2) / FFMAX(seg_us, 1);
         out->grid_pending = 0;
-    } else if (cfg.epoch_lock && !out->replacing && !(in != &out->inst[0] || in->fails)) {
+    } else if (cfg.epoch_lock && !strcmp(out->jo->format, "hls") && !out->replacing &&
+               !(in != &out->inst[0] || in->fails)) {
         double hls_time = output_hls_time(in->options);
         if (hls_time > 0)
             cfg.hls_start_number = (int64_t)(av_gettime() / 1e6 / hls_time);
@@ -1264,13 +1265,14 @@ static int wait_unheld(Output *out)
     return 0;
 }
 
-/* An epoch-locked HLS output whose stream has a Unix-time timeline
- * (StreamClock): its primary starts at a keyframe on the grid of hls_time
- * from 1970, so that its segments are every node's. */
+/* An epoch-locked HLS or DASH output whose stream has a Unix-time
+ * timeline (StreamClock): its primary starts at a keyframe on the grid of
+ * its segment length from 1970, so that its segments are every node's. */
 static int grid_locked(Output *out)
 {
-    return out->jo->epoch_lock && !strcmp(out->jo->format, "hls") && out->clock &&
-           atomic_load(&out->clock->epoch_us) && output_hls_time(out->inst[0].options) > 0;
+    return job_output_epoch_locked(out->jo) && out->clock &&
+           atomic_load(&out->clock->epoch_us) &&
+           job_output_segment_us(out->jo, out->inst[0].options) > 0;
 }
 
 /*
@@ -1286,7 +1288,7 @@ static int grid_locked(Output *out)
 static int64_t grid_start(Output *out, int64_t seq)
 {
     int64_t epoch = atomic_load(&out->clock->epoch_us);
-    int64_t seg = llrint(output_hls_time(out->inst[0].options) * 1e6);
+    int64_t seg = job_output_segment_us(out->jo, out->inst[0].options);
     const StreamParams *sp = out->inputs[out->key_input].sp;
     int64_t half = sp && sp->frame_rate.num > 0 ?
                    av_rescale_q(1, av_inv_q(sp->frame_rate), AV_TIME_BASE_Q) / 2 : 20000;
@@ -1336,6 +1338,15 @@ static void segment_url(Output *out, int64_t n, char *buf, size_t size)
     const char *v = out->js->renditions[out->jo->renditions[0]].name, *c, *slash;
     char pat[4096];
     AVBPrint bp;
+
+    /* DASH, epoch-locked: the first representation's, by number
+     * (epoch_io.h) */
+    if (!strcmp(out->jo->format, "dash")) {
+        slash = strrchr(in->url, '/');
+        snprintf(buf, size, "%.*schunk-stream0-%" PRId64 ".m4s",
+                 slash ? (int)(slash - in->url + 1) : 0, in->url, n);
+        return;
+    }
 
     if (p) {
         av_strlcpy(pat, p->value, sizeof(pat));
@@ -1416,7 +1427,7 @@ static int segment_exists(Output *out, int64_t n, int64_t deadline_us)
 static int64_t destination_gap(Output *out)
 {
     int64_t epoch = atomic_load(&out->clock->epoch_us);
-    int64_t seg = llrint(output_hls_time(out->inst[0].options) * 1e6);
+    int64_t seg = job_output_segment_us(out->jo, out->inst[0].options);
     const StreamParams *sp = out->inputs[out->key_input].sp;
     int64_t half = sp && sp->frame_rate.num > 0 ?
                    av_rescale_q(1, av_inv_q(sp->frame_rate), AV_TIME_BASE_Q) / 2 : 20000;
@@ -1692,13 +1703,9 @@ end:
  */
 static int64_t cache_window(const JobStream *js, const JobOutput *jo)
 {
-    const char *key = !strcmp(jo->format, "hls") ? "hls_time" :
-                      !strcmp(jo->format, "dash") ? "seg_duration" : NULL;
-    int64_t extra = OUT_CACHE_EXTRA_US;
+    int64_t extra = OUT_CACHE_EXTRA_US, seg = job_output_segment_us(jo, jo->options);
 
-    if (key) {
-        int64_t seg = job_option_duration_us(jo->options, key,
-                                             !strcmp(key, "hls_time") ? 2000000 : 5000000);
+    if (seg > 0) {
         int64_t gop = 0;
         for (int i = 0; i < jo->nb_renditions; i++) {
             const JobRendition *r = &js->renditions[jo->renditions[i]];

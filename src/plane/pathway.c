@@ -1057,8 +1057,8 @@ static double attr_duration(const char *v, const char *e)
 }
 
 /* The value of attribute name in the tag [tag, end): [*v, *ve), or 0. */
-static int root_attr(const char *tag, const char *end, const char *name, const char **v,
-                     const char **ve)
+int pathway_attr(const char *tag, const char *end, const char *name, const char **v,
+                 const char **ve)
 {
     size_t n = strlen(name);
 
@@ -1082,8 +1082,8 @@ int pathway_mpd_live_delay(const char *in, size_t len, double segments, AVBPrint
             tag = p;
     if (!tag || !(tag_end = memchr(tag, '>', end - tag)))
         return AVERROR_INVALIDDATA;
-    if (!root_attr(tag + 1, tag_end, "suggestedPresentationDelay", &d, &de) ||
-        !root_attr(tag + 1, tag_end, "maxSegmentDuration", &m, &me) ||
+    if (!pathway_attr(tag + 1, tag_end, "suggestedPresentationDelay", &d, &de) ||
+        !pathway_attr(tag + 1, tag_end, "maxSegmentDuration", &m, &me) ||
         (delay = attr_duration(d, de)) < 0 || (seg = attr_duration(m, me)) <= 0 ||
         delay >= segments * seg) {
         av_bprint_append_data(out, in, len);

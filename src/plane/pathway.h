@@ -142,6 +142,12 @@ int pathway_mpd_newest(const char *text, size_t len, PlaylistNewest *nw);
  */
 int pathway_mpd_live_delay(const char *in, size_t len, double segments, AVBPrint *out);
 
+/* The value of attribute name="..." in the tag text [tag, end) (after
+ * its element name): *v, *ve its first and one-past-last characters. 1
+ * when found. */
+int pathway_attr(const char *tag, const char *end, const char *name, const char **v,
+                 const char **ve);
+
 /* uri, from a playlist or MPD read through a pathway, as a URL: kept when
  * absolute ("scheme:" or "//host"), else resolved against base (a
  * pathway base, pathway_base_valid), whose query it takes along.

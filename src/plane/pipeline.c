@@ -76,7 +76,7 @@ int pipeline_alloc(Pipeline **pp, const JobStream *js, EventLog *events,
     p->clock.latency_budget_us = js->latency_budget_us;
     /* one epoch-locked output locks the stream's timeline */
     for (int o = 0; o < js->nb_outputs; o++)
-        p->clock.epoch_lock |= js->outputs[o].epoch_lock && !strcmp(js->outputs[o].format, "hls");
+        p->clock.epoch_lock |= job_output_epoch_locked(&js->outputs[o]);
 
     p->q_enc = av_calloc(js->nb_renditions, sizeof(*p->q_enc));
     p->venc = av_calloc(js->nb_renditions, sizeof(*p->venc));

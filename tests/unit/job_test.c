@@ -1755,6 +1755,16 @@ static void test_fleet(void)
         "3:18: 'etcd' must list at least one endpoint");
     EXPECT_BAD(
         "version: 1\n"
+        "streams:\n"
+        "  - name: a\n"
+        "    input: { url: in.ts }\n"
+        "    renditions: [ { name: r } ]\n"
+        "    outputs: [ { name: o, url: /srv/d/index.mpd, format: dash, epoch_lock: true } ]\n",
+        1,
+        "6:76: epoch_lock on a DASH output needs an HTTP destination: libav renames its local "
+        "segment files itself, under the names it chose");
+    EXPECT_BAD(
+        "version: 1\n"
         "supervisor:\n"
         "  fleet: { etcd: \"http://h:2379\", node: a, max_streams: 0 }\n",
         1,

@@ -1,0 +1,114 @@
+#!/bin/sh
+# Epoch-locked DASH in a fleet (README, "Fleet", epoch lock): a real
+# 3-member etcd cluster, a real nginx WebDAV origin, two hotspare nodes
+# running one stream with a DASH output, and dash.js in headless Chromium
+# playing it while the stream moves from one node to the other
+# (ctl drain, make before break):
+#   - the MPD is the number template from 1970 (availabilityStartTime
+#     1970-01-01T00:00:00Z, no SegmentTimeline), the same from both nodes;
+#   - the segments are named by their place on the 1 s grid from 1970:
+#     none missing across the move, none uploaded by both nodes, one
+#     uploader switch;
+#   - ffprobe over the init segment and the segments around the move:
+#     each starts exactly one segment after the one before (the same
+#     timeline, to the frame), and at its grid point (N x 1 s);
+#   - the player plays through the move: no fatal error, no stall longer
+#     than a segment.
+. "$(dirname "$0")/../lib/common.sh"
+. "$TOP/tests/lib/etcd.sh"
+. "$TOP/tests/lib/nginx.sh"
+. "$TOP/tests/lib/players.sh"
+need ffprobe
+players_need
+
+ETCD=24600; RTMP=19930; HTTP=18930
+etcd_start $ETCD
+nginx_start origin $RTMP $HTTP
+LOG=$NGINX_DIR/access.log
+SEG=$NGINX_DIR/www/upload/s1
+ORIGIN="http://127.0.0.1:$HTTP"
+FLEET="etcd=$ETCD_URL1,$ETCD_URL2,$ETCD_URL3,lease=3s,prefix=/tdash"
+
+for n in a b; do
+    cat > "$T/job-$n.yaml" <<EOF
+version: 1
+supervisor: { control: $T/ctl-$n.sock }
+streams:
+  - name: s1
+    input: { url: "testsrc2=size=320x180:rate=25", format: lavfi }
+    audio: false
+    renditions:
+      - { name: v, width: 320, height: 180, bitrate: 300k, gop: 25,
+          options: { preset: veryfast, profile: main } }
+    outputs:
+      - name: dash
+        format: dash
+        url: $ORIGIN/upload/s1/index.mpd
+        options: { seg_duration: 1, window_size: 10, utc_timing_url: "$ORIGIN/time" }
+EOF
+done
+leader() { etcd_get /tdash/lead/ | sed -n 's|^/tdash/lead/s1=||p'; }
+
+bg "$HS" run --events "$T/ev-a.jsonl" --fleet "$FLEET,node=a" "$T/job-a.yaml" > "$T/run-a.log" 2>&1
+wait_for 20 sh -c "grep -q 'PUT /upload/s1/chunk-stream0-[0-9]*\.m4s.*fleet-node/a' '$LOG'" ||
+    fail "a uploads no DASH segment: $(tail -5 "$T/run-a.log")"
+bg "$HS" run --events "$T/ev-b.jsonl" --fleet "$FLEET,node=b" "$T/job-b.yaml" > "$T/run-b.log" 2>&1
+sleep 4
+assert_eq "leader" "$(leader)" a
+grep -q 'availabilityStartTime="1970-01-01T00:00:00Z"' "$SEG/index.mpd" ||
+    fail "the MPD is not dated from 1970: $(head -20 "$SEG/index.mpd")"
+grep -q '<SegmentTimeline' "$SEG/index.mpd" && fail "the MPD still lists a SegmentTimeline"
+grep -q 'media="chunk-stream$RepresentationID$-$Number$.m4s"' "$SEG/index.mpd" ||
+    fail "no number template in the MPD: $(grep SegmentTemplate "$SEG/index.mpd")"
+cp "$SEG/index.mpd" "$T/mpd-a.xml"
+command -v xmllint > /dev/null && { xmllint --noout "$SEG/index.mpd" || fail "the MPD is not well-formed"; }
+
+# --- the player, and the move under it -------------------------------------
+play viewer dash "$ORIGIN/upload/s1/index.mpd" 24
+await_start viewer
+sleep 6
+lines=$(wc -l < "$LOG")
+t0=$(date +%s.%N)
+"$HS" ctl --socket "$T/ctl-a.sock" drain > /dev/null || fail "ctl drain refused"
+n=80
+while [ "$(leader)" != b ] && [ $n -gt 0 ]; do sleep 0.25; n=$((n - 1)); done
+[ "$(leader)" = b ] || fail "the stream did not move to b: $(grep -h fleet "$T"/ev-*.jsonl | tail -3)"
+t1=$(date +%s.%N)
+say "drained a: b leads $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}') s later"
+finish viewer
+
+# --- the origin: the segments across the move ---------------------------------
+tail -n +$((lines + 1)) "$LOG" | grep 'PUT /upload/s1/chunk-stream0-[0-9]*\.m4s' |
+    sed 's|.*/chunk-stream0-\([0-9]*\)\.m4s .*fleet-node/\([a-z]*\)".*|\1 \2|' > "$T/puts.txt"
+dup=$(awk '{n[$1]++} END{d=0; for (k in n) if (n[k] > 1) d++; print d}' "$T/puts.txt")
+switches=$(awk 'NR > 1 && $2 != prev {s++} {prev = $2} END{print s + 0}' "$T/puts.txt")
+gaps=$(awk 'NR > 1 && $1 != prev + 1 {g += $1 - prev - 1} {prev = $1} END{print g + 0}' "$T/puts.txt")
+last_a=$(awk '$2 == "a" {x = $1} END{print x}' "$T/puts.txt")
+first_b=$(awk '$2 == "b" {print $1; exit}' "$T/puts.txt")
+say "a's last segment $last_a, b's first $first_b; missing $gaps, PUT by both $dup, switches $switches"
+assert_eq "segments missing across the move" "$gaps" 0
+assert_eq "segments uploaded by both nodes" "$dup" 0
+assert_eq "uploader switches" "$switches" 1
+assert_eq "b's first segment follows a's last" "$first_b" $((last_a + 1))
+sed '/publishTime=/d' "$T/mpd-a.xml" > "$T/mpd-a.cmp"
+sed '/publishTime=/d' "$SEG/index.mpd" > "$T/mpd-b.cmp"
+cmp -s "$T/mpd-a.cmp" "$T/mpd-b.cmp" ||
+    fail "b's MPD differs from a's: $(diff "$T/mpd-a.cmp" "$T/mpd-b.cmp" | head -6)"
+# one timeline: each segment starts one segment after the one before, on
+# its grid point
+for n in $((last_a - 1)) $last_a $first_b $((first_b + 1)); do
+    cat "$SEG/init-stream0.m4s" "$SEG/chunk-stream0-$n.m4s" > "$T/seg-$n.mp4"
+    p=$(ffprobe -v error -select_streams v -show_entries packet=pts_time -of csv=p=0 "$T/seg-$n.mp4" |
+        sort -n | head -1)
+    off=$(awk -v p="$p" -v n="$n" 'BEGIN{d = p - n; if (d < 0) d = -d; printf "%.3f", d}')
+    assert_le "segment $n starts at its grid point, $n s (off, s)" "$off" 0.001
+done
+
+# --- the player ---------------------------------------------------------------
+fatal=$(jn viewer '.fatal_errors')
+stall_max=$(jn viewer '[.stalls[].seconds] | max // 0')
+played=$(jn viewer '.final.current_time')
+say "dash.js: played to $played s, $(jn viewer '.stall_count') stalls (longest $stall_max s), $fatal fatal errors"
+assert_eq "fatal player errors" "$fatal" 0
+assert_le "the longest stall (s)" "$stall_max" 1.0
+pass
