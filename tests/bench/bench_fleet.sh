@@ -83,4 +83,28 @@ if [ $rc = 0 ]; then
 else
     printf '%-34s %s\n' "hot pair, leader's link cut" "$([ $rc = 77 ] && echo "skipped: $(tail -1 "$out.log")" || echo "FAILED (rc $rc)")"
 fi
+# DASH, epoch-locked (t_fleet_dash): the leader drained while dash.js
+# plays: time from the request to the new node leading, the origin's
+# segments across the move, and what the viewer saw
+sh tests/integration/t_fleet_dash.sh > "$out.log" 2>&1; rc=$?
+if [ $rc = 0 ]; then
+    l=$(grep "a's last segment" "$out.log")
+    printf '%-34s %12s s %8s %11s %9s %s\n' "DASH: ctl drain under dash.js" \
+        "$(grep "drained a: b leads" "$out.log" | sed 's/.*leads \([0-9.]*\) s later.*/\1/')" \
+        "$(echo "$l" | sed 's/.*missing \([0-9]*\),.*/\1/')" "$(echo "$l" | sed 's/.*PUT by both \([0-9]*\),.*/\1/')" \
+        "$(echo "$l" | sed 's/.*switches \([0-9]*\)$/\1/')" \
+        "viewer: $(grep "dash.js: played" "$out.log" | sed 's/.*s, \([0-9]*\) stalls (longest \([0-9.]*\) s), \([0-9]*\) fatal.*/\1 stalls, \3 fatal errors/')"
+else
+    printf '%-34s %s\n' "DASH: ctl drain under dash.js" "$([ $rc = 77 ] && echo "skipped: $(tail -1 "$out.log")" || echo "FAILED (rc $rc)")"
+fi
+# a job placed on two nodes (t_fleet_place): ctl --fleet place to every
+# stream led
+sh tests/integration/t_fleet_place.sh > "$out.log" 2>&1; rc=$?
+if [ $rc = 0 ]; then
+    printf '%-34s %12s s %8s %11s %9s %s\n' "ctl --fleet place (2 streams)" \
+        "$(grep "placed in" "$out.log" | sed 's/.*placed in \([0-9.]*\) s.*/\1/')" "-" "-" "-" \
+        "$(grep "placed in" "$out.log" | sed 's/.*s: //')"
+else
+    printf '%-34s %s\n' "ctl --fleet place" "$([ $rc = 77 ] && echo "skipped: $(tail -1 "$out.log")" || echo "FAILED (rc $rc)")"
+fi
 rm -f "$out.log"
