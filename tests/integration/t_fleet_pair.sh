@@ -61,7 +61,6 @@ sleep 3
 assert_eq "leader after the moves" "$(leader)" a
 
 # --- a's host vanishes -----------------------------------------------------
-last_a=$(puts | awk '$2 == "a" {n = $1} END{print n}')
 lines0=$(wc -l < "$LOG")
 evb0=$(wc -l < "$T/ev-b.jsonl")
 t0=$(now)
@@ -70,6 +69,9 @@ wait_for 20 sh -c "tail -n +$((lines0 + 1)) '$LOG' | grep 'PUT /upload/s1/index[
     fail "b did not take over: $(tail -5 "$T/run-b.log")"
 t1=$(now)
 sleep 6
+# a's last upload that nginx confirmed (one under way at the SIGSTOP may
+# have finished after it: it is a's too)
+last_a=$(puts | awk '$2 == "a" {n = $1} END{print n}')
 puts > "$T/puts.txt"
 first_b=$(tail -n +$((lines0 + 1)) "$LOG" | grep 'PUT /upload/s1/index[0-9]*\.ts HTTP/1\.[01]" 20[14] ' |
     sed -n 's|.*/index\([0-9]*\)\.ts .*fleet-node/b".*|\1|p' | head -1)
