@@ -152,8 +152,8 @@ assert_eq "leader after the outage (the node that kept it warm)" "$(leader)" b
 # nodes interleaved (a switch back and forth) since the outage began
 tail -n +$((lines0 + 1)) "$LOG" | grep 'PUT /upload/s1/index[0-9]*\.ts' |
     sed 's|.*/index\([0-9]*\)\.ts .*fleet-node/\([a-z0-9]*\)".*|\1 \2|' > "$T/puts.txt"
-dup=$(awk '{n[$1]++} END{d=0; for (k in n) if (n[k] > 1) d++; print d}' "$T/puts.txt")
-switches=$(awk 'NR > 1 && $2 != prev {s++} {prev = $2} END{print s + 0}' "$T/puts.txt")
+dup=$(puts_twice "$T/puts.txt")
+switches=$(puts_switches "$T/puts.txt")
 say "etcd unreachable 7 s (lease 3 s): segments PUT by two nodes: $dup, uploader switches: $switches"
 assert_eq "segments uploaded by two nodes" "$dup" 0
 assert_le "uploader switches (at most one takeover)" "$switches" 1

@@ -21,6 +21,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/etcd.sh"
 . "$TOP/tests/lib/nginx.sh"
+. "$TOP/tests/lib/fleet.sh"
 . "$TOP/tests/lib/players.sh"
 need ffprobe
 players_need
@@ -85,9 +86,9 @@ finish viewer
 # --- the origin: the segments across the move ---------------------------------
 tail -n +$((lines + 1)) "$LOG" | grep 'PUT /upload/s1/chunk-stream0-[0-9]*\.m4s' |
     sed 's|.*/chunk-stream0-\([0-9]*\)\.m4s .*fleet-node/\([a-z]*\)".*|\1 \2|' > "$T/puts.txt"
-dup=$(awk '{n[$1]++} END{d=0; for (k in n) if (n[k] > 1) d++; print d}' "$T/puts.txt")
-switches=$(awk 'NR > 1 && $2 != prev {s++} {prev = $2} END{print s + 0}' "$T/puts.txt")
-gaps=$(awk 'NR > 1 && $1 != prev + 1 {g += $1 - prev - 1} {prev = $1} END{print g + 0}' "$T/puts.txt")
+dup=$(puts_twice "$T/puts.txt")
+switches=$(puts_switches "$T/puts.txt")
+gaps=$(puts_gaps "$T/puts.txt")
 last_a=$(awk '$2 == "a" {x = $1} END{print x}' "$T/puts.txt")
 first_b=$(awk '$2 == "b" {print $1; exit}' "$T/puts.txt")
 say "a's last segment $last_a, b's first $first_b; missing $gaps, PUT by both $dup, switches $switches"
@@ -141,8 +142,8 @@ sleep 5
 last_b=$(puts 0 | awk '$2 == "b" {n = $1} END{print n}')
 puts 0 | awk -v f="$((last_b - 3))" '$1 >= f' > "$T/pair.txt"
 first_c=$(puts "$lines" | awk '$2 == "c" {print $1; exit}')
-dup=$(awk '{n[$1]++} END{d=0; for (k in n) if (n[k] > 1) d++; print d}' "$T/pair.txt")
-missing=$(sort -n -u "$T/pair.txt" | awk 'NR > 1 && $1 != prev + 1 {g += $1 - prev - 1} {prev = $1} END{print g + 0}')
+dup=$(puts_twice "$T/pair.txt")
+missing=$(puts_missing "$T/pair.txt")
 say "b vanished (SIGSTOP) -> c's first segment at the origin: $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}') s; b's last confirmed $last_b, c's first $first_c; missing $missing, PUT twice $dup"
 assert_eq "leader after b vanished" "$(leader)" c
 assert_eq "DASH segments missing at the origin (hot pair)" "$missing" 0

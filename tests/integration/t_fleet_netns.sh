@@ -89,8 +89,8 @@ first_b=$(tail -n +$((lines0 + 1)) "$LOG" | grep 'PUT /upload/s1/index[0-9]*\.ts
     sed -n 's|.*/index\([0-9]*\)\.ts .*fleet-node/b".*|\1|p' | head -1)
 first=$(head -1 "$T/puts.txt" | cut -d' ' -f1)
 last=$(tail -1 "$T/puts.txt" | cut -d' ' -f1)
-dup=$(awk '{n[$1]++} END{d=0; for (k in n) if (n[k] > 1) d++; print d}' "$T/puts.txt")
-missing=$(sort -n -u "$T/puts.txt" | awk 'NR > 1 && $1 != prev + 1 {g += $1 - prev - 1} {prev = $1} END{print g + 0}')
+dup=$(puts_twice "$T/puts.txt")
+missing=$(puts_missing "$T/puts.txt")
 a_after=$(tail -n +$((lines0 + 1)) "$LOG" | grep 'PUT /upload/s1/index[0-9]*\.ts HTTP/1\.[01]" 20[14] ' | grep -c 'fleet-node/a"')
 say "a's link cut -> b's first segment at the origin: $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}') s; a's last $last_a, b's first $first_b; from $first to $last: missing $missing, PUT twice $dup; a's uploads completed after the cut: $a_after"
 assert_eq "leader after a's link went" "$(leader)" b

@@ -123,7 +123,7 @@ sleep 3
 lines2=$(wc -l < "$LOG")
 gaps=$(sed -n "$((lines + 1)),${lines2}p" "$LOG" | grep 'PUT /upload/s1/index[0-9]*\.ts' |
     sed 's|.*/index\([0-9]*\)\.ts .*|\1|' |
-    awk 'NR > 1 && $1 != prev + 1 {g += $1 - prev - 1} {prev = $1} END{print g + 0}')
+    puts_gaps -)
 assert_eq "s1 segments missing while the job changed" "$gaps" 0
 s2_after=$(tail -n +$((lines_s2 + 1)) "$LOG" | grep -c 'PUT /upload/s2/' || true)
 assert_eq "s2 uploads 2 s after it left the job" "$s2_after" 0

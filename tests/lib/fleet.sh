@@ -12,6 +12,11 @@
 #   fleet_stream NAME ORIGIN the same stream named NAME, as an item of a
 #                            job's streams: list (uploading to
 #                            ORIGIN/upload/NAME/)
+#   puts_twice FILE          of "NUMBER NODE" lines (segments uploaded, in
+#                            order; FILE - for stdin): numbers listed twice
+#   puts_gaps FILE           numbers skipped from one line to the next
+#   puts_missing FILE        numbers missing from the lowest to the highest
+#   puts_switches FILE       changes of uploader from one line to the next
 #   pts0 FILE                the first video pts of a segment (90 kHz)
 #   check_move FROM TO LINES SECS
 #                            the planned move from node FROM to node TO
@@ -42,6 +47,11 @@ fleet_job() {
     } > "$1"
 }
 
+puts_twice() { awk '{n[$1]++} END{d=0; for (k in n) if (n[k] > 1) d++; print d}' "$1"; }
+puts_gaps() { awk 'NR > 1 && $1 != prev + 1 {g += $1 - prev - 1} {prev = $1} END{print g + 0}' "$1"; }
+puts_missing() { sort -n -u "$1" | puts_gaps -; }
+puts_switches() { awk 'NR > 1 && $2 != prev {s++} {prev = $2} END{print s + 0}' "$1"; }
+
 pts0() { ffprobe -v error -select_streams v -show_entries packet=pts -of csv=p=0 "$1" | head -1; }
 
 # check_move FROM TO LINES SECS: the planned move from FROM to TO seen in
@@ -52,9 +62,9 @@ pts0() { ffprobe -v error -select_streams v -show_entries packet=pts -of csv=p=0
 check_move() {
     tail -n +$(($3 + 1)) "$LOG" | grep 'PUT /upload/s1/index[0-9]*\.ts' |
         sed 's|.*/index\([0-9]*\)\.ts .*fleet-node/\([a-z0-9]*\)".*|\1 \2|' > "$T/puts-$2.txt"
-    dup=$(awk '{n[$1]++} END{d=0; for (k in n) if (n[k] > 1) d++; print d}' "$T/puts-$2.txt")
-    switches=$(awk 'NR > 1 && $2 != prev {s++} {prev = $2} END{print s + 0}' "$T/puts-$2.txt")
-    gaps=$(awk 'NR > 1 && $1 != prev + 1 {g += $1 - prev - 1} {prev = $1} END{print g + 0}' "$T/puts-$2.txt")
+    dup=$(puts_twice "$T/puts-$2.txt")
+    switches=$(puts_switches "$T/puts-$2.txt")
+    gaps=$(puts_gaps "$T/puts-$2.txt")
     last_from=$(awk -v n="$1" '$2 == n {x = $1} END{print x}' "$T/puts-$2.txt")
     first_to=$(awk -v n="$2" '$2 == n {print $1; exit}' "$T/puts-$2.txt")
     say "move $1 -> $2: leader moved in $4 s; $1's last segment $last_from, $2's first $first_to; missing $gaps, PUT twice $dup, uploader switches $switches"
