@@ -417,6 +417,12 @@ static int run_job(Job *job, const RunOpts *o)
             if (st.gen != fleet_gen && (st.run != fleet_run || fleet_gen == ~0ULL ||
                                         st.placed_gen != fleet_placed_gen)) {
                 if ((nj = fleet_job(full, fleet, &st, o->fast, &text))) {
+                    /* a stream no longer placed on the fleet ends for
+                     * good: no other node goes on in its playlists */
+                    for (int s = 0; s < st.nb_slots; s++)
+                        if ((st.gone & (1ULL << s)) && st.stream[s][0] &&
+                            ecg_has_stream(runstate_graph(rs), st.stream[s]))
+                            ecg_end_stream(runstate_graph(rs), st.stream[s]);
                     av_log(NULL, AV_LOG_INFO, "fleet node %s runs %d of %d stream%s, %d of them "
                            "fenced\n", fleet_node(fleet), nj->nb_streams, st.nb_set,
                            st.nb_set == 1 ? "" : "s", av_popcount64(st.run & ~st.upload));

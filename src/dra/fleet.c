@@ -300,7 +300,8 @@ struct Fleet {
     int nb_file;
     char file_stream[FLEET_MAX_STREAMS][64];
     int64_t file_seg_us[FLEET_MAX_STREAMS];
-    uint64_t gone;                /* slots not in the set (the thread's) */
+    uint64_t gone;                /* slots not in the set: written by the
+                                     thread under lock */
     Placed placed[FLEET_MAX_PLACED];    /* guarded by lock (written by the
                                            thread, read by fleet_placed) */
     int nb_placed;                /* guarded by lock */
@@ -472,6 +473,7 @@ void fleet_state(Fleet *f, FleetState *st)
     memcpy(st->until_us, f->until_us, sizeof(f->until_us));
     st->nb_slots = f->nb_streams;
     memcpy(st->stream, f->stream, sizeof(f->stream));
+    st->gone = f->gone;
     st->nb_set = av_popcount64(~f->gone & (f->nb_streams >= 64 ? ~0ULL :
                                            (1ULL << f->nb_streams) - 1));
     st->gen = f->generation;
@@ -807,8 +809,8 @@ static void set_update(Fleet *f, uint64_t busy)
         f->generation++;
     memcpy(f->stream, slot, sizeof(slot));
     f->nb_streams = nb_slots;
-    pthread_mutex_unlock(&f->lock);
     f->gone = gone;
+    pthread_mutex_unlock(&f->lock);
 }
 
 /* Reads the fleet into v: the leadership keys and the live nodes. */

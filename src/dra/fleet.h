@@ -241,6 +241,8 @@ typedef struct FleetState {
     int64_t from_us[FLEET_MAX_STREAMS], until_us[FLEET_MAX_STREAMS];
     int nb_slots;
     char stream[FLEET_MAX_STREAMS][64];   /* slot s's stream, "" when empty */
+    uint64_t gone;                /* slots whose stream left the set: it
+                                     ends for good (not on another node) */
     int nb_set;                   /* streams in the set */
 } FleetState;
 

@@ -391,6 +391,13 @@ int ecg_fence_stream(Ecg *g, const char *name, int fenced, int64_t from_unix_us,
     return 0;
 }
 
+void ecg_end_stream(Ecg *g, const char *name)
+{
+    for (int k = 0; g->pl && k < g->nb_streams; k++)
+        if (g->pl[k] && !strcmp(pipeline_stream(g->pl[k])->name, name))
+            pipeline_final(g->pl[k]);
+}
+
 int ecg_has_stream(Ecg *g, const char *name)
 {
     for (int k = 0; g->pl && k < g->nb_streams; k++)

@@ -101,6 +101,9 @@ int  ecg_is_held(const Ecg *g, int s);
 void ecg_release(Ecg *g, int s, int64_t from_us);
 /* Does g hold a pipeline of this stream (running or not)? */
 int  ecg_has_stream(Ecg *g, const char *name);
+/* The named stream ends for good (pipeline_final): a fleet stream no
+ * longer placed, whose playlists no other node goes on in. */
+void ecg_end_stream(Ecg *g, const char *name);
 /* Fleet fencing and planned moves (dra/fleet.h): the named stream's
  * outputs write nothing while fenced (it runs on, warm), and only from
  * from_unix_us until until_unix_us (0: no bound), keeping keep_us of

@@ -606,8 +606,10 @@ static void close_output(Mux *m, int trailer)
         int ret;
         /* an epoch-locked playlist is the stream's, not this process's:
          * whichever node runs the stream next goes on in it, so a stop
-         * (a handover in a fleet) does not end it for the players */
-        if (((m->cfg.continued && atomic_load(m->cfg.continued)) || m->cfg.epoch_lock) &&
+         * (a handover in a fleet) does not end it for the players, unless
+         * the stream ends for good (removed from the fleet) */
+        if (((m->cfg.continued && atomic_load(m->cfg.continued)) ||
+             (m->cfg.epoch_lock && !(m->cfg.final && atomic_load(m->cfg.final)))) &&
             !strcmp(m->oc->oformat->name, "hls"))
             av_opt_set(m->oc->priv_data, "hls_flags", "+omit_endlist", 0);
         dl_arm(&m->dl, m->cfg.rw_timeout_us);

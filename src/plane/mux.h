@@ -107,6 +107,9 @@ typedef struct MuxConfig {
     const _Atomic int *continued;/* set: the stream goes on in another
                                     pipeline (a reload): HLS ends without
                                     ENDLIST; not owned, may be NULL */
+    const _Atomic int *final;    /* set: the stream ends for good: HLS ends
+                                    with ENDLIST, epoch-locked too; not
+                                    owned, may be NULL */
     Continuity *continuity;      /* the output's timeline: every video packet
                                     written is reported; not owned, may be NULL */
     FaultPoint *faults;          /* the instance's injected faults, or NULL;

@@ -136,6 +136,8 @@ struct Output {
                                     playlists there */
     _Atomic int continued;       /* the stream goes on in a reload's pipeline:
                                     HLS without ENDLIST (output_continued) */
+    _Atomic int final;           /* the stream ends for good, epoch-locked or
+                                    not: HLS with ENDLIST (output_final) */
     _Atomic int held;            /* a reload's replacement: cache, write nothing
                                     until output_release */
     _Atomic int64_t take_from_us;/* ... then start at the newest keyframe that
@@ -390,6 +392,7 @@ static int inst_open(Output *out, Inst *in, int at_cache_start)
         .hls_start_number = -1, .ts_shift_us = out->ts_shift_us, .clock = out->clock,
         .events = out->st.events, .faults = &in->faults, .wake = out->in,
         .continuity = out->cont, .hls_append = out->replacing, .continued = &out->continued,
+        .final = &out->final,
     };
     int64_t upto = at_cache_start ? out->cache.first : out->cache.end;
     int64_t epoch = out->clock ? atomic_load(&out->clock->epoch_us) : 0;
@@ -1809,6 +1812,11 @@ void output_hold(Output *out)
 void output_continued(Output *out, int continued)
 {
     atomic_store(&out->continued, continued);
+}
+
+void output_final(Output *out)
+{
+    atomic_store(&out->final, 1);
 }
 
 void output_fence(Output *out, int fenced)

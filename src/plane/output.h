@@ -102,6 +102,10 @@ int output_start(Output *out);
  * goes on elsewhere, HLS ends without ENDLIST; 0, it does not after all. */
 void output_hold(Output *out);
 void output_continued(Output *out, int continued);
+/* The stream ends for good (removed from the fleet): an epoch-locked HLS
+ * playlist, which otherwise goes on on the next node, gets its ENDLIST.
+ * Thread-safe, any time before the end. */
+void output_final(Output *out);
 /* Fleet fencing (dra/fleet.h): fenced, the output writes nothing and
  * closes its destinations at once, its encoders going on; unfenced, it
  * starts writing again at the newest keyframe. Thread-safe, any time. */

@@ -212,6 +212,12 @@ void pipeline_stop(Pipeline *p, int replaced)
     input_stop(p->input);
 }
 
+void pipeline_final(Pipeline *p)
+{
+    for (int o = 0; o < p->js->nb_outputs; o++)
+        output_final(p->out[o]);
+}
+
 void pipeline_continue(Pipeline *p)
 {
     for (int o = 0; o < p->js->nb_outputs; o++)

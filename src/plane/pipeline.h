@@ -53,6 +53,10 @@ int pipeline_started(const Pipeline *p);
  * goes on in another pipeline, so HLS playlists get no ENDLIST. */
 void pipeline_stop(Pipeline *p, int replaced);
 
+/* The stream ends for good (removed from the fleet; before or after
+ * pipeline_stop): its epoch-locked HLS playlists get their ENDLIST. */
+void pipeline_final(Pipeline *p);
+
 /* Before pipeline_start: this pipeline replaces one that writes to the
  * same destinations. It runs (input read, encoders open) and its outputs
  * write nothing until pipeline_release; HLS then goes on in the playlists,

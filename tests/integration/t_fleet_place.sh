@@ -11,14 +11,16 @@
 #      (ffprobe: H.264 160x90);
 #   3. a second job reusing a stream name is refused (exit 2);
 #   4. news.yaml placed again without s2 and with s3, s4: s2 ends (its
-#      leadership key goes, no upload after), s1 runs on untouched (the
+#      leadership key goes, no upload after, its playlist ends with
+#      EXT-X-ENDLIST), s1 runs on untouched (the
 #      same leader, its input opened once, no segment missing at the
 #      origin), s3 and s4 go to b (a has no room);
 #   5. b killed (kill -9): its streams are free when its lease ends, a
 #      (full) leaves them; node c, started then, takes both (s4's DASH
 #      output, to a directory both write, under names of its own: not
 #      over b's);
-#   6. unplace news: every stream ends, the nodes stay up, leading
+#   6. unplace news: every stream ends (its HLS playlist with
+#      EXT-X-ENDLIST: no node goes on in it), the nodes stay up, leading
 #      nothing.
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/etcd.sh"
@@ -128,6 +130,9 @@ assert_eq "s1 segments missing while the job changed" "$gaps" 0
 s2_after=$(tail -n +$((lines_s2 + 1)) "$LOG" | grep -c 'PUT /upload/s2/' || true)
 assert_eq "s2 uploads 2 s after it left the job" "$s2_after" 0
 grep -q 'no longer placed on the fleet' "$T/ev-$l2.jsonl" || fail "no event for s2's end from $l2"
+# s2 ended for good: its players are told (no other node goes on in it)
+grep -q '#EXT-X-ENDLIST' "$NGINX_DIR/www/upload/s2/index.m3u8" || fail "s2's playlist has no ENDLIST"
+grep -q '#EXT-X-ENDLIST' "$NGINX_DIR/www/upload/s1/index.m3u8" && fail "s1's playlist ended"
 say "changed: s1 on $(leader s1) untouched (0 missing), s2 ended, s3 and s4 on b"
 
 # --- 5. b dies: a has no room, c starts and takes b's streams ----------------
@@ -159,6 +164,10 @@ say "b killed: a (full) left s3 and s4; c took both, uploading $(awk -v a="$t0" 
     fail "unplace news: $(cat "$T/unplace.out")"
 assert_eq "leadership keys after unplace" "$(etcd_get /tplace/lead/ | wc -l)" 0
 assert_eq "placed jobs after unplace" "$(etcd_get /tplace/jobs/ | wc -l)" 0
+sleep 2                           # the last segments and playlists uploaded
+for st in s1 s3 s4; do
+    grep -q '#EXT-X-ENDLIST' "$NGINX_DIR/www/upload/$st/index.m3u8" || fail "$st's playlist has no ENDLIST"
+done
 kill -0 "$PID_A" && kill -0 "$PID_C" || fail "a node ended with its streams"
 st=0; "$HS" ctl --fleet "$FLEET" unplace news > /dev/null 2>&1 || st=$?
 assert_eq "unplace of a job not placed: exit status" "$st" 1
