@@ -160,8 +160,6 @@ int epoch_dash_mpd(const char *in, size_t len, int64_t seg_us, AVBPrint *out)
                 mpd.str[--mpd.len] = 0;
             if (te < end && *te == '\n')
                 te++;
-            if (mpd.len && mpd.str[mpd.len - 1] == '\n' && te < end && *te == '\n')
-                te++;
         } else {
             av_bprint_append_data(&mpd, lt, te - lt);
         }
