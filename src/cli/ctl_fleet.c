@@ -32,22 +32,33 @@
 
 #define MOVE_LEASE_S 60
 
+/* The keys that start with prefix, with their values (*kvs, the caller
+ * frees it); < 0 when etcd could not be asked or answered nonsense. */
+static int range(EtcdClient *c, const char *prefix, EtcdKvs *kvs)
+{
+    char *ans = NULL, why[256];
+    char *req = etcd_req_range_prefix(prefix);
+    int ret = req ? etcd_call(c, "/v3/kv/range", req, &ans) : AVERROR(ENOMEM);
+
+    av_free(req);
+    memset(kvs, 0, sizeof(*kvs));
+    if (ret >= 0 && (ret = etcd_parse_range(ans, kvs, why, sizeof(why))) < 0)
+        fprintf(stderr, "hotspare ctl: etcd's answer: %s\n", why);
+    av_free(ans);
+    return ret;
+}
+
 /* The value of key, "" when it does not exist; < 0 when etcd could not be
  * asked. */
 static int get_key(EtcdClient *c, const char *key, char *value, size_t size)
 {
-    char *ans = NULL, why[256];
-    EtcdKvs kvs = { 0 };
-    char *req = etcd_req_range_prefix(key);
-    int ret = req ? etcd_call(c, "/v3/kv/range", req, &ans) : AVERROR(ENOMEM);
+    EtcdKvs kvs;
+    int ret = range(c, key, &kvs);
 
-    av_free(req);
     value[0] = 0;
-    if (ret >= 0 && (ret = etcd_parse_range(ans, &kvs, why, sizeof(why))) >= 0)
-        for (int i = 0; i < kvs.nb; i++)
-            if (!strcmp(kvs.kvs[i].key, key))
-                snprintf(value, size, "%s", kvs.kvs[i].value);
-    av_free(ans);
+    for (int i = 0; ret >= 0 && i < kvs.nb; i++)
+        if (!strcmp(kvs.kvs[i].key, key))
+            snprintf(value, size, "%s", kvs.kvs[i].value);
     etcd_kvs_free(&kvs);
     return ret;
 }
@@ -161,19 +172,10 @@ static int ctl_move(EtcdClient *c, const char *prefix, const char *stream, const
 /* The keys under prefix/dir/ ("jobs", "lead") with their values. */
 static int range_dir(EtcdClient *c, const char *prefix, const char *dir, EtcdKvs *kvs)
 {
-    char key[512], *ans = NULL, why[256];
-    char *req;
-    int ret;
+    char key[512];
 
     snprintf(key, sizeof(key), "%s/%s/", prefix, dir);
-    req = etcd_req_range_prefix(key);
-    ret = req ? etcd_call(c, "/v3/kv/range", req, &ans) : AVERROR(ENOMEM);
-    av_free(req);
-    memset(kvs, 0, sizeof(*kvs));
-    if (ret >= 0 && (ret = etcd_parse_range(ans, kvs, why, sizeof(why))) < 0)
-        fprintf(stderr, "hotspare ctl: etcd's answer: %s\n", why);
-    av_free(ans);
-    return ret;
+    return range(c, key, kvs);
 }
 
 /* The leader of stream, from a range of prefix/lead/; NULL: none. */

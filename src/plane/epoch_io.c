@@ -185,24 +185,9 @@ struct EpochIo {
     char *doc;
     int64_t seg_us;
     IoHook under;                /* the hook this one wraps */
-    AVIOContext *held;           /* the MPD being written, in memory */
-    char *held_url;
-    AVDictionary *held_opts;
+    IoHeld mpd;                  /* the MPD being written, in memory */
     int warned;
 };
-
-/* Lets go of the MPD held in memory (written or not). */
-static void held_drop(EpochIo *e)
-{
-    if (e->held) {
-        uint8_t *b;
-        avio_close_dyn_buf(e->held, &b);
-        av_free(b);
-        e->held = NULL;
-    }
-    av_freep(&e->held_url);
-    av_dict_free(&e->held_opts);
-}
 
 static int hook_open(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
                      AVDictionary **options)
@@ -212,17 +197,8 @@ static int hook_open(AVFormatContext *s, AVIOContext **pb, const char *url, int 
     char named[4096];
     int nb = FFMIN(s->nb_streams, FF_ARRAY_ELEMS(tbs)), ret;
 
-    if ((flags & AVIO_FLAG_WRITE) && iohook_names(url, e->doc) && !e->held) {
-        if ((ret = avio_open_dyn_buf(&e->held)) < 0)
-            return ret;
-        if (!(e->held_url = av_strdup(url)) ||
-            (options && *options && av_dict_copy(&e->held_opts, *options, 0) < 0)) {
-            held_drop(e);
-            return AVERROR(ENOMEM);
-        }
-        *pb = e->held;
-        return 0;
-    }
+    if ((flags & AVIO_FLAG_WRITE) && iohook_names(url, e->doc) && !e->mpd.dyn)
+        return iohook_hold(&e->mpd, url, options, pb);
     for (int i = 0; i < nb; i++)
         tbs[i] = s->streams[i]->time_base;
     if ((ret = epoch_dash_segment_url(url, tbs, nb, e->seg_us, named, sizeof(named))) < 0)
@@ -233,41 +209,28 @@ static int hook_open(AVFormatContext *s, AVIOContext **pb, const char *url, int 
 static int hook_close2(AVFormatContext *s, AVIOContext *pb)
 {
     EpochIo *e = s->opaque;
-    AVIOContext *real = NULL;
     uint8_t *buf = NULL;
     AVBPrint out;
     int len, ret;
 
-    if (!pb || pb != e->held)
+    if (!pb || pb != e->mpd.dyn)
         return iohook_close(&e->under, s, e, pb);
-    len = avio_close_dyn_buf(e->held, &buf);
-    e->held = NULL;
+    len = iohook_take(&e->mpd, &buf);
     av_bprint_init(&out, 0, AV_BPRINT_SIZE_UNLIMITED);
     ret = epoch_dash_mpd((const char *)buf, len, e->seg_us, &out);
-    if (ret == 1) {               /* the last one: not for the players */
+    if (ret == 0)
+        ret = iohook_write_out(&e->under, s, e, &e->mpd, out.str, out.len);
+    else if (ret == 1)            /* the last one: not for the players */
         ret = 0;
-        goto end;
+    else {
+        if (!e->warned++)
+            av_log(e->log_ctx, AV_LOG_WARNING, "the MPD could not be written as the epoch's "
+                   "number template (%s): it goes out as libav wrote it\n", av_err2str(ret));
+        ret = iohook_write_out(&e->under, s, e, &e->mpd, buf, len);
     }
-    if (ret < 0 && !e->warned++)
-        av_log(e->log_ctx, AV_LOG_WARNING, "the MPD could not be written as the epoch's "
-               "number template (%s): it goes out as libav wrote it\n", av_err2str(ret));
-    if ((ret = iohook_open(&e->under, s, e, &real, e->held_url, AVIO_FLAG_WRITE,
-                           &e->held_opts)) >= 0) {
-        if (av_bprint_is_complete(&out) && out.len)
-            avio_write(real, (const unsigned char *)out.str, out.len);
-        else
-            avio_write(real, buf, len);
-        avio_flush(real);
-        ret = real->error;
-        {
-            int r = iohook_close(&e->under, s, e, real);
-            ret = ret < 0 ? ret : r;
-        }
-    }
-end:
     av_bprint_finalize(&out, NULL);
     av_free(buf);
-    held_drop(e);
+    iohook_drop(&e->mpd);
     return ret;
 }
 
@@ -294,7 +257,7 @@ void epoch_io_free(EpochIo **pe)
 
     if (!e)
         return;
-    held_drop(e);
+    iohook_drop(&e->mpd);
     av_freep(&e->doc);
     av_freep(pe);
 }

@@ -20,9 +20,7 @@ enum { DOC_MASTER = 1, DOC_MEDIA = 2 };
 #define PIO_LIVE_DELAY_SEGMENTS 3
 
 typedef struct HeldDoc {
-    AVIOContext *dyn;
-    char *url;
-    AVDictionary *opts;          /* the muxer's options for the real open */
+    IoHeld doc;
     int what;                    /* DOC_MASTER, DOC_MEDIA, or both (an MPD) */
 } HeldDoc;
 
@@ -38,17 +36,6 @@ struct PathwayIo {
     int warned;
 };
 
-static int wrapped_open(AVFormatContext *s, PathwayIo *p, AVIOContext **pb, const char *url,
-                        int flags, AVDictionary **options)
-{
-    return iohook_open(&p->under, s, p, pb, url, flags, options);
-}
-
-static int wrapped_close(AVFormatContext *s, PathwayIo *p, AVIOContext *pb)
-{
-    return iohook_close(&p->under, s, p, pb);
-}
-
 static int hook_open(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
                      AVDictionary **options)
 {
@@ -63,25 +50,14 @@ static int hook_open(AVFormatContext *s, AVIOContext **pb, const char *url, int 
     }
     for (int i = 0; what && i < PIO_MAX_OPEN; i++) {
         HeldDoc *h = &p->held[i];
-        if (h->dyn)
+        if (h->doc.dyn)
             continue;
-        if ((ret = avio_open_dyn_buf(&h->dyn)) < 0)
+        if ((ret = iohook_hold(&h->doc, url, options, pb)) < 0)
             return ret;
-        if (!(h->url = av_strdup(url)) ||
-            (options && *options && av_dict_copy(&h->opts, *options, 0) < 0)) {
-            uint8_t *b;
-            avio_close_dyn_buf(h->dyn, &b);
-            av_free(b);
-            h->dyn = NULL;
-            av_freep(&h->url);
-            av_dict_free(&h->opts);
-            return AVERROR(ENOMEM);
-        }
         h->what = what;
-        *pb = h->dyn;
         return 0;
     }
-    return wrapped_open(s, p, pb, url, flags, options);
+    return iohook_open(&p->under, s, p, pb, url, flags, options);
 }
 
 /* Publishes the newest segment a media playlist or MPD lists. */
@@ -97,23 +73,6 @@ static void note_newest(PathwayIo *p, const char *text, size_t len)
         atomic_store(p->segment_ms, (int64_t)(nw.target_s * 1e3));
 }
 
-/* Writes the document held in h where libav meant it to go. */
-static int write_out(AVFormatContext *s, PathwayIo *p, HeldDoc *h, const char *data, size_t len)
-{
-    AVIOContext *real = NULL;
-    int ret = wrapped_open(s, p, &real, h->url, AVIO_FLAG_WRITE, &h->opts);
-
-    if (ret < 0)
-        return ret;
-    avio_write(real, (const unsigned char *)data, (int)len);
-    avio_flush(real);
-    ret = real->error;
-    {
-        int r = wrapped_close(s, p, real);
-        return ret < 0 ? ret : r;
-    }
-}
-
 static int hook_close2(AVFormatContext *s, AVIOContext *pb)
 {
     PathwayIo *p = s->opaque;
@@ -123,12 +82,11 @@ static int hook_close2(AVFormatContext *s, AVIOContext *pb)
     int len, ret;
 
     for (int i = 0; i < PIO_MAX_OPEN && !h; i++)
-        if (p->held[i].dyn && p->held[i].dyn == pb)
+        if (p->held[i].doc.dyn && p->held[i].doc.dyn == pb)
             h = &p->held[i];
     if (!h)
-        return wrapped_close(s, p, pb);
-    len = avio_close_dyn_buf(h->dyn, &buf);
-    h->dyn = NULL;
+        return iohook_close(&p->under, s, p, pb);
+    len = iohook_take(&h->doc, &buf);
     av_bprint_init(&out, 0, AV_BPRINT_SIZE_UNLIMITED);
     if (h->what & DOC_MEDIA)
         note_newest(p, (const char *)buf, len);
@@ -147,7 +105,7 @@ static int hook_close2(AVFormatContext *s, AVIOContext *pb)
             ret = pathway_hls_multivariant((const char *)buf, len, &p->plan, &out);
         }
         if (ret >= 0 && av_bprint_is_complete(&out)) {
-            ret = write_out(s, p, h, out.str, out.len);
+            ret = iohook_write_out(&p->under, s, p, &h->doc, out.str, out.len);
             goto end;
         }
         if (!p->warned++)
@@ -156,12 +114,11 @@ static int hook_close2(AVFormatContext *s, AVIOContext *pb)
                    p->dash ? "MPD" : "multivariant playlist",
                    ret < 0 ? av_err2str(ret) : "out of memory");
     }
-    ret = write_out(s, p, h, (const char *)buf, len);
+    ret = iohook_write_out(&p->under, s, p, &h->doc, buf, len);
 end:
     av_bprint_finalize(&out, NULL);
     av_free(buf);
-    av_freep(&h->url);
-    av_dict_free(&h->opts);
+    iohook_drop(&h->doc);
     return ret;
 }
 
@@ -171,15 +128,8 @@ void pathway_io_free(PathwayIo **pp)
 
     if (!p)
         return;
-    for (int i = 0; i < PIO_MAX_OPEN; i++) {
-        if (p->held[i].dyn) {
-            uint8_t *b;
-            avio_close_dyn_buf(p->held[i].dyn, &b);
-            av_free(b);
-        }
-        av_freep(&p->held[i].url);
-        av_dict_free(&p->held[i].opts);
-    }
+    for (int i = 0; i < PIO_MAX_OPEN; i++)
+        iohook_drop(&p->held[i].doc);
     av_freep(&p->doc);
     av_freep(&p->media);
     av_freep(pp);
